@@ -1,0 +1,224 @@
+"""The course description (``course.yaml``): what a training base hands in with its footage.
+
+Validated on load; an error names the file, the line, the field and what is expected.
+Paths in the file are relative to the file's folder. Chinese text everywhere is normal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from courseware.errors import CourseFileError
+
+SourceRole = Literal["slides", "teacher", "audio"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Contact(_Model):
+    name: str = Field(min_length=1, description="联系人")
+    phone: str = Field(min_length=5, description="联系方式")
+    email: str | None = None
+
+
+class Lecturer(_Model):
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
+    name: str = Field(min_length=1, description="姓名")
+    title: str = Field(min_length=1, description="专业技术职务")
+    unit: str = Field(min_length=1, description="单位")
+    role: str = Field(default="主讲", description="课程中的角色")
+
+
+class Sources(_Model):
+    slides: Path | None = None
+    teacher: Path | None = None
+    audio: Path | None = None
+    #: manual start offsets in seconds (source time at lecture t=0), per role
+    offsets: dict[SourceRole, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> Sources:
+        if self.slides is None and self.teacher is None:
+            raise ValueError("a lecture needs at least a slides or a teacher source (B1)")
+        return self
+
+    def items(self) -> list[tuple[SourceRole, Path]]:
+        pairs: list[tuple[SourceRole, Path | None]] = [
+            ("slides", self.slides), ("teacher", self.teacher), ("audio", self.audio)]
+        return [(role, path) for role, path in pairs if path is not None]
+
+
+class Lecture(_Model):
+    number: int = Field(ge=1, description="讲次")
+    title: str = Field(min_length=1)
+    lecturer: str = Field(min_length=1, description="id of an entry in lecturers")
+    sources: Sources
+    subtitles: Path | None = None
+    layout: str | None = None
+    summary: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"第{self.number}讲 {self.title}"
+
+
+class CourseInfo(_Model):
+    name: str = Field(min_length=1, max_length=100, description="科目名称")
+    kind: Literal["public", "professional"]
+    hours: int = Field(gt=0)
+    level: Literal["初级", "中级", "高级"] | None = None
+    speciality: str | None = Field(default=None, description="申报专业")
+    applying_unit: str = Field(min_length=1, description="申报单位")
+    production_unit: str = Field(min_length=1, description="制作单位")
+    recording_date: dt.date
+    contact: Contact
+    intro: Path | None = Field(default=None, description="provincial opening clip (A3)")
+    summary: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if re.search(r"[\x00-\x1f\x7f]", value):
+            raise ValueError("control characters are not allowed in the course name")
+        return value
+
+    @model_validator(mode="after")
+    def _professional_fields(self) -> CourseInfo:
+        if self.kind == "professional" and (self.level is None or not self.speciality):
+            raise ValueError("professional courses need level (初级/中级/高级) and speciality")
+        return self
+
+
+class CourseModel(_Model):
+    course: CourseInfo
+    lecturers: list[Lecturer] = Field(min_length=1)
+    lectures: list[Lecture] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CourseModel:
+        ids = [lect.id for lect in self.lecturers]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"lecturer ids must be unique, got {ids}")
+        numbers = [lec.number for lec in self.lectures]
+        if sorted(numbers) != list(range(1, len(numbers) + 1)):
+            raise ValueError(
+                f"lecture numbers must be 1…{len(numbers)} without gaps, got {numbers}")
+        for i, lec in enumerate(self.lectures):
+            if lec.lecturer not in ids:
+                raise ValueError(
+                    f"lectures[{i}].lecturer {lec.lecturer!r} is not one of the lecturers {ids}")
+        return self
+
+
+@dataclass(frozen=True)
+class Course:
+    """A validated course: the model plus the folder its relative paths start from."""
+
+    model: CourseModel
+    path: Path
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    @property
+    def info(self) -> CourseInfo:
+        return self.model.course
+
+    @property
+    def lectures(self) -> list[Lecture]:
+        return sorted(self.model.lectures, key=lambda lec: lec.number)
+
+    def lecturer(self, lecture: Lecture) -> Lecturer:
+        return next(x for x in self.model.lecturers if x.id == lecture.lecturer)
+
+    def resolve(self, path: Path) -> Path:
+        return path if path.is_absolute() else (self.root / path)
+
+    def lecture(self, number: int) -> Lecture:
+        for lec in self.model.lectures:
+            if lec.number == number:
+                return lec
+        raise CourseFileError(f"{self.path}: there is no lecture {number}")
+
+
+def load_course(path: Path) -> Course:
+    """Read and validate a course file; raise CourseFileError naming line and field."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise CourseFileError(f"{path}: course file not found") from exc
+    except UnicodeDecodeError as exc:
+        raise CourseFileError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
+        raise CourseFileError(f"{path}: {where}: not valid YAML: {exc.problem}") from exc
+    if not isinstance(data, dict):
+        raise CourseFileError(f"{path}: expected a mapping with course, lecturers and lectures")
+    try:
+        model = CourseModel.model_validate(data)
+    except ValidationError as exc:
+        raise CourseFileError(_explain(path, exc, node)) from exc
+    return Course(model=model, path=path.resolve())
+
+
+def _explain(path: Path, exc: ValidationError, node: yaml.Node | None) -> str:
+    lines = [f"{path}: {exc.error_count()} problem(s) in the course file:"]
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        field = _dotted(loc)
+        line = _line_of(node, loc)
+        where = f"line {line}: " if line else ""
+        got = err.get("input")
+        shown = "" if isinstance(got, dict | list) or got is None else f" (found {got!r})"
+        lines.append(f"  {where}{field or '(top level)'}: {_plain(err)}{shown}")
+    return "\n".join(lines)
+
+
+def _plain(err: Any) -> str:
+    kind, msg = err["type"], err["msg"]
+    if kind == "missing":
+        return "is required but missing"
+    if kind == "extra_forbidden":
+        return "is not a known field (check the spelling against the template)"
+    return str(msg).removeprefix("Value error, ")
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the deepest YAML node on the path ``loc``."""
+    best = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if k.value == part), None)
+            if nxt is None:
+                break
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                break
+            node = node.value[part]
+        else:
+            break
+        best = node.start_mark.line + 1
+    return best

@@ -1,0 +1,216 @@
+"""Media I/O on PyAV: streaming readers (constant-rate frames, fixed-size audio blocks)
+and the delivery writer (x264 CBR + AAC-LC CBR in MP4 with faststart).
+
+Everything streams: a reader holds one decoded frame at a time, the writer one frame's
+worth of audio, so memory is flat in the length of a lecture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import numpy as np
+
+from courseware.aac import CbrPadder
+from courseware.errors import CorruptMediaError
+from encoder_profiles import Profile
+
+AAC_FRAME = 1024
+
+
+def _where(path: Path, lecture: str | None) -> str:
+    return f"{path}" + (f" (lecture {lecture})" if lecture else "")
+
+
+def open_media(path: Path, *, lecture: str | None = None) -> av.container.InputContainer:
+    try:
+        return av.open(str(path))
+    except av.FFmpegError as exc:
+        raise CorruptMediaError(
+            f"{_where(path, lecture)}: cannot be read as media ({exc}); "
+            "re-export or re-upload the file") from exc
+
+
+def cfr_frames(path: Path, *, fps: int, start_s: float = 0.0, lecture: str | None = None,
+               ) -> Iterator[av.VideoFrame | None]:
+    """Frames at exactly ``fps`` (hold the latest frame whose time ≤ tick), from ``start_s``.
+
+    Works for any source rate, variable included. Yields None for ticks before the first
+    frame; stops after the last frame's display time.
+    """
+    with open_media(path, lecture=lecture) as container:
+        if not container.streams.video:
+            raise CorruptMediaError(f"{_where(path, lecture)}: has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        tick = 0
+        held: av.VideoFrame | None = None
+        held_t = float("-inf")
+        frame_dur = 1.0 / float(stream.average_rate or fps)
+        try:
+            for frame in container.decode(stream):
+                if frame.pts is None or frame.time is None:
+                    continue
+                t = frame.time
+                while start_s + tick / fps < t - 1e-6:
+                    yield held if held_t > float("-inf") else None
+                    tick += 1
+                held, held_t = frame, t
+        except av.FFmpegError as exc:
+            raise CorruptMediaError(
+                f"{_where(path, lecture)}: decoding failed near {held_t:.2f} s ({exc}); "
+                "the file is damaged: re-export or re-upload it") from exc
+        if held is None:
+            raise CorruptMediaError(f"{_where(path, lecture)}: no decodable video frames")
+        while start_s + tick / fps < held_t + frame_dur - 1e-6:
+            yield held
+            tick += 1
+
+
+class AudioFeed:
+    """A source's audio as planar float32 stereo at ``rate``; ``read(n)`` returns exactly n
+    samples (zeros before the start and after the end)."""
+
+    def __init__(self, path: Path | None, *, rate: int, start_s: float = 0.0, gain: float = 1.0,
+                 lecture: str | None = None) -> None:
+        self.path, self.rate, self.gain, self.lecture = path, rate, gain, lecture
+        self._buf = np.zeros((2, 0), np.float32)
+        self._skip = round(start_s * rate)  # > 0: drop leading samples; < 0: pad silence
+        self._it = self._blocks() if path is not None else iter(())
+
+    def _blocks(self) -> Iterator[np.ndarray]:
+        assert self.path is not None
+        with open_media(self.path, lecture=self.lecture) as container:
+            if not container.streams.audio:
+                return
+            resampler = av.AudioResampler(format="fltp", layout="stereo", rate=self.rate)
+            try:
+                for frame in container.decode(container.streams.audio[0]):
+                    for out in resampler.resample(frame):
+                        yield out.to_ndarray()
+                for out in resampler.resample(None):
+                    yield out.to_ndarray()
+            except av.FFmpegError as exc:
+                raise CorruptMediaError(
+                    f"{_where(self.path, self.lecture)}: audio decoding failed ({exc}); "
+                    "re-export or re-upload the file") from exc
+
+    def read(self, n: int) -> np.ndarray:
+        if self._skip < 0:
+            lead = min(n, -self._skip)
+            self._skip += lead
+            rest = self.read(n - lead) if n > lead else np.zeros((2, 0), np.float32)
+            return np.concatenate([np.zeros((2, lead), np.float32), rest], axis=1)
+        while self._buf.shape[1] < n + self._skip:
+            block = next(self._it, None)
+            if block is None:
+                break
+            self._buf = np.concatenate([self._buf, block.astype(np.float32)], axis=1)
+        if self._skip:
+            drop = min(self._skip, self._buf.shape[1])
+            self._buf, self._skip = self._buf[:, drop:], self._skip - drop
+        out, self._buf = self._buf[:, :n], self._buf[:, n:]
+        if out.shape[1] < n:
+            out = np.concatenate([out, np.zeros((2, n - out.shape[1]), np.float32)], axis=1)
+        return out * self.gain if self.gain != 1.0 else out
+
+
+def rgb_to_frame(rgb: np.ndarray) -> av.VideoFrame:
+    """An RGB image as a BT.709 limited-range yuv420p frame."""
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+    return frame.reformat(format="yuv420p", dst_colorspace="itu709")
+
+
+class DeliveryWriter:
+    """Writes a delivery MP4 per the profile: H.264 CBR (x264 nal-hrd=cbr with filler),
+    ``fps`` constant, progressive, BT.709; AAC-LC stereo CBR; moov first (faststart).
+
+    Video and audio are interleaved frame by frame: ``write(frame, audio)`` takes one video
+    frame and the audio samples that play during it.
+    """
+
+    def __init__(self, path: Path, profile: Profile) -> None:
+        enc, dl = profile.encode, profile.delivery
+        self.path = path
+        self.fps = dl.fps
+        self.rate = dl.audio_rate
+        kbps = enc.video_bitrate_kbps
+        self.container = av.open(str(path), "w", format="mp4",
+                                 options={"movflags": "+faststart"})
+        v = self.container.add_stream("libx264", rate=self.fps)
+        v.width, v.height, v.pix_fmt = enc.width, enc.height, "yuv420p"
+        v.bit_rate = int(kbps * 1000)
+        v.codec_context.options = {
+            # D3: constant rate with filler data, so static slides do not fall below the minimum
+            "x264-params": ":".join([
+                "nal-hrd=cbr", "force-cfr=1",
+                f"keyint={round(enc.gop_s * self.fps)}", f"min-keyint={self.fps}",
+                "colorprim=bt709", "transfer=bt709", "colormatrix=bt709",
+            ]),
+            "maxrate": f"{int(kbps)}k", "minrate": f"{int(kbps)}k",
+            "bufsize": f"{int(kbps * enc.vbv_buffer_s)}k",
+            "preset": enc.preset, "profile": "high",
+        }
+        a = self.container.add_stream("aac", rate=self.rate, layout="stereo")
+        a.bit_rate = int(dl.audio_bitrate_kbps * 1000)
+        self.video, self.audio = v, a
+        self.padder = CbrPadder(bitrate=a.bit_rate, sample_rate=self.rate, frame_samples=AAC_FRAME)
+        self.frames = 0
+        self.samples = 0
+        self._pending = np.zeros((2, 0), np.float32)
+
+    def __enter__(self) -> DeliveryWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.container.close()
+
+    @property
+    def samples_per_frame(self) -> int:
+        return self.rate // self.fps
+
+    def write(self, frame: av.VideoFrame, audio: np.ndarray) -> None:
+        frame.pts = self.frames
+        frame.time_base = Fraction(1, self.fps)
+        self.frames += 1
+        for packet in self.video.encode(frame):
+            self.container.mux(packet)
+        self._pending = np.concatenate([self._pending, audio.astype(np.float32)], axis=1)
+        while self._pending.shape[1] >= AAC_FRAME:
+            self._encode_audio(self._pending[:, :AAC_FRAME])
+            self._pending = self._pending[:, AAC_FRAME:]
+
+    def _encode_audio(self, block: np.ndarray | None) -> None:
+        frame = None
+        if block is not None:
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block), format="fltp",
+                                               layout="stereo")
+            frame.sample_rate = self.rate
+            frame.pts = self.samples
+            frame.time_base = Fraction(1, self.rate)
+            self.samples += block.shape[1]
+        for packet in self.audio.encode(frame):
+            padded = av.Packet(self.padder.pad(bytes(packet)))
+            padded.pts, padded.dts = packet.pts, packet.dts
+            padded.duration, padded.time_base = packet.duration, packet.time_base
+            padded.stream = self.audio
+            self.container.mux(padded)
+
+    def close(self) -> None:
+        if self._pending.shape[1]:
+            tail = np.zeros((2, AAC_FRAME), np.float32)
+            tail[:, : self._pending.shape[1]] = self._pending
+            self._encode_audio(tail)
+            self._pending = np.zeros((2, 0), np.float32)
+        for packet in self.video.encode(None):
+            self.container.mux(packet)
+        self._encode_audio(None)
+        self.container.close()

@@ -1,0 +1,100 @@
+"""The QC report contract (shared/DESIGN.md): one JSON object per checked file.
+
+``{"file", "profile", "status", "duration_s", "backend", "checks": [...]}``; each check has a
+stable id (``video.snr``), the clause of the regulation it serves, a status, the measured
+value, the threshold, the unit, a message a person reads, and timecoded events.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Status = Literal["pass", "warn", "fail", "skip"]
+_RANK = {"skip": 0, "pass": 1, "warn": 2, "fail": 3}
+
+
+@dataclass(frozen=True)
+class Event:
+    start_s: float
+    end_s: float
+    detail: str
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    clause: str
+    status: Status
+    measured: float | str | None
+    threshold: float | str | None
+    unit: str
+    message: str
+    events: tuple[Event, ...] = ()
+
+
+def overall(checks: list[Check] | tuple[Check, ...]) -> Literal["pass", "warn", "fail"]:
+    """Worst status of the checks; skipped checks do not count."""
+    worst = max((_RANK[c.status] for c in checks), default=1)
+    return "fail" if worst == 3 else "warn" if worst == 2 else "pass"
+
+
+@dataclass(frozen=True)
+class Report:
+    file: str
+    profile: str
+    duration_s: float
+    checks: tuple[Check, ...]
+    backend: str = "numpy"
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def status(self) -> Literal["pass", "warn", "fail"]:
+        return overall(self.checks)
+
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if c.status == "fail"]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "profile": self.profile,
+            "status": self.status,
+            "duration_s": round(self.duration_s, 3),
+            "backend": self.backend,
+            "checks": [asdict(c) for c in self.checks],
+            **self.extra,
+        }
+
+    def write_json(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n", "utf-8")
+
+    def table(self) -> str:
+        """A fixed-width table a person reads in a terminal."""
+        rows = [("check", "clause", "status", "measured", "threshold", "message")]
+        for c in self.checks:
+            rows.append((c.id, c.clause, c.status.upper(), _fmt(c.measured, c.unit),
+                         _fmt(c.threshold, c.unit), c.message))
+        widths = [max(_width(r[i]) for r in rows) for i in range(5)]
+        lines = [f"{self.file}  [{self.profile}]  →  {self.status.upper()}"]
+        for r in rows:
+            cells = [r[i] + " " * (widths[i] - _width(r[i])) for i in range(5)]
+            lines.append("  ".join([*cells, r[5]]))
+        return "\n".join(lines)
+
+
+def _fmt(value: float | str | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        text = f"{value:.4g}" if abs(value) < 1e6 else f"{value:.0f}"
+    else:
+        text = str(value)
+    return f"{text} {unit}".strip()
+
+
+def _width(text: str) -> int:
+    """Display width: CJK characters take two terminal cells."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)

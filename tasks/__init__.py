@@ -1,0 +1,1 @@
+"""Units of work, each a plain function wrapped as a Prefect task."""

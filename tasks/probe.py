@@ -1,0 +1,103 @@
+"""Probe a lecture's sources before any work: present, readable, with the streams needed.
+
+A base learns of a missing or broken file in seconds, with the file and lecture named.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel, ConfigDict
+
+from courseware.course import Course, Lecture
+from courseware.errors import CorruptMediaError, MissingSourceError
+from courseware.media import open_media
+
+
+class SourceInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    role: str
+    path: Path
+    duration_s: float
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    has_audio: bool = False
+    offset_s: float = 0.0  # source time at lecture t = 0
+
+
+class LectureInputs(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    number: int
+    label: str
+    sources: dict[str, SourceInfo]
+    intro: SourceInfo | None = None
+
+
+def probe_source(role: str, path: Path, *, lecture: str, needs_video: bool,
+                 offset_s: float = 0.0) -> SourceInfo:
+    if not path.is_file():
+        raise MissingSourceError(
+            f"{path} (lecture {lecture}, {role}): file not found; check the path in the "
+            "course file or upload the file")
+    with open_media(path, lecture=lecture) as container:
+        video = container.streams.video[0] if container.streams.video else None
+        if needs_video and video is None:
+            raise CorruptMediaError(
+                f"{path} (lecture {lecture}, {role}): has no video stream; "
+                "the slides and teacher sources must be video files")
+        if not needs_video and not container.streams.audio:
+            raise CorruptMediaError(f"{path} (lecture {lecture}, {role}): has no audio stream")
+        duration = _duration(container)
+        if video is not None:
+            try:
+                first = next(container.decode(video), None)
+            except av.FFmpegError as exc:
+                first = None
+                cause = str(exc)
+            else:
+                cause = "no frame decoded"
+            if first is None:
+                raise CorruptMediaError(
+                    f"{path} (lecture {lecture}, {role}): video cannot be decoded ({cause}); "
+                    "re-export or re-upload the file")
+        if duration <= 0:
+            raise CorruptMediaError(f"{path} (lecture {lecture}, {role}): duration unknown or 0")
+        return SourceInfo(
+            role=role, path=path, duration_s=duration, offset_s=offset_s,
+            width=video.codec_context.width if video else None,
+            height=video.codec_context.height if video else None,
+            fps=float(video.average_rate) if video and video.average_rate else None,
+            has_audio=bool(container.streams.audio),
+        )
+
+
+def _duration(container: av.container.InputContainer) -> float:
+    if container.duration:
+        return container.duration / av.time_base
+    spans = [float(s.duration * s.time_base) for s in container.streams
+             if s.duration and s.time_base]
+    return max(spans, default=0.0)
+
+
+def probe_lecture(course: Course, lecture: Lecture) -> LectureInputs:
+    """Every source of the lecture probed; raises on the first missing or broken one."""
+    label = f"{lecture.number} 《{lecture.title}》"
+    sources = {
+        role: probe_source(role, course.resolve(path), lecture=label, needs_video=role != "audio",
+                           offset_s=lecture.sources.offsets.get(role, 0.0))
+        for role, path in lecture.sources.items()
+    }
+    intro = None
+    if lecture.number == 1 and course.info.intro is not None:
+        intro = probe_source("intro", course.resolve(course.info.intro), lecture=label,
+                             needs_video=True)
+    return LectureInputs(number=lecture.number, label=label, sources=sources, intro=intro)
+
+
+probe_task = task(probe_lecture, name="probe", cache_policy=NO_CACHE)

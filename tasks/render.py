@@ -1,0 +1,155 @@
+"""Render one lecture: [intro (lecture 1)] → title card → composite → [credits (last)].
+
+All in one task: frames stream from the decoders through the compositor into the encoder
+and never leave this process; the task returns the path of the finished file, written
+under a temporary name and renamed only when complete.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import numpy as np
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel, ConfigDict
+
+from courseware.cards import credits_lines, render_card, title_card_lines
+from courseware.compose import Compositor
+from courseware.course import Course
+from courseware.fonts import FontFace, find_face
+from courseware.media import AudioFeed, DeliveryWriter, cfr_frames, rgb_to_frame
+from encoder_profiles import Profile, load_layout
+from tasks.probe import LectureInputs, SourceInfo
+
+
+class AudioPlan(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    role: str | None  # which source's audio is the programme sound; None: silence
+    peak_dbfs: float | None
+    gain_db: float
+
+
+class RenderResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+    duration_s: float
+    frames: int
+    audio: AudioPlan
+
+
+def master_audio(inputs: LectureInputs) -> SourceInfo | None:
+    """The microphone to use: a separate audio file, else the teacher camera, else slides.
+
+    One source only: mixing two copies of the same speech would echo.
+    """
+    for role in ("audio", "teacher", "slides"):
+        src = inputs.sources.get(role)
+        if src is not None and (role == "audio" or src.has_audio):
+            return src
+    return None
+
+
+def main_duration(inputs: LectureInputs) -> float:
+    """Span during which every video source has pictures (sources aligned by offset)."""
+    spans = [s.duration_s - s.offset_s for r, s in inputs.sources.items() if r != "audio"]
+    return max(0.0, min(spans))
+
+
+def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
+    """Measure the master's sample peak over the lecture span; gain to the profile target."""
+    src = master_audio(inputs)
+    if src is None:
+        return AudioPlan(role=None, peak_dbfs=None, gain_db=0.0)
+    rate = profile.delivery.audio_rate
+    feed = AudioFeed(src.path, rate=rate, start_s=src.offset_s, lecture=inputs.label)
+    remaining = round(main_duration(inputs) * rate)
+    peak = 0.0
+    while remaining > 0:
+        n = min(remaining, rate)
+        peak = max(peak, float(np.max(np.abs(feed.read(n)), initial=0.0)))
+        remaining -= n
+    if peak <= 0.0:
+        return AudioPlan(role=src.role, peak_dbfs=None, gain_db=0.0)
+    peak_db = 20 * math.log10(peak)
+    # S1: programme peak inside −8…−2 dBFS; aim at the profile's target below −2
+    return AudioPlan(role=src.role, peak_dbfs=peak_db,
+                     gain_db=profile.encode.audio_peak_target_dbfs - peak_db)
+
+
+def _card_frames(rgb: np.ndarray, seconds: float, fps: int) -> Iterator[av.VideoFrame]:
+    frame = rgb_to_frame(rgb)
+    for _ in range(round(seconds * fps)):
+        yield frame
+
+
+def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
+                   profile: Profile, out_dir: Path, font: FontFace | None = None,
+                   ) -> RenderResult:
+    enc, fps = profile.encode, profile.delivery.fps
+    lecture = course.lecture(inputs.number)
+    lecturer = course.lecturer(lecture)
+    font = font or find_face()
+    last = inputs.number == max(lec.number for lec in course.lectures)
+    card = render_card(
+        title_card_lines(course=course.info.name, number=lecture.number, title=lecture.title,
+                         lecturer=lecturer.name, lecturer_title=lecturer.title,
+                         unit=lecturer.unit),
+        width=enc.width, height=enc.height, font=font, what=f"the title card of {inputs.label}")
+    credits = None
+    if last:
+        credits = render_card(
+            credits_lines(course=course.info.name, production_unit=course.info.production_unit,
+                          recording_date=course.info.recording_date.strftime("%Y年%m月%d日"),
+                          applying_unit=course.info.applying_unit),
+            width=enc.width, height=enc.height, font=font, what="the closing credits")
+    layout = load_layout(lecture.layout or enc.layout)
+    videos = {r: s for r, s in inputs.sources.items() if r != "audio"}
+    comp = Compositor(layout, width=enc.width, height=enc.height,
+                      sizes={r: (s.width or 0, s.height or 0, 1.0) for r, s in videos.items()})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = out_dir / f"lecture{inputs.number:02d}.mp4"
+    tmp = final.with_name(f".{final.name}.{os.getpid()}.part")
+    rate = profile.delivery.audio_rate
+    silence = np.zeros((2, rate // fps), np.float32)
+    frames = 0
+    try:
+        with DeliveryWriter(tmp, profile) as writer:
+            spf = writer.samples_per_frame
+            if inputs.intro is not None:  # A3: the provincial opening on lecture 1
+                feed = AudioFeed(inputs.intro.path, rate=rate, lecture=inputs.label)
+                for frame in cfr_frames(inputs.intro.path, fps=fps, lecture=inputs.label):
+                    if frame is not None:
+                        writer.write(comp.full_frame(frame), feed.read(spf))
+            for frame in _card_frames(card, enc.title_card_s, fps):  # A4: ≤ 5 s title card
+                writer.write(frame, silence)
+            master = inputs.sources.get(audio.role) if audio.role else None
+            feed = AudioFeed(master.path if master else None, rate=rate,
+                             start_s=master.offset_s if master else 0.0,
+                             gain=10 ** (audio.gain_db / 20), lecture=inputs.label)
+            readers = {r: cfr_frames(s.path, fps=fps, start_s=s.offset_s, lecture=inputs.label)
+                       for r, s in videos.items()}
+            for _ in range(math.floor(main_duration(inputs) * fps)):
+                current = {r: next(it, None) for r, it in readers.items()}
+                writer.write(comp.compose(current), feed.read(spf))
+                frames += 1
+            for it in readers.values():
+                it.close()
+            if credits is not None:  # A5: credits close the course
+                for frame in _card_frames(credits, enc.credits_s, fps):
+                    writer.write(frame, silence)
+            total = writer.frames
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return RenderResult(path=final, duration_s=total / fps, frames=total, audio=audio)
+
+
+analyse_task = task(plan_audio, name="analyse-audio", cache_policy=NO_CACHE)
+render_task = task(render_lecture, name="render", cache_policy=NO_CACHE)
