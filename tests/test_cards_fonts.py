@@ -16,7 +16,7 @@ def test_default_font_covers_chinese_and_draws_it() -> None:
     blank = render_card([Line("", 0.1)], width=640, height=360, font=face, what="t")
     text = render_card([Line("碳中和", 0.1)], width=640, height=360, font=face, what="t")
     changed = np.any(blank != text, axis=2)
-    ys, xs = np.nonzero(changed)
+    _, xs = np.nonzero(changed)
     assert changed.sum() > 500  # strokes were drawn, not nothing
     assert xs.max() - xs.min() > 60  # three glyphs wide, centred
     assert abs((xs.max() + xs.min()) / 2 - 320) < 8

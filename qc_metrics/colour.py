@@ -1,0 +1,406 @@
+"""Colour: white balance (V3), camera match (V3), video levels (V4), colour jumps (V1).
+
+Planar YUV 4:2:0 in (see :mod:`qc_metrics.frames`). The coding ranges (BT.709 limited:
+luma 16–235, chroma 16–240) come from ``profile.video`` and are passed as keyword arguments.
+Colour metrics work on co-sited point samples (:func:`~qc_metrics.frames.sample_planes`);
+decimation does not move a mean colour or a share of pixels beyond sampling error.
+
+Colour science:
+* Y'CbCr → R'G'B': ITU-R BT.709-6 (Kr = 0.2126, Kb = 0.0722).
+* R'G'B' → linear → XYZ → CIELAB: BT.709 primaries and D65 white are those of sRGB; the
+  display transfer is the sRGB curve (IEC 61966-2-1); CIELAB per CIE 15:2004.
+* ΔE2000: CIE 142-2001 as implemented and tested in G. Sharma, W. Wu, E. N. Dalal, "The
+  CIEDE2000 color-difference formula: implementation notes, supplementary test data, and
+  mathematical observations", Color Res. Appl. 30(1), 2005.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from courseware.report import Check, Event, Status
+from encoder_profiles import Profile
+from qc_metrics.frames import (
+    VideoDetector,
+    YUVFrame,
+    as_batch,
+    runs,
+    sample_planes,
+    timecode,
+)
+from qc_metrics.xp import array_namespace, to_host
+
+# ITU-R BT.709-6 item 3.2/3.3: luma coefficients
+_KR, _KB = 0.2126, 0.0722
+_KG = 1.0 - _KR - _KB
+# D65 reference white (CIE 15:2004), XYZ with Y = 1
+_WHITE = (0.95047, 1.0, 1.08883)
+# linear BT.709 / sRGB RGB → XYZ (IEC 61966-2-1)
+_RGB_TO_XYZ = ((0.4124564, 0.3575761, 0.1804375),
+               (0.2126729, 0.7151522, 0.0721750),
+               (0.0193339, 0.1191920, 0.9503041))
+
+
+# --------------------------------------------------------------------------- conversions
+
+def yuv_to_rgb(y: Any, u: Any, v: Any, *, luma_range: Sequence[float],
+               chroma_range: Sequence[float]) -> Any:
+    """Y'CbCr code values (same shapes) → non-linear R'G'B' in [0, 1], shape (…, 3).
+
+    BT.709-6: Y' = (Y − black) / (white − black); Cb, Cr = (C − mid) / (max − min)."""
+    xp = array_namespace(y, u, v)
+    y0, y1 = (float(x) for x in luma_range)
+    c0, c1 = (float(x) for x in chroma_range)
+    mid = (c0 + c1) / 2.0
+    yl = (y.astype(xp.float32) - y0) / (y1 - y0)
+    cb = (u.astype(xp.float32) - mid) / (c1 - c0)
+    cr = (v.astype(xp.float32) - mid) / (c1 - c0)
+    r = yl + 2.0 * (1.0 - _KR) * cr
+    b = yl + 2.0 * (1.0 - _KB) * cb
+    g = (yl - _KR * r - _KB * b) / _KG
+    return xp.clip(xp.stack([r, g, b], axis=-1), 0.0, 1.0)
+
+
+def rgb_to_lab(rgb: Any) -> Any:
+    """Non-linear R'G'B' in [0, 1] (…, 3) → CIELAB (…, 3) under D65."""
+    xp = array_namespace(rgb)
+    # sRGB EOTF, IEC 61966-2-1
+    lin = xp.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    m = xp.asarray(_RGB_TO_XYZ, dtype=lin.dtype)
+    xyz = lin @ m.T / xp.asarray(_WHITE, dtype=lin.dtype)
+    # CIE 15:2004 eq. 8.3: f(t) = t^(1/3) above (6/29)^3, linear below
+    eps = (6.0 / 29.0) ** 3
+    f = xp.where(xyz > eps, xp.cbrt(xp.maximum(xyz, eps)), xyz / (3 * (6.0 / 29.0) ** 2) + 4 / 29)
+    fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
+    return xp.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
+
+
+def yuv_to_lab(y: Any, u: Any, v: Any, *, luma_range: Sequence[float],
+               chroma_range: Sequence[float]) -> Any:
+    """Y'CbCr code values (same shapes) → CIELAB (…, 3)."""
+    return rgb_to_lab(yuv_to_rgb(y, u, v, luma_range=luma_range, chroma_range=chroma_range))
+
+
+def delta_e2000(lab1: Any, lab2: Any) -> Any:
+    """CIEDE2000 colour difference (kL = kC = kH = 1) between CIELAB colours (…, 3).
+
+    Follows Sharma, Wu & Dalal 2005, eqs. 1–19 (including the hue-angle and mean-hue
+    special cases); returns a float for single colours, an array otherwise."""
+    xp = array_namespace(lab1, lab2)
+    lab1 = xp.asarray(lab1, dtype=xp.float64)
+    lab2 = xp.asarray(lab2, dtype=xp.float64)
+    l1, a1, b1 = lab1[..., 0], lab1[..., 1], lab1[..., 2]
+    l2, a2, b2 = lab2[..., 0], lab2[..., 1], lab2[..., 2]
+    c_bar = (xp.hypot(a1, b1) + xp.hypot(a2, b2)) / 2.0
+    g = 0.5 * (1.0 - xp.sqrt(c_bar**7 / (c_bar**7 + 25.0**7)))          # eq. 4
+    a1p, a2p = (1.0 + g) * a1, (1.0 + g) * a2                              # eq. 5
+    c1p, c2p = xp.hypot(a1p, b1), xp.hypot(a2p, b2)                       # eq. 6
+    h1p = xp.where(c1p == 0, 0.0, xp.degrees(xp.arctan2(b1, a1p)) % 360.0)  # eq. 7
+    h2p = xp.where(c2p == 0, 0.0, xp.degrees(xp.arctan2(b2, a2p)) % 360.0)
+    dlp = l2 - l1                                                          # eq. 8
+    dcp = c2p - c1p                                                        # eq. 9
+    dh = h2p - h1p                                                         # eq. 10
+    dh = xp.where(dh > 180.0, dh - 360.0, xp.where(dh < -180.0, dh + 360.0, dh))
+    dh = xp.where(c1p * c2p == 0, 0.0, dh)
+    dhp = 2.0 * xp.sqrt(c1p * c2p) * xp.sin(xp.radians(dh) / 2.0)        # eq. 11
+    lbp = (l1 + l2) / 2.0                                                  # eq. 12
+    cbp = (c1p + c2p) / 2.0                                                # eq. 13
+    hsum = h1p + h2p                                                       # eq. 14
+    hbp = xp.where(xp.abs(h1p - h2p) <= 180.0, hsum / 2.0,
+                   xp.where(hsum < 360.0, (hsum + 360.0) / 2.0, (hsum - 360.0) / 2.0))
+    hbp = xp.where(c1p * c2p == 0, hsum, hbp)
+    t = (1.0 - 0.17 * xp.cos(xp.radians(hbp - 30.0)) + 0.24 * xp.cos(xp.radians(2.0 * hbp))
+         + 0.32 * xp.cos(xp.radians(3.0 * hbp + 6.0))
+         - 0.20 * xp.cos(xp.radians(4.0 * hbp - 63.0)))                   # eq. 15
+    d_theta = 30.0 * xp.exp(-(((hbp - 275.0) / 25.0) ** 2))               # eq. 16
+    rc = 2.0 * xp.sqrt(cbp**7 / (cbp**7 + 25.0**7))                       # eq. 17
+    sl = 1.0 + 0.015 * (lbp - 50.0) ** 2 / xp.sqrt(20.0 + (lbp - 50.0) ** 2)  # eq. 18
+    sc = 1.0 + 0.045 * cbp
+    sh = 1.0 + 0.015 * cbp * t
+    rt = -xp.sin(xp.radians(2.0 * d_theta)) * rc                          # eq. 19
+    de = xp.sqrt((dlp / sl) ** 2 + (dcp / sc) ** 2 + (dhp / sh) ** 2
+                 + rt * (dcp / sc) * (dhp / sh))
+    return float(de) if de.ndim == 0 else de
+
+
+# --------------------------------------------------------------------------- white balance
+
+@dataclass(frozen=True)
+class Cast:
+    a: float                #: mean a* of near-neutral pixels (− green, + magenta)
+    b: float                #: mean b* of near-neutral pixels (− blue, + yellow/warm)
+    magnitude: float        #: |(a*, b*)|, the V3 cast measure
+    neutral_share: float    #: share of sampled pixels judged near-neutral
+
+    @property
+    def hue(self) -> str:
+        """A word for the direction of the cast."""
+        if abs(self.b) >= abs(self.a):
+            return "warm (yellow)" if self.b > 0 else "cool (blue)"
+        return "magenta" if self.a > 0 else "green"
+
+
+def cast_of_batch(frames: YUVFrame, *, luma_range: Sequence[float],
+                  chroma_range: Sequence[float], step: int = 4, neutral_chroma: float = 15.0,
+                  lightness: tuple[float, float] = (20.0, 95.0)) -> Any:
+    """Per frame (a*, b*, neutral share) of near-neutral pixels: xp array (N, 3).
+
+    Near-neutral: lightness inside ``lightness`` (no clipped blacks/whites) and chroma within
+    ``neutral_chroma`` of the cast — first of neutral, then of the first estimate, so a strong
+    cast still finds its greys. Frames with no neutral pixel give nan."""
+    ys, us, vs = sample_planes(as_batch(frames), step)
+    xp = array_namespace(ys)
+    lab = yuv_to_lab(ys, us, vs, luma_range=luma_range, chroma_range=chroma_range)
+    n = lab.shape[0]
+    lab = lab.reshape(n, -1, 3)
+    lum, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+    lit = (lum >= lightness[0]) & (lum <= lightness[1])
+    centre_a = xp.zeros((n, 1), dtype=a.dtype)
+    centre_b = xp.zeros((n, 1), dtype=a.dtype)
+    for _ in range(3):
+        near = lit & ((a - centre_a) ** 2 + (b - centre_b) ** 2 <= neutral_chroma**2)
+        count = near.sum(axis=1, keepdims=True)
+        centre_a = xp.where(near, a, 0).sum(axis=1, keepdims=True) / xp.maximum(count, 1)
+        centre_b = xp.where(near, b, 0).sum(axis=1, keepdims=True) / xp.maximum(count, 1)
+    share = count / a.shape[1]
+    out = xp.concatenate([centre_a, centre_b, share], axis=1)
+    return xp.where(count > 0, out, xp.nan)
+
+
+def colour_cast(frame: YUVFrame, *, luma_range: Sequence[float],
+                chroma_range: Sequence[float], step: int = 4,
+                neutral_chroma: float = 15.0) -> Cast:
+    """V3: colour cast of one frame as the mean (a*, b*) of its near-neutral pixels."""
+    a, b, share = (float(x) for x in to_host(cast_of_batch(
+        frame, luma_range=luma_range, chroma_range=chroma_range, step=step,
+        neutral_chroma=neutral_chroma))[0])
+    return Cast(a=a, b=b, magnitude=math.hypot(a, b), neutral_share=share)
+
+
+def mean_lab(frames: YUVFrame, *, luma_range: Sequence[float],
+             chroma_range: Sequence[float], step: int = 4) -> Any:
+    """Mean colour of each frame in CIELAB (N, 3): the mean Y'CbCr converted once."""
+    ys, us, vs = sample_planes(as_batch(frames), step)
+    xp = array_namespace(ys)
+    means = [p.reshape(p.shape[0], -1).astype(xp.float32).mean(axis=1) for p in (ys, us, vs)]
+    return yuv_to_lab(*means, luma_range=luma_range, chroma_range=chroma_range)
+
+
+def camera_delta_e(frames_a: YUVFrame, frames_b: YUVFrame, *, luma_range: Sequence[float],
+                   chroma_range: Sequence[float]) -> float:
+    """V3 camera match: ΔE2000 between the mean colours of two cameras' frames of matched
+    content (each a frame or a batch; all frames of a side are averaged)."""
+    means = [to_host(mean_lab(f, luma_range=luma_range, chroma_range=chroma_range)).mean(axis=0)
+             for f in (frames_a, frames_b)]
+    return float(delta_e2000(means[0], means[1]))
+
+
+class WhiteBalanceDetector(VideoDetector):
+    """``video.white_balance`` (V3): cast magnitude |(a*, b*)| of near-neutral pixels.
+
+    Every ``every``-th frame (default: five per second) is measured on point samples.
+    The reported cast is the median a*, b* over measured frames; spans of frames whose cast
+    exceeds ``profile.video.cast_max`` are events."""
+
+    def __init__(self, *, fps: float, profile: Profile, every: int | None = None,
+                 step: int = 4, neutral_chroma: float = 15.0) -> None:
+        self.fps = float(fps)
+        self.limits = profile.video
+        self.every = every or max(1, round(fps / 5))
+        self.step = step
+        self.neutral_chroma = neutral_chroma
+        self._count = 0
+        self._rows: list[tuple[float, float, float]] = []
+
+    def process_batch(self, frames: YUVFrame, ts: Sequence[float]) -> None:
+        frames = as_batch(frames)
+        first = (-self._count) % self.every
+        self._count += len(ts)
+        if first >= len(ts):
+            return
+        picked = YUVFrame(*(p[first::self.every] for p in frames))
+        casts = to_host(cast_of_batch(picked, luma_range=self.limits.luma_range,
+                                      chroma_range=self.limits.chroma_range, step=self.step,
+                                      neutral_chroma=self.neutral_chroma))
+        for t, (a, b, _) in zip(ts[first::self.every], casts, strict=True):
+            if a == a:
+                self._rows.append((float(t), float(a), float(b)))
+
+    def finish(self) -> list[Check]:
+        limit = self.limits.cast_max
+        if not self._rows:
+            return [Check("video.white_balance", "V3", "skip", None, limit, "ΔE(a*b*)",
+                          "no near-neutral pixels to judge white balance by")]
+        a = sorted(r[1] for r in self._rows)[len(self._rows) // 2]
+        b = sorted(r[2] for r in self._rows)[len(self._rows) // 2]
+        cast = Cast(a=a, b=b, magnitude=math.hypot(a, b), neutral_share=math.nan)
+        over = [math.hypot(r[1], r[2]) > limit for r in self._rows]
+        step = self.every / self.fps
+        events = []
+        for i, j in runs(over):
+            worst = max(self._rows[i:j], key=lambda r: math.hypot(r[1], r[2]))
+            events.append(Event(self._rows[i][0], self._rows[j - 1][0] + step,
+                                f"{timecode(self._rows[i][0])}: cast "
+                                f"{math.hypot(worst[1], worst[2]):.1f} "
+                                f"(a*={worst[1]:+.1f}, b*={worst[2]:+.1f})"))
+        # V3: no visible colour cast (profile.video.cast_max)
+        status: Status = "fail" if cast.magnitude > limit else "warn" if events else "pass"
+        what = f"{cast.hue} cast" if cast.magnitude > limit else "neutral"
+        message = (f"{what}: near-neutral pixels at a*={a:+.1f}, b*={b:+.1f} "
+                   f"(|cast| {cast.magnitude:.1f}, limit {limit:g})")
+        return [Check("video.white_balance", "V3", status, round(cast.magnitude, 3), limit,
+                      "ΔE(a*b*)", message, tuple(events))]
+
+
+# --------------------------------------------------------------------------- levels (V4)
+
+@dataclass(frozen=True)
+class Levels:
+    share: float        #: pixels with luma or co-sited chroma out of range (FFmpeg BRNG)
+    luma_low: float     #: share of luma below the nominal black
+    luma_high: float    #: share of luma above the nominal white
+    chroma: float       #: share of pixels whose Cb or Cr is out of range
+
+
+def levels_of_batch(frames: YUVFrame, *, luma_range: Sequence[float],
+                    chroma_range: Sequence[float], step: int = 1) -> Any:
+    """Per frame (share, luma_low, luma_high, chroma): xp array (N, 4).
+
+    Same counting as FFmpeg's signalstats BRNG: a luma pixel is out of range when its luma or
+    the Cb or Cr of its 4:2:0 block is outside the legal range. ``step`` > 1 counts point
+    samples (an estimate of the same share)."""
+    frames = as_batch(frames)
+    y, u, v = frames
+    xp = array_namespace(y)
+    y0, y1 = luma_range
+    c0, c1 = chroma_range
+    if step == 1:
+        h, w = y.shape[-2:]
+        bad_c = (u < c0) | (u > c1) | (v < c0) | (v > c1)
+        # each chroma sample covers a 2×2 block of luma (4:2:0)
+        bad_c = xp.repeat(xp.repeat(bad_c, 2, axis=1), 2, axis=2)[:, :h, :w]
+    else:
+        y, u, v = sample_planes(frames, step)
+        bad_c = (u < c0) | (u > c1) | (v < c0) | (v > c1)
+    low, high = y < y0, y > y1
+    n = y.shape[0]
+    shares = [m.reshape(n, -1).astype(xp.float32).mean(axis=1)
+              for m in (low | high | bad_c, low, high, bad_c)]
+    return xp.stack(shares, axis=1)
+
+
+def levels(frame: YUVFrame, *, luma_range: Sequence[float], chroma_range: Sequence[float],
+           step: int = 1) -> Levels:
+    """V4: shares of one frame's pixels outside the legal ranges."""
+    row = to_host(levels_of_batch(frame, luma_range=luma_range, chroma_range=chroma_range,
+                                  step=step))[0]
+    return Levels(*(float(x) for x in row))
+
+
+class LevelsDetector(VideoDetector):
+    """``video.levels`` (V4): share of pixels out of the legal range, over the whole film.
+
+    Frames whose share exceeds ``profile.video.out_of_range_max`` form events."""
+
+    def __init__(self, *, fps: float, profile: Profile, step: int = 2) -> None:
+        self.fps = float(fps)
+        self.limits = profile.video
+        self.step = step
+        self._times: list[float] = []
+        self._rows: list[tuple[float, ...]] = []
+
+    def process_batch(self, frames: YUVFrame, ts: Sequence[float]) -> None:
+        rows = to_host(levels_of_batch(frames, luma_range=self.limits.luma_range,
+                                       chroma_range=self.limits.chroma_range, step=self.step))
+        self._rows.extend(tuple(float(x) for x in r) for r in rows)
+        self._times.extend(float(t) for t in ts)
+
+    def finish(self) -> list[Check]:
+        limit = self.limits.out_of_range_max
+        lo, hi = self.limits.luma_range
+        if not self._rows:
+            return [Check("video.levels", "V4", "skip", None, limit, "share", "no frames")]
+        n = len(self._rows)
+        share, low, high, chroma = (sum(r[k] for r in self._rows) / n for k in range(4))
+        frame_s = 1.0 / self.fps
+        events = []
+        for i, j in runs([r[0] > limit for r in self._rows]):
+            worst = max(self._rows[i:j], key=lambda r: r[0])
+            events.append(Event(self._times[i], self._times[j - 1] + frame_s,
+                                f"{timecode(self._times[i])}: up to {100 * worst[0]:.2f} % "
+                                f"out of range (luma <{lo}: {100 * worst[1]:.2f} %, "
+                                f">{hi}: {100 * worst[2]:.2f} %, chroma {100 * worst[3]:.2f} %)"))
+        # V4: luma within luma_range, chroma within chroma_range (profile.video)
+        status: Status = "fail" if share > limit else "warn" if events else "pass"
+        message = (f"{100 * share:.3f} % of pixels out of range on average (luma <{lo}: "
+                   f"{100 * low:.3f} %, >{hi}: {100 * high:.3f} %, chroma {100 * chroma:.3f} %)")
+        return [Check("video.levels", "V4", status, round(share, 6), limit, "share", message,
+                      tuple(events))]
+
+
+# --------------------------------------------------------------------------- colour jumps (V1)
+
+class ColourJumpDetector(VideoDetector):
+    """``video.colour_jumps`` (V1: no sudden colour changes): ΔE2000 between consecutive
+    frames' mean colours above ``jump_delta_e`` while the picture content stays the same.
+
+    Content sameness is the Pearson correlation of point-sampled luma between the two frames
+    (blind to gain and offset, i.e. to the colour change itself); below ``cut_correlation``
+    the change is a cut or new content and is not flagged. The default threshold is the
+    visible-difference limit of V3 (``profile.video.camera_delta_e_max``)."""
+
+    def __init__(self, *, fps: float, profile: Profile, jump_delta_e: float | None = None,
+                 cut_correlation: float = 0.6, step: int = 4) -> None:
+        self.fps = float(fps)
+        self.limits = profile.video
+        self.threshold = (profile.video.camera_delta_e_max if jump_delta_e is None
+                          else jump_delta_e)
+        self.cut_correlation = cut_correlation
+        self.step = step
+        self._prev: tuple[Any, Any] | None = None
+        self._events: list[Event] = []
+        self._worst = 0.0
+
+    def process_batch(self, frames: YUVFrame, ts: Sequence[float]) -> None:
+        frames = as_batch(frames)
+        xp = array_namespace(frames.y)
+        lab = mean_lab(frames, luma_range=self.limits.luma_range,
+                       chroma_range=self.limits.chroma_range, step=self.step)
+        ys = sample_planes(frames, self.step).y
+        thumbs = ys.reshape(ys.shape[0], -1).astype(xp.float32)
+        thumbs = thumbs - thumbs.mean(axis=1, keepdims=True)
+        thumbs = thumbs / xp.maximum(xp.sqrt((thumbs * thumbs).mean(axis=1, keepdims=True)),
+                                     1e-3)
+        if self._prev is not None:
+            lab = xp.concatenate([self._prev[0], lab])
+            thumbs = xp.concatenate([self._prev[1], thumbs])
+            times = [math.nan, *ts]
+        else:
+            times = list(ts)
+        self._prev = (lab[-1:], thumbs[-1:])
+        if lab.shape[0] < 2:
+            return
+        de = delta_e2000(lab[1:], lab[:-1])
+        corr = (thumbs[1:] * thumbs[:-1]).mean(axis=1)
+        de, corr, lab_h = to_host(de), to_host(corr), to_host(lab)
+        for k in range(len(de)):
+            d = float(de[k])
+            if d > self.threshold and corr[k] >= self.cut_correlation:
+                t = float(times[k + 1])
+                self._worst = max(self._worst, d)
+                (l0, a0, b0), (l1, a1, b1) = lab_h[k], lab_h[k + 1]
+                self._events.append(Event(
+                    t, t + 1.0 / self.fps,
+                    f"{timecode(t)}: mean colour jumps by ΔE2000 {d:.1f} "
+                    f"(L*a*b* {l0:.0f},{a0:+.1f},{b0:+.1f} → {l1:.0f},{a1:+.1f},{b1:+.1f})"))
+
+    def finish(self) -> list[Check]:
+        n = len(self._events)
+        status: Status = "fail" if n else "pass"
+        message = (f"{n} sudden colour change(s) outside cuts, up to ΔE2000 {self._worst:.1f}"
+                   if n else "no sudden colour changes outside cuts")
+        return [Check("video.colour_jumps", "V1", status, float(n), 0.0, "events", message,
+                      tuple(self._events))]

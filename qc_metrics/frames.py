@@ -1,0 +1,126 @@
+"""Video frames as the video detectors take them, and what those detectors share.
+
+Input convention (every function and detector in ``qc_metrics`` video modules):
+
+* 8-bit **planar YUV 4:2:0**, BT.709, **limited range** (luma 16–235, chroma 16–240 nominal),
+  as three arrays: ``y`` of shape (H, W), ``u`` (Cb) and ``v`` (Cr) of shape (H/2, W/2),
+  dtype ``uint8``. This is what decoders produce (PyAV ``frame.to_ndarray(format="yuv420p")``
+  is the three planes stacked; :func:`split_yuv420p` splits it) and what the levels clause
+  (V4) is defined on, so no RGB round trip can hide or invent out-of-range values.
+* A **batch** is the same three planes with a leading frame axis: (N, H, W), (N, H/2, W/2).
+  Batches let the GPU work on many frames per kernel launch.
+* Arrays are NumPy or CuPy; each function picks its namespace from its input
+  (:func:`qc_metrics.xp.array_namespace`) and returns Python floats.
+* ``t`` is the presentation time of the frame in seconds, as the decoder reports it.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from qc_metrics.detector import Detector
+from qc_metrics.xp import array_namespace
+
+
+class YUVFrame(NamedTuple):
+    """One frame (2-D planes) or a batch (3-D planes) of planar 8-bit YUV 4:2:0."""
+
+    y: Any
+    u: Any
+    v: Any
+
+
+def split_yuv420p(buf: Any) -> YUVFrame:
+    """Split a decoder's stacked ``yuv420p`` array of shape (H*3/2, W) into its planes."""
+    rows, width = buf.shape[-2:]
+    height = rows * 2 // 3
+    ch, cw = height // 2, width // 2
+    chroma = buf[..., height:, :].reshape((*buf.shape[:-2], 2, ch, cw))
+    return YUVFrame(buf[..., :height, :], chroma[..., 0, :, :], chroma[..., 1, :, :])
+
+
+def as_batch(frame: YUVFrame | Sequence[Any]) -> YUVFrame:
+    """The frame as a batch: planes get a leading frame axis unless they have one already."""
+    y, u, v = frame
+    if y.ndim == 2:
+        y, u, v = y[None], u[None], v[None]
+    if y.ndim != 3 or u.shape != v.shape or u.shape[:1] != y.shape[:1]:
+        raise ValueError(f"expected planar YUV 4:2:0 planes, got shapes {y.shape}, {u.shape}, "
+                         f"{v.shape}")
+    h, w = y.shape[-2:]
+    if u.shape[-2:] != ((h + 1) // 2, (w + 1) // 2):
+        raise ValueError(f"chroma planes {u.shape[-2:]} do not match 4:2:0 for luma {(h, w)}")
+    return YUVFrame(y, u, v)
+
+
+def sample_planes(frames: YUVFrame, step: int) -> YUVFrame:
+    """Co-sited point samples (no averaging) of a batch: luma every ``2*step`` pixels, chroma
+    every ``step``, so each luma sample has the chroma sample of its 2×2 block.
+
+    Point sampling keeps per-pixel statistics (shares of pixels, mean absolute differences)
+    unbiased, unlike averaging, which lowers noise and hides isolated out-of-range pixels.
+    """
+    y, u, v = frames
+    ys = y[:, ::2 * step, ::2 * step]
+    us = u[:, ::step, ::step][:, :ys.shape[1], :ys.shape[2]]
+    vs = v[:, ::step, ::step][:, :ys.shape[1], :ys.shape[2]]
+    return YUVFrame(ys, us, vs)
+
+
+def box_downscale(y: Any, factor: int) -> Any:
+    """Mean of ``factor``×``factor`` blocks of a batch of 8-bit planes (N, H, W), as float32.
+
+    Sums rows first (contiguous, integer) and columns second; the full-resolution plane is
+    never converted to float."""
+    xp = array_namespace(y)
+    if factor <= 1:
+        return y.astype(xp.float32)
+    n, h, w = y.shape
+    h, w = h - h % factor, w - w % factor
+    acc = xp.uint16 if factor * factor * 255 < 2**16 else xp.uint32
+    rows = y[:, :h, :w].reshape(n, h // factor, factor, w).sum(axis=2, dtype=acc)
+    sums = rows.reshape(n, h // factor, w // factor, factor).sum(axis=3, dtype=acc)
+    return sums.astype(xp.float32) * (1.0 / (factor * factor))
+
+
+def timecode(t: float) -> str:
+    """``HH:MM:SS.mmm`` for a time in seconds."""
+    ms = round(max(t, 0.0) * 1000)
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+
+
+def runs(flags: Sequence[bool]) -> list[tuple[int, int]]:
+    """Index ranges [i, j) of consecutive true flags."""
+    out: list[tuple[int, int]] = []
+    start = None
+    for i, flag in enumerate(flags):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            out.append((start, i))
+            start = None
+    if start is not None:
+        out.append((start, len(flags)))
+    return out
+
+
+class VideoDetector(Detector):
+    """A detector over planar YUV 4:2:0 frames; ``process_batch`` is the real work.
+
+    ``process(frame, t)`` is a batch of one. Subclasses take ``fps`` and ``profile`` as
+    required keyword arguments.
+    """
+
+    kind = "video"
+
+    def process(self, data: Any, t: float) -> None:
+        self.process_batch(as_batch(data), [float(t)])
+
+    @abstractmethod
+    def process_batch(self, frames: YUVFrame, ts: Sequence[float]) -> None:
+        """Consume a batch of frames (planes with a leading frame axis) at times ``ts``."""

@@ -1,0 +1,238 @@
+"""Continuity in time (V1: sync continuous, no loss of sync, no black/frozen frames at edits).
+
+* Timestamps: gaps (dropped frames), repeats, reversals and irregular steps, from the ``t``
+  values the decoder reports; duplicated pictures (a frame identical to the previous one inside
+  moving content) from the pixels.
+* Frozen spans with FFmpeg ``freezedetect`` semantics: a frame is frozen while its mean absolute
+  difference from the reference frame (the first frame of the still stretch), summed over all
+  planes and divided by 2^bitdepth, is ≤ ``noise`` (freezedetect ``n``, default 0.001 = −60 dB);
+  a span runs from the reference frame to the first frame that moves, and is reported when it
+  lasts ≥ ``min_duration_s`` (freezedetect ``d``, default 2 s).
+* Black spans with FFmpeg ``blackdetect`` semantics: a pixel is black when its luma is
+  ≤ black + ``pix_th``·(white − black) (limited range); a picture is black when the share of
+  black pixels is ≥ ``pic_th``; a span runs from the first black frame to the first non-black
+  one and is reported when it lasts ≥ ``min_duration_s``.
+
+Pixel statistics use point samples of the full-resolution planes (not averages), so the mean
+absolute difference and the black share keep their per-pixel meaning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from courseware.report import Check, Event, Status
+from encoder_profiles import Profile
+from qc_metrics.frames import VideoDetector, YUVFrame, as_batch, runs, sample_planes, timecode
+from qc_metrics.xp import array_namespace, to_host
+
+
+def _flatten(frames: YUVFrame) -> Any:
+    """All planes of each frame of a batch as one row of int16 samples: (N, pixels)."""
+    xp = array_namespace(frames.y)
+    n = frames.y.shape[0]
+    return xp.concatenate([p.reshape(n, -1) for p in frames], axis=1).astype(xp.int16)
+
+
+def mafd(a: Any, b: Any) -> Any:
+    """Mean absolute difference of rows of 8-bit samples over 2^8, as in FFmpeg freezedetect."""
+    xp = array_namespace(a, b)
+    return xp.abs(a - b).astype(xp.float32).mean(axis=-1) / 256.0
+
+
+class TimestampDetector(VideoDetector):
+    """``video.timestamps`` (V1): gaps, repeats, reversals, irregular steps, duplicated frames.
+
+    With a nominal frame duration T = 1/fps: a step > (1 + ``tolerance``)·T is a gap of
+    round(step/T) − 1 dropped frames; a step ≤ ``tolerance``·T repeats a timestamp; a negative
+    step reverses time; other steps off T by more than ``tolerance``·T are irregular. A picture
+    identical (on point samples) to the previous one while both neighbouring steps move by
+    more than ``moving`` is a duplicated frame."""
+
+    def __init__(self, *, fps: float, profile: Profile, tolerance: float = 0.25,
+                 moving: float = 0.002, step: int = 8) -> None:
+        self.fps = float(fps)
+        self.profile = profile
+        self.tolerance = tolerance
+        self.moving = moving
+        self.step = step
+        self._times: list[float] = []
+        self._diffs: list[float] = []   # MAFD to the previous frame (nan for the first)
+        self._prev: Any = None
+
+    def process_batch(self, frames: YUVFrame, ts: Sequence[float]) -> None:
+        xp = array_namespace(frames.y)
+        rows = _flatten(sample_planes(as_batch(frames), self.step))
+        if self._prev is not None:
+            rows = xp.concatenate([self._prev, rows])
+        else:
+            self._diffs.append(float("nan"))
+        self._prev = rows[-1:]
+        if rows.shape[0] > 1:
+            self._diffs.extend(float(d) for d in to_host(mafd(rows[1:], rows[:-1])))
+        self._times.extend(float(t) for t in ts)
+
+    def finish(self) -> list[Check]:
+        period = 1.0 / self.fps
+        tol = self.tolerance * period
+        events: list[Event] = []
+        dropped = repeats = reversals = irregular = duplicates = 0
+        for k in range(1, len(self._times)):
+            t0, t1 = self._times[k - 1], self._times[k]
+            step = t1 - t0
+            if step < 0:
+                reversals += 1
+                events.append(Event(t0, t0, f"{timecode(t0)}: time goes back to "
+                                            f"{timecode(t1)} ({step * 1000:+.0f} ms)"))
+            elif step <= tol:
+                repeats += 1
+                events.append(Event(t1, t1, f"{timecode(t1)}: timestamp repeated"))
+            elif step > period + tol:
+                n = max(1, round(step / period) - 1)
+                dropped += n
+                events.append(Event(t0 + period, t1, f"{timecode(t0)}: {n} frame(s) missing "
+                                                     f"({step * 1000:.0f} ms step)"))
+            elif abs(step - period) > tol:
+                irregular += 1
+                events.append(Event(t0, t1, f"{timecode(t0)}: irregular step "
+                                            f"{step * 1000:.1f} ms"))
+        d = self._diffs
+        for k in range(1, len(d) - 1):
+            if d[k] == 0.0 and d[k - 1] > self.moving and d[k + 1] > self.moving:
+                duplicates += 1
+                t = self._times[k]
+                events.append(Event(t, t + period, f"{timecode(t)}: duplicated frame in "
+                                                   f"moving picture"))
+        events.sort(key=lambda e: e.start_s)
+        total = dropped + repeats + reversals + irregular + duplicates
+        parts = [f"{n} {what}" for n, what in ((dropped, "dropped frame(s)"),
+                                               (repeats, "repeated timestamp(s)"),
+                                               (reversals, "reversal(s)"),
+                                               (irregular, "irregular step(s)"),
+                                               (duplicates, "duplicated frame(s)")) if n]
+        status: Status = "fail" if dropped or repeats or reversals or duplicates else \
+            "warn" if irregular else "pass"
+        message = ", ".join(parts) if parts else \
+            f"{len(self._times)} frames, continuous at {self.fps:g} fps"
+        return [Check("video.timestamps", "V1", status, float(total), 0.0, "frames", message,
+                      tuple(events))]
+
+
+class FreezeDetector(VideoDetector):
+    """``video.freeze`` (V1): frozen spans, FFmpeg freezedetect semantics (see module doc).
+
+    Frozen pictures are legitimate on a slides stream, so spans are warnings for a person to
+    judge, not failures."""
+
+    def __init__(self, *, fps: float, profile: Profile, noise: float = 0.001,
+                 min_duration_s: float = 2.0, step: int = 4) -> None:
+        self.fps = float(fps)
+        self.profile = profile
+        self.noise = noise
+        self.min_duration_s = min_duration_s
+        self.step = step
+        self._ref: Any = None           # samples of the reference frame
+        self._ref_t = 0.0
+        self._ref_is_prev = True        # the reference is the frame just before
+        self._last: Any = None          # samples of the last frame seen
+        self._last_t = 0.0
+        self._spans: list[tuple[float, float]] = []
+
+    def process_batch(self, frames: YUVFrame, ts: Sequence[float]) -> None:
+        xp = array_namespace(frames.y)
+        rows = _flatten(sample_planes(as_batch(frames), self.step))
+        times = [float(t) for t in ts]
+        start = 0
+        if self._ref is None:
+            self._ref, self._ref_t, self._last, start = rows[:1], times[0], rows[:1], 1
+        # consecutive differences in one call: while the reference is the previous frame
+        # they decide alone; only inside a still stretch is the reference compared again
+        prev = xp.concatenate([self._last, rows[:-1]]) if start == 0 else rows[:-1]
+        step_diff = to_host(mafd(rows[start:], prev))
+        k = start
+        while k < len(times):
+            if self._ref_is_prev:
+                if step_diff[k - start] > self.noise:
+                    self._close(times[k])
+                    self._ref, self._ref_t = rows[k:k + 1], times[k]
+                else:
+                    self._ref_is_prev = False
+                k += 1
+                continue
+            d = to_host(mafd(rows[k:], self._ref))
+            moved = [i for i, x in enumerate(d) if x > self.noise]
+            if not moved:
+                break
+            m = k + moved[0]
+            self._close(times[m])
+            self._ref, self._ref_t, self._ref_is_prev = rows[m:m + 1], times[m], True
+            k = m + 1
+        self._ref = self._ref.copy()
+        self._last = rows[-1:].copy()
+        self._last_t = times[-1]
+
+    def _close(self, t: float) -> None:
+        """The still stretch that started at the reference frame ends at ``t``."""
+        if t - self._ref_t >= self.min_duration_s:
+            self._spans.append((self._ref_t, t))
+
+    def finish(self) -> list[Check]:
+        spans = list(self._spans)
+        end = self._last_t + 1.0 / self.fps
+        if self._ref is not None and end - self._ref_t >= self.min_duration_s:
+            spans.append((self._ref_t, end))
+        events = tuple(Event(a, b, f"{timecode(a)}–{timecode(b)}: picture frozen for "
+                                   f"{b - a:.2f} s") for a, b in spans)
+        total = sum(b - a for a, b in spans)
+        status: Status = "warn" if spans else "pass"
+        message = (f"{len(spans)} frozen span(s), {total:.1f} s in all (≥ "
+                   f"{self.min_duration_s:g} s each)" if spans else "no frozen spans")
+        return [Check("video.freeze", "V1", status, round(float(total), 3),
+                      self.min_duration_s, "s", message, events)]
+
+
+class BlackDetector(VideoDetector):
+    """``video.black`` (V1): black spans, FFmpeg blackdetect semantics (see module doc).
+
+    Black inside the film fails (a gap in the picture); black only at its very start or end
+    (fades) is a warning."""
+
+    def __init__(self, *, fps: float, profile: Profile, pix_th: float = 0.10,
+                 pic_th: float = 0.98, min_duration_s: float = 0.5, step: int = 4) -> None:
+        self.fps = float(fps)
+        lo, hi = profile.video.luma_range
+        # blackdetect: pixel_black_th_i = black + pix_th·(white − black), truncated
+        self.black_level = int(lo + pix_th * (hi - lo))
+        self.pic_th = pic_th
+        self.min_duration_s = min_duration_s
+        self.step = step
+        self._times: list[float] = []
+        self._black: list[bool] = []
+
+    def process_batch(self, frames: YUVFrame, ts: Sequence[float]) -> None:
+        y = as_batch(frames).y
+        ys = y[:, :: self.step, :: self.step]
+        black = (ys <= self.black_level).reshape(ys.shape[0], -1)
+        share = black.astype(array_namespace(ys).float32).mean(axis=1)
+        self._black.extend(bool(s >= self.pic_th) for s in to_host(share))
+        self._times.extend(float(t) for t in ts)
+
+    def finish(self) -> list[Check]:
+        t = self._times
+        end = t[-1] + 1.0 / self.fps if t else 0.0
+        spans = []
+        for i, j in runs(self._black):
+            a, b = t[i], t[j] if j < len(t) else end
+            if b - a >= self.min_duration_s:
+                spans.append((a, b, i == 0 or j == len(t)))
+        events = tuple(Event(a, b, f"{timecode(a)}–{timecode(b)}: black for {b - a:.2f} s"
+                                   + (" (at the start/end)" if edge else ""))
+                       for a, b, edge in spans)
+        inner = [s for s in spans if not s[2]]
+        total = sum(b - a for a, b, _ in spans)
+        status: Status = "fail" if inner else "warn" if spans else "pass"
+        message = (f"{len(spans)} black span(s), {total:.1f} s in all, {len(inner)} inside "
+                   f"the film" if spans else "no black spans")
+        return [Check("video.black", "V1", status, round(float(total), 3),
+                      self.min_duration_s, "s", message, events)]

@@ -1,0 +1,103 @@
+"""Video QC (clauses V1–V4): every video detector over one stream of frames.
+
+Frames are 8-bit planar YUV 4:2:0, BT.709 limited range, as three arrays (y: H×W,
+u, v: H/2×W/2) or batches of them; see :mod:`qc_metrics.frames` for the convention.
+
+=======================  ======  ==========================  ===============================
+check id                 clause  detector                    measured
+=======================  ======  ==========================  ===============================
+``video.snr``            V2      :class:`NoiseDetector`      SNR in dB (Immerkær 1996)
+``video.white_balance``  V3      :class:`WhiteBalanceDetector`  |(a*, b*)| of near-neutrals
+``video.levels``         V4      :class:`LevelsDetector`     share out of range (BRNG)
+``video.stability``      V1      :class:`StabilityDetector`  jumps + jittery stretches
+``video.timestamps``     V1      :class:`TimestampDetector`  dropped/repeated/... frames
+``video.colour_jumps``   V1      :class:`ColourJumpDetector` sudden colour changes
+``video.freeze``         V1      :class:`FreezeDetector`     seconds frozen (freezedetect)
+``video.black``          V1      :class:`BlackDetector`      seconds black (blackdetect)
+=======================  ======  ==========================  ===============================
+
+``VideoQC`` gathers single frames into batches (``batch`` frames) before handing them to the
+detectors, so on the GPU each kernel works on many frames at once; ``process_batch`` takes a
+ready stack. Frames must not be modified by the caller after ``process`` (they are buffered).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from courseware.report import Check
+from encoder_profiles import Profile
+from qc_metrics.colour import (
+    Cast,
+    ColourJumpDetector,
+    Levels,
+    LevelsDetector,
+    WhiteBalanceDetector,
+    camera_delta_e,
+    colour_cast,
+    delta_e2000,
+    levels,
+    mean_lab,
+)
+from qc_metrics.frames import VideoDetector, YUVFrame, as_batch, split_yuv420p
+from qc_metrics.motion import Shift, StabilityDetector, phase_correlate
+from qc_metrics.noise import NoiseDetector, NoiseEstimate, estimate_noise, snr_db
+from qc_metrics.temporal import BlackDetector, FreezeDetector, TimestampDetector
+from qc_metrics.xp import array_namespace, backend_name
+
+__all__ = [
+    "BlackDetector", "Cast", "ColourJumpDetector", "FreezeDetector", "Levels",
+    "LevelsDetector", "NoiseDetector", "NoiseEstimate", "Shift", "StabilityDetector",
+    "TimestampDetector", "VideoQC", "WhiteBalanceDetector", "YUVFrame", "camera_delta_e",
+    "colour_cast", "delta_e2000", "estimate_noise", "levels", "mean_lab", "phase_correlate",
+    "snr_db", "split_yuv420p",
+]
+
+
+class VideoQC(VideoDetector):
+    """All video checks of V1–V4 over one frame stream, in the order of the check-id table."""
+
+    def __init__(self, *, fps: float, profile: Profile, batch: int = 16) -> None:
+        self.fps = float(fps)
+        self.batch = batch
+        self.detectors: tuple[VideoDetector, ...] = (
+            NoiseDetector(fps=fps, profile=profile),
+            WhiteBalanceDetector(fps=fps, profile=profile),
+            LevelsDetector(fps=fps, profile=profile),
+            StabilityDetector(fps=fps, profile=profile),
+            TimestampDetector(fps=fps, profile=profile),
+            ColourJumpDetector(fps=fps, profile=profile),
+            FreezeDetector(fps=fps, profile=profile),
+            BlackDetector(fps=fps, profile=profile),
+        )
+        self.backend: str | None = None      #: "numpy" or "cupy", from the first frame
+        self._pending: list[tuple[YUVFrame, float]] = []
+
+    def process(self, data: Any, t: float) -> None:
+        self._pending.append((YUVFrame(*data), float(t)))
+        if len(self._pending) >= self.batch:
+            self._flush()
+
+    def process_batch(self, frames: YUVFrame, ts: Sequence[float]) -> None:
+        self._flush()
+        self._run(as_batch(frames), ts)
+
+    def finish(self) -> list[Check]:
+        self._flush()
+        return [check for d in self.detectors for check in d.finish()]
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        xp = array_namespace(self._pending[0][0].y)
+        planes = YUVFrame(*(xp.stack([f[i] for f, _ in self._pending]) for i in range(3)))
+        ts = [t for _, t in self._pending]
+        self._pending.clear()
+        self._run(as_batch(planes), ts)
+
+    def _run(self, frames: YUVFrame, ts: Sequence[float]) -> None:
+        if self.backend is None:
+            self.backend = backend_name(array_namespace(frames.y))
+        for detector in self.detectors:
+            detector.process_batch(frames, ts)

@@ -1,0 +1,376 @@
+"""Video QC metrics (V1–V4) on generated frames with known answers, and against FFmpeg.
+
+FFmpeg (the imageio-ffmpeg binary) is the reference for levels (signalstats BRNG), frozen
+spans (freezedetect) and black spans (blackdetect), measured on the same lossless clip the
+detectors read. Backend parity: the tests marked ``gpu`` rerun metrics on CuPy.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import video_signals as vs
+
+from encoder_profiles import load_profile
+from qc_metrics.colour import (
+    ColourJumpDetector,
+    LevelsDetector,
+    WhiteBalanceDetector,
+    camera_delta_e,
+    colour_cast,
+    delta_e2000,
+    levels,
+)
+from qc_metrics.frames import YUVFrame, as_batch, split_yuv420p, timecode
+from qc_metrics.motion import StabilityDetector, phase_correlate
+from qc_metrics.noise import NoiseDetector, estimate_noise, snr_db
+from qc_metrics.temporal import BlackDetector, FreezeDetector, TimestampDetector
+from qc_metrics.video import VideoQC
+
+PROFILE = load_profile("shaanxi-2024")
+V = PROFILE.video
+RANGES = {"luma_range": V.luma_range, "chroma_range": V.chroma_range}
+FPS = 25
+
+
+def feed(detector, frames, ts=None):
+    for i, f in enumerate(frames):
+        detector.process(f, ts[i] if ts is not None else i / FPS)
+    (check,) = detector.finish()
+    return check
+
+
+# --------------------------------------------------------------------------- V2 noise / SNR
+
+@pytest.fixture(scope="module")
+def scenes_1080p():
+    return {"slide": vs.slide_luma(1080, 1920), "camera": vs.camera_luma(1080, 1920)}
+
+
+@pytest.mark.parametrize("kind", ["slide", "camera"])
+@pytest.mark.parametrize("sigma", [0.3, 0.39, 0.6, 1.0, 1.5, 3.0])
+def test_snr_within_1db_at_1080p(scenes_1080p, kind, sigma):
+    clean, flat = scenes_1080p[kind]
+    y, true_sigma = vs.add_noise(clean, sigma, seed=round(sigma * 100), mask=flat)
+    est = estimate_noise(y, luma_range=V.luma_range)
+    truth_db = snr_db(true_sigma, luma_range=V.luma_range)
+    assert abs(est.snr_db - truth_db) <= 1.0, (est, true_sigma)
+    assert est.flat_blocks > 0.3 * est.blocks
+
+
+def test_text_on_flat_slide_does_not_inflate_noise(scenes_1080p):
+    clean, flat = scenes_1080p["slide"]
+    blank = np.full_like(clean, clean[flat][0])
+    y_text, _ = vs.add_noise(clean, 0.5, seed=1, mask=flat)
+    y_blank, _ = vs.add_noise(blank, 0.5, seed=1, mask=np.ones(blank.shape, bool))
+    with_text = estimate_noise(y_text, luma_range=V.luma_range)
+    without = estimate_noise(y_blank, luma_range=V.luma_range)
+    assert abs(with_text.snr_db - without.snr_db) < 0.3
+
+
+def test_noise_free_slide_is_not_noisy():
+    clean, _ = vs.slide_luma(360, 640)
+    est = estimate_noise(vs.to_u8(clean), luma_range=V.luma_range)
+    assert est.sigma == 0.0 and est.snr_db == math.inf
+
+
+def test_snr_formula_from_profile():
+    # V2: 55 dB ⇔ σ ≈ 0.389 codes over the 219-code luma span; quantisation ≈ 57.6 dB
+    assert snr_db(219 / 10 ** (55 / 20), luma_range=(16, 235)) == pytest.approx(55.0)
+    assert snr_db(1 / math.sqrt(12), luma_range=V.luma_range) == pytest.approx(57.6, abs=0.05)
+
+
+@pytest.mark.parametrize(("sigma", "status"), [(0.25, "pass"), (0.8, "fail")])
+def test_noise_detector_verdict(sigma, status):
+    clean, flat = vs.slide_luma(360, 640)
+    u, v = vs.flat_chroma(360, 640)
+    frames = [YUVFrame(vs.add_noise(clean, sigma, seed=i, mask=flat)[0], u, v)
+              for i in range(10)]
+    check = feed(NoiseDetector(fps=FPS, profile=PROFILE), frames)
+    assert (check.id, check.clause, check.unit, check.status) == ("video.snr", "V2", "dB", status)
+    assert check.threshold == V.snr_min_db
+
+
+# --------------------------------------------------------------------------- V3 white balance
+
+CASTS = {"neutral": (1.0, 1.0, 1.0), "warm": (1.1, 1.0, 0.85), "green": (0.92, 1.1, 0.92)}
+
+
+@pytest.mark.parametrize("kind", list(CASTS))
+def test_cast_neutral_warm_green(kind):
+    frame = vs.rgb_to_yuv420(vs.colour_scene(180, 320, gains=CASTS[kind]))
+    cast = colour_cast(frame, **RANGES)
+    if kind == "neutral":
+        assert cast.magnitude < 1.0
+    else:
+        assert cast.magnitude > V.cast_max
+        assert cast.hue.startswith(kind)
+    check = feed(WhiteBalanceDetector(fps=FPS, profile=PROFILE), [frame] * 10)
+    assert check.id == "video.white_balance"
+    assert check.status == ("pass" if kind == "neutral" else "fail")
+    assert check.measured == pytest.approx(cast.magnitude, abs=1e-3)
+
+
+# CIE ΔE2000 Sharma 2005, table 1 (pairs 1, 2, 3, 7, 17, 18, 19, 20, 25)
+SHARMA = [((50, 2.6772, -79.7751), (50, 0, -82.7485), 2.0425),
+          ((50, 3.1571, -77.2803), (50, 0, -82.7485), 2.8615),
+          ((50, 2.8361, -74.0200), (50, 0, -82.7485), 3.4412),
+          ((50, 0, 0), (50, -1, 2), 2.3669),
+          ((50, 2.5, 0), (73, 25, -18), 27.1492),
+          ((50, 2.5, 0), (61, -5, 29), 22.8977),
+          ((50, 2.5, 0), (56, -27, -3), 31.9030),
+          ((50, 2.5, 0), (58, 24, 15), 19.4535),
+          ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644)]
+
+
+def test_delta_e2000_sharma_table():
+    for lab1, lab2, expected in SHARMA:
+        assert delta_e2000(lab1, lab2) == pytest.approx(expected, abs=1e-4)
+        assert delta_e2000(lab2, lab1) == pytest.approx(expected, abs=1e-4)
+    batch = delta_e2000(np.array([p[0] for p in SHARMA]), np.array([p[1] for p in SHARMA]))
+    np.testing.assert_allclose(batch, [p[2] for p in SHARMA], atol=1e-4)
+
+
+def test_camera_match():
+    neutral = vs.rgb_to_yuv420(vs.colour_scene(180, 320))
+    warm = vs.rgb_to_yuv420(vs.colour_scene(180, 320, gains=CASTS["warm"]))
+    assert camera_delta_e(neutral, neutral, **RANGES) == pytest.approx(0.0, abs=1e-6)
+    assert camera_delta_e(neutral, warm, **RANGES) > V.camera_delta_e_max
+
+
+# --------------------------------------------------------------------------- V4 levels
+
+def test_levels_shares():
+    y = np.full((180, 320), 100, np.uint8)
+    u, v = vs.flat_chroma(180, 320)
+    y[:18, :] = 250                 # 10 % superwhite
+    y[18:27, :] = 4                 # 5 % below black
+    u[45:, :80] = 250               # chroma out of range under a quarter of the frame
+    got = levels(YUVFrame(y, u, v), **RANGES)
+    assert got.luma_high == pytest.approx(0.10)
+    assert got.luma_low == pytest.approx(0.05)
+    assert got.chroma == pytest.approx(0.25)
+    assert got.share == pytest.approx(0.40)
+    check = feed(LevelsDetector(fps=FPS, profile=PROFILE), [YUVFrame(y, u, v)] * 3)
+    assert (check.id, check.clause, check.status) == ("video.levels", "V4", "fail")
+    assert check.measured == pytest.approx(0.40, abs=0.02)
+    legal = feed(LevelsDetector(fps=FPS, profile=PROFILE),
+                 [YUVFrame(np.full((180, 320), 100, np.uint8), *vs.flat_chroma(180, 320))])
+    assert legal.status == "pass" and legal.measured == 0.0
+
+
+# --------------------------------------------------------------------------- V1 stability
+
+def _times(check):
+    return [round(e.start_s, 2) for e in check.events]
+
+
+def test_planted_jumps_flagged_cut_not():
+    jumps = {30: 15.0, 60: -30.0, 80: 22.0}
+    frames = vs.pan_clip(180, 320, 100, speed=1.0, jumps=jumps, cut_at=45)
+    check = feed(StabilityDetector(fps=FPS, profile=PROFILE), frames)
+    assert check.id == "video.stability" and check.status == "fail"
+    assert _times(check) == [i / FPS for i in sorted(jumps)]
+    assert "45" not in str(_times(check))
+
+
+def test_steady_pan_and_cut_pass():
+    frames = vs.pan_clip(180, 320, 60, speed=1.5, cut_at=30)
+    check = feed(StabilityDetector(fps=FPS, profile=PROFILE), frames)
+    assert check.status == "pass", check.events
+
+
+def test_jitter():
+    shake = {i: (1.0 if i % 2 else -1.0) for i in range(20, 60)}
+    frames = vs.pan_clip(180, 320, 80, speed=1.0, jumps=shake)
+    check = feed(StabilityDetector(fps=FPS, profile=PROFILE), frames)
+    assert check.status == "fail"
+    assert all("jitter" in e.detail for e in check.events)
+    (event,) = check.events
+    assert 0.4 <= event.start_s <= 0.8 and event.end_s >= 2.4
+
+
+def test_phase_correlate_downscaled():
+    frames = vs.pan_clip(360, 640, 3, speed=12.0)
+    shift = phase_correlate(frames[0].y, frames[1].y, factor=3)
+    assert shift.dx == pytest.approx(-12.0, abs=1.0) and abs(shift.dy) < 1.0
+    assert shift.peak > 0.3
+
+
+# --------------------------------------------------------------------------- V1 timestamps
+
+def test_three_dropped_frames():
+    frames = vs.pan_clip(90, 160, 50, speed=1.0)
+    ts = [i / FPS for i in range(53) if i not in (20, 21, 22)]
+    check = feed(TimestampDetector(fps=FPS, profile=PROFILE), frames, ts)
+    assert (check.id, check.status, check.measured) == ("video.timestamps", "fail", 3.0)
+    (event,) = check.events
+    assert event.start_s == pytest.approx(20 / FPS) and event.end_s == pytest.approx(23 / FPS)
+    assert "3 frame(s) missing" in event.detail
+
+
+def test_repeats_reversals_duplicates():
+    frames = vs.pan_clip(90, 160, 30, speed=2.0)
+    frames[15] = frames[14]                       # a duplicated picture in moving content
+    ts = [i / FPS for i in range(30)]
+    ts[8] = ts[7]                                 # repeated timestamp
+    ts[20], ts[21] = ts[21], ts[20]               # reversal
+    check = feed(TimestampDetector(fps=FPS, profile=PROFILE), frames, ts)
+    assert check.status == "fail"
+    assert "repeated timestamp" in check.message and "reversal" in check.message
+    assert "1 duplicated frame" in check.message
+    clean = feed(TimestampDetector(fps=FPS, profile=PROFILE), vs.pan_clip(90, 160, 30))
+    assert clean.status == "pass" and clean.measured == 0.0
+
+
+# --------------------------------------------------------------------------- V1 colour jumps
+
+def test_colour_jump_outside_cut_only():
+    neutral = vs.rgb_to_yuv420(vs.colour_scene(180, 320))
+    warm = vs.rgb_to_yuv420(vs.colour_scene(180, 320, gains=CASTS["warm"]))
+    grey = vs.texture(180, 320, seed=9, mean=0.5, contrast=0.3)
+    other = vs.rgb_to_yuv420(np.clip(grey[..., None] * [0.8, 1.0, 1.2], 0, 1))  # new scene
+    frames = [neutral] * 20 + [warm] * 20 + [other] * 10   # jump at 0.8 s, cut at 1.6 s
+    check = feed(ColourJumpDetector(fps=FPS, profile=PROFILE), frames)
+    assert check.id == "video.colour_jumps" and check.status == "fail"
+    assert _times(check) == [0.8]
+    steady = feed(ColourJumpDetector(fps=FPS, profile=PROFILE), [neutral] * 10 + [other] * 5)
+    assert steady.status == "pass"
+
+
+# --------------------------------------------------------------------------- FFmpeg reference
+
+FREEZE = (37, 88)        # frames 37..88 identical: 2.08 s still
+BLACK = (112, 137)       # 1 s of black
+OUT_OF_RANGE_FROM = 137
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> tuple[Path, list[YUVFrame]]:
+    """7 s at 25 fps, 320×180: pan, 2 s freeze, pan, 1 s black, pan with illegal levels."""
+    pan = vs.pan_clip(180, 320, 175, speed=3.0)
+    black = YUVFrame(np.full((180, 320), 16, np.uint8), *vs.flat_chroma(180, 320))
+    frames = []
+    for i in range(175):
+        f = pan[FREEZE[0]] if FREEZE[0] <= i <= FREEZE[1] else pan[i]
+        f = black if BLACK[0] <= i < BLACK[1] else f
+        if i >= OUT_OF_RANGE_FROM:
+            y, u = f.y.copy(), f.u.copy()
+            y[10:40, 10:110] = 250
+            y[50:60, 10:20] = 5
+            u[60:80, 60:100] = 245
+            f = YUVFrame(y, u, f.v)
+        frames.append(f)
+    path = tmp_path_factory.mktemp("clip") / "clip.mkv"
+    vs.write_lossless(path, frames, fps=FPS)
+    return path, frames
+
+
+def test_clip_round_trip_is_lossless(clip):
+    path, frames = clip
+    decoded = vs.decode(path)
+    assert len(decoded) == len(frames)
+    assert all(np.array_equal(a, b) for (f, _), g in zip(decoded, frames, strict=True)
+               for a, b in zip(f, g, strict=True))
+    assert decoded[10][1] == pytest.approx(10 / FPS)
+
+
+def test_levels_match_ffmpeg_brng(clip):
+    path, _ = clip
+    meta, _ = vs.ffmpeg_filter(path, "signalstats=stat=brng")
+    decoded = vs.decode(path)
+    assert len(meta) == len(decoded)
+    for (frame, _), m in zip(decoded, meta, strict=True):
+        brng = float(m["lavfi.signalstats.BRNG"])
+        assert levels(frame, **RANGES).share == pytest.approx(brng, abs=1e-6)
+        assert levels(frame, **RANGES, step=2).share == pytest.approx(brng, abs=0.01)
+    assert max(float(m["lavfi.signalstats.BRNG"]) for m in meta) > V.out_of_range_max
+
+
+def test_freeze_and_black_match_ffmpeg(clip):
+    path, _ = clip
+    decoded = vs.decode(path)
+    end = decoded[-1][1] + 1 / FPS
+    meta, _ = vs.ffmpeg_filter(path, "freezedetect=n=0.001:d=2")
+    ff_freeze = vs.meta_spans(meta, "lavfi.freezedetect.freeze", end)
+    _, log = vs.ffmpeg_filter(path, "blackdetect=d=0.5:pix_th=0.10:pic_th=0.98")
+    ff_black = vs.log_spans(log, "black")
+    assert ff_freeze == [(FREEZE[0] / FPS, (FREEZE[1] + 1) / FPS)]
+    assert ff_black == [(BLACK[0] / FPS, BLACK[1] / FPS)]
+
+    freeze = FreezeDetector(fps=FPS, profile=PROFILE, noise=0.001, min_duration_s=2.0)
+    black = BlackDetector(fps=FPS, profile=PROFILE, pix_th=0.10, pic_th=0.98,
+                          min_duration_s=0.5)
+    for frame, t in decoded:
+        freeze.process(frame, t)
+        black.process(frame, t)
+    (fz,), (bk,) = freeze.finish(), black.finish()
+    frame_s = 1 / FPS
+    for ours, theirs in ((fz, ff_freeze), (bk, ff_black)):
+        assert len(ours.events) == len(theirs)
+        for e, (a, b) in zip(ours.events, theirs, strict=True):
+            assert abs(e.start_s - a) <= frame_s / 2 and abs(e.end_s - b) <= frame_s / 2
+    assert (fz.id, fz.status) == ("video.freeze", "warn")
+    assert (bk.id, bk.status) == ("video.black", "fail")
+
+
+def test_video_qc_on_clip(clip):
+    path, _ = clip
+    decoded = vs.decode(path)
+    qc = VideoQC(fps=FPS, profile=PROFILE, batch=8)
+    for frame, t in decoded:
+        qc.process(frame, t)
+    checks = {c.id: c for c in qc.finish()}
+    assert list(checks) == ["video.snr", "video.white_balance", "video.levels",
+                            "video.stability", "video.timestamps", "video.colour_jumps",
+                            "video.freeze", "video.black"]
+    assert qc.backend == "numpy"
+    assert checks["video.timestamps"].status == "pass"
+    assert checks["video.white_balance"].status == "pass"
+    assert checks["video.colour_jumps"].status == "pass"
+    assert checks["video.levels"].events[0].start_s == pytest.approx(OUT_OF_RANGE_FROM / FPS)
+    assert checks["video.freeze"].events and checks["video.black"].events
+    assert checks["video.snr"].status == "pass"
+
+    # one stack at once gives the same answers as frame by frame
+    batch = VideoQC(fps=FPS, profile=PROFILE)
+    batch.process_batch(vs.stack([f for f, _ in decoded]), [t for _, t in decoded])
+    assert batch.finish() == list(checks.values())
+
+
+# --------------------------------------------------------------------------- plumbing
+
+def test_frame_plumbing():
+    y = np.arange(12 * 16, dtype=np.uint8).reshape(12, 16)
+    u, v = np.full((6, 8), 1, np.uint8), np.full((6, 8), 2, np.uint8)
+    buf = np.concatenate([y, u.reshape(-1, 16), v.reshape(-1, 16)])
+    got = split_yuv420p(buf)
+    assert all(np.array_equal(a, b) for a, b in zip(got, (y, u, v), strict=True))
+    assert as_batch(got).y.shape == (1, 12, 16)
+    with pytest.raises(ValueError, match="4:2:0"):
+        as_batch((y, y, y))
+    assert timecode(3725.04) == "01:02:05.040"
+
+
+# --------------------------------------------------------------------------- backend parity
+
+@pytest.mark.gpu
+def test_cupy_parity():
+    cupy = pytest.importorskip("cupy")
+    clean, flat = vs.slide_luma(360, 640)
+    y, _ = vs.add_noise(clean, 0.5, seed=3, mask=flat)
+    frame = vs.rgb_to_yuv420(vs.colour_scene(360, 640, gains=CASTS["warm"]))
+    frame = YUVFrame(y, frame.u, frame.v)
+    gpu = YUVFrame(*(cupy.asarray(p) for p in frame))
+    assert estimate_noise(gpu.y, luma_range=V.luma_range).sigma == pytest.approx(
+        estimate_noise(y, luma_range=V.luma_range).sigma, rel=1e-4)
+    assert colour_cast(gpu, **RANGES).magnitude == pytest.approx(
+        colour_cast(frame, **RANGES).magnitude, abs=1e-3)
+    assert levels(gpu, **RANGES) == levels(frame, **RANGES)
+    pan = vs.pan_clip(180, 320, 2, speed=7.0)
+    a = phase_correlate(pan[0].y, pan[1].y)
+    b = phase_correlate(cupy.asarray(pan[0].y), cupy.asarray(pan[1].y))
+    assert (a.dx, a.dy) == pytest.approx((b.dx, b.dy), abs=1e-3)

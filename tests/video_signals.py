@@ -1,0 +1,232 @@
+"""Generated video with known answers, for the video QC tests (nothing is committed).
+
+Frames are 8-bit planar YUV 4:2:0, BT.709 limited range (qc_metrics.frames convention).
+Scenes are built as float images first (the "clean" truth), then noise is added and the result
+rounded, so the true noise of a frame is known exactly: RMS(frame − clean).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from qc_metrics.frames import YUVFrame, split_yuv420p
+
+# BT.709 luma coefficients and limited-range coding (ITU-R BT.709-6, table 4)
+KR, KB = 0.2126, 0.0722
+KG = 1.0 - KR - KB
+
+
+def rgb_to_yuv_float(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Non-linear R'G'B' in [0, 1] (…, 3) → float Y, Cb, Cr code values (limited range),
+    chroma still at full resolution."""
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    yl = KR * r + KG * g + KB * b
+    cb = (b - yl) / (2 * (1 - KB))
+    cr = (r - yl) / (2 * (1 - KR))
+    return 16 + 219 * yl, 128 + 224 * cb, 128 + 224 * cr
+
+
+def to_u8(a: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
+
+
+def subsample(c: np.ndarray) -> np.ndarray:
+    """4:2:0 chroma: mean of 2×2 blocks (float)."""
+    h, w = c.shape
+    return c[: h - h % 2, : w - w % 2].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+
+
+def rgb_to_yuv420(rgb: np.ndarray) -> YUVFrame:
+    y, cb, cr = rgb_to_yuv_float(rgb)
+    return YUVFrame(to_u8(y), to_u8(subsample(cb)), to_u8(subsample(cr)))
+
+
+def flat_chroma(h: int, w: int, value: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    c = np.full((h // 2, w // 2), value, np.uint8)
+    return c, c.copy()
+
+
+# --------------------------------------------------------------------------- scenes (luma)
+
+def texture(h: int, w: int, *, seed: int, scale: float = 6.0, contrast: float = 60.0,
+            mean: float = 120.0) -> np.ndarray:
+    """Smooth random texture (blurred noise) with strong structure at every scale."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((h, w), np.float32)
+    for s in (scale, scale * 4, scale * 16):
+        layer = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), s)
+        out += layer / (layer.std() + 1e-9)
+    return (mean + contrast / 3 * out).astype(np.float64)
+
+
+def slide_luma(h: int, w: int, *, background: int = 200, ink: int = 40,
+               seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A slide: flat integer background with a title bar, anti-aliased text and a diagram.
+
+    Returns (clean luma as float, mask of the flat background far from any edge)."""
+    rng = np.random.default_rng(seed)
+    img = np.full((h, w), background, np.uint8)
+    img[: h // 8, :] = background - 90                       # title bar
+    words = ["Continuing", "education", "network", "courseware", "signal", "noise", "SNR"]
+    scale = h / 360
+    for line in range(6):
+        text = " ".join(rng.choice(words, size=4))
+        org = (int(w * 0.08), int(h * (0.25 + 0.1 * line)))
+        cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.9 * scale, ink,
+                    max(1, round(2 * scale)), cv2.LINE_AA)
+    cv2.rectangle(img, (int(w * 0.7), int(h * 0.3)), (int(w * 0.9), int(h * 0.7)),
+                  ink, max(1, round(3 * scale)), cv2.LINE_AA)
+    edges = cv2.dilate((cv2.Laplacian(img, cv2.CV_64F) != 0).astype(np.uint8),
+                       np.ones((5, 5), np.uint8))
+    return img.astype(np.float64), (edges == 0) & (img == background)
+
+
+def camera_luma(h: int, w: int, *, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """A camera-like picture: a smooth wall (gradient + vignette, non-integer values) and a
+    textured region (the lecturer). Returns (clean luma as float, mask of the wall)."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    wall = 90 + 50 * xx / w + 30 * ((yy / h - 0.5) ** 2 + (xx / w - 0.5) ** 2)
+    img = wall.copy()
+    person = np.zeros((h, w), bool)
+    person[h // 4:, int(w * 0.35): int(w * 0.65)] = True
+    img[person] = texture(h, w, seed=seed, scale=1.0, contrast=90)[person]
+    wall_mask = ~cv2.dilate(person.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    return img, wall_mask
+
+
+def add_noise(clean: np.ndarray, sigma: float, *, seed: int,
+              mask: np.ndarray) -> tuple[np.ndarray, float]:
+    """Clean + white Gaussian noise of ``sigma`` codes, rounded to 8 bits.
+
+    Returns (luma uint8, true RMS noise in the flat mask, quantisation included)."""
+    rng = np.random.default_rng(seed)
+    noisy = to_u8(clean + rng.normal(0.0, sigma, clean.shape))
+    true = float(np.sqrt(np.mean((noisy[mask] - clean[mask]) ** 2)))
+    return noisy, true
+
+
+# --------------------------------------------------------------------------- colour
+
+def colour_scene(h: int, w: int, *, gains: Sequence[float] = (1.0, 1.0, 1.0),
+                 seed: int = 3) -> np.ndarray:
+    """A lecture-room scene in R'G'B' [0, 1]: grey walls and whiteboard (neutral), a few
+    saturated objects; ``gains`` multiply linear R, G, B (a white-balance error)."""
+    rng = np.random.default_rng(seed)
+    lin = np.ones((h, w, 3)) * 0.35                                  # grey wall
+    lin[: h // 3, : w // 2] = 0.8                                    # whiteboard
+    lin[h // 2:, w // 2:] = 0.1                                      # dark desk (neutral)
+    for _ in range(6):                                               # coloured objects
+        y0, x0 = rng.integers(0, h - h // 6), rng.integers(0, w - w // 6)
+        lin[y0: y0 + h // 8, x0: x0 + w // 8] = rng.uniform(0.05, 0.7, 3)
+    lin = lin * (1 + 0.05 * texture(h, w, seed=seed, mean=0, contrast=3)[..., None])
+    lin = np.clip(lin * np.asarray(gains), 0, 1)
+    # sRGB / BT.709 display encoding (IEC 61966-2-1)
+    return np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055)
+
+
+# --------------------------------------------------------------------------- motion
+
+def pan_clip(h: int, w: int, n: int, *, speed: float = 1.0, jumps: dict[int, float] | None = None,
+             cut_at: int | None = None, seed: int = 5) -> list[YUVFrame]:
+    """A slow horizontal pan over a textured scene (integer shifts, ``speed`` px/frame).
+
+    ``jumps``: frame index → extra displacement in px added from that frame on (a camera
+    jump). ``cut_at``: from that frame on, a different scene (a cut)."""
+    jumps = jumps or {}
+    span = int(n * speed + sum(abs(v) for v in jumps.values())) + 8
+    scenes = [texture(h, w + span, seed=seed, contrast=36),
+              texture(h, w + span, seed=seed + 100, mean=110, contrast=36)]
+    u, v = flat_chroma(h, w)
+    frames = []
+    offset = 0.0
+    for i in range(n):
+        offset += speed + jumps.get(i, 0.0)
+        x0 = round(offset) + 4
+        scene = scenes[1 if cut_at is not None and i >= cut_at else 0]
+        frames.append(YUVFrame(to_u8(scene[:, x0: x0 + w]), u, v))
+    return frames
+
+
+def stack(frames: Sequence[YUVFrame]) -> YUVFrame:
+    return YUVFrame(*(np.stack([f[i] for f in frames]) for i in range(3)))
+
+
+# --------------------------------------------------------------------------- files + FFmpeg
+
+def write_lossless(path: Path, frames: Iterable[YUVFrame], *, fps: int) -> None:
+    """Write frames to a lossless FFV1 Matroska file with PyAV (exact yuv420p round trip)."""
+    from fractions import Fraction
+
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = None
+        for i, (y, u, v) in enumerate(frames):
+            if stream is None:
+                stream = out.add_stream("ffv1", rate=fps)
+                stream.height, stream.width = y.shape
+                stream.pix_fmt = "yuv420p"
+                stream.time_base = Fraction(1, fps)
+            buf = np.concatenate([y, u.reshape(-1, y.shape[1]), v.reshape(-1, y.shape[1])])
+            frame = av.VideoFrame.from_ndarray(buf, format="yuv420p")
+            frame.pts = i
+            frame.time_base = Fraction(1, fps)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+
+
+def decode(path: Path) -> list[tuple[YUVFrame, float]]:
+    """Decoded planes and presentation times, as a QC task would feed the detectors."""
+    import av
+
+    with av.open(str(path)) as src:
+        return [(split_yuv420p(f.to_ndarray(format="yuv420p")), float(f.time))
+                for f in src.decode(video=0)]
+
+
+def ffmpeg_filter(path: Path, vf: str) -> tuple[list[dict[str, str]], str]:
+    """Run an FFmpeg video filter chain ending in ``metadata=print``; per-frame metadata
+    (``{"pts_time": …, "lavfi.…": …}``) and the log text."""
+    import imageio_ffmpeg
+
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(path),
+           "-vf", f"{vf},metadata=print:file=-", "-an", "-f", "null", "-"]
+    run = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    frames: list[dict[str, str]] = []
+    for line in run.stdout.splitlines():
+        m = re.match(r"frame:\s*\d+\s+pts:\s*\S+\s+pts_time:(\S+)", line)
+        if m:
+            frames.append({"pts_time": m.group(1)})
+        elif "=" in line and frames:
+            key, _, value = line.partition("=")
+            frames[-1][key.strip()] = value.strip()
+    return frames, run.stderr
+
+
+def log_spans(log: str, name: str) -> list[tuple[float, float]]:
+    """(start, end) spans from blackdetect's log lines (``black_start:1 black_end:2``)."""
+    pat = rf"{name}_start:\s*([\d.]+)\s+{name}_end:\s*([\d.]+)"
+    return [(float(a), float(b)) for a, b in re.findall(pat, log)]
+
+
+def meta_spans(frames: list[dict[str, str]], key: str,
+               end_of_stream: float) -> list[tuple[float, float]]:
+    """(start, end) spans from per-frame metadata such as freezedetect's
+    (``key`` = ``lavfi.freezedetect.freeze``: ``…_start`` and ``…_end`` entries)."""
+    spans: list[tuple[float, float]] = []
+    start = None
+    for f in frames:
+        if f"{key}_start" in f:
+            start = float(f[f"{key}_start"])
+        if f"{key}_end" in f and start is not None:
+            spans.append((start, float(f[f"{key}_end"])))
+            start = None
+    if start is not None:
+        spans.append((start, end_of_stream))
+    return spans
