@@ -52,7 +52,7 @@ def region_px(layout: Layout, width: int, height: int) -> dict[str, tuple[int, i
 def _planes(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     out = []
     for plane in frame.planes:
-        arr = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+        arr = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
         out.append(arr[: plane.height, : plane.width])
     return out[0], out[1], out[2]
 

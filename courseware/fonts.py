@@ -90,5 +90,6 @@ def _pil_font(path: Path, index: int, size: int, weight: int) -> ImageFont.FreeT
         axes = font.get_variation_axes()
     except OSError:  # not a variable font
         return font
-    font.set_variation_by_axes([weight if a["name"] == b"Weight" else a["default"] for a in axes])
+    font.set_variation_by_axes(
+        [float(weight if a["name"] == b"Weight" else a["default"] or 0) for a in axes])
     return font

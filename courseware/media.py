@@ -7,7 +7,7 @@ worth of audio, so memory is flat in the length of a lecture.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -36,7 +36,7 @@ def open_media(path: Path, *, lecture: str | None = None) -> av.container.InputC
 
 
 def cfr_frames(path: Path, *, fps: int, start_s: float = 0.0, lecture: str | None = None,
-               ) -> Iterator[av.VideoFrame | None]:
+               ) -> Generator[av.VideoFrame | None, None, None]:
     """Frames at exactly ``fps`` (hold the latest frame whose time ≤ tick), from ``start_s``.
 
     Works for any source rate, variable included. Yields None for ticks before the first

@@ -41,7 +41,7 @@ def estimate_offset(a: Any, b: Any, *, rate: float, max_lag_s: float) -> OffsetE
     k = int(xp.argmax(window))
     peak = float(window[k])
     floor = float(xp.median(xp.abs(window))) or 1e-12
-    lag = k - max_lag
+    lag: float = k - max_lag
     # parabolic interpolation around the peak for sub-sample precision
     if 0 < k < window.shape[0] - 1:
         y0, y1, y2 = float(window[k - 1]), peak, float(window[k + 1])

@@ -88,7 +88,7 @@ def _duration(container: av.container.InputContainer) -> float:
 def probe_lecture(course: Course, lecture: Lecture) -> LectureInputs:
     """Every source of the lecture probed; raises on the first missing or broken one."""
     label = f"{lecture.number} 《{lecture.title}》"
-    sources = {
+    sources: dict[str, SourceInfo] = {
         role: probe_source(role, course.resolve(path), lecture=label, needs_video=role != "audio",
                            offset_s=lecture.sources.offsets.get(role, 0.0))
         for role, path in lecture.sources.items()
@@ -100,4 +100,4 @@ def probe_lecture(course: Course, lecture: Lecture) -> LectureInputs:
     return LectureInputs(number=lecture.number, label=label, sources=sources, intro=intro)
 
 
-probe_task = task(probe_lecture, name="probe", cache_policy=NO_CACHE)
+probe_task = task(name="probe", cache_policy=NO_CACHE)(probe_lecture)

@@ -37,5 +37,5 @@ def publish_lecture(course: Course, lecture: Lecture, *, video: Path, report: Re
     return {"video": target.put_file(video, key), "report": report_url, "key": key}
 
 
-publish_task = task(publish_lecture, name="publish", cache_policy=NO_CACHE, retries=2,
-                    retry_delay_seconds=[1, 5])
+publish_task = task(name="publish", cache_policy=NO_CACHE, retries=2,
+                    retry_delay_seconds=[1, 5])(publish_lecture)

@@ -151,5 +151,5 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
     return RenderResult(path=final, duration_s=total / fps, frames=total, audio=audio)
 
 
-analyse_task = task(plan_audio, name="analyse-audio", cache_policy=NO_CACHE)
-render_task = task(render_lecture, name="render", cache_policy=NO_CACHE)
+analyse_task = task(name="analyse-audio", cache_policy=NO_CACHE)(plan_audio)
+render_task = task(name="render", cache_policy=NO_CACHE)(render_lecture)

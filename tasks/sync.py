@@ -80,4 +80,4 @@ def sync_sources(inputs: LectureInputs, *, window_s: float = 120.0,
     return inputs.model_copy(update={"sources": sources})
 
 
-sync_task = task(sync_sources, name="sync", cache_policy=NO_CACHE)
+sync_task = task(name="sync", cache_policy=NO_CACHE)(sync_sources)
