@@ -5,7 +5,23 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   ?= demo-course
 
-.PHONY: demo test lint env clean
+.PHONY: demo test lint env sysdeps clean
+
+# System packages the tests use (headless Chromium renders the HTML QC report).
+# Installed once, only when missing and when this is a Debian machine we are root on.
+SYSDEPS_STAMP := $(VENV)/.sysdeps
+$(SYSDEPS_STAMP):
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian chromium for the HTML report tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium is missing and cannot be installed here: the HTML screenshot test will be skipped"; \
+	  fi; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+sysdeps: $(SYSDEPS_STAMP)
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +34,7 @@ env: $(BIN)/.installed
 demo: $(BIN)/.installed
 	$(BIN)/courseware demo $(DEMO)
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed $(SYSDEPS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

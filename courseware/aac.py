@@ -76,7 +76,18 @@ class CbrPadder:
     from the following ones, as AAC's bit reservoir allows (ISO/IEC 14496-3: at most 6144
     bits per channel of decoder buffer), so the average stays exact and the rate over any
     window is constant within one buffer. ``max_debt`` records the largest excursion.
+
+    FFmpeg's encoder overspends at speech onsets after pauses (its rate control drifts to
+    high quality in silence), so :meth:`encoder_rate` steers it: aim 1/8 under the delivery
+    rate and lower the aim while the stream is above the line. The encoder reads its bit
+    rate on every frame, so the feedback takes effect at once.
     """
+
+    HEADROOM = 7 / 8
+    GAIN = 100.0  # bit/s less per byte of debt: 1 kB of debt → the minimum rate
+    MIN_RATE = 16_000
+    #: ISO/IEC 14496-3 decoder buffer: 6144 bits per channel
+    BUFFER_BITS_PER_CHANNEL = 6144
 
     def __init__(self, *, bitrate: int, sample_rate: int, frame_samples: int = 1024) -> None:
         self.bitrate = bitrate
@@ -86,9 +97,22 @@ class CbrPadder:
         self.bytes = 0
         self.max_debt = 0
 
+    def _line(self, frames: int) -> int:
+        return frames * self.bitrate * self.frame_samples // (self.sample_rate * 8)
+
+    @property
+    def debt(self) -> int:
+        """Bytes the stream is above the constant-rate line now."""
+        return self.bytes - self._line(self.frames)
+
+    def encoder_rate(self) -> int:
+        """The bit rate to ask of the encoder for its next frame."""
+        aim = self.bitrate * self.HEADROOM - self.GAIN * max(self.debt, 0)
+        return int(max(self.MIN_RATE, aim))
+
     def pad(self, data: bytes) -> bytes:
         self.frames += 1
-        target = self.frames * self.bitrate * self.frame_samples // (self.sample_rate * 8)
+        target = self._line(self.frames)
         out = pad_raw_frame(data, target - self.bytes)
         self.bytes += len(out)
         self.max_debt = max(self.max_debt, self.bytes - target)

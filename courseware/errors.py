@@ -33,3 +33,7 @@ class FontError(PipelineError, LookupError):
 
 class StoreError(PipelineError, OSError):
     """Publishing to or reading from a store failed."""
+
+
+class BankError(PipelineError, ValueError):
+    """A question bank file cannot be read (missing, not CSV/XLSX, wrong encoding)."""

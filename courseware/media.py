@@ -197,6 +197,7 @@ class DeliveryWriter:
             frame.pts = self.samples
             frame.time_base = Fraction(1, self.rate)
             self.samples += block.shape[1]
+            self.audio.codec_context.bit_rate = self.padder.encoder_rate()
         for packet in self.audio.encode(frame):
             padded = av.Packet(self.padder.pad(bytes(packet)))
             padded.pts, padded.dts = packet.pts, packet.dts

@@ -101,6 +101,40 @@ class Encode(_Model):
         return self
 
 
+QuestionKind = Literal["single", "multiple", "true_false"]
+
+
+class Bank(_Model):
+    """Question bank and exam paper sizes (规范 二.(四))."""
+
+    min_single: int = Field(ge=0)        # Q3
+    min_multiple: int = Field(ge=0)      # Q3
+    min_true_false: int = Field(ge=0)    # Q3
+    paper_single: int = Field(ge=0)      # Q2
+    paper_multiple: int = Field(ge=0)    # Q2
+    paper_true_false: int = Field(ge=0)  # Q2
+
+    @property
+    def minimums(self) -> dict[QuestionKind, int]:
+        """Q3: the least number of questions of each kind the bank must hold."""
+        return {"single": self.min_single, "multiple": self.min_multiple,
+                "true_false": self.min_true_false}
+
+    @property
+    def paper(self) -> dict[QuestionKind, int]:
+        """Q2: how many questions of each kind an exam paper draws."""
+        return {"single": self.paper_single, "multiple": self.paper_multiple,
+                "true_false": self.paper_true_false}
+
+    @model_validator(mode="after")
+    def _bank_covers_paper(self) -> Bank:
+        short = [f"min_{kind} {self.minimums[kind]} < paper_{kind} {n}"
+                 for kind, n in self.paper.items() if self.minimums[kind] < n]
+        if short:
+            raise ValueError("a bank minimum is below the paper size: " + "; ".join(short))
+        return self
+
+
 class Profile(_Model):
     name: str
     title: str
@@ -109,6 +143,7 @@ class Profile(_Model):
     video: VideoLimits
     audio: AudioLimits
     encode: Encode
+    bank: Bank
 
     @model_validator(mode="after")
     def _encode_meets_delivery(self) -> Profile:
@@ -116,6 +151,15 @@ class Profile(_Model):
         problems = []
         if e.video_bitrate_kbps not in d.video_bitrate_kbps:
             problems.append(f"encode.video_bitrate_kbps {e.video_bitrate_kbps} is outside D3")
+        else:
+            # a CBR HRD stream carries R·T ± B bits in any window T: D3 holds in every
+            # bitrate_window_s window when B ≤ T · min(R − min, max − R)
+            margin = min(e.video_bitrate_kbps - d.video_bitrate_kbps.min,
+                         d.video_bitrate_kbps.max - e.video_bitrate_kbps)
+            if e.video_bitrate_kbps * e.vbv_buffer_s > d.bitrate_window_s * margin + 1e-9:
+                problems.append(
+                    f"encode.vbv_buffer_s {e.vbv_buffer_s} lets {d.bitrate_window_s}-s windows "
+                    f"leave D3 (buffer must be ≤ {d.bitrate_window_s * margin:.0f} kbit)")
         if e.width < d.min_width or e.height < d.min_height:
             problems.append(f"encode size {e.width}x{e.height} is below D4")
         if e.width * d.aspect[1] != e.height * d.aspect[0]:

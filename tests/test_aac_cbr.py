@@ -69,3 +69,27 @@ def test_padded_stream_is_constant_rate_and_decodes_identically(tmp_path: Path) 
     assert avg == pytest.approx(128000, abs=50)
     np.testing.assert_array_equal(_decode(tmp_path / "plain.mp4"),
                                   _decode(tmp_path / "padded.mp4"))
+
+
+def test_delivery_writer_stays_inside_the_decoder_buffer_on_bursts(tmp_path: Path) -> None:
+    """Loud noise bursts after silence: the worst case for the encoder's rate control."""
+    from courseware.media import DeliveryWriter, rgb_to_frame
+    from courseware.probe import probe_media
+    from encoder_profiles import load_profile
+    from qc_metrics.format import check_format
+
+    profile = load_profile()
+    rate, fps, seconds = 48000, 25, 8
+    rng = np.random.default_rng(7)
+    t = np.arange(rate * seconds) / rate
+    audio = (0.3 * rng.standard_normal((2, t.size)) * (np.sin(2 * np.pi * 0.4 * t) > 0.2))
+    frame = rgb_to_frame(np.zeros((720, 1280, 3), np.uint8))
+    path = tmp_path / "bursts.mp4"
+    spf = rate // fps
+    with DeliveryWriter(path, profile) as writer:
+        for i in range(seconds * fps):
+            writer.write(frame, audio[:, i * spf:(i + 1) * spf].astype(np.float32))
+        padder = writer.padder
+    assert padder.max_debt <= 2 * CbrPadder.BUFFER_BITS_PER_CHANNEL // 8
+    checks = {c.id: c for c in check_format(probe_media(path, window_s=2.0), profile)}
+    assert checks["format.audio_bitrate"].status == "pass", checks["format.audio_bitrate"]

@@ -28,6 +28,11 @@ def test_profile_that_contradicts_the_regulation_is_refused(tmp_path: Path) -> N
     path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
     with pytest.raises(ProfileError, match=r"outside D3.*longer than A4"):
         load_profile(path)
+    data = yaml.safe_load((HERE / "shaanxi-2024.yaml").read_text("utf-8"))
+    data["encode"]["vbv_buffer_s"] = 1.0
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    with pytest.raises(ProfileError, match=r"vbv_buffer_s 1.0 lets 2.0-s windows leave D3"):
+        load_profile(path)
     with pytest.raises(ProfileError, match="unknown profile 'nope'"):
         load_profile("nope")
 

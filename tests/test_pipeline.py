@@ -1,0 +1,147 @@
+"""A generated course through the real Prefect flows, checked by an independent reader."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+from pymediainfo import MediaInfo
+
+from courseware.cards import BACKGROUND
+from courseware.sample import make_sample
+from encoder_profiles import load_profile
+from flows.course import CourseOutcome, course_flow
+from tasks.verify import verify_file
+
+PROFILE = load_profile()
+SECONDS = 4.0
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_sample(tmp_path_factory.mktemp("raw") / "course", lectures=2, seconds=SECONDS)
+
+
+@pytest.fixture(scope="module")
+def outcome(raw: Path, tmp_path_factory: pytest.TempPathFactory,
+            prefect_server: None) -> CourseOutcome:
+    base = tmp_path_factory.mktemp("run")
+    return course_flow(str(raw), str(base / "delivery"), work_dir=str(base / "work"))
+
+
+def _store(outcome: CourseOutcome) -> Path:
+    return Path(outcome.store)
+
+
+def test_every_lecture_is_published_and_passes_verify(outcome: CourseOutcome) -> None:
+    assert [lec.status for lec in outcome.lectures] == ["pass", "pass"], outcome
+    for lec in outcome.lectures:
+        assert lec.key is not None
+        path = _store(outcome) / lec.key
+        report = verify_file(path, profile=PROFILE)
+        assert report.status == "pass", report.table()
+        assert path.with_name(path.name.removesuffix(".mp4") + ".qc.json").is_file()
+    assert not list(_store(outcome).rglob("*.part"))
+
+
+def test_independent_reader_agrees(outcome: CourseOutcome) -> None:
+    """MediaInfo (libmediainfo, not FFmpeg) reads the delivery clauses D2–D10 the same."""
+    for lec in outcome.lectures:
+        assert lec.key is not None
+        info = MediaInfo.parse(str(_store(outcome) / lec.key))
+        general, video, audio = info.general_tracks[0], info.video_tracks[0], info.audio_tracks[0]
+        assert general.format == "MPEG-4" and general.isstreamable == "Yes"  # D2, D10
+        assert video.format == "AVC" and video.bit_rate_mode == "CBR"  # D2, D3
+        kbps = PROFILE.delivery.video_bitrate_kbps
+        assert kbps.min * 1000 <= video.bit_rate <= kbps.max * 1000  # D3
+        assert (video.width, video.height) == (1280, 720)  # D4
+        assert float(video.display_aspect_ratio) == pytest.approx(16 / 9, abs=1e-3)  # D5
+        assert float(video.frame_rate) == 25.0 and video.frame_rate_mode == "CFR"  # D6
+        assert video.scan_type == "Progressive"  # D7
+        assert audio.format == "AAC" and audio.format_additionalfeatures == "LC"  # D9
+        assert audio.sampling_rate == 48000 and audio.channel_s == 2
+        assert audio.bit_rate_mode == "CBR"
+        assert audio.bit_rate == pytest.approx(128000, rel=0.005)
+
+
+def test_windowed_video_bit_rate_stays_inside_d3(outcome: CourseOutcome) -> None:
+    """Bit rate of the video stream over the profile's window, title card included."""
+    kbps = PROFILE.delivery.video_bitrate_kbps
+    window = PROFILE.delivery.bitrate_window_s
+    for lec in outcome.lectures:
+        assert lec.key is not None
+        with av.open(str(_store(outcome) / lec.key)) as c:
+            stream = c.streams.video[0]
+            per_second: dict[int, int] = {}
+            for packet in c.demux(stream):
+                if packet.size and packet.pts is not None:
+                    second = int(packet.pts * stream.time_base)
+                    per_second[second] = per_second.get(second, 0) + packet.size
+        seconds = [per_second.get(s, 0) for s in range(max(per_second))]  # complete seconds
+        n = round(window)
+        rates = [sum(seconds[i:i + n]) * 8 / 1000 / n for i in range(len(seconds) - n + 1)]
+        assert min(rates) >= kbps.min and max(rates) <= kbps.max, rates
+
+
+def _frame_at(path: Path, t: float) -> np.ndarray:
+    with av.open(str(path)) as c:
+        for frame in c.decode(video=0):
+            if frame.time is not None and frame.time >= t:
+                return frame.to_ndarray(format="rgb24")
+    raise AssertionError(f"no frame at {t} s in {path}")
+
+
+def test_structure_intro_card_lecture_credits(outcome: CourseOutcome, raw: Path) -> None:
+    first, last = (_store(outcome) / lec.key for lec in outcome.lectures if lec.key)
+    with av.open(str(raw.parent / "intro.mp4")) as c:
+        intro_s = float(c.duration / av.time_base)
+    card, credits = PROFILE.encode.title_card_s, PROFILE.encode.credits_s
+    # A3: lecture 1 opens with the provincial intro, then the A4 title card
+    assert outcome.lectures[0].duration_s == pytest.approx(intro_s + card + SECONDS, abs=0.2)
+    # A5: the last lecture ends with the credits
+    assert outcome.lectures[1].duration_s == pytest.approx(card + SECONDS + credits, abs=0.2)
+    for path, t in ((first, intro_s + card / 2), (last, card / 2),
+                    (last, card + SECONDS + credits / 2)):
+        corner = _frame_at(path, t)[10:40, 10:40].reshape(-1, 3).mean(axis=0)
+        assert np.abs(corner - BACKGROUND).max() < 6, (path.name, t, corner)
+    # the opening frames are the intro's own pictures, scaled to the delivery size
+    intro = _frame_at(raw.parent / "intro.mp4", 1.5)
+    shown = _frame_at(first, 1.5)
+    scaled = np.asarray(Image.fromarray(intro).resize(shown.shape[1::-1], Image.BILINEAR))
+    assert np.abs(scaled.astype(float) - shown).mean() < 6
+    card_frame = _frame_at(first, intro_s + card / 2)
+    assert np.abs(card_frame.astype(float) - shown).mean() > 10
+
+
+def test_a_broken_lecture_fails_alone(raw: Path, tmp_path: Path, prefect_server: None) -> None:
+    course = tmp_path / "course"
+    shutil.copytree(raw.parent, course)
+    teacher = next((course / "lecture02").glob("teacher.*"))
+    teacher.write_bytes(b"\x00garbage, not a video" * 100)
+    result = course_flow(str(course / raw.name), str(tmp_path / "delivery"),
+                         work_dir=str(tmp_path / "work"))
+    ok, bad = result.lectures
+    assert ok.status == "pass" and ok.key is not None
+    assert bad.status == "error" and bad.key is None
+    assert str(teacher) in bad.message and "lecture 2" in bad.message
+    assert "re-export or re-upload" in bad.message
+    published = sorted(p.name for p in (tmp_path / "delivery").rglob("*") if p.is_file())
+    assert all("第01讲" in name for name in published), published
+
+
+def test_cli_bad_course_file_one_message_no_output(tmp_path: Path) -> None:
+    bad = tmp_path / "course.yaml"
+    bad.write_text("course:\n  name: 测试\n  kind: public\n", encoding="utf-8")
+    out = tmp_path / "delivery"
+    proc = subprocess.run(
+        [sys.executable, "-m", "courseware.cli", "run", str(bad), "--out", str(out)],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"error: {bad}") and "course.hours" in proc.stderr
+    assert "Traceback" not in proc.stderr and not out.exists()
