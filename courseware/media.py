@@ -17,6 +17,7 @@ import numpy as np
 
 from courseware.aac import CbrPadder
 from courseware.errors import CorruptMediaError
+from courseware.subtitles import ASS_HEADER, Cue, mov_text_sample
 from encoder_profiles import Profile
 
 AAC_FRAME = 1024
@@ -133,7 +134,7 @@ class DeliveryWriter:
     frame and the audio samples that play during it.
     """
 
-    def __init__(self, path: Path, profile: Profile) -> None:
+    def __init__(self, path: Path, profile: Profile, *, subtitles: bool = False) -> None:
         enc, dl = profile.encode, profile.delivery
         self.path = path
         self.fps = dl.fps
@@ -158,6 +159,11 @@ class DeliveryWriter:
         a = self.container.add_stream("aac", rate=self.rate, layout="stereo")
         a.bit_rate = int(dl.audio_bitrate_kbps * 1000)
         self.video, self.audio = v, a
+        self.subtitles = None
+        if subtitles:  # D8: a timed-text track (mov_text / tx3g)
+            self.subtitles = self.container.add_stream("mov_text")
+            self.subtitles.codec_context.subtitle_header = ASS_HEADER
+            self.subtitles.codec_context.time_base = Fraction(1, 1000)
         self.padder = CbrPadder(bitrate=a.bit_rate, sample_rate=self.rate, frame_samples=AAC_FRAME)
         self.frames = 0
         self.samples = 0
@@ -176,6 +182,22 @@ class DeliveryWriter:
     @property
     def samples_per_frame(self) -> int:
         return self.rate // self.fps
+
+    @property
+    def time_s(self) -> float:
+        """Film time of the next video frame."""
+        return self.frames / self.fps
+
+    def add_cues(self, cues: list[Cue]) -> None:
+        """Timed-text samples in film time (≥ now); they are few, the muxer interleaves them."""
+        if self.subtitles is None:
+            raise ValueError("this writer was opened without a subtitle track")
+        for cue in cues:
+            packet = av.Packet(mov_text_sample(cue.text))
+            packet.pts = packet.dts = round(cue.start_s * 1000)
+            packet.duration = round((cue.end_s - cue.start_s) * 1000)
+            packet.time_base, packet.stream = Fraction(1, 1000), self.subtitles
+            self.container.mux(packet)
 
     def write(self, frame: av.VideoFrame, audio: np.ndarray) -> None:
         frame.pts = self.frames

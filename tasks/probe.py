@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from courseware.course import Course, Lecture
 from courseware.errors import CorruptMediaError, MissingSourceError
 from courseware.media import open_media
+from courseware.subtitles import parse_srt
 
 
 class SourceInfo(BaseModel):
@@ -37,6 +38,8 @@ class LectureInputs(BaseModel):
     label: str
     sources: dict[str, SourceInfo]
     intro: SourceInfo | None = None
+    subtitles: Path | None = None
+    cue_count: int = 0
 
 
 def probe_source(role: str, path: Path, *, lecture: str, needs_video: bool,
@@ -97,7 +100,12 @@ def probe_lecture(course: Course, lecture: Lecture) -> LectureInputs:
     if lecture.number == 1 and course.info.intro is not None:
         intro = probe_source("intro", course.resolve(course.info.intro), lecture=label,
                              needs_video=True)
-    return LectureInputs(number=lecture.number, label=label, sources=sources, intro=intro)
+    subtitles, cues = None, 0
+    if lecture.subtitles is not None:  # D8: checked now, so a bad SRT is found before render
+        subtitles = course.resolve(lecture.subtitles)
+        cues = len(parse_srt(subtitles, lecture=label))
+    return LectureInputs(number=lecture.number, label=label, sources=sources, intro=intro,
+                         subtitles=subtitles, cue_count=cues)
 
 
 probe_task = task(name="probe", cache_policy=NO_CACHE)(probe_lecture)

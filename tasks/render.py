@@ -23,6 +23,7 @@ from courseware.compose import Compositor
 from courseware.course import Course
 from courseware.fonts import FontFace, find_face
 from courseware.media import AudioFeed, DeliveryWriter, cfr_frames, rgb_to_frame
+from courseware.subtitles import parse_srt, shift_and_clip
 from encoder_profiles import Profile, load_layout
 from tasks.probe import LectureInputs, SourceInfo
 
@@ -120,7 +121,7 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
     silence = np.zeros((2, rate // fps), np.float32)
     frames = 0
     try:
-        with DeliveryWriter(tmp, profile) as writer:
+        with DeliveryWriter(tmp, profile, subtitles=inputs.subtitles is not None) as writer:
             spf = writer.samples_per_frame
             if inputs.intro is not None:  # A3: the provincial opening on lecture 1
                 feed = AudioFeed(inputs.intro.path, rate=rate, lecture=inputs.label)
@@ -135,7 +136,13 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                              gain=10 ** (audio.gain_db / 20), lecture=inputs.label)
             readers = {r: cfr_frames(s.path, fps=fps, start_s=s.offset_s, lecture=inputs.label)
                        for r, s in videos.items()}
-            for _ in range(math.floor(main_duration(inputs) * fps)):
+            main_frames = math.floor(main_duration(inputs) * fps)
+            if inputs.subtitles is not None:  # D8: cues are in lecture time, from t = 0
+                start = writer.time_s
+                writer.add_cues(shift_and_clip(parse_srt(inputs.subtitles, lecture=inputs.label),
+                                               offset_s=start, start_s=start,
+                                               end_s=start + main_frames / fps))
+            for _ in range(main_frames):
                 current = {r: next(it, None) for r, it in readers.items()}
                 writer.write(comp.compose(current), feed.read(spf))
                 frames += 1
