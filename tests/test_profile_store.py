@@ -53,7 +53,9 @@ def test_safe_names_cannot_escape(name: str) -> None:
 
 def test_safe_names_stay_distinct_and_readable() -> None:
     assert safe_name("课程：碳中和") == "课程：碳中和"  # full-width colon is fine on every FS
-    assert safe_name("..") != safe_name(" . ")
+    names = ["a/b", "a:b", "a\x00b", "a_b", "..", " . ", "../../etc", "etc"]
+    assert len({safe_name(n) for n in names}) == len(names)
+    assert safe_name("a/b").startswith("a_b~") and safe_name("a_b") == "a_b"
 
 
 def test_local_store_is_atomic_and_refuses_escapes(tmp_path: Path) -> None:

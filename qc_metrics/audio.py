@@ -1,0 +1,688 @@
+"""Audio QC (clauses S1–S4) over one stream of sample blocks, streaming.
+
+Blocks are float samples shaped (channels, n) (1-D: mono) at a known rate, full scale ±1.0,
+on NumPy or CuPy; ``process(block, t)`` takes them in order, ``t`` the time of the first
+sample of the first block. All filtering runs hop by hop on the block's backend (see
+:class:`qc_metrics.loudness.FilterBank`); only small per-block summaries reach the host
+(one float per 100 ms for loudness, one per 50 ms for SNR, a few averaged spectra for hum).
+
+=======================  ======  ========================================  =================
+check id                 clause  method                                    measured
+=======================  ======  ========================================  =================
+``audio.peak``           S1      BS.1770-4 Annex 2 true peak (4×)          true peak dBFS
+``audio.clipping``       S1      runs of samples at full scale             clipping runs
+``audio.snr``            S2      active-speech level / pause noise floor   dB
+``audio.hum``            S3      mains lines in the averaged spectrum      prominence dB
+``audio.volume_swings``  S4      speech short-term loudness vs its minute  largest swing LU
+``audio.loudness``       (S4)    BS.1770-4 integrated (informational)      LUFS
+=======================  ======  ========================================  =================
+
+Regulation numbers (peak window, SNR minimum, mains frequency) come from the profile;
+the detection settings below (what counts as clipping, as standing out, as a swing) are
+keyword arguments of :class:`AudioQC` with documented defaults.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from courseware.report import Check, Event
+from qc_metrics.detector import Detector
+from qc_metrics.frames import timecode
+from qc_metrics.loudness import (
+    LOUDNESS_OFFSET,
+    LRA_RELATIVE_GATE_LU,
+    MOMENTARY_STEPS,
+    STEP_S,
+    FilterBank,
+    Framer,
+    Hop,
+    Loudness,
+    LoudnessMeter,
+    amplitude_db,
+    as_block,
+    energies_to_lufs,
+    measure_loudness,
+    power_db,
+)
+from qc_metrics.xp import array_namespace, backend_name, to_host
+
+if TYPE_CHECKING:  # only ``profile.audio`` is read; metrics need not import pydantic
+    from encoder_profiles import Profile
+
+__all__ = [
+    "AudioQC", "Clipping", "ClippingMeter", "Hum", "HumLine", "HumMeter", "Loudness",
+    "RunTracker", "SpeechNoise", "SpeechNoiseMeter", "Swing", "estimate_speech_noise",
+    "hum_lines", "measure_clipping", "measure_hum", "measure_loudness", "measure_speech_noise",
+    "volume_swings",
+]
+
+#: frames quieter than this carry no recording noise (digital silence), −120 dBFS
+_SILENCE_POWER = 1e-12
+
+# ------------------------------------------------------------------------------ runs / events
+
+
+@dataclass(frozen=True)
+class Run:
+    start: int    #: first sample (global index)
+    end: int      #: one past the last sample
+    peak: float   #: largest value inside the run
+
+
+class RunTracker:
+    """Runs of true flags in a 1-D stream that arrives in pieces; runs closer than ``gap``
+    samples are merged. Only run edges leave the backend, never the whole mask."""
+
+    def __init__(self, *, gap: int = 0) -> None:
+        self.gap = int(gap)
+        self._open: Run | None = None
+
+    def push(self, mask: Any, values: Any, offset: int) -> list[Run]:
+        """Runs finished by this piece; ``offset`` is the global index of ``mask[0]``."""
+        xp = array_namespace(mask)
+        done: list[Run] = []
+        if mask.shape[0] and bool(xp.any(mask)):
+            m = mask.astype(xp.int8)
+            d = xp.diff(xp.concatenate([xp.zeros(1, dtype=xp.int8), m,
+                                        xp.zeros(1, dtype=xp.int8)]))
+            starts = to_host(xp.nonzero(d == 1)[0])
+            ends = to_host(xp.nonzero(d == -1)[0])
+            breaks = np.nonzero(starts[1:] - ends[:-1] > self.gap)[0]
+            for s, e in zip(np.r_[starts[:1], starts[breaks + 1]], np.r_[ends[breaks], ends[-1:]],
+                            strict=True):
+                run = Run(offset + int(s), offset + int(e), float(xp.max(values[int(s):int(e)])))
+                if self._open is not None and run.start - self._open.end <= self.gap:
+                    run = Run(self._open.start, run.end, max(self._open.peak, run.peak))
+                elif self._open is not None:
+                    done.append(self._open)
+                self._open = run
+        end = offset + mask.shape[0]
+        if self._open is not None and end - self._open.end > self.gap:
+            done.append(self._open)
+            self._open = None
+        return done
+
+    def finish(self) -> list[Run]:
+        done = [self._open] if self._open is not None else []
+        self._open = None
+        return done
+
+
+def _merge_events(spans: Sequence[tuple[float, float, str]], *, gap_s: float,
+                  limit: int) -> tuple[Event, ...]:
+    """Events from (start_s, end_s, detail) spans in time order, joining those closer than
+    ``gap_s`` (the first detail is kept, with a count), at most ``limit`` of them."""
+    merged: list[list[Any]] = []
+    for start, end, detail in sorted(spans):
+        if merged and start - merged[-1][1] <= gap_s:
+            merged[-1][1] = max(merged[-1][1], end)
+            merged[-1][3] += 1
+        else:
+            merged.append([start, end, detail, 1])
+    return tuple(Event(start_s=s, end_s=e, detail=d if n == 1 else f"{d} (+{n - 1} more)")
+                 for s, e, d, n in merged[:limit])
+
+
+# ------------------------------------------------------------------------------ S1 clipping
+
+
+@dataclass(frozen=True)
+class Clipping:
+    runs: int               #: runs of ≥ min_samples consecutive samples at/near full scale
+    clipped_samples: int    #: samples inside those runs, all channels
+    spans: tuple[tuple[float, float, int], ...]  #: (start_s, end_s, channel) of the first runs
+
+
+class ClippingMeter:
+    """S1 "no obvious distortion": runs of consecutive samples at or above ``level`` (|x|) in
+    one channel, at least ``min_samples`` long (Audacity's "Find Clipping" rule)."""
+
+    def __init__(self, *, sample_rate: float, level: float, min_samples: int,
+                 keep: int = 1000) -> None:
+        self.sample_rate = float(sample_rate)
+        self.level = float(level)
+        self.min_samples = int(min_samples)
+        self.keep = keep
+        self._trackers: list[RunTracker] = []
+        self.runs = 0
+        self.samples = 0
+        self.spans: list[tuple[float, float, int]] = []
+
+    def consume(self, hop: Hop) -> None:
+        xp = array_namespace(hop.raw)
+        if not self._trackers:
+            self._trackers = [RunTracker(gap=0) for _ in range(hop.raw.shape[0])]
+        a = xp.abs(hop.raw)
+        mask = a >= self.level
+        for c, tracker in enumerate(self._trackers):
+            self._count(c, tracker.push(mask[c], a[c], hop.start))
+
+    def finish(self) -> Clipping:
+        for c, tracker in enumerate(self._trackers):
+            self._count(c, tracker.finish())
+        return Clipping(runs=self.runs, clipped_samples=self.samples, spans=tuple(self.spans))
+
+    def _count(self, channel: int, runs: list[Run]) -> None:
+        for r in runs:
+            if r.end - r.start >= self.min_samples:
+                self.runs += 1
+                self.samples += r.end - r.start
+                if len(self.spans) < self.keep:
+                    self.spans.append((r.start / self.sample_rate, r.end / self.sample_rate,
+                                       channel))
+
+
+def measure_clipping(samples: Any, *, sample_rate: float, level: float = 0.999,
+                     min_samples: int = 3) -> Clipping:
+    """Clipping runs of a whole signal (channels, n); times from its first sample."""
+    bank = FilterBank(sample_rate=sample_rate)
+    meter = ClippingMeter(sample_rate=sample_rate, level=level, min_samples=min_samples)
+    for hop in [*bank.push(samples), *bank.flush()]:
+        meter.consume(hop)
+    return meter.finish()
+
+
+# ------------------------------------------------------------------------------ S2 SNR
+
+
+@dataclass(frozen=True)
+class SpeechNoise:
+    """S2: active-speech level over the noise floor in the pauses (powers as dBFS, RMS)."""
+
+    speech_dbfs: float   #: active-speech level, noise power removed (ITU-T P.56 style)
+    noise_dbfs: float    #: noise floor: the ``noise_percentile`` of 50 ms frame powers
+    snr_db: float        #: speech − noise; inf: the pauses are digital silence; nan: no speech
+    active_share: float  #: share of frames counted as active speech
+    frames: int          #: 50 ms frames above digital silence
+
+
+#: ITU-T P.56 (method B): speech is active within 15.9 dB of the active level
+P56_MARGIN_DB = 15.9
+
+
+def estimate_speech_noise(frame_power: Any, *, noise_percentile: float = 10.0,
+                          margin_db: float = P56_MARGIN_DB) -> SpeechNoise:
+    """S2 from the powers (mean square, DC removed) of consecutive 50 ms frames.
+
+    Noise floor: the ``noise_percentile`` of the frame powers: frames in the pauses between
+    words and sentences, which in lecture speech are well over a tenth of the time.
+    Speech: the mean power of the active frames minus the noise power, where a frame is
+    active above (speech level − ``margin_db``), iterated to a fixed point as in ITU-T P.56,
+    and never below 3 dB over the noise floor.
+    """
+    q = np.asarray(frame_power, dtype=np.float64)
+    silent = q <= _SILENCE_POWER
+    p = q[~silent]
+    nan = math.nan
+    if p.size < 10:
+        return SpeechNoise(nan, nan, nan, 0.0, int(p.size))
+    # frames of digital silence (an inserted card, a noise gate) have no recording noise to
+    # measure and are left out, unless they are the pauses themselves: then the floor is 0
+    noise = 0.0 if 100.0 * silent.mean() >= noise_percentile else float(
+        np.percentile(p, noise_percentile))
+    floor = 2.0 * noise                                   # 3 dB over the noise floor
+    threshold, speech, active = floor, 0.0, p[p >= floor]
+    for _ in range(50):                                   # P.56: converges in a few steps
+        active = p[p >= threshold]
+        if active.size == 0:
+            break
+        speech = float(active.mean()) - noise             # uncorrelated: powers subtract
+        new = max(floor, speech * 10.0 ** (-margin_db / 10.0))
+        if math.isclose(new, threshold, rel_tol=1e-9):
+            break
+        threshold = new
+    if active.size == 0 or speech <= 0:
+        return SpeechNoise(nan, power_db(noise), nan, 0.0, int(p.size))
+    return SpeechNoise(speech_dbfs=power_db(speech), noise_dbfs=power_db(noise),
+                       snr_db=10.0 * math.log10(speech / noise) if noise > 0 else math.inf,
+                       active_share=active.size / p.size, frames=int(p.size))
+
+
+class SpeechNoiseMeter:
+    """Keeps the power of each 50 ms frame (mean over channels of the frame's variance, so a
+    DC offset is not counted as noise)."""
+
+    FRAME_S = 0.05
+
+    def __init__(self, *, sample_rate: float) -> None:
+        self._frames = Framer(round(self.FRAME_S * sample_rate))
+        self.power = array("d")
+
+    def consume(self, hop: Hop) -> None:
+        xp = array_namespace(hop.raw)
+        f = self._frames.push(hop.raw)                     # (C, m, L)
+        if f.shape[1]:
+            self.power.extend(to_host(xp.mean(xp.var(f, axis=-1), axis=0)).tolist())
+
+    def finish(self, *, noise_percentile: float = 10.0) -> SpeechNoise:
+        return estimate_speech_noise(self.power, noise_percentile=noise_percentile)
+
+
+def measure_speech_noise(samples: Any, *, sample_rate: float) -> SpeechNoise:
+    """S2 of a whole signal (channels, n)."""
+    bank = FilterBank(sample_rate=sample_rate)
+    meter = SpeechNoiseMeter(sample_rate=sample_rate)
+    for hop in [*bank.push(samples), *bank.flush()]:
+        meter.consume(hop)
+    return meter.finish()
+
+
+# ------------------------------------------------------------------------------ S3 hum
+
+
+@dataclass(frozen=True)
+class HumLine:
+    frequency_hz: float   #: nominal k × mains
+    prominence_db: float  #: peak bin over the median of its ±12 Hz neighbourhood
+    level_dbfs: float     #: amplitude of the line as a sine, dBFS
+
+
+@dataclass(frozen=True)
+class Hum:
+    mains_hz: float
+    prominence_db: float          #: the largest over the lines (nan: too short to tell)
+    lines: tuple[HumLine, ...]    #: fundamental first
+    frames: int
+
+
+#: quiet frames (pauses), where hum is heard and not masked by speech: the quietest 5 %
+_QUIET_SHARE = 0.05
+_QUIET_MIN_FRAMES = 4
+#: frame-level classes for that selection, 3 dB wide from −120 dBFS up
+_CLASS_DB = 3.0
+_CLASSES = 41
+
+
+def hum_lines(spectrum: np.ndarray, *, bin_hz: float, mains_hz: float, harmonics: int,
+              scale: float) -> tuple[HumLine, ...]:
+    """S3: how far each mains line (k × mains, k = 1…harmonics) stands out of an averaged
+    power spectrum (Hann window): its largest bin within max(2 Hz, 1 bin, 0.5 %) of k × mains
+    (mains drift) over the median bin of its neighbourhood: beyond the line's main lobe
+    (max(4 Hz, 2.5 bins)) and within max(8 Hz, 3.5 bins) more, in dB. ``scale`` turns summed
+    bin power into mean square (for the line level)."""
+    f = np.arange(spectrum.size) * bin_hz
+    inner = max(4.0, 2.5 * bin_hz)
+    outer = inner + max(8.0, 3.5 * bin_hz)
+    lines = []
+    for k in range(1, harmonics + 1):
+        fk = k * mains_hz
+        dist = np.abs(f - fk)
+        line = dist <= max(2.0, 1.01 * bin_hz, 0.005 * fk)
+        around = (dist <= outer) & (dist > inner)
+        if not line.any() or around.sum() < 3 or fk + outer > f[-1]:
+            break
+        peak, floor = float(spectrum[line].max()), float(np.median(spectrum[around]))
+        prominence = (10.0 * math.log10(peak / floor) if floor > 0 and peak > 0
+                      else 0.0 if peak <= 0 else math.inf)
+        energy = float(spectrum[dist <= inner].sum()) * scale
+        lines.append(HumLine(frequency_hz=fk, prominence_db=prominence,
+                             level_dbfs=power_db(2.0 * energy)))
+    return tuple(lines)
+
+
+class SpectrumClasses:
+    """Averaged power spectra (Hann, 50 % overlap, channels summed) of ``frame_s``-long
+    frames up to ``top_hz``, one sum per frame-level class (3 dB wide)."""
+
+    def __init__(self, *, sample_rate: float, frame_s: float, top_hz: float) -> None:
+        self.nfft = 1 << math.ceil(math.log2(frame_s * sample_rate))
+        self.bin_hz = float(sample_rate) / self.nfft
+        self.bins = min(self.nfft // 2 + 1, math.ceil(top_hz / self.bin_hz) + 1)
+        self._frames = Framer(self.nfft, self.nfft // 2)
+        self._window: Any = None
+        self.spectra = np.zeros((_CLASSES, self.bins))
+        self.counts = np.zeros(_CLASSES, dtype=np.int64)
+        w = np.hanning(self.nfft)
+        # one-sided periodogram → mean square: Parseval with the window's power (Σ w²)
+        self.scale = 2.0 / (self.nfft * float((w * w).sum()))
+
+    def consume(self, raw: Any) -> None:
+        xp = array_namespace(raw)
+        f = self._frames.push(raw)                         # (C, m, nfft)
+        if not f.shape[1]:
+            return
+        if self._window is None:
+            self._window = xp.asarray(np.hanning(self.nfft))
+        f = f - xp.mean(f, axis=-1, keepdims=True)
+        level = to_host(xp.mean(xp.mean(f * f, axis=-1), axis=0))       # (m,)
+        spec = xp.fft.rfft(f * self._window, axis=-1)[..., : self.bins]
+        power = to_host(xp.sum(spec.real ** 2 + spec.imag ** 2, axis=0))  # (m, bins)
+        for i, p in enumerate(level):
+            if p > _SILENCE_POWER:
+                c = min(_CLASSES - 1, int((10.0 * math.log10(p) + 120.0) // _CLASS_DB))
+                self.spectra[c] += power[i]
+                self.counts[c] += 1
+
+    def total(self) -> np.ndarray:
+        return self.spectra.sum(axis=0) / max(int(self.counts.sum()), 1)
+
+    def quietest(self, share: float, minimum: int) -> np.ndarray:
+        """Mean spectrum of the quietest classes holding ``share`` of the frames (≥ minimum)."""
+        need = max(share * self.counts.sum(), minimum)
+        upto = int(np.searchsorted(np.cumsum(self.counts), need)) + 1
+        return self.spectra[:upto].sum(axis=0) / max(int(self.counts[:upto].sum()), 1)
+
+
+class HumMeter:
+    """S3 spectra: the whole programme in ~0.7 s frames (1.5 Hz bins, to tell a mains line
+    from the harmonics of a voice), and the pauses in ~0.17 s frames (short enough to fit
+    between words, where hum is heard unmasked). A line counts as much as it stands out in
+    either."""
+
+    def __init__(self, *, sample_rate: float, mains_hz: float, harmonics: int) -> None:
+        self.mains_hz = float(mains_hz)
+        self.harmonics = int(harmonics)
+        self.top_hz = harmonics * mains_hz + 60.0
+        #: the band the spectra need: ask the FilterBank for it (``low_hz``), pass ``low_rate``
+        self.long = SpectrumClasses(sample_rate=sample_rate, frame_s=0.5, top_hz=self.top_hz)
+        self.short = SpectrumClasses(sample_rate=sample_rate, frame_s=0.125, top_hz=self.top_hz)
+
+    def consume(self, hop: Hop) -> None:
+        """Takes ``hop.low`` (a FilterBank made with ``low_hz=meter.top_hz``)."""
+        self.long.consume(hop.low)
+        self.short.consume(hop.low)
+
+    def finish(self) -> Hum:
+        n = int(self.long.counts.sum())
+        if n < 4:
+            return Hum(self.mains_hz, math.nan, (), n)
+        whole = hum_lines(self.long.total(), bin_hz=self.long.bin_hz, scale=self.long.scale,
+                          mains_hz=self.mains_hz, harmonics=self.harmonics)
+        pauses = hum_lines(self.short.quietest(_QUIET_SHARE, _QUIET_MIN_FRAMES),
+                           bin_hz=self.short.bin_hz, scale=self.short.scale,
+                           mains_hz=self.mains_hz, harmonics=self.harmonics)
+        lines = tuple(max(a, b, key=lambda h: h.prominence_db)
+                      for a, b in zip(whole, pauses, strict=False))
+        top = max((h.prominence_db for h in lines), default=math.nan)
+        return Hum(self.mains_hz, top, lines, n)
+
+
+def measure_hum(samples: Any, *, sample_rate: float, mains_hz: float,
+                harmonics: int = 8) -> Hum:
+    """S3 hum of a whole signal (channels, n)."""
+    top_hz = harmonics * mains_hz + 60.0
+    bank = FilterBank(sample_rate=sample_rate, low_hz=top_hz)
+    meter = HumMeter(sample_rate=bank.low_rate, mains_hz=mains_hz, harmonics=harmonics)
+    for hop in [*bank.push(samples), *bank.flush()]:
+        meter.consume(hop)
+    return meter.finish()
+
+
+# ------------------------------------------------------------------------------ S4 swings
+
+
+@dataclass(frozen=True)
+class Swing:
+    start_s: float        #: from the programme start
+    end_s: float
+    deviation_lu: float   #: largest deviation inside (negative: softer)
+
+
+#: S4 analysis windows: speech level over 3 s (EBU Tech 3341 short-term), compared with the
+#: median speech level of the surrounding ±30 s
+_SPEECH_WINDOW_STEPS = 30
+_CONTEXT_STEPS = 300
+_REFERENCE_EVERY = 10      # the median reference is taken every second, held in between
+_MIN_ACTIVE = 0.5          # a 3 s window is speech when half its 400 ms blocks are active
+
+
+def volume_swings(step_energy: Sequence[float], *, swing_lu: float, min_s: float = 1.0,
+                  merge_s: float = 2.0) -> tuple[float, tuple[Swing, ...]]:
+    """S4 from the K-weighted energies of consecutive 100 ms steps (see LoudnessMeter).
+
+    Speech blocks are the 400 ms gating blocks above the relative gate of EBU Tech 3342
+    (−20 LU under the ±30 s surroundings); the speech level over 3 s is their mean energy
+    (pauses left out, so a pause is not a swing); a swing is where it departs from the median
+    speech level of the ±30 s around it by ``swing_lu`` or more for at least ``min_s``.
+    Returns the largest |deviation| (nan without speech) and the swings.
+    """
+    e = np.asarray(step_energy, dtype=np.float64)
+    n = e.size - MOMENTARY_STEPS + 1
+    if n < _SPEECH_WINDOW_STEPS:
+        return math.nan, ()
+    c = np.concatenate([[0.0], np.cumsum(e)])
+    block = np.maximum(c[MOMENTARY_STEPS:] - c[:-MOMENTARY_STEPS], 0.0) / MOMENTARY_STEPS
+    lufs = energies_to_lufs(block)
+    idx = np.arange(n)
+
+    def window_sum(values: np.ndarray, half: int) -> np.ndarray:
+        cs = np.concatenate([[0.0], np.cumsum(values)])
+        lo, hi = np.maximum(idx - half, 0), np.minimum(idx + half + 1, n)
+        return cs[hi] - cs[lo]
+
+    above = lufs > -70.0                                   # BS.1770-4 absolute gate
+    context = window_sum(np.where(above, block, 0.0), _CONTEXT_STEPS)
+    count = window_sum(above.astype(np.float64), _CONTEXT_STEPS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gate = LOUDNESS_OFFSET + 10.0 * np.log10(context / count) + LRA_RELATIVE_GATE_LU
+    active = above & (lufs > gate)
+    half = _SPEECH_WINDOW_STEPS // 2
+    act_e = window_sum(np.where(active, block, 0.0), half)
+    act_n = window_sum(active.astype(np.float64), half)
+    span = np.minimum(idx + half + 1, n) - np.maximum(idx - half, 0)
+    speech = act_n >= _MIN_ACTIVE * span
+    level = np.full(n, np.nan)
+    level[speech] = energies_to_lufs(act_e[speech] / act_n[speech])
+    if not speech.any():
+        return math.nan, ()
+    reference = np.full(n, np.nan)
+    for j in range(0, n, _REFERENCE_EVERY):
+        around = level[max(j - _CONTEXT_STEPS, 0): j + _CONTEXT_STEPS + 1]
+        around = around[~np.isnan(around)]
+        if around.size:
+            reference[j: j + _REFERENCE_EVERY] = np.median(around)
+    deviation = level - reference
+    valid = ~np.isnan(deviation)
+    if not valid.any():
+        return math.nan, ()
+    largest = float(np.abs(deviation[valid]).max())
+    flagged = valid & (np.abs(np.where(valid, deviation, 0.0)) >= swing_lu)
+    # block j covers steps j…j+3: its centre is at (j + 2) steps
+    centre = (idx + MOMENTARY_STEPS / 2) * STEP_S
+    runs: list[Swing] = []
+    for sign in (-1.0, 1.0):
+        d = np.diff(np.r_[0, (flagged & (np.sign(deviation) == sign)).astype(np.int8), 0])
+        for s, t in zip(np.nonzero(d == 1)[0], np.nonzero(d == -1)[0], strict=True):
+            worst = deviation[s:t].min() if sign < 0 else deviation[s:t].max()
+            runs.append(Swing(float(centre[s]), float(centre[t - 1]), float(worst)))
+    swings: list[Swing] = []
+    for run in sorted(runs, key=lambda r: r.start_s):
+        last = swings[-1] if swings else None
+        if (last is not None and last.deviation_lu * run.deviation_lu > 0
+                and run.start_s - last.end_s <= merge_s):
+            worst = max(last.deviation_lu, run.deviation_lu, key=abs)
+            swings[-1] = Swing(last.start_s, max(last.end_s, run.end_s), worst)
+        else:
+            swings.append(run)
+    kept = tuple(s for s in swings if s.end_s - s.start_s + STEP_S >= min_s)
+    return largest, kept
+
+
+# ------------------------------------------------------------------------------ the detector
+
+
+class AudioQC(Detector):
+    """All audio checks of S1–S4 (and the informational loudness) over one block stream.
+
+    Detection settings (ours, not the regulation's):
+    ``clip_level`` / ``clip_min_samples``: a clipping run is this many consecutive samples of
+    one channel at |x| ≥ level (0.999 ≈ −0.009 dBFS; 3 samples as Audacity's Find Clipping).
+    ``hum_prominence_db``: a mains line (k × profile.audio.mains_hz, k ≤ ``hum_harmonics``)
+    standing this far out of its ±12 Hz neighbourhood is hum.
+    ``swing_lu``: the speech level over 3 s departing this far from the median of its
+    surrounding minute is a swing (S4).
+    ``max_events``: events kept per check.
+    """
+
+    kind = "audio"
+
+    def __init__(self, *, sample_rate: float, profile: Profile,
+                 channel_weights: Sequence[float] | None = None,
+                 clip_level: float = 0.999, clip_min_samples: int = 3,
+                 hum_prominence_db: float = 10.0, hum_harmonics: int = 8,
+                 swing_lu: float = 6.0, max_events: int = 50) -> None:
+        self.sample_rate = float(sample_rate)
+        self.profile = profile
+        self.hum_prominence_db = float(hum_prominence_db)
+        self.swing_lu = float(swing_lu)
+        self.max_events = int(max_events)
+        hum_top = hum_harmonics * profile.audio.mains_hz + 60.0
+        self.bank = FilterBank(sample_rate=sample_rate, low_hz=hum_top)
+        self.loudness = LoudnessMeter(sample_rate=sample_rate, bank=self.bank,
+                                      channel_weights=channel_weights)
+        self.clipping = ClippingMeter(sample_rate=sample_rate, level=clip_level,
+                                      min_samples=clip_min_samples)
+        self.speech = SpeechNoiseMeter(sample_rate=sample_rate)
+        self.hum = HumMeter(sample_rate=self.bank.low_rate, mains_hz=profile.audio.mains_hz,
+                            harmonics=hum_harmonics)
+        # S1: true peak above the window's top, runs merged within 0.5 s
+        self._over_level = 10.0 ** (profile.audio.peak_dbfs[1] / 20.0)
+        self._overs = RunTracker(gap=round(0.5 * self.sample_rate))
+        self._over_runs: list[Run] = []
+        self._over_count = 0
+        self.t0: float | None = None
+        self.backend: str | None = None      #: "numpy" or "cupy", from the first block
+
+    def process(self, data: Any, t: float) -> None:
+        if self.t0 is None:
+            self.t0 = float(t)
+            self.backend = backend_name(array_namespace(data))
+        for hop in self.bank.push(as_block(data)):
+            self._consume(hop)
+
+    def _consume(self, hop: Hop) -> None:
+        self.loudness.consume(hop)
+        self.clipping.consume(hop)
+        self.speech.consume(hop)
+        self.hum.consume(hop)
+        # the true-peak envelope lags the input by bank.tp_delay samples
+        self._keep_overs(self._overs.push(hop.tp > self._over_level, hop.tp,
+                                          hop.start - self.bank.tp_delay))
+
+    def _keep_overs(self, runs: list[Run]) -> None:
+        self._over_count += len(runs)
+        self._over_runs.extend(runs[: max(self.max_events - len(self._over_runs), 0)])
+
+    def finish(self) -> list[Check]:
+        for hop in self.bank.flush():
+            self._consume(hop)
+        self._keep_overs(self._overs.finish())
+        loud = self.loudness.result()
+        return [self._peak_check(loud), self._clipping_check(), self._snr_check(),
+                self._hum_check(), self._swings_check(loud), self._loudness_check(loud)]
+
+    # ------------------------------------------------------------------ checks
+
+    def _time(self, seconds: float) -> float:
+        return (self.t0 or 0.0) + max(seconds, 0.0)
+
+    def _peak_check(self, loud: Loudness) -> Check:
+        lo, hi = self.profile.audio.peak_dbfs   # S1: programme (true) peak within −8…−2 dBFS
+        tp = loud.true_peak_dbfs
+        window = f"{lo:g}…{hi:g}"
+        fs = self.sample_rate
+        events = tuple(Event(start_s=self._time(r.start / fs), end_s=self._time(r.end / fs),
+                             detail=f"true peak {amplitude_db(r.peak):.1f} dBFS, over {hi:g} dBFS")
+                       for r in self._over_runs)
+        if tp == -math.inf:
+            return Check("audio.peak", "S1", "fail", None, window, "dBFS",
+                         "no signal: the programme is silent", ())
+        if tp > hi:
+            msg = (f"true peak {tp:.1f} dBFS is above {hi:g} dBFS in {self._over_count} "
+                   f"place(s); lower the level (sample peak {loud.sample_peak_dbfs:.1f} dBFS)")
+            return Check("audio.peak", "S1", "fail", tp, window, "dBFS", msg, events)
+        if tp < lo:
+            msg = f"true peak {tp:.1f} dBFS is below {lo:g} dBFS: the level is too weak; raise it"
+            return Check("audio.peak", "S1", "fail", tp, window, "dBFS", msg, ())
+        return Check("audio.peak", "S1", "pass", tp, window, "dBFS",
+                     f"true peak {tp:.1f} dBFS within {window} dBFS", ())
+
+    def _clipping_check(self) -> Check:
+        clip = self.clipping.finish()
+        if clip.runs == 0:
+            return Check("audio.clipping", "S1", "pass", 0.0, 0.0, "runs", "no clipping found")
+        spans = [(self._time(s), self._time(e), f"channel {c + 1} at full scale "
+                  f"for {round((e - s) * self.sample_rate)} samples") for s, e, c in clip.spans]
+        events = _merge_events(spans, gap_s=0.25, limit=self.max_events)
+        first = timecode(events[0].start_s)
+        msg = (f"{clip.runs} clipping run(s), {clip.clipped_samples} samples at full scale, "
+               f"first at {first}; re-record or restore (declip) these passages")
+        return Check("audio.clipping", "S1", "fail", float(clip.runs), 0.0, "runs", msg, events)
+
+    def _snr_check(self) -> Check:
+        s = self.speech.finish()
+        minimum = self.profile.audio.snr_min_db   # S2: SNR ≥ 48 dB
+        if math.isnan(s.snr_db):
+            return Check("audio.snr", "S2", "skip", None, minimum, "dB",
+                         "no speech over a noise floor could be measured "
+                         "(silent, digital silence in the pauses, or too short)")
+        detail = (f"speech {s.speech_dbfs:.1f} dBFS over noise floor {s.noise_dbfs:.1f} dBFS "
+                  f"({100 * s.active_share:.0f} % of the time active)")
+        if s.snr_db == math.inf:
+            return Check("audio.snr", "S2", "pass", None, minimum, "dB",
+                         f"speech {s.speech_dbfs:.1f} dBFS; the pauses are digital silence "
+                         "(no noise floor)")
+        if s.snr_db < minimum:
+            return Check("audio.snr", "S2", "fail", s.snr_db, minimum, "dB",
+                         f"SNR {s.snr_db:.1f} dB is below {minimum:g} dB: {detail}; "
+                         "reduce background noise or denoise")
+        return Check("audio.snr", "S2", "pass", s.snr_db, minimum, "dB",
+                     f"SNR {s.snr_db:.1f} dB: {detail}")
+
+    def _hum_check(self) -> Check:
+        hum = self.hum.finish()
+        limit = self.hum_prominence_db            # S3: no mains hum standing out
+        if math.isnan(hum.prominence_db):
+            return Check("audio.hum", "S3", "skip", None, limit, "dB",
+                         "too short to average a spectrum")
+        lines = [h for h in hum.lines if h.prominence_db >= limit]
+        if not lines:
+            return Check("audio.hum", "S3", "pass", hum.prominence_db, limit, "dB",
+                         f"no {hum.mains_hz:g} Hz hum: mains lines stand at most "
+                         f"{hum.prominence_db:.1f} dB out of the spectrum")
+        listed = ", ".join(f"{h.frequency_hz:g} Hz (+{h.prominence_db:.0f} dB, "
+                           f"{h.level_dbfs:.0f} dBFS)" for h in lines)
+        end = self._time(self.bank.samples_in / self.sample_rate)
+        event = Event(start_s=self._time(0.0), end_s=end, detail=f"mains hum at {listed}")
+        return Check("audio.hum", "S3", "fail", hum.prominence_db, limit, "dB",
+                     f"{hum.mains_hz:g} Hz mains hum: {listed}; check grounding, "
+                     "or notch-filter the mains harmonics", (event,))
+
+    def _swings_check(self, loud: Loudness) -> Check:
+        largest, swings = volume_swings(self.loudness.step_energy, swing_lu=self.swing_lu)
+        lra = f"loudness range {loud.loudness_range_lu:.1f} LU"
+        if math.isnan(largest):
+            return Check("audio.volume_swings", "S4", "skip", None, self.swing_lu, "LU",
+                         f"no speech long enough to judge ({lra})")
+        events = tuple(Event(start_s=self._time(s.start_s),
+                             end_s=self._time(s.end_s),
+                             detail=f"speech {abs(s.deviation_lu):.1f} LU "
+                                    f"{'softer' if s.deviation_lu < 0 else 'louder'} "
+                                    "than the surrounding minute")
+                       for s in swings[: self.max_events])
+        if not swings:
+            return Check("audio.volume_swings", "S4", "pass", largest, self.swing_lu, "LU",
+                         f"speech level steady: at most {largest:.1f} LU from its "
+                         f"surroundings ({lra})")
+        return Check("audio.volume_swings", "S4", "fail", largest, self.swing_lu, "LU",
+                     f"{len(swings)} volume swing(s) of up to {largest:.1f} LU, first at "
+                     f"{timecode(events[0].start_s)} ({lra}); even out the level "
+                     "(compression / level riding)", events)
+
+    def _loudness_check(self, loud: Loudness) -> Check:
+        # informational (EBU R128 / BS.1770-4 integrated loudness): pass or warn, never fail
+        if loud.integrated_lufs == -math.inf:
+            return Check("audio.loudness", "S4", "warn", None, None, "LUFS",
+                         "no programme loudness: silent or shorter than 400 ms")
+        return Check("audio.loudness", "S4", "pass", loud.integrated_lufs, None, "LUFS",
+                     f"integrated {loud.integrated_lufs:.1f} LUFS, loudness range "
+                     f"{loud.loudness_range_lu:.1f} LU, max short-term "
+                     f"{loud.max_short_term_lufs:.1f} LUFS, true peak "
+                     f"{loud.true_peak_dbfs:.1f} dBFS")

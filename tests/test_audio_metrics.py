@@ -1,0 +1,382 @@
+"""Audio QC metrics (S1–S4) on generated signals with known answers, and against FFmpeg.
+
+FFmpeg's ``ebur128=peak=true`` (the imageio-ffmpeg binary) is the reference for integrated
+loudness, loudness range and true peak, measured on the same 16-bit WAV the meter reads;
+pyloudnorm is a second reference for integrated loudness where it is installed. Backend
+parity: the test marked ``gpu`` reruns the detector on CuPy.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from courseware.report import Check
+from encoder_profiles import load_profile
+from qc_metrics.audio import (
+    AudioQC,
+    estimate_speech_noise,
+    measure_clipping,
+    measure_hum,
+    measure_speech_noise,
+    volume_swings,
+)
+from qc_metrics.loudness import (
+    FilterBank,
+    LoudnessMeter,
+    k_weighting,
+    k_weighting_fir,
+    measure_loudness,
+)
+from tests import audio_signals as a
+
+PROFILE = load_profile("shaanxi-2024")
+A = PROFILE.audio
+FS = 48000
+
+
+def run_qc(x, *, sample_rate=FS, block=4800, t0=0.0, profile=PROFILE, xp=np,
+           **settings) -> dict[str, Check]:
+    qc = AudioQC(sample_rate=sample_rate, profile=profile, **settings)
+    for piece, i in a.blocks(x, block):
+        qc.process(xp.asarray(piece, dtype=xp.float32), t0 + i / sample_rate)
+    checks = qc.finish()
+    assert [c.id for c in checks] == ["audio.peak", "audio.clipping", "audio.snr", "audio.hum",
+                                      "audio.volume_swings", "audio.loudness"]
+    return {c.id: c for c in checks}
+
+
+@pytest.fixture(scope="module")
+def speech30():
+    """30 s of speech-like sound, active level −20 dBFS, mono, 48 kHz."""
+    return a.speech_like(level_dbfs=-20.0, seconds=30.0, sample_rate=FS, seed=1)
+
+
+@pytest.fixture(scope="module")
+def speech60():
+    return a.speech_like(level_dbfs=-20.0, seconds=60.0, sample_rate=FS, seed=3)
+
+
+# --------------------------------------------------------------------------- K-weighting
+
+
+def test_k_weighting_at_48k_is_bs1770_table_1_and_2():
+    kw = k_weighting(sample_rate=48000)
+    # BS.1770-4 Table 1 (pre-filter) and Table 2 (RLB), 48 kHz
+    expected = {"shelf": (1.53512485958697, -2.69169618940638, 1.19839281085285,
+                          -1.69065929318241, 0.73248077421585),
+                "highpass": (1.0, -2.0, 1.0, -1.99004745483398, 0.99007225036621)}
+    for stage, want in expected.items():
+        bq = getattr(kw, stage)
+        assert (bq.b0, bq.b1, bq.b2, bq.a1, bq.a2) == pytest.approx(want, abs=1e-10)
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])
+def test_k_weighting_fir_equals_the_recursive_filter(rate):
+    signal = pytest.importorskip("scipy.signal")
+    kw = k_weighting(sample_rate=rate)
+    b = np.convolve([kw.shelf.b0, kw.shelf.b1, kw.shelf.b2], [1.0, -2.0, 1.0])
+    a_ = np.convolve([1.0, kw.shelf.a1, kw.shelf.a2], [1.0, kw.highpass.a1, kw.highpass.a2])
+    x = np.random.default_rng(5).standard_normal((2, rate * 3)) * 0.1
+    bank = FilterBank(sample_rate=rate)
+    hops = [h for piece, _ in a.blocks(x, 3000) for h in bank.push(piece)] + bank.flush()
+    y = np.concatenate([h.kw for h in hops], axis=1)
+    ref = signal.lfilter(b, a_, x, axis=-1)
+    assert y.shape == x.shape
+    assert np.abs(y - ref).max() < 1e-6 * np.abs(ref).max()
+    assert k_weighting_fir(sample_rate=rate).size < 0.1 * rate    # a short FIR suffices
+
+
+# --------------------------------------------------------------------------- loudness
+
+
+@pytest.mark.parametrize("level", [-23.0, -33.0])
+def test_ebu_tech_3341_stereo_sine(level):
+    # EBU Tech 3341 §5 cases 1, 2: stereo 1 kHz at −23 (−33) dBFS reads −23 (−33) LUFS ±0.1
+    x = a.tone(1000.0, peak_dbfs=level, seconds=20.0, sample_rate=FS, channels=2, fade_s=0)
+    meter = LoudnessMeter(sample_rate=FS)
+    meter.process(x)
+    loud = meter.finish()
+    assert loud.integrated_lufs == pytest.approx(level, abs=0.1)
+    assert loud.max_momentary_lufs == pytest.approx(level, abs=0.1)
+    assert loud.max_short_term_lufs == pytest.approx(level, abs=0.1)
+    assert np.ptp(meter.short_term()) < 0.05
+
+
+def test_ebu_tech_3342_loudness_range():
+    # EBU Tech 3342 §5 case 1: 20 s at −20 dBFS then 20 s at −30 dBFS: LRA 10 ± 1 LU
+    x = np.concatenate([a.tone(1000.0, peak_dbfs=lv, seconds=20.0, sample_rate=FS, channels=2,
+                               fade_s=0) for lv in (-20.0, -30.0)], axis=1)
+    assert measure_loudness(x, sample_rate=FS).loudness_range_lu == pytest.approx(10.0, abs=1.0)
+
+
+def test_relative_gate_leaves_out_quiet_passages():
+    # BS.1770-4 eq. 6: a 10 s passage 30 LU down is gated out, the loud part alone counts
+    loud = a.tone(1000.0, peak_dbfs=-20.0, seconds=10.0, sample_rate=FS, channels=2, fade_s=0)
+    quiet = a.tone(1000.0, peak_dbfs=-50.0, seconds=10.0, sample_rate=FS, channels=2, fade_s=0)
+    result = measure_loudness(np.concatenate([loud, quiet], axis=1), sample_rate=FS)
+    assert result.integrated_lufs == pytest.approx(-20.0, abs=0.1)
+
+
+# --------------------------------------------------------------------------- S1 peak, clipping
+
+
+@pytest.mark.parametrize(("peak", "status"), [(-0.5, "fail"), (-4.0, "pass"), (-14.0, "fail")])
+def test_peak_verdicts(peak, status):
+    x = a.tone(997.0, peak_dbfs=peak, seconds=3.0, sample_rate=FS, channels=2)
+    checks = run_qc(x, t0=5.0)
+    c = checks["audio.peak"]
+    assert (c.clause, c.status, c.unit) == ("S1", status, "dBFS")
+    assert c.measured == pytest.approx(peak, abs=0.05)
+    assert c.threshold == f"{A.peak_dbfs[0]:g}…{A.peak_dbfs[1]:g}"
+    if peak > A.peak_dbfs[1]:        # over the top: where, with timecodes
+        (event,) = c.events
+        assert 5.0 <= event.start_s < 5.1 and 7.9 < event.end_s <= 8.0
+    else:
+        assert c.events == ()
+    assert checks["audio.clipping"].status == "pass"
+    assert checks["audio.loudness"].status == "pass"
+
+
+def test_true_peak_finds_intersample_peaks():
+    # a sine at fs/4, 45° phase: every sample is at 1/√2 of the peak (−3.01 dB)
+    x = a.tone(FS / 4, peak_dbfs=-3.0, seconds=2.0, sample_rate=FS, phase=math.pi / 4)
+    loud = measure_loudness(x, sample_rate=FS)
+    assert loud.sample_peak_dbfs == pytest.approx(-6.01, abs=0.02)
+    assert loud.true_peak_dbfs == pytest.approx(-3.0, abs=0.1)
+    assert run_qc(x)["audio.peak"].status == "pass"      # −3 dBFS true peak is inside S1
+
+
+def test_clipping_run_found_at_its_time():
+    x = a.tone(997.0, peak_dbfs=-4.0, seconds=4.0, sample_rate=FS, channels=2)
+    x = a.clip_run(x, at_s=2.5, samples=20, sample_rate=FS, channel=1)
+    x = a.clip_run(x, at_s=1.0, samples=2, sample_rate=FS, channel=0)   # too short to count
+    c = run_qc(x, t0=100.0, block=1024)["audio.clipping"]
+    assert (c.clause, c.status, c.measured) == ("S1", "fail", 1.0)
+    (event,) = c.events
+    assert event.start_s == pytest.approx(102.5, abs=1e-4)
+    assert event.end_s == pytest.approx(102.5 + 20 / FS, abs=1e-4)
+    assert "channel 2" in event.detail and "00:01:42.500" in c.message
+    clip = measure_clipping(x, sample_rate=FS)
+    assert (clip.runs, clip.clipped_samples) == (1, 20)
+
+
+# --------------------------------------------------------------------------- S2 SNR
+
+
+@pytest.mark.parametrize(("noise_dbfs", "colour"), [(-40.0, "white"), (-60.0, "pink"),
+                                                    (-72.0, "white")])
+def test_snr_against_the_constructed_truth(speech30, noise_dbfs, colour):
+    make = a.white_noise if colour == "white" else a.pink_noise
+    noise = make(rms_dbfs=noise_dbfs, seconds=30.0, sample_rate=FS, seed=2)
+    truth = -20.0 - noise_dbfs
+    c = run_qc(speech30.samples + noise)["audio.snr"]
+    assert (c.clause, c.unit, c.threshold) == ("S2", "dB", A.snr_min_db)
+    assert c.measured == pytest.approx(truth, abs=1.0)
+    assert c.status == ("pass" if truth >= A.snr_min_db else "fail")
+
+
+def test_snr_is_independent_of_channels_and_dc(speech30):
+    noise = a.white_noise(rms_dbfs=-55.0, seconds=30.0, sample_rate=FS, channels=2, seed=4)
+    est = measure_speech_noise(speech30.samples + noise + 0.01, sample_rate=FS)
+    assert est.snr_db == pytest.approx(35.0, abs=1.0)
+    assert est.active_share == pytest.approx(speech30.active.mean(), abs=0.05)
+
+
+def test_snr_digital_silence_in_pauses_and_pure_tone():
+    frames = np.r_[np.zeros(40), np.full(60, 1e-2)]
+    est = estimate_speech_noise(frames)
+    assert est.snr_db == math.inf and est.speech_dbfs == pytest.approx(-20.0)
+    assert math.isnan(estimate_speech_noise(np.full(100, 1e-2)).snr_db)   # no pauses: no SNR
+    c = run_qc(a.tone(997.0, peak_dbfs=-4.0, seconds=2.0, sample_rate=FS))["audio.snr"]
+    assert c.status == "skip"
+
+
+# --------------------------------------------------------------------------- S3 hum
+
+
+def test_hum_under_speech_is_flagged_and_clean_speech_is_not(speech30):
+    noise = a.white_noise(rms_dbfs=-65.0, seconds=30.0, sample_rate=FS, seed=2)
+    hum = a.mains_hum(mains_hz=A.mains_hz, level_dbfs=-60.0, seconds=30.0, sample_rate=FS)
+    clean = run_qc(speech30.samples + noise, t0=3.0)["audio.hum"]
+    assert (clean.clause, clean.status, clean.unit) == ("S3", "pass", "dB")
+    assert clean.measured < 5.0
+    hummed = run_qc(speech30.samples + noise + hum, t0=3.0)["audio.hum"]
+    assert hummed.status == "fail" and hummed.measured > 20.0
+    (event,) = hummed.events
+    assert (event.start_s, event.end_s) == pytest.approx((3.0, 33.0), abs=0.01)
+    # fundamental and harmonics each stand out, at the level they were made with
+    lines = measure_hum(speech30.samples + noise + hum, sample_rate=FS, mains_hz=A.mains_hz).lines
+    made = (-60.0, -66.0, -63.0, -72.0, -69.0)
+    for line, level in zip(lines, made, strict=False):
+        assert line.prominence_db > 10.0
+        assert line.level_dbfs == pytest.approx(level, abs=1.0)
+    assert all(line.prominence_db < 5.0 for line in lines[len(made):])
+
+
+def test_hum_follows_the_profile_mains_frequency(speech30):
+    profile60 = PROFILE.model_copy(update={"audio": A.model_copy(update={"mains_hz": 60.0})})
+    x = speech30.samples[:, : 15 * FS] + a.mains_hum(
+        mains_hz=60.0, level_dbfs=-55.0, seconds=15.0, sample_rate=FS, harmonics=(0.0,))
+    assert run_qc(x, profile=profile60)["audio.hum"].status == "fail"
+    assert "60 Hz" in run_qc(x, profile=profile60)["audio.hum"].message
+
+
+# --------------------------------------------------------------------------- S4 swings
+
+
+@pytest.mark.parametrize("change_db", [-10.0, 10.0])
+def test_volume_swing_flagged_where_it_is(speech60, change_db):
+    t = np.arange(speech60.samples.shape[1]) / FS
+    x = speech60.samples * np.where((t >= 25.0) & (t < 33.0), a.amp(change_db), 1.0)
+    x = x * a.amp(-6.0) + a.white_noise(rms_dbfs=-75.0, seconds=60.0, sample_rate=FS, seed=9)
+    c = run_qc(x)["audio.volume_swings"]
+    assert (c.clause, c.status, c.unit) == ("S4", "fail", "LU")
+    assert c.measured == pytest.approx(abs(change_db), abs=2.0)
+    (event,) = c.events
+    assert 24.0 <= event.start_s <= 28.0 and 30.0 <= event.end_s <= 34.0
+    assert ("softer" if change_db < 0 else "louder") in event.detail
+
+
+def test_steady_speech_has_no_swings(speech60):
+    x = speech60.samples + a.white_noise(rms_dbfs=-75.0, seconds=60.0, sample_rate=FS, seed=9)
+    c = run_qc(x)["audio.volume_swings"]
+    assert c.status == "pass" and c.measured < 4.0 and c.events == ()
+
+
+def test_volume_swings_too_short_to_judge():
+    assert volume_swings([1e-3] * 10, swing_lu=6.0) == (pytest.approx(math.nan, nan_ok=True), ())
+
+
+# --------------------------------------------------------------------------- loudness check
+
+
+def test_loudness_is_informational():
+    silent = run_qc(np.zeros((2, FS)))
+    assert silent["audio.loudness"].status == "warn"
+    assert silent["audio.peak"].status == "fail" and silent["audio.peak"].measured is None
+    loud = run_qc(a.tone(997.0, peak_dbfs=-0.1, seconds=2.0, sample_rate=FS))["audio.loudness"]
+    assert (loud.status, loud.unit) == ("pass", "LUFS")
+    assert loud.measured == pytest.approx(-0.1 - 3.01, abs=0.1)    # mono: sine RMS, 3 dB down
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+def test_block_size_invariance(speech30):
+    x = (speech30.samples[:, : 20 * FS].repeat(2, axis=0)
+         + a.white_noise(rms_dbfs=-60.0, seconds=20.0, sample_rate=FS, channels=2, seed=3)
+         + a.mains_hum(mains_hz=A.mains_hz, level_dbfs=-55.0, seconds=20.0, sample_rate=FS))
+    x = a.clip_run(x, at_s=7.3, samples=5, sample_rate=FS)
+    by_1024, by_4800 = run_qc(x, block=1024), run_qc(x, block=4800)
+    whole = run_qc(x, block=x.shape[1])
+    for key, check in by_4800.items():
+        assert check == by_1024[key], key
+        other = whole[key]
+        assert (other.status, other.events) == (check.status, check.events), key
+        if isinstance(check.measured, float):
+            assert other.measured == pytest.approx(check.measured, rel=1e-9, abs=1e-9), key
+
+
+def test_fft_size_does_not_change_results(speech30):
+    # overlap-save is exact: the GPU's long hops give the CPU's answers
+    x = speech30.samples[:, : 10 * FS]
+    results = []
+    for nfft in (None, 1 << 17):
+        meter = LoudnessMeter(sample_rate=FS, bank=FilterBank(sample_rate=FS, nfft=nfft))
+        for piece, _ in a.blocks(x, 4800):
+            meter.process(piece)
+        results.append(meter.finish())
+    default, long = results
+    assert long.integrated_lufs == pytest.approx(default.integrated_lufs, abs=1e-9)
+    assert long.true_peak_dbfs == pytest.approx(default.true_peak_dbfs, abs=1e-9)
+
+
+# --------------------------------------------------------------------------- FFmpeg reference
+
+
+def ffmpeg_ebur128(path: Path) -> dict[str, float]:
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    out = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostats",
+                          "-i", str(path), "-af", "ebur128=peak=true", "-f", "null", "-"],
+                         capture_output=True, text=True, check=True).stderr
+    summary = out[out.rindex("Summary:"):]
+    return {key: float(re.search(rf"{key}:\s+(-?[\d.]+)", summary).group(1))
+            for key in ("I", "LRA", "Peak")}
+
+
+def _pink(rate):
+    return a.pink_noise(rms_dbfs=-20.0, seconds=8.0, sample_rate=rate, channels=2, seed=7)
+
+
+def _speech(rate):
+    s = a.speech_like(level_dbfs=-18.0, seconds=12.0, sample_rate=rate, seed=11).samples
+    return s + a.white_noise(rms_dbfs=-60.0, seconds=12.0, sample_rate=rate, seed=12)
+
+
+def _speech_stereo_gated(rate):
+    # quiet speech with long pauses: both gates of BS.1770-4 matter
+    s = a.speech_like(level_dbfs=-30.0, seconds=15.0, sample_rate=rate, channels=2, seed=13,
+                      pauses=(1.0, 3.0)).samples
+    return s * np.array([[1.0], [0.5]])
+
+
+def _sine(rate):
+    return a.tone(997.0, peak_dbfs=-3.0, seconds=5.0, sample_rate=rate, channels=2)
+
+
+def _intersample(rate):
+    return a.tone(rate / 4, peak_dbfs=-6.0, seconds=4.0, sample_rate=rate, phase=math.pi / 4)
+
+
+REFERENCE = [("pink-stereo-48k", _pink, 48000), ("speech-mono-44k", _speech, 44100),
+             ("speech-stereo-gated-48k", _speech_stereo_gated, 48000),
+             ("sine997-stereo-48k", _sine, 48000), ("sine997-stereo-44k", _sine, 44100),
+             ("intersample-mono-48k", _intersample, 48000)]
+
+
+@pytest.mark.parametrize(("name", "make", "rate"), REFERENCE, ids=[r[0] for r in REFERENCE])
+def test_against_ffmpeg_ebur128(tmp_path, name, make, rate):
+    path = tmp_path / f"{name}.wav"
+    x = a.write_wav(path, make(rate), rate)
+    ref = ffmpeg_ebur128(path)
+    ours = measure_loudness(x, sample_rate=rate)
+    # FFmpeg prints one decimal: ±0.05 of the tolerance is its rounding
+    assert ours.integrated_lufs == pytest.approx(ref["I"], abs=0.1)
+    assert ours.true_peak_dbfs == pytest.approx(ref["Peak"], abs=0.3)
+    assert ours.loudness_range_lu == pytest.approx(ref["LRA"], abs=0.5)
+
+
+@pytest.mark.parametrize(("name", "make", "rate"), REFERENCE[:4], ids=[r[0] for r in REFERENCE[:4]])
+def test_against_pyloudnorm(name, make, rate):
+    pyln = pytest.importorskip("pyloudnorm")
+    x = make(rate)
+    ref = pyln.Meter(rate).integrated_loudness(x.T)
+    assert measure_loudness(x, sample_rate=rate).integrated_lufs == pytest.approx(ref, abs=0.1)
+
+
+# --------------------------------------------------------------------------- backends
+
+
+@pytest.mark.gpu
+def test_cupy_matches_numpy(speech30):
+    cp = pytest.importorskip("cupy")
+    from qc_metrics.xp import gpu_namespace
+
+    if gpu_namespace() is None:
+        pytest.skip("no CUDA device")
+    x = (speech30.samples.repeat(2, axis=0)
+         + a.white_noise(rms_dbfs=-60.0, seconds=30.0, sample_rate=FS, channels=2, seed=3)
+         + a.mains_hum(mains_hz=A.mains_hz, level_dbfs=-55.0, seconds=30.0, sample_rate=FS))
+    x = a.clip_run(x, at_s=7.3, samples=5, sample_rate=FS)
+    on_cpu, on_gpu = run_qc(x), run_qc(x, xp=cp)
+    for key, check in on_cpu.items():
+        other = on_gpu[key]
+        assert (other.status, len(other.events)) == (check.status, len(check.events)), key
+        if isinstance(check.measured, float):
+            assert other.measured == pytest.approx(check.measured, rel=1e-6, abs=1e-6), key
