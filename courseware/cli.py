@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,6 +81,52 @@ def verify(file: Path, json_out: Path | None, profile: str) -> None:
 
 
 @cli.command()
+@click.argument("course_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--to", "to", required=True,
+              help="where to hand in: s3://bucket/prefix[?endpoint=URL] or a folder")
+def submit(course_file: Path, to: str) -> None:
+    """Hand a course in: check every file it names, upload them, then write READY."""
+    from courseware.submit import submit_course
+
+    result = submit_course(course_file, to)
+    click.echo(f"{result.course} → {result.folder}")
+    click.echo(f"  {len(result.uploaded)} file(s) uploaded, {len(result.skipped)} already there")
+    click.echo(f"  READY: {result.ready}")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the QC report (contract JSON) here")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="write a self-contained HTML report (charts, thumbnails) here")
+@click.option("--cpu", is_flag=True, help="run the metrics on the CPU even if a GPU is usable")
+@profile_option
+def qc(file: Path, json_out: Path | None, html_out: Path | None, cpu: bool,
+       profile: str) -> None:
+    """Full QC of a media file: format (D2–D10), video (V1–V4) and audio (S1–S4) clauses."""
+    from courseware.html_report import render_html
+    from encoder_profiles import load_profile
+    from tasks.qc import qc_file
+
+    result = qc_file(file, profile=load_profile(profile), thumbnails=html_out is not None,
+                     gpu=False if cpu else None)
+    report = result.report
+    click.echo(report.table())
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    rate = result.frames / result.elapsed_s if result.elapsed_s > 0 else 0.0
+    click.echo(f"backend {report.backend}: {result.frames} frames decoded and checked in "
+               f"{result.elapsed_s:.1f} s ({rate:.0f} fps)")
+    if json_out is not None:
+        report.write_json(json_out)
+    if html_out is not None:
+        html_out.write_text(render_html(result), "utf-8")
+    if report.status == "fail":
+        sys.exit(1)
+
+
+@cli.command()
 @click.argument("directory", default="demo-course",
                 type=click.Path(file_okay=False, path_type=Path))
 @click.option("--lectures", default=2, show_default=True)
@@ -110,6 +157,71 @@ def demo(directory: Path, lectures: int, seconds: float, profile: str) -> None:
     sys.exit(worst)
 
 
+@cli.group()
+def bank() -> None:
+    """The course question bank (Q1–Q3): check a bank, write a template."""
+
+
+@bank.command("check")
+@click.argument("bank_file", metavar="BANK", type=click.Path(dir_okay=False, path_type=Path))
+@profile_option
+def bank_check(bank_file: Path, profile: str) -> None:
+    """Check a bank (CSV/XLSX) for structure, counts and duplicates; exit 1 on any issue."""
+    from courseware.bank import issues_table, load_bank, validate_bank
+    from encoder_profiles import load_profile
+
+    rules = load_profile(profile)
+    loaded = load_bank(bank_file)
+    issues = validate_bank(loaded, rules)
+    counts = ", ".join(f"{kind} {len(loaded.of_kind(kind))}" for kind in rules.bank.minimums)
+    click.echo(f"{bank_file}: {len(loaded.questions)} questions ({counts})")
+    if issues:
+        click.echo(issues_table(issues))
+        click.echo(f"{len(issues)} issue(s)")
+        sys.exit(1)
+    click.echo("OK: the bank meets Q1–Q3")
+
+
+@bank.command("template")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+def bank_template(out: Path) -> None:
+    """Write a bank template (.csv or .xlsx): header and one example per question type."""
+    from courseware.bank import write_template
+
+    click.echo(f"template written: {write_template(out)}")
+
+
+@cli.command()
+@click.argument("bank_file", metavar="BANK", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--seed", type=int, required=True, help="same bank and seed give the same paper")
+@click.option("--out", "paper", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="the paper (.csv or .xlsx); the answer key goes beside it as <stem>-key")
+@profile_option
+def exam(bank_file: Path, seed: int, paper: Path, profile: str) -> None:
+    """Draw an exam paper from a bank (Q2: 30 single, 10 multiple, 10 true/false)."""
+    from courseware.bank import assemble_exam, load_bank, write_exam
+    from encoder_profiles import load_profile
+
+    drawn = assemble_exam(load_bank(bank_file), load_profile(profile), seed=seed)
+    files = write_exam(drawn, paper)
+    counts = ", ".join(f"{kind} {n}" for kind, n in drawn.counts.items())
+    click.echo(f"paper ({counts}, seed {seed}): {files.paper}\nanswer key: {files.key}")
+
+
+@cli.command()
+@click.argument("course_file", metavar="COURSE", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="the form, .docx")
+def form(course_file: Path, out: Path) -> None:
+    """Write the course application form (附件1 public / 附件2 professional) as DOCX."""
+    from courseware.course import load_course
+    from courseware.forms import form_kind, write_application_form
+
+    course = load_course(course_file)
+    written = write_application_form(course, out)
+    click.echo(f"{form_kind(course).attachment} {form_kind(course).title}: {written}")
+
+
 def _run_course(course_file: Path, store: str, profile: str,
                 work_dir: str | None) -> CourseOutcome:
     from courseware.course import load_course
@@ -126,6 +238,65 @@ def _print_outcome(outcome: CourseOutcome) -> None:
     for lec in outcome.lectures:
         where = lec.key if lec.key else lec.message
         click.echo(f"  第{lec.number}讲 {lec.title}: {lec.status.upper()}  {where}")
+
+
+@cli.command()
+@click.argument("inbox")
+@click.option("--out", "store", required=True, help="where to publish: a folder or s3://bucket/prefix")
+@click.option("--work", "work_dir", default=None, help="scratch folder for renders")
+@click.option("--force", is_flag=True, help="render again even what is already published")
+@profile_option
+def batch(inbox: str, store: str, work_dir: str | None, force: bool, profile: str) -> None:
+    """Run every ready submission of INBOX (a folder or s3:// prefix); skip the rest."""
+    from flows.batch import batch_flow
+
+    result = batch_flow(inbox, store, profile, work_dir, force=force)
+    for sub in result.submissions:
+        line = f"  {sub.name}: {sub.status}"
+        if sub.status == "ready":
+            line += f", {sub.state}, {sub.published}/{sub.lectures} published"
+        click.echo(line + (f"  ({'; '.join(sub.failed) or sub.reason})"
+                           if sub.failed or sub.reason else ""))
+    if not result.complete:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=4200, show_default=True)
+@click.option("--workers", default=1, show_default=True, help="process workers on the cpu pool")
+@click.option("--renders", default=max(1, (os.cpu_count() or 2) // 2), show_default=True,
+              help="renders at a time on this machine (the global limit 'render')")
+@click.option("--gpu", is_flag=True, help="also a gpu pool, a worker for it and the qc-gpu "
+              "deployment")
+def serve(host: str, port: int, workers: int, renders: int, gpu: bool) -> None:
+    """A Prefect server, work pools, deployments and workers on this machine (Ctrl-C stops)."""
+    from flows import serve as stack
+
+    api_url = f"http://{host}:{port}/api"
+    home = Path(os.environ.get("PREFECT_HOME", Path.home() / ".prefect"))
+    env = stack.stack_env(api_url)
+    logs = home / "courseware-serve"
+    procs = [stack.start_server(host, port, env, logs / "server.log")]
+    try:
+        click.echo(f"starting the Prefect server on {api_url} (log {logs / 'server.log'})")
+        stack.wait_healthy(api_url, timeout_s=180, proc=procs[0])
+        stack.setup(env, cpu_limit=max(workers, renders), render_limit=renders, gpu=gpu)
+        for i in range(workers):
+            procs.append(stack.start_worker("cpu", f"cpu-{i + 1}", env, logs / f"cpu-{i + 1}.log"))
+        if gpu:
+            procs.append(stack.start_worker("gpu", "gpu-1", env, logs / "gpu-1.log", limit=1))
+        click.echo(f"UI http://{host}:{port}  ·  {workers} cpu worker(s)"
+                   + (" + 1 gpu worker" if gpu else "") + f", {renders} render(s) at a time")
+        click.echo(f"export PREFECT_API_URL={api_url}, then e.g. "
+                   "`prefect deployment run batch/batch -p inbox=… -p store=…`; Ctrl-C stops")
+        while all(p.poll() is None for p in procs):
+            time.sleep(1)
+        click.echo("a process of the stack exited; see the logs in " + str(logs), err=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop(procs)
 
 
 def main() -> None:

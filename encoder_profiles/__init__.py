@@ -89,7 +89,10 @@ class Encode(_Model):
     vbv_buffer_s: float = Field(gt=0)
     gop_s: float = Field(gt=0)
     preset: str
-    audio_peak_target_dbfs: float = Field(lt=0)
+    loudness_target_lufs: float = Field(lt=0)
+    limiter_ceiling_dbfs: float = Field(lt=0)
+    min_peak_dbfs: float = Field(lt=0)
+    hum_prominence_db: float = Field(gt=0)
     title_card_s: float = Field(gt=0)
     credits_s: float = Field(gt=0)
     layout: str
@@ -165,8 +168,9 @@ class Profile(_Model):
         if e.width * d.aspect[1] != e.height * d.aspect[0]:
             problems.append(f"encode size {e.width}x{e.height} is not {d.aspect[0]}:{d.aspect[1]}")
         lo, hi = self.audio.peak_dbfs
-        if not lo <= e.audio_peak_target_dbfs <= hi:
-            problems.append(f"encode.audio_peak_target_dbfs is outside S1 {lo}…{hi}")
+        if not lo <= e.min_peak_dbfs <= e.limiter_ceiling_dbfs <= hi:
+            problems.append(f"encode.min_peak_dbfs … limiter_ceiling_dbfs must lie inside S1 "
+                            f"{lo}…{hi}")
         if e.title_card_s > self.structure.title_card_max_s:
             problems.append("encode.title_card_s is longer than A4 allows")
         if problems:

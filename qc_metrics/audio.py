@@ -370,6 +370,12 @@ class SpectrumClasses:
         return self.spectra[:upto].sum(axis=0) / max(int(self.counts[:upto].sum()), 1)
 
 
+def hum_to_remove(hum: Hum, *, prominence_db: float, min_level_dbfs: float) -> list[HumLine]:
+    """Mains lines that are hum (S3): standing out of the spectrum and loud enough to hear."""
+    return [h for h in hum.lines
+            if h.prominence_db >= prominence_db and h.level_dbfs >= min_level_dbfs]
+
+
 class HumMeter:
     """S3 spectra: the whole programme in ~0.7 s frames (1.5 Hz bins, to tell a mains line
     from the harmonics of a voice), and the pauses in ~0.17 s frames (short enough to fit
@@ -515,7 +521,8 @@ class AudioQC(Detector):
     ``clip_level`` / ``clip_min_samples``: a clipping run is this many consecutive samples of
     one channel at |x| ≥ level (0.999 ≈ −0.009 dBFS; 3 samples as Audacity's Find Clipping).
     ``hum_prominence_db``: a mains line (k × profile.audio.mains_hz, k ≤ ``hum_harmonics``)
-    standing this far out of its ±12 Hz neighbourhood is hum.
+    standing this far out of its ±12 Hz neighbourhood is hum, when it is also louder than
+    ``hum_min_level_dbfs`` (quieter lines are inaudible: no hum in the sense of S3).
     ``swing_lu``: the speech level over 3 s departing this far from the median of its
     surrounding minute is a swing (S4).
     ``max_events``: events kept per check.
@@ -527,10 +534,12 @@ class AudioQC(Detector):
                  channel_weights: Sequence[float] | None = None,
                  clip_level: float = 0.999, clip_min_samples: int = 3,
                  hum_prominence_db: float = 10.0, hum_harmonics: int = 8,
+                 hum_min_level_dbfs: float = -70.0,
                  swing_lu: float = 6.0, max_events: int = 50) -> None:
         self.sample_rate = float(sample_rate)
         self.profile = profile
         self.hum_prominence_db = float(hum_prominence_db)
+        self.hum_min_level_dbfs = float(hum_min_level_dbfs)
         self.swing_lu = float(swing_lu)
         self.max_events = int(max_events)
         hum_top = hum_harmonics * profile.audio.mains_hz + 60.0
@@ -642,11 +651,15 @@ class AudioQC(Detector):
         if math.isnan(hum.prominence_db):
             return Check("audio.hum", "S3", "skip", None, limit, "dB",
                          "too short to average a spectrum")
-        lines = [h for h in hum.lines if h.prominence_db >= limit]
+        lines = hum_to_remove(hum, prominence_db=limit, min_level_dbfs=self.hum_min_level_dbfs)
         if not lines:
-            return Check("audio.hum", "S3", "pass", hum.prominence_db, limit, "dB",
-                         f"no {hum.mains_hz:g} Hz hum: mains lines stand at most "
-                         f"{hum.prominence_db:.1f} dB out of the spectrum")
+            audible = [h.prominence_db for h in hum.lines
+                       if h.level_dbfs >= self.hum_min_level_dbfs]
+            top = max(audible, default=0.0)
+            return Check("audio.hum", "S3", "pass", top, limit, "dB",
+                         f"no {hum.mains_hz:g} Hz hum: audible mains lines stand at most "
+                         f"{top:.1f} dB out of the spectrum (lines under "
+                         f"{self.hum_min_level_dbfs:g} dBFS are not heard)")
         listed = ", ".join(f"{h.frequency_hz:g} Hz (+{h.prominence_db:.0f} dB, "
                            f"{h.level_dbfs:.0f} dBFS)" for h in lines)
         end = self._time(self.bank.samples_in / self.sample_rate)

@@ -18,6 +18,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, ConfigDict
 
+from courseware.audio_chain import HumNotch, PeakLimiter, Programme
 from courseware.cards import credits_lines, render_card, title_card_lines
 from courseware.compose import Compositor
 from courseware.course import Course
@@ -25,15 +26,20 @@ from courseware.fonts import FontFace, find_face
 from courseware.media import AudioFeed, DeliveryWriter, cfr_frames, rgb_to_frame
 from courseware.subtitles import parse_srt, shift_and_clip
 from encoder_profiles import Profile, load_layout
+from qc_metrics.audio import AudioQC, hum_to_remove
 from tasks.probe import LectureInputs, SourceInfo
 
 
 class AudioPlan(BaseModel):
+    """What the analysis pass decided for the programme sound (two-pass mastering)."""
+
     model_config = ConfigDict(frozen=True)
 
     role: str | None  # which source's audio is the programme sound; None: silence
-    peak_dbfs: float | None
-    gain_db: float
+    integrated_lufs: float | None = None
+    true_peak_dbfs: float | None = None
+    gain_db: float = 0.0
+    notch_hz: tuple[float, ...] = ()  # mains lines to remove (S3)
 
 
 class RenderResult(BaseModel):
@@ -64,24 +70,37 @@ def main_duration(inputs: LectureInputs) -> float:
 
 
 def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
-    """Measure the master's sample peak over the lecture span; gain to the profile target."""
+    """First pass over the master microphone, lecture span only: loudness, true peak and mains
+    hum (BS.1770-4 / S3 meters of qc_metrics.audio). Decides gain and hum notches."""
     src = master_audio(inputs)
     if src is None:
-        return AudioPlan(role=None, peak_dbfs=None, gain_db=0.0)
-    rate = profile.delivery.audio_rate
+        return AudioPlan(role=None)
+    rate, enc = profile.delivery.audio_rate, profile.encode
     feed = AudioFeed(src.path, rate=rate, start_s=src.offset_s, lecture=inputs.label)
-    remaining = round(main_duration(inputs) * rate)
-    peak = 0.0
+    meter = AudioQC(sample_rate=rate, profile=profile, hum_prominence_db=enc.hum_prominence_db)
+    remaining, t = round(main_duration(inputs) * rate), 0.0
     while remaining > 0:
         n = min(remaining, rate)
-        peak = max(peak, float(np.max(np.abs(feed.read(n)), initial=0.0)))
-        remaining -= n
-    if peak <= 0.0:
-        return AudioPlan(role=src.role, peak_dbfs=None, gain_db=0.0)
-    peak_db = 20 * math.log10(peak)
-    # S1: programme peak inside −8…−2 dBFS; aim at the profile's target below −2
-    return AudioPlan(role=src.role, peak_dbfs=peak_db,
-                     gain_db=profile.encode.audio_peak_target_dbfs - peak_db)
+        meter.process(feed.read(n), t)
+        remaining, t = remaining - n, t + n / rate
+    meter.finish()
+    loud, hum = meter.loudness.result(), meter.hum.finish()
+    if not math.isfinite(loud.true_peak_dbfs):
+        return AudioPlan(role=src.role)
+    # S3: notch every mains line that stands out (and its neighbours' harmonics stay)
+    notch = tuple(line.frequency_hz for line in hum_to_remove(
+        hum, prominence_db=enc.hum_prominence_db, min_level_dbfs=meter.hum_min_level_dbfs))
+    # one loudness for the whole course; S1: peaks at least min_peak (the limiter caps them)
+    gain = (enc.loudness_target_lufs - loud.integrated_lufs
+            if math.isfinite(loud.integrated_lufs) else 0.0)
+    if loud.true_peak_dbfs + gain < enc.min_peak_dbfs:
+        gain = enc.min_peak_dbfs - loud.true_peak_dbfs
+    return AudioPlan(role=src.role, integrated_lufs=_finite(loud.integrated_lufs),
+                     true_peak_dbfs=loud.true_peak_dbfs, gain_db=gain, notch_hz=notch)
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
 
 
 def _card_frames(rgb: np.ndarray, seconds: float, fps: int) -> Iterator[av.VideoFrame]:
@@ -118,22 +137,33 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
     final = out_dir / f"lecture{inputs.number:02d}.mp4"
     tmp = final.with_name(f".{final.name}.{os.getpid()}.part")
     rate = profile.delivery.audio_rate
-    silence = np.zeros((2, rate // fps), np.float32)
+    programme = Programme(PeakLimiter(10 ** (enc.limiter_ceiling_dbfs / 20), sample_rate=rate))
+
+    def silence(n: int) -> np.ndarray:
+        return np.zeros((2, n), np.float32)
+
     frames = 0
     try:
         with DeliveryWriter(tmp, profile, subtitles=inputs.subtitles is not None) as writer:
             spf = writer.samples_per_frame
             if inputs.intro is not None:  # A3: the provincial opening on lecture 1
-                feed = AudioFeed(inputs.intro.path, rate=rate, lecture=inputs.label)
+                programme.cut_to(AudioFeed(inputs.intro.path, rate=rate,
+                                           lecture=inputs.label).read)
                 for frame in cfr_frames(inputs.intro.path, fps=fps, lecture=inputs.label):
                     if frame is not None:
-                        writer.write(comp.full_frame(frame), feed.read(spf))
+                        writer.write(comp.full_frame(frame), programme.read(spf))
+            programme.cut_to(silence)
             for frame in _card_frames(card, enc.title_card_s, fps):  # A4: ≤ 5 s title card
-                writer.write(frame, silence)
+                writer.write(frame, programme.read(spf))
             master = inputs.sources.get(audio.role) if audio.role else None
             feed = AudioFeed(master.path if master else None, rate=rate,
                              start_s=master.offset_s if master else 0.0,
                              gain=10 ** (audio.gain_db / 20), lecture=inputs.label)
+            notch = HumNotch(audio.notch_hz, sample_rate=rate)
+            if notch.active and master is not None:  # no ringing where the lecture begins
+                notch.warm_up(AudioFeed(master.path, rate=rate, start_s=master.offset_s,
+                                        lecture=inputs.label).read(rate))
+            programme.cut_to(lambda n: notch(feed.read(n)))
             readers = {r: cfr_frames(s.path, fps=fps, start_s=s.offset_s, lecture=inputs.label)
                        for r, s in videos.items()}
             main_frames = math.floor(main_duration(inputs) * fps)
@@ -144,13 +174,14 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                                                end_s=start + main_frames / fps))
             for _ in range(main_frames):
                 current = {r: next(it, None) for r, it in readers.items()}
-                writer.write(comp.compose(current), feed.read(spf))
+                writer.write(comp.compose(current), programme.read(spf))
                 frames += 1
             for it in readers.values():
                 it.close()
             if credits is not None:  # A5: credits close the course
+                programme.cut_to(silence)
                 for frame in _card_frames(credits, enc.credits_s, fps):
-                    writer.write(frame, silence)
+                    writer.write(frame, programme.read(spf))
             total = writer.frames
         os.replace(tmp, final)
     finally:

@@ -1,0 +1,332 @@
+"""The QC report as one self-contained HTML page a person can read and forward.
+
+Everything is inline: CSS, SVG charts, thumbnails as ``data:`` URIs; no scripts, no external
+resources, so the page opens the same offline, in a mail attachment or on a USB stick.
+Labels are Chinese with English beside them (``lang="zh-CN"``); every piece of text that
+comes from the file or the checks is escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Sequence
+from html import escape
+from typing import TYPE_CHECKING
+
+from courseware.report import Check, Event
+from qc_metrics.frames import timecode
+
+if TYPE_CHECKING:
+    from tasks.qc import QcResult, Thumbnail, Timeline
+
+COLOURS = {"pass": "#2e7d32", "warn": "#e65100", "fail": "#c62828", "skip": "#757575"}
+VERDICT_ZH = {"pass": "合格", "warn": "需复核", "fail": "不合格", "skip": "未检"}
+#: the groups of the report: check-id prefix, Chinese and English titles, clauses
+GROUPS = (
+    ("format", "封装格式", "Format", "D2–D10"),
+    ("video", "视频信号", "Video signal", "V1–V4"),
+    ("audio", "音频信号", "Audio signal", "S1–S4"),
+)
+#: what each clause asks, in a few words (shared/spec/courseware-spec.md)
+CLAUSES = {
+    "D2": "H.264 / MP4", "D3": "码率 bit rate 800–1024 kbps", "D4": "分辨率 ≥ 1280×720",
+    "D5": "宽高比 16:9", "D6": "25 帧/秒 fps", "D7": "逐行扫描 progressive",
+    "D9": "AAC 48 kHz 128 kbps 立体声", "D10": "MP4 网络播放 faststart",
+    "V1": "画面稳定、连续 stable, continuous", "V2": "信噪比 SNR ≥ 55 dB",
+    "V3": "白平衡、机位色差 white balance", "V4": "视频电平 video levels",
+    "S1": "峰值 −8…−2 dB, 无失真 peak", "S2": "信噪比 SNR ≥ 48 dB",
+    "S3": "声画同步、无交流声 sync, hum", "S4": "音量平稳 steady level",
+}
+MAX_EVENTS = 50          # per check on the page
+MAX_POINTS = 1200        # per chart line (longer series are averaged in buckets)
+THUMB_MATCH_S = 0.1      # an event shows the thumbnail taken this close to its start
+
+_CSS = """
+* { box-sizing: border-box; }
+body { margin: 0; font: 15px/1.5 "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei",
+       "PingFang SC", "WenQuanYi Micro Hei", "Noto Sans", "DejaVu Sans", sans-serif;
+       color: #212121; background: #f5f5f5; }
+main { max-width: 1200px; margin: 0 auto; padding: 0 24px 48px; }
+.band { color: #fff; padding: 20px 24px; }
+.band h1 { margin: 0; font-size: 26px; }
+.band .verdict { font-size: 20px; font-weight: bold; }
+section { background: #fff; margin: 20px 0; padding: 16px 20px; border-radius: 6px;
+          box-shadow: 0 1px 3px rgba(0,0,0,.12); }
+h2 { font-size: 19px; margin: 0 0 12px; }
+h3 { font-size: 16px; margin: 16px 0 8px; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; vertical-align: top; padding: 6px 8px;
+         border-bottom: 1px solid #e0e0e0; }
+th { background: #fafafa; font-weight: 600; white-space: nowrap; }
+td.num { white-space: nowrap; font-variant-numeric: tabular-nums; }
+code { font-family: "DejaVu Sans Mono", monospace; font-size: 13px; }
+.badge { display: inline-block; min-width: 64px; text-align: center; color: #fff;
+         border-radius: 4px; padding: 1px 8px; font-weight: bold; font-size: 13px; }
+.meta th { width: 220px; background: none; }
+.counts span { margin-right: 16px; }
+.note { color: #6d4c41; }
+.events { list-style: none; padding: 0; margin: 0; }
+.events li { display: flex; gap: 12px; align-items: flex-start; padding: 6px 0;
+             border-bottom: 1px solid #eee; }
+.events img { width: 192px; height: auto; border: 1px solid #bdbdbd; flex: none; }
+.tc { font-family: "DejaVu Sans Mono", monospace; white-space: nowrap; }
+.chart { width: 100%; height: auto; }
+.source { color: #616161; font-size: 13px; margin: 2px 0 12px; }
+"""
+
+
+def render_html(result: QcResult) -> str:
+    """The page for ``result`` (a :class:`tasks.qc.QcResult`), as a UTF-8 string."""
+    report = result.report
+    status = report.status
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="zh-CN">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>课件质检报告 QC report — {escape(_basename(report.file))}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+        f'<header class="band" id="verdict" style="background:{COLOURS[status]}">',
+        "<h1>课件质检报告 · Courseware QC report</h1>",
+        f'<div class="verdict">结论 Verdict: {VERDICT_ZH[status]} · {status.upper()}</div>',
+        "</header>",
+        "<main>",
+        _summary(result),
+    ]
+    by_group = _grouped(report.checks)
+    for key, zh, en, clauses in (*GROUPS, ("other", "其他", "Other", "")):
+        checks = by_group.get(key, [])
+        if checks:
+            parts.append(_check_table(checks, zh, en, clauses))
+    parts.append(_events(report.checks, result.thumbnails))
+    parts.append(_charts(result.timelines, report.checks, report.duration_s))
+    parts += ["</main>", "</body>", "</html>", ""]
+    return "\n".join(parts)
+
+
+# ------------------------------------------------------------------------------ sections
+
+def _summary(result: QcResult) -> str:
+    r = result.report
+    counts = {s: sum(c.status == s for c in r.checks) for s in ("fail", "warn", "pass", "skip")}
+    speed = (f"{result.frames} frames in {result.elapsed_s:.1f} s "
+             f"({result.frames / result.elapsed_s:.0f} fps)" if result.elapsed_s > 0 else "")
+    rows = [
+        ("文件 File", f"<code>{escape(r.file)}</code>"),
+        ("规范 Profile", escape(r.profile)),
+        ("结论 Verdict", _badge(r.status)),
+        ("时长 Duration", f'<span class="tc">{timecode(r.duration_s)}</span> '
+                          f"({r.duration_s:.1f} s)"),
+        ("计算后端 Backend", escape(r.backend) + (f" · {escape(speed)}" if speed else "")),
+        ("检查项 Checks", '<span class="counts">' + "".join(
+            f"<span>{_badge(s)} × {n}</span>" for s, n in counts.items() if n) + "</span>"),
+    ]
+    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+    notes = "".join(f'<p class="note">注意 Note: {escape(n)}</p>' for n in result.notes)
+    failed = [c for c in r.checks if c.status == "fail"]
+    todo = ""
+    if failed:
+        todo = ("<h3>须整改 To fix</h3><ul>" + "".join(
+            f"<li><code>{escape(c.id)}</code> ({escape(c.clause or '—')}): "
+            f"{escape(c.message)}</li>" for c in failed) + "</ul>")
+    return (f'<section><h2>概要 Summary</h2><table class="meta">{body}</table>'
+            f"{notes}{todo}</section>")
+
+
+def _check_table(checks: list[Check], zh: str, en: str, clauses: str) -> str:
+    head = ("<tr><th>检查项 Check</th><th>条款 Clause</th><th>状态 Status</th>"
+            "<th>实测 Measured</th><th>限值 Threshold</th><th>单位 Unit</th>"
+            "<th>说明 Message</th></tr>")
+    rows = []
+    for c in checks:
+        clause = escape(c.clause) if c.clause else "—"
+        title = f' title="{escape(CLAUSES[c.clause])}"' if c.clause in CLAUSES else ""
+        events = f" · {len(c.events)} event(s)" if c.events else ""
+        rows.append(
+            f'<tr id="{escape(c.id)}"><td><code>{escape(c.id)}</code></td>'
+            f"<td{title}>{clause}</td><td>{_badge(c.status)}</td>"
+            f'<td class="num">{escape(_value(c.measured))}</td>'
+            f'<td class="num">{escape(_value(c.threshold))}</td>'
+            f"<td>{escape(c.unit)}</td><td>{escape(c.message)}{escape(events)}</td></tr>")
+    suffix = f" ({escape(clauses)})" if clauses else ""
+    return (f"<section><h2>{escape(zh)} {escape(en)}{suffix}</h2>"
+            f"<table>{head}{''.join(rows)}</table></section>")
+
+
+def _events(checks: Sequence[Check], thumbs: Sequence[Thumbnail]) -> str:
+    with_events = [c for c in checks if c.events]
+    if not with_events:
+        return "<section><h2>事件 Events</h2><p>无 None.</p></section>"
+    out = ["<section><h2>事件与时间码 Events with timecodes</h2>"]
+    for c in with_events:
+        out.append(f"<h3>{_badge(c.status)} <code>{escape(c.id)}</code> "
+                   f"({escape(c.clause or '—')})</h3><ul class=\"events\">")
+        for e in c.events[:MAX_EVENTS]:
+            thumb = _thumb_for(e, thumbs)
+            img = ""
+            if thumb is not None:
+                data = base64.b64encode(thumb.jpeg).decode("ascii")
+                img = (f'<img src="data:image/jpeg;base64,{data}" width="{thumb.width}" '
+                       f'height="{thumb.height}" alt="frame at {timecode(thumb.frame_s)}">')
+            out.append(f'<li>{img}<div><span class="tc">{timecode(e.start_s)} – '
+                       f"{timecode(e.end_s)}</span><br>{escape(e.detail)}</div></li>")
+        if len(c.events) > MAX_EVENTS:
+            out.append(f"<li>… {len(c.events) - MAX_EVENTS} more (see the JSON report)</li>")
+        out.append("</ul>")
+    out.append("</section>")
+    return "".join(out)
+
+
+def _charts(timelines: Sequence[Timeline], checks: Sequence[Check], duration_s: float) -> str:
+    if not timelines:
+        return ""
+    events = {c.id: c.events for c in checks}
+    out = ["<section><h2>时间线 Timelines</h2>"]
+    for tl in timelines:
+        spans = [e for cid in tl.check_ids for e in events.get(cid, ())]
+        out.append(f"<h3>{escape(tl.label_zh)} · {escape(tl.label)} ({escape(tl.unit)})</h3>")
+        out.append(_svg_chart(tl, spans, duration_s=duration_s))
+        out.append(f'<p class="source">{escape(tl.source)}; shaded: events of '
+                   f"{escape(', '.join(tl.check_ids))}</p>")
+    out.append("</section>")
+    return "".join(out)
+
+
+# ------------------------------------------------------------------------------ SVG chart
+
+def _svg_chart(tl: Timeline, spans: Sequence[Event], *, duration_s: float, width: int = 1100,
+               height: int = 240) -> str:
+    """A line chart of ``tl`` over the whole file (all charts share the time axis), with its
+    threshold lines dashed and the spans of its checks' events shaded."""
+    left, right, top, bottom = 64, 110, 12, 34
+    pw, ph = width - left - right, height - top - bottom
+    times, values = _decimate(tl.times, tl.values)
+    finite = [v for v in values if v is not None]
+    if not times or not finite:
+        return '<p class="source">无可测数据 Nothing measurable.</p>'
+    t0 = min(0.0, times[0])
+    t1 = max(times[-1], duration_s, t0 + 1.0)
+    ys = finite + [lim.value for lim in tl.limits]
+    lo, hi = min(ys), max(ys)
+    pad = max((hi - lo) * 0.08, 1.0)
+    lo, hi = lo - pad, hi + pad
+
+    def x(t: float) -> float:
+        return left + (min(max(t, t0), t1) - t0) / (t1 - t0) * pw
+
+    def y(v: float) -> float:
+        return top + (hi - v) / (hi - lo) * ph
+
+    el = [f'<svg class="chart" viewBox="0 0 {width} {height}" '
+          f'role="img" aria-label="{escape(tl.label)}">',
+          f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fafafa" '
+          'stroke="#bdbdbd"/>']
+    for e in spans:
+        if e.end_s >= t0 and e.start_s <= t1:
+            xa, xb = x(e.start_s), x(e.end_s)
+            el.append(f'<rect x="{xa:.1f}" y="{top}" width="{max(xb - xa, 2.0):.1f}" '
+                      f'height="{ph}" fill="#c62828" fill-opacity="0.15"/>')
+    for v in _ticks(lo, hi, 5):
+        el.append(f'<line x1="{left}" x2="{left + pw}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
+                  'stroke="#e0e0e0"/>'
+                  f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="12" '
+                  f'fill="#616161">{v:g}</text>')
+    for t in _ticks(t0, t1, 6, min_step=1.0):
+        el.append(f'<text x="{x(t):.1f}" y="{height - 12}" text-anchor="middle" '
+                  f'font-size="12" fill="#616161">{timecode(t)[:8]}</text>')
+    for lim in tl.limits:
+        el.append(f'<line x1="{left}" x2="{left + pw}" y1="{y(lim.value):.1f}" '
+                  f'y2="{y(lim.value):.1f}" stroke="#c62828" stroke-dasharray="6 4"/>'
+                  f'<text x="{left + pw + 6}" y="{y(lim.value) + 4:.1f}" font-size="12" '
+                  f'fill="#c62828">{escape(lim.label)} {lim.value:.4g}</text>')
+    for run in _segments(times, values):
+        if len(run) == 1:
+            (t, v), = run
+            el.append(f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="2.5" fill="#1565c0"/>')
+        else:
+            pts = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in run)
+            el.append(f'<polyline points="{pts}" fill="none" stroke="#1565c0" '
+                      'stroke-width="2"/>')
+    el.append("</svg>")
+    return "".join(el)
+
+
+def _decimate(times: Sequence[float], values: Sequence[float | None],
+              ) -> tuple[list[float], list[float | None]]:
+    """At most MAX_POINTS points: buckets of consecutive points, averaged (gaps kept)."""
+    n = len(times)
+    if n <= MAX_POINTS:
+        return list(times), list(values)
+    size = math.ceil(n / MAX_POINTS)
+    ts: list[float] = []
+    vs: list[float | None] = []
+    for i in range(0, n, size):
+        chunk = [v for v in values[i: i + size] if v is not None]
+        ts.append(times[i])
+        vs.append(sum(chunk) / len(chunk) if chunk else None)
+    return ts, vs
+
+
+def _segments(times: Sequence[float], values: Sequence[float | None],
+              ) -> list[list[tuple[float, float]]]:
+    """Runs of consecutive measured points (a None breaks the line)."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for t, v in zip(times, values, strict=True):
+        if v is None:
+            if runs[-1]:
+                runs.append([])
+        else:
+            runs[-1].append((t, v))
+    return [r for r in runs if r]
+
+
+def _ticks(lo: float, hi: float, count: int, *, min_step: float = 0.0) -> list[float]:
+    """Round tick values inside [lo, hi] (1, 2, 5 × 10^k steps, at least ``min_step``)."""
+    span = hi - lo
+    if span <= 0:
+        return [lo]
+    raw = max(span / count, min_step)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    first = math.ceil(lo / step) * step
+    return [round(first + i * step, 10) for i in range(int((hi - first) / step) + 1)]
+
+
+# ------------------------------------------------------------------------------ helpers
+
+def _grouped(checks: Sequence[Check]) -> dict[str, list[Check]]:
+    known = {g[0] for g in GROUPS}
+    out: dict[str, list[Check]] = {}
+    for c in checks:
+        prefix = c.id.split(".", 1)[0]
+        out.setdefault(prefix if prefix in known else "other", []).append(c)
+    return out
+
+
+def _badge(status: str) -> str:
+    return (f'<span class="badge" style="background:{COLOURS.get(status, "#757575")}">'
+            f"{escape(status.upper())}</span>")
+
+
+def _value(value: float | str | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.0f}"
+    return str(value)
+
+
+def _basename(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _thumb_for(event: Event, thumbs: Sequence[Thumbnail]) -> Thumbnail | None:
+    """The thumbnail taken for this event's start (events close together share one)."""
+    best = min(thumbs, key=lambda th: abs(th.at_s - event.start_s), default=None)
+    if best is None or abs(best.at_s - event.start_s) > THUMB_MATCH_S:
+        return None
+    return best

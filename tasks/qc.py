@@ -1,0 +1,452 @@
+"""``courseware qc FILE``: the full QC report of one media file (format, video, audio).
+
+One decode pass over the file (PyAV, threaded decoding): video frames as planar YUV 4:2:0
+(``qc_metrics.frames`` convention; other pixel formats are converted to ``yuv420p``) go in
+batches into :class:`~qc_metrics.video.VideoQC`, audio as float32 (channels, n) blocks at
+the stream's own rate into :class:`~qc_metrics.audio.AudioQC`. Both stream: memory is flat in
+the length of the file (one batch of frames, half a second of audio, a few floats per second
+for the timelines). The format clauses (D2–D10) come from the demux-only probe
+(:func:`tasks.verify.verify_file`).
+
+After the pass, when the events are known, a second cheap pass seeks to the first frame of
+each event (at most ``MAX_THUMBNAILS``) and keeps a small JPEG of it for the HTML report.
+
+The arrays live on the GPU (CuPy) when one is usable, unless the caller asks for the CPU;
+the report's ``backend`` says which ran, and a fallback is logged and noted (Style rule 10).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import av
+import numpy as np
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from courseware.errors import CorruptMediaError
+from courseware.media import open_media
+from courseware.report import Check, Report
+from encoder_profiles import Profile
+from qc_metrics.audio import AudioQC
+from qc_metrics.frames import split_yuv420p, timecode
+from qc_metrics.loudness import SHORT_TERM_STEPS, STEP_S
+from qc_metrics.motion import StabilityDetector
+from qc_metrics.noise import NoiseDetector, snr_db
+from qc_metrics.video import VideoQC
+from qc_metrics.xp import backend_name, gpu_namespace
+from tasks.verify import verify_file
+
+log = logging.getLogger(__name__)
+
+#: frames handed to the video detectors per call (one host→GPU copy per batch)
+BATCH = 16
+#: audio handed to the audio detectors per call, in seconds
+AUDIO_BLOCK_S = 0.5
+#: thumbnails kept for the HTML report (first frame of each event, worst checks first)
+MAX_THUMBNAILS = 24
+THUMB_WIDTH = 240
+#: events starting closer than this share one thumbnail (about two frames)
+THUMB_MERGE_S = 0.1
+#: the next thumbnail this close after the last decoded picture is decoded to, not sought
+THUMB_DECODE_ON_S = 4.0
+
+#: checks that cannot run without the stream, with their clause (shared/DESIGN.md ids)
+_VIDEO_IDS = (("video.snr", "V2"), ("video.white_balance", "V3"), ("video.levels", "V4"),
+              ("video.stability", "V1"), ("video.timestamps", "V1"),
+              ("video.colour_jumps", "V1"), ("video.freeze", "V1"), ("video.black", "V1"))
+_AUDIO_IDS = (("audio.peak", "S1"), ("audio.clipping", "S1"), ("audio.snr", "S2"),
+              ("audio.hum", "S3"), ("audio.volume_swings", "S4"), ("audio.loudness", "S4"))
+
+
+_SEVERITY = {"fail": 0, "warn": 1, "pass": 2, "skip": 3}
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A threshold line on a timeline chart."""
+
+    value: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Points of a chart: ``values[i]`` measured at ``times[i]`` (seconds, presentation
+    time), one every ``step_s``; None where nothing was measurable."""
+
+    key: str            #: "loudness", "snr", "motion"
+    label: str          #: English title
+    label_zh: str       #: Chinese title
+    unit: str
+    step_s: float
+    times: tuple[float, ...]
+    values: tuple[float | None, ...]
+    limits: tuple[Limit, ...]
+    check_ids: tuple[str, ...]   #: whose events the chart marks
+    source: str         #: how the values were measured (a person reads it)
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    at_s: float         #: the event start it illustrates
+    frame_s: float      #: presentation time of the frame shown
+    width: int
+    height: int
+    jpeg: bytes
+
+
+@dataclass(frozen=True)
+class QcResult:
+    """The report (JSON contract) plus what the HTML page shows; small (no frames)."""
+
+    report: Report
+    timelines: tuple[Timeline, ...]
+    thumbnails: tuple[Thumbnail, ...]
+    notes: tuple[str, ...]      #: fallbacks and limits a reader must know about
+    frames: int                 #: video frames decoded and checked
+    elapsed_s: float            #: wall time of the decode + QC pass
+
+
+def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
+            thumbnails: bool = True, gpu: bool | None = None) -> QcResult:
+    """Every QC check of ``path`` (format D2–D10, video V1–V4, audio S1–S4) in one decode pass.
+
+    ``gpu``: None uses CuPy when a CUDA device is usable, True asks for it (falling back to
+    NumPy, noted, when there is none), False runs on NumPy. Raises MissingSourceError /
+    CorruptMediaError when the file is absent, unreadable or damaged.
+    """
+    fmt = verify_file(path, profile=profile, lecture=lecture)
+    notes: list[str] = []
+    xp: ModuleType = np
+    if gpu is not False:
+        cupy = gpu_namespace()
+        if cupy is not None:
+            xp = cupy
+        elif gpu:
+            note = "GPU requested but CuPy or a CUDA device is unavailable: ran on NumPy (CPU)"
+            log.warning("%s: %s", path, note)
+            notes.append(note)
+    started = time.perf_counter()
+    video, audio = _decode_pass(path, profile=profile, lecture=lecture, xp=xp)
+    elapsed = time.perf_counter() - started
+
+    checks: list[Check] = list(fmt.checks)
+    timelines: list[Timeline] = []
+    if video is not None:
+        checks += video.qc.finish()
+        timelines += video.timelines(profile)
+    else:
+        checks += [Check(i, c, "skip", None, None, "", "no video stream") for i, c in _VIDEO_IDS]
+    if audio is not None:
+        audio_checks = audio.qc.finish()
+        checks += audio_checks
+        timelines.insert(0, audio.loudness_timeline(audio_checks))
+    else:
+        checks += [Check(i, c, "skip", None, None, "", "no audio stream") for i, c in _AUDIO_IDS]
+    ran = [p.qc.backend for p in (video, audio) if p is not None and p.qc.backend]
+    backend = ran[0] if ran else backend_name(xp)
+    report = Report(file=str(path), profile=profile.name, duration_s=fmt.duration_s,
+                    checks=tuple(checks), backend=backend)
+    thumbs: tuple[Thumbnail, ...] = ()
+    if thumbnails and video is not None:
+        thumbs = _thumbnails(path, _event_starts(report.checks), lecture=lecture)
+    return QcResult(report=report, timelines=tuple(timelines), thumbnails=thumbs,
+                    notes=tuple(notes), frames=video.frames if video is not None else 0,
+                    elapsed_s=elapsed)
+
+
+# A path says nothing about the file's content: never serve a cached verdict.
+qc_task = task(name="qc", cache_policy=NO_CACHE)(qc_file)
+
+
+# ------------------------------------------------------------------------------ decode pass
+
+def _where(path: Path, lecture: str | None) -> str:
+    return f"{path}" + (f" (lecture {lecture})" if lecture else "")
+
+
+def _decode_pass(path: Path, *, profile: Profile, lecture: str | None, xp: ModuleType,
+                 ) -> tuple[_VideoPass | None, _AudioPass | None]:
+    """Demux once, decode both streams, feed the detectors."""
+    with open_media(path, lecture=lecture) as container:
+        vs = container.streams.video[0] if container.streams.video else None
+        aus = container.streams.audio[0] if container.streams.audio else None
+        video = _VideoPass(vs, profile=profile, xp=xp) if vs is not None else None
+        audio = _AudioPass(aus, profile=profile, xp=xp) if aus is not None else None
+        streams = [s for s in (vs, aus) if s is not None]
+        if vs is not None:
+            vs.thread_type = "AUTO"           # frame + slice threads (audio decodes fast)
+        last = 0.0
+        try:
+            # demux ends with an empty packet per stream, which flushes its decoder
+            for packet in container.demux(streams):
+                for frame in packet.decode():
+                    if isinstance(frame, av.VideoFrame) and video is not None:
+                        video.add(frame)
+                        last = video.last_t
+                    elif isinstance(frame, av.AudioFrame) and audio is not None:
+                        audio.add(frame)
+        except av.FFmpegError as exc:
+            raise CorruptMediaError(
+                f"{_where(path, lecture)}: decoding failed near {timecode(last)} ({exc}); "
+                "the file is damaged: re-export or re-upload it") from exc
+        if video is not None:
+            video.flush()
+            if video.frames == 0:
+                raise CorruptMediaError(f"{_where(path, lecture)}: no decodable video frames; "
+                                        "re-export or re-upload the file")
+        if audio is not None:
+            audio.flush()
+    return video, audio
+
+
+class _VideoPass:
+    """Frames → batches of planar yuv420p on the chosen backend → VideoQC."""
+
+    def __init__(self, stream: av.video.stream.VideoStream, *, profile: Profile,
+                 xp: ModuleType) -> None:
+        rate = stream.average_rate or stream.guessed_rate
+        self.fps = float(rate) if rate else float(profile.delivery.fps)
+        self.qc = VideoQC(fps=self.fps, profile=profile, batch=BATCH)
+        self.xp = xp
+        self.size: tuple[int, int] | None = None    # (width, height) of the first frame
+        self.frames = 0
+        self.last_t = 0.0
+        self._buf: np.ndarray | None = None
+        self._ts: list[float] = []
+
+    def add(self, frame: av.VideoFrame) -> None:
+        t = frame.time if frame.time is not None else self.last_t + 1.0 / self.fps
+        if self.size is None:
+            # 4:2:0 needs even sizes; an odd source loses its last row/column
+            self.size = (frame.width - frame.width % 2, frame.height - frame.height % 2)
+        if frame.format.name != "yuv420p" or (frame.width, frame.height) != self.size:
+            # other pixel formats (yuvj420p, 4:2:2, 10-bit, RGB) and mid-stream size changes
+            frame = frame.reformat(width=self.size[0], height=self.size[1], format="yuv420p")
+        width, height = self.size
+        if self._buf is None:
+            # a fresh buffer per batch: detectors may keep views of the frames they got.
+            # Layout of split_yuv420p: (H·3/2, W) = Y (H×W), then U and V (H/2×W/2 each)
+            self._buf = np.empty((BATCH, height * 3 // 2, width), np.uint8)
+        _copy_planes(frame, self._buf[len(self._ts)].reshape(-1), width, height)
+        self._ts.append(float(t))
+        self.frames += 1
+        self.last_t = float(t)
+        if len(self._ts) == BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buf is None or not self._ts:
+            return
+        batch = self._buf[: len(self._ts)]
+        if self.xp is not np:
+            batch = self.xp.asarray(batch)        # one host→device copy per batch
+        self.qc.process_batch(split_yuv420p(batch), self._ts)
+        self._buf, self._ts = None, []
+
+    def timelines(self, profile: Profile) -> list[Timeline]:
+        """Per-second SNR and motion from what the detectors measured on the way."""
+        noise = next(d for d in self.qc.detectors if isinstance(d, NoiseDetector))
+        motion = next(d for d in self.qc.detectors if isinstance(d, StabilityDetector))
+        luma = profile.video.luma_range
+        # the detectors' per-frame series (not yet public in qc_metrics: read here)
+        sigmas = _per_second(noise._times, noise._sigmas, _median)
+        snr = {k: snr_db(s, luma_range=luma) for k, s in sigmas.items()}
+        # cut pairs (no shared content) carry no motion
+        rows = [(t, math.hypot(dx, dy)) for t, dx, dy, peak in motion._rows
+                if peak >= motion.cut_peak]
+        moves = _per_second([t for t, _ in rows], [m for _, m in rows], max)
+        jump_px = max(2.0, motion.jump_frac * (self.size[0] if self.size else 0))
+        return [
+            _timeline("snr", "Image SNR (V2), median per second", "图像信噪比（每秒中值）", "dB",
+                      snr, (Limit(profile.video.snr_min_db, "V2 min"),), ("video.snr",),
+                      "luma noise σ in flat areas (Immerkær 1996), SNR = 20·log10"
+                      f"({luma[1] - luma[0]}/σ); "
+                      "gaps: no flat area or no measurable noise", origin=0.5),
+            _timeline("motion", "Global motion (V1), largest per second",
+                      "画面整体运动（每秒最大）", "px", moves, (Limit(jump_px, "jump limit"),),
+                      ("video.stability",),
+                      "frame-to-frame displacement by phase correlation, cuts excluded; "
+                      "a jump is a sudden departure from the running motion", origin=0.5),
+        ]
+
+
+class _AudioPass:
+    """Decoded audio → float32 (channels, n) blocks at the stream's rate → AudioQC."""
+
+    def __init__(self, stream: av.audio.stream.AudioStream, *, profile: Profile,
+                 xp: ModuleType) -> None:
+        self.rate = int(stream.sample_rate or 48000)
+        self.qc = AudioQC(sample_rate=self.rate, profile=profile)
+        self.xp = xp
+        # float planar at the native rate and layout (a pass-through for AAC's fltp)
+        self._resampler = av.AudioResampler(format="fltp", rate=self.rate)
+        self._pending: list[np.ndarray] = []
+        self._n = 0
+        self._block = round(AUDIO_BLOCK_S * self.rate)
+        self._start: float | None = None    # presentation time of the first sample
+        self.samples = 0
+
+    def add(self, frame: av.AudioFrame | None) -> None:
+        if frame is not None and self._start is None:
+            self._start = float(frame.time) if frame.time is not None else 0.0
+        for out in self._resampler.resample(frame):
+            if out is None:                   # a pass-through resampler echoes the flush
+                continue
+            x = out.to_ndarray()
+            self._pending.append(x.astype(np.float32, copy=False))
+            self._n += x.shape[1]
+        if self._n >= self._block:
+            self._emit()
+
+    def flush(self) -> None:
+        self.add(None)
+        self._emit()
+
+    def _emit(self) -> None:
+        if not self._n:
+            return
+        block = (np.concatenate(self._pending, axis=1) if len(self._pending) > 1
+                 else self._pending[0])
+        self._pending, self._n = [], 0
+        t = (self._start or 0.0) + self.samples / self.rate
+        self.samples += block.shape[1]
+        self.qc.process(block if self.xp is np else self.xp.asarray(block), t)
+
+    def loudness_timeline(self, checks: list[Check]) -> Timeline:
+        """Short-term loudness (EBU Tech 3341, 3 s) once per second, from AudioQC's meter;
+        ``checks``: the audio checks, for the reference lines."""
+        short = self.qc.loudness.short_term()          # every 100 ms, at each window's end
+        per_s = round(1.0 / STEP_S)
+        # the value of the 3-s window ending at each whole second after the first window
+        values = {k: float(short[k * per_s - SHORT_TERM_STEPS])
+                  for k in range(math.ceil(SHORT_TERM_STEPS / per_s),
+                                 (len(short) + SHORT_TERM_STEPS - 1) // per_s + 1)}
+        limits: tuple[Limit, ...] = ()
+        integrated = next((c.measured for c in checks if c.id == "audio.loudness"), None)
+        if isinstance(integrated, float) and math.isfinite(integrated):
+            swing = self.qc.swing_lu       # S4: swings are judged on speech against ±this
+            limits = (Limit(integrated, "integrated"), Limit(integrated + swing, f"+{swing:g} LU"),
+                      Limit(integrated - swing, f"−{swing:g} LU"))
+        return _timeline("loudness", "Short-term loudness (EBU R128, 3 s), per second",
+                         "短期响度（3 秒窗，每秒）", "LUFS", values, limits,
+                         ("audio.peak", "audio.clipping", "audio.volume_swings"),
+                         "ITU-R BS.1770-4 K-weighted loudness of the 3 s ending at each second",
+                         origin=self._start or 0.0)
+
+
+# ------------------------------------------------------------------------------ helpers
+
+def _copy_planes(frame: av.VideoFrame, out: np.ndarray, width: int, height: int) -> None:
+    """The yuv420p planes of ``frame`` into the flat buffer ``out``, Y then U then V,
+    without line padding (one copy; ``to_ndarray`` would copy twice)."""
+    offset = 0
+    for plane, (w, h) in zip(frame.planes, ((width, height), (width // 2, height // 2),
+                                            (width // 2, height // 2)), strict=True):
+        rows = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
+        out[offset: offset + w * h].reshape(h, w)[...] = rows[:h, :w]
+        offset += w * h
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def _per_second(times: list[float], values: list[float], reduce: Any) -> dict[int, float]:
+    """``reduce`` of the finite values falling in each whole second."""
+    bins: dict[int, list[float]] = {}
+    for t, v in zip(times, values, strict=True):
+        if v == v:
+            bins.setdefault(math.floor(t), []).append(v)
+    return {k: float(reduce(vs)) for k, vs in sorted(bins.items())}
+
+
+def _timeline(key: str, label: str, label_zh: str, unit: str, values: dict[int, float],
+              limits: tuple[Limit, ...], check_ids: tuple[str, ...], source: str,
+              origin: float = 0.0) -> Timeline:
+    """A 1-s timeline from {second: value}, each plotted at ``origin`` + second (0.5: the
+    middle of the second it sums up); seconds without a finite value are gaps."""
+    if not values:
+        return Timeline(key, label, label_zh, unit, 1.0, (), (), limits, check_ids, source)
+    first, last = min(values), max(values)
+    keys = range(first, last + 1)
+    return Timeline(key, label, label_zh, unit, 1.0,
+                    times=tuple(origin + k for k in keys),
+                    values=tuple(v if (v := values.get(k)) is not None and math.isfinite(v)
+                                 else None for k in keys),
+                    limits=limits, check_ids=check_ids, source=source)
+
+
+def _event_starts(checks: tuple[Check, ...]) -> list[float]:
+    """Start times of the events worth a picture, at most MAX_THUMBNAILS: worst checks
+    first, taking each check's first event, then each one's second, and so on; events
+    starting within THUMB_MERGE_S of a picked one share its picture."""
+    ordered = sorted((c for c in checks if c.events), key=lambda c: _SEVERITY[c.status])
+    picked: list[float] = []
+    for k in range(max((len(c.events) for c in ordered), default=0)):
+        for check in ordered:
+            if k >= len(check.events):
+                continue
+            start = check.events[k].start_s
+            if all(abs(start - t) > THUMB_MERGE_S for t in picked):
+                picked.append(start)
+                if len(picked) == MAX_THUMBNAILS:
+                    return sorted(picked)
+    return sorted(picked)
+
+
+def _thumbnails(path: Path, starts: list[float], *, lecture: str | None,
+                ) -> tuple[Thumbnail, ...]:
+    """The first frame at or after each time, as a small JPEG (a seek per time)."""
+    if not starts:
+        return ()
+    out: list[Thumbnail] = []
+    with open_media(path, lecture=lecture) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        tb = stream.time_base
+        if tb is None:
+            return ()
+        rate = stream.average_rate or stream.guessed_rate
+        half = 0.5 / float(rate) if rate else 0.02
+        frames: Iterator[av.VideoFrame] | None = None
+        current: av.VideoFrame | None = None
+        for at in starts:
+            try:
+                # decode on from the last picture when the next time is a little ahead;
+                # seek (to the keyframe before) otherwise
+                if (frames is None or current is None or current.time is None
+                        or at < current.time or at - current.time > THUMB_DECODE_ON_S):
+                    container.seek(max(0, int(at / tb)), stream=stream, backward=True)
+                    frames, current = container.decode(stream), None
+                frame = current if current is not None and (current.time or 0) >= at - half \
+                    else None
+                if frame is None:
+                    for candidate in frames:
+                        frame = current = candidate
+                        if candidate.time is not None and candidate.time >= at - half:
+                            break
+            except av.FFmpegError as exc:
+                log.warning("%s: no thumbnail at %s (%s)", _where(path, lecture),
+                            timecode(at), exc)
+                frames = None
+                continue
+            if frame is None:
+                continue
+            height = max(2, round(THUMB_WIDTH * frame.height / frame.width / 2) * 2)
+            image = frame.to_image(width=THUMB_WIDTH, height=height)
+            jpeg = io.BytesIO()
+            image.save(jpeg, format="JPEG", quality=80)
+            out.append(Thumbnail(at_s=at, frame_s=float(frame.time or at), width=THUMB_WIDTH,
+                                 height=height, jpeg=jpeg.getvalue()))
+    return tuple(out)

@@ -1,0 +1,290 @@
+"""``courseware qc``: one decode pass over a file with planted defects → the QC report
+(contract JSON), the HTML page (rendered by headless Chromium) and the CLI exit codes.
+
+The clips are made by the FFmpeg binary of imageio-ffmpeg (an independent encoder), with
+known answers: black from 2.5 s to 3.5 s, a tone whose peak jumps from −18 to −1.2 dBFS
+between 3 s and 4 s (S1's window is −8…−2 dBFS), luma noise for a measurable SNR.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from foreign_media import FFMPEG
+from PIL import Image
+
+from courseware.html_report import COLOURS, render_html
+from courseware.report import Check, Report
+from encoder_profiles import DEFAULT_PROFILE, Profile, load_profile
+from tasks.qc import QcResult, qc_file
+
+ROOT = Path(__file__).resolve().parents[1]
+SECONDS = 6
+BLACK = (2.5, 3.5)
+LOUD = (3.0, 4.0)
+LOUD_GAIN = 7.0                                   # sine at 1/8 full scale, ×7 = 0.875
+LOUD_PEAK_DBFS = 20 * math.log10(LOUD_GAIN / 8)   # −1.16 dBFS: above S1's −2 dBFS
+QUIET_PEAK_DBFS = 20 * math.log10(4 / 8)          # −6.02 dBFS: inside −8…−2
+
+STATUSES = {"pass", "warn", "fail", "skip"}
+# shared/DESIGN.md: the per-file ids one stream of a file yields (camera_match and av_sync
+# compare sources, so a single file has neither)
+FILE_IDS = {
+    "format.container", "format.video_codec", "format.bitrate", "format.resolution",
+    "format.aspect", "format.fps", "format.scan", "format.audio_codec", "format.audio_rate",
+    "format.audio_bitrate", "format.audio_channels", "format.faststart",
+    "video.stability", "video.timestamps", "video.colour_jumps", "video.freeze", "video.black",
+    "video.snr", "video.white_balance", "video.levels",
+    "audio.peak", "audio.clipping", "audio.snr", "audio.hum", "audio.volume_swings",
+    "audio.loudness",
+}
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-y", *args], check=True,
+                   capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def profile() -> Profile:
+    return load_profile(DEFAULT_PROFILE)
+
+
+@pytest.fixture(scope="module")
+def defects(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """640×360, 25 fps, H.264 + AAC stereo: black 2.5–3.5 s, loud 3–4 s, noisy picture."""
+    out = tmp_path_factory.mktemp("qc") / "defects.mp4"
+    black = ("drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill"
+             f":enable='between(t,{BLACK[0]},{BLACK[1]})'")
+    loud = f"volume=volume='if(between(t,{LOUD[0]},{LOUD[1]}),{LOUD_GAIN},1)':eval=frame"
+    _ffmpeg("-f", "lavfi", "-i", f"testsrc2=size=640x360:rate=25:duration={SECONDS}",
+            "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={SECONDS}",
+            "-vf", f"{black},noise=alls=3:allf=t",
+            # pan, not -ac 2: FFmpeg's mono→stereo upmix would lower the level by 3 dB
+            "-af", f"pan=stereo|c0=c0|c1=c0,{loud}",
+            "-c:v", "libx264", "-preset", "ultrafast", "-crf", "16", "-pix_fmt", "yuv420p",
+            "-c:a", "aac", "-b:a", "128k", str(out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def result(defects: Path, profile: Profile) -> QcResult:
+    return qc_file(defects, profile=profile, gpu=False)
+
+
+def _check(report: Report, check_id: str) -> Check:
+    (check,) = [c for c in report.checks if c.id == check_id]
+    return check
+
+
+# ------------------------------------------------------------------------------ qc_file
+
+def test_planted_black_and_peak_are_found(result: QcResult) -> None:
+    report = result.report
+    assert report.status == "fail"
+    assert report.backend == "numpy"
+    assert report.duration_s == pytest.approx(SECONDS, abs=0.1)
+    assert result.frames == 25 * SECONDS
+
+    black = _check(report, "video.black")
+    assert black.status == "fail"
+    (event,) = black.events
+    assert event.start_s == pytest.approx(BLACK[0], abs=0.05)
+    assert event.end_s == pytest.approx(BLACK[1], abs=0.05)
+
+    peak = _check(report, "audio.peak")
+    assert peak.status == "fail"
+    assert peak.measured == pytest.approx(LOUD_PEAK_DBFS, abs=0.5)
+    assert peak.events
+    assert all(LOUD[0] - 0.1 <= e.start_s and e.end_s <= LOUD[1] + 0.1 for e in peak.events)
+
+    assert _check(report, "format.resolution").status == "fail"   # 640×360 < 1280×720 (D4)
+    assert _check(report, "video.snr").measured is not None         # noise was measurable
+
+
+def test_timelines_follow_the_clip(result: QcResult) -> None:
+    lines = {tl.key: tl for tl in result.timelines}
+    assert set(lines) == {"loudness", "snr", "motion"}
+    for tl in lines.values():
+        assert len(tl.times) == len(tl.values) > 0
+        assert all(v is None or math.isfinite(v) for v in tl.values)
+    loud = dict(zip(lines["loudness"].times, lines["loudness"].values, strict=True))
+    # the 3-s window ending at 4 s holds the loud second, the one ending at 3 s does not
+    assert loud[4.0] is not None and loud[3.0] is not None
+    assert loud[4.0] - loud[3.0] > 10.0
+    assert all(v is not None for v in lines["snr"].values)
+
+
+def test_thumbnails_show_the_event_frames(result: QcResult) -> None:
+    assert 0 < len(result.thumbnails) <= 24
+    by_time = {th.at_s: th for th in result.thumbnails}
+    assert len(by_time) == len(result.thumbnails)
+    black = _check(result.report, "video.black").events[0]
+    thumb = by_time[black.start_s]
+    image = Image.open(io.BytesIO(thumb.jpeg))
+    assert image.format == "JPEG" and image.size == (thumb.width, thumb.height) == (240, 136)
+    assert np.asarray(image.convert("L")).mean() < 30              # the black frame itself
+    others = [th for th in result.thumbnails if not BLACK[0] <= th.frame_s < BLACK[1]]
+    assert others and all(
+        np.asarray(Image.open(io.BytesIO(th.jpeg)).convert("L")).mean() > 60 for th in others)
+
+
+def test_audio_only_file(tmp_path: Path, profile: Profile) -> None:
+    path = tmp_path / "speech.m4a"
+    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
+            "-af", "pan=stereo|c0=c0|c1=c0,volume=4", "-c:a", "aac", "-b:a", "128k", str(path))
+    res = qc_file(path, profile=profile, gpu=False)
+    checks = {c.id: c for c in res.report.checks}
+    assert checks["audio.peak"].status == "pass"
+    assert checks["audio.peak"].measured == pytest.approx(QUIET_PEAK_DBFS, abs=0.5)
+    assert all(c.status == "skip" for i, c in checks.items() if i.startswith("video."))
+    assert res.frames == 0 and res.thumbnails == ()
+    assert [tl.key for tl in res.timelines] == ["loudness"]
+
+
+# ------------------------------------------------------------------------------ contract
+
+def test_json_follows_the_contract(result: QcResult, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    result.report.write_json(out)
+    doc = json.loads(out.read_text("utf-8"))
+    assert {"file", "profile", "status", "duration_s", "backend", "checks"} <= set(doc)
+    assert doc["status"] in {"pass", "warn", "fail"}
+    assert doc["profile"] == DEFAULT_PROFILE
+    assert isinstance(doc["duration_s"], float)
+    spec = (ROOT.parent / "shared/spec/courseware-spec.md")
+    clauses = set(re.findall(r"^\| ([A-Z]\d+) \|", spec.read_text("utf-8"), re.M)) \
+        if spec.is_file() else None
+    ids = [c["id"] for c in doc["checks"]]
+    assert len(ids) == len(set(ids))
+    assert set(ids) >= FILE_IDS
+    for c in doc["checks"]:
+        assert set(c) == {"id", "clause", "status", "measured", "threshold", "unit",
+                          "message", "events"}
+        assert c["status"] in STATUSES
+        assert isinstance(c["clause"], str) and isinstance(c["message"], str) and c["message"]
+        if c["id"] != "audio.loudness":                 # informational, no clause
+            assert re.fullmatch(r"[A-Z]\d+", c["clause"])
+            assert clauses is None or c["clause"] in clauses
+        for e in c["events"]:
+            assert set(e) == {"start_s", "end_s", "detail"}
+            assert 0.0 <= e["start_s"] <= e["end_s"]
+    assert doc["status"] == "fail"
+
+
+# ------------------------------------------------------------------------------ CLI
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "courseware.cli", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_cli_writes_reports_and_exits_1_on_fail(defects: Path, tmp_path: Path) -> None:
+    json_out, html_out = tmp_path / "r.json", tmp_path / "r.html"
+    run = _cli("qc", str(defects), "--json", str(json_out), "--html", str(html_out), "--cpu")
+    assert run.returncode == 1, run.stderr
+    assert "video.black" in run.stdout and "FAIL" in run.stdout
+    assert "backend numpy" in run.stdout
+    assert json.loads(json_out.read_text("utf-8"))["status"] == "fail"
+    assert html_out.read_text("utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_cli_missing_file_exits_2(tmp_path: Path) -> None:
+    run = _cli("qc", str(tmp_path / "absent.mp4"), "--cpu")
+    assert run.returncode == 2
+    assert "absent.mp4" in run.stderr
+
+
+# ------------------------------------------------------------------------------ HTML
+
+def test_html_is_self_contained_and_escaped(result: QcResult) -> None:
+    hostile = dataclasses.replace(result.report, file="<script>alert('x')</script>&.mp4")
+    page = render_html(dataclasses.replace(result, report=hostile))
+    assert page.startswith("<!DOCTYPE html>") and '<html lang="zh-CN">' in page
+    assert '<meta charset="utf-8">' in page
+    assert "<script" not in page and "&lt;script&gt;" in page
+    assert not re.search(r"https?://", page)
+    assert not re.search(r"""(src|href)=["'](?!data:|#)""", page)
+    assert page.count("data:image/jpeg;base64,") >= len(result.thumbnails)
+    assert page.count("<svg") == 3
+    assert "00:00:02.520" in page                      # the black span's timecode
+    for group in ("封装格式 Format", "视频信号 Video signal", "音频信号 Audio signal"):
+        assert group in page
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or next(
+        (p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).exists()), None)
+
+
+def test_html_renders_in_chromium(result: QcResult, tmp_path: Path) -> None:
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("headless Chromium not found (Debian: apt-get install chromium; "
+                    "`make sysdeps` does it): the HTML screenshot is not checked")
+    page, png = tmp_path / "report.html", tmp_path / "report.png"
+    page.write_text(render_html(result), "utf-8")
+    width, height = 1280, 6000
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}",
+                    f"--window-size={width},{height}", page.as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    pixels = np.asarray(Image.open(png).convert("RGB")).astype(np.int16)
+    assert pixels.shape == (height, width, 3)
+    assert pixels.std() > 20                                   # not blank
+
+    def share(region: np.ndarray, hex_colour: str) -> float:
+        rgb = np.array([int(hex_colour[i: i + 2], 16) for i in (1, 3, 5)])
+        return float((np.abs(region - rgb).sum(axis=-1) < 30).mean())
+
+    # the verdict band across the top is the FAIL red
+    assert share(pixels[:60], COLOURS["fail"]) > 0.8
+    # the page ends inside the window, well below the first screen: all sections rendered
+    background = np.array([245, 245, 245])
+    content_rows = np.nonzero((np.abs(pixels - background).sum(axis=-1) > 10).any(axis=1))[0]
+    assert 2000 < content_rows.max() < height - 10
+    # the chart lines (#1565c0) and the status badges are drawn
+    assert share(pixels, "#1565c0") > 1e-4
+    assert share(pixels, COLOURS["pass"]) > 1e-4
+
+
+# ------------------------------------------------------------------------------ backends
+
+def test_gpu_request_without_gpu_falls_back_and_says_so(
+        defects: Path, profile: Profile, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tasks.qc
+
+    monkeypatch.setattr(tasks.qc, "gpu_namespace", lambda: None)
+    res = qc_file(defects, profile=profile, gpu=True, thumbnails=False)
+    assert res.report.backend == "numpy"
+    assert any("NumPy" in note for note in res.notes)
+    assert "NumPy" in render_html(res)
+
+
+@pytest.mark.gpu
+def test_gpu_report_matches_cpu(defects: Path, profile: Profile, result: QcResult) -> None:
+    from qc_metrics.xp import gpu_namespace
+
+    if gpu_namespace() is None:
+        pytest.skip("CuPy or a CUDA device is unavailable")
+    res = qc_file(defects, profile=profile, gpu=True, thumbnails=False)
+    assert res.report.backend == "cupy" and not res.notes
+    cpu = {c.id: c for c in result.report.checks}
+    for check in res.report.checks:
+        ref = cpu[check.id]
+        assert check.status == ref.status, check.id
+        if isinstance(ref.measured, float) and isinstance(check.measured, float):
+            assert check.measured == pytest.approx(ref.measured, rel=1e-3, abs=1e-3), check.id
+        assert len(check.events) == len(ref.events), check.id
