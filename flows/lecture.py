@@ -55,7 +55,7 @@ def lecture_flow(course_file: str, number: int, store: str, profile: str = DEFAU
         inputs = sync_task(inputs)
     audio = analyse_task(inputs, prof)
     log.info("programme audio: %s, peak %s dBFS, gain %+.1f dB", audio.role,
-             f"{audio.peak_dbfs:.1f}" if audio.peak_dbfs is not None else "-", audio.gain_db)
+             f"{audio.true_peak_dbfs:.1f}" if audio.true_peak_dbfs is not None else "-", audio.gain_db)
     rendered = render_task(course, inputs, audio=audio, profile=prof, out_dir=work)
     report = verify_task(rendered.path, profile=prof, lecture=inputs.label)
     create_table_artifact(
