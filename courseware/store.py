@@ -72,6 +72,8 @@ class Store(Protocol):
     def get_bytes(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def checksum(self, key: str) -> str | None: ...
+    def size(self, key: str) -> int | None: ...
+    def get_file(self, key: str, dest: Path) -> Path: ...
     def delete(self, key: str) -> None: ...
     def list(self, prefix: str = "") -> builtins.list[str]: ...
     def url(self, key: str) -> str: ...
@@ -124,6 +126,22 @@ class LocalStore:
         """Hex SHA-256 of the stored object, None when there is none."""
         path = self._path(key)
         return _digest_file(path, part_size=None).sha256 if path.is_file() else None
+
+    def size(self, key: str) -> int | None:
+        path = self._path(key)
+        return path.stat().st_size if path.is_file() else None
+
+    def get_file(self, key: str, dest: Path) -> Path:
+        """A copy of the object at ``dest`` (written under a temporary name, then renamed)."""
+        path = self._path(key)
+        tmp = dest.with_name(f".{dest.name}.part")
+        try:
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, dest)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        return dest
 
     def delete(self, key: str) -> None:
         path = self._path(key)
@@ -336,6 +354,28 @@ class S3Store:
 
     def get_bytes(self, key: str) -> bytes:
         return self._read(self._full(key))
+
+    def size(self, key: str) -> int | None:
+        head = self._head(self._full(key))
+        return None if head is None else int(head["ContentLength"])
+
+    def get_file(self, key: str, dest: Path) -> Path:
+        """Download to ``dest`` (temporary name, then renamed), checked against the SHA-256
+        recorded at publication."""
+        full = self._full(key)
+        tmp = dest.with_name(f".{dest.name}.part")
+        try:
+            self.client.download_file(self.bucket, full, str(tmp))
+            want = self.checksum(key)
+            if want is not None and _digest_file(tmp, part_size=None).sha256 != want:
+                raise StoreError(f"s3://{self.bucket}/{full}: downloaded bytes do not match the "
+                                 "recorded SHA-256; publish the object again")
+            os.replace(tmp, dest)
+        except (BotoCoreError, ClientError, OSError) as exc:
+            raise StoreError(f"cannot download s3://{self.bucket}/{full}: {exc}") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+        return dest
 
     def _read(self, full: str) -> bytes:
         last: BaseException | None = None

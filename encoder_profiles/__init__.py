@@ -95,6 +95,9 @@ class Encode(_Model):
     hum_prominence_db: float = Field(gt=0)
     title_card_s: float = Field(gt=0)
     credits_s: float = Field(gt=0)
+    preview_excerpt_s: float = Field(gt=0)
+    preview_min_excerpt_s: float = Field(gt=0)
+    preview_card_s: float = Field(gt=0)
     layout: str
 
     @model_validator(mode="after")

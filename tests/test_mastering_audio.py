@@ -5,12 +5,12 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+import audio_signals as sig
 import av
 import numpy as np
 import pytest
 import yaml
 
-import audio_signals as sig
 from courseware.audio_chain import HumNotch, PeakLimiter
 from courseware.course import load_course
 from encoder_profiles import load_profile

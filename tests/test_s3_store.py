@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from botocore.config import Config
 from click.testing import CliRunner
-from s3_server import Fault, FaultProxy, MotoServer
+from s3_server import Fault, FaultProxy
 
 from courseware.errors import CorruptMediaError, MissingSourceError, StoreError
 from courseware.store import LocalStore, S3Store, open_store, safe_name
@@ -34,12 +34,6 @@ pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture(scope="session")
-def moto_url() -> Iterator[str]:
-    with MotoServer() as server:
-        yield server.url
-
-
-@pytest.fixture(scope="session")
 def proxy(moto_url: str) -> Iterator[FaultProxy]:
     fp = FaultProxy(moto_url, delay_s=3.0)
     yield fp
@@ -47,16 +41,8 @@ def proxy(moto_url: str) -> Iterator[FaultProxy]:
 
 
 @pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Fake credentials; no profile, config file or endpoint from the machine running this."""
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def _fake_aws(aws_env: None) -> None:
+    """Every test here runs with fake credentials (conftest's ``aws_env``)."""
 
 
 @pytest.fixture
