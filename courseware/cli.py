@@ -281,7 +281,8 @@ def serve(host: str, port: int, workers: int, renders: int, gpu: bool) -> None:
     try:
         click.echo(f"starting the Prefect server on {api_url} (log {logs / 'server.log'})")
         stack.wait_healthy(api_url, timeout_s=180, proc=procs[0])
-        stack.setup(env, cpu_limit=max(workers, renders), render_limit=renders, gpu=gpu)
+        # one slot more than renders: a batch run holds one while it waits for its courses
+        stack.setup(env, cpu_limit=renders + 1, render_limit=renders, gpu=gpu)
         for i in range(workers):
             procs.append(stack.start_worker("cpu", f"cpu-{i + 1}", env, logs / f"cpu-{i + 1}.log"))
         if gpu:

@@ -1,0 +1,114 @@
+"""Render benchmark: the pipeline vs one equivalent FFmpeg command on the same lecture.
+
+Generates a sample lecture (``courseware sample``), renders it with ``render_lecture`` (sync
+offsets, analysis pass, composite, cards, AAC CBR, x264 CBR) and with a single FFmpeg command
+doing the same composite + loudnorm + x264/AAC at the same settings, each in its own process,
+and prints wall time and peak memory (max RSS) of both and their ratio. Run on an idle
+machine; record the figure with the machine in benchmarks/RESULTS.md.
+
+    .venv/bin/python benchmarks/bench_render.py --seconds 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import imageio_ffmpeg
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PIPELINE = """
+import json, sys
+from pathlib import Path
+from courseware.course import load_course
+from encoder_profiles import load_profile
+from tasks.probe import probe_lecture
+from tasks.render import plan_audio, render_lecture
+course = load_course(Path(sys.argv[1])); profile = load_profile()
+lecture = course.lectures[0]
+inputs = probe_lecture(course, lecture)
+offsets = json.loads(sys.argv[3])
+inputs = inputs.model_copy(update={"sources": {r: s.model_copy(update={"offset_s": offsets[r]})
+                                               for r, s in inputs.sources.items()}})
+audio = plan_audio(inputs, profile)
+render_lecture(course, inputs, audio=audio, profile=profile, out_dir=Path(sys.argv[2]))
+"""
+
+
+WRAPPER = """
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one command, measured in a wrapper process of its
+    own (RUSAGE_CHILDREN is a maximum over all children, so each gets a fresh parent)."""
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", WRAPPER, *cmd], check=True, cwd=ROOT,
+                         capture_output=True, text=True).stdout
+    return time.perf_counter() - start, int(out.split()[-1]) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="lecture length")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from courseware.sample import make_sample
+    from encoder_profiles import load_layout, load_profile
+
+    profile = load_profile()
+    enc = profile.encode
+    with tempfile.TemporaryDirectory() as tmp:
+        course = make_sample(Path(tmp) / "raw", lectures=1, seconds=args.seconds)
+        truth = json.loads((course.parent / "sample-truth.json").read_text("utf-8"))
+        offsets = truth["lectures"][0]["offsets"]  # both sides get the same (known) offsets
+        lecture_dir = course.parent / "lecture01"
+        # the same PiP geometry as encoder_profiles/layouts.yaml
+        w, h = enc.width, enc.height
+        region = {r.source: r for r in load_layout(enc.layout).regions}
+        s, t = region["slides"], region["teacher"]
+        sw, sh = round(s.w * w / 2) * 2, round(s.h * h / 2) * 2
+        tw = round(t.w * w / 2) * 2
+        th = round(tw * 9 / 16 / 2) * 2
+        kbps = int(enc.video_bitrate_kbps)
+        ffmpeg_cmd = [
+            imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error",
+            "-ss", str(offsets["slides"]), "-i", str(lecture_dir / "slides.mp4"),
+            "-ss", str(offsets["teacher"]), "-i", str(lecture_dir / "teacher.mp4"),
+            "-filter_complex",
+            f"color=c=0x182030:s={w}x{h}:r={profile.delivery.fps}[bg];"
+            f"[0:v]scale={sw}:{sh}[s];[1:v]scale={tw}:{th}[t];"
+            f"[bg][s]overlay={round(s.x * w)}:{round(s.y * h)}:shortest=1[b];"
+            f"[b][t]overlay={round(t.x * w)}:{round(t.y * h)}:shortest=1,format=yuv420p[v];"
+            f"[1:a]loudnorm=I={enc.loudness_target_lufs}:TP={enc.limiter_ceiling_dbfs},"
+            f"aresample={profile.delivery.audio_rate}[a]",
+            "-map", "[v]", "-map", "[a]", "-shortest",
+            "-c:v", "libx264", "-preset", enc.preset, "-b:v", f"{kbps}k", "-maxrate",
+            f"{kbps}k", "-minrate", f"{kbps}k", "-bufsize", f"{int(kbps * enc.vbv_buffer_s)}k",
+            "-x264-params", "nal-hrd=cbr", "-r", str(profile.delivery.fps),
+            "-c:a", "aac", "-b:a", f"{int(profile.delivery.audio_bitrate_kbps)}k",
+            "-ac", "2", "-movflags", "+faststart", str(Path(tmp) / "ffmpeg.mp4"),
+        ]
+        pipeline_cmd = [sys.executable, "-c", PIPELINE, str(course), str(Path(tmp) / "out"),
+                        json.dumps(offsets)]
+        ff_wall, ff_mem = timed(ffmpeg_cmd)
+        pl_wall, pl_mem = timed(pipeline_cmd)
+    print(f"lecture {args.seconds:.0f} s, {os.cpu_count()} CPUs")
+    print(f"ffmpeg   (composite + loudnorm + x264/AAC): {ff_wall:7.1f} s  peak {ff_mem:6.0f} MiB")
+    print(f"pipeline (analysis + composite + cards + CBR): {pl_wall:7.1f} s  "
+          f"peak {pl_mem:6.0f} MiB")
+    print(f"ratio pipeline/ffmpeg: {pl_wall / ff_wall:.2f}× wall time")
+
+
+if __name__ == "__main__":
+    main()

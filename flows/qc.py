@@ -1,0 +1,54 @@
+"""Full QC of one media file as its own flow, so it can be routed to the ``gpu`` work pool.
+
+The lecture flow runs QC in-process by default; given ``qc_deployment`` (``qc/qc-gpu`` in
+prefect.yaml) it asks this flow to run there instead. Paths, not frames, cross the wire:
+the file must be readable by the GPU worker (a shared volume in infra/), and the report
+comes back as files (``json_out``, ``html_out``) beside it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+from prefect.runtime import flow_run
+
+from courseware.report import Check, Event, Report
+from encoder_profiles import DEFAULT_PROFILE, load_profile
+
+
+def report_from_dict(data: dict[str, Any]) -> Report:
+    """A Report back from its contract JSON (shared/DESIGN.md)."""
+    checks = []
+    for raw in data.get("checks", []):
+        item = dict(raw)
+        events = tuple(Event(**e) for e in item.pop("events", []))
+        checks.append(Check(**item, events=events))
+    known = {"file", "profile", "status", "duration_s", "backend", "checks"}
+    return Report(file=str(data["file"]), profile=str(data["profile"]),
+                  duration_s=float(data.get("duration_s") or 0.0),
+                  checks=tuple(checks), backend=str(data.get("backend", "numpy")),
+                  extra={k: v for k, v in data.items() if k not in known})
+
+
+def _run_name() -> str:
+    params = flow_run.parameters
+    return f"qc · {params.get('lecture') or Path(params['path']).name}"
+
+
+@flow(name="qc", flow_run_name=_run_name, log_prints=True)
+def qc_flow(path: str, json_out: str, html_out: str | None = None,
+            profile: str = DEFAULT_PROFILE, lecture: str | None = None,
+            gpu: bool | None = None) -> str:
+    """QC ``path``; write the contract JSON to ``json_out`` (and HTML to ``html_out``).
+    Returns the overall status."""
+    from courseware.html_report import render_html
+    from tasks.qc import qc_task
+
+    result = qc_task(Path(path), profile=load_profile(profile), lecture=lecture,
+                     thumbnails=html_out is not None, gpu=gpu)
+    result.report.write_json(Path(json_out))
+    if html_out is not None:
+        Path(html_out).write_text(render_html(result), "utf-8")
+    return result.report.status

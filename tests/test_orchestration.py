@@ -1,0 +1,232 @@
+"""Reruns skip finished work, retries and failures stay per lecture, batches skip what is
+not ready: measured through the real flows on a temporary Prefect server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterParentFlowRunId,
+    TaskRunFilter,
+    TaskRunFilterFlowRunId,
+    TaskRunFilterName,
+)
+
+from courseware.errors import CorruptMediaError, StoreError
+from courseware.sample import make_sample
+from courseware.submit import READY_NAME
+from flows.batch import batch_flow
+from flows.course import CourseOutcome, course_flow
+from tasks.cache import storage_fault
+from tasks.inbox import named_files
+
+SECONDS = 2.0
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_sample(tmp_path_factory.mktemp("raw") / "course", lectures=2, seconds=SECONDS)
+
+
+def _renders(parent: UUID) -> int:
+    """Render task runs under a course flow run, counted on the server."""
+    with get_client(sync_client=True) as client:
+        children = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent])))
+        runs = client.read_task_runs(task_run_filter=TaskRunFilter(
+            name=TaskRunFilterName(like_="render"),
+            flow_run_id=TaskRunFilterFlowRunId(any_=[c.id for c in children])))
+    return sum(1 for r in runs if r.name.startswith("render-") and r.state_name == "Completed")
+
+
+def _run(course_file: Path, store: Path, work: Path, **kw: object) -> tuple[CourseOutcome, int]:
+    state = course_flow(str(course_file), str(store), work_dir=str(work), return_state=True,
+                        **kw)  # type: ignore[arg-type]
+    outcome = state.result()
+    assert isinstance(outcome, CourseOutcome)
+    run_id = state.state_details.flow_run_id
+    assert run_id is not None
+    return outcome, _renders(run_id)
+
+
+def _snapshot(store: Path) -> dict[str, tuple[int, int, str]]:
+    return {p.relative_to(store).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns,
+                                              hashlib.sha256(p.read_bytes()).hexdigest())
+            for p in sorted(store.rglob("*")) if p.is_file()}
+
+
+def test_rerun_renders_nothing_and_changes_nothing(raw: Path, tmp_path: Path,
+                                                   prefect_server: None) -> None:
+    store, work = tmp_path / "delivery", tmp_path / "work"
+    first, renders = _run(raw, store, work)
+    assert renders == 2 and first.rendered == 2, first
+    assert [lec.status for lec in first.lectures] == ["pass", "pass"], first
+    for lec in first.lectures:  # raw-source QC reported, full QC published beside the video
+        assert set(lec.raw_qc) == {"slides", "teacher"}
+        assert lec.qc_status in ("pass", "warn", "fail")
+        assert lec.key is not None
+        stem = store / lec.key.removesuffix(".mp4")
+        report = json.loads(Path(f"{stem}.qc.json").read_text("utf-8"))
+        assert {"video.snr", "audio.peak", "format.bitrate"} <= {c["id"] for c in report["checks"]}
+        assert Path(f"{stem}.qc.html").read_text("utf-8").lstrip().lower().startswith("<!doctype")
+        marker = json.loads(Path(f"{stem}.done.json").read_text("utf-8"))
+        video = store / lec.key
+        assert marker["outputs"]["video"]["size"] == video.stat().st_size
+        assert marker["outputs"]["video"]["sha256"] == hashlib.sha256(
+            video.read_bytes()).hexdigest()
+    before = _snapshot(store)
+
+    second, renders = _run(raw, store, work)
+    assert renders == 0 and second.rendered == 0, second
+    assert [lec.key for lec in second.lectures] == [lec.key for lec in first.lectures]
+    assert _snapshot(store) == before  # same files, same inodes, not even rewritten
+
+
+def test_changed_title_rerenders_only_that_lecture(raw: Path, tmp_path: Path,
+                                                   prefect_server: None) -> None:
+    course = tmp_path / "course"
+    shutil.copytree(raw.parent, course)
+    store, work = tmp_path / "delivery", tmp_path / "work"
+    first, renders = _run(course / raw.name, store, work, raw_qc=False)
+    assert renders == 2
+    text = (course / raw.name).read_text("utf-8")
+    old = first.lectures[1].title
+    (course / raw.name).write_text(text.replace(f'"{old}"', '"新的标题"', 1), "utf-8")
+    second, renders = _run(course / raw.name, store, work, raw_qc=False)
+    assert renders == 1
+    assert [lec.rendered for lec in second.lectures] == [False, True]
+    assert second.lectures[1].title == "新的标题" and second.lectures[1].key is not None
+    assert (store / second.lectures[1].key).is_file()
+    # a changed source renders again too, and the log says why (the key's parts)
+    teacher = course / "lecture01" / "teacher.mp4"
+    teacher.write_bytes(teacher.read_bytes() + b"\0")  # same pictures, other bytes
+    third, renders = _run(course / raw.name, store, work, raw_qc=False)
+    assert [lec.rendered for lec in third.lectures] == [True, False] and renders == 1
+
+
+def _submission(raw: Path, inbox: Path, name: str, course_name: str) -> Path:
+    folder = inbox / name
+    shutil.copytree(raw.parent, folder)
+    course_file = folder / raw.name
+    text = course_file.read_text("utf-8")
+    old = text.split("name: ", 1)[1].split("   #", 1)[0]
+    course_file.write_text(text.replace(old, json.dumps(course_name, ensure_ascii=False), 1),
+                           "utf-8")
+    return folder
+
+
+def _ready(folder: Path) -> None:
+    """What `courseware submit` writes last (it refuses corrupt media, so written here)."""
+    from courseware.course import load_course
+
+    course = load_course(folder / "course.yaml")
+    files = [{"key": rel, "size": (folder / rel).stat().st_size,
+              "sha256": hashlib.sha256((folder / rel).read_bytes()).hexdigest()}
+             for rel in ["course.yaml", *named_files(course)]]
+    (folder / READY_NAME).write_text(json.dumps(
+        {"course": course.info.name, "course_file": "course.yaml", "files": files}), "utf-8")
+
+
+def test_batch_bad_lecture_fails_alone_not_ready_skipped(raw: Path, tmp_path: Path,
+                                                         prefect_server: None) -> None:
+    inbox, store = tmp_path / "inbox", tmp_path / "delivery"
+    bad = _submission(raw, inbox, "a-bad-lecture", "课程甲")
+    teacher = bad / "lecture02" / "teacher.mp4"
+    teacher.write_bytes(b"\x00garbage, not a video" * 100)
+    _ready(bad)
+    _submission(raw, inbox, "b-no-ready", "课程乙")  # still uploading: no READY
+    partial = _submission(raw, inbox, "c-partial", "课程丙")
+    _ready(partial)
+    slides = partial / "lecture01" / "slides.mp4"
+    slides.write_bytes(slides.read_bytes()[:1000])  # READY lists more bytes than are there
+
+    result = batch_flow(str(inbox), str(store), work_dir=str(tmp_path / "work"),
+                        raw_qc=False)
+    by = {s.name: s for s in result.submissions}
+    assert result.mode == "subflow"
+    assert by["b-no-ready"].status == "waiting" and "READY" in by["b-no-ready"].reason
+    assert by["c-partial"].status == "waiting" and "slides.mp4" in by["c-partial"].reason
+    a = by["a-bad-lecture"]
+    assert a.status == "ready" and a.state == "Completed"
+    assert (a.lectures, a.published, a.rendered) == (2, 1, 1)
+    assert len(a.failed) == 1 and a.failed[0].startswith("第2讲")
+    assert str(teacher) in a.failed[0] and "re-export or re-upload" in a.failed[0]
+    published = sorted(p.name for p in store.rglob("*.mp4"))
+    assert len(published) == 1 and "第01讲" in published[0]
+    assert not (store / "课程乙").exists() and not (store / "课程丙").exists()
+
+
+def test_retry_only_storage_faults() -> None:
+    """Bad input fails at once; store and OS faults go to the retry policy."""
+    from prefect.states import Failed
+
+    def decide(exc: BaseException) -> bool:
+        return storage_fault(None, None, Failed(data=exc))  # type: ignore[arg-type]
+
+    assert decide(StoreError("s3 timeout"))
+    assert decide(ConnectionResetError("reset"))
+    assert not decide(CorruptMediaError("teacher.mp4 cannot be decoded"))
+    from courseware.errors import CourseFileError, FontError, MissingSourceError
+
+    assert not decide(MissingSourceError("slides.mp4 not found"))  # a FileNotFoundError too
+    assert not decide(CourseFileError("line 3"))
+    assert not decide(FontError("no glyph"))
+    assert not decide(ValueError("a bug"))
+
+
+def test_s3_inbox_ready_waiting_staged_and_run(raw: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               prefect_server: None) -> None:
+    """An s3:// inbox: `courseware submit` makes a submission ready; one without READY waits;
+    the course run stages the ready one (checked against READY) and publishes it."""
+    import boto3
+    from botocore.config import Config
+    from s3_server import MotoServer
+
+    from courseware.store import open_store
+    from courseware.submit import submit_course
+    from tasks.cache import file_digest, sha256_file
+
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    with MotoServer() as server:
+        boto3.session.Session().client(
+            "s3", endpoint_url=server.url, config=Config(s3={"addressing_style": "path"}),
+        ).create_bucket(Bucket="inbox")
+        inbox = f"s3://inbox/season1?endpoint={server.url}"
+        one = tmp_path / "one"
+        shutil.copytree(raw.parent, one)
+        text = (one / "course.yaml").read_text("utf-8")
+        # one lecture only: keep the test short
+        (one / "course.yaml").write_text(text.partition("  - number: 2")[0], "utf-8")
+        submitted = submit_course(one / "course.yaml", inbox)
+        waiting = open_store(inbox)
+        waiting.put_file(one / "course.yaml", "zz-uploading/course.yaml")  # no READY yet
+
+        store, work = tmp_path / "delivery", tmp_path / "work"
+        result = batch_flow(inbox, str(store), work_dir=str(work), raw_qc=False)
+        by = {s.name: s for s in result.submissions}
+        assert by["zz-uploading"].status == "waiting" and "READY" in by["zz-uploading"].reason
+        ours = by[submitted.folder.rsplit("/", 1)[-1]]
+        assert ours.status == "ready" and ours.state == "Completed", ours
+        assert (ours.lectures, ours.published, ours.rendered) == (1, 1, 1)
+        staged = next(work.rglob("lecture01/teacher.mp4"))
+        assert sha256_file(staged) == sha256_file(one / "lecture01" / "teacher.mp4")
+        # the digest checked while staging is reused: the key matches a local run's
+        assert file_digest(staged, mode="quick") == file_digest(
+            one / "lecture01" / "teacher.mp4", mode="full")
+        again = batch_flow(inbox, str(store), work_dir=str(work), raw_qc=False)
+        assert {s.name: s.rendered for s in again.submissions if s.status == "ready"} == {
+            ours.name: 0}
