@@ -508,6 +508,13 @@ def write_bank(questions: Iterable[Question], path: Path, *, guide: bool = False
     return path
 
 
+def write_bank_rows(rows: Iterable[Sequence[str]], path: Path) -> Path:
+    """Rows of cells in template column order (:data:`COLUMNS`) written as a bank."""
+    _write_table(Path(path), {SHEET: [list(COLUMNS), *(list(r) for r in rows)]},
+                 validate_type=True)
+    return Path(path)
+
+
 _NUMERIC = frozenset({"讲次", "序号", "题库行", "单选", "多选", "判断"})  # numbers in XLSX
 
 

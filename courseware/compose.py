@@ -1,17 +1,22 @@
 """Composite camera streams into one frame by a layout (A7: one video per lecture).
 
 Works on planar yuv420p: the canvas is one packed buffer whose Y, U and V views the
-sources are pasted into; each source is scaled once per frame by swscale to its slot.
+sources are pasted into; each source is scaled once per frame by swscale to its slot (a held
+frame of a slower source is scaled once), then filtered at slot size by its chain
+(:mod:`courseware.video_chain`). Layouts may switch at given lecture times.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import av
 import numpy as np
 
 from courseware.media import rgb_to_frame
+from courseware.video_chain import clamp_legal
 from encoder_profiles import Layout
 
 
@@ -57,47 +62,143 @@ def _planes(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return out[0], out[1], out[2]
 
 
+#: AVColorSpace values of SD (BT.601) material: converted to BT.709 while scaling
+_BT601 = (5, 6)
+_JPEG_RANGE = 2
+
+
+def _interpolation(frame: av.VideoFrame, width: int) -> str:
+    """Area averaging to shrink (no aliasing on slide text, ~3× faster than bicubic here),
+    bicubic to enlarge."""
+    return "AREA" if width < frame.width else "BICUBIC"
+
+
+def scale_frame(frame: av.VideoFrame, width: int, height: int) -> av.VideoFrame:
+    """A source frame at slot size as BT.709 limited-range yuv420p (swscale)."""
+    how = _interpolation(frame, width)
+    if frame.colorspace in _BT601:
+        return frame.reformat(width=width, height=height, format="yuv420p",
+                              interpolation=how, src_colorspace="ITU601",
+                              dst_colorspace="ITU709", src_color_range=_range(frame),
+                              dst_color_range="MPEG")
+    if _range(frame) == "JPEG":  # full-range pictures into the limited range (V4)
+        return frame.reformat(width=width, height=height, format="yuv420p",
+                              interpolation=how, src_color_range="JPEG",
+                              dst_color_range="MPEG")
+    return frame.reformat(width=width, height=height, format="yuv420p", interpolation=how)
+
+
+def _range(frame: av.VideoFrame) -> str:
+    return "JPEG" if frame.color_range == _JPEG_RANGE else "MPEG"
+
+
+PlaneFilter = Callable[[np.ndarray, np.ndarray, np.ndarray],
+                       tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class _Scene:
+    """One layout's slots and background, in force from lecture time ``at``."""
+
+    at: float
+    slots: tuple[Slot, ...]
+    background: tuple[int, int, int]
+
+
+def _background(layout: Layout) -> tuple[int, int, int]:
+    bg = rgb_to_frame(np.full((2, 2, 3), layout.background, np.uint8))
+    by, bu, bv = _planes(bg)
+    return int(by[0, 0]), int(bu[0, 0]), int(bv[0, 0])
+
+
 class Compositor:
-    """Builds output frames of ``width``×``height`` from source frames by a layout."""
+    """Builds output frames of ``width``×``height`` from source frames by a layout.
+
+    ``sizes``: per source (width, height, sample aspect ratio). ``switches``: later layouts
+    and the lecture time they start at (A7: one film, the layout may change). ``chains``: per
+    source a filter on the scaled planes (colour, denoise: :mod:`courseware.video_chain`).
+    ``legal``: (luma_range, chroma_range) the finished canvas is clamped to (V4).
+    """
 
     def __init__(self, layout: Layout, *, width: int, height: int,
-                 sizes: dict[str, tuple[int, int, float]]) -> None:
+                 sizes: dict[str, tuple[int, int, float]],
+                 switches: Sequence[tuple[float, Layout]] = (),
+                 chains: Mapping[str, PlaneFilter] | None = None,
+                 legal: tuple[Sequence[int], Sequence[int]] | None = None) -> None:
         self.width, self.height = width, height
-        regions = region_px(layout, width, height)
-        self.slots = [fit(regions[s], *sizes[s], source=s) for s in layout.sources if s in sizes]
-        bg = rgb_to_frame(np.full((2, 2, 3), layout.background, np.uint8))
-        by, bu, bv = _planes(bg)
-        self._bg = (int(by[0, 0]), int(bu[0, 0]), int(bv[0, 0]))
+        self.sizes = sizes
+        self.chains = dict(chains or {})
+        self.legal = legal
+        scenes = [self._scene(0.0, layout)]
+        for at, lay in sorted(switches, key=lambda s: s[0]):
+            if at <= 0.0:
+                scenes = [self._scene(0.0, lay)]
+            else:
+                scenes.append(self._scene(at, lay))
+        self.scenes = scenes
+        self._starts = [sc.at for sc in scenes]
+        self.slots = list(scenes[0].slots)
+        self._bg = scenes[0].background
+        # per source: (source frame, slot size, scaled frame, processed planes) of the last paint
+        self._cache: dict[str, tuple[av.VideoFrame, tuple[int, int], av.VideoFrame,
+                                     tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
 
-    def _canvas(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _scene(self, at: float, layout: Layout) -> _Scene:
+        regions = region_px(layout, self.width, self.height)
+        slots = tuple(fit(regions[s], *self.sizes[s], source=s) for s in layout.sources
+                      if s in self.sizes)
+        return _Scene(at, slots, _background(layout))
+
+    def scene_at(self, t: float) -> _Scene:
+        return self.scenes[max(0, bisect_right(self._starts, t + 1e-9) - 1)]
+
+    def _canvas(self, bg: tuple[int, int, int]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         w, h = self.width, self.height
         buf = np.empty((h * 3 // 2, w), np.uint8)
         y = buf[:h]
         u = buf[h: h + h // 4].reshape(h // 2, w // 2)
         v = buf[h + h // 4:].reshape(h // 2, w // 2)
-        y[:], u[:], v[:] = self._bg
+        y[:], u[:], v[:] = bg
         return buf, y, u, v
 
-    def compose(self, frames: dict[str, av.VideoFrame | None]) -> av.VideoFrame:
-        return self._paint(self.slots, frames)
+    def compose(self, frames: dict[str, av.VideoFrame | None], t: float = 0.0) -> av.VideoFrame:
+        """The output frame at lecture time ``t`` (picks the layout in force then)."""
+        scene = self.scene_at(t)
+        return self._paint(scene.slots, frames, scene.background)
 
-    def full_frame(self, frame: av.VideoFrame) -> av.VideoFrame:
+    def full_frame(self, frame: av.VideoFrame, sar: float = 1.0) -> av.VideoFrame:
         """One source fitted to the whole frame (intro clips of any size)."""
-        slot = fit((0, 0, self.width, self.height), frame.width, frame.height, source="full")
-        return self._paint([slot], {"full": frame})
+        slot = fit((0, 0, self.width, self.height), frame.width, frame.height, sar,
+                   source="full")
+        return self._paint([slot], {"full": frame}, self._bg)
 
-    def _paint(self, slots: list[Slot], frames: dict[str, av.VideoFrame | None],
-               ) -> av.VideoFrame:
-        buf, y, u, v = self._canvas()
+    def _source_planes(self, slot: Slot, frame: av.VideoFrame
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The source at slot size, through its chain; a held frame (CFR repeat) is reused."""
+        cached = self._cache.get(slot.source)
+        if cached is not None and cached[0] is frame and cached[1] == (slot.w, slot.h):
+            return cached[3]
+        scaled = scale_frame(frame, slot.w, slot.h)
+        planes = _planes(scaled)
+        chain = self.chains.get(slot.source)
+        if chain is not None:
+            planes = chain(*planes)
+        self._cache[slot.source] = (frame, (slot.w, slot.h), scaled, planes)
+        return planes
+
+    def _paint(self, slots: Sequence[Slot], frames: dict[str, av.VideoFrame | None],
+               bg: tuple[int, int, int]) -> av.VideoFrame:
+        buf, y, u, v = self._canvas(bg)
         for slot in slots:
             frame = frames.get(slot.source)
             if frame is None:
                 continue
-            scaled = frame.reformat(width=slot.w, height=slot.h, format="yuv420p",
-                                    interpolation="BICUBIC")
-            sy, su, sv = _planes(scaled)
+            sy, su, sv = self._source_planes(slot, frame)
             y[slot.y: slot.y + slot.h, slot.x: slot.x + slot.w] = sy
             cx, cy, cw, ch = slot.x // 2, slot.y // 2, slot.w // 2, slot.h // 2
             u[cy: cy + ch, cx: cx + cw] = su
             v[cy: cy + ch, cx: cx + cw] = sv
+        if self.legal is not None:  # V4: legal range, whatever the sources carried
+            clamp_legal(y, u, v, luma_range=self.legal[0], chroma_range=self.legal[1])
         return av.VideoFrame.from_ndarray(buf, format="yuv420p")

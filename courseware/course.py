@@ -7,6 +7,7 @@ Paths in the file are relative to the file's folder. Chinese text everywhere is 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from courseware.errors import CourseFileError
+from encoder_profiles import load_layouts
 
 SourceRole = Literal["slides", "teacher", "audio"]
 
@@ -57,6 +59,25 @@ class Sources(_Model):
         return [(role, path) for role, path in pairs if path is not None]
 
 
+def _known_layout(name: str) -> str:
+    known = load_layouts()
+    if name not in known:
+        raise ValueError(f"unknown layout {name!r}: use one of {sorted(known)}")
+    return name
+
+
+class LayoutSwitch(_Model):
+    """From lecture time ``at`` (seconds from the lecture's start) on, use ``layout``."""
+
+    at: float = Field(ge=0, description="lecture time in seconds")
+    layout: str
+
+    @field_validator("layout")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        return _known_layout(value)
+
+
 class Lecture(_Model):
     number: int = Field(ge=1, description="讲次")
     title: str = Field(min_length=1)
@@ -64,7 +85,22 @@ class Lecture(_Model):
     sources: Sources
     subtitles: Path | None = None
     layout: str | None = None
+    #: optional layout changes during the lecture, in increasing time
+    layout_switches: list[LayoutSwitch] = Field(default_factory=list)
     summary: str | None = None
+
+    @field_validator("layout")
+    @classmethod
+    def _layout_known(cls, value: str | None) -> str | None:
+        return None if value is None else _known_layout(value)
+
+    @field_validator("layout_switches")
+    @classmethod
+    def _increasing(cls, value: list[LayoutSwitch]) -> list[LayoutSwitch]:
+        times = [s.at for s in value]
+        if any(b <= a for a, b in itertools.pairwise(times)):
+            raise ValueError(f"layout switch times must increase, got {times}")
+        return value
 
     @property
     def label(self) -> str:
@@ -82,6 +118,7 @@ class CourseInfo(_Model):
     recording_date: dt.date
     contact: Contact
     intro: Path | None = Field(default=None, description="provincial opening clip (A3)")
+    bank: Path | None = Field(default=None, description="question bank, CSV or XLSX (Q1, D11)")
     summary: str | None = None
 
     @field_validator("name")
@@ -143,6 +180,20 @@ class Course:
 
     def resolve(self, path: Path) -> Path:
         return path if path.is_absolute() else (self.root / path)
+
+    def named_files(self) -> list[tuple[str, Path, Lecture | None]]:
+        """Every file the course file names, resolved: (role, path, lecture or None), in
+        course order; roles: slides, teacher, audio, subtitles, intro, bank."""
+        out: list[tuple[str, Path, Lecture | None]] = []
+        for lec in self.lectures:
+            out += [(role, self.resolve(path), lec) for role, path in lec.sources.items()]
+            if lec.subtitles is not None:
+                out.append(("subtitles", self.resolve(lec.subtitles), lec))
+        if self.info.intro is not None:
+            out.append(("intro", self.resolve(self.info.intro), self.lecture(1)))
+        if self.info.bank is not None:
+            out.append(("bank", self.resolve(self.info.bank), None))
+        return out
 
     def lecture(self, number: int) -> Lecture:
         for lec in self.model.lectures:

@@ -10,6 +10,8 @@ East Asian font named on every run, so Word and WPS show the Chinese in those fa
 
 from __future__ import annotations
 
+import datetime as dt
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -115,7 +117,12 @@ def write_application_form(course: Course, path: Path, *,
                                 else "年    月    日"))
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    # the same course gives the same bytes: a republished package changes nothing
+    stamp = dt.datetime.combine(course.info.recording_date, dt.time(), dt.UTC)
+    doc.core_properties.created = doc.core_properties.modified = stamp
+    doc.core_properties.last_printed = stamp
     doc.save(str(path))
+    _fixed_zip_times(path)
     return path
 
 
@@ -240,3 +247,15 @@ def _paragraph(para: Paragraph, text: str, *, font: str, size: float | None = No
         run.font.size = Pt(size)
     run._r.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), font)
     return run
+
+
+def _fixed_zip_times(path: Path) -> None:
+    """Rewrite the DOCX (a zip) with every entry dated 1980-01-01, in the same order."""
+    with zipfile.ZipFile(path) as src:
+        entries = [(info.filename, src.read(info)) for info in src.infolist()]
+    tmp = path.with_name(f".{path.name}.zip")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, data in entries:
+            out.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data,
+                         compress_type=zipfile.ZIP_DEFLATED)
+    tmp.replace(path)

@@ -36,12 +36,77 @@ def open_media(path: Path, *, lecture: str | None = None) -> av.container.InputC
             "re-export or re-upload the file") from exc
 
 
-def cfr_frames(path: Path, *, fps: int, start_s: float = 0.0, lecture: str | None = None,
-               ) -> Generator[av.VideoFrame | None, None, None]:
-    """Frames at exactly ``fps`` (hold the latest frame whose time ≤ tick), from ``start_s``.
+#: frames looked at to decide whether a source is interlaced (D7: detected, never assumed)
+INTERLACE_PROBE_FRAMES = 8
 
-    Works for any source rate, variable included. Yields None for ticks before the first
-    frame; stops after the last frame's display time.
+
+def _deinterlacer(stream: av.video.stream.VideoStream, first: av.VideoFrame) -> av.filter.Graph:
+    """libavfilter: buffer → bwdif (one frame out per frame in, field order from the frames'
+    flags; only frames flagged interlaced are touched) → buffersink."""
+    graph = av.filter.Graph()
+    tb = stream.time_base or Fraction(1, 90000)
+    sar = stream.codec_context.sample_aspect_ratio or Fraction(1, 1)
+    src = graph.add("buffer", f"video_size={first.width}x{first.height}:"
+                    f"pix_fmt={first.format.name}:time_base={tb.numerator}/{tb.denominator}:"
+                    f"pixel_aspect={sar.numerator}/{sar.denominator}")
+    bwdif = graph.add("bwdif", "mode=send_frame:parity=auto:deint=interlaced")
+    sink = graph.add("buffersink")
+    src.link_to(bwdif)
+    bwdif.link_to(sink)
+    graph.configure()
+    return graph
+
+
+def _pull(graph: av.filter.Graph) -> Iterator[av.VideoFrame]:
+    while True:
+        try:
+            frame = graph.vpull()
+        except (av.BlockingIOError, av.EOFError):
+            return
+        yield frame
+
+
+def _progressive(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+                 deinterlace: bool | None) -> Iterator[av.VideoFrame]:
+    """Decoded frames, deinterlaced (D7) when ``deinterlace`` is True, or when None and any of
+    the first frames is flagged interlaced."""
+    frames = container.decode(stream)
+    head: list[av.VideoFrame] = []
+    if deinterlace is None:
+        for frame in frames:
+            head.append(frame)
+            if len(head) >= INTERLACE_PROBE_FRAMES:
+                break
+        deinterlace = any(f.interlaced_frame for f in head)
+    if not deinterlace:
+        yield from head
+        yield from frames
+        return
+    graph: av.filter.Graph | None = None
+    for frame in _chain(head, frames):
+        if graph is None:
+            graph = _deinterlacer(stream, frame)
+        graph.vpush(frame)
+        yield from _pull(graph)
+    if graph is not None:
+        graph.vpush(None)
+        yield from _pull(graph)
+
+
+def _chain(head: list[av.VideoFrame], rest: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+    yield from head
+    yield from rest
+
+
+def cfr_frames(path: Path, *, fps: int, start_s: float = 0.0, lecture: str | None = None,
+               deinterlace: bool | None = None,
+               ) -> Generator[av.VideoFrame | None, None, None]:
+    """Progressive frames at exactly ``fps`` (hold the latest frame whose time ≤ tick), from
+    ``start_s`` (D6: constant 25 fps from any source rate, variable included).
+
+    ``deinterlace``: None detects interlacing from the first frames' flags; interlaced frames
+    go through bwdif before anything else (D7). Yields None for ticks before the first frame;
+    stops after the last frame's display time (its own duration where the file gives one).
     """
     with open_media(path, lecture=lecture) as container:
         if not container.streams.video:
@@ -53,7 +118,7 @@ def cfr_frames(path: Path, *, fps: int, start_s: float = 0.0, lecture: str | Non
         held_t = float("-inf")
         frame_dur = 1.0 / float(stream.average_rate or fps)
         try:
-            for frame in container.decode(stream):
+            for frame in _progressive(container, stream, deinterlace):
                 if frame.pts is None or frame.time is None:
                     continue
                 t = frame.time
@@ -61,6 +126,8 @@ def cfr_frames(path: Path, *, fps: int, start_s: float = 0.0, lecture: str | Non
                     yield held if held_t > float("-inf") else None
                     tick += 1
                 held, held_t = frame, t
+                if frame.duration and frame.time_base:
+                    frame_dur = float(frame.duration * frame.time_base)
         except av.FFmpegError as exc:
             raise CorruptMediaError(
                 f"{_where(path, lecture)}: decoding failed near {held_t:.2f} s ({exc}); "

@@ -36,6 +36,7 @@ SPF = RATE // FPS  # audio samples per video frame
 SLIDES_SIZE = (1920, 1080)
 TEACHER_SIZE = (1280, 720)
 TRUTH_NAME = "sample-truth.json"
+BANK_NAME = "题库.csv"
 GENERATOR = "courseware.sample"
 
 # teacher camera starts this much before the slides capture, lecture n → OFFSETS[n - 1 + seed]
@@ -71,7 +72,7 @@ def make_sample(out_dir: Path, *, lectures: int = 2, seconds: float = 12.0,
             f"sample: need at least 1 lecture of at least 2 s, got {lectures} × {seconds} s")
     _claim(out_dir)
     font = find_face()
-    files = ["course.yaml", "intro.mp4", TRUTH_NAME]
+    files = ["course.yaml", "intro.mp4", BANK_NAME, TRUTH_NAME]
     files += [f"{_lecture_dir(n)}/{name}" for n in range(1, lectures + 1)
               for name in ("slides.mp4", "teacher.mp4")]
     # written first, so an interrupted run can be redone in the same folder
@@ -80,6 +81,7 @@ def make_sample(out_dir: Path, *, lectures: int = 2, seconds: float = 12.0,
     intro = _write_intro(out_dir / "intro.mp4", font)
     truths = [_write_lecture(out_dir, n, seconds=seconds, seed=seed, font=font)
               for n in range(1, lectures + 1)]
+    _write_bank(out_dir / BANK_NAME, lectures)
     course_file = out_dir / "course.yaml"
     course_file.write_text(_course_yaml(lectures), encoding="utf-8")
     load_course(course_file)  # the sample must always be a valid course file
@@ -704,6 +706,37 @@ def _faded(y: np.ndarray, u: np.ndarray, v: np.ndarray, frames: int,
                              _u8(128 + (v - 128) * k))
 
 
+# --------------------------------------------------------------------------- question bank
+
+
+def _write_bank(path: Path, lectures: int) -> None:
+    """A placeholder bank in the platform template with the counts Q3 asks for (from the
+    profile): every question says it is a demo, every stem is distinct."""
+    from courseware.bank import write_bank_rows
+    from encoder_profiles import load_profile
+
+    need = load_profile().bank.minimums
+    topics = ("碳达峰", "碳中和", "清洁能源", "节能减排", "绿色建筑", "碳排放权交易")
+    rows = []
+    for kind, count in need.items():
+        for i in range(count):
+            topic, lecture = topics[i % len(topics)], str(i % lectures + 1)
+            if kind == "single":
+                rows.append(["单选",
+                             f"（示例题）关于{topic}，第{i + 1}号单选题的正确说法是（　）。",
+                             f"说法甲{i}", f"说法乙{i}", f"说法丙{i}", f"说法丁{i}", "", "",
+                             "B", lecture, "示例解析：乙正确。"])
+            elif kind == "multiple":
+                rows.append(["多选",
+                             f"（示例题）下列关于{topic}的第{i + 1}组表述中，正确的有（　）。",
+                             "表述一", "表述二", "表述三", "表述四", "", "", "ACD", lecture, ""])
+            else:
+                rows.append(["判断", f"（示例题）{topic}相关判断第{i + 1}条：该表述符合规范要求。",
+                             "", "", "", "", "", "", "正确" if i % 2 == 0 else "错误",
+                             lecture, ""])
+    write_bank_rows(rows, path)
+
+
 # --------------------------------------------------------------------------- course.yaml
 
 _LECTURERS = (("wang", "王建华", "教授", "西安交通大学能源与动力工程学院"),
@@ -735,6 +768,7 @@ def _course_yaml(lectures: int) -> str:
         f"    phone: {_q('029-8888-0000')}",
         "    email: courseware@example.com",
         "  intro: intro.mp4           # 全省统一片头（A3），只加在第 1 讲之前",
+        f"  bank: {BANK_NAME}            # 课程题库（Q1–Q3），随课件交付（D11）",
         "  summary: >-                # 课件简介（附件 2）",
         "    介绍“双碳”目标的由来与政策体系、能源结构转型与低碳技术路径，",
         "    以及碳市场与企业减排实践，结合陕西省案例。",

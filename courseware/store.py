@@ -74,6 +74,7 @@ class Store(Protocol):
     def checksum(self, key: str) -> str | None: ...
     def size(self, key: str) -> int | None: ...
     def get_file(self, key: str, dest: Path) -> Path: ...
+    def local_path(self, key: str) -> Path | None: ...
     def delete(self, key: str) -> None: ...
     def list(self, prefix: str = "") -> builtins.list[str]: ...
     def url(self, key: str) -> str: ...
@@ -107,9 +108,19 @@ class LocalStore:
         return self.url(key)
 
     def put_file(self, local: Path, key: str) -> str:
+        """Publish a file; identical content already there is left as it is (a no-op)."""
+        dest = self._path(key)
+        if (dest.is_file() and dest.stat().st_size == local.stat().st_size
+                and _digest_file(dest, part_size=None).sha256
+                == _digest_file(local, part_size=None).sha256):
+            return self.url(key)
         return self._write(key, str(local), lambda tmp: shutil.copyfile(local, tmp))
 
     def put_bytes(self, data: bytes, key: str) -> str:
+        """Publish bytes; identical content already there is left as it is (a no-op)."""
+        dest = self._path(key)
+        if dest.is_file() and dest.stat().st_size == len(data) and dest.read_bytes() == data:
+            return self.url(key)
         return self._write(key, f"{len(data)} bytes", lambda tmp: tmp.write_bytes(data))
 
     def get_bytes(self, key: str) -> bytes:
@@ -130,6 +141,11 @@ class LocalStore:
     def size(self, key: str) -> int | None:
         path = self._path(key)
         return path.stat().st_size if path.is_file() else None
+
+    def local_path(self, key: str) -> Path | None:
+        """The object's own file (read it in place, no copy)."""
+        path = self._path(key)
+        return path if path.is_file() else None
 
     def get_file(self, key: str, dest: Path) -> Path:
         """A copy of the object at ``dest`` (written under a temporary name, then renamed)."""
@@ -358,6 +374,10 @@ class S3Store:
     def size(self, key: str) -> int | None:
         head = self._head(self._full(key))
         return None if head is None else int(head["ContentLength"])
+
+    def local_path(self, key: str) -> Path | None:
+        """Objects in S3 have no local file: use :meth:`get_file`."""
+        return None
 
     def get_file(self, key: str, dest: Path) -> Path:
         """Download to ``dest`` (temporary name, then renamed), checked against the SHA-256

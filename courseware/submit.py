@@ -81,13 +81,8 @@ def _checked_files(course: Course) -> dict[str, Path]:
     """Relative key → local path of the course file and every file it names, each probed;
     all problems are reported together, before anything is uploaded."""
     wanted: list[tuple[str, Path, str | None]] = [("course file", course.path, None)]
-    for lecture in course.lectures:
-        label = f"{lecture.number} 《{lecture.title}》"
-        wanted += [(role, course.resolve(path), label) for role, path in lecture.sources.items()]
-        if lecture.subtitles is not None:
-            wanted.append(("subtitles", course.resolve(lecture.subtitles), label))
-    if course.info.intro is not None:
-        wanted.append(("intro", course.resolve(course.info.intro), "1"))
+    wanted += [(role, path, f"{lec.number} 《{lec.title}》" if lec else None)
+               for role, path, lec in course.named_files()]
 
     files: dict[str, Path] = {}
     problems: list[PipelineError] = []

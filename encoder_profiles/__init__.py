@@ -99,6 +99,13 @@ class Encode(_Model):
     preview_min_excerpt_s: float = Field(gt=0)
     preview_card_s: float = Field(gt=0)
     layout: str
+    # video mastering (analysis pass + per-source correction); defaults keep older profiles valid
+    analyse_every_s: float = Field(default=1.0, gt=0)
+    analyse_max_frames: int = Field(default=120, ge=1)
+    camera_match_max_gain: float = Field(default=1.25, ge=1)
+    denoise: Literal["auto", "off"] = "auto"
+    denoise_weight: float = Field(default=0.25, gt=0, le=1)
+    denoise_threshold_sigmas: float = Field(default=3.0, gt=0)
 
     @model_validator(mode="after")
     def _even(self) -> Encode:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -10,11 +11,17 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 from pydantic import BaseModel, ConfigDict
 
-from courseware.course import load_course
-from encoder_profiles import DEFAULT_PROFILE, load_profile
+from courseware.bank import load_bank, validate_bank
+from courseware.course import Course, load_course
+from courseware.errors import StoreError
+from courseware.store import open_store
+from encoder_profiles import DEFAULT_PROFILE, load_layouts, load_profile
 from flows.lecture import LectureOutcome, lecture_flow, work_root
 from tasks.cache import HashMode
 from tasks.inbox import stage_name, stage_task
+from tasks.package import MANIFEST, PackageResult, PublishedLecture, package_task, preview_key
+from tasks.preview import preview_task
+from tasks.publish import course_prefix
 
 
 class CourseOutcome(BaseModel):
@@ -23,6 +30,9 @@ class CourseOutcome(BaseModel):
     course: str
     store: str
     lectures: list[LectureOutcome]
+    package: PackageResult | None = None
+    preview_rendered: bool = False
+    package_message: str = ""
 
     @property
     def failed(self) -> list[LectureOutcome]:
@@ -38,6 +48,46 @@ def _run_name() -> str:
     return f"course · {Path(flow_run.parameters['course_file']).parent.name}"
 
 
+def _deliver(course: Course, outcomes: list[LectureOutcome], *, store: str, profile: str,
+             work: Path) -> tuple[PackageResult, bool]:
+    """A6 preview (rendered again only when a published lecture changed), then the D1/D11
+    package; its manifest is written last."""
+    target = open_store(store)
+    prof = load_profile(profile)
+    published = [PublishedLecture(number=o.number, title=o.title, key=o.key or "",
+                                  duration_s=o.duration_s) for o in outcomes]
+    fingerprint = hashlib.sha256(json.dumps(
+        {"lectures": [(p.key, target.checksum(p.key)) for p in published],
+         "profile": prof.model_dump(mode="json"),
+         "layouts": {k: v.model_dump(mode="json") for k, v in load_layouts().items()}},
+        sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+    manifest_key = f"{course_prefix(course)}/{MANIFEST}"
+    previous = None
+    if target.exists(manifest_key):
+        previous = json.loads(target.get_bytes(manifest_key).decode("utf-8"))
+    preview_dir = work / "preview" / hashlib.sha1(str(course.path).encode()).hexdigest()[:12]
+    preview_dir.mkdir(parents=True, exist_ok=True)
+    preview_path = None
+    rendered = False
+    if not (previous and previous.get("preview_fingerprint") == fingerprint
+            and target.exists(preview_key(course))):
+        local = {}
+        for p in published:
+            path = target.local_path(p.key)
+            local[p.number] = path or target.get_file(p.key, preview_dir / f"{p.number}.mp4")
+        preview_path = preview_task(course, local, profile=prof, out_dir=preview_dir).path
+        rendered = True
+    bank = course.resolve(course.info.bank) if course.info.bank is not None else None
+    extra: dict[str, object] = {"preview_fingerprint": fingerprint}
+    if bank is not None:  # Q1–Q3: delivered with its check; problems are named, not hidden
+        issues = validate_bank(load_bank(bank), prof)
+        extra["bank_issues"] = [f"{i.cell or i.row}: {i.message}" for i in issues]
+        if issues:
+            get_run_logger().warning("question bank %s has %d problem(s); see `courseware "
+                                     "bank check`", bank, len(issues))
+    package = package_task(course, published, store=store, preview=preview_path, bank=bank,
+                           extra=extra)
+    return package, rendered
 
 
 @flow(name="course", flow_run_name=_run_name, log_prints=True, persist_result=True)
@@ -71,7 +121,21 @@ def course_flow(course_file: str, store: str, profile: str = DEFAULT_PROFILE,
             log.error("第%d讲 failed: %s", lecture.number, message)
             outcomes.append(LectureOutcome(number=lecture.number, title=lecture.title,
                                            status="error", message=message))
-    outcome = CourseOutcome(course=course.info.name, store=store, lectures=outcomes)
+    package, preview_rendered, package_message = None, False, ""
+    if any(o.key is None for o in outcomes):
+        package_message = ("package not written: every lecture must be published first "
+                           "(D1); rerun the course once the failed lectures are fixed")
+        log.warning(package_message)
+    else:
+        try:
+            package, preview_rendered = _deliver(course, outcomes, store=store,
+                                                 profile=profile, work=work_root(work_dir))
+        except StoreError as exc:
+            package_message = f"package not written: {exc}"
+            log.error(package_message)
+    outcome = CourseOutcome(course=course.info.name, store=store, lectures=outcomes,
+                            package=package, preview_rendered=preview_rendered,
+                            package_message=package_message)
     slug = hashlib.sha1(course.info.name.encode("utf-8")).hexdigest()[:8]
     create_table_artifact(
         key=f"course-{slug}",

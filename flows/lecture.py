@@ -13,14 +13,12 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import os
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 from prefect import flow, get_run_logger, task
@@ -42,6 +40,7 @@ from courseware.report import Report
 from courseware.store import open_store
 from encoder_profiles import DEFAULT_PROFILE, Profile, load_profile
 from flows.qc import report_from_dict
+from tasks.analyse_video import analyse_video_task
 from tasks.cache import (
     STORAGE_RETRIES,
     CacheKey,
@@ -59,7 +58,7 @@ from tasks.cache import (
 )
 from tasks.probe import LectureInputs, probe_task
 from tasks.publish import lecture_key, publish_task
-from tasks.render import analyse_task, render_lecture, render_task
+from tasks.render import analyse_task, render_task
 from tasks.sync import sync_task
 from tasks.verify import verify_task
 
@@ -244,15 +243,16 @@ def lecture_flow(course_file: str, number: int, store: str, profile: str = DEFAU
     else:
         inputs = sync_task(inputs)
     audio = analyse_task(inputs, prof)
+    video = analyse_video_task(inputs, prof)  # V2/V3: casts, camera match, noise; interlacing
+    for warning in video.warnings:
+        log.warning(warning)
     peak = audio.true_peak_dbfs
     log.info("programme audio: %s, true peak %s dBFS, gain %+.1f dB", audio.role,
              f"{peak:.1f}" if peak is not None else "-", audio.gain_db)
-    extra: dict[str, Any] = {}
     progress = _progress_hook(course, number)
-    if "progress" in inspect.signature(render_lecture).parameters:
-        extra["progress"] = progress
     with concurrency(RENDER_LIMIT, occupy=1, strict=False):
-        rendered = render_task(course, inputs, audio=audio, profile=prof, out_dir=work, **extra)
+        rendered = render_task(course, inputs, audio=audio, profile=prof, out_dir=work,
+                               video=video, progress=progress)
     progress(1.0)
 
     report = verify_task(rendered.path, profile=prof, lecture=inputs.label)  # the gate

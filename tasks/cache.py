@@ -214,8 +214,11 @@ def lecture_cache_key(course: Course, lecture: Lecture, *, profile: Profile,
     parts["course"] = _sha256_hex(json.dumps(fields, ensure_ascii=False,
                                              sort_keys=True).encode())
     parts["profile"] = _sha256_hex(profile.model_dump_json().encode())
-    layout = load_layout(lecture.layout or profile.encode.layout)
-    parts["layout"] = _sha256_hex(layout.model_dump_json().encode())
+    names = {lecture.layout or profile.encode.layout,
+             *(switch.layout for switch in lecture.layout_switches)}
+    parts["layout"] = _sha256_hex(json.dumps(
+        {name: load_layout(name).model_dump(mode="json") for name in sorted(names)},
+        sort_keys=True).encode())
     face = find_face()
     parts["font"] = f"{face.path.name}#{face.index}:{face.path.stat().st_size}"
     parts["code"] = code_version()

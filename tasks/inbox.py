@@ -40,12 +40,8 @@ class Submission(BaseModel):
 
 def named_files(course: Course) -> list[str]:
     """Every file the course file names, relative to its folder (POSIX)."""
-    paths = [course.resolve(p) for lec in course.lectures for _, p in lec.sources.items()]
-    paths += [course.resolve(lec.subtitles) for lec in course.lectures if lec.subtitles]
-    if course.info.intro is not None:
-        paths.append(course.resolve(course.info.intro))
     out: list[str] = []
-    for path in paths:
+    for _, path, _ in course.named_files():
         rel = Path(os.path.normpath(path)).relative_to(course.root).as_posix()
         if rel not in out:
             out.append(rel)

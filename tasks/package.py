@@ -52,8 +52,12 @@ def preview_key(course: Course) -> str:
 
 
 def publish_package(course: Course, lectures: list[PublishedLecture], *, store: str,
-                    preview: Path | None = None, bank: Path | None = None) -> PackageResult:
-    """Publish the course-level objects, then the course manifest, then the root listing."""
+                    preview: Path | None = None, bank: Path | None = None,
+                    extra: dict[str, object] | None = None) -> PackageResult:
+    """Publish the course-level objects, then the course manifest, then the root listing.
+
+    ``preview`` None keeps a preview already published; ``extra`` goes into the manifest.
+    """
     target = open_store(store)
     prefix = course_prefix(course)
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,8 +75,9 @@ def publish_package(course: Course, lectures: list[PublishedLecture], *, store: 
         "course": course.info.name, "kind": course.info.kind, "hours": course.info.hours,
         "prefix": prefix,
         "lectures": [lec.model_dump() for lec in sorted(lectures, key=lambda x: x.number)],
-        "preview": preview_key(course) if preview is not None else None,
+        "preview": preview_key(course) if target.exists(preview_key(course)) else None,
         "objects": objects,
+        **(extra or {}),
     }
     manifest_key = f"{prefix}/{MANIFEST}"
     # written last: a reader that finds the manifest finds a complete course

@@ -7,9 +7,10 @@ under a temporary name and renamed only when complete.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import av
@@ -21,13 +22,16 @@ from pydantic import BaseModel, ConfigDict
 from courseware.audio_chain import HumNotch, PeakLimiter, Programme
 from courseware.cards import credits_lines, render_card, title_card_lines
 from courseware.compose import Compositor
-from courseware.course import Course
+from courseware.course import Course, Lecture
 from courseware.fonts import FontFace, find_face
-from courseware.media import AudioFeed, DeliveryWriter, cfr_frames, rgb_to_frame
+from courseware.media import AudioFeed, DeliveryWriter, cfr_frames, open_media, rgb_to_frame
 from courseware.subtitles import parse_srt, shift_and_clip
+from courseware.video_chain import SourceChain, VideoPlan
 from encoder_profiles import Profile, load_layout
 from qc_metrics.audio import AudioQC, hum_to_remove
 from tasks.probe import LectureInputs, SourceInfo
+
+log = logging.getLogger(__name__)
 
 
 class AudioPlan(BaseModel):
@@ -49,6 +53,8 @@ class RenderResult(BaseModel):
     duration_s: float
     frames: int
     audio: AudioPlan
+    video: VideoPlan | None = None
+    warnings: tuple[str, ...] = ()  # e.g. B2: a source below 1280×720
 
 
 def master_audio(inputs: LectureInputs) -> SourceInfo | None:
@@ -109,9 +115,52 @@ def _card_frames(rgb: np.ndarray, seconds: float, fps: int) -> Iterator[av.Video
         yield frame
 
 
+def source_sar(path: Path, *, lecture: str | None = None) -> float:
+    """Sample aspect ratio of a file's video (container's, else the first frame's stream)."""
+    with open_media(path, lecture=lecture) as container:
+        stream = container.streams.video[0]
+        sar = stream.sample_aspect_ratio
+        if not sar:
+            next(container.decode(stream), None)
+            sar = stream.codec_context.sample_aspect_ratio
+        return float(sar) if sar else 1.0
+
+
+def below_hd(inputs: LectureInputs, profile: Profile) -> list[str]:
+    """B2: sources recorded below HD (1280×720); upscaling cannot add detail."""
+    dl = profile.delivery
+    return [f"{inputs.label} {role}: {s.width}×{s.height} is below {dl.min_width}×"
+            f"{dl.min_height} (B2); upscaling adds no detail"
+            for role, s in inputs.sources.items()
+            if role != "audio" and s.width is not None and s.height is not None
+            and (s.width < dl.min_width or s.height < dl.min_height)]
+
+
+def lecture_compositor(lecture: Lecture, inputs: LectureInputs, *, profile: Profile,
+                       video: VideoPlan | None) -> Compositor:
+    """The lecture's compositor: its layout (and switches), each source fitted by its sample
+    aspect ratio (D5), the plan's per-source chains (V2, V3) and the legal-range clamp (V4)."""
+    enc, lim = profile.encode, profile.video
+    videos = {r: s for r, s in inputs.sources.items() if r != "audio"}
+    plans = video.sources if video is not None else {}
+    sars = {r: plans[r].sar if r in plans else source_sar(s.path, lecture=inputs.label)
+            for r, s in videos.items()}
+    chains = {r: SourceChain(plans[r], profile=profile) for r in videos if r in plans}
+    return Compositor(
+        load_layout(lecture.layout or enc.layout), width=enc.width, height=enc.height,
+        sizes={r: (s.width or 0, s.height or 0, sars[r]) for r, s in videos.items()},
+        switches=[(sw.at, load_layout(sw.layout)) for sw in lecture.layout_switches],
+        chains={r: c for r, c in chains.items() if c.active},
+        legal=(lim.luma_range, lim.chroma_range))
+
+
 def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                    profile: Profile, out_dir: Path, font: FontFace | None = None,
-                   ) -> RenderResult:
+                   video: VideoPlan | None = None,
+                   progress: Callable[[float], None] | None = None) -> RenderResult:
+    """Render one lecture. ``video``: the analysis pass's plan (tasks.analyse_video); None
+    renders without colour correction or denoise (conform and the V4 clamp still apply).
+    ``progress`` is told the fraction done (0…1) about once a second of film."""
     enc, fps = profile.encode, profile.delivery.fps
     lecture = course.lecture(inputs.number)
     lecturer = course.lecturer(lecture)
@@ -129,10 +178,12 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                           recording_date=course.info.recording_date.strftime("%Y年%m月%d日"),
                           applying_unit=course.info.applying_unit),
             width=enc.width, height=enc.height, font=font, what="the closing credits")
-    layout = load_layout(lecture.layout or enc.layout)
     videos = {r: s for r, s in inputs.sources.items() if r != "audio"}
-    comp = Compositor(layout, width=enc.width, height=enc.height,
-                      sizes={r: (s.width or 0, s.height or 0, 1.0) for r, s in videos.items()})
+    plans = video.sources if video is not None else {}
+    warnings = below_hd(inputs, profile)
+    for w in warnings:
+        log.warning(w)
+    comp = lecture_compositor(lecture, inputs, profile=profile, video=video)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / f"lecture{inputs.number:02d}.mp4"
     tmp = final.with_name(f".{final.name}.{os.getpid()}.part")
@@ -143,15 +194,26 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
         return np.zeros((2, n), np.float32)
 
     frames = 0
+    main_frames = math.floor(main_duration(inputs) * fps)
+    expected = main_frames + round(
+        (enc.title_card_s + (enc.credits_s if last else 0.0)
+         + (inputs.intro.duration_s if inputs.intro is not None else 0.0)) * fps)
+
+    def tick(done: int) -> None:
+        if progress is not None and done % fps == 0:
+            progress(min(1.0, done / max(expected, 1)))
+
     try:
         with DeliveryWriter(tmp, profile, subtitles=inputs.subtitles is not None) as writer:
             spf = writer.samples_per_frame
             if inputs.intro is not None:  # A3: the provincial opening on lecture 1
                 programme.cut_to(AudioFeed(inputs.intro.path, rate=rate,
                                            lecture=inputs.label).read)
+                intro_sar = source_sar(inputs.intro.path, lecture=inputs.label)
                 for frame in cfr_frames(inputs.intro.path, fps=fps, lecture=inputs.label):
                     if frame is not None:
-                        writer.write(comp.full_frame(frame), programme.read(spf))
+                        writer.write(comp.full_frame(frame, intro_sar), programme.read(spf))
+                        tick(writer.frames)
             programme.cut_to(silence)
             for frame in _card_frames(card, enc.title_card_s, fps):  # A4: ≤ 5 s title card
                 writer.write(frame, programme.read(spf))
@@ -164,18 +226,20 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                 notch.warm_up(AudioFeed(master.path, rate=rate, start_s=master.offset_s,
                                         lecture=inputs.label).read(rate))
             programme.cut_to(lambda n: notch(feed.read(n)))
-            readers = {r: cfr_frames(s.path, fps=fps, start_s=s.offset_s, lecture=inputs.label)
+            # D6/D7: constant 25p; interlacing as the analysis found it, else detected here
+            readers = {r: cfr_frames(s.path, fps=fps, start_s=s.offset_s, lecture=inputs.label,
+                                     deinterlace=plans[r].interlaced if r in plans else None)
                        for r, s in videos.items()}
-            main_frames = math.floor(main_duration(inputs) * fps)
             if inputs.subtitles is not None:  # D8: cues are in lecture time, from t = 0
                 start = writer.time_s
                 writer.add_cues(shift_and_clip(parse_srt(inputs.subtitles, lecture=inputs.label),
                                                offset_s=start, start_s=start,
                                                end_s=start + main_frames / fps))
-            for _ in range(main_frames):
+            for i in range(main_frames):
                 current = {r: next(it, None) for r, it in readers.items()}
-                writer.write(comp.compose(current), programme.read(spf))
+                writer.write(comp.compose(current, i / fps), programme.read(spf))
                 frames += 1
+                tick(writer.frames)
             for it in readers.values():
                 it.close()
             if credits is not None:  # A5: credits close the course
@@ -186,7 +250,8 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
-    return RenderResult(path=final, duration_s=total / fps, frames=total, audio=audio)
+    return RenderResult(path=final, duration_s=total / fps, frames=total, audio=audio,
+                        video=video, warnings=tuple(warnings))
 
 
 analyse_task = task(name="analyse-audio", cache_policy=NO_CACHE)(plan_audio)

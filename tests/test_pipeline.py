@@ -50,6 +50,27 @@ def test_every_lecture_is_published_and_passes_verify(outcome: CourseOutcome) ->
     assert not list(_store(outcome).rglob("*.part"))
 
 
+def test_delivery_package(outcome: CourseOutcome) -> None:
+    """D1/D11/A6: preview, form, bank, a course manifest with checksums, a root listing."""
+    import hashlib
+    import json
+
+    store = _store(outcome)
+    assert outcome.package is not None and outcome.preview_rendered, outcome.package_message
+    manifest = json.loads((store / outcome.package.manifest_key).read_text("utf-8"))
+    assert manifest["bank_issues"] == [] and manifest["preview"]
+    names = {Path(o["key"]).name for o in manifest["objects"]}
+    assert {"申报表_附件2.docx", "题库.csv"} <= names
+    for obj in manifest["objects"]:
+        data = (store / obj["key"]).read_bytes()
+        assert obj["sha256"] == hashlib.sha256(data).hexdigest() and obj["size"] == len(data)
+    preview = store / manifest["preview"]
+    report = verify_file(preview, profile=PROFILE)
+    assert report.status == "pass" and report.duration_s <= PROFILE.structure.preview_max_s
+    listing = (store / "课程清单.txt").read_text("utf-8")
+    assert outcome.course in listing and "第1讲" in listing and "第2讲" in listing
+
+
 def test_independent_reader_agrees(outcome: CourseOutcome) -> None:
     """MediaInfo (libmediainfo, not FFmpeg) reads the delivery clauses D2–D10 the same."""
     for lec in outcome.lectures:

@@ -1,0 +1,266 @@
+"""Video analysis pass, before the render: what each video source needs (two-pass mastering).
+
+Per video source, about one frame per second of the lecture span is decoded (seeking over
+long gaps, non-reference frames skipped) and measured:
+
+* conform facts: interlacing from the decoded frames' flags (D7, detected, never assumed),
+  sample aspect ratio (D5: fitted without distortion), size below 1280×720 (B2 warning);
+* V3 white balance: the cast of near-neutral pixels (:func:`qc_metrics.colour.colour_cast`)
+  and the R'G'B' gains that make them neutral;
+* V3 camera match: white balance makes every camera's near-neutrals neutral; what remains
+  between the teacher camera and the slides is exposure, matched by a luma gain on the teacher
+  (bounded by ``encode.camera_match_max_gain``) so that the ΔE2000 of their neutral means drops
+  (under ``profile.video.camera_delta_e_max`` for matched content);
+* V2 noise: luma σ at source size (:func:`qc_metrics.noise.estimate_noise`); below
+  ``profile.video.snr_min_db`` the render denoises the source (``encode.denoise: auto``).
+
+The result is a small :class:`~courseware.video_chain.VideoPlan`; the render applies it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import av
+import numpy as np
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from courseware.compose import scale_frame
+from courseware.media import INTERLACE_PROBE_FRAMES, open_media
+from courseware.video_chain import (
+    SourcePlan,
+    VideoPlan,
+    gain_transform,
+    luma_of,
+    neutral_mean,
+    transform_samples,
+)
+from encoder_profiles import Profile
+from qc_metrics.colour import colour_cast, delta_e2000, rgb_to_lab
+from qc_metrics.frames import YUVFrame, as_batch, sample_planes
+from qc_metrics.noise import estimate_noise, snr_db
+from tasks.probe import LectureInputs, SourceInfo
+from tasks.render import main_duration
+
+__all__ = ["SourcePlan", "VideoPlan", "analyse_video", "analyse_video_task"]
+
+log = logging.getLogger(__name__)
+
+#: decode forward over gaps shorter than this; seek (to the keyframe before) over longer ones
+SEEK_GAP_S = 5.0
+#: co-sited point samples every 2·STEP luma pixels (qc_metrics.frames.sample_planes)
+STEP = 4
+#: white balance is measurable when this share of the samples is near-neutral
+MIN_NEUTRAL_SHARE = 0.02
+#: sources whose cast is under this fraction of video.cast_max are left alone (screen captures
+#: with tinted designs are not "corrected"); above it the cast is removed completely
+WB_MIN_CAST_FRACTION = 0.5
+#: channel gains are bounded: a larger correction means a measurement gone wrong
+GAIN_LIMITS = (0.5, 2.0)
+
+_FIELD_ORDER = {1: "progressive", 2: "tff", 3: "bff", 4: "tff", 5: "bff"}  # AVFieldOrder
+
+
+@dataclass
+class _Sampled:
+    frames: list[YUVFrame]
+    times: list[float]
+    interlaced: bool
+    field_order: str | None
+    sar: float
+
+
+def sample_times(offset_s: float, span_s: float, *, every_s: float, max_frames: int
+                 ) -> list[float]:
+    """Source times to measure: one per ``every_s`` of the span (centred), at most
+    ``max_frames`` spread evenly."""
+    n = max(1, min(max_frames, math.floor(span_s / every_s)))
+    step = span_s / n
+    return [offset_s + (k + 0.5) * step for k in range(n)]
+
+
+def _frame_planes(frame: av.VideoFrame) -> YUVFrame:
+    """The frame as the render sees it before correction: BT.709 limited yuv420p, even size."""
+    w, h = frame.width - frame.width % 2, frame.height - frame.height % 2
+    scaled = scale_frame(frame, w, h)
+    planes = []
+    for plane in scaled.planes:
+        arr = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
+        planes.append(arr[: plane.height, : plane.width].copy())
+    return YUVFrame(planes[0], planes[1], planes[2])
+
+
+def _sample(src: SourceInfo, times: list[float], *, lecture: str) -> _Sampled:
+    with open_media(src.path, lecture=lecture) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        stream.codec_context.skip_frame = "NONREF"  # measuring needs no B-frames
+        flags: list[bool] = []
+        out: list[YUVFrame] = []
+        got: list[float] = []
+        k = 0
+
+        def decode_from(t: float) -> Iterator[av.VideoFrame]:
+            if t > SEEK_GAP_S and stream.time_base:
+                container.seek(int(t / stream.time_base), stream=stream, backward=True)
+            return container.decode(stream)
+
+        frames = decode_from(times[0])
+        last = -math.inf
+        while k < len(times):
+            frame = next(frames, None)
+            if frame is None:
+                break
+            if len(flags) < INTERLACE_PROBE_FRAMES:
+                flags.append(bool(frame.interlaced_frame))
+            if frame.time is None:
+                continue
+            t = float(frame.time)
+            last = t
+            if t + 0.02 < times[k]:
+                continue
+            out.append(_frame_planes(frame))
+            got.append(t)
+            while k < len(times) and times[k] <= t + 0.02:
+                k += 1
+            if k < len(times) and times[k] - last > SEEK_GAP_S:
+                frames = decode_from(times[k])
+        cc = stream.codec_context
+        sar_q = stream.sample_aspect_ratio or cc.sample_aspect_ratio
+        sar = float(sar_q) if sar_q else 1.0
+        order = _FIELD_ORDER.get(int(cc.field_order or 0))
+        interlaced = any(flags)
+    return _Sampled(out, got, interlaced, order if interlaced else "progressive", sar)
+
+
+def _cosited(frames: list[YUVFrame]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    parts = [sample_planes(as_batch(f), STEP) for f in frames]
+    return tuple(np.concatenate([p[i].ravel() for p in parts]) for i in range(3))  # type: ignore[return-value]
+
+
+def _neutral(samples: tuple[np.ndarray, np.ndarray, np.ndarray], gains: np.ndarray,
+             profile: Profile) -> tuple[np.ndarray, float]:
+    """Mean R'G'B' of the near-neutrals after ``gains``, and their share of the samples."""
+    lim = profile.video
+    m = gain_transform(gains, luma_range=lim.luma_range, chroma_range=lim.chroma_range)
+    y, u, v = transform_samples(*samples, m, luma_range=lim.luma_range,
+                                chroma_range=lim.chroma_range)
+    rgb, count, total = neutral_mean(y, u, v, luma_range=lim.luma_range,
+                                     chroma_range=lim.chroma_range)
+    return rgb, count / max(total, 1)
+
+
+def _white_balance(samples: tuple[np.ndarray, np.ndarray, np.ndarray], profile: Profile
+                   ) -> np.ndarray | None:
+    """R'G'B' gains that make the near-neutrals neutral at unchanged luma (two refinements);
+    None when too few neutral pixels."""
+    gains = np.ones(3)
+    for _ in range(3):
+        rgb, share = _neutral(samples, gains, profile)
+        if share < MIN_NEUTRAL_SHARE or not np.all(rgb > 0.02):
+            return None if np.all(gains == 1.0) else gains
+        gains = np.clip(gains * luma_of(rgb) / rgb, *GAIN_LIMITS)
+    return gains
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    return np.asarray(rgb_to_lab(np.clip(np.asarray(rgb, np.float64), 0.0, 1.0)))
+
+
+def analyse_video(inputs: LectureInputs, profile: Profile) -> VideoPlan:
+    """Measure every video source of a lecture over its lecture span; decide the corrections."""
+    enc, lim, dl = profile.encode, profile.video, profile.delivery
+    span = main_duration(inputs)
+    warnings: list[str] = []
+    found: dict[str, dict[str, object]] = {}
+    samples: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    gains: dict[str, np.ndarray] = {}
+    for role, src in inputs.sources.items():
+        if role == "audio":
+            continue
+        times = sample_times(src.offset_s, max(span, 1.0 / dl.fps), every_s=enc.analyse_every_s,
+                             max_frames=enc.analyse_max_frames)
+        got = _sample(src, times, lecture=inputs.label)
+        width, height = src.width or 0, src.height or 0
+        facts: dict[str, object] = {
+            "role": role, "width": width, "height": height, "sar": got.sar,
+            "interlaced": got.interlaced, "field_order": got.field_order,
+            "below_hd": width < dl.min_width or height < dl.min_height,  # B2 (render warns)
+            "samples": len(got.frames)}
+        if got.frames:
+            casts = [colour_cast(f, luma_range=lim.luma_range, chroma_range=lim.chroma_range,
+                                 step=STEP) for f in got.frames]
+            a = [c.a for c in casts if c.a == c.a]
+            b = [c.b for c in casts if c.b == c.b]
+            if a:
+                ma, mb = float(np.median(a)), float(np.median(b))
+                facts.update(cast_a=ma, cast_b=mb, cast=math.hypot(ma, mb))
+            sigmas = [estimate_noise(f.y, luma_range=lim.luma_range, row_step=2).sigma
+                      for f in got.frames]
+            finite = [s for s in sigmas if s == s]
+            if finite:
+                sigma = float(np.median(finite))
+                snr = snr_db(sigma, luma_range=lim.luma_range)
+                facts.update(noise_sigma=sigma, snr_db=snr if math.isfinite(snr) else None,
+                             denoise=enc.denoise == "auto" and snr < lim.snr_min_db)
+            samples[role] = _cosited(got.frames)
+            cast = facts.get("cast")
+            g = None
+            if isinstance(cast, float) and cast > WB_MIN_CAST_FRACTION * lim.cast_max:
+                g = _white_balance(samples[role], profile)
+                if g is None:
+                    warnings.append(f"{inputs.label} {role}: colour cast {cast:.1f} but too few "
+                                    "near-neutral pixels to correct it by (V3)")
+            gains[role] = np.ones(3) if g is None else g
+        found[role] = facts
+
+    reference = "slides" if "slides" in samples else None
+    de_before = de_after = None
+    match: dict[str, np.ndarray] = {}
+    if reference is not None:  # V3: other cameras matched to the slides' neutrals
+        ref_rgb, ref_share = _neutral(samples[reference], gains[reference], profile)
+        for role in samples:
+            if role == reference:
+                continue
+            rgb, share = _neutral(samples[role], gains[role], profile)
+            if min(share, ref_share) < MIN_NEUTRAL_SHARE:
+                continue
+            de_before = float(delta_e2000(_lab(rgb), _lab(ref_rgb)))
+            if de_before <= lim.camera_delta_e_max / 2:
+                continue
+            # both cameras are white-balanced to neutral already: what remains is exposure
+            k = luma_of(ref_rgb) / luma_of(rgb)
+            if not 1 / enc.camera_match_max_gain <= k <= enc.camera_match_max_gain:
+                warnings.append(f"{inputs.label} {role}: neutral luma differs from the slides by "
+                                f"×{k:.2f} (other content, not exposure): not matched")
+                continue
+            rgb2, _ = _neutral(samples[role], gains[role] * k, profile)
+            after = float(delta_e2000(_lab(rgb2), _lab(ref_rgb)))
+            if after < de_before:  # kept only where it brings the cameras closer
+                match[role], de_after = np.full(3, k), after
+
+    plans: dict[str, SourcePlan] = {}
+    for role, facts in found.items():
+        wb = gains.get(role, np.ones(3))
+        mg = match.get(role, np.ones(3))
+        if role in samples:
+            rgb, share = _neutral(samples[role], wb * mg, profile)
+            if share >= MIN_NEUTRAL_SHARE:
+                lab = _lab(rgb)
+                facts["cast_after"] = float(math.hypot(lab[1], lab[2]))
+        plans[role] = SourcePlan(
+            **facts,  # type: ignore[arg-type]
+            wb_gains=tuple(float(x) for x in wb),  # type: ignore[arg-type]
+            match_gains=tuple(float(x) for x in mg))  # type: ignore[arg-type]
+    for w in warnings:
+        log.warning(w)
+    return VideoPlan(sources=plans, reference=reference, camera_delta_e_before=de_before,
+                     camera_delta_e_after=de_after if de_after is not None else de_before,
+                     warnings=tuple(warnings))
+
+
+analyse_video_task = task(name="analyse-video", cache_policy=NO_CACHE)(analyse_video)
