@@ -37,6 +37,7 @@ from courseware.media import open_media
 from courseware.report import Check, Report
 from encoder_profiles import Profile
 from qc_metrics.audio import AudioQC
+from qc_metrics.avsync import AvSync
 from qc_metrics.frames import split_yuv420p, timecode
 from qc_metrics.loudness import SHORT_TERM_STEPS, STEP_S
 from qc_metrics.motion import StabilityDetector
@@ -64,7 +65,8 @@ _VIDEO_IDS = (("video.snr", "V2"), ("video.white_balance", "V3"), ("video.levels
               ("video.stability", "V1"), ("video.timestamps", "V1"),
               ("video.colour_jumps", "V1"), ("video.freeze", "V1"), ("video.black", "V1"))
 _AUDIO_IDS = (("audio.peak", "S1"), ("audio.clipping", "S1"), ("audio.snr", "S2"),
-              ("audio.hum", "S3"), ("audio.volume_swings", "S4"), ("audio.loudness", "S4"))
+              ("audio.hum", "S3"), ("audio.volume_swings", "S4"), ("audio.loudness", "S4"),
+              ("audio.av_sync", "S3"))
 
 
 _SEVERITY = {"fail": 0, "warn": 1, "pass": 2, "skip": 3}
@@ -150,6 +152,11 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
         audio_checks = audio.qc.finish()
         checks += audio_checks
         timelines.insert(0, audio.loudness_timeline(audio_checks))
+        if audio.sync is not None:
+            checks.append(audio.sync.finish())
+        else:
+            checks.append(Check("audio.av_sync", "S3", "skip", None, None, "",
+                                "no video stream"))
     else:
         checks += [Check(i, c, "skip", None, None, "", "no audio stream") for i, c in _AUDIO_IDS]
     ran = [p.qc.backend for p in (video, audio) if p is not None and p.qc.backend]
@@ -182,6 +189,9 @@ def _decode_pass(path: Path, *, profile: Profile, lecture: str | None, xp: Modul
         aus = container.streams.audio[0] if container.streams.audio else None
         video = _VideoPass(vs, profile=profile, xp=xp) if vs is not None else None
         audio = _AudioPass(aus, profile=profile, xp=xp) if aus is not None else None
+        if video is not None and audio is not None:  # S3: one meter sees both
+            sync = AvSync(sample_rate=audio.rate, av_sync_ms=profile.audio.av_sync_ms)
+            video.sync = audio.sync = sync
         streams = [s for s in (vs, aus) if s is not None]
         if vs is not None:
             vs.thread_type = "AUTO"           # frame + slice threads (audio decodes fast)
@@ -217,6 +227,7 @@ class _VideoPass:
         rate = stream.average_rate or stream.guessed_rate
         self.fps = float(rate) if rate else float(profile.delivery.fps)
         self.qc = VideoQC(fps=self.fps, profile=profile, batch=BATCH)
+        self.sync: AvSync | None = None
         self.xp = xp
         self.size: tuple[int, int] | None = None    # (width, height) of the first frame
         self.frames = 0
@@ -250,7 +261,10 @@ class _VideoPass:
         batch = self._buf[: len(self._ts)]
         if self.xp is not np:
             batch = self.xp.asarray(batch)        # one host→device copy per batch
-        self.qc.process_batch(split_yuv420p(batch), self._ts)
+        planes = split_yuv420p(batch)
+        self.qc.process_batch(planes, self._ts)
+        if self.sync is not None:
+            self.sync.add_video(planes.y, self._ts)
         self._buf, self._ts = None, []
 
     def timelines(self, profile: Profile) -> list[Timeline]:
@@ -287,6 +301,7 @@ class _AudioPass:
                  xp: ModuleType) -> None:
         self.rate = int(stream.sample_rate or 48000)
         self.qc = AudioQC(sample_rate=self.rate, profile=profile)
+        self.sync: AvSync | None = None
         self.xp = xp
         # float planar at the native rate and layout (a pass-through for AAC's fltp)
         self._resampler = av.AudioResampler(format="fltp", rate=self.rate)
@@ -321,6 +336,8 @@ class _AudioPass:
         t = (self._start or 0.0) + self.samples / self.rate
         self.samples += block.shape[1]
         self.qc.process(block if self.xp is np else self.xp.asarray(block), t)
+        if self.sync is not None:
+            self.sync.add_audio(block, t)
 
     def loudness_timeline(self, checks: list[Check]) -> Timeline:
         """Short-term loudness (EBU Tech 3341, 3 s) once per second, from AudioQC's meter;
