@@ -45,17 +45,18 @@ render_lecture(course, inputs, audio=audio, profile=profile, out_dir=Path(sys.ar
 WRAPPER = """
 import resource, subprocess, sys
 subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+use = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(use.ru_utime + use.ru_stime, use.ru_maxrss)
 """
 
 
-def timed(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one command, measured in a wrapper process of its
-    own (RUSAGE_CHILDREN is a maximum over all children, so each gets a fresh parent)."""
+def timed(cmd: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and peak RSS (MiB) of one command, measured in a wrapper
+    process of its own (RUSAGE_CHILDREN is a maximum over all children: a fresh parent)."""
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", WRAPPER, *cmd], check=True, cwd=ROOT,
-                         capture_output=True, text=True).stdout
-    return time.perf_counter() - start, int(out.split()[-1]) / 1024
+                         capture_output=True, text=True).stdout.split()
+    return time.perf_counter() - start, float(out[-2]), int(out[-1]) / 1024
 
 
 def main() -> None:
@@ -101,13 +102,15 @@ def main() -> None:
         ]
         pipeline_cmd = [sys.executable, "-c", PIPELINE, str(course), str(Path(tmp) / "out"),
                         json.dumps(offsets)]
-        ff_wall, ff_mem = timed(ffmpeg_cmd)
-        pl_wall, pl_mem = timed(pipeline_cmd)
+        ff_wall, ff_cpu, ff_mem = timed(ffmpeg_cmd)
+        pl_wall, pl_cpu, pl_mem = timed(pipeline_cmd)
     print(f"lecture {args.seconds:.0f} s, {os.cpu_count()} CPUs")
-    print(f"ffmpeg   (composite + loudnorm + x264/AAC): {ff_wall:7.1f} s  peak {ff_mem:6.0f} MiB")
-    print(f"pipeline (analysis + composite + cards + CBR): {pl_wall:7.1f} s  "
-          f"peak {pl_mem:6.0f} MiB")
-    print(f"ratio pipeline/ffmpeg: {pl_wall / ff_wall:.2f}× wall time")
+    print(f"ffmpeg   (composite + loudnorm + x264/AAC):     {ff_wall:6.1f} s wall "
+          f"{ff_cpu:6.1f} s CPU  peak {ff_mem:5.0f} MiB")
+    print(f"pipeline (analysis + cards + composite + CBR): {pl_wall:6.1f} s wall "
+          f"{pl_cpu:6.1f} s CPU  peak {pl_mem:5.0f} MiB")
+    print(f"ratio pipeline/ffmpeg: {pl_wall / ff_wall:.2f}× wall time, "
+          f"{pl_cpu / ff_cpu:.2f}× CPU time")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,14 @@ from courseware.cards import credits_lines, render_card, title_card_lines
 from courseware.compose import Compositor
 from courseware.course import Course, Lecture
 from courseware.fonts import FontFace, find_face
-from courseware.media import AudioFeed, DeliveryWriter, cfr_frames, open_media, rgb_to_frame
+from courseware.media import (
+    AudioFeed,
+    BackgroundWriter,
+    DeliveryWriter,
+    cfr_frames,
+    open_media,
+    rgb_to_frame,
+)
 from courseware.subtitles import parse_srt, shift_and_clip
 from courseware.video_chain import SourceChain, VideoPlan
 from encoder_profiles import Profile, load_layout
@@ -204,7 +211,8 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
             progress(min(1.0, done / max(expected, 1)))
 
     try:
-        with DeliveryWriter(tmp, profile, subtitles=inputs.subtitles is not None) as writer:
+        with (DeliveryWriter(tmp, profile, subtitles=inputs.subtitles is not None) as base,
+              BackgroundWriter(base) as writer):
             spf = writer.samples_per_frame
             if inputs.intro is not None:  # A3: the provincial opening on lecture 1
                 programme.cut_to(AudioFeed(inputs.intro.path, rate=rate,

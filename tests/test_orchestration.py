@@ -181,8 +181,7 @@ def test_retry_only_storage_faults() -> None:
     assert not decide(ValueError("a bug"))
 
 
-def test_s3_inbox_ready_waiting_staged_and_run(raw: Path, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch,
+def test_s3_inbox_ready_waiting_staged_and_run(raw: Path, tmp_path: Path, aws_env: None,
                                                prefect_server: None) -> None:
     """An s3:// inbox: `courseware submit` makes a submission ready; one without READY waits;
     the course run stages the ready one (checked against READY) and publishes it."""
@@ -194,13 +193,6 @@ def test_s3_inbox_ready_waiting_staged_and_run(raw: Path, tmp_path: Path,
     from courseware.submit import submit_course
     from tasks.cache import file_digest, sha256_file
 
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     with MotoServer() as server:
         boto3.session.Session().client(
             "s3", endpoint_url=server.url, config=Config(s3={"addressing_style": "path"}),
