@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING
 
+from courseware.errors import ProfileError
 from courseware.report import Check, Event
+from encoder_profiles import Profile, load_profile
 from qc_metrics.frames import timecode
 
 if TYPE_CHECKING:
@@ -28,16 +30,26 @@ GROUPS = (
     ("video", "视频信号", "Video signal", "V1–V4"),
     ("audio", "音频信号", "Audio signal", "S1–S4"),
 )
-#: what each clause asks, in a few words (shared/spec/courseware-spec.md)
-CLAUSES = {
-    "D2": "H.264 / MP4", "D3": "码率 bit rate 800–1024 kbps", "D4": "分辨率 ≥ 1280×720",
-    "D5": "宽高比 16:9", "D6": "25 帧/秒 fps", "D7": "逐行扫描 progressive",
-    "D9": "AAC 48 kHz 128 kbps 立体声", "D10": "MP4 网络播放 faststart",
-    "V1": "画面稳定、连续 stable, continuous", "V2": "信噪比 SNR ≥ 55 dB",
-    "V3": "白平衡、机位色差 white balance", "V4": "视频电平 video levels",
-    "S1": "峰值 −8…−2 dB, 无失真 peak", "S2": "信噪比 SNR ≥ 48 dB",
-    "S3": "声画同步、无交流声 sync, hum", "S4": "音量平稳 steady level",
-}
+def clause_texts(profile: Profile) -> dict[str, str]:
+    """What each clause asks, in a few words, with the numbers of ``profile``."""
+    d, v, a = profile.delivery, profile.video, profile.audio
+    return {
+        "D2": "H.264 / MP4",
+        "D3": f"码率 bit rate {d.video_bitrate_kbps.min:g}–{d.video_bitrate_kbps.max:g} kbps",
+        "D4": f"分辨率 ≥ {d.min_width}×{d.min_height}",
+        "D5": f"宽高比 {d.aspect[0]}:{d.aspect[1]}", "D6": f"{d.fps} 帧/秒 fps",
+        "D7": "逐行扫描 progressive",
+        "D9": f"AAC {d.audio_rate / 1000:g} kHz {d.audio_bitrate_kbps:g} kbps "
+              f"{d.audio_channels} 声道",
+        "D10": "MP4 网络播放 faststart",
+        "V1": "画面稳定、连续 stable, continuous", "V2": f"信噪比 SNR ≥ {v.snr_min_db:g} dB",
+        "V3": "白平衡、机位色差 white balance", "V4": "视频电平 video levels",
+        "S1": f"峰值 {a.peak_dbfs[0]:g}…{a.peak_dbfs[1]:g} dB, 无失真 peak",
+        "S2": f"信噪比 SNR ≥ {a.snr_min_db:g} dB",
+        "S3": "声画同步、无交流声 sync, hum", "S4": "音量平稳 steady level",
+    }
+
+
 MAX_EVENTS = 50          # per check on the page
 MAX_POINTS = 1200        # per chart line (longer series are averaged in buckets)
 THUMB_MATCH_S = 0.1      # an event shows the thumbnail taken this close to its start
@@ -98,10 +110,14 @@ def render_html(result: QcResult) -> str:
         _summary(result),
     ]
     by_group = _grouped(report.checks)
+    try:
+        texts = clause_texts(load_profile(report.profile))
+    except ProfileError:  # a report of another profile: no clause hints
+        texts = {}
     for key, zh, en, clauses in (*GROUPS, ("other", "其他", "Other", "")):
         checks = by_group.get(key, [])
         if checks:
-            parts.append(_check_table(checks, zh, en, clauses))
+            parts.append(_check_table(checks, zh, en, clauses, texts))
     parts.append(_events(report.checks, result.thumbnails))
     parts.append(_charts(result.timelines, report.checks, report.duration_s))
     parts += ["</main>", "</body>", "</html>", ""]
@@ -137,14 +153,15 @@ def _summary(result: QcResult) -> str:
             f"{notes}{todo}</section>")
 
 
-def _check_table(checks: list[Check], zh: str, en: str, clauses: str) -> str:
+def _check_table(checks: list[Check], zh: str, en: str, clauses: str,
+                 texts: dict[str, str]) -> str:
     head = ("<tr><th>检查项 Check</th><th>条款 Clause</th><th>状态 Status</th>"
             "<th>实测 Measured</th><th>限值 Threshold</th><th>单位 Unit</th>"
             "<th>说明 Message</th></tr>")
     rows = []
     for c in checks:
         clause = escape(c.clause) if c.clause else "—"
-        title = f' title="{escape(CLAUSES[c.clause])}"' if c.clause in CLAUSES else ""
+        title = f' title="{escape(texts[c.clause])}"' if c.clause in texts else ""
         events = f" · {len(c.events)} event(s)" if c.events else ""
         rows.append(
             f'<tr id="{escape(c.id)}"><td><code>{escape(c.id)}</code></td>'

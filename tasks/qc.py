@@ -299,7 +299,7 @@ class _AudioPass:
 
     def __init__(self, stream: av.audio.stream.AudioStream, *, profile: Profile,
                  xp: ModuleType) -> None:
-        self.rate = int(stream.sample_rate or 48000)
+        self.rate = int(stream.sample_rate or profile.delivery.audio_rate)
         self.qc = AudioQC(sample_rate=self.rate, profile=profile)
         self.sync: AvSync | None = None
         self.xp = xp
