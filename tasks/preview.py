@@ -27,6 +27,7 @@ from courseware.errors import CorruptMediaError
 from courseware.fonts import FontFace, find_face
 from courseware.media import DeliveryWriter, open_media, rgb_to_frame
 from encoder_profiles import Profile
+from tasks.probe import media_duration
 
 FADE_S = 0.03  # at every cut: no clicks
 
@@ -57,7 +58,7 @@ class _Span:
 
 def _duration(path: Path) -> float:
     with open_media(path) as c:
-        return float(c.duration / av.time_base) if c.duration else 0.0
+        return media_duration(c)
 
 
 def plan_excerpts(spans: list[_Span], profile: Profile) -> list[Excerpt]:

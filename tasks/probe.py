@@ -56,7 +56,7 @@ def probe_source(role: str, path: Path, *, lecture: str, needs_video: bool,
                 "the slides and teacher sources must be video files")
         if not needs_video and not container.streams.audio:
             raise CorruptMediaError(f"{path} (lecture {lecture}, {role}): has no audio stream")
-        duration = _duration(container)
+        duration = media_duration(container)
         if video is not None:
             try:
                 first = next(container.decode(video), None)
@@ -80,7 +80,8 @@ def probe_source(role: str, path: Path, *, lecture: str, needs_video: bool,
         )
 
 
-def _duration(container: av.container.InputContainer) -> float:
+def media_duration(container: av.container.InputContainer) -> float:
+    """Seconds: the container's duration, else the longest stream's."""
     if container.duration:
         return container.duration / av.time_base
     spans = [float(s.duration * s.time_base) for s in container.streams

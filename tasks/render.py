@@ -200,7 +200,6 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
     def silence(n: int) -> np.ndarray:
         return np.zeros((2, n), np.float32)
 
-    frames = 0
     main_frames = math.floor(main_duration(inputs) * fps)
     expected = main_frames + round(
         (enc.title_card_s + (enc.credits_s if last else 0.0)
@@ -246,7 +245,6 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
             for i in range(main_frames):
                 current = {r: next(it, None) for r, it in readers.items()}
                 writer.write(comp.compose(current, i / fps), programme.read(spf))
-                frames += 1
                 tick(writer.frames)
             for it in readers.values():
                 it.close()
