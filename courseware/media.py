@@ -7,8 +7,6 @@ worth of audio, so memory is flat in the length of a lecture.
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Generator, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -20,6 +18,7 @@ import numpy as np
 from courseware.aac import CbrPadder
 from courseware.errors import CorruptMediaError
 from courseware.subtitles import ASS_HEADER, Cue, mov_text_sample
+from courseware.worker import OrderedWorker
 from encoder_profiles import Profile
 
 AAC_FRAME = 1024
@@ -318,10 +317,7 @@ class BackgroundWriter:
         self.writer = writer
         self.fps = writer.fps
         self.frames = 0
-        self._queue: queue.Queue[tuple[str, object, object] | None] = queue.Queue(depth)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="encoder", daemon=True)
-        self._thread.start()
+        self._worker = OrderedWorker("encoder", depth=depth)
 
     @property
     def samples_per_frame(self) -> int:
@@ -332,37 +328,16 @@ class BackgroundWriter:
         """Film time of the next video frame (as queued)."""
         return self.frames / self.fps
 
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            if self._error is not None:
-                continue  # drain after a failure
-            kind, a, b = item
-            try:
-                if kind == "write":
-                    self.writer.write(a, b)  # type: ignore[arg-type]
-                else:
-                    self.writer.add_cues(a)  # type: ignore[arg-type]
-            except BaseException as exc:  # re-raised in the caller's thread
-                self._error = exc
-
-    def _put(self, item: tuple[str, object, object]) -> None:
-        if self._error is not None:
-            raise self._error
-        self._queue.put(item)
-
     def write(self, frame: av.VideoFrame, audio: np.ndarray) -> None:
-        self._put(("write", frame, audio))
+        self._worker.submit(self.writer.write, frame, audio)
         self.frames += 1
 
     def add_cues(self, cues: list[Cue]) -> None:
-        self._put(("cues", cues, None))
+        self._worker.submit(self.writer.add_cues, cues)
 
     def __enter__(self) -> BackgroundWriter:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self._queue.put(None)
-        self._thread.join()
-        if kind is None and self._error is not None:
-            raise self._error
+        self._worker.__exit__(kind, exc, tb)

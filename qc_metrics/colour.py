@@ -277,19 +277,26 @@ def levels_of_batch(frames: YUVFrame, *, luma_range: Sequence[float],
     xp = array_namespace(y)
     y0, y1 = luma_range
     c0, c1 = chroma_range
+
+    def outside(p: Any, lo: float, hi: float) -> Any:
+        # 8-bit codes against integer limits: p − lo wraps below lo, so one comparison
+        # tests both ends
+        return (p - xp.uint8(math.ceil(lo))) > xp.uint8(math.floor(hi) - math.ceil(lo))
+
     if step == 1:
         h, w = y.shape[-2:]
-        bad_c = (u < c0) | (u > c1) | (v < c0) | (v > c1)
+        bad_c = outside(u, c0, c1) | outside(v, c0, c1)
         # each chroma sample covers a 2×2 block of luma (4:2:0)
         bad_c = xp.repeat(xp.repeat(bad_c, 2, axis=1), 2, axis=2)[:, :h, :w]
     else:
         y, u, v = sample_planes(frames, step)
-        bad_c = (u < c0) | (u > c1) | (v < c0) | (v > c1)
+        bad_c = outside(u, c0, c1) | outside(v, c0, c1)
     low, high = y < y0, y > y1
     n = y.shape[0]
-    shares = [m.reshape(n, -1).astype(xp.float32).mean(axis=1)
-              for m in (low | high | bad_c, low, high, bad_c)]
-    return xp.stack(shares, axis=1)
+    size = y[0].size
+    counts = [xp.count_nonzero(m.reshape(n, -1), axis=1) for m in (low | high | bad_c, low,
+                                                                    high, bad_c)]
+    return xp.stack(counts, axis=1).astype(xp.float32) / size
 
 
 def levels(frame: YUVFrame, *, luma_range: Sequence[float], chroma_range: Sequence[float],

@@ -72,16 +72,22 @@ def sample_planes(frames: YUVFrame, step: int) -> YUVFrame:
 def box_downscale(y: Any, factor: int) -> Any:
     """Mean of ``factor``×``factor`` blocks of a batch of 8-bit planes (N, H, W), as float32.
 
-    Sums rows first (contiguous, integer) and columns second; the full-resolution plane is
-    never converted to float."""
+    Adds whole rows first (``factor`` strided slices, contiguous along x, integer), then
+    columns of the already small result; the full-resolution plane is never converted to
+    float (twice as fast on the CPU as a reduction over a reshaped axis)."""
     xp = array_namespace(y)
     if factor <= 1:
         return y.astype(xp.float32)
-    n, h, w = y.shape
+    h, w = y.shape[-2:]
     h, w = h - h % factor, w - w % factor
     acc = xp.uint16 if factor * factor * 255 < 2**16 else xp.uint32
-    rows = y[:, :h, :w].reshape(n, h // factor, factor, w).sum(axis=2, dtype=acc)
-    sums = rows.reshape(n, h // factor, w // factor, factor).sum(axis=3, dtype=acc)
+    y = y[:, :h, :w]
+    rows = y[:, 0::factor].astype(acc)
+    for k in range(1, factor):
+        rows += y[:, k::factor]
+    sums = rows[..., 0::factor].copy()
+    for k in range(1, factor):
+        sums += rows[..., k::factor]
     return sums.astype(xp.float32) * (1.0 / (factor * factor))
 
 

@@ -3,7 +3,8 @@
 Global displacement between consecutive frames by phase correlation (C. D. Kuglin,
 D. C. Hines, "The phase correlation image alignment method", IEEE Conf. Cybernetics and
 Society, 1975) on box-downscaled luma with a Hann window, the peak refined to sub-pixel by a
-parabola through its neighbours. Only ``xp.fft`` is used, so NumPy and CuPy run the same code,
+parabola through its neighbours. Only the array namespace's FFT is used (``scipy.fft`` on the
+CPU, ``cupy.fft`` on the GPU), so NumPy and CuPy run the same code,
 and a whole batch of frames is one FFT call.
 
 A *jump* is a displacement that departs suddenly from the running motion (the median of the
@@ -23,7 +24,7 @@ from typing import Any
 from courseware.report import Check, Event, Status
 from encoder_profiles import Profile
 from qc_metrics.frames import VideoDetector, YUVFrame, as_batch, box_downscale, timecode
-from qc_metrics.xp import array_namespace, to_host
+from qc_metrics.xp import array_namespace, fft_namespace, to_host
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def _spectra(small: Any) -> Any:
     h, w = small.shape[-2:]
     window = xp.outer(xp.hanning(h), xp.hanning(w)).astype(xp.float32)
     centred = small - small.mean(axis=(1, 2), keepdims=True)
-    return xp.fft.rfft2(centred * window)
+    return fft_namespace(xp).rfft2(centred * window)
 
 
 def _correlate(fa: Any, fb: Any, shape: tuple[int, int]) -> tuple[Any, Any, Any]:
@@ -56,7 +57,7 @@ def _correlate(fa: Any, fb: Any, shape: tuple[int, int]) -> tuple[Any, Any, Any]
     h, w = shape
     cross = fb * xp.conj(fa)
     cross = cross / xp.maximum(xp.abs(cross), 1e-6)
-    surface = xp.fft.irfft2(cross, s=(h, w))
+    surface = fft_namespace(xp).irfft2(cross, s=(h, w))
     n = surface.shape[0]
     flat = surface.reshape(n, -1)
     idx = xp.argmax(flat, axis=1)

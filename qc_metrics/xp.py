@@ -38,5 +38,14 @@ def gpu_namespace() -> ModuleType | None:
     return None
 
 
+def fft_namespace(xp: ModuleType) -> ModuleType:
+    """The FFT module for ``xp``: ``cupy.fft`` on the GPU; on the CPU ``scipy.fft``, which
+    keeps float32 input in single precision (``numpy.fft`` always computes in double) and
+    is about twice as fast at the sizes used here. Same calls (rfft2, irfft2, rfft, irfft)."""
+    if xp is np:
+        return importlib.import_module("scipy.fft")
+    return xp.fft
+
+
 def backend_name(xp: ModuleType) -> str:
     return "cupy" if xp.__name__.startswith("cupy") else "numpy"

@@ -35,6 +35,7 @@ from prefect.cache_policies import NO_CACHE
 from courseware.errors import CorruptMediaError
 from courseware.media import open_media
 from courseware.report import Check, Report
+from courseware.worker import OrderedWorker
 from encoder_profiles import Profile
 from qc_metrics.audio import AudioQC
 from qc_metrics.avsync import AvSync
@@ -50,6 +51,8 @@ log = logging.getLogger(__name__)
 
 #: frames handed to the video detectors per call (one host→GPU copy per batch)
 BATCH = 16
+#: batches (video) or blocks (audio) waiting for the detector thread: bounds memory
+QUEUE_BATCHES = 3
 #: audio handed to the audio detectors per call, in seconds
 AUDIO_BLOCK_S = 0.5
 #: thumbnails kept for the HTML report (first frame of each event, worst checks first)
@@ -183,12 +186,19 @@ def _where(path: Path, lecture: str | None) -> str:
 
 def _decode_pass(path: Path, *, profile: Profile, lecture: str | None, xp: ModuleType,
                  ) -> tuple[_VideoPass | None, _AudioPass | None]:
-    """Demux once, decode both streams, feed the detectors."""
-    with open_media(path, lecture=lecture) as container:
+    """Demux once, decode both streams, feed the detectors.
+
+    The detectors run on a worker thread, in the order the frames and audio blocks were
+    decoded, while this thread demuxes, decodes and copies the next batch: NumPy, CuPy and
+    FFmpeg's decoder release the GIL, so on a CPU the checks overlap decoding."""
+    with open_media(path, lecture=lecture) as container, \
+            OrderedWorker("qc-detectors", depth=QUEUE_BATCHES) as worker:
         vs = container.streams.video[0] if container.streams.video else None
         aus = container.streams.audio[0] if container.streams.audio else None
-        video = _VideoPass(vs, profile=profile, xp=xp) if vs is not None else None
-        audio = _AudioPass(aus, profile=profile, xp=xp) if aus is not None else None
+        video = (_VideoPass(vs, profile=profile, xp=xp, worker=worker)
+                 if vs is not None else None)
+        audio = (_AudioPass(aus, profile=profile, xp=xp, worker=worker)
+                 if aus is not None else None)
         if video is not None and audio is not None:  # S3: one meter sees both
             sync = AvSync(sample_rate=audio.rate, av_sync_ms=profile.audio.av_sync_ms)
             video.sync = audio.sync = sync
@@ -223,8 +233,9 @@ class _VideoPass:
     """Frames → batches of planar yuv420p on the chosen backend → VideoQC."""
 
     def __init__(self, stream: av.video.stream.VideoStream, *, profile: Profile,
-                 xp: ModuleType) -> None:
+                 xp: ModuleType, worker: OrderedWorker) -> None:
         rate = stream.average_rate or stream.guessed_rate
+        self.worker = worker
         self.fps = float(rate) if rate else float(profile.delivery.fps)
         self.qc = VideoQC(fps=self.fps, profile=profile, batch=BATCH)
         self.sync: AvSync | None = None
@@ -258,14 +269,17 @@ class _VideoPass:
     def flush(self) -> None:
         if self._buf is None or not self._ts:
             return
-        batch = self._buf[: len(self._ts)]
+        self.worker.submit(self._process, self._buf[: len(self._ts)], self._ts)
+        self._buf, self._ts = None, []
+
+    def _process(self, batch: np.ndarray, ts: list[float]) -> None:
+        """On the worker thread."""
         if self.xp is not np:
             batch = self.xp.asarray(batch)        # one host→device copy per batch
         planes = split_yuv420p(batch)
-        self.qc.process_batch(planes, self._ts)
+        self.qc.process_batch(planes, ts)
         if self.sync is not None:
-            self.sync.add_video(planes.y, self._ts)
-        self._buf, self._ts = None, []
+            self.sync.add_video(planes.y, ts)
 
     def timelines(self, profile: Profile) -> list[Timeline]:
         """Per-second SNR and motion from what the detectors measured on the way."""
@@ -298,7 +312,8 @@ class _AudioPass:
     """Decoded audio → float32 (channels, n) blocks at the stream's rate → AudioQC."""
 
     def __init__(self, stream: av.audio.stream.AudioStream, *, profile: Profile,
-                 xp: ModuleType) -> None:
+                 xp: ModuleType, worker: OrderedWorker) -> None:
+        self.worker = worker
         self.rate = int(stream.sample_rate or profile.delivery.audio_rate)
         self.qc = AudioQC(sample_rate=self.rate, profile=profile)
         self.sync: AvSync | None = None
@@ -335,6 +350,10 @@ class _AudioPass:
         self._pending, self._n = [], 0
         t = (self._start or 0.0) + self.samples / self.rate
         self.samples += block.shape[1]
+        self.worker.submit(self._process, block, t)
+
+    def _process(self, block: np.ndarray, t: float) -> None:
+        """On the worker thread."""
         self.qc.process(block if self.xp is np else self.xp.asarray(block), t)
         if self.sync is not None:
             self.sync.add_audio(block, t)
