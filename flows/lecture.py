@@ -17,7 +17,8 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from uuid import UUID
 
@@ -40,6 +41,7 @@ from courseware.report import Report
 from courseware.store import open_store
 from encoder_profiles import DEFAULT_PROFILE, Profile, load_profile
 from flows.qc import report_from_dict
+from qc_metrics.colour import CameraSpan
 from tasks.analyse_video import analyse_video_task
 from tasks.cache import (
     STORAGE_RETRIES,
@@ -120,15 +122,17 @@ def _rows(report: Report) -> list[dict[str, str]]:
 
 
 def _qc(path: Path, *, profile: str, prof: Profile, lecture: str, json_out: Path,
-        html_out: Path | None, deployment: str | None) -> Report:
-    """Full QC of ``path``: in this process, or on the ``gpu`` pool through a deployment."""
+        html_out: Path | None, deployment: str | None,
+        cameras: Sequence[CameraSpan] = ()) -> Report:
+    """Full QC of ``path``: in this process, or on the ``gpu`` pool through a deployment.
+    ``cameras``: where the render put each camera (V3 camera match)."""
     if deployment:
         from prefect.deployments import run_deployment
 
         run = run_deployment(deployment, parameters={
             "path": str(path), "json_out": str(json_out),
             "html_out": str(html_out) if html_out else None, "profile": profile,
-            "lecture": lecture}, as_subflow=True)
+            "lecture": lecture, "cameras": [asdict(c) for c in cameras]}, as_subflow=True)
         assert isinstance(run, FlowRun)
         if run.state is None or not run.state.is_completed():
             raise PipelineError(f"QC of {path} (lecture {lecture}) on {deployment} ended "
@@ -137,7 +141,8 @@ def _qc(path: Path, *, profile: str, prof: Profile, lecture: str, json_out: Path
     from courseware.html_report import render_html
     from tasks.qc import qc_task
 
-    result = qc_task(path, profile=prof, lecture=lecture, thumbnails=html_out is not None)
+    result = qc_task(path, profile=prof, lecture=lecture, thumbnails=html_out is not None,
+                     cameras=cameras)
     result.report.write_json(json_out)
     if html_out is not None:
         html_out.write_text(render_html(result), "utf-8")
@@ -271,7 +276,8 @@ def lecture_flow(course_file: str, number: int, store: str, profile: str = DEFAU
     qc_status: str
     try:
         full = _qc(rendered.path, profile=profile, prof=prof, lecture=inputs.label,
-                   json_out=json_local, html_out=html_local, deployment=qc_deployment)
+                   json_out=json_local, html_out=html_local, deployment=qc_deployment,
+                   cameras=rendered.cameras)
         qc_status = full.status
         create_table_artifact(
             key=f"qc-full-{_slug(course)}-l{number}", table=_rows(full),

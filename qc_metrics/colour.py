@@ -411,3 +411,164 @@ class ColourJumpDetector(VideoDetector):
                    if n else "no sudden colour changes outside cuts")
         return [Check("video.colour_jumps", "V1", status, float(n), 0.0, "events", message,
                       tuple(self._events))]
+
+
+# --------------------------------------------------------------------------- camera match
+
+#: a camera's region counts when at least this share of its samples is near-neutral
+CAMERA_MIN_NEUTRAL_SHARE = 0.02
+#: around a layout switch, each side's colour is the median over this many seconds
+SWITCH_WINDOW_S = 2.0
+
+
+@dataclass(frozen=True)
+class CameraSpan:
+    """Where each camera is in the film from ``start_s`` to ``end_s``: per source the
+    rectangle (x, y, w, h) of the frame, in pixels, that shows it (the render knows its
+    layout; ``courseware qc --layout`` assumes one for the whole file)."""
+
+    start_s: float
+    end_s: float
+    regions: dict[str, tuple[int, int, int, int]]
+
+
+def neutral_delta_e(a1: float, b1: float, a2: float, b2: float) -> float:
+    """V3 camera match: ΔE2000 between two cameras' near-neutral colours (a*, b*), at one
+    lightness. Neutral surfaces are the content both cameras must render alike; how light
+    they are depends on what each camera sees (a white slide, a grey wall), not on the
+    camera, so lightness is left out."""
+    return float(delta_e2000((60.0, a1, b1), (60.0, a2, b2)))
+
+
+class CameraMatchDetector(VideoDetector):
+    """``video.camera_match`` (V3): colour difference between cameras, ΔE2000.
+
+    Every ``every``-th frame, the near-neutral colour (a*, b*) of each camera's region (from
+    ``spans``) is measured as for the white balance, with two differences that make the
+    content comparable: light greys up to L* 99 count (the white of a slide is the neutral a
+    slides capture has; a room camera's walls and whiteboard are its), and the neutral band
+    is narrower (``neutral_chroma`` 8), so tinted design elements of the slides (a pale blue
+    caption, a coloured rule) are not taken for its neutrals. Measured: the largest ΔE2000
+    (:func:`neutral_delta_e`) between a camera's median and the reference camera's (the
+    slides, else the first by name). Events: measured frames showing two cameras that
+    differ by more than ``profile.video.camera_delta_e_max``, and layout switches where the
+    camera shown before and the one after differ by more (the "transitions" of V3).
+    Without spans, or with fewer than two cameras showing near-neutral pixels, it skips."""
+
+    def __init__(self, *, fps: float, profile: Profile, spans: Sequence[CameraSpan],
+                 every: int | None = None, step: int = 4, neutral_chroma: float = 8.0,
+                 lightness: tuple[float, float] = (20.0, 99.0)) -> None:
+        self.fps = float(fps)
+        self.limits = profile.video
+        self.spans = sorted(spans, key=lambda s: s.start_s)
+        self.lightness = lightness
+        self.every = every or max(1, round(fps / 5))
+        self.step = step
+        self.neutral_chroma = neutral_chroma
+        self._count = 0
+        self._rows: dict[str, list[tuple[float, float, float]]] = {}   # source → (t, a*, b*)
+
+    def _span(self, t: float) -> CameraSpan | None:
+        return next((s for s in self.spans if s.start_s <= t < s.end_s), None)
+
+    def process_batch(self, frames: YUVFrame, ts: Sequence[float]) -> None:
+        frames = as_batch(frames)
+        first = (-self._count) % self.every
+        self._count += len(ts)
+        lim = self.limits
+        for i in range(first, len(ts), self.every):
+            span = self._span(float(ts[i]))
+            if span is None:
+                continue
+            y, u, v = (p[i] for p in frames)
+            for source, (x0, y0, w, h) in span.regions.items():
+                x0, y0 = x0 - x0 % 2, y0 - y0 % 2
+                crop = YUVFrame(y[y0: y0 + h, x0: x0 + w],
+                                u[y0 // 2: (y0 + h) // 2, x0 // 2: (x0 + w) // 2],
+                                v[y0 // 2: (y0 + h) // 2, x0 // 2: (x0 + w) // 2])
+                if min(crop.u.shape) < 2:
+                    continue
+                a, b, share = (float(x) for x in to_host(cast_of_batch(
+                    crop, luma_range=lim.luma_range, chroma_range=lim.chroma_range,
+                    step=self.step, neutral_chroma=self.neutral_chroma,
+                    lightness=self.lightness))[0])
+                if share == share and share >= CAMERA_MIN_NEUTRAL_SHARE:
+                    self._rows.setdefault(source, []).append((float(ts[i]), a, b))
+
+    @staticmethod
+    def _median(rows: Sequence[tuple[float, float, float]]) -> tuple[float, float]:
+        a = sorted(r[1] for r in rows)[len(rows) // 2]
+        b = sorted(r[2] for r in rows)[len(rows) // 2]
+        return a, b
+
+    def finish(self) -> list[Check]:
+        limit = self.limits.camera_delta_e_max
+        cameras = sorted(self._rows)
+        if len(cameras) < 2:
+            why = ("camera regions unknown (one picture)" if not self.spans else
+                   "fewer than two cameras show near-neutral surfaces to compare"
+                   + (f" (only {cameras[0]})" if cameras else ""))
+            return [Check("video.camera_match", "V3", "skip", None, limit, "ΔE2000", why)]
+        reference = "slides" if "slides" in self._rows else cameras[0]
+        medians = {c: self._median(self._rows[c]) for c in cameras}
+        worst, worst_cam = 0.0, reference
+        for cam in cameras:
+            if cam != reference:
+                de = neutral_delta_e(*medians[cam], *medians[reference])
+                if de >= worst:
+                    worst, worst_cam = de, cam
+        events = self._frame_events(limit) + self._switch_events(limit)
+        events.sort(key=lambda e: e.start_s)
+        status: Status = "fail" if worst > limit else "warn" if events else "pass"
+        (ra, rb), (ca, cb) = medians[reference], medians[worst_cam]
+        message = (f"neutral surfaces: {worst_cam} a*={ca:+.1f}, b*={cb:+.1f} against "
+                   f"{reference} a*={ra:+.1f}, b*={rb:+.1f}: ΔE2000 {worst:.2f} "
+                   f"(limit {limit:g})")
+        if events:
+            message += f"; {len(events)} place(s) where the cameras differ by more"
+        return [Check("video.camera_match", "V3", status, round(worst, 3), limit, "ΔE2000",
+                      message, tuple(events))]
+
+    def _frame_events(self, limit: float) -> list[Event]:
+        """Frames where two cameras are on screen together and differ by more than the limit."""
+        by_time: dict[float, dict[str, tuple[float, float]]] = {}
+        for cam, rows in self._rows.items():
+            for t, a, b in rows:
+                by_time.setdefault(t, {})[cam] = (a, b)
+        times = sorted(t for t, seen in by_time.items() if len(seen) >= 2)
+        worst: list[float] = []
+        for t in times:
+            seen = by_time[t]
+            pairs = [neutral_delta_e(*seen[c1], *seen[c2])
+                     for c1 in seen for c2 in seen if c1 < c2]
+            worst.append(max(pairs))
+        step = self.every / self.fps
+        return [Event(times[i], times[j - 1] + step,
+                      f"{timecode(times[i])}: cameras on screen together differ by ΔE2000 up "
+                      f"to {max(worst[i:j]):.1f}")
+                for i, j in runs([w > limit for w in worst])]
+
+    def _switch_events(self, limit: float) -> list[Event]:
+        """Layout switches: the camera(s) shown just before against those just after."""
+        out: list[Event] = []
+        for before, after in zip(self.spans, self.spans[1:], strict=False):
+            at = after.start_s
+            if set(before.regions) == set(after.regions):
+                continue
+            near = {}
+            for side, span, lo, hi in (("before", before, at - SWITCH_WINDOW_S, at),
+                                       ("after", after, at, at + SWITCH_WINDOW_S)):
+                for cam in span.regions:
+                    rows = [r for r in self._rows.get(cam, []) if lo <= r[0] < hi]
+                    if rows:
+                        near[(side, cam)] = self._median(rows)
+            pairs = [(neutral_delta_e(*near[k1], *near[k2]), k1[1], k2[1])
+                     for k1 in near if k1[0] == "before"
+                     for k2 in near if k2[0] == "after" and k1[1] != k2[1]]
+            if pairs:
+                de, c1, c2 = max(pairs)
+                if de > limit:
+                    out.append(Event(at, at + 1.0 / self.fps,
+                                     f"{timecode(at)}: layout switch from {c1} to {c2}, "
+                                     f"colour difference ΔE2000 {de:.1f}"))
+        return out

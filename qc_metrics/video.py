@@ -14,7 +14,11 @@ check id                 clause  detector                    measured
 ``video.colour_jumps``   V1      :class:`ColourJumpDetector` sudden colour changes
 ``video.freeze``         V1      :class:`FreezeDetector`     seconds frozen (freezedetect)
 ``video.black``          V1      :class:`BlackDetector`      seconds black (blackdetect)
+``video.camera_match``   V3      :class:`CameraMatchDetector`  ΔE2000 between cameras
 =======================  ======  ==========================  ===============================
+
+``video.camera_match`` needs to know which part of the picture shows which camera
+(``cameras``: the render's layout spans); without them it reports a skip.
 
 ``VideoQC`` gathers single frames into batches (``batch`` frames) before handing them to the
 detectors, so on the GPU each kernel works on many frames at once; ``process_batch`` takes a
@@ -29,6 +33,8 @@ from typing import Any
 from courseware.report import Check
 from encoder_profiles import Profile
 from qc_metrics.colour import (
+    CameraMatchDetector,
+    CameraSpan,
     Cast,
     ColourJumpDetector,
     Levels,
@@ -47,7 +53,8 @@ from qc_metrics.temporal import BlackDetector, FreezeDetector, TimestampDetector
 from qc_metrics.xp import array_namespace, backend_name
 
 __all__ = [
-    "BlackDetector", "Cast", "ColourJumpDetector", "FreezeDetector", "Levels",
+    "BlackDetector", "CameraMatchDetector", "CameraSpan", "Cast", "ColourJumpDetector",
+    "FreezeDetector", "Levels",
     "LevelsDetector", "NoiseDetector", "NoiseEstimate", "Shift", "StabilityDetector",
     "TimestampDetector", "VideoQC", "WhiteBalanceDetector", "YUVFrame", "camera_delta_e",
     "colour_cast", "delta_e2000", "estimate_noise", "levels", "mean_lab", "phase_correlate",
@@ -58,7 +65,8 @@ __all__ = [
 class VideoQC(VideoDetector):
     """All video checks of V1–V4 over one frame stream, in the order of the check-id table."""
 
-    def __init__(self, *, fps: float, profile: Profile, batch: int = 16) -> None:
+    def __init__(self, *, fps: float, profile: Profile, batch: int = 16,
+                 cameras: Sequence[CameraSpan] | None = None) -> None:
         self.fps = float(fps)
         self.batch = batch
         self.detectors: tuple[VideoDetector, ...] = (
@@ -70,6 +78,7 @@ class VideoQC(VideoDetector):
             ColourJumpDetector(fps=fps, profile=profile),
             FreezeDetector(fps=fps, profile=profile),
             BlackDetector(fps=fps, profile=profile),
+            CameraMatchDetector(fps=fps, profile=profile, spans=cameras or ()),
         )
         self.backend: str | None = None      #: "numpy" or "cupy", from the first frame
         self._pending: list[tuple[YUVFrame, float]] = []

@@ -21,7 +21,7 @@ import io
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -39,6 +39,7 @@ from courseware.worker import OrderedWorker
 from encoder_profiles import Profile
 from qc_metrics.audio import AudioQC
 from qc_metrics.avsync import AvSync
+from qc_metrics.colour import CameraSpan
 from qc_metrics.frames import split_yuv420p, timecode
 from qc_metrics.loudness import SHORT_TERM_STEPS, STEP_S
 from qc_metrics.motion import StabilityDetector
@@ -66,7 +67,8 @@ THUMB_DECODE_ON_S = 4.0
 #: checks that cannot run without the stream, with their clause (shared/DESIGN.md ids)
 _VIDEO_IDS = (("video.snr", "V2"), ("video.white_balance", "V3"), ("video.levels", "V4"),
               ("video.stability", "V1"), ("video.timestamps", "V1"),
-              ("video.colour_jumps", "V1"), ("video.freeze", "V1"), ("video.black", "V1"))
+              ("video.colour_jumps", "V1"), ("video.freeze", "V1"), ("video.black", "V1"),
+              ("video.camera_match", "V3"))
 _AUDIO_IDS = (("audio.peak", "S1"), ("audio.clipping", "S1"), ("audio.snr", "S2"),
               ("audio.hum", "S3"), ("audio.volume_swings", "S4"), ("audio.loudness", "S4"),
               ("audio.av_sync", "S3"))
@@ -122,11 +124,14 @@ class QcResult:
 
 
 def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
-            thumbnails: bool = True, gpu: bool | None = None) -> QcResult:
+            thumbnails: bool = True, gpu: bool | None = None,
+            cameras: Sequence[CameraSpan] | None = None) -> QcResult:
     """Every QC check of ``path`` (format D2–D10, video V1–V4, audio S1–S4) in one decode pass.
 
     ``gpu``: None uses CuPy when a CUDA device is usable, True asks for it (falling back to
-    NumPy, noted, when there is none), False runs on NumPy. Raises MissingSourceError /
+    NumPy, noted, when there is none), False runs on NumPy. ``cameras``: which part of the
+    picture shows which camera when (the render's layout); without it ``video.camera_match``
+    is skipped. Raises MissingSourceError /
     CorruptMediaError when the file is absent, unreadable or damaged.
     """
     fmt = verify_file(path, profile=profile, lecture=lecture)
@@ -141,7 +146,8 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
             log.warning("%s: %s", path, note)
             notes.append(note)
     started = time.perf_counter()
-    video, audio = _decode_pass(path, profile=profile, lecture=lecture, xp=xp)
+    video, audio = _decode_pass(path, profile=profile, lecture=lecture, xp=xp,
+                                cameras=cameras)
     elapsed = time.perf_counter() - started
 
     checks: list[Check] = list(fmt.checks)
@@ -185,6 +191,7 @@ def _where(path: Path, lecture: str | None) -> str:
 
 
 def _decode_pass(path: Path, *, profile: Profile, lecture: str | None, xp: ModuleType,
+                 cameras: Sequence[CameraSpan] | None = None,
                  ) -> tuple[_VideoPass | None, _AudioPass | None]:
     """Demux once, decode both streams, feed the detectors.
 
@@ -195,7 +202,7 @@ def _decode_pass(path: Path, *, profile: Profile, lecture: str | None, xp: Modul
             OrderedWorker("qc-detectors", depth=QUEUE_BATCHES) as worker:
         vs = container.streams.video[0] if container.streams.video else None
         aus = container.streams.audio[0] if container.streams.audio else None
-        video = (_VideoPass(vs, profile=profile, xp=xp, worker=worker)
+        video = (_VideoPass(vs, profile=profile, xp=xp, worker=worker, cameras=cameras)
                  if vs is not None else None)
         audio = (_AudioPass(aus, profile=profile, xp=xp, worker=worker)
                  if aus is not None else None)
@@ -233,11 +240,12 @@ class _VideoPass:
     """Frames → batches of planar yuv420p on the chosen backend → VideoQC."""
 
     def __init__(self, stream: av.video.stream.VideoStream, *, profile: Profile,
-                 xp: ModuleType, worker: OrderedWorker) -> None:
+                 xp: ModuleType, worker: OrderedWorker,
+                 cameras: Sequence[CameraSpan] | None = None) -> None:
         rate = stream.average_rate or stream.guessed_rate
         self.worker = worker
         self.fps = float(rate) if rate else float(profile.delivery.fps)
-        self.qc = VideoQC(fps=self.fps, profile=profile, batch=BATCH)
+        self.qc = VideoQC(fps=self.fps, profile=profile, batch=BATCH, cameras=cameras)
         self.sync: AvSync | None = None
         self.xp = xp
         self.size: tuple[int, int] | None = None    # (width, height) of the first frame

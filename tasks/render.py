@@ -36,6 +36,7 @@ from courseware.subtitles import parse_srt, shift_and_clip
 from courseware.video_chain import SourceChain, VideoPlan
 from encoder_profiles import Profile, load_layout
 from qc_metrics.audio import AudioQC, hum_to_remove
+from qc_metrics.colour import CameraSpan
 from tasks.probe import LectureInputs, SourceInfo
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class RenderResult(BaseModel):
     audio: AudioPlan
     video: VideoPlan | None = None
     warnings: tuple[str, ...] = ()  # e.g. B2: a source below 1280×720
+    cameras: tuple[CameraSpan, ...] = ()  # film time → where each camera is (V3 camera match)
 
 
 def master_audio(inputs: LectureInputs) -> SourceInfo | None:
@@ -242,6 +244,7 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                 writer.add_cues(shift_and_clip(parse_srt(inputs.subtitles, lecture=inputs.label),
                                                offset_s=start, start_s=start,
                                                end_s=start + main_frames / fps))
+            cameras = camera_spans(comp, start_s=writer.time_s, end_s=main_frames / fps)
             for i in range(main_frames):
                 current = {r: next(it, None) for r, it in readers.items()}
                 writer.write(comp.compose(current, i / fps), programme.read(spf))
@@ -257,7 +260,17 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
     finally:
         tmp.unlink(missing_ok=True)
     return RenderResult(path=final, duration_s=total / fps, frames=total, audio=audio,
-                        video=video, warnings=tuple(warnings))
+                        video=video, warnings=tuple(warnings), cameras=cameras)
+
+
+def camera_spans(comp: Compositor, *, start_s: float, end_s: float) -> tuple[CameraSpan, ...]:
+    """Where each camera is in the film while the lecture runs: one span per layout in force
+    (lecture time ``0…end_s`` starts at film time ``start_s``, after the intro and card)."""
+    starts = [min(sc.at, end_s) for sc in comp.scenes] + [end_s]
+    return tuple(
+        CameraSpan(start_s + a, start_s + b, {sl.source: (sl.x, sl.y, sl.w, sl.h)
+                                              for sl in sc.slots})
+        for sc, a, b in zip(comp.scenes, starts, starts[1:], strict=False) if b > a)
 
 
 analyse_task = task(name="analyse-audio", cache_policy=NO_CACHE)(plan_audio)

@@ -18,12 +18,14 @@ import yaml
 from courseware.course import load_course
 from courseware.errors import CourseFileError
 from courseware.media import cfr_frames
+from courseware.report import Check
 from encoder_profiles import Profile, load_profile
 from qc_metrics.colour import camera_delta_e, colour_cast, levels
 from qc_metrics.frames import YUVFrame
 from qc_metrics.noise import estimate_noise
 from tasks.analyse_video import VideoPlan, analyse_video
 from tasks.probe import probe_lecture
+from tasks.qc import qc_file
 from tasks.render import AudioPlan, RenderResult, lecture_compositor, render_lecture
 from tasks.verify import verify_file
 
@@ -171,13 +173,13 @@ def _lecture(root: Path, *, slides: Path, teacher: Path, layout: str | None = No
     return path
 
 
-def _render(root: Path, profile: Profile = PROFILE, *, plan: bool = True
+def _render(root: Path, profile: Profile = PROFILE, *, plan: bool = True, out: str = "out"
             ) -> tuple[RenderResult, VideoPlan | None]:
     course = load_course(root / "course.yaml")
     inputs = probe_lecture(course, course.lectures[0])
     video = analyse_video(inputs, profile) if plan else None
     res = render_lecture(course, inputs, audio=AudioPlan(role=None), profile=profile,
-                         out_dir=root / "out", video=video)
+                         out_dir=root / out, video=video)
     return res, video
 
 
@@ -241,6 +243,27 @@ def test_cast_is_removed_and_cameras_match(colour: dict, name: str) -> None:
         assert de < LIM.camera_delta_e_max, de  # V3: cameras match
     assert plan.camera_delta_e_after is not None
     assert plan.camera_delta_e_after < LIM.camera_delta_e_max
+
+
+def test_camera_match_is_measured_on_the_rendered_film(colour: dict) -> None:
+    """video.camera_match of the lecture's QC: the render says where each camera is; the
+    film with the planted cast left in fails, the corrected one passes."""
+    res, _ = colour["warm"]
+    (span,) = res.cameras
+    assert span.start_s == pytest.approx(LEAD / FPS)
+    assert span.end_s == pytest.approx(LEAD / FPS + SECONDS)
+    assert set(span.regions) == {"slides", "teacher"}
+
+    def check(path: Path) -> Check:
+        report = qc_file(path, profile=PROFILE, thumbnails=False, cameras=res.cameras).report
+        return next(c for c in report.checks if c.id == "video.camera_match")
+
+    fixed = check(res.path)
+    assert fixed.status == "pass" and fixed.measured < LIM.camera_delta_e_max, fixed
+    raw, _ = _render(res.path.parent.parent, plan=False, out="uncorrected")
+    left = check(raw.path)
+    assert left.status == "fail" and left.measured > LIM.camera_delta_e_max, left
+    assert "teacher" in left.message
 
 
 def test_cameras_differ_before_correction(colour: dict) -> None:

@@ -37,14 +37,14 @@ LOUD_PEAK_DBFS = 20 * math.log10(LOUD_GAIN / 8)   # −1.16 dBFS: above S1's −
 QUIET_PEAK_DBFS = 20 * math.log10(4 / 8)          # −6.02 dBFS: inside −8…−2
 
 STATUSES = {"pass", "warn", "fail", "skip"}
-# shared/DESIGN.md: the per-file ids one stream of a file yields (camera_match and av_sync
-# compare sources, so a single file has neither)
+# shared/DESIGN.md: the per-file ids of a file (camera_match is a skip unless the layout is
+# known; av_sync is checked for separately)
 FILE_IDS = {
     "format.container", "format.video_codec", "format.bitrate", "format.resolution",
     "format.aspect", "format.fps", "format.scan", "format.audio_codec", "format.audio_rate",
     "format.audio_bitrate", "format.audio_channels", "format.faststart",
     "video.stability", "video.timestamps", "video.colour_jumps", "video.freeze", "video.black",
-    "video.snr", "video.white_balance", "video.levels",
+    "video.snr", "video.white_balance", "video.levels", "video.camera_match",
     "audio.peak", "audio.clipping", "audio.snr", "audio.hum", "audio.volume_swings",
     "audio.loudness",
 }

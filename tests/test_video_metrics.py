@@ -16,6 +16,8 @@ import video_signals as vs
 
 from encoder_profiles import load_profile
 from qc_metrics.colour import (
+    CameraMatchDetector,
+    CameraSpan,
     ColourJumpDetector,
     LevelsDetector,
     WhiteBalanceDetector,
@@ -23,6 +25,7 @@ from qc_metrics.colour import (
     colour_cast,
     delta_e2000,
     levels,
+    neutral_delta_e,
 )
 from qc_metrics.frames import YUVFrame, as_batch, split_yuv420p, timecode
 from qc_metrics.motion import StabilityDetector, phase_correlate
@@ -326,7 +329,8 @@ def test_video_qc_on_clip(clip):
     checks = {c.id: c for c in qc.finish()}
     assert list(checks) == ["video.snr", "video.white_balance", "video.levels",
                             "video.stability", "video.timestamps", "video.colour_jumps",
-                            "video.freeze", "video.black"]
+                            "video.freeze", "video.black", "video.camera_match"]
+    assert checks["video.camera_match"].status == "skip"   # one picture, no layout given
     assert qc.backend == "numpy"
     assert checks["video.timestamps"].status == "pass"
     assert checks["video.white_balance"].status == "pass"
@@ -374,3 +378,70 @@ def test_cupy_parity():
     a = phase_correlate(pan[0].y, pan[1].y)
     b = phase_correlate(cupy.asarray(pan[0].y), cupy.asarray(pan[1].y))
     assert (a.dx, a.dy) == pytest.approx((b.dx, b.dy), abs=1e-3)
+
+
+# --------------------------------------------------------------------------- V3 camera match
+
+def _pip(slides_gains, teacher_gains, *, h=360, w=640):
+    """A picture-in-picture frame: the slides region large, the teacher region small (the
+    layout's geometry), each a scene in its own white balance; returns the frame and the
+    regions."""
+    rgb = np.full((h, w, 3), 0.1)
+    regions = {"slides": (16, 44, 448, 252), "teacher": (480, 44, 144, 82)}
+    for source, gains in (("slides", slides_gains), ("teacher", teacher_gains)):
+        x, y, rw, rh = regions[source]
+        rgb[y: y + rh, x: x + rw] = vs.colour_scene(rh, rw, gains=gains, seed=len(source))
+    return vs.rgb_to_yuv420(rgb), regions
+
+
+def _camera_check(frames, spans):
+    return feed(CameraMatchDetector(fps=FPS, profile=PROFILE, spans=spans, every=1), frames)
+
+
+def test_camera_match_from_the_layout_regions():
+    slight_warm, slight_cool = (1.04, 1.0, 0.95), (0.96, 1.0, 1.05)
+    # each camera alone passes the white-balance limit ...
+    for gains in (slight_warm, slight_cool):
+        assert colour_cast(vs.rgb_to_yuv420(vs.colour_scene(180, 320, gains=gains)),
+                           **RANGES).magnitude < V.cast_max
+    matched, regions = _pip((1, 1, 1), (1, 1, 1))
+    darker, _ = _pip((1, 1, 1), (0.6, 0.6, 0.6))       # exposure differs, colour does not
+    apart, _ = _pip(slight_cool, slight_warm)          # ... but side by side they differ
+    warm, _ = _pip((1, 1, 1), CASTS["warm"])
+    spans = [CameraSpan(0.0, 10.0, regions)]
+    ok = _camera_check([matched] * 3, spans)
+    assert (ok.id, ok.clause, ok.status) == ("video.camera_match", "V3", "pass")
+    assert ok.measured < 0.5
+    assert _camera_check([darker] * 3, spans).status == "pass"
+    truth = colour_cast(vs.rgb_to_yuv420(vs.colour_scene(82, 144, gains=slight_warm, seed=7)),
+                        **RANGES)
+    ref = colour_cast(vs.rgb_to_yuv420(vs.colour_scene(252, 448, gains=slight_cool, seed=6)),
+                      **RANGES)
+    expected = neutral_delta_e(truth.a, truth.b, ref.a, ref.b)
+    assert expected > V.camera_delta_e_max
+    bad = _camera_check([apart] * 3, spans)
+    assert bad.status == "fail" and bad.measured == pytest.approx(expected, abs=0.3)
+    assert len(bad.events) == 1 and bad.events[0].start_s == 0.0
+    assert _camera_check([warm] * 3, spans).status == "fail"
+
+
+def test_camera_match_at_a_layout_switch_and_without_regions():
+    slides_full = vs.rgb_to_yuv420(vs.colour_scene(180, 320))
+    teacher_warm = vs.rgb_to_yuv420(vs.colour_scene(180, 320, gains=CASTS["warm"], seed=5))
+    teacher_ok = vs.rgb_to_yuv420(vs.colour_scene(180, 320, seed=5))
+    full = (0, 0, 320, 180)
+    spans = [CameraSpan(0.0, 1.0, {"slides": full}), CameraSpan(1.0, 2.0, {"teacher": full})]
+    ts = [i / FPS for i in range(50)]
+    cut = _camera_check([slides_full] * 25 + [teacher_warm] * 25, spans)
+    assert cut.status == "fail"
+    assert [round(e.start_s, 2) for e in cut.events] == [1.0]
+    assert "slides to teacher" in cut.events[0].detail
+    smooth = feed(CameraMatchDetector(fps=FPS, profile=PROFILE, spans=spans, every=1),
+                  [slides_full] * 25 + [teacher_ok] * 25, ts)
+    assert smooth.status == "pass" and not smooth.events
+    alone = _camera_check([slides_full] * 3, [])
+    assert alone.status == "skip" and alone.measured is None
+    qc = VideoQC(fps=FPS, profile=PROFILE)        # a file QC'd without its layout
+    for i in range(3):
+        qc.process(slides_full, i / FPS)
+    assert {c.id: c.status for c in qc.finish()}["video.camera_match"] == "skip"
