@@ -203,15 +203,22 @@ class WhiteBalanceDetector(VideoDetector):
 
     Every ``every``-th frame (default: five per second) is measured on point samples.
     The reported cast is the median a*, b* over measured frames; spans of frames whose cast
-    exceeds ``profile.video.cast_max`` are events."""
+    exceeds ``profile.video.cast_max`` are events.
+
+    ``spans`` (the render's layout, :class:`CameraSpan`): when given, only the camera
+    pictures are judged, the regions each span names, their casts pooled by neutral pixel
+    count; frames outside every span (the provincial intro, title card, credits: authored
+    graphics, not a camera's white balance) are not measured."""
 
     def __init__(self, *, fps: float, profile: Profile, every: int | None = None,
-                 step: int = 4, neutral_chroma: float = 15.0) -> None:
+                 step: int = 4, neutral_chroma: float = 15.0,
+                 spans: Sequence[CameraSpan] = ()) -> None:
         self.fps = float(fps)
         self.limits = profile.video
         self.every = every or max(1, round(fps / 5))
         self.step = step
         self.neutral_chroma = neutral_chroma
+        self.spans = sorted(spans, key=lambda s: s.start_s)
         self._count = 0
         self._rows: list[tuple[float, float, float]] = []
 
@@ -221,6 +228,9 @@ class WhiteBalanceDetector(VideoDetector):
         self._count += len(ts)
         if first >= len(ts):
             return
+        if self.spans:
+            self._regions(frames, range(first, len(ts), self.every), ts)
+            return
         picked = YUVFrame(*(p[first::self.every] for p in frames))
         casts = to_host(cast_of_batch(picked, luma_range=self.limits.luma_range,
                                       chroma_range=self.limits.chroma_range, step=self.step,
@@ -228,6 +238,26 @@ class WhiteBalanceDetector(VideoDetector):
         for t, (a, b, _) in zip(ts[first::self.every], casts, strict=True):
             if a == a:
                 self._rows.append((float(t), float(a), float(b)))
+
+    def _regions(self, frames: YUVFrame, picks: range, ts: Sequence[float]) -> None:
+        lim = self.limits
+        for i in picks:
+            span = span_at(self.spans, float(ts[i]))
+            if span is None:
+                continue
+            total = sa = sb = 0.0
+            for rect in span.regions.values():
+                crop = crop_planes(YUVFrame(*(p[i] for p in frames)), rect)
+                if crop is None:
+                    continue
+                a, b, share = (float(x) for x in to_host(cast_of_batch(
+                    crop, luma_range=lim.luma_range, chroma_range=lim.chroma_range,
+                    step=self.step, neutral_chroma=self.neutral_chroma))[0])
+                if share == share and share > 0:
+                    weight = share * crop.y.size
+                    total, sa, sb = total + weight, sa + weight * a, sb + weight * b
+            if total > 0:
+                self._rows.append((float(ts[i]), sa / total, sb / total))
 
     def finish(self) -> list[Check]:
         limit = self.limits.cast_max
@@ -251,6 +281,8 @@ class WhiteBalanceDetector(VideoDetector):
         what = f"{cast.hue} cast" if cast.magnitude > limit else "neutral"
         message = (f"{what}: near-neutral pixels at a*={a:+.1f}, b*={b:+.1f} "
                    f"(|cast| {cast.magnitude:.1f}, limit {limit:g})")
+        if self.spans:
+            message += "; camera pictures only (intro and cards are not judged)"
         return [Check("video.white_balance", "V3", status, round(cast.magnitude, 3), limit,
                       "ΔE(a*b*)", message, tuple(events))]
 
@@ -432,6 +464,21 @@ class CameraSpan:
     regions: dict[str, tuple[int, int, int, int]]
 
 
+def span_at(spans: Sequence[CameraSpan], t: float) -> CameraSpan | None:
+    return next((s for s in spans if s.start_s <= t < s.end_s), None)
+
+
+def crop_planes(frame: YUVFrame, rect: tuple[int, int, int, int]) -> YUVFrame | None:
+    """The 4:2:0 planes of one frame inside ``rect`` (x, y, w, h; aligned to even), None when
+    it is too small to sample."""
+    x0, y0, w, h = rect
+    x0, y0 = x0 - x0 % 2, y0 - y0 % 2
+    y, u, v = frame
+    crop = YUVFrame(y[y0: y0 + h, x0: x0 + w], u[y0 // 2: (y0 + h) // 2, x0 // 2: (x0 + w) // 2],
+                    v[y0 // 2: (y0 + h) // 2, x0 // 2: (x0 + w) // 2])
+    return crop if min(crop.u.shape) >= 2 else None
+
+
 def neutral_delta_e(a1: float, b1: float, a2: float, b2: float) -> float:
     """V3 camera match: ΔE2000 between two cameras' near-neutral colours (a*, b*), at one
     lightness. Neutral surfaces are the content both cameras must render alike; how light
@@ -468,25 +515,19 @@ class CameraMatchDetector(VideoDetector):
         self._count = 0
         self._rows: dict[str, list[tuple[float, float, float]]] = {}   # source → (t, a*, b*)
 
-    def _span(self, t: float) -> CameraSpan | None:
-        return next((s for s in self.spans if s.start_s <= t < s.end_s), None)
-
     def process_batch(self, frames: YUVFrame, ts: Sequence[float]) -> None:
         frames = as_batch(frames)
         first = (-self._count) % self.every
         self._count += len(ts)
         lim = self.limits
         for i in range(first, len(ts), self.every):
-            span = self._span(float(ts[i]))
+            span = span_at(self.spans, float(ts[i]))
             if span is None:
                 continue
-            y, u, v = (p[i] for p in frames)
-            for source, (x0, y0, w, h) in span.regions.items():
-                x0, y0 = x0 - x0 % 2, y0 - y0 % 2
-                crop = YUVFrame(y[y0: y0 + h, x0: x0 + w],
-                                u[y0 // 2: (y0 + h) // 2, x0 // 2: (x0 + w) // 2],
-                                v[y0 // 2: (y0 + h) // 2, x0 // 2: (x0 + w) // 2])
-                if min(crop.u.shape) < 2:
+            frame = YUVFrame(*(p[i] for p in frames))
+            for source, rect in span.regions.items():
+                crop = crop_planes(frame, rect)
+                if crop is None:
                     continue
                 a, b, share = (float(x) for x in to_host(cast_of_batch(
                     crop, luma_range=lim.luma_range, chroma_range=lim.chroma_range,

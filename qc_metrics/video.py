@@ -71,7 +71,7 @@ class VideoQC(VideoDetector):
         self.batch = batch
         self.detectors: tuple[VideoDetector, ...] = (
             NoiseDetector(fps=fps, profile=profile),
-            WhiteBalanceDetector(fps=fps, profile=profile),
+            WhiteBalanceDetector(fps=fps, profile=profile, spans=cameras or ()),
             LevelsDetector(fps=fps, profile=profile),
             StabilityDetector(fps=fps, profile=profile),
             TimestampDetector(fps=fps, profile=profile),

@@ -445,3 +445,21 @@ def test_camera_match_at_a_layout_switch_and_without_regions():
     for i in range(3):
         qc.process(slides_full, i / FPS)
     assert {c.id: c.status for c in qc.finish()}["video.camera_match"] == "skip"
+
+
+def test_white_balance_judges_only_the_camera_pictures_when_the_layout_is_known():
+    """The provincial intro and the cards are authored graphics: with the render's spans the
+    cast is measured in the camera regions only, outside them not at all."""
+    cool_card = vs.rgb_to_yuv420(vs.colour_scene(180, 320, gains=(0.85, 1.0, 1.2), seed=9))
+    camera = vs.rgb_to_yuv420(vs.colour_scene(180, 320))
+    # beside the camera picture, a graphic with a strong cast (a caption bar, a logo)
+    framed = np.concatenate([vs.colour_scene(180, 160), vs.colour_scene(
+        180, 160, gains=(0.85, 1.0, 1.2), seed=9)], axis=1)
+    frames = [cool_card] * 30 + [camera] * 20 + [vs.rgb_to_yuv420(framed)] * 20
+    whole = feed(WhiteBalanceDetector(fps=FPS, profile=PROFILE), frames)
+    assert whole.status == "fail" and whole.events
+    spans = [CameraSpan(30 / FPS, 50 / FPS, {"teacher": (0, 0, 320, 180)}),
+             CameraSpan(50 / FPS, 70 / FPS, {"teacher": (0, 0, 160, 180)})]
+    judged = feed(WhiteBalanceDetector(fps=FPS, profile=PROFILE, spans=spans), frames)
+    assert judged.status == "pass" and not judged.events, judged
+    assert judged.measured < 1.0 and "camera pictures only" in judged.message
