@@ -18,7 +18,11 @@ check id                 clause  detector                    measured
 =======================  ======  ==========================  ===============================
 
 ``video.camera_match`` needs to know which part of the picture shows which camera
-(``cameras``: the render's layout spans); without them it reports a skip.
+(``cameras``: the render's layout spans); without them it reports a skip. With them, the
+white balance is judged on the camera pictures only, and the freeze and colour-jump
+detectors see only the frames inside the spans: the provincial intro and the title and
+credits cards are still graphics by design, not a frozen or flickering lecture (black is
+still looked for everywhere: a black gap at a join is an edit-point fault, V1).
 
 ``VideoQC`` gathers single frames into batches (``batch`` frames) before handing them to the
 detectors, so on the GPU each kernel works on many frames at once; ``process_batch`` takes a
@@ -45,6 +49,7 @@ from qc_metrics.colour import (
     delta_e2000,
     levels,
     mean_lab,
+    span_at,
 )
 from qc_metrics.frames import VideoDetector, YUVFrame, as_batch, split_yuv420p
 from qc_metrics.motion import Shift, StabilityDetector, phase_correlate
@@ -80,6 +85,12 @@ class VideoQC(VideoDetector):
             BlackDetector(fps=fps, profile=profile),
             CameraMatchDetector(fps=fps, profile=profile, spans=cameras or ()),
         )
+        #: detectors that judge the lecture picture only (not the intro and cards)
+        self._lecture_only = (
+            {id(d) for d in self.detectors if isinstance(d, (FreezeDetector,
+                                                             ColourJumpDetector))}
+            if cameras else set())
+        self._cameras = sorted(cameras or (), key=lambda c: c.start_s)
         self.backend: str | None = None      #: "numpy" or "cupy", from the first frame
         self._pending: list[tuple[YUVFrame, float]] = []
 
@@ -108,5 +119,15 @@ class VideoQC(VideoDetector):
     def _run(self, frames: YUVFrame, ts: Sequence[float]) -> None:
         if self.backend is None:
             self.backend = backend_name(array_namespace(frames.y))
+        inside: list[int] | None = None
+        if self._lecture_only:
+            inside = [i for i, t in enumerate(ts) if span_at(self._cameras, float(t))]
         for detector in self.detectors:
+            if inside is not None and id(detector) in self._lecture_only:
+                if len(inside) == len(ts):
+                    detector.process_batch(frames, ts)
+                elif inside:
+                    detector.process_batch(YUVFrame(*(p[inside] for p in frames)),
+                                           [ts[i] for i in inside])
+                continue
             detector.process_batch(frames, ts)

@@ -463,3 +463,25 @@ def test_white_balance_judges_only_the_camera_pictures_when_the_layout_is_known(
     judged = feed(WhiteBalanceDetector(fps=FPS, profile=PROFILE, spans=spans), frames)
     assert judged.status == "pass" and not judged.events, judged
     assert judged.measured < 1.0 and "camera pictures only" in judged.message
+
+
+def test_still_cards_are_not_frozen_lectures_when_the_layout_is_known():
+    """A 3-s still card before the lecture is furniture; a 2.4-s freeze inside the lecture is
+    a fault either way."""
+    card = vs.rgb_to_yuv420(vs.colour_scene(180, 320, seed=11))
+    lecture = vs.pan_clip(180, 320, 150, speed=1.0)
+    lecture[60:120] = [lecture[60]] * 60                 # planted: frozen 2.4 s
+    frames = [card] * 75 + lecture
+    spans = [CameraSpan(75 / FPS, 225 / FPS, {"teacher": (0, 0, 320, 180)})]
+
+    def freeze(cameras):
+        qc = VideoQC(fps=FPS, profile=PROFILE, cameras=cameras)
+        for i, f in enumerate(frames):
+            qc.process(f, i / FPS)
+        return {c.id: c for c in qc.finish()}["video.freeze"]
+
+    starts = [round(e.start_s, 1) for e in freeze(None).events]
+    assert starts == [0.0, round(136 / FPS, 1)]         # card and planted freeze
+    only = freeze(spans)
+    assert [round(e.start_s, 1) for e in only.events] == [round(136 / FPS, 1)]
+    assert only.measured == pytest.approx(2.4, abs=0.1)
