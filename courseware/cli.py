@@ -1,7 +1,9 @@
 """The ``courseware`` command: thin; gathers parameters, calls the work, reports.
 
 Errors the pipeline raises on purpose (PipelineError) end as one clear message on stderr
-and exit status 2; ``verify`` exits 1 when a file fails the profile.
+and exit status 2; ``verify``, ``qc`` and ``check-course`` exit 1 when the file or course
+fails the profile. ``run`` and ``demo`` exit on the lectures; the course report's verdict is
+printed (the demo's few-second lectures fail A2 by design).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from encoder_profiles import DEFAULT_PROFILE
 
 if TYPE_CHECKING:
     from flows.course import CourseOutcome
+    from qc_metrics.colour import CameraSpan
 
 # Quiet, local defaults for an ephemeral Prefect (a real server is used when
 # PREFECT_API_URL is set by the operator).
@@ -101,16 +104,19 @@ def submit(course_file: Path, to: str) -> None:
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path),
               help="write a self-contained HTML report (charts, thumbnails) here")
 @click.option("--cpu", is_flag=True, help="run the metrics on the CPU even if a GPU is usable")
+@click.option("--layout", help="the file shows its cameras in this layout throughout (a name "
+              "from encoder_profiles/layouts.yaml): compare the cameras' colours (V3)")
 @profile_option
 def qc(file: Path, json_out: Path | None, html_out: Path | None, cpu: bool,
-       profile: str) -> None:
+       layout: str | None, profile: str) -> None:
     """Full QC of a media file: format (D2–D10), video (V1–V4) and audio (S1–S4) clauses."""
     from courseware.html_report import render_html
     from encoder_profiles import load_profile
     from tasks.qc import qc_file
 
+    cameras = _layout_cameras(file, layout) if layout else None
     result = qc_file(file, profile=load_profile(profile), thumbnails=html_out is not None,
-                     gpu=False if cpu else None)
+                     gpu=False if cpu else None, cameras=cameras)
     report = result.report
     click.echo(report.table())
     for note in result.notes:
@@ -126,6 +132,24 @@ def qc(file: Path, json_out: Path | None, html_out: Path | None, cpu: bool,
         sys.exit(1)
 
 
+def _layout_cameras(file: Path, layout: str) -> list[CameraSpan]:
+    """One span over the whole file: each camera's region of ``layout`` at the file's size."""
+    import math
+
+    from courseware.compose import region_px
+    from courseware.media import open_media
+    from encoder_profiles import load_layout
+    from qc_metrics.colour import CameraSpan
+
+    chosen = load_layout(layout)
+    with open_media(file) as container:
+        if not container.streams.video:
+            raise click.BadParameter(f"{file} has no video stream", param_hint="--layout")
+        stream = container.streams.video[0]
+        width, height = stream.width, stream.height
+    return [CameraSpan(0.0, math.inf, region_px(chosen, width, height))]
+
+
 @cli.command()
 @click.argument("directory", default="demo-course",
                 type=click.Path(file_okay=False, path_type=Path))
@@ -136,6 +160,7 @@ def demo(directory: Path, lectures: int, seconds: float, profile: str) -> None:
     """A generated course end to end: sample → course flow → verify every lecture."""
     from courseware.sample import make_sample
     from encoder_profiles import load_profile
+    from tasks.course_qc import DURATION_CHECKS
     from tasks.verify import verify_file
 
     course_file = make_sample(directory / "raw", lectures=lectures, seconds=seconds)
@@ -144,6 +169,10 @@ def demo(directory: Path, lectures: int, seconds: float, profile: str) -> None:
     click.echo(f"2/3 course flow (Prefect) → {store}")
     outcome = _run_course(course_file, str(store), profile, str(directory / "work"))
     _print_outcome(outcome)
+    if outcome.course_report_failed and set(outcome.course_report_failed) <= set(
+            DURATION_CHECKS):
+        click.echo(f"  (expected: the sample lectures last {seconds:g} s, not about an hour, so "
+                   "the A1/A2 length checks fail; the demo's exit status follows the lectures)")
     click.echo("3/3 verify of every published lecture:")
     worst = 0
     for lec in outcome.lectures:
@@ -238,6 +267,43 @@ def _print_outcome(outcome: CourseOutcome) -> None:
     for lec in outcome.lectures:
         where = lec.key if lec.key else lec.message
         click.echo(f"  第{lec.number}讲 {lec.title}: {lec.status.upper()}  {where}")
+    if outcome.course_report_status is None:
+        click.echo(f"  course report: none ({outcome.course_report_message})")
+        return
+    failed = (f"; failed: {', '.join(outcome.course_report_failed)}"
+              if outcome.course_report_failed else "")
+    click.echo(f"  course report: {outcome.course_report_status.upper()}{failed}  "
+               f"{outcome.course_report_html_key}")
+
+
+@cli.command("check-course")
+@click.argument("course_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--store", "store", required=True,
+              help="where the course is published: a folder or s3://bucket/prefix")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the course report (contract JSON) here")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the course report as a self-contained HTML page here")
+@profile_option
+def check_course(course_file: Path, store: str, json_out: Path | None, html_out: Path | None,
+                 profile: str) -> None:
+    """The course report (course.* checks: A1–A6, D1, D4/D5, Q1/Q3) of a published course."""
+    from courseware.course import load_course
+    from courseware.course_html import render_course_html
+    from encoder_profiles import load_profile
+    from tasks.course_qc import check_course as course_report
+    from tasks.course_qc import lectures_text
+
+    report = course_report(load_course(course_file), store=store,
+                           profile=load_profile(profile))
+    click.echo(report.table())
+    click.echo(lectures_text(report))
+    if json_out is not None:
+        report.write_json(json_out)
+    if html_out is not None:
+        html_out.write_text(render_course_html(report), "utf-8")
+    if report.status == "fail":
+        sys.exit(1)
 
 
 @cli.command()

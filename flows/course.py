@@ -1,4 +1,12 @@
-"""A course: every lecture as its own flow run; a bad lecture fails alone."""
+"""A course: every lecture as its own flow run; a bad lecture fails alone.
+
+Then the delivery: preview, package (its manifest written last), and after it the course
+report (tasks/course_qc.py: the ``course.*`` checks, measured from what was published),
+published into the course folder as ``课程质检报告.json`` / ``.html``. The report checks the
+manifest, so it comes after it and is not listed in it; its keys and verdict are on
+``CourseOutcome``. A course report that fails (the demo's few-second lectures fail A2) is
+reported, never a reason to fail the flow: the lectures and the package stand.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +22,12 @@ from pydantic import BaseModel, ConfigDict
 from courseware.bank import load_bank, validate_bank
 from courseware.course import Course, load_course
 from courseware.errors import StoreError
+from courseware.report import Report
 from courseware.store import open_store
 from encoder_profiles import DEFAULT_PROFILE, load_layouts, load_profile
 from flows.lecture import LectureOutcome, lecture_flow, work_root
 from tasks.cache import HashMode
+from tasks.course_qc import course_qc_task, publish_course_report_task, report_table
 from tasks.inbox import stage_name, stage_task
 from tasks.package import MANIFEST, PackageResult, PublishedLecture, package_task, preview_key
 from tasks.preview import preview_task
@@ -33,6 +43,12 @@ class CourseOutcome(BaseModel):
     package: PackageResult | None = None
     preview_rendered: bool = False
     package_message: str = ""
+    #: the course report (course.* checks): pass | warn | fail; None when it was not made
+    course_report_status: str | None = None
+    course_report_key: str | None = None  # its JSON in the store; the HTML page beside it
+    course_report_html_key: str | None = None
+    course_report_failed: list[str] = []  # ids of the course checks that failed
+    course_report_message: str = ""  # why there is no course report
 
     @property
     def failed(self) -> list[LectureOutcome]:
@@ -42,6 +58,20 @@ class CourseOutcome(BaseModel):
     def rendered(self) -> int:
         """How many lectures were rendered by this run (0 on a rerun with nothing new)."""
         return sum(lec.rendered for lec in self.lectures)
+
+
+def _course_report(course: Course, *, store: str, profile: str,
+                   ) -> tuple[Report | None, dict[str, str], str]:
+    """The course report, computed and published after the package; (report, keys, why not).
+    Reported, not a gate: any error leaves the lectures and the package as they are."""
+    try:
+        report = course_qc_task(course, store=store, profile=load_profile(profile))
+        keys = publish_course_report_task(course, report, store=store)
+    except Exception as exc:  # a report that cannot be made is said so, the course stands
+        message = f"course report not written: {exc}"
+        get_run_logger().error(message)
+        return None, {}, message
+    return report, keys, ""
 
 
 def _run_name() -> str:
@@ -133,10 +163,28 @@ def course_flow(course_file: str, store: str, profile: str = DEFAULT_PROFILE,
         except StoreError as exc:
             package_message = f"package not written: {exc}"
             log.error(package_message)
-    outcome = CourseOutcome(course=course.info.name, store=store, lectures=outcomes,
-                            package=package, preview_rendered=preview_rendered,
-                            package_message=package_message)
+    report: Report | None = None
+    report_keys: dict[str, str] = {}
+    if package is not None:
+        report, report_keys, report_message = _course_report(course, store=store,
+                                                             profile=profile)
+    else:  # the report checks the package (D1): none without it
+        report_message = f"course report not written: {package_message}"
+    outcome = CourseOutcome(
+        course=course.info.name, store=store, lectures=outcomes, package=package,
+        preview_rendered=preview_rendered, package_message=package_message,
+        course_report_status=report.status if report is not None else None,
+        course_report_key=report_keys.get("json"), course_report_html_key=report_keys.get("html"),
+        course_report_failed=[c.id for c in report.failed()] if report is not None else [],
+        course_report_message=report_message)
     slug = hashlib.sha1(course.info.name.encode("utf-8")).hexdigest()[:8]
+    if report is not None:
+        create_table_artifact(
+            key=f"course-qc-{slug}", table=report_table(report),
+            description=f"course report of {course.info.name}: {report.status}"
+                        + (f" ({', '.join(outcome.course_report_failed)})"
+                           if outcome.course_report_failed else "")
+                        + f" → {outcome.course_report_html_key}")
     create_table_artifact(
         key=f"course-{slug}",
         table=[{"lecture": o.number, "title": o.title, "format": o.status,
@@ -150,10 +198,19 @@ def course_flow(course_file: str, store: str, profile: str = DEFAULT_PROFILE,
         f"| {o.number} | {o.title} | {o.status} | {o.qc_status or '-'} | "
         f"{'yes' if o.rendered else 'no'} | {o.duration_s:.1f} | {o.key or '-'} |"
         for o in outcomes)
+    if report is not None:
+        bad = [c for c in report.checks if c.status in ("fail", "warn")]
+        verdict = (f"## Course report: {report.status.upper()}\n\n"
+                   f"`{outcome.course_report_html_key}`\n\n"
+                   + "".join(f"- {c.status}: `{c.id}` ({c.clause}) {c.message}\n"
+                             for c in bad))
+    else:
+        verdict = f"## Course report\n\n{report_message}\n"
     create_markdown_artifact(
         key="course-summary",
         markdown=(f"# {course.info.name}\n\n| 讲次 | 标题 | 格式 | QC | 渲染 | 时长 (s) | 发布 |\n"
                   f"|---|---|---|---|---|---|---|\n{rows}\n\n"
-                  + (f"## Failed\n\n{failures}\n" if failures else "All lectures published.\n")),
+                  + (f"## Failed\n\n{failures}\n" if failures else "All lectures published.\n")
+                  + "\n" + verdict),
         description=f"{course.info.name}: {len(outcome.failed)} of {len(outcomes)} failed")
     return outcome

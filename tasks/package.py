@@ -2,6 +2,9 @@
 flows), the preview, the application form, the question bank and a ``manifest.json`` with
 every object's size and SHA-256, written last; at the root a UTF-8 text file listing every
 course's name, lecture numbers and durations (D1), rebuilt from all course manifests.
+
+The course report (``课程质检报告.json`` / ``.html``, tasks/course_qc.py) checks the manifest,
+so it is written after it and is not one of the objects the manifest lists.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from tasks.publish import course_prefix
 MANIFEST = "manifest.json"
 ROOT_TEXT = "课程清单.txt"  # D1: the root text file
 ROOT_JSON = "manifest.json"
+COURSE_REPORT_JSON = "课程质检报告.json"  # the course report, written after the manifest
+COURSE_REPORT_HTML = "课程质检报告.html"
+_NOT_LISTED = (MANIFEST, COURSE_REPORT_JSON, COURSE_REPORT_HTML)
 
 
 class PublishedLecture(BaseModel):
@@ -69,8 +75,9 @@ def publish_package(course: Course, lectures: list[PublishedLecture], *, store: 
         target.put_file(form, f"{prefix}/申报表_{form_kind(course).attachment}.docx")  # D11, F
         if bank is not None:  # D11, Q1
             target.put_file(bank, f"{prefix}/题库{bank.suffix.lower()}")
+    unlisted = {f"{prefix}/{name}" for name in _NOT_LISTED}
     objects = [{"key": key, "size": target.size(key), "sha256": target.checksum(key)}
-               for key in target.list(prefix + "/") if key != f"{prefix}/{MANIFEST}"]
+               for key in target.list(prefix + "/") if key not in unlisted]
     manifest = {
         "course": course.info.name, "kind": course.info.kind, "hours": course.info.hours,
         "prefix": prefix,

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import av
 import numpy as np
@@ -69,6 +70,37 @@ def test_delivery_package(outcome: CourseOutcome) -> None:
     assert report.status == "pass" and report.duration_s <= PROFILE.structure.preview_max_s
     listing = (store / "课程清单.txt").read_text("utf-8")
     assert outcome.course in listing and "第1讲" in listing and "第2讲" in listing
+
+
+def test_course_report_published(outcome: CourseOutcome) -> None:
+    """The course report (course.*) after the package: the rendered structure passes (intro,
+    title cards, credits, preview, bank, manifest, one size); the few-second sample lectures
+    fail A2's durations, as the sample says they do."""
+    import json
+
+    store = _store(outcome)
+    durations = {"course.lecture_count", "course.lecture_duration", "course.total_hours"}
+    assert outcome.course_report_status == "fail", outcome.course_report_message
+    assert set(outcome.course_report_failed) == durations
+    assert outcome.course_report_key and outcome.course_report_html_key
+    report = json.loads((store / outcome.course_report_key).read_text("utf-8"))
+    assert {c["id"]: c["status"] for c in report["checks"]} == {
+        **dict.fromkeys(durations, "fail"),
+        **dict.fromkeys(("course.uniform_resolution", "course.title_card", "course.intro",
+                         "course.credits", "course.preview", "course.question_bank",
+                         "course.manifest"), "pass")}
+    rows = report["lectures"]
+    assert [r["format"] for r in rows] == ["pass", "pass"]
+    assert all(r["qc"] in ("pass", "warn", "fail") for r in rows)
+    html = (store / outcome.course_report_html_key)
+    page = html.read_text("utf-8")
+    for row in rows:  # each lecture's own QC page, linked relative to the course report
+        assert (html.parent / row["qc_html"]).is_file()
+        assert f'href="{quote(row["qc_html"])}"' in page
+    assert outcome.package is not None
+    manifest = json.loads((store / outcome.package.manifest_key).read_text("utf-8"))
+    listed = {o["key"] for o in manifest["objects"]}
+    assert outcome.course_report_key not in listed and outcome.course_report_html_key not in listed
 
 
 def test_independent_reader_agrees(outcome: CourseOutcome) -> None:

@@ -1,0 +1,495 @@
+"""The course report (course.* checks): every check against a planted truth.
+
+A short course is generated at 320×180 (a profile copy with that delivery size, so clips
+encode in a blink): an intro clip, two lectures assembled as the render assembles them
+(intro → title card → content → credits, the cards drawn by courseware.cards), the real
+preview, bank and package. Each defect test copies that course and plants one fault; the
+report must fail that check and leave the others as they were. Durations at realistic
+sizes (16 × 60 min …) are tested on the pure functions with numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from bank_data import bank_rows, write_csv
+from click.testing import CliRunner
+
+from courseware.cards import credits_lines, render_card, title_card_lines
+from courseware.cli import cli
+from courseware.course import Course, load_course
+from courseware.fonts import find_face
+from courseware.media import DeliveryWriter, cfr_frames, rgb_to_frame
+from courseware.report import Check, Report
+from courseware.store import LocalStore
+from encoder_profiles import Profile, load_profile
+from tasks.course_qc import (
+    DURATION_CHECKS,
+    INTRO_MAD_CODES,
+    LectureMeasure,
+    check_course,
+    check_lecture_count,
+    check_lecture_duration,
+    check_total_hours,
+    check_uniform_resolution,
+    lecture_count_range,
+    publish_course_report,
+)
+from tasks.package import (
+    COURSE_REPORT_HTML,
+    COURSE_REPORT_JSON,
+    PublishedLecture,
+    preview_key,
+    publish_package,
+)
+from tasks.preview import render_preview
+from tasks.publish import course_prefix, lecture_key
+
+BASE = load_profile()
+STRUCTURE = BASE.structure
+SIZE = (320, 180)
+CONTENT_S = 2.0
+INTRO_FRAMES = 48  # 1.92 s: a whole number of AAC frames, so sound and picture end together
+FONT = find_face()
+
+
+def _profile(width: int, height: int) -> Profile:
+    """The delivery profile at another frame size (model_copy: D4's minimum goes down too)."""
+    return BASE.model_copy(update={
+        "encode": BASE.encode.model_copy(update={"width": width, "height": height}),
+        "delivery": BASE.delivery.model_copy(update={"min_width": width,
+                                                     "min_height": height})})
+
+
+PROFILE = _profile(*SIZE)
+FPS = PROFILE.delivery.fps
+ENC = PROFILE.encode
+
+COURSE_YAML = """\
+course:
+  name: 碳达峰碳中和与绿色低碳发展
+  kind: professional
+  hours: 8
+  level: 中级
+  speciality: 环境工程
+  applying_unit: 陕西省环境科学研究院继续教育基地
+  production_unit: 西安某某传媒有限公司
+  recording_date: 2026-10-12
+  contact: {name: 王晓燕, phone: "029-88886666"}
+  intro: intro.mp4
+  bank: 题库.csv
+lecturers:
+  - {id: zhang, name: 张明, title: 教授, unit: 西安交通大学能源与动力工程学院}
+  - {id: li, name: 李红梅, title: 高级工程师, unit: 陕西省环境监测中心站}
+lectures:
+  - {number: 1, title: 双碳目标的由来与政策体系, lecturer: zhang, sources: {slides: l1.mp4}}
+  - {number: 2, title: 能源结构转型与清洁能源, lecturer: li, sources: {slides: l2.mp4}}
+"""
+
+
+# ------------------------------------------------------------------------------ media
+
+def _silence() -> np.ndarray:
+    return np.zeros((2, PROFILE.delivery.audio_rate // FPS), np.float32)
+
+
+def _write_intro(path: Path) -> None:
+    """An opening clip at 480×270 (scaled when put in): moving stripes, faded in."""
+    w, h = 480, 270
+    x = np.arange(w)[None, :, None]
+    with DeliveryWriter(path, _profile(w, h)) as writer:
+        for i in range(INTRO_FRAMES):
+            k = min(1.0, (i + 1) / 10)
+            stripes = ((x + 6 * i) % 48 < 24) * np.array([200, 120, 40]) + 30
+            rgb = np.broadcast_to(stripes * k, (h, w, 3)).astype(np.uint8)
+            writer.write(rgb_to_frame(rgb), _silence())
+
+
+def _content(number: int, w: int, h: int) -> Iterator[av.VideoFrame]:
+    """Lecture pictures: a light 'slide' with a moving block, different per lecture."""
+    for i in range(round(CONTENT_S * FPS)):
+        rgb = np.full((h, w, 3), (235, 235, 225), np.uint8)
+        rgb[h // 6: h // 6 + 8, w // 10: w // 10 + 40 * number] = (30, 60, 160)
+        x0 = (5 * i) % (w - 40)
+        rgb[h // 2: h // 2 + 30, x0: x0 + 40] = (180, 60, 40)
+        yield rgb_to_frame(rgb)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one lecture file is put together (the render's order)."""
+
+    intro: bool = False
+    card_s: float = ENC.title_card_s
+    credits: bool = False
+    size: tuple[int, int] = SIZE
+
+
+def _write_lecture(course: Course, number: int, path: Path, plan: Plan) -> float:
+    """A lecture file as tasks.render assembles one; returns its duration."""
+    w, h = plan.size
+    lecture = course.lecture(number)
+    who = course.lecturer(lecture)
+    info = course.info
+    card = rgb_to_frame(render_card(
+        title_card_lines(course=info.name, number=number, title=lecture.title,
+                         lecturer=who.name, lecturer_title=who.title, unit=who.unit),
+        width=w, height=h, font=FONT, what="test card"))
+    credits = rgb_to_frame(render_card(
+        credits_lines(course=info.name, production_unit=info.production_unit,
+                      recording_date=info.recording_date.strftime("%Y年%m月%d日"),
+                      applying_unit=info.applying_unit),
+        width=w, height=h, font=FONT, what="test credits"))
+    with DeliveryWriter(path, _profile(w, h)) as writer:
+        if plan.intro:
+            assert info.intro is not None
+            for frame in cfr_frames(course.resolve(info.intro), fps=FPS):
+                if frame is not None:
+                    writer.write(frame.reformat(width=w, height=h, format="yuv420p"),
+                                 _silence())
+        for _ in range(round(plan.card_s * FPS)):
+            writer.write(card, _silence())
+        for frame in _content(number, w, h):
+            writer.write(frame, _silence())
+        if plan.credits:
+            for _ in range(round(ENC.credits_s * FPS)):
+                writer.write(credits, _silence())
+        return writer.frames / FPS
+
+
+GOOD = {1: Plan(intro=True), 2: Plan(credits=True)}
+
+
+@dataclass
+class Published:
+    """A published test course: the course folder (course.yaml, intro, bank), the store and
+    the scratch folder side by side under ``root``, so a copy is self-contained."""
+
+    root: Path
+
+    @property
+    def course(self) -> Course:
+        return load_course(self.root / "course" / "course.yaml")
+
+    @property
+    def store(self) -> Path:
+        return self.root / "delivery"
+
+    @property
+    def durations(self) -> dict[int, float]:
+        data = json.loads((self.root / "durations.json").read_text("utf-8"))
+        return {int(k): v for k, v in data.items()}
+
+    def publish_lecture(self, number: int, plan: Plan) -> Path:
+        course = self.course
+        local = self.root / "work" / f"l{number}.mp4"
+        duration = _write_lecture(course, number, local, plan)
+        LocalStore(self.store).put_file(local, lecture_key(course, course.lecture(number)))
+        path = self.root / "durations.json"
+        data = json.loads(path.read_text("utf-8")) if path.exists() else {}
+        path.write_text(json.dumps(data | {str(number): duration}), "utf-8")
+        return local
+
+    def relecture(self, number: int, plan: Plan) -> None:
+        """Publish lecture ``number`` made by ``plan``, and the package again (the planted
+        fault is then the only one: the manifest matches)."""
+        self.publish_lecture(number, plan)
+        self.package()
+
+    def package(self, *, preview: Path | None = None, bank: Path | None = None) -> None:
+        course = self.course
+        published = [PublishedLecture(number=n, title=course.lecture(n).title,
+                                      key=lecture_key(course, course.lecture(n)), duration_s=d)
+                     for n, d in sorted(self.durations.items())]
+        publish_package(course, published, store=str(self.store), preview=preview, bank=bank)
+
+    def report(self) -> Report:
+        return check_course(self.course, store=str(self.store), profile=PROFILE)
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory: pytest.TempPathFactory) -> Published:
+    root = tmp_path_factory.mktemp("course-qc")
+    folder = root / "course"
+    folder.mkdir()
+    (root / "work").mkdir()
+    (folder / "course.yaml").write_text(COURSE_YAML, encoding="utf-8")
+    _write_intro(folder / "intro.mp4")
+    write_csv(folder / "题库.csv", bank_rows(lectures=2))
+    published = Published(root)
+    local = {number: published.publish_lecture(number, plan) for number, plan in GOOD.items()}
+    # lecture 1's own QC reports, as the lecture flow publishes them beside the video
+    course = published.course
+    store = LocalStore(published.store)
+    stem = lecture_key(course, course.lecture(1)).removesuffix(".mp4")
+    store.put_bytes(b'{"status": "warn", "checks": []}', f"{stem}.qc.json")
+    store.put_bytes(b"<!DOCTYPE html><title>QC</title>", f"{stem}.qc.html")
+    preview = render_preview(course, local, profile=PROFILE, out_dir=root / "work" / "preview",
+                             font=FONT)
+    published.package(preview=preview.path, bank=folder / "题库.csv")
+    return published
+
+
+@pytest.fixture
+def copy(good: Published, tmp_path: Path) -> Published:
+    shutil.copytree(good.root, tmp_path / "c")
+    return Published(tmp_path / "c")
+
+
+def _status(report: Report) -> dict[str, str]:
+    return {c.id: c.status for c in report.checks}
+
+
+def _check(report: Report, check_id: str) -> Check:
+    return next(c for c in report.checks if c.id == check_id)
+
+
+DURATIONS = set(DURATION_CHECKS)
+STRUCTURE_IDS = {"course.uniform_resolution", "course.title_card", "course.intro",
+                 "course.credits", "course.preview", "course.question_bank", "course.manifest"}
+
+
+def _only(report: Report, failing: set[str]) -> None:
+    """The planted fault fails its check(s); the rest are as for the good course."""
+    want = {i: "fail" if i in failing | DURATIONS else "pass" for i in DURATIONS | STRUCTURE_IDS}
+    assert _status(report) == want, report.table()
+
+
+# ------------------------------------------------------------------------------ good course
+
+class _Remote(LocalStore):
+    """A store without local files (as S3): the report must download what it looks at."""
+
+    def local_path(self, key: str) -> Path | None:
+        return None
+
+
+def test_good_course_passes_structure_and_fails_durations(good: Published) -> None:
+    report = good.report()
+    assert report.file == course_prefix(good.course)
+    _only(report, set())
+    d1, d2 = good.durations[1], good.durations[2]
+    # planted: intro + 4 s card + 2 s content; 4 s card + 2 s content + 4 s credits
+    assert d1 == pytest.approx(INTRO_FRAMES / FPS + ENC.title_card_s + CONTENT_S)
+    assert d2 == pytest.approx(ENC.title_card_s + CONTENT_S + ENC.credits_s)
+    count = _check(report, "course.lecture_count")
+    assert count.measured == 2 and count.threshold == "8"
+    duration = _check(report, "course.lecture_duration")
+    # the lecture furthest from 60 min is the shorter one; each lecture named in an event
+    assert duration.measured == pytest.approx(min(d1, d2) / 60, abs=0.01)
+    assert duration.threshold == "54–66"
+    assert [e.detail.split(":")[0] for e in duration.events] == [
+        "第1讲 《双碳目标的由来与政策体系》", "第2讲 《能源结构转型与清洁能源》"]
+    total = _check(report, "course.total_hours")
+    assert total.measured == pytest.approx((d1 + d2) / 3600, abs=1e-3)
+    assert report.duration_s == pytest.approx(d1 + d2, abs=0.1)
+    # what was measured on the files
+    card = _check(report, "course.title_card")
+    assert card.measured == pytest.approx(ENC.title_card_s, abs=0.05)
+    credits = _check(report, "course.credits")
+    assert credits.measured == pytest.approx(ENC.credits_s, abs=0.05)
+    intro = _check(report, "course.intro")
+    assert isinstance(intro.measured, float) and intro.measured < INTRO_MAD_CODES
+    rows = report.to_dict()["lectures"]
+    assert isinstance(rows, list)
+    assert [r["format"] for r in rows] == ["pass", "pass"]
+    assert [r["qc"] for r in rows] == ["warn", None]  # from lecture 1's published .qc.json
+    assert rows[0]["qc_html"] == "第01讲_双碳目标的由来与政策体系.qc.html"
+    assert [r["intro"] for r in rows] == [True, False]
+    # the same report from a store that has no local files (downloads, as on S3)
+    remote = check_course(good.course, store=_Remote(good.store), profile=PROFILE)
+    assert remote.to_dict() == report.to_dict()
+
+
+def test_report_published_beside_the_manifest_and_not_in_it(copy: Published) -> None:
+    course = copy.course
+    report = copy.report()
+    keys = publish_course_report(course, report, store=str(copy.store))
+    prefix = course_prefix(course)
+    assert keys == {"json": f"{prefix}/{COURSE_REPORT_JSON}",
+                    "html": f"{prefix}/{COURSE_REPORT_HTML}"}
+    data = json.loads((copy.store / keys["json"]).read_text("utf-8"))
+    assert data["status"] == "fail" and data["file"] == prefix
+    assert {c["id"] for c in data["checks"]} == DURATIONS | STRUCTURE_IDS
+    page = (copy.store / keys["html"]).read_text("utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page
+    assert "http://" not in page and "https://" not in page  # self-contained
+    assert 'href="%E7%AC%AC01%E8%AE%B2_' in page  # relative link to lecture 1's QC page
+    assert "course.lecture_duration" in page and "D4/D5" in page
+    # a package written again does not list the report; the report still holds
+    copy.package()
+    manifest = json.loads((copy.store / prefix / "manifest.json").read_text("utf-8"))
+    assert not {o["key"] for o in manifest["objects"]} & set(keys.values())
+    assert _status(copy.report())["course.manifest"] == "pass"
+
+
+def test_check_course_cli(good: Published, tmp_path: Path) -> None:
+    out_json, out_html = tmp_path / "r.json", tmp_path / "r.html"
+    result = CliRunner().invoke(cli, [
+        "check-course", str(good.root / "course" / "course.yaml"), "--store", str(good.store),
+        "--json", str(out_json), "--html", str(out_html)])
+    # the default profile wants 1280×720: these 320×180 files also fail D4 there
+    assert result.exit_code == 1, result.output
+    assert "course.title_card" in result.output and "第1讲" in result.output
+    assert json.loads(out_json.read_text("utf-8"))["status"] == "fail"
+    assert out_html.read_text("utf-8").startswith("<!DOCTYPE html>")
+
+
+# ------------------------------------------------------------------------------ defects
+
+def test_lecture_one_without_the_intro(copy: Published) -> None:
+    copy.relecture(1, Plan(intro=False))
+    report = copy.report()
+    _only(report, {"course.intro"})
+    intro = _check(report, "course.intro")
+    assert isinstance(intro.measured, float) and intro.measured > INTRO_MAD_CODES
+    assert "第1讲" in intro.message and "does not open" in intro.message
+
+
+def test_intro_on_another_lecture(copy: Published) -> None:
+    copy.relecture(2, Plan(intro=True, credits=True))
+    report = copy.report()
+    _only(report, {"course.intro"})  # its title card is found after the intro
+    assert "第2讲" in _check(report, "course.intro").message
+
+
+def test_title_card_held_too_long(copy: Published) -> None:
+    copy.relecture(2, Plan(card_s=6.0, credits=True))
+    report = copy.report()
+    _only(report, {"course.title_card"})
+    card = _check(report, "course.title_card")
+    assert card.measured == pytest.approx(6.0, abs=0.05)
+    assert card.threshold == STRUCTURE.title_card_max_s
+    (event,) = card.events
+    assert "第2讲" in event.detail and "6.00 s" in event.detail
+
+
+def test_title_card_missing(copy: Published) -> None:
+    copy.relecture(2, Plan(card_s=0.0, credits=True))
+    report = copy.report()
+    _only(report, {"course.title_card"})
+    assert "is not its title card" in _check(report, "course.title_card").message
+
+
+def test_credits_missing_from_the_last_lecture(copy: Published) -> None:
+    copy.relecture(2, Plan(credits=False))
+    report = copy.report()
+    _only(report, {"course.credits"})
+    credits = _check(report, "course.credits")
+    assert credits.measured == 0.0 and "第2讲" in credits.message
+
+
+def test_credits_on_the_first_lecture(copy: Published) -> None:
+    copy.relecture(1, Plan(intro=True, credits=True))
+    report = copy.report()
+    _only(report, {"course.credits"})
+    (event,) = _check(report, "course.credits").events
+    assert event.detail.startswith("第1讲") and "last lecture only" in event.detail
+
+
+def test_a_lecture_at_another_resolution(copy: Published) -> None:
+    copy.relecture(2, Plan(credits=True, size=(256, 144)))
+    report = copy.report()
+    _only(report, {"course.uniform_resolution"})  # cards are still found at 256×144
+    check = _check(report, "course.uniform_resolution")
+    (event,) = check.events
+    assert "第2讲" in event.detail and "256x144" in event.detail and "320x180" in event.detail
+
+
+def test_preview_longer_than_a6(copy: Published) -> None:
+    seconds = STRUCTURE.preview_max_s + 1.0
+    course = copy.course
+    still = rgb_to_frame(np.full((SIZE[1], SIZE[0], 3), 90, np.uint8))
+    local = copy.root / "work" / "long-preview.mp4"
+    with DeliveryWriter(local, PROFILE) as writer:
+        for _ in range(round(seconds * FPS)):
+            writer.write(still, _silence())
+    LocalStore(copy.store).put_file(local, preview_key(course))
+    copy.package()
+    report = copy.report()
+    _only(report, {"course.preview"})
+    assert _check(report, "course.preview").measured == pytest.approx(seconds, abs=0.1)
+
+
+def test_bank_short_of_questions(copy: Published) -> None:
+    short = write_csv(copy.root / "work" / "题库.csv", bank_rows(single=80, lectures=2))
+    copy.package(bank=short)
+    report = copy.report()
+    _only(report, {"course.question_bank"})
+    bank = _check(report, "course.question_bank")
+    assert bank.measured == "80 single · 30 multiple · 30 true_false"
+    assert "80 < 90" in bank.message
+
+
+def test_manifest_object_changed_after_writing(copy: Published) -> None:
+    prefix = course_prefix(copy.course)
+    form = next((copy.store / prefix).glob("申报表_*.docx"))
+    form.write_bytes(form.read_bytes() + b"\0")
+    qc = next((copy.store / prefix).glob("*.qc.json"))
+    qc.unlink()
+    report = copy.report()
+    _only(report, {"course.manifest"})
+    message = _check(report, "course.manifest").message
+    assert f"{prefix}/{form.name} is " in message and "the manifest says" in message
+    assert f"{prefix}/{qc.name} is listed but missing" in message
+
+
+# ------------------------------------------------------------------------------ numbers
+
+def _lectures(minutes: list[float]) -> list[LectureMeasure]:
+    return [LectureMeasure(number=i, title=f"第{i}讲标题", key=f"c/{i}.mp4",
+                           duration_s=m * 60, width=1280, height=720, display_aspect=(16, 9))
+            for i, m in enumerate(minutes, 1)]
+
+
+def test_public_course_of_sixteen_hours_passes() -> None:
+    lectures = _lectures([60.0] * 16)
+    assert check_lecture_count(kind="public", hours=16, count=16,
+                               structure=STRUCTURE).status == "pass"
+    assert check_lecture_duration(lectures, kind="public", structure=STRUCTURE).status == "pass"
+    total = check_total_hours(kind="public", hours=16, total_s=16 * 3600, structure=STRUCTURE)
+    assert total.status == "pass" and total.measured == 16.0 and total.clause == "A1"
+    assert check_uniform_resolution(lectures, None).status == "pass"
+
+
+def test_public_course_of_fifteen_lectures_fails() -> None:
+    check = check_lecture_count(kind="public", hours=16, count=15, structure=STRUCTURE)
+    assert check.status == "fail" and check.measured == 15 and check.threshold == "16"
+    assert "exactly 16" in check.message
+    hours = check_lecture_count(kind="public", hours=12, count=16, structure=STRUCTURE)
+    assert hours.status == "fail" and "course.hours" in hours.message
+
+
+def test_a_forty_minute_lecture_fails() -> None:
+    lectures = _lectures([60.0] * 7 + [40.0] + [62.0] * 8)
+    check = check_lecture_duration(lectures, kind="public", structure=STRUCTURE)
+    assert check.status == "fail" and check.measured == 40.0
+    (event,) = check.events
+    assert event.detail.startswith("第8讲 《第8讲标题》: 40.0 min")
+    assert event.start_s == 7 * 3600 and event.end_s == 7 * 3600 + 2400  # course timeline
+
+
+def test_professional_courses() -> None:
+    ok = check_lecture_count(kind="professional", hours=8, count=8, structure=STRUCTURE)
+    assert ok.status == "pass" and ok.clause == "A2"
+    assert check_lecture_count(kind="professional", hours=8, count=7,
+                               structure=STRUCTURE).status == "fail"
+    odd = check_lecture_count(kind="professional", hours=10, count=10, structure=STRUCTURE)
+    assert odd.status == "fail" and "8/16/24/32/56" in odd.message
+    # 56 h at 60 min ± 10 %: 51–62 lectures
+    assert lecture_count_range(56, STRUCTURE) == (51, 62)
+    assert check_lecture_count(kind="professional", hours=56, count=52,
+                               structure=STRUCTURE).status == "pass"
+    total = check_total_hours(kind="professional", hours=8, total_s=8 * 50 * 60,
+                              structure=STRUCTURE)
+    assert total.status == "fail" and total.threshold == "7.2–8.8"
+    assert total.measured == pytest.approx(8 * 50 / 60, abs=1e-3)
+    assert check_lecture_duration(_lectures([58.0, 61.5] * 4), kind="professional",
+                                  structure=STRUCTURE).status == "pass"
