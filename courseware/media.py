@@ -213,9 +213,6 @@ class DeliveryWriter:
         v = self.container.add_stream("libx264", rate=self.fps)
         v.width, v.height, v.pix_fmt = enc.width, enc.height, "yuv420p"
         v.bit_rate = int(kbps * 1000)
-        # x264's frame threads, as the ffmpeg command line uses them: PyAV's default (slice
-        # threads) costs ~20 % more CPU for the same picture at this size
-        v.codec_context.thread_type = "AUTO"
         v.codec_context.options = {
             # D3: constant rate with filler data, so static slides do not fall below the minimum
             "x264-params": ":".join([
