@@ -1,12 +1,18 @@
 """Render benchmark: the pipeline vs one equivalent FFmpeg command on the same lecture.
 
-Generates a sample lecture (``courseware sample``), renders it with ``render_lecture`` (sync
-offsets, analysis pass, composite, cards, AAC CBR, x264 CBR) and with a single FFmpeg command
-doing the same composite + loudnorm + x264/AAC at the same settings, each in its own process,
+Generates a sample lecture (``courseware sample``), renders it as the lecture flow does (offsets
+measured by audio sync, the audio and video analysis passes, composite with colour correction,
+cards, AAC CBR, x264 CBR) and with a single FFmpeg command doing the same composite +
+loudnorm + x264/AAC at the same settings (given the true offsets), each in its own process,
 and prints wall time and peak memory (max RSS) of both and their ratio. Run on an idle
 machine; record the figure with the machine in benchmarks/RESULTS.md.
 
     .venv/bin/python benchmarks/bench_render.py --seconds 60
+    .venv/bin/python benchmarks/bench_render.py --seconds 300 --repeat 3
+
+A lecture is about 60 minutes (A1): the fixed costs of a run (Python and Prefect imports,
+reading the cards' font, the audio analysis's start) weigh on a 60-s lecture and not on a
+real one; the longer run is the figure that represents the job.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,22 +36,26 @@ import json, sys
 from pathlib import Path
 from courseware.course import load_course
 from encoder_profiles import load_profile
+from tasks.analyse_video import analyse_video
 from tasks.probe import probe_lecture
 from tasks.render import plan_audio, render_lecture
+from tasks.sync import sync_sources
 course = load_course(Path(sys.argv[1])); profile = load_profile()
 lecture = course.lectures[0]
-inputs = probe_lecture(course, lecture)
-offsets = json.loads(sys.argv[3])
-inputs = inputs.model_copy(update={"sources": {r: s.model_copy(update={"offset_s": offsets[r]})
-                                               for r, s in inputs.sources.items()}})
+inputs = sync_sources(probe_lecture(course, lecture))
 audio = plan_audio(inputs, profile)
-render_lecture(course, inputs, audio=audio, profile=profile, out_dir=Path(sys.argv[2]))
+video = analyse_video(inputs, profile)
+render_lecture(course, inputs, audio=audio, video=video, profile=profile,
+               out_dir=Path(sys.argv[2]))
+measured = {r: round(s.offset_s, 3) for r, s in inputs.sources.items()}
+print("offsets", json.dumps(measured), "colour", json.dumps(
+    {r: p.gains for r, p in video.sources.items()}), file=sys.stderr)
 """
 
 
 WRAPPER = """
 import resource, subprocess, sys
-subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
 use = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(use.ru_utime + use.ru_stime, use.ru_maxrss)
 """
@@ -55,13 +66,16 @@ def timed(cmd: list[str]) -> tuple[float, float, float]:
     process of its own (RUSAGE_CHILDREN is a maximum over all children: a fresh parent)."""
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", WRAPPER, *cmd], check=True, cwd=ROOT,
-                         capture_output=True, text=True).stdout.split()
+                         stdout=subprocess.PIPE, text=True).stdout.split()
     return time.perf_counter() - start, float(out[-2]), int(out[-1]) / 1024
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="lecture length")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="FFmpeg/pipeline pairs to run (a shared machine's speed drifts "
+                             "by ±10 %% between runs: compare within a pair, take the median)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from courseware.sample import make_sample
@@ -100,17 +114,23 @@ def main() -> None:
             "-c:a", "aac", "-b:a", f"{int(profile.delivery.audio_bitrate_kbps)}k",
             "-ac", "2", "-movflags", "+faststart", str(Path(tmp) / "ffmpeg.mp4"),
         ]
-        pipeline_cmd = [sys.executable, "-c", PIPELINE, str(course), str(Path(tmp) / "out"),
-                        json.dumps(offsets)]
-        ff_wall, ff_cpu, ff_mem = timed(ffmpeg_cmd)
-        pl_wall, pl_cpu, pl_mem = timed(pipeline_cmd)
-    print(f"lecture {args.seconds:.0f} s, {os.cpu_count()} CPUs")
-    print(f"ffmpeg   (composite + loudnorm + x264/AAC):     {ff_wall:6.1f} s wall "
-          f"{ff_cpu:6.1f} s CPU  peak {ff_mem:5.0f} MiB")
-    print(f"pipeline (analysis + cards + composite + CBR): {pl_wall:6.1f} s wall "
-          f"{pl_cpu:6.1f} s CPU  peak {pl_mem:5.0f} MiB")
-    print(f"ratio pipeline/ffmpeg: {pl_wall / ff_wall:.2f}× wall time, "
-          f"{pl_cpu / ff_cpu:.2f}× CPU time")
+        pipeline_cmd = [sys.executable, "-c", PIPELINE, str(course), str(Path(tmp) / "out")]
+        print(f"lecture {args.seconds:.0f} s, {os.cpu_count()} CPUs, {args.repeat} pair(s); "
+              f"true offsets {json.dumps(offsets)}")
+        ratios = []
+        for k in range(args.repeat):  # FFmpeg then pipeline, back to back: same conditions
+            ff_wall, ff_cpu, ff_mem = timed(ffmpeg_cmd)
+            pl_wall, pl_cpu, pl_mem = timed(pipeline_cmd)
+            ratios.append((pl_wall / ff_wall, pl_cpu / ff_cpu))
+            print(f"[{k + 1}] ffmpeg   (composite + loudnorm + x264/AAC):     {ff_wall:6.1f} s "
+                  f"wall {ff_cpu:6.1f} s CPU  peak {ff_mem:5.0f} MiB")
+            print(f"[{k + 1}] pipeline (analysis + cards + composite + CBR): {pl_wall:6.1f} s "
+                  f"wall {pl_cpu:6.1f} s CPU  peak {pl_mem:5.0f} MiB")
+            print(f"[{k + 1}] ratio pipeline/ffmpeg: {ratios[-1][0]:.2f}× wall time, "
+                  f"{ratios[-1][1]:.2f}× CPU time", flush=True)
+    if len(ratios) > 1:
+        print(f"median of {len(ratios)} pairs: {statistics.median(r[0] for r in ratios):.2f}× "
+              f"wall time, {statistics.median(r[1] for r in ratios):.2f}× CPU time")
 
 
 if __name__ == "__main__":

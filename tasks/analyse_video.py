@@ -1,7 +1,10 @@
 """Video analysis pass, before the render: what each video source needs (two-pass mastering).
 
-Per video source, about one frame per second of the lecture span is decoded (seeking over
-long gaps, non-reference frames skipped) and measured:
+Per video source, about one frame per second of the lecture span (at most
+``encode.analyse_max_frames``, spread evenly) is measured: the keyframe at or before each
+target time, decoded alone after a seek, when the source has keyframes often enough (a few
+percent of the render's decoding work); otherwise (long-GOP screen captures) every target
+frame, decoding forward (seeking over long gaps, non-reference frames skipped). Measured:
 
 * conform facts: interlacing from the decoded frames' flags (D7, detected, never assumed),
   sample aspect ratio (D5: fitted without distortion), size below 1280×720 (B2 warning);
@@ -62,6 +65,11 @@ WB_MIN_CAST_FRACTION = 0.5
 #: channel gains are bounded: a larger correction means a measurement gone wrong
 GAIN_LIMITS = (0.5, 2.0)
 
+#: distinct keyframes that make a sample (casts and noise are medians over the samples)
+MIN_KEYFRAMES = 5
+#: a keyframe further than this before its target time does not stand for it
+KEYFRAME_NEAR_S = 10.0
+
 _FIELD_ORDER = {1: "progressive", 2: "tff", 3: "bff", 4: "tff", 5: "bff"}  # AVFieldOrder
 
 
@@ -95,6 +103,74 @@ def _frame_planes(frame: av.VideoFrame) -> YUVFrame:
 
 
 def _sample(src: SourceInfo, times: list[float], *, lecture: str) -> _Sampled:
+    """Frames of ``src`` near ``times``: keyframes when the source has enough of them
+    (each decoded alone after a seek, a few percent of the decoding work of the render),
+    else every target frame, decoding forward from the keyframe before it."""
+    return (_sample_keyframes(src, times, lecture=lecture)
+            or _sample_forward(src, times, lecture=lecture))
+
+
+def _sample_keyframes(src: SourceInfo, times: list[float], *, lecture: str) -> _Sampled | None:
+    """The keyframe at or before each time, each decoded on its own (seek, one packet,
+    drain). A picture anywhere near the target time represents the camera as well as the
+    target frame itself: casts and noise are properties of the camera, not of the moment.
+    None when fewer than ``MIN_KEYFRAMES`` distinct keyframes (or all of ``times``, when
+    they are fewer) lie within ``KEYFRAME_NEAR_S`` of their targets: long-GOP sources, such
+    as screen captures with one keyframe a minute, are sampled by decoding forward."""
+    with open_media(src.path, lecture=lecture) as container:
+        stream = container.streams.video[0]
+        if not stream.time_base:
+            return None
+        cc = stream.codec_context
+        cc.thread_type = "SLICE"        # frame threads would hold the picture back
+        cc.skip_frame = "NONKEY"
+        out: list[YUVFrame] = []
+        got: list[float] = []
+        flags: list[bool] = []
+        seen: set[int] = set()
+        try:
+            for t in times:
+                container.seek(int(t / stream.time_base), stream=stream, backward=True)
+                frame = _keyframe(container, stream)
+                if frame is None or frame.pts is None or frame.time is None:
+                    continue
+                flags.append(bool(frame.interlaced_frame))
+                if frame.pts in seen or t - float(frame.time) > KEYFRAME_NEAR_S:
+                    continue
+                seen.add(frame.pts)
+                out.append(_frame_planes(frame))
+                got.append(float(frame.time))
+        except av.FFmpegError:
+            return None                 # the forward pass reports damage with its position
+        if len(out) < min(MIN_KEYFRAMES, len(times)):
+            return None
+        return _Sampled(out, got, *_stream_facts(stream, flags))
+
+
+def _keyframe(container: av.container.InputContainer, stream: av.video.stream.VideoStream
+              ) -> av.VideoFrame | None:
+    """The first keyframe demuxed from here, decoded alone (the decoder is drained: the
+    next seek resets it)."""
+    for packet in container.demux(stream):
+        if packet.size == 0 or not packet.is_keyframe:
+            continue
+        frames = stream.codec_context.decode(packet) or stream.codec_context.decode(None)
+        return frames[0] if frames else None
+    return None
+
+
+def _stream_facts(stream: av.video.stream.VideoStream, flags: list[bool]
+                  ) -> tuple[bool, str | None, float]:
+    """(interlaced, field order, sample aspect ratio) from the decoded frames' flags."""
+    cc = stream.codec_context
+    sar_q = stream.sample_aspect_ratio or cc.sample_aspect_ratio
+    sar = float(sar_q) if sar_q else 1.0
+    order = _FIELD_ORDER.get(int(cc.field_order or 0))
+    interlaced = any(flags)
+    return interlaced, order if interlaced else "progressive", sar
+
+
+def _sample_forward(src: SourceInfo, times: list[float], *, lecture: str) -> _Sampled:
     with open_media(src.path, lecture=lecture) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -129,12 +205,8 @@ def _sample(src: SourceInfo, times: list[float], *, lecture: str) -> _Sampled:
                 k += 1
             if k < len(times) and times[k] - last > SEEK_GAP_S:
                 frames = decode_from(times[k])
-        cc = stream.codec_context
-        sar_q = stream.sample_aspect_ratio or cc.sample_aspect_ratio
-        sar = float(sar_q) if sar_q else 1.0
-        order = _FIELD_ORDER.get(int(cc.field_order or 0))
-        interlaced = any(flags)
-    return _Sampled(out, got, interlaced, order if interlaced else "progressive", sar)
+        facts = _stream_facts(stream, flags)
+    return _Sampled(out, got, *facts)
 
 
 def _cosited(frames: list[YUVFrame]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -6,12 +6,14 @@ against it. Offsets given in the course file win over the measurement.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import av
 import numpy as np
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 
 from courseware.errors import CorruptMediaError
 from courseware.media import open_media
@@ -49,7 +51,10 @@ def sync_sources(inputs: LectureInputs, *, window_s: float = 120.0,
 
     Only the first ``window_s`` seconds are read: enough speech to match on.
     """
-    log = get_run_logger()
+    try:
+        log: logging.Logger | logging.LoggerAdapter[logging.Logger] = get_run_logger()
+    except MissingContextError:  # called outside a flow (benchmarks, scripts)
+        log = logging.getLogger(__name__)
     ref = master_audio(inputs)
     if ref is None:
         return inputs

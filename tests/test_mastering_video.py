@@ -23,8 +23,8 @@ from encoder_profiles import Profile, load_profile
 from qc_metrics.colour import camera_delta_e, colour_cast, levels
 from qc_metrics.frames import YUVFrame
 from qc_metrics.noise import estimate_noise
-from tasks.analyse_video import VideoPlan, analyse_video
-from tasks.probe import probe_lecture
+from tasks.analyse_video import VideoPlan, _sample, analyse_video
+from tasks.probe import SourceInfo, probe_lecture
 from tasks.qc import qc_file
 from tasks.render import AudioPlan, RenderResult, lecture_compositor, render_lecture
 from tasks.verify import verify_file
@@ -206,6 +206,34 @@ PIP_SLIDES = (40, 110, 920, 500)
 PIP_TEACHER = (1008, 96, 244, 132)
 # side_by_side: slides region (0, 180, 640, 360), teacher region (640, 180, 640, 360)
 SBS_TEACHER = (640, 180, 640, 360)
+
+
+# --------------------------------------------------------------------------- analysis pass
+
+@pytest.mark.parametrize("keyint", [5, 250])
+def test_analysis_measures_keyframes_when_the_source_has_them(tmp_path: Path,
+                                                              keyint: int) -> None:
+    """A keyframe every 0.2 s: the keyframe at or before each target time is measured
+    (decoded alone). One keyframe in the clip (long GOP): the target frames themselves,
+    decoded forward. Each picture's luma codes its frame index, so the test reads which
+    frames were measured."""
+    n, size = 75, (320, 180)
+    chroma = np.full((size[1] // 2, size[0] // 2), 128, np.uint8)
+    pictures = ((np.full((size[1], size[0]), 20 + 2 * i, np.uint8), chroma, chroma)
+                for i in range(n))
+    path = tmp_path / "camera.mp4"
+    _write(path, pictures, size=size,
+           params=f"keyint={keyint}:min-keyint={keyint}:scenecut=0:bframes=0")
+    targets = [0.5, 1.5, 2.5]
+    got = _sample(SourceInfo(role="teacher", path=path, duration_s=n / FPS), targets,
+                  lecture="1")
+    index = [round((float(np.median(f.y)) - 20) / 2) for f in got.frames]
+    assert index == [round(t * FPS) for t in got.times]          # the frame at each time
+    if keyint == 5:
+        assert index == [10, 35, 60]                             # the keyframes before
+    else:
+        assert all(abs(i / FPS - t) <= 1 / FPS for i, t in zip(index, targets, strict=True))
+    assert not got.interlaced and got.sar == 1.0
 
 
 # --------------------------------------------------------------------------- colour (V3)
