@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 PIPELINE = """
 import json, sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from courseware.course import load_course
 from encoder_profiles import load_profile
@@ -43,8 +44,10 @@ from tasks.sync import sync_sources
 course = load_course(Path(sys.argv[1])); profile = load_profile()
 lecture = course.lectures[0]
 inputs = sync_sources(probe_lecture(course, lecture))
-audio = plan_audio(inputs, profile)
-video = analyse_video(inputs, profile)
+with ThreadPoolExecutor(2) as pool:  # as the lecture flow submits the two analysis tasks
+    audio_pass = pool.submit(plan_audio, inputs, profile)
+    video_pass = pool.submit(analyse_video, inputs, profile)
+    audio, video = audio_pass.result(), video_pass.result()
 render_lecture(course, inputs, audio=audio, video=video, profile=profile,
                out_dir=Path(sys.argv[2]))
 measured = {r: round(s.offset_s, 3) for r, s in inputs.sources.items()}

@@ -247,8 +247,10 @@ def lecture_flow(course_file: str, number: int, store: str, profile: str = DEFAU
         log.info("using the offsets from the course file: %s", lecture.sources.offsets)
     else:
         inputs = sync_task(inputs)
-    audio = analyse_task(inputs, prof)
-    video = analyse_video_task(inputs, prof)  # V2/V3: casts, camera match, noise; interlacing
+    # the two analysis passes read different streams and mostly run in C: side by side
+    audio_pass = analyse_task.submit(inputs, prof)  # S1/S3/S4: loudness, true peak, hum
+    video_pass = analyse_video_task.submit(inputs, prof)  # V2/V3, interlacing
+    audio, video = audio_pass.result(), video_pass.result()
     for warning in video.warnings:
         log.warning(warning)
     peak = audio.true_peak_dbfs

@@ -72,22 +72,25 @@ def sample_planes(frames: YUVFrame, step: int) -> YUVFrame:
 def box_downscale(y: Any, factor: int) -> Any:
     """Mean of ``factor``×``factor`` blocks of a batch of 8-bit planes (N, H, W), as float32.
 
-    Adds whole rows first (``factor`` strided slices, contiguous along x, integer), then
-    columns of the already small result; the full-resolution plane is never converted to
-    float (twice as fast on the CPU as a reduction over a reshaped axis)."""
+    Adds whole rows first (an integer sum over a reshaped axis whose rows stay contiguous),
+    then columns of the already small result: halving adjacent pairs when ``factor`` is a
+    power of two, else ``factor`` strided slices. The full-resolution plane is never
+    converted to float; the sums are exact, so every order gives the same result."""
     xp = array_namespace(y)
     if factor <= 1:
         return y.astype(xp.float32)
-    h, w = y.shape[-2:]
+    n, h, w = y.shape
     h, w = h - h % factor, w - w % factor
     acc = xp.uint16 if factor * factor * 255 < 2**16 else xp.uint32
-    y = y[:, :h, :w]
-    rows = y[:, 0::factor].astype(acc)
-    for k in range(1, factor):
-        rows += y[:, k::factor]
-    sums = rows[..., 0::factor].copy()
-    for k in range(1, factor):
-        sums += rows[..., k::factor]
+    rows = y[:, :h, :w].reshape(n, h // factor, factor, w).sum(axis=2, dtype=acc)
+    if factor & (factor - 1) == 0:
+        sums = rows
+        while sums.shape[-1] > w // factor:
+            sums = sums[..., 0::2] + sums[..., 1::2]
+    else:
+        sums = rows[..., 0::factor].copy()
+        for k in range(1, factor):
+            sums += rows[..., k::factor]
     return sums.astype(xp.float32) * (1.0 / (factor * factor))
 
 

@@ -43,7 +43,7 @@ from courseware.video_chain import (
     transform_samples,
 )
 from encoder_profiles import Profile
-from qc_metrics.colour import colour_cast, delta_e2000, rgb_to_lab
+from qc_metrics.colour import Cast, colour_cast, delta_e2000, rgb_to_lab
 from qc_metrics.frames import YUVFrame, as_batch, sample_planes
 from qc_metrics.noise import estimate_noise, snr_db
 from tasks.probe import LectureInputs, SourceInfo
@@ -73,10 +73,40 @@ KEYFRAME_NEAR_S = 10.0
 _FIELD_ORDER = {1: "progressive", 2: "tff", 3: "bff", 4: "tff", 5: "bff"}  # AVFieldOrder
 
 
+class _Measures:
+    """What the plan needs of each sampled frame: its colour cast, its luma noise and its
+    co-sited point samples (a few kB). The frame itself is not kept, so memory stays small
+    whatever the sources' size and the number of samples."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.limits = profile.video
+        self.times: list[float] = []
+        self.casts: list[Cast] = []
+        self.sigmas: list[float] = []
+        self.cosited: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, frame: av.VideoFrame, t: float) -> None:
+        lim = self.limits
+        f = _frame_planes(frame)
+        self.times.append(t)
+        self.casts.append(colour_cast(f, luma_range=lim.luma_range,
+                                      chroma_range=lim.chroma_range, step=STEP))
+        self.sigmas.append(estimate_noise(f.y, luma_range=lim.luma_range, row_step=2).sigma)
+        points = sample_planes(as_batch(f), STEP)
+        self.cosited.append((points.y.ravel(), points.u.ravel(), points.v.ravel()))
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def samples(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The co-sited point samples of every frame, as (Y, U, V) vectors."""
+        return tuple(np.concatenate([c[i] for c in self.cosited])  # type: ignore[return-value]
+                     for i in range(3))
+
+
 @dataclass
 class _Sampled:
-    frames: list[YUVFrame]
-    times: list[float]
+    measures: _Measures
     interlaced: bool
     field_order: str | None
     sar: float
@@ -92,25 +122,28 @@ def sample_times(offset_s: float, span_s: float, *, every_s: float, max_frames: 
 
 
 def _frame_planes(frame: av.VideoFrame) -> YUVFrame:
-    """The frame as the render sees it before correction: BT.709 limited yuv420p, even size."""
+    """The frame as the render sees it before correction: BT.709 limited yuv420p, even size
+    (views of a scaled copy)."""
     w, h = frame.width - frame.width % 2, frame.height - frame.height % 2
     scaled = scale_frame(frame, w, h)
     planes = []
     for plane in scaled.planes:
         arr = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
-        planes.append(arr[: plane.height, : plane.width].copy())
+        planes.append(arr[: plane.height, : plane.width])
     return YUVFrame(planes[0], planes[1], planes[2])
 
 
-def _sample(src: SourceInfo, times: list[float], *, lecture: str) -> _Sampled:
+def _sample(src: SourceInfo, times: list[float], *, lecture: str, profile: Profile
+            ) -> _Sampled:
     """Frames of ``src`` near ``times``: keyframes when the source has enough of them
     (each decoded alone after a seek, a few percent of the decoding work of the render),
     else every target frame, decoding forward from the keyframe before it."""
-    return (_sample_keyframes(src, times, lecture=lecture)
-            or _sample_forward(src, times, lecture=lecture))
+    return (_sample_keyframes(src, times, lecture=lecture, profile=profile)
+            or _sample_forward(src, times, lecture=lecture, profile=profile))
 
 
-def _sample_keyframes(src: SourceInfo, times: list[float], *, lecture: str) -> _Sampled | None:
+def _sample_keyframes(src: SourceInfo, times: list[float], *, lecture: str,
+                      profile: Profile) -> _Sampled | None:
     """The keyframe at or before each time, each decoded on its own (seek, one packet,
     drain). A picture anywhere near the target time represents the camera as well as the
     target frame itself: casts and noise are properties of the camera, not of the moment.
@@ -124,8 +157,7 @@ def _sample_keyframes(src: SourceInfo, times: list[float], *, lecture: str) -> _
         cc = stream.codec_context
         cc.thread_type = "SLICE"        # frame threads would hold the picture back
         cc.skip_frame = "NONKEY"
-        out: list[YUVFrame] = []
-        got: list[float] = []
+        out = _Measures(profile)
         flags: list[bool] = []
         seen: set[int] = set()
         try:
@@ -138,13 +170,12 @@ def _sample_keyframes(src: SourceInfo, times: list[float], *, lecture: str) -> _
                 if frame.pts in seen or t - float(frame.time) > KEYFRAME_NEAR_S:
                     continue
                 seen.add(frame.pts)
-                out.append(_frame_planes(frame))
-                got.append(float(frame.time))
+                out.add(frame, float(frame.time))
         except av.FFmpegError:
             return None                 # the forward pass reports damage with its position
         if len(out) < min(MIN_KEYFRAMES, len(times)):
             return None
-        return _Sampled(out, got, *_stream_facts(stream, flags))
+        return _Sampled(out, *_stream_facts(stream, flags))
 
 
 def _keyframe(container: av.container.InputContainer, stream: av.video.stream.VideoStream
@@ -170,14 +201,14 @@ def _stream_facts(stream: av.video.stream.VideoStream, flags: list[bool]
     return interlaced, order if interlaced else "progressive", sar
 
 
-def _sample_forward(src: SourceInfo, times: list[float], *, lecture: str) -> _Sampled:
+def _sample_forward(src: SourceInfo, times: list[float], *, lecture: str, profile: Profile
+                    ) -> _Sampled:
     with open_media(src.path, lecture=lecture) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         stream.codec_context.skip_frame = "NONREF"  # measuring needs no B-frames
         flags: list[bool] = []
-        out: list[YUVFrame] = []
-        got: list[float] = []
+        out = _Measures(profile)
         k = 0
 
         def decode_from(t: float) -> Iterator[av.VideoFrame]:
@@ -199,19 +230,13 @@ def _sample_forward(src: SourceInfo, times: list[float], *, lecture: str) -> _Sa
             last = t
             if t + 0.02 < times[k]:
                 continue
-            out.append(_frame_planes(frame))
-            got.append(t)
+            out.add(frame, t)
             while k < len(times) and times[k] <= t + 0.02:
                 k += 1
             if k < len(times) and times[k] - last > SEEK_GAP_S:
                 frames = decode_from(times[k])
         facts = _stream_facts(stream, flags)
-    return _Sampled(out, got, *facts)
-
-
-def _cosited(frames: list[YUVFrame]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    parts = [sample_planes(as_batch(f), STEP) for f in frames]
-    return tuple(np.concatenate([p[i].ravel() for p in parts]) for i in range(3))  # type: ignore[return-value]
+    return _Sampled(out, *facts)
 
 
 def _neutral(samples: tuple[np.ndarray, np.ndarray, np.ndarray], gains: np.ndarray,
@@ -256,30 +281,28 @@ def analyse_video(inputs: LectureInputs, profile: Profile) -> VideoPlan:
             continue
         times = sample_times(src.offset_s, max(span, 1.0 / dl.fps), every_s=enc.analyse_every_s,
                              max_frames=enc.analyse_max_frames)
-        got = _sample(src, times, lecture=inputs.label)
+        got = _sample(src, times, lecture=inputs.label, profile=profile)
+        measured = got.measures
         width, height = src.width or 0, src.height or 0
         facts: dict[str, object] = {
             "role": role, "width": width, "height": height, "sar": got.sar,
             "interlaced": got.interlaced, "field_order": got.field_order,
             "below_hd": width < dl.min_width or height < dl.min_height,  # B2 (render warns)
-            "samples": len(got.frames)}
-        if got.frames:
-            casts = [colour_cast(f, luma_range=lim.luma_range, chroma_range=lim.chroma_range,
-                                 step=STEP) for f in got.frames]
+            "samples": len(measured)}
+        if len(measured):
+            casts = measured.casts
             a = [c.a for c in casts if c.a == c.a]
             b = [c.b for c in casts if c.b == c.b]
             if a:
                 ma, mb = float(np.median(a)), float(np.median(b))
                 facts.update(cast_a=ma, cast_b=mb, cast=math.hypot(ma, mb))
-            sigmas = [estimate_noise(f.y, luma_range=lim.luma_range, row_step=2).sigma
-                      for f in got.frames]
-            finite = [s for s in sigmas if s == s]
+            finite = [s for s in measured.sigmas if s == s]
             if finite:
                 sigma = float(np.median(finite))
                 snr = snr_db(sigma, luma_range=lim.luma_range)
                 facts.update(noise_sigma=sigma, snr_db=snr if math.isfinite(snr) else None,
                              denoise=enc.denoise == "auto" and snr < lim.snr_min_db)
-            samples[role] = _cosited(got.frames)
+            samples[role] = measured.samples()
             cast = facts.get("cast")
             g = None
             if isinstance(cast, float) and cast > WB_MIN_CAST_FRACTION * lim.cast_max:

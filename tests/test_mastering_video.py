@@ -226,9 +226,11 @@ def test_analysis_measures_keyframes_when_the_source_has_them(tmp_path: Path,
            params=f"keyint={keyint}:min-keyint={keyint}:scenecut=0:bframes=0")
     targets = [0.5, 1.5, 2.5]
     got = _sample(SourceInfo(role="teacher", path=path, duration_s=n / FPS), targets,
-                  lecture="1")
-    index = [round((float(np.median(f.y)) - 20) / 2) for f in got.frames]
-    assert index == [round(t * FPS) for t in got.times]          # the frame at each time
+                  lecture="1", profile=PROFILE)
+    measured = got.measures
+    index = [round((float(np.median(y)) - 20) / 2) for y, _, _ in measured.cosited]
+    assert index == [round(t * FPS) for t in measured.times]     # the frame at each time
+    assert len(measured.casts) == len(measured.sigmas) == len(index)
     if keyint == 5:
         assert index == [10, 35, 60]                             # the keyframes before
     else:

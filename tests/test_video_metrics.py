@@ -25,9 +25,10 @@ from qc_metrics.colour import (
     colour_cast,
     delta_e2000,
     levels,
+    levels_of_batch,
     neutral_delta_e,
 )
-from qc_metrics.frames import YUVFrame, as_batch, split_yuv420p, timecode
+from qc_metrics.frames import YUVFrame, as_batch, box_downscale, split_yuv420p, timecode
 from qc_metrics.motion import StabilityDetector, phase_correlate
 from qc_metrics.noise import NoiseDetector, estimate_noise, snr_db
 from qc_metrics.temporal import BlackDetector, FreezeDetector, TimestampDetector
@@ -163,6 +164,50 @@ def test_levels_shares():
     legal = feed(LevelsDetector(fps=FPS, profile=PROFILE),
                  [YUVFrame(np.full((180, 320), 100, np.uint8), *vs.flat_chroma(180, 320))])
     assert legal.status == "pass" and legal.measured == 0.0
+
+
+def _brng_by_hand(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> float:
+    """signalstats BRNG counted pixel by pixel: the luma out of range, or the chroma sample
+    that goes with it (``u``, ``v``: one per luma pixel)."""
+    lo, hi = RANGES["luma_range"]
+    c0, c1 = RANGES["chroma_range"]
+    return float(((y < lo) | (y > hi) | (u < c0) | (u > c1) | (v < c0) | (v > c1)).mean())
+
+
+@pytest.mark.parametrize("step", [1, 2])
+def test_levels_of_a_batch_with_legal_and_illegal_frames(step):
+    """Legal frames are recognised by their extremes and not counted; the others are
+    counted as before: per frame, the same shares as counting each frame by hand (step 1),
+    or as counting its sample points (step 2: one luma pixel in 4×4)."""
+    rng = np.random.default_rng(3)
+    n, h, w = 6, 72, 128
+    y = rng.integers(16, 236, (n, h, w), dtype=np.uint8)
+    u = rng.integers(16, 241, (n, h // 2, w // 2), dtype=np.uint8)
+    v = rng.integers(16, 241, (n, h // 2, w // 2), dtype=np.uint8)
+    y[1, :9] = 250                   # superwhite rows (on sample points too)
+    u[3, 10:20, 5:9] = 2             # chroma out of range
+    y[4, 1, 1] = 3                   # one pixel off the sample grid of step 2
+    got = levels_of_batch(YUVFrame(y, u, v), step=step, **RANGES)
+    for i in range(n):
+        if step == 1:  # each chroma sample covers a 2×2 block of luma
+            want = _brng_by_hand(y[i], *(c[i].repeat(2, 0).repeat(2, 1) for c in (u, v)))
+        else:  # co-sited samples: luma every 4th pixel, chroma every 2nd
+            want = _brng_by_hand(y[i, ::4, ::4], u[i, ::2, ::2], v[i, ::2, ::2])
+        assert got[i, 0] == pytest.approx(want, abs=1e-6), i
+    assert list(got[:, 0] > 0) == [False, True, False, True, step == 1, False]
+    assert got[1, 2] == pytest.approx(got[1, 0]) and got[3, 3] == pytest.approx(got[3, 0])
+
+
+@pytest.mark.parametrize("factor", [2, 3, 5, 8, 16])
+def test_box_downscale_is_the_block_mean(factor):
+    """Exact block means for power-of-two and other factors, the remainder cropped."""
+    rng = np.random.default_rng(factor)
+    y = rng.integers(0, 256, (3, 100, 173), dtype=np.uint8)
+    h, w = 100 - 100 % factor, 173 - 173 % factor
+    want = y[:, :h, :w].reshape(3, h // factor, factor, w // factor, factor).mean(axis=(2, 4))
+    got = box_downscale(y, factor)
+    assert got.dtype == np.float32 and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
 # --------------------------------------------------------------------------- V1 stability
