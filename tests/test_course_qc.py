@@ -10,17 +10,22 @@ sizes (16 × 60 min …) are tested on the pure functions with numbers.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
+import boto3
 import numpy as np
 import pytest
 from bank_data import bank_rows, write_csv
 from click.testing import CliRunner
+from prefect import flow
 
 from courseware.cards import credits_lines, render_card, title_card_lines
 from courseware.cli import cli
@@ -28,7 +33,7 @@ from courseware.course import Course, load_course
 from courseware.fonts import find_face
 from courseware.media import DeliveryWriter, cfr_frames, rgb_to_frame
 from courseware.report import Check, Report
-from courseware.store import LocalStore
+from courseware.store import LocalStore, open_store
 from encoder_profiles import Profile, load_profile
 from tasks.course_qc import (
     DURATION_CHECKS,
@@ -39,8 +44,11 @@ from tasks.course_qc import (
     check_lecture_duration,
     check_total_hours,
     check_uniform_resolution,
+    course_qc_task,
     lecture_count_range,
     publish_course_report,
+    publish_course_report_task,
+    report_keys,
 )
 from tasks.package import (
     COURSE_REPORT_HTML,
@@ -203,12 +211,15 @@ class Published:
         self.publish_lecture(number, plan)
         self.package()
 
-    def package(self, *, preview: Path | None = None, bank: Path | None = None) -> None:
+    def package(self, *, preview: Path | None = None, bank: Path | None = None,
+                store: str | None = None) -> None:
+        """The package (manifest last) into the local store, or into ``store``."""
         course = self.course
         published = [PublishedLecture(number=n, title=course.lecture(n).title,
                                       key=lecture_key(course, course.lecture(n)), duration_s=d)
                      for n, d in sorted(self.durations.items())]
-        publish_package(course, published, store=str(self.store), preview=preview, bank=bank)
+        publish_package(course, published, store=store or str(self.store), preview=preview,
+                        bank=bank)
 
     def report(self) -> Report:
         return check_course(self.course, store=str(self.store), profile=PROFILE)
@@ -340,6 +351,77 @@ def test_check_course_cli(good: Published, tmp_path: Path) -> None:
     assert "course.title_card" in result.output and "第1讲" in result.output
     assert json.loads(out_json.read_text("utf-8"))["status"] == "fail"
     assert out_html.read_text("utf-8").startswith("<!DOCTYPE html>")
+
+
+@flow(name="course-report-on-s3")
+def _course_report_flow(course_file: str, store: str) -> dict[str, Any]:
+    """The course flow's last step on its own: the course report measured from ``store``,
+    then published into it (the same two Prefect tasks flows/course.py runs)."""
+    course = load_course(Path(course_file))
+    report = course_qc_task(course, store=store, profile=PROFILE)
+    keys = publish_course_report_task(course, report, store=store)
+    return {"report": json.loads(json.dumps(report.to_dict(), ensure_ascii=False)),
+            "keys": keys}
+
+
+def test_course_report_on_s3_over_http(good: Published, moto_url: str, aws_env: None,
+                                       prefect_server: None) -> None:
+    """The good course published to an s3:// store (moto over HTTP, boto3 unpatched): the
+    report downloads each published file to measure it, re-checks the manifest's SHA-256
+    against the stored objects and uploads itself; it says what the local store says. Then a
+    lecture object is deleted: the report names it missing."""
+    admin = boto3.session.Session().client("s3", endpoint_url=moto_url, region_name="us-east-1")
+    bucket = f"cqc-{uuid.uuid4().hex[:12]}"
+    admin.create_bucket(Bucket=bucket)
+    uri = f"s3://{bucket}/delivery?endpoint={moto_url}"
+    course, local = good.course, LocalStore(good.store)
+    s3 = open_store(uri)
+    for number in GOOD:  # each lecture with its own QC reports, as the lecture flow leaves them
+        stem = lecture_key(course, course.lecture(number)).removesuffix(".mp4")
+        for key in local.list(stem):
+            s3.put_file(good.store / key, key)
+    good.package(store=uri, preview=good.store / preview_key(course),
+                 bank=good.root / "course" / "题库.csv")
+    course_file = str(good.root / "course" / "course.yaml")
+
+    def read(key: str) -> bytes:
+        return bytes(admin.get_object(Bucket=bucket, Key=f"delivery/{key}")["Body"].read())
+
+    run = _course_report_flow(course_file, uri)
+    keys = report_keys(course)
+    assert run["keys"] == keys
+    data = json.loads(read(keys["json"]).decode("utf-8"))
+    assert data == run["report"]
+    statuses = {c["id"]: c["status"] for c in data["checks"]}
+    assert statuses == {**dict.fromkeys(DURATIONS, "fail"),
+                        **dict.fromkeys(STRUCTURE_IDS, "pass")}, data["checks"]
+    manifest = next(c for c in data["checks"] if c["id"] == "course.manifest")
+    assert manifest["measured"] == "7/7 intact", manifest
+    page = read(keys["html"]).decode("utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "course.manifest" in page
+    for key in keys.values():  # uploaded by the store: whole, with its checksum
+        head = admin.head_object(Bucket=bucket, Key=f"delivery/{key}")
+        assert head["Metadata"]["sha256"] == hashlib.sha256(read(key)).hexdigest()
+    # measured on the downloaded files: the same report as on the local store
+    assert data == json.loads(json.dumps(good.report().to_dict(), ensure_ascii=False))
+    assert [r["duration_s"] for r in data["lectures"]] == pytest.approx(
+        [good.durations[1], good.durations[2]], abs=0.05)
+
+    gone = lecture_key(course, course.lecture(2))
+    admin.delete_object(Bucket=bucket, Key=f"delivery/{gone}")
+    run = _course_report_flow(course_file, uri)
+    data = json.loads(read(keys["json"]).decode("utf-8"))
+    assert data == run["report"] and data["status"] == "fail"
+    statuses = {c["id"]: c["status"] for c in data["checks"]}
+    assert statuses == {**dict.fromkeys(DURATIONS, "fail"),
+                        **dict.fromkeys(STRUCTURE_IDS, "pass"),
+                        "course.uniform_resolution": "warn", "course.title_card": "fail",
+                        "course.credits": "fail", "course.manifest": "fail"}, data["checks"]
+    manifest = next(c for c in data["checks"] if c["id"] == "course.manifest")
+    assert f"{gone} is listed but missing" in manifest["message"]
+    assert manifest["measured"] == "6/7 intact"
+    assert data["lectures"][1]["error"] == f"{gone} is not published"
+    assert data["lectures"][1]["duration_s"] is None
 
 
 # ------------------------------------------------------------------------------ defects
