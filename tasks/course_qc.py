@@ -27,6 +27,7 @@ import math
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypedDict
@@ -819,24 +820,27 @@ def check_manifest(course: Course, target: Store, *,
 
 # ------------------------------------------------------------------------------ the report
 
-def _local(target: Store, key: str, folder: Path) -> tuple[Path, bool]:
-    """A local file of the object (its own, or a download): (path, downloaded)."""
+@contextmanager
+def _fetched(target: Store, key: str, folder: Path) -> Iterator[Path]:
+    """A local file of the object: the store's own, or a download removed afterwards."""
     own = target.local_path(key)
     if own is not None:
-        return own, False
-    return target.get_file(key, folder / f"object{Path(key).suffix}"), True
+        yield own
+        return
+    path = target.get_file(key, folder / f"object{Path(key).suffix}")
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def _measure_preview(target: Store, key: str, folder: Path, profile: Profile) -> PreviewMeasure:
-    path, downloaded = _local(target, key, folder)
-    try:
-        probe = probe_media(path, window_s=profile.delivery.bitrate_window_s)
-        checks = check_format(probe, profile)
-    except CorruptMediaError as exc:
-        return PreviewMeasure(key=key, error=_clean(exc, path, key))
-    finally:
-        if downloaded:
-            path.unlink(missing_ok=True)
+    with _fetched(target, key, folder) as path:
+        try:
+            probe = probe_media(path, window_s=profile.delivery.bitrate_window_s)
+            checks = check_format(probe, profile)
+        except CorruptMediaError as exc:
+            return PreviewMeasure(key=key, error=_clean(exc, path, key))
     v = probe.video
     return PreviewMeasure(
         key=key, duration_s=probe.duration_s, width=v.width if v else None,
@@ -852,15 +856,12 @@ def _measure_bank(target: Store, keys: Sequence[str], prefix: str, folder: Path,
     if not found:
         return BankMeasure(key=None)
     key = found[0]
-    path, downloaded = _local(target, key, folder)
-    try:
-        bank = load_bank(path)
-        issues = validate_bank(bank, profile)
-    except BankError as exc:
-        return BankMeasure(key=key, error=_clean(exc, path, key))
-    finally:
-        if downloaded:
-            path.unlink(missing_ok=True)
+    with _fetched(target, key, folder) as path:
+        try:
+            bank = load_bank(path)
+            issues = validate_bank(bank, profile)
+        except BankError as exc:
+            return BankMeasure(key=key, error=_clean(exc, path, key))
     return BankMeasure(key=key, counts={k: len(bank.of_kind(k)) for k in profile.bank.minimums},
                        issues=tuple(str(i) for i in issues))
 
@@ -929,14 +930,10 @@ def check_course(course: Course, *, store: str | Store, profile: Profile,
                 measures.append(_replace(LectureMeasure(lecture.number, lecture.title, key),
                                          extra, error=f"{key} is not published"))
                 continue
-            path, downloaded = _local(target, key, folder)
-            try:
+            with _fetched(target, key, folder) as path:
                 measures.append(_replace(measure_lecture(path, lecture, key=key,
                                                          pictures=pictures, profile=profile),
                                          extra))
-            finally:
-                if downloaded:
-                    path.unlink(missing_ok=True)
         expected_preview = preview_key(course)
         chosen = expected_preview if expected_preview in present else (
             previews[0] if previews else None)
