@@ -273,6 +273,12 @@ def _hint(exc: BaseException) -> str:
             "and the network, then run again (objects already published identically are skipped)")
 
 
+#: SHA-256 of objects stored without our ``sha256`` metadata, by (endpoint, bucket, key,
+#: ETag, size): an inbox scanned every few minutes reads each such upload once per process
+_HASHED: dict[tuple[str | None, str, str, str, int], str] = {}
+_HASHED_MAX = 4096
+
+
 class S3Store:
     """A bucket and key prefix on S3 or an S3-compatible server (MinIO, Ceph, moto).
 
@@ -364,9 +370,35 @@ class S3Store:
         return self._head(self._full(key)) is not None
 
     def checksum(self, key: str) -> str | None:
-        """Hex SHA-256 recorded when the object was published, None when absent or unknown."""
-        head = self._head(self._full(key))
-        return None if head is None else head.get("Metadata", {}).get("sha256")
+        """Hex SHA-256 of the object, None when there is none: the one recorded when we
+        published it (``sha256`` metadata), else, for an object another tool uploaded (a
+        base's own S3 client), the hash of its bytes, streamed once per version (ETag) and
+        remembered by this process."""
+        full = self._full(key)
+        head = self._head(full)
+        if head is None:
+            return None
+        recorded: str | None = head.get("Metadata", {}).get("sha256")
+        return recorded or self._hash(full, head)
+
+    def _hash(self, full: str, head: dict[str, Any]) -> str:
+        etag = str(head.get("ETag", ""))
+        seen = (self.endpoint_url, self.bucket, full, etag, int(head["ContentLength"]))
+        if (known := _HASHED.get(seen)) is not None:
+            return known
+        digest = hashlib.sha256()
+        try:
+            # If-Match: the bytes hashed are the version the HEAD described
+            response = self.client.get_object(Bucket=self.bucket, Key=full,
+                                              **({"IfMatch": etag} if etag else {}))
+            for chunk in response["Body"].iter_chunks(_MiB):
+                digest.update(chunk)
+        except (BotoCoreError, ClientError, OSError) as exc:
+            raise self._error("cannot hash", full, exc) from exc
+        if len(_HASHED) >= _HASHED_MAX:
+            _HASHED.pop(next(iter(_HASHED)))
+        _HASHED[seen] = value = digest.hexdigest()
+        return value
 
     def get_bytes(self, key: str) -> bytes:
         return self._read(self._full(key))
@@ -386,7 +418,8 @@ class S3Store:
         tmp = dest.with_name(f".{dest.name}.part")
         try:
             self.client.download_file(self.bucket, full, str(tmp))
-            want = self.checksum(key)
+            head = self._head(full)
+            want = None if head is None else head.get("Metadata", {}).get("sha256")
             if want is not None and _digest_file(tmp, part_size=None).sha256 != want:
                 raise StoreError(f"s3://{self.bucket}/{full}: downloaded bytes do not match the "
                                  "recorded SHA-256; publish the object again")

@@ -181,6 +181,36 @@ def test_retry_only_storage_faults() -> None:
     assert not decide(ValueError("a bug"))
 
 
+def test_s3_inbox_accepts_files_uploaded_by_another_tool(raw: Path, tmp_path: Path,
+                                                         aws_env: None) -> None:
+    """A base may upload with its own S3 client (no ``sha256`` metadata on the objects) and
+    write READY itself: the inbox hashes the objects' bytes and finds the submission ready;
+    a file that differs from READY keeps it waiting."""
+    import boto3
+    from botocore.config import Config
+    from s3_server import MotoServer
+
+    from tasks.inbox import scan_inbox
+
+    folder = _submission(raw, tmp_path / "upload", "base-a", "课程丁")
+    _ready(folder)
+    with MotoServer() as server:
+        client = boto3.session.Session().client(
+            "s3", endpoint_url=server.url, config=Config(s3={"addressing_style": "path"}))
+        client.create_bucket(Bucket="inbox")
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            client.upload_file(str(path), "inbox",
+                               f"season1/base-a/{path.relative_to(folder).as_posix()}")
+        inbox = f"s3://inbox/season1?endpoint={server.url}"
+        (ready,) = scan_inbox(inbox, stage=tmp_path / "stage")
+        assert (ready.name, ready.status) == ("base-a", "ready"), ready.reason
+        client.put_object(Bucket="inbox", Key="season1/base-a/lecture01/teacher.mp4",
+                          Body=b"cut off")
+        (changed,) = scan_inbox(inbox, stage=tmp_path / "stage")
+        assert changed.status == "waiting"
+        assert changed.reason == "lecture01/teacher.mp4: the object differs from READY"
+
+
 def test_s3_inbox_ready_waiting_staged_and_run(raw: Path, tmp_path: Path, aws_env: None,
                                                prefect_server: None) -> None:
     """An s3:// inbox: `courseware submit` makes a submission ready; one without READY waits;

@@ -114,6 +114,27 @@ def test_put_get_exists_list_presign(proxy: FaultProxy, bucket: str, admin: Any)
     assert admin.head_object(Bucket=bucket, Key="inbox/a/字幕.srt")["ContentType"] != ""
 
 
+def test_checksum_of_an_object_another_tool_uploaded(proxy: FaultProxy, bucket: str,
+                                                     admin: Any, tmp_path: Path) -> None:
+    """An object without our ``sha256`` metadata (a base's own S3 client uploaded it) is
+    hashed from its bytes, streamed once per version; the hash is what the file's is."""
+    store = store_for(proxy, bucket)
+    data = bytes(range(256)) * 9000                      # 2.2 MiB: more than one chunk
+    admin.put_object(Bucket=bucket, Key="inbox/raw/teacher.mp4", Body=data)
+    assert "sha256" not in admin.head_object(Bucket=bucket,
+                                             Key="inbox/raw/teacher.mp4")["Metadata"]
+    assert store.checksum("raw/teacher.mp4") == sha(data)
+    assert store.checksum("raw/teacher.mp4") == sha(data)
+    assert len(proxy.seen("GetObject")) == 1             # the second answer was remembered
+    changed = data[::-1]
+    admin.put_object(Bucket=bucket, Key="inbox/raw/teacher.mp4", Body=changed)
+    assert store.checksum("raw/teacher.mp4") == sha(changed)    # a new version: hashed again
+    assert len(proxy.seen("GetObject")) == 2
+    assert store.checksum("raw/absent.mp4") is None
+    dest = store.get_file("raw/teacher.mp4", tmp_path / "teacher.mp4")
+    assert dest.read_bytes() == changed
+
+
 def test_multipart_upload_checksums(proxy: FaultProxy, bucket: str, admin: Any,
                                     big: Path) -> None:
     store = store_for(proxy, bucket)
