@@ -12,6 +12,13 @@ last few displacements, so a steady pan is not a jump). A *cut* is a large conte
 the correlation peak collapses (the two frames share no shifted content); cuts are never
 flagged and restart the running motion. *Jitter* is a shaky stretch: the RMS deviation of the
 displacements from their running median over about a second.
+
+The camera moves the whole picture; a lecturer stepping aside moves part of it. On a plain
+wall the lecturer's texture can dominate the whole-frame correlation, so each frame pair is
+also correlated in a 3×3 grid of tiles: the *support* of the whole-frame displacement is the
+share of tiles with a clear peak that moved the same way. Departures with a support below
+``min_support`` are motion inside the picture, not of the picture: neither jumps nor jitter.
+Where no tile has a clear peak, the whole-frame displacement is judged alone.
 """
 
 from __future__ import annotations
@@ -47,6 +54,19 @@ def _spectra(small: Any) -> Any:
     window = xp.outer(xp.hanning(h), xp.hanning(w)).astype(xp.float32)
     centred = small - small.mean(axis=(1, 2), keepdims=True)
     return fft_namespace(xp).rfft2(centred * window)
+
+
+#: tiles per side of the grid that tells camera motion from motion inside the picture
+_GRID = 3
+
+
+def _tiles(small: Any) -> Any:
+    """Planes (N, h, w) → their ``_GRID``×``_GRID`` tiles (N·_GRID², h/_GRID, w/_GRID), the
+    tiles of each plane consecutive, row by row."""
+    n, h, w = small.shape
+    th, tw = h // _GRID, w // _GRID
+    grid = small[:, : th * _GRID, : tw * _GRID].reshape(n, _GRID, th, _GRID, tw)
+    return grid.transpose(0, 1, 3, 2, 4).reshape(n * _GRID * _GRID, th, tw)
 
 
 def _correlate(fa: Any, fb: Any, shape: tuple[int, int]) -> tuple[Any, Any, Any]:
@@ -96,11 +116,14 @@ class StabilityDetector(VideoDetector):
     ``window_s`` window above this share of the width is jitter. ``cut_peak``: correlation peaks
     below it mark cuts (unrelated pictures score ~0.02, shifted same content 0.3–1).
     ``settle``: a departure is a jump when the motion returns to the running motion within
-    this many frames; a lasting change (a pan starting or stopping) is not a jump."""
+    this many frames; a lasting change (a pan starting or stopping) is not a jump.
+    ``min_support``: share of the tiles with a clear peak (≥ ``tile_peak``) that must move
+    with a departure for it to be the camera's (see the module doc)."""
 
     def __init__(self, *, fps: float, profile: Profile, jump_frac: float = 0.005,
                  jitter_frac: float = 0.002, cut_peak: float = 0.08, window_s: float = 1.0,
-                 history: int = 5, settle: int = 3, target_width: int = 240) -> None:
+                 history: int = 5, settle: int = 3, target_width: int = 240,
+                 min_support: float = 2 / 3, tile_peak: float = 0.15) -> None:
         self.fps = float(fps)
         self.profile = profile
         self.jump_frac = jump_frac
@@ -110,10 +133,15 @@ class StabilityDetector(VideoDetector):
         self.history = history
         self.settle = settle
         self.target_width = target_width
+        self.min_support = min_support
+        self.tile_peak = tile_peak
         self._prev: Any = None
+        self._prev_tiles: Any = None
         self._width = 0
         self._factor = 1
         self._rows: list[tuple[float, float, float, float]] = []  # t, dx, dy, peak
+        self._support: list[float] = []         # per row; nan: no tile had a clear peak
+        self._local = 0                         # departures of part of the picture only
 
     def process_batch(self, frames: YUVFrame, ts: Sequence[float]) -> None:
         y = as_batch(frames).y
@@ -121,20 +149,42 @@ class StabilityDetector(VideoDetector):
         if self._prev is None:
             self._width = y.shape[-1]
             self._factor = downscale_factor(self._width, self.target_width)
-        spectra = _spectra(box_downscale(y, self._factor))
-        shape = (y.shape[-2] // self._factor, y.shape[-1] // self._factor)
+        small = box_downscale(y, self._factor)
+        spectra, tiles = _spectra(small), _spectra(_tiles(small))
+        shape = small.shape[-2:]
         times = list(ts)
         if self._prev is not None:
             spectra = xp.concatenate([self._prev, spectra])
+            tiles = xp.concatenate([self._prev_tiles, tiles])
         else:
             times = times[1:]
-        self._prev = spectra[-1:]
+        self._prev, self._prev_tiles = spectra[-1:], tiles[-_GRID * _GRID:]
         if spectra.shape[0] < 2:
             return
-        dy, dx, peak = (to_host(a) for a in _correlate(spectra[:-1], spectra[1:], shape))
+        dy, dx, peak = _correlate(spectra[:-1], spectra[1:], shape)
+        per = _GRID * _GRID
+        tile_shape = (shape[0] // _GRID, shape[1] // _GRID)
+        ty, tx, tpeak = (a.reshape(-1, per) for a in _correlate(tiles[:-per], tiles[per:],
+                                                                 tile_shape))
+        # a tile moved with the frame: within half the jump limit (in downscaled pixels)
+        near = max(1.0, self.jump_frac * self._width / 2) / self._factor
+        clear = tpeak >= self.tile_peak
+        with_frame = clear & (xp.hypot(tx - dx[:, None], ty - dy[:, None]) <= near)
+        counted = clear.sum(axis=1)
+        support = xp.where(counted > 0, with_frame.sum(axis=1) / xp.maximum(counted, 1),
+                           xp.nan)
+        dy, dx, peak, support = (to_host(a) for a in (dy, dx, peak, support))
         f = self._factor
         self._rows.extend((float(t), float(x) * f, float(v) * f, float(p))
                           for t, x, v, p in zip(times, dx, dy, peak, strict=True))
+        self._support.extend(float(s) for s in support)
+
+    def camera_motion(self) -> list[tuple[float, float]]:
+        """(time, displacement in px) of each frame pair whose motion is the camera's: not
+        a cut, and not a move of part of the picture only."""
+        return [(t, math.hypot(dx, dy))
+                for (t, dx, dy, peak), support in zip(self._rows, self._support, strict=True)
+                if peak >= self.cut_peak and not support < self.min_support]
 
     def finish(self) -> list[Check]:
         # sub-pixel wobble is invisible: floors of 2 px (jump) and 0.5 px RMS (jitter)
@@ -144,7 +194,7 @@ class StabilityDetector(VideoDetector):
         jitter = self._jitter(jitter_px, jump_px)
         events: list[Event] = []
         recent: list[tuple[float, float]] = []
-        changes = 0
+        changes = local = 0
         i = 0
         while i < len(rows):
             t, dx, dy, peak = rows[i]
@@ -164,6 +214,10 @@ class StabilityDetector(VideoDetector):
             if dev <= jump_px or shaky:                # within a shaky stretch: jitter
                 recent.append((dx, dy))
                 del recent[: -self.history]
+                i += 1
+                continue
+            if self._support[i] < self.min_support:    # part of the picture moved (nan: no)
+                local += 1
                 i += 1
                 continue
             # a departure: a jump if the motion comes back within `settle` pairs (the picture
@@ -188,6 +242,9 @@ class StabilityDetector(VideoDetector):
         n = len(events)
         status: Status = "fail" if n else "pass"
         skipped = f"{changes} frame pair(s) without common content (cuts, black) skipped"
+        if local:
+            skipped += (f"; {local} sudden move(s) of part of the picture only (a person, "
+                        "not the camera) not counted")
         message = (f"{jumps} jump(s) and {n - jumps} jittery stretch(es); {skipped}"
                    if n else f"global motion steady; {skipped}")
         return [Check("video.stability", "V1", status, float(n), 0.0, "events", message,
@@ -197,7 +254,8 @@ class StabilityDetector(VideoDetector):
         """Stretches where the displacements wobble about the smooth camera motion by more
         than ``limit`` px RMS over ``window`` frame pairs. The smooth motion is the mean of the
         window without outliers (further than ``outlier`` px from its median: jumps)."""
-        steady = [r for r in self._rows if r[3] >= self.cut_peak]
+        steady = [r for r, support in zip(self._rows, self._support, strict=True)
+                  if r[3] >= self.cut_peak and not support < self.min_support]
         w = self.window
         out: list[Event] = []
         for i in range(0, len(steady) - w + 1, max(1, w // 2)):

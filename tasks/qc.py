@@ -297,9 +297,7 @@ class _VideoPass:
         # the detectors' per-frame series (not yet public in qc_metrics: read here)
         sigmas = _per_second(noise._times, noise._sigmas, _median)
         snr = {k: snr_db(s, luma_range=luma) for k, s in sigmas.items()}
-        # cut pairs (no shared content) carry no motion
-        rows = [(t, math.hypot(dx, dy)) for t, dx, dy, peak in motion._rows
-                if peak >= motion.cut_peak]
+        rows = motion.camera_motion()       # cuts and moves of a person left out
         moves = _per_second([t for t, _ in rows], [m for _, m in rows], max)
         jump_px = max(2.0, motion.jump_frac * (self.size[0] if self.size else 0))
         return [
@@ -311,7 +309,8 @@ class _VideoPass:
             _timeline("motion", "Global motion (V1), largest per second",
                       "画面整体运动（每秒最大）", "px", moves, (Limit(jump_px, "jump limit"),),
                       ("video.stability",),
-                      "frame-to-frame displacement by phase correlation, cuts excluded; "
+                      "frame-to-frame displacement by phase correlation, without cuts and "
+                      "without moves of part of the picture only (a person, not the camera); "
                       "a jump is a sudden departure from the running motion", origin=0.5),
         ]
 

@@ -231,6 +231,24 @@ def test_steady_pan_and_cut_pass():
     assert check.status == "pass", check.events
 
 
+def test_lecturer_stepping_aside_is_not_a_camera_jump():
+    """The lecturer (a quarter of the picture, more texture than the wall) steps 12 px aside
+    and back: the whole-frame correlation follows the lecturer, the tiles show the wall
+    still, so no jump. The same steps of the whole picture (the camera knocked) are jumps."""
+    steps = {20: 12, 22: 0, 35: -12, 36: 0}
+    detector = StabilityDetector(fps=FPS, profile=PROFILE)
+    person = feed(detector, vs.lecturer_clip(360, 640, 50, steps=steps))
+    assert person.status == "pass", person.events
+    assert "4 sudden move(s) of part of the picture only" in person.message
+    assert max(m for _, m in detector.camera_motion()) < 1.0     # the chart: camera still
+    detector = StabilityDetector(fps=FPS, profile=PROFILE)
+    camera = feed(detector, vs.lecturer_clip(360, 640, 50, steps=steps, whole=True))
+    assert sorted(round(m) for _, m in detector.camera_motion())[-4:] == [12, 12, 12, 12]
+    assert camera.status == "fail"
+    # out at 20 and back at 22: two jumps; out at 35 and straight back: one
+    assert _times(camera) == [20 / FPS, 22 / FPS, 35 / FPS]
+
+
 def test_jitter():
     shake = {i: (1.0 if i % 2 else -1.0) for i in range(20, 60)}
     frames = vs.pan_clip(180, 320, 80, speed=1.0, jumps=shake)

@@ -153,6 +153,33 @@ def pan_clip(h: int, w: int, n: int, *, speed: float = 1.0, jumps: dict[int, flo
     return frames
 
 
+def lecturer_clip(h: int, w: int, n: int, *, steps: dict[int, int], whole: bool = False,
+                  seed: int = 5) -> list[YUVFrame]:
+    """A static camera on a textured wall, a lecturer (a strongly textured block a quarter of
+    the width, three quarters of the height) in front of it, and a little sensor noise.
+
+    ``steps``: frame index → horizontal offset in px of the lecturer from that frame on (a
+    step aside and back). ``whole``: move the whole picture by those offsets instead (the
+    camera was knocked)."""
+    rng = np.random.default_rng(seed)
+    pad = 2 * max((abs(v) for v in steps.values()), default=0) + 8
+    wall = texture(h, w + pad, seed=seed, contrast=20)
+    person = texture(h, w // 4, seed=seed + 1, scale=1.0, contrast=90)
+    u, v = flat_chroma(h, w)
+    frames = []
+    offset = 0
+    for i in range(n):
+        offset = steps.get(i, offset)
+        x = pad // 2 + w * 3 // 8
+        img = wall.copy()
+        img[h // 4:, x + (0 if whole else offset): x + (0 if whole else offset) + w // 4] = (
+            person[h // 4:])
+        left = pad // 2 - (offset if whole else 0)
+        frames.append(YUVFrame(to_u8(img[:, left: left + w] + rng.normal(0, 1.0, (h, w))),
+                               u, v))
+    return frames
+
+
 def stack(frames: Sequence[YUVFrame]) -> YUVFrame:
     return YUVFrame(*(np.stack([f[i] for f in frames]) for i in range(3)))
 
