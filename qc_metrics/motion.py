@@ -243,8 +243,8 @@ class StabilityDetector(VideoDetector):
         status: Status = "fail" if n else "pass"
         skipped = f"{changes} frame pair(s) without common content (cuts, black) skipped"
         if local:
-            skipped += (f"; {local} sudden move(s) of part of the picture only (a person, "
-                        "not the camera) not counted")
+            skipped += (f"; {local} sudden move(s) of part of the picture only (a person or "
+                        "object moving, not the camera) not counted")
         message = (f"{jumps} jump(s) and {n - jumps} jittery stretch(es); {skipped}"
                    if n else f"global motion steady; {skipped}")
         return [Check("video.stability", "V1", status, float(n), 0.0, "events", message,
