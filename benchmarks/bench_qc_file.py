@@ -1,14 +1,17 @@
 """End-to-end `courseware qc` on a 1080p H.264 file against decoding the same file.
 
-Encodes (or takes) a 1080p25 H.264 + AAC file, then in the same run measures
-(1) decoding alone: the same demux and threaded decoder settings as ``courseware qc``,
-    frames only pulled, and
-(2) ``qc_file``: decode + every format, video and audio check (no thumbnails),
-on NumPy, and on CuPy when it imports and sees a device; each after an untimed run.
-Prints wall time, CPU time and frames per second of each, and QC's wall time as a ratio of
-decoding's.
+Encodes (or takes) 1080p25 H.264 + AAC files, then, in rounds on the same machine, measures
+(1) decoding alone, the same demux, with FFmpeg's frame+slice threads ("AUTO") and with
+    slice threads only ("SLICE"); the faster of the two is the baseline, and
+(2) ``qc_file``: decode + every format, video and audio check (no thumbnails), on NumPy,
+    and on CuPy when it imports and sees a device;
+each after an untimed run. Two generated files by default: one encoded with several slices
+per picture (as x264's slice threads and our renders write them) and one with a single slice
+(as many cameras write them: only frame threads decode it in parallel). Prints wall time,
+CPU time, frames per second, and per file the median over the rounds of
+QC's wall time as a ratio of the baseline's in the same round.
 
-    .venv/bin/python benchmarks/bench_qc_file.py --seconds 20
+    .venv/bin/python benchmarks/bench_qc_file.py --seconds 20 --repeat 3
     .venv/bin/python benchmarks/bench_qc_file.py --file lecture.mp4
 """
 
@@ -16,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -31,9 +36,11 @@ from qc_metrics.xp import gpu_namespace
 from tasks.qc import qc_file
 
 
-def make_file(path: Path, seconds: float, *, bitrate: int = 8_000_000) -> None:
+def make_file(path: Path, seconds: float, *, bitrate: int = 8_000_000,
+              slices: bool = True) -> None:
     """A camera-like 1080p25 clip: a noisy textured scene panning 2 px per frame, and a
-    speech-like tone burst pattern in AAC stereo."""
+    speech-like tone burst pattern in AAC stereo; ``slices``: several slices per picture
+    (x264's slice threads) or one (frame threads)."""
     rng = np.random.default_rng(0)
     n = round(seconds * 25)
     base = rng.integers(40, 200, (1080 // 8, (1920 + 2 * n + 8) // 8 + 1), dtype=np.uint8)
@@ -42,7 +49,8 @@ def make_file(path: Path, seconds: float, *, bitrate: int = 8_000_000) -> None:
         vs = out.add_stream("libx264", rate=25)
         vs.width, vs.height, vs.pix_fmt = 1920, 1080, "yuv420p"
         vs.bit_rate = bitrate
-        vs.options = {"preset": "veryfast"}
+        vs.options = {"preset": "veryfast",
+                      "x264-params": f"sliced-threads={int(slices)}:threads=4"}
         aus = out.add_stream("aac", rate=48000)
         aus.layout = "stereo"
         chroma = np.full((540, 960), 128, np.uint8)
@@ -65,54 +73,71 @@ def make_file(path: Path, seconds: float, *, bitrate: int = 8_000_000) -> None:
         out.mux(aus.encode(None))
 
 
-def decode_only(path: Path) -> int:
-    """As ``courseware qc`` decodes: one demux of both streams, threaded video decoding."""
+def decode_only(path: Path, thread_type: str) -> int:
+    """One demux of both streams, as ``courseware qc`` does, decoding only."""
     frames = 0
     with av.open(str(path)) as container:
         streams = [*container.streams.video[:1], *container.streams.audio[:1]]
-        container.streams.video[0].thread_type = "AUTO"
+        container.streams.video[0].thread_type = thread_type
         for packet in container.demux(streams):
             for frame in packet.decode():
                 frames += isinstance(frame, av.VideoFrame)
     return frames
 
 
-def timed(label: str, fn: object) -> float:
+def timed(label: str, fn: Callable[[], int]) -> float:
     wall, cpu = time.perf_counter(), time.process_time()
-    frames = fn()  # type: ignore[operator]
+    frames = fn()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    print(f"{label:28s} {frames:5d} frames  {wall:6.2f} s wall  {cpu:6.2f} s CPU  "
+    print(f"  {label:34s} {frames:5d} frames  {wall:6.2f} s wall  {cpu:6.2f} s CPU  "
           f"{frames / wall:7.1f} fps")
     return wall
+
+
+def measure(path: Path, rounds: int, gpu: bool) -> None:
+    profile = load_profile()
+    print(f"{path.name}: {path.stat().st_size / 1e6:.1f} MB, {os.cpu_count()} CPUs")
+    runs: dict[str, Callable[[], int]] = {
+        "QC (NumPy)": lambda: qc_file(path, profile=profile, gpu=False,
+                                      thumbnails=False).frames,
+    }
+    if gpu:
+        runs["QC (CuPy)"] = lambda: qc_file(path, profile=profile, gpu=True,
+                                            thumbnails=False).frames
+    decode_only(path, "AUTO")  # the page cache
+    for run in runs.values():  # lazy imports (scipy.fft), FFT plans, CUDA kernels: once
+        run()
+    ratios: dict[str, list[float]] = {label: [] for label in runs}
+    for k in range(rounds):
+        print(f" round {k + 1}")
+        baseline = min(timed("decode only, frame+slice threads", lambda: decode_only(path, "AUTO")),
+                       timed("decode only, slice threads", lambda: decode_only(path, "SLICE")))
+        for label, run in runs.items():
+            ratios[label].append(timed(label, run) / baseline)
+    for label, values in ratios.items():
+        print(f" {label}: QC / faster decode, wall time: median "
+              f"{statistics.median(values):.2f} ({', '.join(f'{r:.2f}' for r in values)})")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--file", type=Path, help="measure this file instead of a generated one")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds (the machine's speed "
+                        "drifts between runs: compare within a round, take the median)")
+    parser.add_argument("--file", type=Path, help="measure this file instead of generated ones")
     args = parser.parse_args()
-    profile = load_profile()
+    gpu = gpu_namespace() is not None
+    if not gpu:
+        print("CuPy not available (no CuPy or no CUDA device): GPU path not measured")
+    if args.file is not None:
+        measure(args.file, args.repeat, gpu)
+        return
     with tempfile.TemporaryDirectory() as tmp:
-        path = args.file
-        if path is None:
-            path = Path(tmp) / "camera-1080p.mp4"
-            make_file(path, args.seconds)
-        print(f"{path.name}: {path.stat().st_size / 1e6:.1f} MB, {os.cpu_count()} CPUs")
-        decode_only(path)  # warm the page cache
-        # one untimed QC run: lazy imports (scipy.fft) and FFT plans are paid once per
-        # worker process, not per file
-        qc_file(path, profile=profile, gpu=False, thumbnails=False)
-        decoding = timed("decode only", lambda: decode_only(path))
-        numpy_qc = timed("courseware qc (NumPy)", lambda: qc_file(
-            path, profile=profile, gpu=False, thumbnails=False).frames)
-        print(f"QC / decode wall time: {numpy_qc / decoding:.2f} (NumPy)")
-        if gpu_namespace() is None:
-            print("CuPy not available (no CuPy or no CUDA device): GPU path not measured")
-            return
-        qc_file(path, profile=profile, gpu=True, thumbnails=False)  # compile kernels
-        cupy_qc = timed("courseware qc (CuPy)", lambda: qc_file(
-            path, profile=profile, gpu=True, thumbnails=False).frames)
-        print(f"QC / decode wall time: {cupy_qc / decoding:.2f} (CuPy)")
+        for name, slices in (("camera-1080p-sliced.mp4", True),
+                             ("camera-1080p-one-slice.mp4", False)):
+            path = Path(tmp) / name
+            make_file(path, args.seconds, slices=slices)
+            measure(path, args.repeat, gpu)
 
 
 if __name__ == "__main__":
