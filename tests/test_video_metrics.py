@@ -441,6 +441,15 @@ def test_cupy_parity():
     a = phase_correlate(pan[0].y, pan[1].y)
     b = phase_correlate(cupy.asarray(pan[0].y), cupy.asarray(pan[1].y))
     assert (a.dx, a.dy) == pytest.approx((b.dx, b.dy), abs=1e-3)
+    # the tile support that tells a lecturer's step from a camera jump
+    clip = vs.lecturer_clip(360, 640, 30, steps={20: 12, 22: 0})
+    on_cpu, on_gpu = (StabilityDetector(fps=FPS, profile=PROFILE) for _ in range(2))
+    cpu_check = feed(on_cpu, clip)
+    gpu_check = feed(on_gpu, [YUVFrame(*(cupy.asarray(p) for p in f)) for f in clip])
+    assert (gpu_check.status, gpu_check.message) == (cpu_check.status, cpu_check.message)
+    assert [t for t, _ in on_gpu.camera_motion()] == [t for t, _ in on_cpu.camera_motion()]
+    assert [m for _, m in on_gpu.camera_motion()] == pytest.approx(
+        [m for _, m in on_cpu.camera_motion()], abs=1e-3)
 
 
 # --------------------------------------------------------------------------- V3 camera match
