@@ -419,58 +419,128 @@ class ColourJumpDetector(VideoDetector):
     Content sameness is the Pearson correlation of point-sampled luma between the two frames
     (blind to gain and offset, i.e. to the colour change itself); below ``cut_correlation``
     the change is a cut or new content and is not flagged. The default threshold is the
-    visible-difference limit of V3 (``profile.video.camera_delta_e_max``)."""
+    visible-difference limit of V3 (``profile.video.camera_delta_e_max``).
+
+    A colour jump (exposure, white balance) changes the whole picture; new content in part
+    of it (a slide build revealing a coloured chart, a book held up) changes the mean colour
+    too. So the picture is also cut into a ``grid``×``grid`` grid: a change counts only when
+    at least ``min_spread`` of the tiles changed by more than half the threshold.
+
+    ``spans`` (the render's layout, :class:`CameraSpan`): when given, each camera's region is
+    judged on its own (a jump of the teacher camera in a small inset is a jump of that
+    camera), frames outside every span are not judged, and a layout switch is a cut."""
 
     def __init__(self, *, fps: float, profile: Profile, jump_delta_e: float | None = None,
-                 cut_correlation: float = 0.6, step: int = 4) -> None:
+                 cut_correlation: float = 0.6, step: int = 4, grid: int = 4,
+                 min_spread: float = 0.5, spans: Sequence[CameraSpan] = (),
+                 label: str = "") -> None:
         self.fps = float(fps)
+        self.profile = profile
         self.limits = profile.video
         self.threshold = (profile.video.camera_delta_e_max if jump_delta_e is None
                           else jump_delta_e)
         self.cut_correlation = cut_correlation
         self.step = step
-        self._prev: tuple[Any, Any] | None = None
+        self.grid = grid
+        self.min_spread = min_spread
+        self.spans = sorted(spans, key=lambda s: s.start_s)
+        self.label = label          #: the camera whose region this judges, in event details
+        self._prev: tuple[Any, Any, Any] | None = None
         self._events: list[Event] = []
         self._worst = 0.0
+        self._local = 0             # changes of part of the picture only (not counted)
+        self._regions: dict[str, ColourJumpDetector] = {}   # with spans: one per camera
+        self._span: CameraSpan | None = None
 
     def process_batch(self, frames: YUVFrame, ts: Sequence[float]) -> None:
         frames = as_batch(frames)
+        if not self.spans:
+            self._judge(frames, ts)
+            return
+        i = 0
+        while i < len(ts):
+            span = span_at(self.spans, float(ts[i]))
+            j = i + 1
+            while j < len(ts) and span_at(self.spans, float(ts[j])) is span:
+                j += 1
+            if span is not self._span:          # a layout switch (or a card): a cut
+                for region in self._regions.values():
+                    region._prev = None
+                self._span = span
+            for name, rect in (span.regions.items() if span is not None else ()):
+                crop = crop_planes(YUVFrame(*(p[i:j] for p in frames)), rect)
+                if crop is None:
+                    continue
+                if name not in self._regions:
+                    self._regions[name] = ColourJumpDetector(
+                        fps=self.fps, profile=self.profile, jump_delta_e=self.threshold,
+                        cut_correlation=self.cut_correlation, step=self.step, grid=self.grid,
+                        min_spread=self.min_spread, label=name)
+                self._regions[name]._judge(crop, ts[i:j])
+            i = j
+
+    def _judge(self, frames: YUVFrame, ts: Sequence[float]) -> None:
         xp = array_namespace(frames.y)
-        lab = mean_lab(frames, luma_range=self.limits.luma_range,
-                       chroma_range=self.limits.chroma_range, step=self.step)
-        ys = sample_planes(frames, self.step).y
-        thumbs = ys.reshape(ys.shape[0], -1).astype(xp.float32)
+        samples = sample_planes(frames, self.step)
+        n, h, w = samples.y.shape
+        g = max(1, min(self.grid, h, w))
+        th, tw = h // g, w // g
+        planes = [p.astype(xp.float32) for p in samples]
+        # the mean Y'CbCr of the frame and of each tile, converted once (as mean_lab)
+        lab = self._lab([p.reshape(n, -1).mean(axis=1) for p in planes])
+        tiles = self._lab([p[:, : g * th, : g * tw].reshape(n, g, th, g, tw).mean(axis=(2, 4))
+                           .reshape(n, g * g) for p in planes])
+        thumbs = planes[0].reshape(n, -1)
         thumbs = thumbs - thumbs.mean(axis=1, keepdims=True)
         thumbs = thumbs / xp.maximum(xp.sqrt((thumbs * thumbs).mean(axis=1, keepdims=True)),
                                      1e-3)
         if self._prev is not None:
             lab = xp.concatenate([self._prev[0], lab])
-            thumbs = xp.concatenate([self._prev[1], thumbs])
+            tiles = xp.concatenate([self._prev[1], tiles])
+            thumbs = xp.concatenate([self._prev[2], thumbs])
             times = [math.nan, *ts]
         else:
             times = list(ts)
-        self._prev = (lab[-1:], thumbs[-1:])
+        self._prev = (lab[-1:], tiles[-1:], thumbs[-1:])
         if lab.shape[0] < 2:
             return
         de = delta_e2000(lab[1:], lab[:-1])
+        spread = (delta_e2000(tiles[1:], tiles[:-1]) > self.threshold / 2).mean(axis=1)
         corr = (thumbs[1:] * thumbs[:-1]).mean(axis=1)
-        de, corr, lab_h = to_host(de), to_host(corr), to_host(lab)
+        de, spread, corr, lab_h = to_host(de), to_host(spread), to_host(corr), to_host(lab)
         for k in range(len(de)):
             d = float(de[k])
             if d > self.threshold and corr[k] >= self.cut_correlation:
+                if spread[k] < self.min_spread:      # part of the picture: new content
+                    self._local += 1
+                    continue
                 t = float(times[k + 1])
                 self._worst = max(self._worst, d)
                 (l0, a0, b0), (l1, a1, b1) = lab_h[k], lab_h[k + 1]
                 self._events.append(Event(
                     t, t + 1.0 / self.fps,
-                    f"{timecode(t)}: mean colour jumps by ΔE2000 {d:.1f} "
+                    f"{timecode(t)}: {self.label + ' ' if self.label else ''}mean colour "
+                    f"jumps by ΔE2000 {d:.1f} "
                     f"(L*a*b* {l0:.0f},{a0:+.1f},{b0:+.1f} → {l1:.0f},{a1:+.1f},{b1:+.1f})"))
 
+    def _lab(self, means: list[Any]) -> Any:
+        return yuv_to_lab(*means, luma_range=self.limits.luma_range,
+                          chroma_range=self.limits.chroma_range)
+
     def finish(self) -> list[Check]:
+        for region in self._regions.values():
+            self._events += region._events
+            self._worst = max(self._worst, region._worst)
+            self._local += region._local
+        self._events.sort(key=lambda e: e.start_s)
+        self._regions = {}
         n = len(self._events)
         status: Status = "fail" if n else "pass"
         message = (f"{n} sudden colour change(s) outside cuts, up to ΔE2000 {self._worst:.1f}"
                    if n else "no sudden colour changes outside cuts")
+        if self._local:
+            message += (f"; {self._local} change(s) of part of the picture only (new content "
+                        "such as a slide build, not a colour shift) not counted")
         return [Check("video.colour_jumps", "V1", status, float(n), 0.0, "events", message,
                       tuple(self._events))]
 
@@ -499,14 +569,14 @@ def span_at(spans: Sequence[CameraSpan], t: float) -> CameraSpan | None:
 
 
 def crop_planes(frame: YUVFrame, rect: tuple[int, int, int, int]) -> YUVFrame | None:
-    """The 4:2:0 planes of one frame inside ``rect`` (x, y, w, h; aligned to even), None when
-    it is too small to sample."""
+    """The 4:2:0 planes of one frame (or a batch) inside ``rect`` (x, y, w, h; aligned to
+    even), None when it is too small to sample."""
     x0, y0, w, h = rect
     x0, y0 = x0 - x0 % 2, y0 - y0 % 2
     y, u, v = frame
-    crop = YUVFrame(y[y0: y0 + h, x0: x0 + w], u[y0 // 2: (y0 + h) // 2, x0 // 2: (x0 + w) // 2],
-                    v[y0 // 2: (y0 + h) // 2, x0 // 2: (x0 + w) // 2])
-    return crop if min(crop.u.shape) >= 2 else None
+    chroma = (..., slice(y0 // 2, (y0 + h) // 2), slice(x0 // 2, (x0 + w) // 2))
+    crop = YUVFrame(y[..., y0: y0 + h, x0: x0 + w], u[chroma], v[chroma])
+    return crop if min(crop.u.shape[-2:]) >= 2 else None
 
 
 def neutral_delta_e(a1: float, b1: float, a2: float, b2: float) -> float:

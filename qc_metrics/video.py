@@ -80,7 +80,7 @@ class VideoQC(VideoDetector):
             LevelsDetector(fps=fps, profile=profile),
             StabilityDetector(fps=fps, profile=profile),
             TimestampDetector(fps=fps, profile=profile),
-            ColourJumpDetector(fps=fps, profile=profile),
+            ColourJumpDetector(fps=fps, profile=profile, spans=cameras or ()),
             FreezeDetector(fps=fps, profile=profile),
             BlackDetector(fps=fps, profile=profile),
             CameraMatchDetector(fps=fps, profile=profile, spans=cameras or ()),

@@ -307,6 +307,43 @@ def test_colour_jump_outside_cut_only():
     assert steady.status == "pass"
 
 
+def test_slide_build_is_not_a_colour_jump():
+    """A click on a slide reveals a coloured chart (a tenth of the slide): the mean colour
+    jumps by ΔE2000 ≈ 6–9 while the content stays the same, but only a few tiles changed, so
+    it is new content, not a colour jump. The same slide turning warm as a whole is one."""
+    clean, _ = vs.slide_luma(360, 640)
+    slide = np.repeat((clean / 255.0)[..., None], 3, axis=2)
+    build = slide.copy()
+    build[240:350, 420:630] = (0.2, 0.3, 0.7)                  # 10 % of the picture
+    warm = np.clip(slide * np.array(CASTS["warm"]), 0, 1)
+    before, after, turned = (vs.rgb_to_yuv420(x) for x in (slide, build, warm))
+    check = feed(ColourJumpDetector(fps=FPS, profile=PROFILE), [before] * 10 + [after] * 10)
+    assert check.status == "pass", check.events
+    assert "1 change(s) of part of the picture only" in check.message
+    whole = ColourJumpDetector(fps=FPS, profile=PROFILE, grid=1)   # the old, whole-frame test
+    assert feed(whole, [before] * 10 + [after] * 10).status == "fail"
+    check = feed(ColourJumpDetector(fps=FPS, profile=PROFILE), [before] * 10 + [turned] * 10)
+    assert check.status == "fail" and _times(check) == [0.4]
+
+
+def test_colour_jump_of_one_camera_in_the_layout():
+    """The teacher camera, a small inset (5 % of the picture), turns warm at 0.4 s. Judged as
+    a whole the picture only got new content in a corner; judged per camera region (the
+    render's layout) the teacher camera jumped. At a layout switch, colours may change: a
+    cut, not a jump."""
+    before, regions = _pip((1, 1, 1), (1, 1, 1))
+    after, _ = _pip((1, 1, 1), CASTS["warm"])
+    frames = [before] * 10 + [after] * 10
+    assert feed(ColourJumpDetector(fps=FPS, profile=PROFILE), frames).status == "pass"
+    spans = [CameraSpan(0.0, 10.0, regions)]
+    check = feed(ColourJumpDetector(fps=FPS, profile=PROFILE, spans=spans), frames)
+    assert check.status == "fail" and _times(check) == [0.4]
+    assert "teacher mean colour jumps" in check.events[0].detail
+    switch = [CameraSpan(0.0, 0.4, regions), CameraSpan(0.4, 10.0, regions)]
+    check = feed(ColourJumpDetector(fps=FPS, profile=PROFILE, spans=switch), frames)
+    assert check.status == "pass", check.events
+
+
 # --------------------------------------------------------------------------- FFmpeg reference
 
 FREEZE = (37, 88)        # frames 37..88 identical: 2.08 s still
@@ -450,6 +487,16 @@ def test_cupy_parity():
     assert [t for t, _ in on_gpu.camera_motion()] == [t for t, _ in on_cpu.camera_motion()]
     assert [m for _, m in on_gpu.camera_motion()] == pytest.approx(
         [m for _, m in on_cpu.camera_motion()], abs=1e-3)
+    # colour jumps per tile and per camera region
+    before, regions = _pip((1, 1, 1), (1, 1, 1))
+    after, _ = _pip((1, 1, 1), CASTS["warm"])
+    clip = [before] * 5 + [after] * 5
+    spans = [CameraSpan(0.0, 10.0, regions)]
+    for kwargs in ({}, {"spans": spans}):
+        cpu_check = feed(ColourJumpDetector(fps=FPS, profile=PROFILE, **kwargs), clip)
+        gpu_check = feed(ColourJumpDetector(fps=FPS, profile=PROFILE, **kwargs),
+                         [YUVFrame(*(cupy.asarray(p) for p in f)) for f in clip])
+        assert (gpu_check.status, gpu_check.message) == (cpu_check.status, cpu_check.message)
 
 
 # --------------------------------------------------------------------------- V3 camera match
