@@ -52,6 +52,10 @@ class SourcePlan(BaseModel):
     noise_sigma: float | None = None     # V2: median luma noise σ (codes) at source size
     snr_db: float | None = None
     denoise: bool = False                # temporal denoise in the render
+    #: a digital slides capture (no sensor noise in its flat areas): its colours are the
+    #: author's (a cream template is not a cast), so it is neither white-balanced nor judged
+    #: for V3 white balance and camera match
+    authored: bool = False
 
     @property
     def gains(self) -> tuple[float, float, float]:

@@ -51,7 +51,8 @@ def qc_flow(path: str, json_out: str, html_out: str | None = None,
     result = qc_task(Path(path), profile=load_profile(profile), lecture=lecture,
                      thumbnails=html_out is not None, gpu=gpu,
                      cameras=[CameraSpan(float(c["start_s"]), float(c["end_s"]),
-                                         {k: tuple(v) for k, v in c["regions"].items()})
+                                         {k: tuple(v) for k, v in c["regions"].items()},
+                                         authored=tuple(c.get("authored", ())))
                               for c in cameras or ()])
     result.report.write_json(Path(json_out))
     if html_out is not None:

@@ -248,7 +248,7 @@ class WhiteBalanceDetector(VideoDetector):
             if span is None:
                 continue
             total = sa = sb = 0.0
-            for rect in span.regions.values():
+            for rect in span.cameras().values():
                 crop = crop_planes(YUVFrame(*(p[i] for p in frames)), rect)
                 if crop is None:
                     continue
@@ -284,7 +284,10 @@ class WhiteBalanceDetector(VideoDetector):
         message = (f"{what}: near-neutral pixels at a*={a:+.1f}, b*={b:+.1f} "
                    f"(|cast| {cast.magnitude:.1f}, limit {limit:g})")
         if self.spans:
-            message += "; camera pictures only (intro and cards are not judged)"
+            authored = sorted({a for span in self.spans for a in span.authored})
+            message += ("; camera pictures only (intro and cards are not judged"
+                        + (f", nor the {' and '.join(authored)} capture, whose colours are "
+                           "the author's" if authored else "") + ")")
         return [Check("video.white_balance", "V3", status, round(cast.magnitude, 3), limit,
                       "ΔE(a*b*)", message, tuple(events))]
 
@@ -562,6 +565,13 @@ class CameraSpan:
     start_s: float
     end_s: float
     regions: dict[str, tuple[int, int, int, int]]
+    #: sources whose colours are the author's (a digital slides capture): shown, but not
+    #: judged for white balance or camera match (V3 is about cameras)
+    authored: tuple[str, ...] = ()
+
+    def cameras(self) -> dict[str, tuple[int, int, int, int]]:
+        """The regions that show camera pictures."""
+        return {s: r for s, r in self.regions.items() if s not in self.authored}
 
 
 def span_at(spans: Sequence[CameraSpan], t: float) -> CameraSpan | None:
@@ -625,7 +635,7 @@ class CameraMatchDetector(VideoDetector):
             if span is None:
                 continue
             frame = YUVFrame(*(p[i] for p in frames))
-            for source, rect in span.regions.items():
+            for source, rect in span.cameras().items():
                 crop = crop_planes(frame, rect)
                 if crop is None:
                     continue
@@ -646,9 +656,12 @@ class CameraMatchDetector(VideoDetector):
         limit = self.limits.camera_delta_e_max
         cameras = sorted(self._rows)
         if len(cameras) < 2:
+            authored = sorted({a for span in self.spans for a in span.authored})
             why = ("camera regions unknown (one picture)" if not self.spans else
                    "fewer than two cameras show near-neutral surfaces to compare"
-                   + (f" (only {cameras[0]})" if cameras else ""))
+                   + (f" (only {cameras[0]})" if cameras else "")
+                   + (f"; the {' and '.join(authored)} capture is not a camera: its colours "
+                      "are the author's" if authored else ""))
             return [Check("video.camera_match", "V3", "skip", None, limit, "ΔE2000", why)]
         reference = "slides" if "slides" in self._rows else cameras[0]
         medians = {c: self._median(self._rows[c]) for c in cameras}

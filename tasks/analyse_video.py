@@ -9,7 +9,9 @@ frame, decoding forward (seeking over long gaps, non-reference frames skipped). 
 * conform facts: interlacing from the decoded frames' flags (D7, detected, never assumed),
   sample aspect ratio (D5: fitted without distortion), size below 1280×720 (B2 warning);
 * V3 white balance: the cast of near-neutral pixels (:func:`qc_metrics.colour.colour_cast`)
-  and the R'G'B' gains that make them neutral;
+  and the R'G'B' gains that make them neutral; not for a slides stream captured digitally
+  (its flat areas carry no sensor noise at all): its colours are the author's, and a cream or
+  pale-blue template is not a cast;
 * V3 camera match: white balance makes every camera's near-neutrals neutral; what remains
   between the teacher camera and the slides is exposure, matched by a luma gain on the teacher
   (bounded by ``encode.camera_match_max_gain``) so that the ΔE2000 of their neutral means drops
@@ -303,9 +305,12 @@ def analyse_video(inputs: LectureInputs, profile: Profile) -> VideoPlan:
                 facts.update(noise_sigma=sigma, snr_db=snr if math.isfinite(snr) else None,
                              denoise=enc.denoise == "auto" and snr < lim.snr_min_db)
             samples[role] = measured.samples()
+            # a slides capture straight from the computer: flat areas without any noise
+            facts["authored"] = authored = role == "slides" and facts.get("noise_sigma") == 0.0
             cast = facts.get("cast")
             g = None
-            if isinstance(cast, float) and cast > WB_MIN_CAST_FRACTION * lim.cast_max:
+            if (not authored and isinstance(cast, float)
+                    and cast > WB_MIN_CAST_FRACTION * lim.cast_max):
                 g = _white_balance(samples[role], profile)
                 if g is None:
                     warnings.append(f"{inputs.label} {role}: colour cast {cast:.1f} but too few "

@@ -244,7 +244,8 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                 writer.add_cues(shift_and_clip(parse_srt(inputs.subtitles, lecture=inputs.label),
                                                offset_s=start, start_s=start,
                                                end_s=start + main_frames / fps))
-            cameras = camera_spans(comp, start_s=writer.time_s, end_s=main_frames / fps)
+            cameras = camera_spans(comp, start_s=writer.time_s, end_s=main_frames / fps,
+                                   authored=tuple(r for r, p in plans.items() if p.authored))
             for i in range(main_frames):
                 current = {r: next(it, None) for r, it in readers.items()}
                 writer.write(comp.compose(current, i / fps), programme.read(spf))
@@ -263,14 +264,19 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                         video=video, warnings=tuple(warnings), cameras=cameras)
 
 
-def camera_spans(comp: Compositor, *, start_s: float, end_s: float) -> tuple[CameraSpan, ...]:
+def camera_spans(comp: Compositor, *, start_s: float, end_s: float,
+                 authored: tuple[str, ...] = ()) -> tuple[CameraSpan, ...]:
     """Where each camera is in the film while the lecture runs: one span per layout in force
-    (lecture time ``0…end_s`` starts at film time ``start_s``, after the intro and card)."""
+    (lecture time ``0…end_s`` starts at film time ``start_s``, after the intro and card).
+    ``authored``: sources whose colours are the author's (a digital slides capture)."""
     starts = [min(sc.at, end_s) for sc in comp.scenes] + [end_s]
-    return tuple(
-        CameraSpan(start_s + a, start_s + b, {sl.source: (sl.x, sl.y, sl.w, sl.h)
-                                              for sl in sc.slots})
-        for sc, a, b in zip(comp.scenes, starts, starts[1:], strict=False) if b > a)
+    spans = []
+    for sc, a, b in zip(comp.scenes, starts, starts[1:], strict=False):
+        if b > a:
+            regions = {sl.source: (sl.x, sl.y, sl.w, sl.h) for sl in sc.slots}
+            spans.append(CameraSpan(start_s + a, start_s + b, regions,
+                                    authored=tuple(r for r in authored if r in regions)))
+    return tuple(spans)
 
 
 analyse_task = task(name="analyse-audio", cache_policy=NO_CACHE)(plan_audio)

@@ -6,6 +6,7 @@ Prefect); the delivered file is decoded and measured with the QC metrics.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from fractions import Fraction
 from pathlib import Path
@@ -40,6 +41,7 @@ _KG = 1 - _KR - _KB
 # R'G'B' gains of the planted casts (V3) and the teacher camera's under-exposure
 WARM = (1.07, 1.0, 0.91)
 GREEN = (0.93, 1.06, 0.95)
+CREAM = (1.0, 0.97, 0.86)      # a slide template's off-white: the author's, not a cast
 EXPOSURE = 0.9
 
 Picture = np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -242,12 +244,24 @@ def test_analysis_measures_keyframes_when_the_source_has_them(tmp_path: Path,
 
 @pytest.fixture(scope="module")
 def colour(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[RenderResult, VideoPlan]]:
+    """Two cameras: the slides filmed (sensor noise), the teacher with a planted cast
+    ("warm", "green"); and a digital slides capture in a cream template ("authored")."""
     out = {}
     n = round(SECONDS * FPS)
-    for name, gains in (("warm", WARM), ("green", GREEN)):
+    rng = np.random.default_rng(7)
+    chart = _chart(640, 360)
+
+    def filmed() -> Iterable[np.ndarray]:
+        for _ in range(n):
+            yield np.clip(chart + rng.normal(0, 1.5, chart.shape), 0, 255).astype(np.uint8)
+
+    for name, gains in (("warm", WARM), ("green", GREEN), ("authored", WARM)):
         root = tmp_path_factory.mktemp(name)
-        chart = _chart(640, 360)
-        _write(root / "slides.mp4", (chart for _ in range(n)), size=(640, 360))
+        if name == "authored":
+            cream = _cast(chart, CREAM)
+            _write(root / "slides.mp4", (cream for _ in range(n)), size=(640, 360))
+        else:
+            _write(root / "slides.mp4", filmed(), size=(640, 360))
         teacher = _cast(_chart(320, 180), gains, EXPOSURE)
         _write(root / "teacher.mp4", (teacher for _ in range(n)), size=(320, 180))
         _lecture(root, slides=root / "slides.mp4", teacher=root / "teacher.mp4")
@@ -294,6 +308,37 @@ def test_camera_match_is_measured_on_the_rendered_film(colour: dict) -> None:
     left = check(raw.path)
     assert left.status == "fail" and left.measured > LIM.camera_delta_e_max, left
     assert "teacher" in left.message
+
+
+def test_authored_slides_keep_their_colours(colour: dict) -> None:
+    """A slides capture straight from the computer (no sensor noise) in a cream template:
+    the render keeps the author's cream and still corrects the teacher camera; the lecture's
+    QC judges white balance on the teacher only and has no second camera to match."""
+    res, plan = colour["authored"]
+    slides, teacher = plan.sources["slides"], plan.sources["teacher"]
+    assert slides.authored and not teacher.authored
+    assert slides.cast is not None and slides.cast > 2 * LIM.cast_max       # the template
+    assert slides.gains == (1.0, 1.0, 1.0)
+    frames = _decode(res.path, range(LEAD + 10, LEAD + 70, 20))
+    for f in frames.values():
+        kept = colour_cast(_crop(f, *PIP_SLIDES), luma_range=LIM.luma_range,
+                           chroma_range=LIM.chroma_range, step=1)
+        assert kept.magnitude == pytest.approx(slides.cast, abs=1.0)         # still cream
+        fixed = colour_cast(_crop(f, *PIP_TEACHER), luma_range=LIM.luma_range,
+                            chroma_range=LIM.chroma_range, step=1)
+        assert fixed.magnitude < LIM.cast_max
+    (span,) = res.cameras
+    assert span.authored == ("slides",)
+    report = qc_file(res.path, profile=PROFILE, thumbnails=False, cameras=res.cameras).report
+    checks = {c.id: c for c in report.checks}
+    assert checks["video.white_balance"].status == "pass", checks["video.white_balance"]
+    assert "nor the slides capture" in checks["video.white_balance"].message
+    assert checks["video.camera_match"].status == "skip"
+    assert "not a camera" in checks["video.camera_match"].message
+    # judged as a camera, the cream template is a cast: what the QC did before
+    as_camera = [dataclasses.replace(span, authored=())]
+    report = qc_file(res.path, profile=PROFILE, thumbnails=False, cameras=as_camera).report
+    assert next(c for c in report.checks if c.id == "video.camera_match").status == "fail"
 
 
 def test_cameras_differ_before_correction(colour: dict) -> None:
