@@ -152,6 +152,12 @@ class NoiseDetector(VideoDetector):
         self._sigmas.extend(float(s) for s in to_host(sigma))
         self._times.extend(float(ts[i]) for i in picks)
 
+    def noise_free(self) -> bool:
+        """True when most measured frames' flat areas carry no noise at all (median σ = 0):
+        a digital picture, such as a computer's screen captured directly, not a camera's."""
+        valid = sorted(s for s in self._sigmas if s == s)
+        return bool(valid) and valid[len(valid) // 2] == 0.0
+
     def finish(self) -> list[Check]:
         lo_hi = self.limits.luma_range
         minimum = self.limits.snr_min_db

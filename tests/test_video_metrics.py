@@ -566,6 +566,27 @@ def test_camera_match_at_a_layout_switch_and_without_regions():
     assert {c.id: c.status for c in qc.finish()}["video.camera_match"] == "skip"
 
 
+def test_cream_slides_captured_digitally_warn_filmed_ones_fail():
+    """A cream slide template (cast ≈ 10) checked on its own: straight from a computer (no
+    noise in the flat areas) it may be the author's colour, so V3 warns; the same slide
+    filmed by a camera (sensor noise σ 1) is a camera's cast, so V3 fails."""
+    clean, _ = vs.slide_luma(360, 640)
+    cream = np.clip((clean / 255.0)[..., None] * np.array([0.99, 0.96, 0.86]), 0, 1)
+    digital = vs.rgb_to_yuv420(cream)
+    verdicts = {}
+    for name, noise in (("digital", 0.0), ("filmed", 1.0)):
+        qc = VideoQC(fps=FPS, profile=PROFILE)
+        rng = np.random.default_rng(3)
+        for i in range(10):
+            y = np.clip(digital.y + rng.normal(0, noise, digital.y.shape), 0, 255)
+            qc.process(YUVFrame(np.rint(y).astype(np.uint8), digital.u, digital.v), i / FPS)
+        verdicts[name] = {c.id: c for c in qc.finish()}["video.white_balance"]
+    assert verdicts["digital"].status == "warn"
+    assert "no sensor noise" in verdicts["digital"].message
+    assert verdicts["filmed"].status == "fail"
+    assert verdicts["filmed"].measured == pytest.approx(verdicts["digital"].measured, abs=0.5)
+
+
 def test_white_balance_judges_only_the_camera_pictures_when_the_layout_is_known():
     """The provincial intro and the cards are authored graphics: with the render's spans the
     cast is measured in the camera regions only, outside them not at all."""
