@@ -30,6 +30,7 @@ from typing import Any
 
 from courseware.report import Check, Event, Status
 from encoder_profiles import Profile
+from qc_metrics.colour import CameraSpan, crop_planes, span_at
 from qc_metrics.frames import VideoDetector, YUVFrame, as_batch, box_downscale, timecode
 from qc_metrics.xp import array_namespace, fft_namespace, to_host
 
@@ -118,12 +119,17 @@ class StabilityDetector(VideoDetector):
     ``settle``: a departure is a jump when the motion returns to the running motion within
     this many frames; a lasting change (a pan starting or stopping) is not a jump.
     ``min_support``: share of the tiles with a clear peak (≥ ``tile_peak``) that must move
-    with a departure for it to be the camera's (see the module doc)."""
+    with a departure for it to be the camera's (see the module doc).
+
+    ``spans`` (the render's layout): each camera's region is judged on its own, span by span
+    (a knocked teacher camera in a small inset moves a small part of the film); frames
+    outside every span (intro, cards) and authored captures are not judged."""
 
     def __init__(self, *, fps: float, profile: Profile, jump_frac: float = 0.005,
                  jitter_frac: float = 0.002, cut_peak: float = 0.08, window_s: float = 1.0,
                  history: int = 5, settle: int = 3, target_width: int = 240,
-                 min_support: float = 2 / 3, tile_peak: float = 0.15) -> None:
+                 min_support: float = 2 / 3, tile_peak: float = 0.15,
+                 spans: Sequence[CameraSpan] = (), label: str = "") -> None:
         self.fps = float(fps)
         self.profile = profile
         self.jump_frac = jump_frac
@@ -135,6 +141,9 @@ class StabilityDetector(VideoDetector):
         self.target_width = target_width
         self.min_support = min_support
         self.tile_peak = tile_peak
+        self.spans = sorted(spans, key=lambda c: c.start_s)
+        self.label = label      #: the camera whose region this judges, in event details
+        self._regions: dict[tuple[int, str], StabilityDetector] = {}  # (span, camera)
         self._prev: Any = None
         self._prev_tiles: Any = None
         self._width = 0
@@ -144,7 +153,34 @@ class StabilityDetector(VideoDetector):
         self._local = 0                         # departures of part of the picture only
 
     def process_batch(self, frames: YUVFrame, ts: Sequence[float]) -> None:
-        y = as_batch(frames).y
+        if not self.spans:
+            self._measure(as_batch(frames).y, ts)
+            return
+        frames = as_batch(frames)
+        i = 0
+        while i < len(ts):
+            span = span_at(self.spans, float(ts[i]))
+            j = i + 1
+            while j < len(ts) and span_at(self.spans, float(ts[j])) is span:
+                j += 1
+            if span is not None:
+                k = self.spans.index(span)
+                for name, rect in span.cameras().items():
+                    crop = crop_planes(YUVFrame(*(p[i:j] for p in frames)), rect)
+                    if crop is None:
+                        continue
+                    if (k, name) not in self._regions:
+                        self._regions[(k, name)] = StabilityDetector(
+                            fps=self.fps, profile=self.profile, jump_frac=self.jump_frac,
+                            jitter_frac=self.jitter_frac, cut_peak=self.cut_peak,
+                            window_s=self.window / self.fps, history=self.history,
+                            settle=self.settle, target_width=self.target_width,
+                            min_support=self.min_support, tile_peak=self.tile_peak,
+                            label=name)
+                    self._regions[(k, name)]._measure(crop.y, ts[i:j])
+            i = j
+
+    def _measure(self, y: Any, ts: Sequence[float]) -> None:
         xp = array_namespace(y)
         if self._prev is None:
             self._width = y.shape[-1]
@@ -182,11 +218,33 @@ class StabilityDetector(VideoDetector):
     def camera_motion(self) -> list[tuple[float, float]]:
         """(time, displacement in px) of each frame pair whose motion is the camera's: not
         a cut, and not a move of part of the picture only."""
+        if self._regions:
+            return sorted(m for r in self._regions.values() for m in r.camera_motion())
         return [(t, math.hypot(dx, dy))
                 for (t, dx, dy, peak), support in zip(self._rows, self._support, strict=True)
                 if peak >= self.cut_peak and not support < self.min_support]
 
     def finish(self) -> list[Check]:
+        parts = ([r._judge() for r in self._regions.values()] if self.spans
+                 else [self._judge()])
+        jumps = [e for p in parts for e in p[0]]
+        events = sorted(jumps + [e for p in parts for e in p[1]], key=lambda e: e.start_s)
+        changes, local = sum(p[2] for p in parts), sum(p[3] for p in parts)
+        n = len(events)
+        status: Status = "fail" if n else "pass"
+        skipped = f"{changes} frame pair(s) without common content (cuts, black) skipped"
+        if local:
+            skipped += (f"; {local} sudden move(s) of part of the picture only (a person or "
+                        "object moving, not the camera) not counted")
+        if self.spans:
+            skipped += "; each camera's picture judged on its own"
+        message = (f"{len(jumps)} jump(s) and {n - len(jumps)} jittery stretch(es); {skipped}"
+                   if n else f"global motion steady; {skipped}")
+        return [Check("video.stability", "V1", status, float(n), 0.0, "events", message,
+                      tuple(events))]
+
+    def _judge(self) -> tuple[list[Event], list[Event], int, int]:
+        """(jumps, jittery stretches, cut pairs, moves of part of the picture)."""
         # sub-pixel wobble is invisible: floors of 2 px (jump) and 0.5 px RMS (jitter)
         jump_px = max(2.0, self.jump_frac * self._width)
         jitter_px = max(0.5, self.jitter_frac * self._width)
@@ -232,23 +290,14 @@ class StabilityDetector(VideoDetector):
                 continue
             stop = back if back is not None else i + 1
             end = rows[stop][0] if stop < len(rows) else t + 1.0 / self.fps
-            events.append(Event(t, end, f"{timecode(t)}: picture jumps by {dev:.1f} px "
-                                        f"(dx={dx:+.1f}, dy={dy:+.1f} against a running "
+            events.append(Event(t, end, f"{timecode(t)}: {self._what()} jumps by {dev:.1f} "
+                                        f"px (dx={dx:+.1f}, dy={dy:+.1f} against a running "
                                         f"{ex:+.1f}, {ey:+.1f})"))
             i = stop
-        jumps = len(events)
-        events.extend(jitter)
-        events.sort(key=lambda e: e.start_s)
-        n = len(events)
-        status: Status = "fail" if n else "pass"
-        skipped = f"{changes} frame pair(s) without common content (cuts, black) skipped"
-        if local:
-            skipped += (f"; {local} sudden move(s) of part of the picture only (a person or "
-                        "object moving, not the camera) not counted")
-        message = (f"{jumps} jump(s) and {n - jumps} jittery stretch(es); {skipped}"
-                   if n else f"global motion steady; {skipped}")
-        return [Check("video.stability", "V1", status, float(n), 0.0, "events", message,
-                      tuple(events))]
+        return events, jitter, changes, local
+
+    def _what(self) -> str:
+        return f"the {self.label} picture" if self.label else "picture"
 
     def _jitter(self, limit: float, outlier: float) -> list[Event]:
         """Stretches where the displacements wobble about the smooth camera motion by more
@@ -271,6 +320,6 @@ class StabilityDetector(VideoDetector):
             start, end = chunk[0][0], chunk[-1][0] + 1.0 / self.fps
             if out and start <= out[-1].end_s:
                 start = out.pop().start_s
-            out.append(Event(start, end, f"{timecode(start)}: jitter, RMS {rms:.1f} px about "
-                                         f"the smooth motion"))
+            out.append(Event(start, end, f"{timecode(start)}: {self._what()} jitters, RMS "
+                                         f"{rms:.1f} px about the smooth motion"))
         return out

@@ -83,7 +83,7 @@ class VideoQC(VideoDetector):
             NoiseDetector(fps=fps, profile=profile),
             WhiteBalanceDetector(fps=fps, profile=profile, spans=cameras or ()),
             LevelsDetector(fps=fps, profile=profile),
-            StabilityDetector(fps=fps, profile=profile),
+            StabilityDetector(fps=fps, profile=profile, spans=cameras or ()),
             TimestampDetector(fps=fps, profile=profile),
             ColourJumpDetector(fps=fps, profile=profile, spans=cameras or ()),
             FreezeDetector(fps=fps, profile=profile),

@@ -249,6 +249,33 @@ def test_lecturer_stepping_aside_is_not_a_camera_jump():
     assert _times(camera) == [20 / FPS, 22 / FPS, 35 / FPS]
 
 
+def _inset_clip() -> tuple[list[YUVFrame], list[CameraSpan]]:
+    """A still slide (authored) and a teacher inset panning 1 px per frame, knocked by 12 px
+    at frame 20; with the layout's span."""
+    clean, _ = vs.slide_luma(360, 640)
+    u, v = vs.flat_chroma(360, 640)
+    frames = []
+    for inset in vs.pan_clip(90, 160, 40, speed=1.0, jumps={20: 12.0}):
+        y = vs.to_u8(clean)
+        y[40:130, 460:620] = inset.y
+        frames.append(YUVFrame(y, u, v))
+    regions = {"slides": (0, 0, 440, 360), "teacher": (460, 40, 160, 90)}
+    return frames, [CameraSpan(0.0, 10.0, regions, authored=("slides",))]
+
+
+def test_jump_of_the_teacher_camera_in_an_inset():
+    """The teacher camera, an inset of 4 % of the film beside a still slide, is knocked by
+    12 px at frame 20 while it pans. In the whole picture the slide dominates; with the
+    render's layout each camera is judged on its own and the jump is found."""
+    frames, spans = _inset_clip()
+    whole = feed(StabilityDetector(fps=FPS, profile=PROFILE), frames)
+    assert whole.status == "pass"
+    check = feed(StabilityDetector(fps=FPS, profile=PROFILE, spans=spans), frames)
+    assert check.status == "fail" and _times(check) == [20 / FPS], check.events
+    assert "the teacher picture jumps by" in check.events[0].detail
+    assert "each camera's picture judged on its own" in check.message
+
+
 def test_jitter():
     shake = {i: (1.0 if i % 2 else -1.0) for i in range(20, 60)}
     frames = vs.pan_clip(180, 320, 80, speed=1.0, jumps=shake)
@@ -487,6 +514,11 @@ def test_cupy_parity():
     assert [t for t, _ in on_gpu.camera_motion()] == [t for t, _ in on_cpu.camera_motion()]
     assert [m for _, m in on_gpu.camera_motion()] == pytest.approx(
         [m for _, m in on_cpu.camera_motion()], abs=1e-3)
+    frames, spans = _inset_clip()
+    cpu_check = feed(StabilityDetector(fps=FPS, profile=PROFILE, spans=spans), frames)
+    gpu_check = feed(StabilityDetector(fps=FPS, profile=PROFILE, spans=spans),
+                     [YUVFrame(*(cupy.asarray(p) for p in f)) for f in frames])
+    assert (gpu_check.status, gpu_check.message) == (cpu_check.status, cpu_check.message)
     # colour jumps per tile and per camera region
     before, regions = _pip((1, 1, 1), (1, 1, 1))
     after, _ = _pip((1, 1, 1), CASTS["warm"])
