@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import builtins
 import hashlib
+import json
 import logging
 import mimetypes
 import os
@@ -279,6 +280,29 @@ _HASHED: dict[tuple[str | None, str, str, str, int], str] = {}
 _HASHED_MAX = 4096
 
 
+def _read_hashes(path: Path | None) -> dict[str, str]:
+    if path is None or not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}  # a cache: unreadable means empty
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _write_hashes(path: Path, name: str, value: str) -> None:
+    """Add one entry to the JSON cache at ``path`` (temporary file, then renamed: a reader
+    never sees half a file; two writers at once may lose an entry, which is only re-hashed)."""
+    kept = _read_hashes(path)
+    kept[name] = value
+    if len(kept) > _HASHED_MAX:
+        kept = dict(list(kept.items())[-_HASHED_MAX:])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    tmp.write_text(json.dumps(kept, indent=0), "utf-8")
+    os.replace(tmp, path)
+
+
 class S3Store:
     """A bucket and key prefix on S3 or an S3-compatible server (MinIO, Ceph, moto).
 
@@ -308,6 +332,9 @@ class S3Store:
         self._threshold = multipart_threshold
         self._part_size = part_size
         self._verify_get_max = verify_get_max
+        #: where the SHA-256 of objects without our metadata are kept between processes
+        #: (keyed by ETag and size), so a scheduled inbox scan reads each upload once
+        self.hash_cache: Path | None = None
         self._transfer = TransferConfig(
             multipart_threshold=multipart_threshold, multipart_chunksize=part_size,
             max_concurrency=max_concurrency, preferred_transfer_client="classic")
@@ -386,6 +413,11 @@ class S3Store:
         seen = (self.endpoint_url, self.bucket, full, etag, int(head["ContentLength"]))
         if (known := _HASHED.get(seen)) is not None:
             return known
+        kept = _read_hashes(self.hash_cache)
+        name = "|".join(str(part) for part in seen)
+        if name in kept:
+            _HASHED[seen] = kept[name]
+            return kept[name]
         digest = hashlib.sha256()
         try:
             # If-Match: the bytes hashed are the version the HEAD described
@@ -398,6 +430,8 @@ class S3Store:
         if len(_HASHED) >= _HASHED_MAX:
             _HASHED.pop(next(iter(_HASHED)))
         _HASHED[seen] = value = digest.hexdigest()
+        if self.hash_cache is not None:
+            _write_hashes(self.hash_cache, name, value)
         return value
 
     def get_bytes(self, key: str) -> bytes:

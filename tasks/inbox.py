@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from courseware.course import Course, load_course
 from courseware.errors import PipelineError, StoreError
-from courseware.store import LocalStore, Store, open_store
+from courseware.store import LocalStore, S3Store, Store, open_store
 from courseware.submit import READY_NAME
 from tasks.cache import STORAGE_RETRIES, sha256_file
 
@@ -132,6 +132,8 @@ def scan_inbox(inbox: str, *, stage: Path) -> list[Submission]:
             raise StoreError(f"inbox {inbox}: no such folder")
         return [_check_local(p) for p in sorted(store.root.iterdir())
                 if p.is_dir() and not p.name.startswith(".")]
+    if isinstance(store, S3Store):  # uploads by other tools are hashed once, not per scan
+        store.hash_cache = stage / ".object-hashes.json"
     keys = set(store.list())
     names = sorted({k.split("/", 1)[0] for k in keys if "/" in k})
     return [_check_remote(store, name, keys, stage) for name in names]

@@ -204,6 +204,7 @@ def test_s3_inbox_accepts_files_uploaded_by_another_tool(raw: Path, tmp_path: Pa
         inbox = f"s3://inbox/season1?endpoint={server.url}"
         (ready,) = scan_inbox(inbox, stage=tmp_path / "stage")
         assert (ready.name, ready.status) == ("base-a", "ready"), ready.reason
+        assert (tmp_path / "stage" / ".object-hashes.json").is_file()   # the next scan's
         client.put_object(Bucket="inbox", Key="season1/base-a/lecture01/teacher.mp4",
                           Body=b"cut off")
         (changed,) = scan_inbox(inbox, stage=tmp_path / "stage")

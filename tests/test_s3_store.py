@@ -133,6 +133,18 @@ def test_checksum_of_an_object_another_tool_uploaded(proxy: FaultProxy, bucket: 
     assert store.checksum("raw/absent.mp4") is None
     dest = store.get_file("raw/teacher.mp4", tmp_path / "teacher.mp4")
     assert dest.read_bytes() == changed
+    # kept on disk too: a later process (a scheduled inbox scan) does not read it again
+    import courseware.store
+
+    store.hash_cache = tmp_path / "hashes.json"
+    admin.put_object(Bucket=bucket, Key="inbox/raw/slides.mp4", Body=data)
+    assert store.checksum("raw/slides.mp4") == sha(data)
+    gets = len(proxy.seen("GetObject"))
+    courseware.store._HASHED.clear()                     # as in a new process
+    later = store_for(proxy, bucket)
+    later.hash_cache = tmp_path / "hashes.json"
+    assert later.checksum("raw/slides.mp4") == sha(data)
+    assert len(proxy.seen("GetObject")) == gets
 
 
 def test_multipart_upload_checksums(proxy: FaultProxy, bucket: str, admin: Any,
