@@ -460,12 +460,7 @@ class ColourJumpDetector(VideoDetector):
         if not self.spans:
             self._judge(frames, ts)
             return
-        i = 0
-        while i < len(ts):
-            span = span_at(self.spans, float(ts[i]))
-            j = i + 1
-            while j < len(ts) and span_at(self.spans, float(ts[j])) is span:
-                j += 1
+        for i, j, span in span_runs(self.spans, ts):
             if span is not self._span:          # a layout switch (or a card): a cut
                 for region in self._regions.values():
                     region._prev = None
@@ -480,7 +475,6 @@ class ColourJumpDetector(VideoDetector):
                         cut_correlation=self.cut_correlation, step=self.step, grid=self.grid,
                         min_spread=self.min_spread, label=name)
                 self._regions[name]._judge(crop, ts[i:j])
-            i = j
 
     def _judge(self, frames: YUVFrame, ts: Sequence[float]) -> None:
         xp = array_namespace(frames.y)
@@ -576,6 +570,19 @@ class CameraSpan:
 
 def span_at(spans: Sequence[CameraSpan], t: float) -> CameraSpan | None:
     return next((s for s in spans if s.start_s <= t < s.end_s), None)
+
+
+def span_runs(spans: Sequence[CameraSpan], ts: Sequence[float],
+              ) -> list[tuple[int, int, CameraSpan | None]]:
+    """Consecutive frames ``ts[i:j]`` under the same span (None: outside every span)."""
+    runs: list[tuple[int, int, CameraSpan | None]] = []
+    for k, t in enumerate(ts):
+        span = span_at(spans, float(t))
+        if runs and runs[-1][2] is span:
+            runs[-1] = (runs[-1][0], k + 1, span)
+        else:
+            runs.append((k, k + 1, span))
+    return runs
 
 
 def crop_planes(frame: YUVFrame, rect: tuple[int, int, int, int]) -> YUVFrame | None:

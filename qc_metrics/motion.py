@@ -30,7 +30,7 @@ from typing import Any
 
 from courseware.report import Check, Event, Status
 from encoder_profiles import Profile
-from qc_metrics.colour import CameraSpan, crop_planes, span_at
+from qc_metrics.colour import CameraSpan, crop_planes, span_runs
 from qc_metrics.frames import VideoDetector, YUVFrame, as_batch, box_downscale, timecode
 from qc_metrics.xp import array_namespace, fft_namespace, to_host
 
@@ -157,12 +157,7 @@ class StabilityDetector(VideoDetector):
             self._measure(as_batch(frames).y, ts)
             return
         frames = as_batch(frames)
-        i = 0
-        while i < len(ts):
-            span = span_at(self.spans, float(ts[i]))
-            j = i + 1
-            while j < len(ts) and span_at(self.spans, float(ts[j])) is span:
-                j += 1
+        for i, j, span in span_runs(self.spans, ts):
             if span is not None:
                 k = self.spans.index(span)
                 for name, rect in span.cameras().items():
@@ -178,7 +173,6 @@ class StabilityDetector(VideoDetector):
                             min_support=self.min_support, tile_peak=self.tile_peak,
                             label=name)
                     self._regions[(k, name)]._measure(crop.y, ts[i:j])
-            i = j
 
     def _measure(self, y: Any, ts: Sequence[float]) -> None:
         xp = array_namespace(y)
