@@ -274,10 +274,12 @@ def _hint(exc: BaseException) -> str:
             "and the network, then run again (objects already published identically are skipped)")
 
 
-#: SHA-256 of objects stored without our ``sha256`` metadata, by (endpoint, bucket, key,
-#: ETag, size): an inbox scanned every few minutes reads each such upload once per process
-_HASHED: dict[tuple[str | None, str, str, str, int], str] = {}
+#: SHA-256 of objects stored without our ``sha256`` metadata, by "endpoint|bucket|key|
+#: ETag|size": an inbox scanned every few minutes reads each such upload once per process
+_HASHED: dict[str, str] = {}
 _HASHED_MAX = 4096
+#: hash files (S3Store.hash_cache) already read into _HASHED
+_LOADED: set[Path] = set()
 
 
 def _read_hashes(path: Path | None) -> dict[str, str]:
@@ -410,14 +412,12 @@ class S3Store:
 
     def _hash(self, full: str, head: dict[str, Any]) -> str:
         etag = str(head.get("ETag", ""))
-        seen = (self.endpoint_url, self.bucket, full, etag, int(head["ContentLength"]))
+        seen = f"{self.endpoint_url}|{self.bucket}|{full}|{etag}|{int(head['ContentLength'])}"
+        if self.hash_cache is not None and self.hash_cache not in _LOADED:
+            _HASHED.update(_read_hashes(self.hash_cache))   # once per process and file
+            _LOADED.add(self.hash_cache)
         if (known := _HASHED.get(seen)) is not None:
             return known
-        kept = _read_hashes(self.hash_cache)
-        name = "|".join(str(part) for part in seen)
-        if name in kept:
-            _HASHED[seen] = kept[name]
-            return kept[name]
         digest = hashlib.sha256()
         try:
             # If-Match: the bytes hashed are the version the HEAD described
@@ -431,7 +431,7 @@ class S3Store:
             _HASHED.pop(next(iter(_HASHED)))
         _HASHED[seen] = value = digest.hexdigest()
         if self.hash_cache is not None:
-            _write_hashes(self.hash_cache, name, value)
+            _write_hashes(self.hash_cache, seen, value)
         return value
 
     def get_bytes(self, key: str) -> bytes:

@@ -284,7 +284,7 @@ class WhiteBalanceDetector(VideoDetector):
         message = (f"{what}: near-neutral pixels at a*={a:+.1f}, b*={b:+.1f} "
                    f"(|cast| {cast.magnitude:.1f}, limit {limit:g})")
         if self.spans:
-            authored = sorted({a for span in self.spans for a in span.authored})
+            authored = authored_sources(self.spans)
             message += ("; camera pictures only (intro and cards are not judged"
                         + (f", nor the {' and '.join(authored)} capture, whose colours are "
                            "the author's" if authored else "") + ")")
@@ -572,6 +572,11 @@ def span_at(spans: Sequence[CameraSpan], t: float) -> CameraSpan | None:
     return next((s for s in spans if s.start_s <= t < s.end_s), None)
 
 
+def authored_sources(spans: Sequence[CameraSpan]) -> list[str]:
+    """The sources some span shows as an authored capture (not a camera), sorted."""
+    return sorted({a for span in spans for a in span.authored})
+
+
 def span_runs(spans: Sequence[CameraSpan], ts: Sequence[float],
               ) -> list[tuple[int, int, CameraSpan | None]]:
     """Consecutive frames ``ts[i:j]`` under the same span (None: outside every span)."""
@@ -663,7 +668,7 @@ class CameraMatchDetector(VideoDetector):
         limit = self.limits.camera_delta_e_max
         cameras = sorted(self._rows)
         if len(cameras) < 2:
-            authored = sorted({a for span in self.spans for a in span.authored})
+            authored = authored_sources(self.spans)
             why = ("camera regions unknown (one picture)" if not self.spans else
                    "fewer than two cameras show near-neutral surfaces to compare"
                    + (f" (only {cameras[0]})" if cameras else "")

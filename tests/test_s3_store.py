@@ -141,6 +141,7 @@ def test_checksum_of_an_object_another_tool_uploaded(proxy: FaultProxy, bucket: 
     assert store.checksum("raw/slides.mp4") == sha(data)
     gets = len(proxy.seen("GetObject"))
     courseware.store._HASHED.clear()                     # as in a new process
+    courseware.store._LOADED.clear()
     later = store_for(proxy, bucket)
     later.hash_cache = tmp_path / "hashes.json"
     assert later.checksum("raw/slides.mp4") == sha(data)
