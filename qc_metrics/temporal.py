@@ -19,6 +19,7 @@ absolute difference and the black share keep their per-pixel meaning.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,17 +45,22 @@ def mafd(a: Any, b: Any) -> Any:
 class TimestampDetector(VideoDetector):
     """``video.timestamps`` (V1): gaps, repeats, reversals, irregular steps, duplicated frames.
 
-    With a nominal frame duration T = 1/fps: a step > (1 + ``tolerance``)·T is a gap of
+    The frame duration T is the file's own cadence: the median step between timestamps when at
+    least ``cadence_share`` of the steps lie within ``tolerance``·T of it, else 1/fps. (The
+    stream's average rate counts a gap as slower frames: 0.5 s missing from 4 s at 25 fps
+    averages 22 fps, and the gap would count 10 frames instead of 12.)
+    A step > (1 + ``tolerance``)·T is a gap of
     round(step/T) − 1 dropped frames; a step ≤ ``tolerance``·T repeats a timestamp; a negative
     step reverses time; other steps off T by more than ``tolerance``·T are irregular. A picture
     identical (on point samples) to the previous one while both neighbouring steps move by
     more than ``moving`` is a duplicated frame."""
 
     def __init__(self, *, fps: float, profile: Profile, tolerance: float = 0.25,
-                 moving: float = 0.002, step: int = 8) -> None:
+                 moving: float = 0.002, step: int = 8, cadence_share: float = 0.8) -> None:
         self.fps = float(fps)
         self.profile = profile
         self.tolerance = tolerance
+        self.cadence_share = cadence_share
         self.moving = moving
         self.step = step
         self._times: list[float] = []
@@ -73,8 +79,19 @@ class TimestampDetector(VideoDetector):
             self._diffs.extend(float(d) for d in to_host(mafd(rows[1:], rows[:-1])))
         self._times.extend(float(t) for t in ts)
 
+    def period(self) -> float:
+        """The frame duration the steps are judged against (see the class doc)."""
+        steps = [b - a for a, b in itertools.pairwise(self._times) if b > a]
+        if len(steps) >= 2:
+            steps.sort()
+            median = steps[len(steps) // 2]
+            on_cadence = sum(abs(s - median) <= self.tolerance * median for s in steps)
+            if on_cadence >= self.cadence_share * len(steps):
+                return median
+        return 1.0 / self.fps
+
     def finish(self) -> list[Check]:
-        period = 1.0 / self.fps
+        period = self.period()
         tol = self.tolerance * period
         events: list[Event] = []
         dropped = repeats = reversals = irregular = duplicates = 0
@@ -114,7 +131,7 @@ class TimestampDetector(VideoDetector):
         status: Status = "fail" if dropped or repeats or reversals or duplicates else \
             "warn" if irregular else "pass"
         message = ", ".join(parts) if parts else \
-            f"{len(self._times)} frames, continuous at {self.fps:g} fps"
+            f"{len(self._times)} frames, continuous at {1.0 / period:.4g} fps"
         return [Check("video.timestamps", "V1", status, float(total), 0.0, "frames", message,
                       tuple(events))]
 

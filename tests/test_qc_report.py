@@ -152,6 +152,21 @@ def test_audio_only_file(tmp_path: Path, profile: Profile) -> None:
     assert [tl.key for tl in res.timelines] == ["loudness"]
 
 
+def test_a_gap_in_a_file_counts_its_missing_frames(tmp_path: Path, profile: Profile) -> None:
+    # FFmpeg drops the 12 frames from 1.52 s to 1.96 s and keeps the others' timestamps: the
+    # stream's average rate is then 22 fps; the gap is still 12 frames of 40 ms
+    path = tmp_path / "gap.mp4"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=4",
+            "-vf", "select='not(between(t,1.5,1.98))'", "-fps_mode", "passthrough",
+            "-c:v", "libx264", "-preset", "ultrafast", str(path))
+    report = qc_file(path, profile=profile, gpu=False).report
+    check = _check(report, "video.timestamps")
+    assert (check.status, check.measured) == ("fail", 12.0)
+    (event,) = check.events
+    assert event.start_s == pytest.approx(1.52) and event.end_s == pytest.approx(2.0)
+    assert _check(report, "format.fps").status == "fail"      # D6: not a constant rate
+
+
 # ------------------------------------------------------------------------------ contract
 
 def test_json_follows_the_contract(result: QcResult, tmp_path: Path) -> None:

@@ -305,6 +305,28 @@ def test_three_dropped_frames():
     assert "3 frame(s) missing" in event.detail
 
 
+def test_a_gap_counts_frames_at_the_files_cadence_not_its_average_rate():
+    # 0.5 s missing from 4 s at 25 fps: the stream's average rate is 22 fps, which would
+    # make the 520-ms step 10 frames; the timestamps' own cadence (40 ms) makes it 12
+    ts = [i / FPS for i in range(100) if not 38 <= i <= 49]
+    frames = vs.pan_clip(90, 160, len(ts), speed=1.0)
+    average = len(ts) / (ts[-1] + 1 / FPS)
+    check = feed(TimestampDetector(fps=average, profile=PROFILE), frames, ts)
+    assert check.measured == 12.0 and "12 frame(s) missing" in check.events[0].detail
+
+
+def test_jittery_timestamps_without_a_cadence_are_not_gaps():
+    # steps alternating 32/48 ms (a jittery 25 fps clock) have no cadence, so they are judged
+    # against 1/fps = 40 ms, within tolerance; against their 32-ms median (20 of the 39 steps)
+    # every 48-ms step would be a dropped frame
+    ts = [0.0]
+    for i in range(39):
+        ts.append(ts[-1] + (0.048 if i % 2 else 0.032))
+    frames = vs.pan_clip(90, 160, len(ts), speed=1.0)
+    check = feed(TimestampDetector(fps=FPS, profile=PROFILE), frames, ts)
+    assert check.status == "pass" and check.measured == 0.0, check.message
+
+
 def test_repeats_reversals_duplicates():
     frames = vs.pan_clip(90, 160, 30, speed=2.0)
     frames[15] = frames[14]                       # a duplicated picture in moving content
