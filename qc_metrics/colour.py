@@ -372,15 +372,41 @@ def levels(frame: YUVFrame, *, luma_range: Sequence[float], chroma_range: Sequen
     return Levels(*(float(x) for x in row))
 
 
+def to_limited_range(frames: YUVFrame, *, luma_range: Sequence[float],
+                     chroma_range: Sequence[float]) -> YUVFrame:
+    """Full-range (0–255, "pc", yuvj) 8-bit planes as the limited-range codes the same picture
+    has (luma 0–255 → ``luma_range``, chroma about 128 → ``chroma_range``), rounded: what
+    the render makes of such a source, and what the other detectors must measure (a σ or a
+    chroma offset in full-range codes is 255/219 too large in limited-range terms)."""
+    xp = array_namespace(frames.y)
+    y0, y1 = (float(x) for x in luma_range)
+    c0, c1 = (float(x) for x in chroma_range)
+    mid = (c0 + c1) / 2
+
+    def scale(plane: Any, low: float, gain: float, centre: float) -> Any:
+        return (plane.astype(xp.float32) * gain + (low - centre * gain + 0.5)).astype(xp.uint8)
+
+    y, u, v = frames
+    cgain = (c1 - c0) / 255.0
+    return YUVFrame(scale(y, y0, (y1 - y0) / 255.0, 0.0),
+                    scale(u, mid, cgain, 128.0), scale(v, mid, cgain, 128.0))
+
+
 class LevelsDetector(VideoDetector):
     """``video.levels`` (V4): share of pixels out of the legal range, over the whole film.
 
-    Frames whose share exceeds ``profile.video.out_of_range_max`` form events."""
+    Frames whose share exceeds ``profile.video.out_of_range_max`` form events. The codes are
+    judged as they are stored (as FFmpeg's signalstats BRNG does). ``full_range``: the file
+    says it is coded in full range (0–255); the message says so and how to fix it, and a
+    picture whose codes happen to stay legal is still a warning (a player that honours the
+    flag shows it with grey blacks and dull whites once it is taken for limited range)."""
 
-    def __init__(self, *, fps: float, profile: Profile, step: int = 2) -> None:
+    def __init__(self, *, fps: float, profile: Profile, step: int = 2,
+                 full_range: bool = False) -> None:
         self.fps = float(fps)
         self.limits = profile.video
         self.step = step
+        self.full_range = full_range
         self._times: list[float] = []
         self._rows: list[tuple[float, ...]] = []
 
@@ -409,6 +435,13 @@ class LevelsDetector(VideoDetector):
         status: Status = "fail" if share > limit else "warn" if events else "pass"
         message = (f"{100 * share:.3f} % of pixels out of range on average (luma <{lo}: "
                    f"{100 * low:.3f} %, >{hi}: {100 * high:.3f} %, chroma {100 * chroma:.3f} %)")
+        if self.full_range:
+            c0, c1 = self.limits.chroma_range
+            status = "fail" if status == "fail" else "warn"
+            message = (f"the file is coded in full range (0–255, 'pc'/yuvj), where V4 wants "
+                       f"limited range (luma {lo}–{hi}, chroma {c0}–{c1}): {message}; "
+                       "re-encode to limited range (FFmpeg: -vf scale=out_range=tv "
+                       "-color_range tv); the pipeline converts such a raw source itself")
         return [Check("video.levels", "V4", status, round(share, 6), limit, "share", message,
                       tuple(events))]
 

@@ -28,6 +28,10 @@ A picture whose flat areas carry no noise at all, checked without a layout, is a
 capture (slides straight from a computer): a cast found there may be the author's template,
 so ``video.white_balance`` warns instead of failing.
 
+A file coded in full range (``full_range``: 0–255, "pc", yuvj formats) is measured as the
+limited-range picture it shows (what the render makes of it); only ``video.levels`` judges
+its stored codes, and says that the coding itself is the fault.
+
 ``VideoQC`` gathers single frames into batches (``batch`` frames) before handing them to the
 detectors, so on the GPU each kernel works on many frames at once; ``process_batch`` takes a
 ready stack. Frames must not be modified by the caller after ``process`` (they are buffered).
@@ -55,6 +59,7 @@ from qc_metrics.colour import (
     levels,
     mean_lab,
     span_at,
+    to_limited_range,
 )
 from qc_metrics.frames import VideoDetector, YUVFrame, as_batch, split_yuv420p
 from qc_metrics.motion import Shift, StabilityDetector, phase_correlate
@@ -76,13 +81,16 @@ class VideoQC(VideoDetector):
     """All video checks of V1–V4 over one frame stream, in the order of the check-id table."""
 
     def __init__(self, *, fps: float, profile: Profile, batch: int = 16,
-                 cameras: Sequence[CameraSpan] | None = None) -> None:
+                 cameras: Sequence[CameraSpan] | None = None, full_range: bool = False) -> None:
         self.fps = float(fps)
         self.batch = batch
+        self.profile = profile
+        self.full_range = full_range
+        self.levels = LevelsDetector(fps=fps, profile=profile, full_range=full_range)
         self.detectors: tuple[VideoDetector, ...] = (
             NoiseDetector(fps=fps, profile=profile),
             WhiteBalanceDetector(fps=fps, profile=profile, spans=cameras or ()),
-            LevelsDetector(fps=fps, profile=profile),
+            self.levels,
             StabilityDetector(fps=fps, profile=profile, spans=cameras or ()),
             TimestampDetector(fps=fps, profile=profile),
             ColourJumpDetector(fps=fps, profile=profile, spans=cameras or ()),
@@ -132,7 +140,14 @@ class VideoQC(VideoDetector):
         inside: list[int] | None = None
         if self._lecture_only:
             inside = [i for i, t in enumerate(ts) if span_at(self._cameras, float(t))]
+        coded = frames
+        if self.full_range:     # levels judge the stored codes, the others the picture
+            frames = to_limited_range(frames, luma_range=self.profile.video.luma_range,
+                                      chroma_range=self.profile.video.chroma_range)
         for detector in self.detectors:
+            if detector is self.levels:
+                detector.process_batch(coded, ts)
+                continue
             if inside is not None and id(detector) in self._lecture_only:
                 if len(inside) == len(ts):
                     detector.process_batch(frames, ts)

@@ -245,7 +245,9 @@ class _VideoPass:
         rate = stream.average_rate or stream.guessed_rate
         self.worker = worker
         self.fps = float(rate) if rate else float(profile.delivery.fps)
-        self.qc = VideoQC(fps=self.fps, profile=profile, batch=BATCH, cameras=cameras)
+        self.full_range = _full_range(stream)
+        self.qc = VideoQC(fps=self.fps, profile=profile, batch=BATCH, cameras=cameras,
+                          full_range=self.full_range)
         self.sync: AvSync | None = None
         self.xp = xp
         self.size: tuple[int, int] | None = None    # (width, height) of the first frame
@@ -259,9 +261,12 @@ class _VideoPass:
         if self.size is None:
             # 4:2:0 needs even sizes; an odd source loses its last row/column
             self.size = (frame.width - frame.width % 2, frame.height - frame.height % 2)
-        if frame.format.name != "yuv420p" or (frame.width, frame.height) != self.size:
-            # other pixel formats (yuvj420p, 4:2:2, 10-bit, RGB) and mid-stream size changes
-            frame = frame.reformat(width=self.size[0], height=self.size[1], format="yuv420p")
+        if frame.format.name not in _AS_IS or (frame.width, frame.height) != self.size:
+            # other pixel formats (4:2:2, 10-bit, RGB) and mid-stream size changes; a full-range
+            # file stays in its codes (VideoQC measures it as the limited-range picture)
+            rng = "JPEG" if self.full_range else "MPEG"
+            frame = frame.reformat(width=self.size[0], height=self.size[1], format="yuv420p",
+                                   src_color_range=rng, dst_color_range=rng)
         width, height = self.size
         if self._buf is None:
             # a fresh buffer per batch: detectors may keep views of the frames they got.
@@ -388,6 +393,18 @@ class _AudioPass:
 
 
 # ------------------------------------------------------------------------------ helpers
+
+#: pixel formats whose planes are copied as they are (yuvj420p: yuv420p in full range)
+_AS_IS = ("yuv420p", "yuvj420p")
+_JPEG_RANGE = 2     # AVCOL_RANGE_JPEG
+
+
+def _full_range(stream: av.video.stream.VideoStream) -> bool:
+    """The stream says its pictures are coded in full range (0–255)."""
+    ctx = stream.codec_context
+    fmt = ctx.format
+    return ctx.color_range == _JPEG_RANGE or (fmt is not None and fmt.name.startswith("yuvj"))
+
 
 def _copy_planes(frame: av.VideoFrame, out: np.ndarray, width: int, height: int) -> None:
     """The yuv420p planes of ``frame`` into the flat buffer ``out``, Y then U then V,

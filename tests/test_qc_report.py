@@ -167,6 +167,29 @@ def test_a_gap_in_a_file_counts_its_missing_frames(tmp_path: Path, profile: Prof
     assert _check(report, "format.fps").status == "fail"      # D6: not a constant rate
 
 
+def test_a_full_range_file_is_judged_as_the_picture_it_shows(tmp_path: Path,
+                                                             profile: Profile) -> None:
+    """The same noisy picture exported in limited and in full range (FFmpeg's scale, flagged
+    'pc'): SNR and cast agree; only V4 fails the full-range one, naming the coding."""
+    source = ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=2"]
+    chain = "noise=alls=3:allf=t"
+    limited, full = tmp_path / "tv.mp4", tmp_path / "pc.mp4"
+    _ffmpeg(*source, "-vf", chain, "-c:v", "libx264", "-crf", "10", "-pix_fmt", "yuv420p",
+            str(limited))
+    _ffmpeg(*source, "-vf", f"{chain},scale=in_range=tv:out_range=pc,format=yuvj420p",
+            "-c:v", "libx264", "-crf", "10", "-color_range", "pc", str(full))
+    tv, pc = ({c.id: c for c in qc_file(p, profile=profile, gpu=False,
+                                        thumbnails=False).report.checks}
+              for p in (limited, full))
+    assert tv["video.snr"].measured == pytest.approx(pc["video.snr"].measured, abs=0.5)
+    assert tv["video.white_balance"].measured == pytest.approx(
+        pc["video.white_balance"].measured, abs=0.5)
+    assert pc["video.levels"].status == "fail"
+    assert pc["video.levels"].measured > tv["video.levels"].measured + 0.1
+    assert "coded in full range" in pc["video.levels"].message
+    assert "full range" not in tv["video.levels"].message
+
+
 # ------------------------------------------------------------------------------ contract
 
 def test_json_follows_the_contract(result: QcResult, tmp_path: Path) -> None:

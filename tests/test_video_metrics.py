@@ -27,6 +27,7 @@ from qc_metrics.colour import (
     levels,
     levels_of_batch,
     neutral_delta_e,
+    to_limited_range,
 )
 from qc_metrics.frames import YUVFrame, as_batch, box_downscale, split_yuv420p, timecode
 from qc_metrics.motion import StabilityDetector, phase_correlate
@@ -164,6 +165,58 @@ def test_levels_shares():
     legal = feed(LevelsDetector(fps=FPS, profile=PROFILE),
                  [YUVFrame(np.full((180, 320), 100, np.uint8), *vs.flat_chroma(180, 320))])
     assert legal.status == "pass" and legal.measured == 0.0
+
+
+def test_full_range_codes_to_limited_range():
+    ramp = np.arange(256, dtype=np.uint8)[None, :].repeat(2, 0)
+    y, u, v = to_limited_range(YUVFrame(ramp, ramp[:, ::2], ramp[:, 1::2]), **RANGES)
+    assert (y[0, 0], y[0, 255], u[0, 0], u[0, 64], v[0, 127]) == (16, 235, 16, 128, 240)
+    # every step of the ramp maps to the nearest limited-range code
+    assert np.abs(y[0].astype(float) - (16 + np.arange(256) * 219 / 255)).max() <= 0.5
+
+
+def test_levels_of_a_full_range_file_name_the_coding():
+    """The stored codes are judged (as signalstats does); the message names the coding and the
+    fix, and legal codes in a full-range file are still a warning."""
+    y = np.full((180, 320), 100, np.uint8)
+    y[:36] = 250
+    frame = YUVFrame(y, *vs.flat_chroma(180, 320))
+    full = feed(LevelsDetector(fps=FPS, profile=PROFILE, full_range=True), [frame] * 3)
+    assert full.status == "fail" and full.measured == pytest.approx(0.2, abs=0.02)
+    assert "coded in full range" in full.message and "out_range=tv" in full.message
+    grey = YUVFrame(np.full((180, 320), 100, np.uint8), *vs.flat_chroma(180, 320))
+    quiet = feed(LevelsDetector(fps=FPS, profile=PROFILE, full_range=True), [grey] * 3)
+    assert (quiet.status, quiet.measured) == ("warn", 0.0)
+    assert feed(LevelsDetector(fps=FPS, profile=PROFILE), [grey] * 3).status == "pass"
+
+
+def test_a_full_range_picture_is_measured_as_the_picture_it_shows():
+    """V2/V3 on a full-range picture: σ and chroma offsets in full-range codes are 255/219
+    too large; VideoQC measures the limited-range picture, so a camera's SNR and cast come out
+    the same whichever way it was coded."""
+    rgb = vs.colour_scene(360, 640, gains=CASTS["warm"])
+    limited = vs.rgb_to_yuv420(rgb)
+    h, w = limited.y.shape
+    noisy, _ = vs.add_noise(limited.y.astype(float), 2.0, seed=5, mask=np.ones((h, w), bool))
+    limited = YUVFrame(noisy, limited.u, limited.v)
+    y, u, v = (p.astype(float) for p in limited)      # limited → full-range codes
+    full = YUVFrame(vs.to_u8((y - 16) * 255 / 219), vs.to_u8((u - 128) * 255 / 224 + 128),
+                    vs.to_u8((v - 128) * 255 / 224 + 128))
+    results = {}
+    for name, frames, flag in (("limited", limited, False), ("full", full, True)):
+        qc = VideoQC(fps=FPS, profile=PROFILE, full_range=flag)
+        for i in range(8):
+            qc.process(frames, i / FPS)
+        results[name] = {c.id: c for c in qc.finish()}
+    for check_id, tol in (("video.snr", 0.5), ("video.white_balance", 0.5)):
+        a, b = results["limited"][check_id], results["full"][check_id]
+        assert a.status == b.status and b.measured == pytest.approx(a.measured, abs=tol), check_id
+    # read as limited-range codes, the same full-range picture looks 1.3 dB noisier
+    qc = VideoQC(fps=FPS, profile=PROFILE)
+    for i in range(8):
+        qc.process(full, i / FPS)
+    naive = next(c for c in qc.finish() if c.id == "video.snr")
+    assert results["limited"]["video.snr"].measured - naive.measured > 1.0
 
 
 def _brng_by_hand(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> float:
@@ -523,6 +576,9 @@ def test_cupy_parity():
     assert colour_cast(gpu, **RANGES).magnitude == pytest.approx(
         colour_cast(frame, **RANGES).magnitude, abs=1e-3)
     assert levels(gpu, **RANGES) == levels(frame, **RANGES)
+    for a, b in zip(to_limited_range(gpu, **RANGES), to_limited_range(frame, **RANGES),
+                    strict=True):
+        assert np.array_equal(cupy.asnumpy(a), b)
     pan = vs.pan_clip(180, 320, 2, speed=7.0)
     a = phase_correlate(pan[0].y, pan[1].y)
     b = phase_correlate(cupy.asarray(pan[0].y), cupy.asarray(pan[1].y))
