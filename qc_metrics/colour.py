@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -448,6 +448,16 @@ class LevelsDetector(VideoDetector):
 
 # --------------------------------------------------------------------------- colour jumps (V1)
 
+class _Pair(NamedTuple):
+    """Two consecutive frames, as the colour-jump detector saw them."""
+
+    t: float                        #: time of the second frame
+    same: bool                      #: same content (not a cut)
+    moves: bool                     #: the colour moved (by half the threshold, whole picture)
+    before: tuple[float, ...]       #: mean L*a*b* of the first frame
+    after: tuple[float, ...]        #: … and of the second
+
+
 class ColourJumpDetector(VideoDetector):
     """``video.colour_jumps`` (V1: no sudden colour changes): ΔE2000 between consecutive
     frames' mean colours above ``jump_delta_e`` while the picture content stays the same.
@@ -462,13 +472,23 @@ class ColourJumpDetector(VideoDetector):
     too. So the picture is also cut into a ``grid``×``grid`` grid: a change counts only when
     at least ``min_spread`` of the tiles changed by more than half the threshold.
 
+    *Sudden* is judged on the run of consecutive frame pairs whose colour moves (by more than
+    half the threshold, same content, whole picture): a run that changes the colour by more
+    than the threshold within fewer than ``ramp_s`` seconds is one sudden change (a camera's
+    white balance or exposure snapping over one to a few frames); a longer run is a gradual
+    transition (a fade in or out, a dissolve, a slow exposure ramp), an edit and not a jump.
+
     ``spans`` (the render's layout, :class:`CameraSpan`): when given, each camera's region is
     judged on its own (a jump of the teacher camera in a small inset is a jump of that
-    camera), frames outside every span are not judged, and a layout switch is a cut."""
+    camera), frames outside every span are not judged, and a layout switch is a cut. An
+    authored capture (digital slides) has no sensor noise, so a colour fault there (a capture
+    device switching range or matrix) leaves its content correlation at ≈ 1, while any new
+    slide lowers it: its region counts a change as a cut below ``authored_correlation``."""
 
     def __init__(self, *, fps: float, profile: Profile, jump_delta_e: float | None = None,
                  cut_correlation: float = 0.6, step: int = 4, grid: int = 4,
-                 min_spread: float = 0.5, spans: Sequence[CameraSpan] = (),
+                 min_spread: float = 0.5, ramp_s: float = 0.2,
+                 authored_correlation: float = 0.98, spans: Sequence[CameraSpan] = (),
                  label: str = "") -> None:
         self.fps = float(fps)
         self.profile = profile
@@ -479,11 +499,13 @@ class ColourJumpDetector(VideoDetector):
         self.step = step
         self.grid = grid
         self.min_spread = min_spread
+        self.ramp_s = ramp_s
+        self.authored_correlation = authored_correlation
         self.spans = sorted(spans, key=lambda s: s.start_s)
         self.label = label          #: the camera whose region this judges, in event details
         self._prev: tuple[Any, Any, Any] | None = None
-        self._events: list[Event] = []
-        self._worst = 0.0
+        #: per frame pair; None where a segment starts (a layout switch: runs do not cross it)
+        self._pairs: list[_Pair | None] = []
         self._local = 0             # changes of part of the picture only (not counted)
         self._regions: dict[str, ColourJumpDetector] = {}   # with spans: one per camera
         self._span: CameraSpan | None = None
@@ -498,16 +520,21 @@ class ColourJumpDetector(VideoDetector):
                 for region in self._regions.values():
                     region._prev = None
                 self._span = span
-            for name, rect in (span.regions.items() if span is not None else ()):
+            if span is None:
+                continue
+            for name, rect in span.regions.items():
                 crop = crop_planes(YUVFrame(*(p[i:j] for p in frames)), rect)
                 if crop is None:
                     continue
-                if name not in self._regions:
-                    self._regions[name] = ColourJumpDetector(
+                key = f"{name} (authored)" if name in span.authored else name
+                if key not in self._regions:
+                    self._regions[key] = ColourJumpDetector(
                         fps=self.fps, profile=self.profile, jump_delta_e=self.threshold,
-                        cut_correlation=self.cut_correlation, step=self.step, grid=self.grid,
-                        min_spread=self.min_spread, label=name)
-                self._regions[name]._judge(crop, ts[i:j])
+                        cut_correlation=(self.authored_correlation if name in span.authored
+                                         else self.cut_correlation),
+                        step=self.step, grid=self.grid, min_spread=self.min_spread,
+                        ramp_s=self.ramp_s, label=name)
+                self._regions[key]._judge(crop, ts[i:j])
 
     def _judge(self, frames: YUVFrame, ts: Sequence[float]) -> None:
         xp = array_namespace(frames.y)
@@ -531,6 +558,7 @@ class ColourJumpDetector(VideoDetector):
             times = [math.nan, *ts]
         else:
             times = list(ts)
+            self._pairs.append(None)
         self._prev = (lab[-1:], tiles[-1:], thumbs[-1:])
         if lab.shape[0] < 2:
             return
@@ -540,39 +568,97 @@ class ColourJumpDetector(VideoDetector):
         de, spread, corr, lab_h = to_host(de), to_host(spread), to_host(corr), to_host(lab)
         for k in range(len(de)):
             d = float(de[k])
-            if d > self.threshold and corr[k] >= self.cut_correlation:
-                if spread[k] < self.min_spread:      # part of the picture: new content
-                    self._local += 1
-                    continue
-                t = float(times[k + 1])
-                self._worst = max(self._worst, d)
-                (l0, a0, b0), (l1, a1, b1) = lab_h[k], lab_h[k + 1]
-                self._events.append(Event(
-                    t, t + 1.0 / self.fps,
-                    f"{timecode(t)}: {self.label + ' ' if self.label else ''}mean colour "
-                    f"jumps by ΔE2000 {d:.1f} "
-                    f"(L*a*b* {l0:.0f},{a0:+.1f},{b0:+.1f} → {l1:.0f},{a1:+.1f},{b1:+.1f})"))
+            same = bool(corr[k] >= self.cut_correlation)
+            if d > self.threshold and same and spread[k] < self.min_spread:
+                self._local += 1        # part of the picture: new content
+            moves = same and d > self.threshold / 2 and bool(spread[k] >= self.min_spread)
+            self._pairs.append(_Pair(float(times[k + 1]), same, moves,
+                                     tuple(float(x) for x in lab_h[k]),
+                                     tuple(float(x) for x in lab_h[k + 1])))
+
+    def _changes(self) -> tuple[list[tuple[Event, float]], int]:
+        """(sudden changes with their ΔE2000, gradual transitions) from the pair runs.
+
+        A run of moving pairs is sudden when it is short (< ``ramp_s``) and the colour is
+        steady around it: within half the threshold over the ``settle`` frames before and
+        after. Otherwise it belongs to a gradual transition (a fade's steps are uneven once
+        encoded: a few frames move less than half the threshold, which splits the run)."""
+        events: list[tuple[Event, float]] = []
+        ramps = 0
+        ramp = max(2, round(self.ramp_s * self.fps))    # pairs: 0.2 s at 25 fps = 5
+        settle = max(1, ramp // 2)
+        half = self.threshold / 2
+        pairs = self._pairs
+        last_ramp = -len(pairs) - ramp                  # index of the last transition's end
+
+        def apart(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+            return float(to_host(delta_e2000(np.asarray(a), np.asarray(b))))
+
+        def same(i: int) -> bool:
+            row = pairs[i] if 0 <= i < len(pairs) else None
+            return row is not None and row.same
+
+        k = 0
+        while k < len(pairs):
+            row = pairs[k]
+            if row is None or not row.moves:
+                k += 1
+                continue
+            j = k
+            while j + 1 < len(pairs) and (nxt := pairs[j + 1]) is not None and nxt.moves:
+                j += 1
+            last = pairs[j]
+            assert last is not None
+            total = apart(row.before, last.after)
+            if total > self.threshold:
+                # the colour `settle` frames before and after, up to a cut or a layout switch
+                a, b = k, j
+                while a > k - settle and same(a - 1):
+                    a -= 1
+                while b < j + settle and same(b + 1):
+                    b += 1
+                before, after = pairs[a], pairs[b]
+                assert before is not None and after is not None
+                steady = (apart(before.before, row.before) <= half
+                          and apart(last.after, after.after) <= half)
+                if j - k + 1 >= ramp or not steady:
+                    ramps += 1 if k - last_ramp > settle else 0
+                    last_ramp = j
+                else:
+                    t = row.t
+                    (l0, a0, b0), (l1, a1, b1) = row.before, last.after
+                    steps = f" over {j - k + 1} frames" if j > k else ""
+                    events.append((Event(
+                        t, last.t + 1.0 / self.fps,
+                        f"{timecode(t)}: {self.label + ' ' if self.label else ''}mean colour "
+                        f"jumps by ΔE2000 {total:.1f}{steps} (L*a*b* {l0:.0f},{a0:+.1f},"
+                        f"{b0:+.1f} → {l1:.0f},{a1:+.1f},{b1:+.1f})"), total))
+            k = j + 1
+        return events, ramps
 
     def _lab(self, means: list[Any]) -> Any:
         return yuv_to_lab(*means, luma_range=self.limits.luma_range,
                           chroma_range=self.limits.chroma_range)
 
     def finish(self) -> list[Check]:
-        for region in self._regions.values():
-            self._events += region._events
-            self._worst = max(self._worst, region._worst)
-            self._local += region._local
-        self._events.sort(key=lambda e: e.start_s)
-        self._regions = {}
-        n = len(self._events)
+        parts = [r._changes() for r in self._regions.values()] if self.spans \
+            else [self._changes()]
+        found = sorted((e for events, _ in parts for e in events), key=lambda e: e[0].start_s)
+        ramps = sum(r for _, r in parts)
+        local = sum(r._local for r in self._regions.values()) if self.spans else self._local
+        n = len(found)
         status: Status = "fail" if n else "pass"
-        message = (f"{n} sudden colour change(s) outside cuts, up to ΔE2000 {self._worst:.1f}"
-                   if n else "no sudden colour changes outside cuts")
-        if self._local:
-            message += (f"; {self._local} change(s) of part of the picture only (new content "
+        message = (f"{n} sudden colour change(s) outside cuts, up to ΔE2000 "
+                   f"{max(d for _, d in found):.1f}" if n
+                   else "no sudden colour changes outside cuts")
+        if ramps:
+            message += (f"; {ramps} gradual transition(s) (fades, dissolves: the colour "
+                        "still moving before or after) not counted")
+        if local:
+            message += (f"; {local} change(s) of part of the picture only (new content "
                         "such as a slide build, not a colour shift) not counted")
         return [Check("video.colour_jumps", "V1", status, float(n), 0.0, "events", message,
-                      tuple(self._events))]
+                      tuple(e for e, _ in found))]
 
 
 # --------------------------------------------------------------------------- camera match

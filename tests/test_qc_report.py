@@ -167,6 +167,18 @@ def test_a_gap_in_a_file_counts_its_missing_frames(tmp_path: Path, profile: Prof
     assert _check(report, "format.fps").status == "fail"      # D6: not a constant rate
 
 
+def test_fades_made_by_ffmpeg_are_not_colour_jumps(tmp_path: Path, profile: Profile) -> None:
+    # FFmpeg's fade filter, then x264: 0.5-s fades whose encoded steps move the mean colour
+    # by ΔE2000 3–4 each (each above V1's threshold alone)
+    path = tmp_path / "fades.mp4"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=4",
+            "-vf", "fade=t=in:st=0:d=0.5,fade=t=out:st=3.5:d=0.5",
+            "-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", str(path))
+    check = _check(qc_file(path, profile=profile, gpu=False, thumbnails=False).report,
+                   "video.colour_jumps")
+    assert check.status == "pass" and "2 gradual transition(s)" in check.message, check
+
+
 def test_a_full_range_file_is_judged_as_the_picture_it_shows(tmp_path: Path,
                                                              profile: Profile) -> None:
     """The same noisy picture exported in limited and in full range (FFmpeg's scale, flagged

@@ -26,6 +26,7 @@ from qc_metrics.colour import (
     delta_e2000,
     levels,
     levels_of_batch,
+    mean_lab,
     neutral_delta_e,
     to_limited_range,
 )
@@ -444,6 +445,69 @@ def test_colour_jump_of_one_camera_in_the_layout():
     switch = [CameraSpan(0.0, 0.4, regions), CameraSpan(0.4, 10.0, regions)]
     check = feed(ColourJumpDetector(fps=FPS, profile=PROFILE, spans=switch), frames)
     assert check.status == "pass", check.events
+
+
+def _faded(frame_rgb: np.ndarray, level: float) -> YUVFrame:
+    return vs.rgb_to_yuv420(frame_rgb * level)
+
+
+def test_fades_are_transitions_a_snap_in_between_is_a_jump():
+    """A 0.5-s fade in with uneven steps (as an encoder leaves them: some steps move the
+    mean colour by ΔE2000 > 6, some by < 1.5), a white-balance snap at 2.0 s, a 0.4-s fade
+    out: the fades are edits, only the snap is a jump."""
+    neutral = vs.colour_scene(180, 320)
+    warm = vs.colour_scene(180, 320, gains=CASTS["warm"])
+    steps = np.array([1, 2, 0.3, 2, 1, 0.4, 2, 1, 1.5, 0.3, 1.5, 1])
+    fade_in = [_faded(neutral, x) for x in np.concatenate([[0], np.cumsum(steps)]) / steps.sum()]
+    fade_out = [_faded(warm, x) for x in np.linspace(1, 0, 11)]
+    still_neutral, still_warm = vs.rgb_to_yuv420(neutral), vs.rgb_to_yuv420(warm)
+    frames = fade_in + [still_neutral] * (50 - len(fade_in)) + [still_warm] * 20 + fade_out
+    check = feed(ColourJumpDetector(fps=FPS, profile=PROFILE), frames)
+    assert check.status == "fail" and _times(check) == [2.0], check.events
+    assert "2 gradual transition(s)" in check.message
+    fades = feed(ColourJumpDetector(fps=FPS, profile=PROFILE), fade_in + [still_neutral] * 10)
+    assert fades.status == "pass", fades.events
+
+
+def test_a_white_balance_snap_over_two_frames_is_one_jump():
+    """A camera's white balance snapping in two frames, each step under the threshold and
+    the change as a whole over it: one sudden change, reported once with its whole size."""
+    neutral = vs.rgb_to_yuv420(vs.colour_scene(180, 320))
+    half = vs.rgb_to_yuv420(vs.colour_scene(180, 320, gains=(1.04, 1.0, 0.94)))
+    warm = vs.rgb_to_yuv420(vs.colour_scene(180, 320, gains=(1.08, 1.0, 0.88)))
+    check = feed(ColourJumpDetector(fps=FPS, profile=PROFILE),
+                 [neutral] * 15 + [half] + [warm] * 15)
+    assert check.status == "fail" and check.measured == 1.0, check.events
+    (event,) = check.events
+    assert event.start_s == pytest.approx(0.6) and "over 2 frames" in event.detail
+    whole = float(event.detail.split("ΔE2000 ")[1].split()[0])
+    steps = [float(delta_e2000(mean_lab(a, **RANGES)[0], mean_lab(b, **RANGES)[0]))
+             for a, b in ((neutral, half), (half, warm))]
+    assert max(steps) < V.camera_delta_e_max < whole    # each step alone would pass
+
+
+def test_a_new_slide_in_an_authored_capture_is_not_a_colour_jump():
+    """Slides straight from a computer change to a page of the template's cooler variant:
+    other text, the same title bar and frame (content correlation ≈ 0.7), every tile bluer.
+    As a camera that is a colour jump; as the authored capture the layout says it is, a new
+    slide. The same capture turning blue as a whole (a capture device switching matrix)
+    keeps its content correlation at 1 and is still a jump."""
+    cool = np.array([0.93, 0.97, 1.08])
+    a, _ = vs.slide_luma(360, 640, seed=0)
+    b, _ = vs.slide_luma(360, 640, seed=1)
+    page, next_page = (np.repeat((x / 255)[..., None], 3, axis=2) for x in (a, b))
+    first, cooler = vs.rgb_to_yuv420(page), vs.rgb_to_yuv420(np.clip(next_page * cool, 0, 1))
+    frames = [first] * 10 + [cooler] * 10
+    regions = {"slides": (0, 0, 640, 360)}
+    as_camera = [CameraSpan(0.0, 10.0, regions)]
+    authored = [CameraSpan(0.0, 10.0, regions, authored=("slides",))]
+    assert feed(ColourJumpDetector(fps=FPS, profile=PROFILE, spans=as_camera),
+                frames).status == "fail"
+    check = feed(ColourJumpDetector(fps=FPS, profile=PROFILE, spans=authored), frames)
+    assert check.status == "pass", check.events
+    glitch = [first] * 10 + [vs.rgb_to_yuv420(np.clip(page * cool, 0, 1))] * 10
+    check = feed(ColourJumpDetector(fps=FPS, profile=PROFILE, spans=authored), glitch)
+    assert check.status == "fail" and _times(check) == [0.4]
 
 
 # --------------------------------------------------------------------------- FFmpeg reference
