@@ -40,10 +40,12 @@ def _run_name() -> str:
 @flow(name="qc", flow_run_name=_run_name, log_prints=True)
 def qc_flow(path: str, json_out: str, html_out: str | None = None,
             profile: str = DEFAULT_PROFILE, lecture: str | None = None,
-            gpu: bool | None = None, cameras: list[dict[str, Any]] | None = None) -> str:
+            gpu: bool | None = None, cameras: list[dict[str, Any]] | None = None,
+            name: str | None = None) -> str:
     """QC ``path``; write the contract JSON to ``json_out`` (and HTML to ``html_out``).
     ``cameras``: the render's camera spans (start_s, end_s, regions) for V3 camera match.
-    Returns the overall status."""
+    ``name``: what the report calls the file (default: ``path``). Returns the overall
+    status."""
     from courseware.html_report import render_html
     from qc_metrics.colour import CameraSpan
     from tasks.qc import qc_task
@@ -53,7 +55,7 @@ def qc_flow(path: str, json_out: str, html_out: str | None = None,
                      cameras=[CameraSpan(float(c["start_s"]), float(c["end_s"]),
                                          {k: tuple(v) for k, v in c["regions"].items()},
                                          authored=tuple(c.get("authored", ())))
-                              for c in cameras or ()])
+                              for c in cameras or ()], name=name)
     result.report.write_json(Path(json_out))
     if html_out is not None:
         Path(html_out).write_text(render_html(result), "utf-8")

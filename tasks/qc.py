@@ -125,13 +125,14 @@ class QcResult:
 
 def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
             thumbnails: bool = True, gpu: bool | None = None,
-            cameras: Sequence[CameraSpan] | None = None) -> QcResult:
+            cameras: Sequence[CameraSpan] | None = None, name: str | None = None) -> QcResult:
     """Every QC check of ``path`` (format D2–D10, video V1–V4, audio S1–S4) in one decode pass.
 
     ``gpu``: None uses CuPy when a CUDA device is usable, True asks for it (falling back to
     NumPy, noted, when there is none), False runs on NumPy. ``cameras``: which part of the
     picture shows which camera when (the render's layout); without it ``video.camera_match``
-    is skipped. Raises MissingSourceError /
+    is skipped. ``name``: what the report calls the file, when ``path`` is a working copy
+    (the published key of a rendered lecture). Raises MissingSourceError /
     CorruptMediaError when the file is absent, unreadable or damaged.
     """
     fmt = verify_file(path, profile=profile, lecture=lecture)
@@ -170,7 +171,7 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
         checks += [Check(i, c, "skip", None, None, "", "no audio stream") for i, c in _AUDIO_IDS]
     ran = [p.qc.backend for p in (video, audio) if p is not None and p.qc.backend]
     backend = ran[0] if ran else backend_name(xp)
-    report = Report(file=str(path), profile=profile.name, duration_s=fmt.duration_s,
+    report = Report(file=name or str(path), profile=profile.name, duration_s=fmt.duration_s,
                     checks=tuple(checks), backend=backend)
     thumbs: tuple[Thumbnail, ...] = ()
     if thumbnails and video is not None:

@@ -230,6 +230,57 @@ def test_two_workers_and_a_killed_worker(stack: Stack, tmp_path: Path) -> None:
     assert all(n >= 1 for n in took.values()), (took, os.listdir(stack.logs))
 
 
+_COURSE = """
+import json, sys
+from flows.course import course_flow
+r = course_flow(sys.argv[1], sys.argv[2], work_dir=sys.argv[3], qc_deployment="qc/qc-cpu")
+print("RESULT " + json.dumps(r.model_dump(), ensure_ascii=False))
+"""
+
+
+@pytest.mark.timeout(300)
+def test_qc_routed_to_a_qc_deployment(stack: Stack, tmp_path: Path) -> None:
+    """``qc_deployment``: raw-source and full QC run as flow runs of the ``qc`` deployment on
+    a worker of its pool (where operators put the GPU); the reports come back through the
+    shared volume, and the published one names the published file."""
+    raw = make_sample(tmp_path / "raw", lectures=1, seconds=2.0)
+    store, work, log = tmp_path / "delivery", tmp_path / "work", tmp_path / "course.log"
+    worker = start_worker("cpu", "qc1", stack.env, stack.logs / "qc1.log", limit=2)
+    try:
+        run = start([sys.executable, "-c", _COURSE, str(raw), str(store), str(work)],
+                    stack.env, log)
+        try:
+            run.wait(timeout=240)
+        except subprocess.TimeoutExpired:
+            kill_tree(run)
+            pytest.fail("the course did not finish:\n" + log.read_text()[-3000:])
+    finally:
+        stop([worker])
+    text = log.read_text("utf-8", errors="replace")
+    lines = [ln for ln in text.splitlines() if ln.startswith("RESULT ")]
+    assert lines, text[-3000:]
+    (lecture,) = json.loads(lines[-1].removeprefix("RESULT "))["lectures"]
+    assert lecture["status"] == "pass" and lecture["qc_status"] in ("pass", "warn"), lecture
+    assert set(lecture["raw_qc"]) == {"slides", "teacher"}
+    assert "error" not in lecture["raw_qc"].values(), lecture["raw_qc"]
+    stem = store / lecture["key"].removesuffix(".mp4")
+    report = json.loads(Path(f"{stem}.qc.json").read_text("utf-8"))
+    assert report["file"] == lecture["key"] and report["backend"] == "numpy"
+    assert Path(f"{stem}.qc.html").is_file()
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: stack.api_url}), \
+            get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["qc"])))
+    done = [r for r in runs if r.state is not None and r.state.is_completed()]
+    # two raw sources and the rendered lecture, each a run of the deployment on a worker
+    assert len(done) == 3 and all(r.deployment_id for r in done), [
+        (r.name, r.state_name) for r in runs]
+
+
 def test_prefect_yaml_deployments_match_the_flows() -> None:
     import yaml
 

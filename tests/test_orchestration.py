@@ -75,6 +75,7 @@ def test_rerun_renders_nothing_and_changes_nothing(raw: Path, tmp_path: Path,
         stem = store / lec.key.removesuffix(".mp4")
         report = json.loads(Path(f"{stem}.qc.json").read_text("utf-8"))
         assert {"video.snr", "audio.peak", "format.bitrate"} <= {c["id"] for c in report["checks"]}
+        assert report["file"] == lec.key  # the file beside it, not the deleted working copy
         assert Path(f"{stem}.qc.html").read_text("utf-8").lstrip().lower().startswith("<!doctype")
         marker = json.loads(Path(f"{stem}.done.json").read_text("utf-8"))
         video = store / lec.key
