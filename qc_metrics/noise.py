@@ -32,6 +32,7 @@ from typing import Any
 
 from courseware.report import Check, Event, Status
 from encoder_profiles import Profile
+from qc_metrics.colour import CameraSpan, authored_sources, span_runs
 from qc_metrics.frames import VideoDetector, YUVFrame, as_batch, runs, timecode
 from qc_metrics.xp import array_namespace, to_host
 
@@ -111,6 +112,22 @@ def sigma_from_energies(energy: Any) -> tuple[Any, Any]:
     return sigma, xp.where(zeros > count, zeros, count)
 
 
+def active_area(y: Any) -> tuple[slice, slice]:
+    """Rows and columns of a batch of planes (N, H, W) inside its constant borders: the
+    letterbox or pillarbox bars a source gets in a layout slot (FFmpeg cropdetect's idea).
+    A block straddling a bar's edge holds a few picture pixels and many flat ones, and would
+    pass for a low-noise flat block."""
+    xp = array_namespace(y)
+    cols = to_host(xp.all(y.max(axis=(0, 1)) == y.min(axis=(0, 1))[None], axis=0))
+    rows = to_host(xp.all(y.max(axis=(0, 2)) == y.min(axis=(0, 2))[None], axis=0))
+
+    def inside(constant: Any) -> slice:
+        live = [i for i, c in enumerate(constant) if not c]
+        return slice(live[0], live[-1] + 1) if live else slice(0, 0)
+
+    return inside(rows), inside(cols)
+
+
 def estimate_noise(y: Any, *, luma_range: Sequence[float], block: int = 32,
                    row_step: int = 1) -> NoiseEstimate:
     """RMS luma noise of one frame (H, W) at full resolution, and its SNR (V2)."""
@@ -127,18 +144,27 @@ class NoiseDetector(VideoDetector):
     Every ``every``-th frame (default: five per second) is measured at full resolution on every
     ``row_step``-th row of tiles. The reported SNR comes from the median σ of the measured
     frames; spans of frames below the minimum are events.
+
+    ``spans`` (the render's layout): each camera's region is measured on its own, inside its
+    letterbox bars, every row of its tiles, and the V2 value is the worst camera's. Measured
+    on the whole picture, a noisy teacher camera in an inset is hidden: the slides' flat areas
+    outnumber its own, and the lowest-noise population (or the noise-free one) wins. Authored
+    captures are not measured.
     """
 
     def __init__(self, *, fps: float, profile: Profile, every: int | None = None,
-                 block: int = 32, row_step: int = 3) -> None:
+                 block: int = 32, row_step: int = 3,
+                 spans: Sequence[CameraSpan] = ()) -> None:
         self.fps = float(fps)
         self.limits = profile.video
         self.every = every or max(1, round(fps / 5))
         self.block = block
         self.row_step = row_step
+        self.spans = sorted(spans, key=lambda c: c.start_s)
         self._count = 0
         self._times: list[float] = []
-        self._sigmas: list[float] = []
+        self._sigmas: list[float] = []      # with spans: the noisiest camera's, per frame
+        self._cameras: dict[str, list[tuple[float, float]]] = {}   # with spans: (t, σ)
 
     def process_batch(self, frames: YUVFrame, ts: Sequence[float]) -> None:
         y = as_batch(frames).y
@@ -146,11 +172,32 @@ class NoiseDetector(VideoDetector):
         self._count += len(ts)
         if not picks:
             return
+        if self.spans:
+            self._measure_cameras(y, picks, [float(ts[i]) for i in picks])
+            return
         energy = block_energies(y[picks[0]::self.every], block=self.block,
                                 row_step=self.row_step)
         sigma, _ = sigma_from_energies(energy)
         self._sigmas.extend(float(s) for s in to_host(sigma))
         self._times.extend(float(ts[i]) for i in picks)
+
+    def _measure_cameras(self, y: Any, picks: list[int], times: list[float]) -> None:
+        for i, j, span in span_runs(self.spans, times):
+            cameras = span.cameras() if span is not None else {}
+            if not cameras:
+                continue
+            frames = y[picks[i]: picks[j - 1] + 1: self.every]    # picks are evenly spaced
+            worst = [math.nan] * (j - i)
+            for name, (x0, y0, w, h) in cameras.items():
+                crop = frames[:, y0: y0 + h, x0: x0 + w]
+                energy = block_energies(crop[(slice(None), *active_area(crop))],
+                                        block=self.block)
+                sigma, _ = sigma_from_energies(energy)
+                sigmas = [float(s) for s in to_host(sigma)]
+                self._cameras.setdefault(name, []).extend(zip(times[i:j], sigmas, strict=True))
+                worst = [b if a != a or b > a else a for a, b in zip(worst, sigmas, strict=True)]
+            self._times.extend(times[i:j])
+            self._sigmas.extend(worst)
 
     def noise_free(self) -> bool:
         """True when most measured frames' flat areas carry no noise at all (median σ = 0):
@@ -159,31 +206,75 @@ class NoiseDetector(VideoDetector):
         return bool(valid) and valid[len(valid) // 2] == 0.0
 
     def finish(self) -> list[Check]:
-        lo_hi = self.limits.luma_range
         minimum = self.limits.snr_min_db
+        if self.spans:
+            return [self._judge_cameras()]
         valid = [(t, s) for t, s in zip(self._times, self._sigmas, strict=True) if s == s]
         if not valid:
             return [Check("video.snr", "V2", "skip", None, minimum, "dB",
                           "no flat image area to measure noise in")]
-        sigmas = sorted(s for _, s in valid)
-        sigma = sigmas[len(sigmas) // 2]
-        value = snr_db(sigma, luma_range=lo_hi)
-        # V2: SNR >= 55 dB (profile.video.snr_min_db)
-        low = [snr_db(s, luma_range=lo_hi) < minimum for _, s in valid]
-        step = self.every / self.fps
-        events = tuple(
-            Event(valid[i][0], valid[j - 1][0] + step,
-                  f"{timecode(valid[i][0])}: SNR "
-                  f"{min(snr_db(s, luma_range=lo_hi) for _, s in valid[i:j]):.1f} dB "
-                  f"(σ up to {max(s for _, s in valid[i:j]):.2f} codes)")
-            for i, j in runs(low))
+        sigma, value, events = self._judge(valid)
         if value == math.inf:
-            return [Check("video.snr", "V2", "pass", None, minimum, "dB",
-                          "no noise measurable (noise-free flat areas)", events)]
+            return [Check("video.snr", "V2", "warn" if events else "pass", None, minimum, "dB",
+                          "no noise measurable (noise-free flat areas)" + self._stretches(events),
+                          events)]
         status: Status = "fail" if value < minimum else "warn" if events else "pass"
         message = (f"luma noise σ = {sigma:.3f} codes in flat areas → SNR {value:.1f} dB "
                    f"(minimum {minimum:g} dB)")
-        if events and value >= minimum:
-            message += f"; {len(events)} stretch(es) below the minimum"
+        if value >= minimum:
+            message += self._stretches(events)
         return [Check("video.snr", "V2", status, round(value, 2), minimum, "dB", message,
                       events)]
+
+    def _judge(self, valid: list[tuple[float, float]], label: str = "",
+               ) -> tuple[float, float, tuple[Event, ...]]:
+        """(median σ, its SNR, stretches below the minimum) of measured (t, σ)."""
+        lo_hi = self.limits.luma_range
+        minimum = self.limits.snr_min_db
+        sigmas = sorted(s for _, s in valid)
+        sigma = sigmas[len(sigmas) // 2]
+        # V2: SNR >= 55 dB (profile.video.snr_min_db)
+        low = [snr_db(s, luma_range=lo_hi) < minimum for _, s in valid]
+        step = self.every / self.fps
+        who = f"{label} " if label else ""
+        events = tuple(
+            Event(valid[i][0], valid[j - 1][0] + step,
+                  f"{timecode(valid[i][0])}: {who}SNR "
+                  f"{min(snr_db(s, luma_range=lo_hi) for _, s in valid[i:j]):.1f} dB "
+                  f"(σ up to {max(s for _, s in valid[i:j]):.2f} codes)")
+            for i, j in runs(low))
+        return sigma, snr_db(sigma, luma_range=lo_hi), events
+
+    @staticmethod
+    def _stretches(events: Sequence[Event]) -> str:
+        return f"; {len(events)} stretch(es) below the minimum" if events else ""
+
+    def _judge_cameras(self) -> Check:
+        """V2 with the layout: every camera region on its own; the worst one is the value."""
+        minimum = self.limits.snr_min_db
+        authored = authored_sources(self.spans)
+        skipped = (f"; {', '.join(authored)}: an authored capture, not measured"
+                   if authored else "")
+        judged = {name: self._judge(valid, name) for name, rows in sorted(self._cameras.items())
+                  if (valid := [(t, s) for t, s in rows if s == s])}
+        if not judged:
+            return Check("video.snr", "V2", "skip", None, minimum, "dB",
+                         "no camera picture with a flat area to measure noise in" + skipped)
+        events = tuple(sorted((e for _, _, ev in judged.values() for e in ev),
+                              key=lambda e: e.start_s))
+        worst = min(judged, key=lambda n: judged[n][1])
+        value = judged[worst][1]
+        parts = "; ".join(
+            f"{name}: " + (f"σ = {sigma:.3f} codes → SNR {snr:.1f} dB" if snr != math.inf
+                           else "no noise measurable")
+            for name, (sigma, snr, _) in judged.items())
+        if value == math.inf:
+            return Check("video.snr", "V2", "warn" if events else "pass", None, minimum, "dB",
+                         f"each camera's picture judged on its own: {parts}{skipped}"
+                         + self._stretches(events), events)
+        status: Status = "fail" if value < minimum else "warn" if events else "pass"
+        message = (f"{worst} is the noisiest camera (minimum {minimum:g} dB); each camera's "
+                   f"picture judged on its own: {parts}{skipped}")
+        if value >= minimum:
+            message += self._stretches(events)
+        return Check("video.snr", "V2", status, round(value, 2), minimum, "dB", message, events)

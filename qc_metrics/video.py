@@ -88,7 +88,7 @@ class VideoQC(VideoDetector):
         self.full_range = full_range
         self.levels = LevelsDetector(fps=fps, profile=profile, full_range=full_range)
         self.detectors: tuple[VideoDetector, ...] = (
-            NoiseDetector(fps=fps, profile=profile),
+            NoiseDetector(fps=fps, profile=profile, spans=cameras or ()),
             WhiteBalanceDetector(fps=fps, profile=profile, spans=cameras or ()),
             self.levels,
             StabilityDetector(fps=fps, profile=profile, spans=cameras or ()),

@@ -310,8 +310,10 @@ class _VideoPass:
             _timeline("snr", "Image SNR (V2), median per second", "图像信噪比（每秒中值）", "dB",
                       snr, (Limit(profile.video.snr_min_db, "V2 min"),), ("video.snr",),
                       "luma noise σ in flat areas (Immerkær 1996), SNR = 20·log10"
-                      f"({luma[1] - luma[0]}/σ); "
-                      "gaps: no flat area or no measurable noise", origin=0.5),
+                      f"({luma[1] - luma[0]}/σ)"
+                      + ("; the noisiest camera's picture, each measured in its region"
+                         if noise.spans else "")
+                      + "; gaps: no flat area or no measurable noise", origin=0.5),
             _timeline("motion", "Global motion (V1), largest per second",
                       "画面整体运动（每秒最大）", "px", moves, (Limit(jump_px, "jump limit"),),
                       ("video.stability",),

@@ -100,6 +100,56 @@ def test_noise_detector_verdict(sigma, status):
     assert check.threshold == V.snr_min_db
 
 
+PIP_720 = {"slides": (20, 90, 960, 540), "teacher": (1000, 90, 260, 146)}  # layouts.yaml pip
+
+
+def _pip_noise(slides_sigma: float, teacher_sigma: float, n: int = 10, bars: int = 0):
+    """1280×720 frames in the picture-in-picture layout: a slide (flat, noise σ as given)
+    and a teacher camera in the inset, pillarboxed by ``bars`` px each side (a 4:3 camera in
+    the 16:9 slot); returns the frames and the teacher's true σ."""
+    slide, slide_flat = vs.slide_luma(540, 960)
+    camera, camera_flat = vs.camera_luma(146, 260 - 2 * bars)
+    u, v = vs.flat_chroma(720, 1280)
+    frames, truths = [], []
+    for i in range(n):
+        y = np.full((720, 1280), 16, np.uint8)
+        x0, y0, w, h = PIP_720["slides"]
+        y[y0: y0 + h, x0: x0 + w] = (vs.add_noise(slide, slides_sigma, seed=i, mask=slide_flat)[0]
+                                     if slides_sigma else vs.to_u8(slide))
+        x0, y0, w, h = PIP_720["teacher"]
+        noisy, truth = vs.add_noise(camera, teacher_sigma, seed=100 + i, mask=camera_flat)
+        y[y0: y0 + h, x0 + bars: x0 + w - bars] = noisy
+        frames.append(YUVFrame(y, u, v))
+        truths.append(truth)
+    return frames, float(np.median(truths))
+
+
+@pytest.mark.parametrize(("slides_sigma", "bars"), [(0.0, 0), (0.2, 0), (0.0, 33)])
+def test_noisy_teacher_inset_fails_v2_with_the_layout(slides_sigma, bars):
+    """A noisy teacher camera (σ 2 codes, 41 dB) in the inset beside a clean slide: on the
+    whole picture the slide's flat areas outnumber the camera's, so V2 passed; judged per
+    camera region (the render's layout) the teacher fails, within 1 dB of the truth, also
+    when pillarbox bars (flat, no noise) fill a quarter of its region."""
+    frames, truth = _pip_noise(slides_sigma, 2.0, bars=bars)
+    whole = feed(NoiseDetector(fps=FPS, profile=PROFILE, every=1), frames)
+    assert whole.status == "pass"                       # the blind spot the layout removes
+    spans = [CameraSpan(0.0, 10.0, PIP_720)]
+    check = feed(NoiseDetector(fps=FPS, profile=PROFILE, every=1, spans=spans), frames)
+    assert check.status == "fail" and check.message.startswith("teacher is the noisiest")
+    assert check.measured == pytest.approx(snr_db(truth, luma_range=V.luma_range), abs=1.0)
+    authored = [CameraSpan(0.0, 10.0, PIP_720, authored=("slides",))]
+    check = feed(NoiseDetector(fps=FPS, profile=PROFILE, every=1, spans=authored), frames)
+    assert check.status == "fail" and "slides: an authored capture, not measured" in check.message
+
+
+def test_clean_cameras_pass_v2_with_the_layout():
+    frames, _ = _pip_noise(0.2, 0.25)
+    check = feed(NoiseDetector(fps=FPS, profile=PROFILE, every=1,
+                               spans=[CameraSpan(0.0, 10.0, PIP_720)]), frames)
+    assert check.status == "pass" and check.measured > V.snr_min_db, check.message
+    assert "teacher: σ" in check.message and "slides: σ" in check.message
+
+
 # --------------------------------------------------------------------------- V3 white balance
 
 CASTS = {"neutral": (1.0, 1.0, 1.0), "warm": (1.1, 1.0, 0.85), "green": (0.92, 1.1, 0.92)}
@@ -661,6 +711,14 @@ def test_cupy_parity():
     gpu_check = feed(StabilityDetector(fps=FPS, profile=PROFILE, spans=spans),
                      [YUVFrame(*(cupy.asarray(p) for p in f)) for f in frames])
     assert (gpu_check.status, gpu_check.message) == (cpu_check.status, cpu_check.message)
+    # noise per camera region, inside its bars
+    frames, _ = _pip_noise(0.0, 2.0, n=5, bars=33)
+    spans = [CameraSpan(0.0, 10.0, PIP_720)]
+    cpu_check = feed(NoiseDetector(fps=FPS, profile=PROFILE, every=1, spans=spans), frames)
+    gpu_check = feed(NoiseDetector(fps=FPS, profile=PROFILE, every=1, spans=spans),
+                     [YUVFrame(*(cupy.asarray(p) for p in f)) for f in frames])
+    assert gpu_check.status == cpu_check.status
+    assert gpu_check.measured == pytest.approx(cpu_check.measured, abs=0.01)
     # colour jumps per tile and per camera region
     before, regions = _pip((1, 1, 1), (1, 1, 1))
     after, _ = _pip((1, 1, 1), CASTS["warm"])
