@@ -100,6 +100,19 @@ def test_noise_detector_verdict(sigma, status):
     assert check.threshold == V.snr_min_db
 
 
+def test_noisy_stretch_in_a_mostly_noise_free_film_is_a_warning():
+    """Median σ 0 (a digital capture most of the time) with a noisy stretch: the value is
+    'no noise measurable', and the stretch below V2 makes it a warning, not a pass."""
+    clean, flat = vs.slide_luma(360, 640)
+    u, v = vs.flat_chroma(360, 640)
+    frames = [YUVFrame(vs.to_u8(clean), u, v)] * 8 + [
+        YUVFrame(vs.add_noise(clean, 1.0, seed=i, mask=flat)[0], u, v) for i in range(3)]
+    check = feed(NoiseDetector(fps=FPS, profile=PROFILE, every=1), frames)
+    assert (check.status, check.measured) == ("warn", None)
+    assert "1 stretch(es) below the minimum" in check.message
+    assert check.events[0].start_s == pytest.approx(8 / FPS)
+
+
 PIP_720 = {"slides": (20, 90, 960, 540), "teacher": (1000, 90, 260, 146)}  # layouts.yaml pip
 
 
