@@ -506,6 +506,7 @@ class ColourJumpDetector(VideoDetector):
         self._prev: tuple[Any, Any, Any] | None = None
         #: per frame pair; None where a segment starts (a layout switch: runs do not cross it)
         self._pairs: list[_Pair | None] = []
+        self._last_move = -1        # index in _pairs of the last moving pair
         self._local = 0             # changes of part of the picture only (not counted)
         self._regions: dict[str, ColourJumpDetector] = {}   # with spans: one per camera
         self._span: CameraSpan | None = None
@@ -575,6 +576,28 @@ class ColourJumpDetector(VideoDetector):
             self._pairs.append(_Pair(float(times[k + 1]), same, moves,
                                      tuple(float(x) for x in lab_h[k]),
                                      tuple(float(x) for x in lab_h[k + 1])))
+            if moves:
+                self._last_move = len(self._pairs) - 1
+            self._forget_quiet()
+
+    def _forget_quiet(self) -> None:
+        """Memory flat in the film's length: a still pair that no run's context can reach
+        any more (more than ``settle`` pairs after the last moving one, and before the newest)
+        becomes a segment break, and consecutive breaks are one."""
+        settle = self._settle()
+        i = len(self._pairs) - settle - 1
+        if i <= self._last_move + settle or i < 1:
+            return
+        self._pairs[i] = None
+        if self._pairs[i - 1] is None:
+            del self._pairs[i]
+
+    def _settle(self) -> int:
+        """Pairs of steady colour looked for around a run; a run this long is gradual."""
+        return max(1, self._ramp() // 2)
+
+    def _ramp(self) -> int:
+        return max(2, round(self.ramp_s * self.fps))    # pairs: 0.2 s at 25 fps = 5
 
     def _changes(self) -> tuple[list[tuple[Event, float]], int]:
         """(sudden changes with their ΔE2000, gradual transitions) from the pair runs.
@@ -585,8 +608,7 @@ class ColourJumpDetector(VideoDetector):
         encoded: a few frames move less than half the threshold, which splits the run)."""
         events: list[tuple[Event, float]] = []
         ramps = 0
-        ramp = max(2, round(self.ramp_s * self.fps))    # pairs: 0.2 s at 25 fps = 5
-        settle = max(1, ramp // 2)
+        ramp, settle = self._ramp(), self._settle()
         half = self.threshold / 2
         pairs = self._pairs
         last_ramp = -len(pairs) - ramp                  # index of the last transition's end

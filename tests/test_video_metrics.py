@@ -549,6 +549,19 @@ def test_a_white_balance_snap_over_two_frames_is_one_jump():
     assert max(steps) < V.camera_delta_e_max < whole    # each step alone would pass
 
 
+def test_colour_jump_memory_stays_flat():
+    """Still stretches are forgotten as they pass: a long film keeps a handful of pairs."""
+    neutral = vs.rgb_to_yuv420(vs.colour_scene(90, 160))
+    warm = vs.rgb_to_yuv420(vs.colour_scene(90, 160, gains=CASTS["warm"]))
+    detector = ColourJumpDetector(fps=FPS, profile=PROFILE)
+    frames = [neutral] * 400 + [warm] * 400
+    for i in range(0, len(frames), 16):
+        detector.process_batch(vs.stack(frames[i: i + 16]), [k / FPS for k in range(i, i + 16)])
+    assert len(detector._pairs) < 20
+    (check,) = detector.finish()
+    assert _times(check) == [16.0]
+
+
 def test_a_new_slide_in_an_authored_capture_is_not_a_colour_jump():
     """Slides straight from a computer change to a page of the template's cooler variant:
     other text, the same title bar and frame (content correlation ≈ 0.7), every tile bluer.
