@@ -119,6 +119,8 @@ def qc(file: Path, json_out: Path | None, html_out: Path | None, cpu: bool,
                      gpu=False if cpu else None, cameras=cameras)
     report = result.report
     click.echo(report.table())
+    if where := report.where():
+        click.echo(where)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     rate = result.frames / result.elapsed_s if result.elapsed_s > 0 else 0.0

@@ -8,6 +8,7 @@ value, the threshold, the unit, a message a person reads, and timecoded events.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -83,6 +84,26 @@ class Report:
             cells = [r[i] + " " * (widths[i] - _width(r[i])) for i in range(5)]
             lines.append("  ".join([*cells, r[5]]))
         return "\n".join(lines)
+
+
+    def where(self, limit: int = 5) -> str:
+        """Where each failed or warned check found its problems: the first ``limit`` events
+        of each, with their timecodes ("" when there are none)."""
+        from qc_metrics.frames import timecode
+
+        lines = []
+        for c in self.checks:
+            if c.status not in ("fail", "warn") or not c.events:
+                continue
+            lines += [f"  {c.id}  {timecode(e.start_s)}–{timecode(e.end_s)}  "
+                      f"{_LEADING_TIMECODE.sub('', e.detail)}" for e in c.events[:limit]]
+            if len(c.events) > limit:
+                lines.append(f"  {c.id}  … and {len(c.events) - limit} more (--json, --html)")
+        return "\n".join(["where:", *lines]) if lines else ""
+
+
+#: a detail's own leading "HH:MM:SS.mmm[–HH:MM:SS.mmm]: " (``where`` prints the span itself)
+_LEADING_TIMECODE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3}(–\d\d:\d\d:\d\d\.\d{3})?: ")
 
 
 def _fmt(value: float | str | None, unit: str) -> str:

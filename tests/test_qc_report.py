@@ -244,6 +244,12 @@ def test_cli_writes_reports_and_exits_1_on_fail(defects: Path, tmp_path: Path) -
     run = _cli("qc", str(defects), "--json", str(json_out), "--html", str(html_out), "--cpu")
     assert run.returncode == 1, run.stderr
     assert "video.black" in run.stdout and "FAIL" in run.stdout
+    # where: the planted black span and loud peak, by timecode, under the table
+    where = run.stdout.split("\nwhere:\n", 1)[1]
+    assert re.search(r"^  video\.black  00:00:02\.[45]\d\d–00:00:03\.[45]\d\d  black for",
+                     where, re.M), where
+    assert re.search(r"^  audio\.peak  00:00:0[23]\.\d{3}–00:00:0[34]\.\d{3}  true peak",
+                     where, re.M), where
     assert "backend numpy" in run.stdout
     assert json.loads(json_out.read_text("utf-8"))["status"] == "fail"
     assert html_out.read_text("utf-8").startswith("<!DOCTYPE html>")
