@@ -403,10 +403,13 @@ _JPEG_RANGE = 2     # AVCOL_RANGE_JPEG
 
 
 def _full_range(stream: av.video.stream.VideoStream) -> bool:
-    """The stream says its pictures are coded in full range (0–255)."""
+    """The stream says its Y'CbCr pictures are coded in full range (0–255). RGB is full range
+    by nature and becomes limited-range Y'CbCr like any other source; not this case."""
     ctx = stream.codec_context
     fmt = ctx.format
-    return ctx.color_range == _JPEG_RANGE or (fmt is not None and fmt.name.startswith("yuvj"))
+    if fmt is not None and (fmt.is_rgb or fmt.name.startswith("yuvj")):
+        return not fmt.is_rgb
+    return ctx.color_range == _JPEG_RANGE
 
 
 def _copy_planes(frame: av.VideoFrame, out: np.ndarray, width: int, height: int) -> None:

@@ -202,6 +202,18 @@ def test_a_full_range_file_is_judged_as_the_picture_it_shows(tmp_path: Path,
     assert "full range" not in tv["video.levels"].message
 
 
+def test_an_rgb_file_is_not_taken_for_full_range_yuv(tmp_path: Path, profile: Profile) -> None:
+    # RGB (a screen recorder's libx264rgb) is full range by nature and says so; it becomes
+    # limited-range Y'CbCr like any source, so its levels are legal: not a coding fault
+    path = tmp_path / "screen.mkv"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=1",
+            "-c:v", "libx264rgb", "-preset", "ultrafast", "-crf", "10", "-pix_fmt", "bgr0",
+            str(path))
+    check = _check(qc_file(path, profile=profile, gpu=False, thumbnails=False).report,
+                   "video.levels")
+    assert check.status == "pass" and "full range" not in check.message, check
+
+
 # ------------------------------------------------------------------------------ contract
 
 def test_json_follows_the_contract(result: QcResult, tmp_path: Path) -> None:
