@@ -474,9 +474,11 @@ class ColourJumpDetector(VideoDetector):
 
     *Sudden* is judged on the run of consecutive frame pairs whose colour moves (by more than
     half the threshold, same content, whole picture): a run that changes the colour by more
-    than the threshold within fewer than ``ramp_s`` seconds is one sudden change (a camera's
-    white balance or exposure snapping over one to a few frames); a longer run is a gradual
-    transition (a fade in or out, a dissolve, a slow exposure ramp), an edit and not a jump.
+    than the threshold within fewer than ``ramp_s`` seconds, the colour steady (within half
+    the threshold) over the few frames before and after it, is one sudden change (a camera's
+    white balance or exposure snapping over one to a few frames); a longer run, or one inside
+    a moving colour, is a gradual transition (a fade in or out, a dissolve, a slow exposure
+    ramp), an edit and not a jump.
 
     ``spans`` (the render's layout, :class:`CameraSpan`): when given, each camera's region is
     judged on its own (a jump of the teacher camera in a small inset is a jump of that
