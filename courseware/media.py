@@ -7,6 +7,7 @@ worth of audio, so memory is flat in the length of a lecture.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Generator, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -44,18 +45,7 @@ INTERLACE_PROBE_FRAMES = 8
 def _deinterlacer(stream: av.video.stream.VideoStream, first: av.VideoFrame) -> av.filter.Graph:
     """libavfilter: buffer → bwdif (one frame out per frame in, field order from the frames'
     flags; only frames flagged interlaced are touched) → buffersink."""
-    graph = av.filter.Graph()
-    tb = stream.time_base or Fraction(1, 90000)
-    sar = stream.codec_context.sample_aspect_ratio or Fraction(1, 1)
-    src = graph.add("buffer", f"video_size={first.width}x{first.height}:"
-                    f"pix_fmt={first.format.name}:time_base={tb.numerator}/{tb.denominator}:"
-                    f"pixel_aspect={sar.numerator}/{sar.denominator}")
-    bwdif = graph.add("bwdif", "mode=send_frame:parity=auto:deint=interlaced")
-    sink = graph.add("buffersink")
-    src.link_to(bwdif)
-    bwdif.link_to(sink)
-    graph.configure()
-    return graph
+    return _graph(stream, first, "bwdif=mode=send_frame:parity=auto:deint=interlaced")
 
 
 def _pull(graph: av.filter.Graph) -> Iterator[av.VideoFrame]:
@@ -94,6 +84,54 @@ def _progressive(container: av.container.InputContainer, stream: av.video.stream
         yield from _pull(graph)
 
 
+def upright_filters(rotation: float) -> str | None:
+    """The filters that turn a picture whose display matrix rotates it by ``rotation`` degrees
+    counterclockwise (``VideoFrame.rotation``: phones record landscape-right as 180, portrait as
+    ±90) into the picture a player shows, as FFmpeg's autorotate does; None for upright."""
+    turn = round(-rotation / 90) % 4       # clockwise quarter turns the player applies
+    return {0: None, 1: "transpose=clock", 2: "hflip,vflip", 3: "transpose=cclock"}[turn]
+
+
+def _upright(stream: av.video.stream.VideoStream, frames: Iterator[av.VideoFrame]
+             ) -> Iterator[av.VideoFrame]:
+    """Frames as displayed: a source with a display rotation turned upright (libavfilter)."""
+    graph: av.filter.Graph | None = None
+    turning: str | None = None
+    for frame in frames:
+        if graph is None:
+            turning = upright_filters(frame.rotation)
+            if turning is None:
+                yield frame
+                yield from frames
+                return
+            graph = _graph(stream, frame, turning)
+        graph.vpush(frame)
+        yield from _pull(graph)
+    if graph is not None:
+        graph.vpush(None)
+        yield from _pull(graph)
+
+
+def _graph(stream: av.video.stream.VideoStream, first: av.VideoFrame,
+           filters: str) -> av.filter.Graph:
+    """libavfilter: buffer → ``filters`` (a comma-separated chain) → buffersink."""
+    graph = av.filter.Graph()
+    tb = stream.time_base or Fraction(1, 90000)
+    sar = stream.codec_context.sample_aspect_ratio or Fraction(1, 1)
+    node = graph.add("buffer", f"video_size={first.width}x{first.height}:"
+                     f"pix_fmt={first.format.name}:time_base={tb.numerator}/{tb.denominator}:"
+                     f"pixel_aspect={sar.numerator}/{sar.denominator}")
+    nodes = [node]
+    for spec in filters.split(","):
+        name, _, args = spec.partition("=")
+        nodes.append(graph.add(name, args or None))
+    nodes.append(graph.add("buffersink"))
+    for a, b in itertools.pairwise(nodes):
+        a.link_to(b)
+    graph.configure()
+    return graph
+
+
 def _chain(head: list[av.VideoFrame], rest: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
     yield from head
     yield from rest
@@ -103,7 +141,8 @@ def cfr_frames(path: Path, *, fps: int, start_s: float = 0.0, lecture: str | Non
                deinterlace: bool | None = None,
                ) -> Generator[av.VideoFrame | None, None, None]:
     """Progressive frames at exactly ``fps`` (hold the latest frame whose time ≤ tick), from
-    ``start_s`` (D6: constant 25 fps from any source rate, variable included).
+    ``start_s`` (D6: constant 25 fps from any source rate, variable included), upright (a
+    source's display rotation applied, as players show it).
 
     ``deinterlace``: None detects interlacing from the first frames' flags; interlaced frames
     go through bwdif before anything else (D7). Yields None for ticks before the first frame;
@@ -119,7 +158,7 @@ def cfr_frames(path: Path, *, fps: int, start_s: float = 0.0, lecture: str | Non
         held_t = float("-inf")
         frame_dur = 1.0 / float(stream.average_rate or fps)
         try:
-            for frame in _progressive(container, stream, deinterlace):
+            for frame in _upright(stream, _progressive(container, stream, deinterlace)):
                 if frame.pts is None or frame.time is None:
                     continue
                 t = frame.time

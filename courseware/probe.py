@@ -41,6 +41,8 @@ class VideoProbe:
     timestamp_tick_s: float  # one unit of the stream's time base (rounding of intervals)
     interlaced: bool
     field_order: str  # "progressive", "tt", "bb", "tb", "bt" or "unknown"
+    #: display rotation the file asks players for, degrees counterclockwise (0: upright)
+    rotation: int
     bitrate_kbps: float  # average over the stream's span, from packet sizes
     bitrate_min_kbps: float | None  # over complete windows of ``window_s``; None if none
     bitrate_max_kbps: float | None
@@ -181,18 +183,21 @@ def _open(path: Path, where: str) -> av.container.InputContainer:
         ) from exc
 
 
-def _scan_type(path: Path, where: str) -> tuple[bool, str]:
-    """(interlaced, field order) from the first decoded frames (D7): a frame coded as
-    fields or MBAFF is flagged interlaced by the H.264 decoder."""
+def _scan_type(path: Path, where: str) -> tuple[bool, str, int]:
+    """(interlaced, field order, display rotation) from the first decoded frames (D7): a
+    frame coded as fields or MBAFF is flagged interlaced by the H.264 decoder."""
     container = _open(path, where)
     with container:
         if not container.streams.video:
-            return False, "unknown"
+            return False, "unknown", 0
         stream = container.streams.video[0]
         interlaced = False
+        rotation = 0
         try:
             for i, frame in enumerate(container.decode(stream)):
                 interlaced |= bool(frame.interlaced_frame)
+                if i == 0:
+                    rotation = round(frame.rotation)
                 if i + 1 >= SCAN_FRAMES:
                     break
         except av.FFmpegError as exc:
@@ -200,10 +205,10 @@ def _scan_type(path: Path, where: str) -> tuple[bool, str]:
                 f"{where}: video cannot be decoded ({exc}); re-export or re-upload the file"
             ) from exc
         order = _FIELD_ORDER.get(int(stream.codec_context.field_order or 0), "unknown")
-        return interlaced or order not in ("progressive", "unknown"), order
+        return interlaced or order not in ("progressive", "unknown"), order, rotation
 
 
-def _video(stream: av.video.stream.VideoStream, rate: _Rate, scan: tuple[bool, str],
+def _video(stream: av.video.stream.VideoStream, rate: _Rate, scan: tuple[bool, str, int],
            ) -> VideoProbe:
     cc = stream.codec_context
     sar = Fraction(cc.sample_aspect_ratio or 1)
@@ -220,13 +225,14 @@ def _video(stream: av.video.stream.VideoStream, rate: _Rate, scan: tuple[bool, s
         fps = float(stream.average_rate or 0)
         lo = hi = 1 / fps if fps else 0.0
     average, low, high = rate.kbps()
-    interlaced, order = scan
+    interlaced, order, rotation = scan
     return VideoProbe(
         codec=cc.name, profile=cc.profile, width=cc.width, height=cc.height,
         sample_aspect=(sar.numerator, sar.denominator),
         display_aspect=_reduced(dar),
         fps=fps, frames=rate.packets, frame_interval_min_s=lo, frame_interval_max_s=hi,
         timestamp_tick_s=float(tb), interlaced=interlaced, field_order=order,
+        rotation=rotation,
         bitrate_kbps=average, bitrate_min_kbps=low, bitrate_max_kbps=high,
         duration_s=rate.span_s)
 

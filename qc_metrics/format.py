@@ -131,6 +131,16 @@ def _aspect(v: VideoProbe, d: Delivery) -> Check:
     found = f"{v.display_aspect[0]}:{v.display_aspect[1]}"
     square = v.sample_aspect[0] == v.sample_aspect[1]
     ratio_ok = v.display_aspect[0] * d.aspect[1] == v.display_aspect[1] * d.aspect[0]
+    if v.rotation % 360:
+        turned = abs(v.rotation)
+        sense = "counterclockwise" if v.rotation > 0 else "clockwise"
+        shows = ("upside down" if v.rotation % 180 == 0
+                 else f"as a {v.height}x{v.width} portrait picture")
+        return Check("format.aspect", "D5", "fail", f"turned {turned}°", want, "", (
+            f"the file asks players to turn its {v.width}x{v.height} picture {turned}° "
+            f"{sense} (a display rotation, as phones write), so it shows {shows}; the "
+            f"specification wants an upright {want} picture (D5): re-encode it upright "
+            "(FFmpeg applies the rotation when it transcodes)"))
     if ratio_ok and square:
         message = f"{found} picture with square pixels, as D5 asks"
     elif not square:

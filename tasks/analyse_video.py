@@ -287,7 +287,7 @@ def analyse_video(inputs: LectureInputs, profile: Profile) -> VideoPlan:
         measured = got.measures
         width, height = src.width or 0, src.height or 0
         facts: dict[str, object] = {
-            "role": role, "width": width, "height": height, "sar": got.sar,
+            "role": role, "width": width, "height": height, "sar": src.shown_sar(got.sar),
             "interlaced": got.interlaced, "field_order": got.field_order,
             "below_hd": width < dl.min_width or height < dl.min_height,  # B2 (render warns)
             "samples": len(measured)}

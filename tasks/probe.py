@@ -24,11 +24,18 @@ class SourceInfo(BaseModel):
     role: str
     path: Path
     duration_s: float
-    width: int | None = None
+    width: int | None = None    # as displayed (a quarter-turned phone video: swapped)
     height: int | None = None
+    #: the display rotation the file asks for, degrees counterclockwise (VideoFrame.rotation);
+    #: the readers apply it (courseware.media.cfr_frames)
+    rotation: int = 0
     fps: float | None = None
     has_audio: bool = False
     offset_s: float = 0.0  # source time at lecture t = 0
+
+    def shown_sar(self, sar: float) -> float:
+        """The pixels' aspect as displayed: a quarter turn turns it too."""
+        return 1.0 / sar if self.rotation % 180 else sar
 
 
 class LectureInputs(BaseModel):
@@ -71,10 +78,14 @@ def probe_source(role: str, path: Path, *, lecture: str, needs_video: bool,
                     "re-export or re-upload the file")
         if duration <= 0:
             raise CorruptMediaError(f"{path} (lecture {lecture}, {role}): duration unknown or 0")
+        rotation = round(first.rotation) if video is not None and first is not None else 0
+        width = video.codec_context.width if video else None
+        height = video.codec_context.height if video else None
+        if rotation % 180:
+            width, height = height, width
         return SourceInfo(
             role=role, path=path, duration_s=duration, offset_s=offset_s,
-            width=video.codec_context.width if video else None,
-            height=video.codec_context.height if video else None,
+            width=width, height=height, rotation=rotation,
             fps=float(video.average_rate) if video and video.average_rate else None,
             has_audio=bool(container.streams.audio),
         )

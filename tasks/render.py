@@ -152,7 +152,8 @@ def lecture_compositor(lecture: Lecture, inputs: LectureInputs, *, profile: Prof
     enc, lim = profile.encode, profile.video
     videos = {r: s for r, s in inputs.sources.items() if r != "audio"}
     plans = video.sources if video is not None else {}
-    sars = {r: plans[r].sar if r in plans else source_sar(s.path, lecture=inputs.label)
+    sars = {r: plans[r].sar if r in plans
+            else s.shown_sar(source_sar(s.path, lecture=inputs.label))
             for r, s in videos.items()}
     chains = {r: SourceChain(plans[r], profile=profile) for r in videos if r in plans}
     return Compositor(

@@ -7,14 +7,17 @@ Prefect); the delivered file is decoded and measured with the QC metrics.
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 from collections.abc import Callable, Iterable
 from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 import yaml
+from foreign_media import FFMPEG
 
 from courseware.course import load_course
 from courseware.errors import CourseFileError
@@ -25,7 +28,7 @@ from qc_metrics.colour import camera_delta_e, colour_cast, levels
 from qc_metrics.frames import YUVFrame
 from qc_metrics.noise import estimate_noise
 from tasks.analyse_video import VideoPlan, _sample, analyse_video
-from tasks.probe import SourceInfo, probe_lecture
+from tasks.probe import SourceInfo, probe_lecture, probe_source
 from tasks.qc import qc_file
 from tasks.render import AudioPlan, RenderResult, lecture_compositor, render_lecture
 from tasks.verify import verify_file
@@ -439,6 +442,65 @@ def test_interlaced_source_is_detected_and_combing_removed(conform: dict) -> Non
                      for f in _decode(ref.path, picks).values()])
     assert combed > 3 * clean  # the planted artefact
     assert out < 1.5 * clean, (combed, out, clean)
+
+
+# --------------------------------------------------------------------------- rotation
+
+def _rotated(src: Path, dst: Path, degrees: int) -> None:
+    """``src`` remuxed with a display rotation, as a phone writes it: the same pixels, and a
+    matrix telling players to turn them ``degrees`` counterclockwise."""
+    subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-y", "-display_rotation",
+                    str(degrees), "-i", str(src), "-c", "copy", str(dst)],
+                   check=True, capture_output=True, timeout=60)
+
+
+@pytest.mark.parametrize("degrees", [90, 180, -90])
+def test_a_rotated_source_is_read_as_players_show_it(tmp_path: Path, degrees: int) -> None:
+    """cfr_frames applies a file's display rotation as FFmpeg's autorotate does (the ffmpeg
+    command line decodes the file to the same pixels), and the probe gives the size shown."""
+    camera, phone = tmp_path / "camera.mp4", tmp_path / "phone.mp4"
+    _write(camera, _frames(3, lambda t: _chart(320, 180)), size=(320, 180))
+    _rotated(camera, phone, degrees)
+    ours = next(f for f in cfr_frames(phone, fps=FPS) if f is not None).to_ndarray(format="gray")
+    ref = subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-i", str(phone),
+                          "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+                         check=True, capture_output=True, timeout=60).stdout
+    assert ours.shape == ((180, 320) if degrees == 180 else (320, 180))
+    assert np.array_equal(ours, np.frombuffer(ref, np.uint8).reshape(ours.shape))
+    info = probe_source("teacher", phone, lecture="1", needs_video=True)
+    assert (info.width, info.height) == (ours.shape[1], ours.shape[0])
+    assert info.rotation % 360 == degrees % 360
+
+
+@pytest.mark.parametrize(("size", "sar"), [((640, 360), None), ((480, 360), Fraction(4, 3))])
+def test_a_portrait_phone_teacher_is_upright_and_keeps_its_shape(
+        tmp_path: Path, size: tuple[int, int], sar: Fraction | None) -> None:
+    """A teacher filmed on a phone held upright: stored 16:9 (square pixels, or 480×360 with
+    4:3 pixels), shown turned 90°. The render shows it as players do: a 9:16 picture in its
+    slot (the pixels' aspect turned too), the right way round."""
+    n = round(SECONDS * FPS)
+    _write(tmp_path / "slides.mp4", _frames(n, lambda t: _chart(640, 360)), size=(640, 360))
+    _write(tmp_path / "camera.mp4", _frames(n, lambda t: _chart(*size)), size=size, sar=sar)
+    _rotated(tmp_path / "camera.mp4", tmp_path / "teacher.mp4", 90)
+    _lecture(tmp_path, slides=tmp_path / "slides.mp4", teacher=tmp_path / "teacher.mp4",
+             layout="side_by_side")
+    res, _ = _render(tmp_path)
+    f = _decode(res.path, [LEAD + 5])[LEAD + 5]
+    x, y, w, h = SBS_TEACHER
+    luma = f.y[y: y + h, x: x + w].astype(float)
+    on = np.abs(luma - float(f.y[5, 5])) > 6                # not the layout's background
+    cols, rows = np.flatnonzero(on.any(axis=0)), np.flatnonzero(on.any(axis=1))
+    box = luma[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+    assert box.shape[1] / box.shape[0] == pytest.approx(9 / 16, rel=0.03), box.shape
+    stored = _rgb_to_yuv(_chart(*size))[0].astype(np.float32)
+
+    def error(turned: np.ndarray) -> float:
+        shown = cv2.resize(np.ascontiguousarray(turned), box.shape[::-1],
+                           interpolation=cv2.INTER_AREA)
+        return float(np.abs(shown - box).mean())
+
+    upright, upside_down = error(np.rot90(stored, 1)), error(np.rot90(stored, -1))
+    assert upright < 0.25 * upside_down, (upright, upside_down)
 
 
 def _picture_box(f: YUVFrame, region: tuple[int, int, int, int], bg: int) -> tuple[int, int]:

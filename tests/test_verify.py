@@ -75,6 +75,22 @@ def test_clip_fails_exactly_its_clause(name: str, clip: Callable[[str], Path],
     assert report.profile == profile.name
 
 
+@pytest.mark.parametrize(("degrees", "shows"), [(180, "upside down"),
+                                               (90, "as a 720x1280 portrait picture")])
+def test_a_display_rotation_fails_d5(clip: Callable[[str], Path], profile: Profile,
+                                     tmp_path: Path, degrees: int, shows: str) -> None:
+    """The compliant reference remuxed with a display rotation (as phones write): players
+    turn it, so it is not the upright 16:9 picture D5 asks for, and only D5 fails."""
+    rotated = tmp_path / "rotated.mp4"
+    subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-y", "-display_rotation",
+                    str(degrees), "-i", str(clip("reference")), "-c", "copy", "-movflags",
+                    "+faststart", str(rotated)], check=True, capture_output=True, timeout=60)
+    report = verify_file(rotated, profile=profile)
+    assert {c.id for c in report.failed()} == {"format.aspect"}, report.table()
+    aspect = _by_id(list(report.checks))["format.aspect"]
+    assert aspect.measured == f"turned {degrees}°" and shows in aspect.message
+
+
 def test_reference_figures(clip: Callable[[str], Path], profile: Profile) -> None:
     d, enc = profile.delivery, profile.encode
     probe = _probe(clip("reference"), profile)
