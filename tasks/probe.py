@@ -29,6 +29,8 @@ class SourceInfo(BaseModel):
     #: the display rotation the file asks for, degrees counterclockwise (VideoFrame.rotation);
     #: the readers apply it (courseware.media.cfr_frames)
     rotation: int = 0
+    #: "HLG" or "PQ" for a high-dynamic-range source (a phone's default HDR video), else None
+    hdr: str | None = None
     fps: float | None = None
     has_audio: bool = False
     offset_s: float = 0.0  # source time at lecture t = 0
@@ -83,12 +85,17 @@ def probe_source(role: str, path: Path, *, lecture: str, needs_video: bool,
         height = video.codec_context.height if video else None
         if rotation % 180:
             width, height = height, width
+        hdr = _HDR.get(int(first.color_trc)) if video is not None and first is not None else None
         return SourceInfo(
             role=role, path=path, duration_s=duration, offset_s=offset_s,
-            width=width, height=height, rotation=rotation,
+            width=width, height=height, rotation=rotation, hdr=hdr,
             fps=float(video.average_rate) if video and video.average_rate else None,
             has_audio=bool(container.streams.audio),
         )
+
+
+#: transfer characteristics (ITU-T H.273) of high dynamic range video
+_HDR = {16: "PQ", 18: "HLG"}
 
 
 def media_duration(container: av.container.InputContainer) -> float:

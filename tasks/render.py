@@ -145,6 +145,17 @@ def below_hd(inputs: LectureInputs, profile: Profile) -> list[str]:
             and (s.width < dl.min_width or s.height < dl.min_height)]
 
 
+def hdr_sources(inputs: LectureInputs) -> list[str]:
+    """Sources in high dynamic range (a phone's default HDR video): the platform plays SDR
+    BT.709 and the render reads every source as such, so their colours and brightness come
+    out wrong. Said plainly, with the fix; the lecture is still made."""
+    return [f"{inputs.label} {role}: {s.path.name} is HDR video ({s.hdr} transfer); the "
+            "platform plays standard-range BT.709 and this source is rendered as if it were, "
+            "so its colours and brightness will look wrong: record with HDR off (phones: "
+            "camera settings, HDR video) or export the file as SDR, then run again"
+            for role, s in inputs.sources.items() if s.hdr]
+
+
 def lecture_compositor(lecture: Lecture, inputs: LectureInputs, *, profile: Profile,
                        video: VideoPlan | None) -> Compositor:
     """The lecture's compositor: its layout (and switches), each source fitted by its sample
@@ -190,7 +201,7 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
             width=enc.width, height=enc.height, font=font, what="the closing credits")
     videos = {r: s for r, s in inputs.sources.items() if r != "audio"}
     plans = video.sources if video is not None else {}
-    warnings = below_hd(inputs, profile)
+    warnings = below_hd(inputs, profile) + hdr_sources(inputs)
     for w in warnings:
         log.warning(w)
     comp = lecture_compositor(lecture, inputs, profile=profile, video=video)

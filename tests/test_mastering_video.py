@@ -30,7 +30,13 @@ from qc_metrics.noise import estimate_noise
 from tasks.analyse_video import VideoPlan, _sample, analyse_video
 from tasks.probe import SourceInfo, probe_lecture, probe_source
 from tasks.qc import qc_file
-from tasks.render import AudioPlan, RenderResult, lecture_compositor, render_lecture
+from tasks.render import (
+    AudioPlan,
+    RenderResult,
+    hdr_sources,
+    lecture_compositor,
+    render_lecture,
+)
 from tasks.verify import verify_file
 
 PROFILE = load_profile()
@@ -501,6 +507,28 @@ def test_a_portrait_phone_teacher_is_upright_and_keeps_its_shape(
 
     upright, upside_down = error(np.rot90(stored, 1)), error(np.rot90(stored, -1))
     assert upright < 0.25 * upside_down, (upright, upside_down)
+
+
+@pytest.mark.parametrize(("transfer", "hdr"), [("arib-std-b67", "HLG"), ("smpte2084", "PQ"),
+                                              ("bt709", None)])
+def test_hdr_sources_are_named_with_the_fix(tmp_path: Path, transfer: str, hdr: str | None
+                                             ) -> None:
+    """A phone's default HDR video (HLG, or PQ) would be rendered as standard range: the
+    render says so, naming the file and the fix; an SDR source gets no such warning."""
+    _write(tmp_path / "slides.mp4", _frames(3, lambda t: _chart(320, 180)), size=(320, 180))
+    _write(tmp_path / "teacher.mp4", _frames(3, lambda t: _chart(320, 180)), size=(320, 180),
+           params=f"transfer={transfer}:colorprim=bt2020:colormatrix=bt2020nc")
+    course = load_course(_lecture(tmp_path, slides=tmp_path / "slides.mp4",
+                                  teacher=tmp_path / "teacher.mp4"))
+    inputs = probe_lecture(course, course.lectures[0])
+    assert inputs.sources["teacher"].hdr == hdr and inputs.sources["slides"].hdr is None
+    warnings = hdr_sources(inputs)
+    if hdr is None:
+        assert warnings == []
+    else:
+        (warning,) = warnings
+        assert f"teacher.mp4 is HDR video ({hdr} transfer)" in warning
+        assert "HDR off" in warning
 
 
 def _picture_box(f: YUVFrame, region: tuple[int, int, int, int], bg: int) -> tuple[int, int]:
