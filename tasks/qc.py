@@ -509,8 +509,15 @@ def _thumbnails(path: Path, starts: list[float], *, lecture: str | None,
                 continue
             if frame is None:
                 continue
-            height = max(2, round(THUMB_WIDTH * frame.height / frame.width / 2) * 2)
-            image = frame.to_image(width=THUMB_WIDTH, height=height)
+            turn = round(frame.rotation / 90) % 4       # as players show it (a phone's video)
+            shown = (frame.height, frame.width) if turn % 2 else (frame.width, frame.height)
+            height = max(2, round(THUMB_WIDTH * shown[1] / shown[0] / 2) * 2)
+            if turn:
+                image = frame.to_image(width=height if turn % 2 else THUMB_WIDTH,
+                                       height=THUMB_WIDTH if turn % 2 else height)
+                image = image.rotate(90 * turn, expand=True)
+            else:
+                image = frame.to_image(width=THUMB_WIDTH, height=height)
             jpeg = io.BytesIO()
             image.save(jpeg, format="JPEG", quality=80)
             out.append(Thumbnail(at_s=at, frame_s=float(frame.time or at), width=THUMB_WIDTH,

@@ -26,7 +26,7 @@ from PIL import Image
 from courseware.html_report import COLOURS, render_html
 from courseware.report import Check, Report
 from encoder_profiles import DEFAULT_PROFILE, Profile, load_profile
-from tasks.qc import QcResult, qc_file
+from tasks.qc import QcResult, _thumbnails, qc_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SECONDS = 6
@@ -137,6 +137,22 @@ def test_thumbnails_show_the_event_frames(result: QcResult) -> None:
     others = [th for th in result.thumbnails if not BLACK[0] <= th.frame_s < BLACK[1]]
     assert others and all(
         np.asarray(Image.open(io.BytesIO(th.jpeg)).convert("L")).mean() > 60 for th in others)
+
+
+def test_thumbnails_of_a_phone_video_are_upright(tmp_path: Path) -> None:
+    # a display rotation (a phone held upright): thumbnails show what players show
+    plain, phone = tmp_path / "plain.mp4", tmp_path / "phone.mp4"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=1",
+            "-c:v", "libx264", "-preset", "ultrafast", str(plain))
+    _ffmpeg("-display_rotation", "90", "-i", str(plain), "-c", "copy", str(phone))
+    (thumb,) = _thumbnails(phone, [0.4], lecture=None)
+    got = np.asarray(Image.open(io.BytesIO(thumb.jpeg)).convert("L"), float)
+    assert (thumb.width, thumb.height) == (240, 426) and got.shape == (426, 240)
+    (flat,) = _thumbnails(plain, [0.4], lecture=None)
+    stored = Image.open(io.BytesIO(flat.jpeg)).convert("L")
+    upright = np.asarray(stored.rotate(90, expand=True).resize((240, 426)), float)
+    wrong = np.asarray(stored.rotate(-90, expand=True).resize((240, 426)), float)
+    assert np.abs(got - upright).mean() < 0.3 * np.abs(got - wrong).mean()
 
 
 def test_audio_only_file(tmp_path: Path, profile: Profile) -> None:
