@@ -140,7 +140,8 @@ def _aspect(v: VideoProbe, d: Delivery) -> Check:
             f"the file asks players to turn its {v.width}x{v.height} picture {turned}° "
             f"{sense} (a display rotation, as phones write), so it shows {shows}; the "
             f"specification wants an upright {want} picture (D5): re-encode it upright "
-            "(FFmpeg applies the rotation when it transcodes)"))
+            "(FFmpeg applies the rotation when it transcodes); the pipeline turns such a raw "
+            "source upright itself"))
     if ratio_ok and square:
         message = f"{found} picture with square pixels, as D5 asks"
     elif not square:
