@@ -25,6 +25,7 @@ from typing import Any
 
 from courseware.report import Check, Event, Status
 from encoder_profiles import Profile
+from qc_metrics.colour import CameraSpan
 from qc_metrics.frames import VideoDetector, YUVFrame, as_batch, runs, sample_planes, timecode
 from qc_metrics.xp import array_namespace, to_host
 
@@ -213,11 +214,15 @@ class BlackDetector(VideoDetector):
     """``video.black`` (V1): black spans, FFmpeg blackdetect semantics (see module doc).
 
     Black inside the film fails (a gap in the picture); black only at its very start or end
-    (fades) is a warning."""
+    (fades) is a warning. ``spans`` (the render's layout): where the picture shows only an
+    authored capture (digital slides full screen), black inside the film is a warning too: a
+    dark slide of the author's looks the same as a lost capture signal, and a person judges."""
 
     def __init__(self, *, fps: float, profile: Profile, pix_th: float = 0.10,
-                 pic_th: float = 0.98, min_duration_s: float = 0.5, step: int = 4) -> None:
+                 pic_th: float = 0.98, min_duration_s: float = 0.5, step: int = 4,
+                 spans: Sequence[CameraSpan] = ()) -> None:
         self.fps = float(fps)
+        self.spans = sorted(spans, key=lambda c: c.start_s)
         lo, hi = profile.video.luma_range
         # blackdetect: pixel_black_th_i = black + pix_th·(white − black), truncated
         self.black_level = int(lo + pix_th * (hi - lo))
@@ -243,13 +248,25 @@ class BlackDetector(VideoDetector):
             a, b = t[i], t[j] if j < len(t) else end
             if b - a >= self.min_duration_s:
                 spans.append((a, b, i == 0 or j == len(t)))
+        authored = [not edge and self._authored_only(a, b) for a, b, edge in spans]
         events = tuple(Event(a, b, f"{timecode(a)}–{timecode(b)}: black for {b - a:.2f} s"
-                                   + (" (at the start/end)" if edge else ""))
-                       for a, b, edge in spans)
-        inner = [s for s in spans if not s[2]]
+                                   + (" (at the start/end)" if edge else "")
+                                   + (" (the slides capture alone: a dark slide, or its signal "
+                                      "lost?)" if dark else ""))
+                       for (a, b, edge), dark in zip(spans, authored, strict=True))
+        inner = [s for s, dark in zip(spans, authored, strict=True) if not s[2] and not dark]
         total = sum(b - a for a, b, _ in spans)
         status: Status = "fail" if inner else "warn" if spans else "pass"
         message = (f"{len(spans)} black span(s), {total:.1f} s in all, {len(inner)} inside "
                    f"the film" if spans else "no black spans")
+        if any(authored):
+            message += (f"; {sum(authored)} where only an authored slides capture is shown "
+                        "(a dark slide looks the same as a lost signal): judge by eye")
         return [Check("video.black", "V1", status, round(float(total), 3),
                       self.min_duration_s, "s", message, events)]
+
+    def _authored_only(self, a: float, b: float) -> bool:
+        """From ``a`` to ``b`` the layout shows authored captures only (no camera)."""
+        inside = [s for s in self.spans if s.start_s < b and s.end_s > a]
+        covered = bool(inside) and inside[0].start_s <= a and inside[-1].end_s >= b
+        return covered and not any(s.cameras() for s in inside)

@@ -95,7 +95,7 @@ class VideoQC(VideoDetector):
             TimestampDetector(fps=fps, profile=profile),
             ColourJumpDetector(fps=fps, profile=profile, spans=cameras or ()),
             FreezeDetector(fps=fps, profile=profile),
-            BlackDetector(fps=fps, profile=profile),
+            BlackDetector(fps=fps, profile=profile, spans=cameras or ()),
             CameraMatchDetector(fps=fps, profile=profile, spans=cameras or ()),
         )
         #: detectors that judge the lecture picture only (not the intro and cards)

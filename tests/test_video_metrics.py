@@ -662,6 +662,30 @@ def test_freeze_and_black_match_ffmpeg(clip):
     assert (bk.id, bk.status) == ("video.black", "fail")
 
 
+def test_a_dark_slide_full_screen_is_a_warning_a_black_camera_a_failure():
+    """A dark section slide (white title on black, 1.2 % of the pixels lit) for 1 s inside
+    the film: blackdetect calls it black. With the layout showing the authored slides capture
+    full screen, that is the author's slide or a lost signal, for a person to judge (warn);
+    shown as a camera, or with a camera in the picture, black is a gap (fail)."""
+    h, w = 180, 320
+    u, v = vs.flat_chroma(h, w)
+    slide = YUVFrame(np.full((h, w), 200, np.uint8), u, v)
+    dark_y = np.full((h, w), 16, np.uint8)
+    dark_y[80:92, 60:120] = 235                         # the title: 1.25 % of the pixels
+    frames = [slide] * 25 + [YUVFrame(dark_y, u, v)] * 25 + [slide] * 25
+    full = {"slides": (0, 0, w, h)}
+
+    def check(spans):
+        return feed(BlackDetector(fps=FPS, profile=PROFILE, spans=spans), frames)
+
+    authored = check([CameraSpan(0.0, 10.0, full, authored=("slides",))])
+    assert authored.status == "warn" and "judge by eye" in authored.message
+    assert check([CameraSpan(0.0, 10.0, full)]).status == "fail"
+    assert check([]).status == "fail"
+    with_camera = {**full, "teacher": (240, 0, 80, 45)}
+    assert check([CameraSpan(0.0, 10.0, with_camera, authored=("slides",))]).status == "fail"
+
+
 def test_video_qc_on_clip(clip):
     path, _ = clip
     decoded = vs.decode(path)
