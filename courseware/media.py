@@ -181,11 +181,13 @@ def cfr_frames(path: Path, *, fps: int, start_s: float = 0.0, lecture: str | Non
 
 class AudioFeed:
     """A source's audio as planar float32 stereo at ``rate``; ``read(n)`` returns exactly n
-    samples (zeros before the start and after the end)."""
+    samples (zeros before the start and after the end). ``channel``: this channel of the
+    source on both sides (a microphone recorded on one input only)."""
 
     def __init__(self, path: Path | None, *, rate: int, start_s: float = 0.0, gain: float = 1.0,
-                 lecture: str | None = None) -> None:
+                 lecture: str | None = None, channel: int | None = None) -> None:
         self.path, self.rate, self.gain, self.lecture = path, rate, gain, lecture
+        self.channel = channel
         self._buf = np.zeros((2, 0), np.float32)
         self._skip = round(start_s * rate)  # > 0: drop leading samples; < 0: pad silence
         self._it = self._blocks() if path is not None else iter(())
@@ -197,11 +199,12 @@ class AudioFeed:
                 return
             resampler = av.AudioResampler(format="fltp", layout="stereo", rate=self.rate)
             try:
+                pick = [self.channel, self.channel] if self.channel is not None else None
                 for frame in container.decode(container.streams.audio[0]):
                     for out in resampler.resample(frame):
-                        yield out.to_ndarray()
+                        yield out.to_ndarray() if pick is None else out.to_ndarray()[pick]
                 for out in resampler.resample(None):
-                    yield out.to_ndarray()
+                    yield out.to_ndarray() if pick is None else out.to_ndarray()[pick]
             except av.FFmpegError as exc:
                 raise CorruptMediaError(
                     f"{_where(self.path, self.lecture)}: audio decoding failed ({exc}); "

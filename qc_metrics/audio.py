@@ -57,10 +57,10 @@ if TYPE_CHECKING:  # only ``profile.audio`` is read; metrics need not import pyd
     from encoder_profiles import Profile
 
 __all__ = [
-    "AudioQC", "Clipping", "ClippingMeter", "Hum", "HumLine", "HumMeter", "Loudness",
-    "RunTracker", "SpeechNoise", "SpeechNoiseMeter", "Swing", "estimate_speech_noise",
-    "hum_lines", "measure_clipping", "measure_hum", "measure_loudness", "measure_speech_noise",
-    "volume_swings",
+    "DEAD_CHANNEL_DB", "AudioQC", "Clipping", "ClippingMeter", "Hum", "HumLine", "HumMeter",
+    "Loudness", "RunTracker", "SpeechNoise", "SpeechNoiseMeter", "Swing",
+    "estimate_speech_noise", "hum_lines", "live_channel", "measure_clipping", "measure_hum",
+    "measure_loudness", "measure_speech_noise", "volume_swings",
 ]
 
 #: frames quieter than this carry no recording noise (digital silence), −120 dBFS
@@ -514,6 +514,21 @@ def volume_swings(step_energy: Sequence[float], *, swing_lu: float, min_s: float
 # ------------------------------------------------------------------------------ the detector
 
 
+#: a channel this far below the other carries no programme (a microphone on one input only)
+DEAD_CHANNEL_DB = 20.0
+
+
+def live_channel(levels_dbfs: Sequence[float], *, margin_db: float = DEAD_CHANNEL_DB,
+                 ) -> int | None:
+    """The channel that carries the sound when a stereo signal's other channel is silent or
+    ``margin_db`` below it (a camera's microphone on input 1 only: the listener would hear
+    the lecturer in one ear); None when both carry it, or for mono."""
+    if len(levels_dbfs) != 2 or all(x == -math.inf for x in levels_dbfs):
+        return None
+    loud = 0 if levels_dbfs[0] >= levels_dbfs[1] else 1
+    return loud if levels_dbfs[loud] - levels_dbfs[1 - loud] >= margin_db else None
+
+
 class AudioQC(Detector):
     """All audio checks of S1–S4 (and the informational loudness) over one block stream.
 
@@ -558,13 +573,27 @@ class AudioQC(Detector):
         self._over_count = 0
         self.t0: float | None = None
         self.backend: str | None = None      #: "numpy" or "cupy", from the first block
+        self._energy: Any = None             # per channel: sum of squares (on the backend)
+        self._samples = 0
 
     def process(self, data: Any, t: float) -> None:
         if self.t0 is None:
             self.t0 = float(t)
             self.backend = backend_name(array_namespace(data))
-        for hop in self.bank.push(as_block(data)):
+        block = as_block(data)
+        energy = (block * block).sum(axis=1)
+        self._energy = energy if self._energy is None else self._energy + energy
+        self._samples += int(block.shape[1])
+        for hop in self.bank.push(block):
             self._consume(hop)
+
+    def channel_levels_dbfs(self) -> list[float]:
+        """RMS level of each channel over everything processed, dBFS (−inf: digital
+        silence)."""
+        if self._energy is None or not self._samples:
+            return []
+        return [10.0 * math.log10(e / self._samples) if e > 0 else -math.inf
+                for e in (float(x) for x in to_host(self._energy))]
 
     def _consume(self, hop: Hop) -> None:
         self.loudness.consume(hop)

@@ -22,7 +22,7 @@ import logging
 import math
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -37,7 +37,7 @@ from courseware.media import open_media
 from courseware.report import Check, Report
 from courseware.worker import OrderedWorker
 from encoder_profiles import Profile
-from qc_metrics.audio import AudioQC
+from qc_metrics.audio import DEAD_CHANNEL_DB, AudioQC, live_channel
 from qc_metrics.avsync import AvSync
 from qc_metrics.colour import CameraSpan
 from qc_metrics.frames import split_yuv420p, timecode
@@ -160,6 +160,8 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
         checks += [Check(i, c, "skip", None, None, "", "no video stream") for i, c in _VIDEO_IDS]
     if audio is not None:
         audio_checks = audio.qc.finish()
+        checks = [_one_sided(c, audio.qc.channel_levels_dbfs())
+                  if c.id == "format.audio_channels" else c for c in checks]
         checks += audio_checks
         timelines.insert(0, audio.loudness_timeline(audio_checks))
         if audio.sync is not None:
@@ -179,6 +181,20 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
     return QcResult(report=report, timelines=tuple(timelines), thumbnails=thumbs,
                     notes=tuple(notes), frames=video.frames if video is not None else 0,
                     elapsed_s=elapsed)
+
+
+def _one_sided(check: Check, levels_dbfs: list[float]) -> Check:
+    """D9 (stereo) on what is heard: two channels of which one is silent, or far below the
+    other, play the lecture in one ear."""
+    live = live_channel(levels_dbfs)
+    if live is None:
+        return check
+    shown = ", ".join(f"channel {i + 1} {x:.1f} dBFS" for i, x in enumerate(levels_dbfs))
+    return replace(check, status="fail", message=(
+        f"2 channels, but only channel {live + 1} carries sound ({shown} RMS; "
+        f"{DEAD_CHANNEL_DB:g} dB apart or more): the lecture is heard in one ear; the "
+        "specification wants stereo sound (D9): put the microphone on both channels (the "
+        "pipeline does so itself for a raw source)"))
 
 
 # A path says nothing about the file's content: never serve a cached verdict.

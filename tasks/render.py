@@ -35,7 +35,7 @@ from courseware.media import (
 from courseware.subtitles import parse_srt, shift_and_clip
 from courseware.video_chain import SourceChain, VideoPlan
 from encoder_profiles import Profile, load_layout
-from qc_metrics.audio import AudioQC, hum_to_remove
+from qc_metrics.audio import AudioQC, hum_to_remove, live_channel
 from qc_metrics.colour import CameraSpan
 from tasks.probe import LectureInputs, SourceInfo
 
@@ -52,6 +52,9 @@ class AudioPlan(BaseModel):
     true_peak_dbfs: float | None = None
     gain_db: float = 0.0
     notch_hz: tuple[float, ...] = ()  # mains lines to remove (S3)
+    #: the source's channel that carries the sound, on both sides, when the other is silent
+    #: (a microphone on one input only); None: the source's stereo as it is
+    channel: int | None = None
 
 
 class RenderResult(BaseModel):
@@ -102,16 +105,26 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
     loud, hum = meter.loudness.result(), meter.hum.finish()
     if not math.isfinite(loud.true_peak_dbfs):
         return AudioPlan(role=src.role)
+    channel = live_channel(meter.channel_levels_dbfs())
+    integrated = loud.integrated_lufs
+    if channel is not None:
+        # the live channel on both sides: BS.1770 sums the channels' powers, so +3.01 dB
+        # (the peak, the hum and the other measures are the live channel's already)
+        integrated += 10.0 * math.log10(2.0)
+        levels = ", ".join(f"{x:.0f}" for x in meter.channel_levels_dbfs())
+        log.warning(
+            "%s: the %s's sound is on channel %d only (channel levels %s dBFS): it is "
+            "used on both sides", inputs.label, src.role, channel + 1, levels)
     # S3: notch every mains line that stands out (and its neighbours' harmonics stay)
     notch = tuple(line.frequency_hz for line in hum_to_remove(
         hum, prominence_db=enc.hum_prominence_db, min_level_dbfs=meter.hum_min_level_dbfs))
     # one loudness for the whole course; S1: peaks at least min_peak (the limiter caps them)
-    gain = (enc.loudness_target_lufs - loud.integrated_lufs
-            if math.isfinite(loud.integrated_lufs) else 0.0)
+    gain = (enc.loudness_target_lufs - integrated if math.isfinite(integrated) else 0.0)
     if loud.true_peak_dbfs + gain < enc.min_peak_dbfs:
         gain = enc.min_peak_dbfs - loud.true_peak_dbfs
-    return AudioPlan(role=src.role, integrated_lufs=_finite(loud.integrated_lufs),
-                     true_peak_dbfs=loud.true_peak_dbfs, gain_db=gain, notch_hz=notch)
+    return AudioPlan(role=src.role, integrated_lufs=_finite(integrated),
+                     true_peak_dbfs=loud.true_peak_dbfs, gain_db=gain, notch_hz=notch,
+                     channel=channel)
 
 
 def _finite(x: float) -> float | None:
@@ -241,11 +254,12 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
             master = inputs.sources.get(audio.role) if audio.role else None
             feed = AudioFeed(master.path if master else None, rate=rate,
                              start_s=master.offset_s if master else 0.0,
-                             gain=10 ** (audio.gain_db / 20), lecture=inputs.label)
+                             gain=10 ** (audio.gain_db / 20), lecture=inputs.label,
+                             channel=audio.channel)
             notch = HumNotch(audio.notch_hz, sample_rate=rate)
             if notch.active and master is not None:  # no ringing where the lecture begins
                 notch.warm_up(AudioFeed(master.path, rate=rate, start_s=master.offset_s,
-                                        lecture=inputs.label).read(rate))
+                                        lecture=inputs.label, channel=audio.channel).read(rate))
             programme.cut_to(lambda n: notch(feed.read(n)))
             # D6/D7: constant 25p; interlacing as the analysis found it, else detected here
             readers = {r: cfr_frames(s.path, fps=fps, start_s=s.offset_s, lecture=inputs.label,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import yaml
 from courseware.audio_chain import HumNotch, PeakLimiter
 from courseware.course import load_course
 from encoder_profiles import load_profile
-from qc_metrics.audio import AudioQC
+from qc_metrics.audio import AudioQC, live_channel
 from tasks.probe import probe_lecture
 from tasks.render import plan_audio, render_lecture
 
@@ -132,6 +133,33 @@ def test_loudness_is_consistent_across_lectures(mastered: dict) -> None:
         assert out == pytest.approx(plan.integrated_lufs + plan.gain_db, abs=1.0)
         values.append(out)
     assert max(values) - min(values) < 1.0, values
+
+
+def test_a_microphone_on_one_channel_is_heard_on_both(tmp_path: Path) -> None:
+    """A camera with the lecturer's microphone on input 1 and nothing on input 2: the render
+    puts channel 1 on both sides, at the course loudness (BS.1770 sums the channels' powers:
+    the plan counts the doubled channel, +3 dB, so the gain is not 3 dB too high)."""
+    speech = _speech(-10.0, seed=4)
+    course = load_course(_course(tmp_path / "one", np.vstack([speech, np.zeros_like(speech)])))
+    inputs = probe_lecture(course, course.lectures[0])
+    plan = plan_audio(inputs, PROFILE)
+    assert plan.channel == 0
+    out = render_lecture(course, inputs, audio=plan, profile=PROFILE, out_dir=tmp_path / "out")
+    qc = AudioQC(sample_rate=RATE, profile=PROFILE)
+    with av.open(str(out.path)) as c:
+        for frame in c.decode(audio=0):
+            qc.process(frame.to_ndarray(), float(frame.time or 0.0))
+    left, right = qc.channel_levels_dbfs()
+    assert abs(left - right) < 0.1, (left, right)
+    loudness = next(c for c in qc.finish() if c.id == "audio.loudness").measured
+    assert loudness == pytest.approx(plan.integrated_lufs + plan.gain_db, abs=1.0)
+
+
+@pytest.mark.parametrize(("levels", "live"), [
+    ((-20.0, -math.inf), 0), ((-math.inf, -20.0), 1), ((-20.0, -45.0), 0),
+    ((-20.0, -30.0), None), ((-20.0,), None), ((-math.inf, -math.inf), None)])
+def test_live_channel(levels: tuple[float, ...], live: int | None) -> None:
+    assert live_channel(levels) == live
 
 
 def test_limiter_never_exceeds_its_ceiling_and_notch_is_narrow() -> None:

@@ -155,6 +155,15 @@ def test_thumbnails_of_a_phone_video_are_upright(tmp_path: Path) -> None:
     assert np.abs(got - upright).mean() < 0.3 * np.abs(got - wrong).mean()
 
 
+def test_sound_on_one_channel_fails_d9(tmp_path: Path, profile: Profile) -> None:
+    # a camera's microphone on input 1 only: two channels, one of them silent
+    path = tmp_path / "one-sided.m4a"
+    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2",
+            "-af", "pan=stereo|c0=c0|c1=0*c0", "-c:a", "aac", "-b:a", "128k", str(path))
+    check = _check(qc_file(path, profile=profile, gpu=False).report, "format.audio_channels")
+    assert check.status == "fail" and "only channel 1 carries sound" in check.message
+
+
 def test_audio_only_file(tmp_path: Path, profile: Profile) -> None:
     path = tmp_path / "speech.m4a"
     _ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
