@@ -105,16 +105,17 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
     loud, hum = meter.loudness.result(), meter.hum.finish()
     if not math.isfinite(loud.true_peak_dbfs):
         return AudioPlan(role=src.role)
-    channel = live_channel(meter.channel_levels_dbfs())
+    levels = meter.channel_levels_dbfs()
+    channel = live_channel(levels)
     integrated = loud.integrated_lufs
     if channel is not None:
         # the live channel on both sides: BS.1770 sums the channels' powers, so +3.01 dB
         # (the peak, the hum and the other measures are the live channel's already)
         integrated += 10.0 * math.log10(2.0)
-        levels = ", ".join(f"{x:.0f}" for x in meter.channel_levels_dbfs())
         log.warning(
             "%s: the %s's sound is on channel %d only (channel levels %s dBFS): it is "
-            "used on both sides", inputs.label, src.role, channel + 1, levels)
+            "used on both sides", inputs.label, src.role, channel + 1,
+            ", ".join(f"{x:.0f}" for x in levels))
     # S3: notch every mains line that stands out (and its neighbours' harmonics stay)
     notch = tuple(line.frequency_hz for line in hum_to_remove(
         hum, prominence_db=enc.hum_prominence_db, min_level_dbfs=meter.hum_min_level_dbfs))
