@@ -96,7 +96,6 @@ def _upright(stream: av.video.stream.VideoStream, frames: Iterator[av.VideoFrame
              ) -> Iterator[av.VideoFrame]:
     """Frames as displayed: a source with a display rotation turned upright (libavfilter)."""
     graph: av.filter.Graph | None = None
-    turning: str | None = None
     for frame in frames:
         if graph is None:
             turning = upright_filters(frame.rotation)
