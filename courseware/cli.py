@@ -269,6 +269,8 @@ def _print_outcome(outcome: CourseOutcome) -> None:
     for lec in outcome.lectures:
         where = lec.key if lec.key else lec.message
         click.echo(f"  第{lec.number}讲 {lec.title}: {lec.status.upper()}  {where}")
+        for warning in lec.warnings:
+            click.echo(f"    warning: {warning}")
     if outcome.course_report_status is None:
         click.echo(f"  course report: none ({outcome.course_report_message})")
         return

@@ -91,6 +91,9 @@ class LectureOutcome(BaseModel):
     rendered: bool = False  # False: skipped, the published lecture was valid
     qc_status: str | None = None  # the full QC verdict of the rendered file (reported)
     raw_qc: dict[str, str] = {}  # role → QC verdict of each raw source
+    #: what the render found in the sources and made do with (B2 below HD, HDR, a one-channel
+    #: microphone), for the base to fix next time
+    warnings: list[str] = []
 
 
 _RETRY = STORAGE_RETRIES
@@ -314,4 +317,5 @@ def lecture_flow(course_file: str, number: int, store: str, profile: str = DEFAU
     return LectureOutcome(number=number, title=lecture.title, status=report.status,
                           duration_s=rendered.duration_s, key=urls["key"],
                           video_url=urls["video"], report_url=urls["report"], html_url=html_url,
-                          rendered=True, qc_status=qc_status, raw_qc=verdicts)
+                          rendered=True, qc_status=qc_status, raw_qc=verdicts,
+                          warnings=list(rendered.warnings))

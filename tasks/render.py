@@ -55,6 +55,7 @@ class AudioPlan(BaseModel):
     #: the source's channel that carries the sound, on both sides, when the other is silent
     #: (a microphone on one input only); None: the source's stereo as it is
     channel: int | None = None
+    channel_levels_dbfs: tuple[float, ...] = ()  # RMS of each of the source's channels
 
 
 class RenderResult(BaseModel):
@@ -112,10 +113,6 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
         # the live channel on both sides: BS.1770 sums the channels' powers, so +3.01 dB
         # (the peak, the hum and the other measures are the live channel's already)
         integrated += 10.0 * math.log10(2.0)
-        log.warning(
-            "%s: the %s's sound is on channel %d only (channel levels %s dBFS): it is "
-            "used on both sides", inputs.label, src.role, channel + 1,
-            ", ".join(f"{x:.0f}" for x in levels))
     # S3: notch every mains line that stands out (and its neighbours' harmonics stay)
     notch = tuple(line.frequency_hz for line in hum_to_remove(
         hum, prominence_db=enc.hum_prominence_db, min_level_dbfs=meter.hum_min_level_dbfs))
@@ -125,7 +122,7 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
         gain = enc.min_peak_dbfs - loud.true_peak_dbfs
     return AudioPlan(role=src.role, integrated_lufs=_finite(integrated),
                      true_peak_dbfs=loud.true_peak_dbfs, gain_db=gain, notch_hz=notch,
-                     channel=channel)
+                     channel=channel, channel_levels_dbfs=tuple(levels))
 
 
 def _finite(x: float) -> float | None:
@@ -168,6 +165,16 @@ def hdr_sources(inputs: LectureInputs) -> list[str]:
             "so its colours and brightness will look wrong: record with HDR off (phones: "
             "camera settings, HDR video) or export the file as SDR, then run again"
             for role, s in inputs.sources.items() if s.hdr]
+
+
+def one_sided(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
+    """The programme microphone recorded on one channel only, put on both sides."""
+    if audio.channel is None or audio.role is None:
+        return []
+    levels = ", ".join(f"{x:.0f}" for x in audio.channel_levels_dbfs)
+    return [f"{inputs.label} {audio.role}: the sound is on channel {audio.channel + 1} only "
+            f"(channel levels {levels} dBFS RMS); it is used on both sides. Next time, put "
+            "the microphone on both inputs or set the camera to mono"]
 
 
 def lecture_compositor(lecture: Lecture, inputs: LectureInputs, *, profile: Profile,
@@ -215,7 +222,7 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
             width=enc.width, height=enc.height, font=font, what="the closing credits")
     videos = {r: s for r, s in inputs.sources.items() if r != "audio"}
     plans = video.sources if video is not None else {}
-    warnings = below_hd(inputs, profile) + hdr_sources(inputs)
+    warnings = below_hd(inputs, profile) + hdr_sources(inputs) + one_sided(inputs, audio)
     for w in warnings:
         log.warning(w)
     comp = lecture_compositor(lecture, inputs, profile=profile, video=video)
