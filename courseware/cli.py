@@ -105,16 +105,24 @@ def submit(course_file: Path, to: str) -> None:
               help="write a self-contained HTML report (charts, thumbnails) here")
 @click.option("--cpu", is_flag=True, help="run the metrics on the CPU even if a GPU is usable")
 @click.option("--layout", help="the file shows its cameras in this layout throughout (a name "
-              "from encoder_profiles/layouts.yaml): compare the cameras' colours (V3)")
+              "from encoder_profiles/layouts.yaml): judge each camera on its own, compare the "
+              "cameras' colours (V3)")
+@click.option("--authored", multiple=True, metavar="SOURCE",
+              help="with --layout: this source is a digital capture (slides straight from a "
+                   "computer), not a camera: its colours and slide changes are the author's "
+                   "(repeatable)")
 @profile_option
 def qc(file: Path, json_out: Path | None, html_out: Path | None, cpu: bool,
-       layout: str | None, profile: str) -> None:
+       layout: str | None, authored: tuple[str, ...], profile: str) -> None:
     """Full QC of a media file: format (D2–D10), video (V1–V4) and audio (S1–S4) clauses."""
     from courseware.html_report import render_html
     from encoder_profiles import load_profile
     from tasks.qc import qc_file
 
-    cameras = _layout_cameras(file, layout) if layout else None
+    if authored and not layout:
+        raise click.BadParameter("needs --layout (which region shows it)",
+                                 param_hint="--authored")
+    cameras = _layout_cameras(file, layout, authored) if layout else None
     result = qc_file(file, profile=load_profile(profile), thumbnails=html_out is not None,
                      gpu=False if cpu else None, cameras=cameras)
     report = result.report
@@ -134,8 +142,10 @@ def qc(file: Path, json_out: Path | None, html_out: Path | None, cpu: bool,
         sys.exit(1)
 
 
-def _layout_cameras(file: Path, layout: str) -> list[CameraSpan]:
-    """One span over the whole file: each camera's region of ``layout`` at the file's size."""
+def _layout_cameras(file: Path, layout: str, authored: tuple[str, ...] = ()
+                    ) -> list[CameraSpan]:
+    """One span over the whole file: each camera's region of ``layout`` at the file's size;
+    ``authored``: sources of the layout that are digital captures."""
     import math
 
     from courseware.compose import region_px
@@ -149,7 +159,11 @@ def _layout_cameras(file: Path, layout: str) -> list[CameraSpan]:
             raise click.BadParameter(f"{file} has no video stream", param_hint="--layout")
         stream = container.streams.video[0]
         width, height = stream.width, stream.height
-    return [CameraSpan(0.0, math.inf, region_px(chosen, width, height))]
+    unknown = sorted(set(authored) - set(chosen.sources))
+    if unknown:
+        raise click.BadParameter(f"{', '.join(unknown)}: not a source of layout {layout} "
+                                 f"({', '.join(chosen.sources)})", param_hint="--authored")
+    return [CameraSpan(0.0, math.inf, region_px(chosen, width, height), authored=authored)]
 
 
 @cli.command()

@@ -292,6 +292,19 @@ def test_cli_writes_reports_and_exits_1_on_fail(defects: Path, tmp_path: Path) -
     assert html_out.read_text("utf-8").startswith("<!DOCTYPE html>")
 
 
+def test_cli_layout_with_an_authored_source(defects: Path, tmp_path: Path) -> None:
+    # --authored: the slides region is a digital capture, not measured as a camera
+    json_out = tmp_path / "r.json"
+    run = _cli("qc", str(defects), "--layout", "pip", "--authored", "slides", "--cpu",
+               "--json", str(json_out))
+    assert run.returncode == 1, run.stderr
+    snr = next(c for c in json.loads(json_out.read_text("utf-8"))["checks"]
+               if c["id"] == "video.snr")
+    assert "slides: an authored capture, not measured" in snr["message"], snr
+    bad = _cli("qc", str(defects), "--layout", "pip", "--authored", "screen", "--cpu")
+    assert bad.returncode == 2 and "screen: not a source of layout pip" in bad.stderr
+
+
 def test_cli_missing_file_exits_2(tmp_path: Path) -> None:
     run = _cli("qc", str(tmp_path / "absent.mp4"), "--cpu")
     assert run.returncode == 2
