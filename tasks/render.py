@@ -42,6 +42,10 @@ from tasks.probe import LectureInputs, SourceInfo
 log = logging.getLogger(__name__)
 
 
+#: a channel level standing for digital silence (−inf dBFS) in a plan
+SILENT_DBFS = -200.0
+
+
 class AudioPlan(BaseModel):
     """What the analysis pass decided for the programme sound (two-pass mastering)."""
 
@@ -55,7 +59,9 @@ class AudioPlan(BaseModel):
     #: the source's channel that carries the sound, on both sides, when the other is silent
     #: (a microphone on one input only); None: the source's stereo as it is
     channel: int | None = None
-    channel_levels_dbfs: tuple[float, ...] = ()  # RMS of each of the source's channels
+    #: RMS of each of the source's channels (SILENT_DBFS: digital silence; finite, as every
+    #: field here, so the plan serialises as JSON)
+    channel_levels_dbfs: tuple[float, ...] = ()
 
 
 class RenderResult(BaseModel):
@@ -122,7 +128,8 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
         gain = enc.min_peak_dbfs - loud.true_peak_dbfs
     return AudioPlan(role=src.role, integrated_lufs=_finite(integrated),
                      true_peak_dbfs=loud.true_peak_dbfs, gain_db=gain, notch_hz=notch,
-                     channel=channel, channel_levels_dbfs=tuple(levels))
+                     channel=channel,
+                     channel_levels_dbfs=tuple(max(x, SILENT_DBFS) for x in levels))
 
 
 def _finite(x: float) -> float | None:
@@ -171,9 +178,10 @@ def one_sided(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
     """The programme microphone recorded on one channel only, put on both sides."""
     if audio.channel is None or audio.role is None:
         return []
-    levels = ", ".join(f"{x:.0f}" for x in audio.channel_levels_dbfs)
+    levels = ", ".join("silent" if x <= SILENT_DBFS else f"{x:.0f} dBFS"
+                       for x in audio.channel_levels_dbfs)
     return [f"{inputs.label} {audio.role}: the sound is on channel {audio.channel + 1} only "
-            f"(channel levels {levels} dBFS RMS); it is used on both sides. Next time, put "
+            f"(channel levels {levels} RMS); it is used on both sides. Next time, put "
             "the microphone on both inputs or set the camera to mono"]
 
 

@@ -144,6 +144,7 @@ def test_a_microphone_on_one_channel_is_heard_on_both(tmp_path: Path) -> None:
     inputs = probe_lecture(course, course.lectures[0])
     plan = plan_audio(inputs, PROFILE)
     assert plan.channel == 0
+    assert type(plan).model_validate_json(plan.model_dump_json()) == plan  # finite: JSON-safe
     out = render_lecture(course, inputs, audio=plan, profile=PROFILE, out_dir=tmp_path / "out")
     assert any("the sound is on channel 1 only" in w for w in out.warnings), out.warnings
     qc = AudioQC(sample_rate=RATE, profile=PROFILE)
