@@ -64,7 +64,7 @@ def _planes(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 #: AVColorSpace values of SD (BT.601) material: converted to BT.709 while scaling
 _BT601 = (5, 6)
-_JPEG_RANGE = 2
+JPEG_RANGE = 2  # AVCOL_RANGE_JPEG: full-range (0–255) Y'CbCr
 
 
 def _interpolation(frame: av.VideoFrame, width: int) -> str:
@@ -89,7 +89,7 @@ def scale_frame(frame: av.VideoFrame, width: int, height: int) -> av.VideoFrame:
 
 
 def _range(frame: av.VideoFrame) -> str:
-    return "JPEG" if frame.color_range == _JPEG_RANGE else "MPEG"
+    return "JPEG" if frame.color_range == JPEG_RANGE else "MPEG"
 
 
 PlaneFilter = Callable[[np.ndarray, np.ndarray, np.ndarray],

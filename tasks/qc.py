@@ -32,6 +32,7 @@ import numpy as np
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from courseware.compose import JPEG_RANGE
 from courseware.errors import CorruptMediaError
 from courseware.media import open_media
 from courseware.report import Check, Report
@@ -415,7 +416,6 @@ class _AudioPass:
 
 #: pixel formats whose planes are copied as they are (yuvj420p: yuv420p in full range)
 _AS_IS = ("yuv420p", "yuvj420p")
-_JPEG_RANGE = 2     # AVCOL_RANGE_JPEG
 
 
 def _full_range(stream: av.video.stream.VideoStream) -> bool:
@@ -425,7 +425,7 @@ def _full_range(stream: av.video.stream.VideoStream) -> bool:
     fmt = ctx.format
     if fmt is not None and (fmt.is_rgb or fmt.name.startswith("yuvj")):
         return not fmt.is_rgb
-    return ctx.color_range == _JPEG_RANGE
+    return ctx.color_range == JPEG_RANGE
 
 
 def _copy_planes(frame: av.VideoFrame, out: np.ndarray, width: int, height: int) -> None:
