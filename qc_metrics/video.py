@@ -15,6 +15,7 @@ check id                 clause  detector                    measured
 ``video.freeze``         V1      :class:`FreezeDetector`     seconds frozen (freezedetect)
 ``video.black``          V1      :class:`BlackDetector`      seconds black (blackdetect)
 ``video.camera_match``   V3      :class:`CameraMatchDetector`  ΔE2000 between cameras
+``video.interlacing``    D7      :class:`InterlaceDetector`  share of moving frames combed
 =======================  ======  ==========================  ===============================
 
 ``video.camera_match`` needs to know which part of the picture shows which camera
@@ -62,6 +63,7 @@ from qc_metrics.colour import (
     to_limited_range,
 )
 from qc_metrics.frames import VideoDetector, YUVFrame, as_batch, split_yuv420p
+from qc_metrics.interlace import InterlaceDetector
 from qc_metrics.motion import Shift, StabilityDetector, phase_correlate
 from qc_metrics.noise import NoiseDetector, NoiseEstimate, estimate_noise, snr_db
 from qc_metrics.temporal import BlackDetector, FreezeDetector, TimestampDetector
@@ -69,7 +71,7 @@ from qc_metrics.xp import array_namespace, backend_name
 
 __all__ = [
     "BlackDetector", "CameraMatchDetector", "CameraSpan", "Cast", "ColourJumpDetector",
-    "FreezeDetector", "Levels",
+    "FreezeDetector", "InterlaceDetector", "Levels",
     "LevelsDetector", "NoiseDetector", "NoiseEstimate", "Shift", "StabilityDetector",
     "TimestampDetector", "VideoQC", "WhiteBalanceDetector", "YUVFrame", "camera_delta_e",
     "colour_cast", "delta_e2000", "estimate_noise", "levels", "mean_lab", "phase_correlate",
@@ -97,6 +99,7 @@ class VideoQC(VideoDetector):
             FreezeDetector(fps=fps, profile=profile),
             BlackDetector(fps=fps, profile=profile, spans=cameras or ()),
             CameraMatchDetector(fps=fps, profile=profile, spans=cameras or ()),
+            InterlaceDetector(fps=fps, profile=profile),
         )
         #: detectors that judge the lecture picture only (not the intro and cards)
         self._lecture_only = (

@@ -26,6 +26,7 @@ from courseware.report import Check
 from encoder_profiles import Profile, load_profile
 from qc_metrics.colour import camera_delta_e, colour_cast, levels
 from qc_metrics.frames import YUVFrame
+from qc_metrics.interlace import InterlaceDetector
 from qc_metrics.noise import estimate_noise
 from tasks.analyse_video import VideoPlan, _sample, analyse_video
 from tasks.probe import SourceInfo, probe_lecture, probe_source
@@ -448,6 +449,21 @@ def test_interlaced_source_is_detected_and_combing_removed(conform: dict) -> Non
                      for f in _decode(ref.path, picks).values()])
     assert combed > 3 * clean  # the planted artefact
     assert out < 1.5 * clean, (combed, out, clean)
+    # and the QC's picture check (D7) sees the combing in the source, not in the lecture
+    assert _interlacing(root / "teacher.mp4").status == "fail"
+    assert _interlacing(res.path).status == "pass"
+
+
+def _interlacing(path: Path) -> Check:
+    detector = InterlaceDetector(fps=FPS, profile=PROFILE, every=2)
+    with av.open(str(path)) as c:
+        for f in c.decode(video=0):
+            planes = f.to_ndarray(format="yuv420p")
+            h = f.height
+            detector.process(YUVFrame(planes[:h], planes[h:h + h // 4].reshape(h // 2, -1),
+                                      planes[h + h // 4:].reshape(h // 2, -1)), float(f.time))
+    (check,) = detector.finish()
+    return check
 
 
 # --------------------------------------------------------------------------- rotation

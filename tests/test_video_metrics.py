@@ -31,6 +31,7 @@ from qc_metrics.colour import (
     to_limited_range,
 )
 from qc_metrics.frames import YUVFrame, as_batch, box_downscale, split_yuv420p, timecode
+from qc_metrics.interlace import field_sums
 from qc_metrics.motion import StabilityDetector, phase_correlate
 from qc_metrics.noise import NoiseDetector, estimate_noise, snr_db
 from qc_metrics.temporal import BlackDetector, FreezeDetector, TimestampDetector
@@ -695,7 +696,8 @@ def test_video_qc_on_clip(clip):
     checks = {c.id: c for c in qc.finish()}
     assert list(checks) == ["video.snr", "video.white_balance", "video.levels",
                             "video.stability", "video.timestamps", "video.colour_jumps",
-                            "video.freeze", "video.black", "video.camera_match"]
+                            "video.freeze", "video.black", "video.camera_match",
+                            "video.interlacing"]
     assert checks["video.camera_match"].status == "skip"   # one picture, no layout given
     assert qc.backend == "numpy"
     assert checks["video.timestamps"].status == "pass"
@@ -779,6 +781,12 @@ def test_cupy_parity():
         gpu_check = feed(ColourJumpDetector(fps=FPS, profile=PROFILE, **kwargs),
                          [YUVFrame(*(cupy.asarray(p) for p in f)) for f in clip])
         assert (gpu_check.status, gpu_check.message) == (cpu_check.status, cpu_check.message)
+    # interlacing (D7): idet's integer sums, identical
+    woven = vs.pan_clip(180, 320, 4, speed=3.0)
+    y = np.stack([f.y for f in woven])
+    y[:, 1::2] = np.roll(y, -1, axis=0)[:, 1::2]           # each frame's bottom field later
+    g = cupy.asarray(y)
+    assert np.array_equal(field_sums(g[:-2], g[1:-1], g[2:]), field_sums(y[:-2], y[1:-1], y[2:]))
 
 
 # --------------------------------------------------------------------------- V3 camera match
