@@ -42,10 +42,14 @@ def open_media(path: Path, *, lecture: str | None = None) -> av.container.InputC
 INTERLACE_PROBE_FRAMES = 8
 
 
-def _deinterlacer(stream: av.video.stream.VideoStream, first: av.VideoFrame) -> av.filter.Graph:
-    """libavfilter: buffer → bwdif (one frame out per frame in, field order from the frames'
-    flags; only frames flagged interlaced are touched) → buffersink."""
-    return _graph(stream, first, "bwdif=mode=send_frame:parity=auto:deint=interlaced")
+def _deinterlacer(stream: av.video.stream.VideoStream, first: av.VideoFrame,
+                  order: str | None = None) -> av.filter.Graph:
+    """libavfilter: buffer → bwdif (one frame out per frame in) → buffersink. Without
+    ``order``: field order from the frames' flags, only frames flagged interlaced touched;
+    with ``order`` ("tff"/"bff"): every frame, in that order (flags that say progressive
+    about an interlaced picture are wrong)."""
+    how = f"parity={order}:deint=all" if order else "parity=auto:deint=interlaced"
+    return _graph(stream, first, f"bwdif=mode=send_frame:{how}")
 
 
 def _pull(graph: av.filter.Graph) -> Iterator[av.VideoFrame]:
@@ -58,9 +62,10 @@ def _pull(graph: av.filter.Graph) -> Iterator[av.VideoFrame]:
 
 
 def _progressive(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
-                 deinterlace: bool | None) -> Iterator[av.VideoFrame]:
+                 deinterlace: bool | str | None) -> Iterator[av.VideoFrame]:
     """Decoded frames, deinterlaced (D7) when ``deinterlace`` is True, or when None and any of
-    the first frames is flagged interlaced."""
+    the first frames is flagged interlaced; all of them, in that field order, when it is
+    "tff" or "bff"."""
     frames = container.decode(stream)
     head: list[av.VideoFrame] = []
     if deinterlace is None:
@@ -76,7 +81,8 @@ def _progressive(container: av.container.InputContainer, stream: av.video.stream
     graph: av.filter.Graph | None = None
     for frame in _chain(head, frames):
         if graph is None:
-            graph = _deinterlacer(stream, frame)
+            graph = _deinterlacer(stream, frame,
+                                  deinterlace if isinstance(deinterlace, str) else None)
         graph.vpush(frame)
         yield from _pull(graph)
     if graph is not None:
@@ -137,15 +143,17 @@ def _chain(head: list[av.VideoFrame], rest: Iterator[av.VideoFrame]) -> Iterator
 
 
 def cfr_frames(path: Path, *, fps: int, start_s: float = 0.0, lecture: str | None = None,
-               deinterlace: bool | None = None,
+               deinterlace: bool | str | None = None,
                ) -> Generator[av.VideoFrame | None, None, None]:
     """Progressive frames at exactly ``fps`` (hold the latest frame whose time ≤ tick), from
     ``start_s`` (D6: constant 25 fps from any source rate, variable included), upright (a
     source's display rotation applied, as players show it).
 
     ``deinterlace``: None detects interlacing from the first frames' flags; interlaced frames
-    go through bwdif before anything else (D7). Yields None for ticks before the first frame;
-    stops after the last frame's display time (its own duration where the file gives one).
+    go through bwdif before anything else (D7); "tff"/"bff": every frame does, in that field
+    order (an interlaced picture in frames flagged progressive). Yields None for ticks before
+    the first frame; stops after the last frame's display time (its own duration where the file
+    gives one).
     """
     with open_media(path, lecture=lecture) as container:
         if not container.streams.video:

@@ -41,6 +41,10 @@ class SourcePlan(BaseModel):
     sar: float = 1.0                     # sample aspect ratio (pixel width / height)
     interlaced: bool = False             # D7: detected from the decoded frames' flags
     field_order: str | None = None       # "tff", "bff", "progressive" or None (unknown)
+    #: D7: an interlaced picture in frames flagged progressive (seen in the pixels: 50i
+    #: captured or transcoded without deinterlacing): every frame is deinterlaced, in
+    #: ``field_order``
+    combed: bool = False
     below_hd: bool = False               # B2: smaller than delivery.min_width × min_height
     samples: int = 0                     # frames measured
     cast_a: float | None = None          # V3 before correction: median a* of near-neutrals

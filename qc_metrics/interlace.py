@@ -136,6 +136,19 @@ class InterlaceDetector(VideoDetector):
         self._tail = xp.stack([columns(i) for i in range(len(times) - 2, len(times)) if i >= 0])
         self._tail_t = times[-2:]
 
+    def cut(self) -> None:
+        """The next frame does not follow the last one (a seek): no triplet spans the cut."""
+        self._tail, self._tail_t = None, []
+
+    def field_order(self) -> Literal["tff", "bff"] | None:
+        """The field order when the picture is interlaced (at least half of the judged frames,
+        and ``min_frames`` of them: the verdict of :meth:`finish`), else None."""
+        n = self.counts()
+        fields = n["tff"] + n["bff"]
+        if fields < self.min_frames or fields < n["progressive"]:
+            return None
+        return "tff" if n["tff"] >= n["bff"] else "bff"
+
     def counts(self) -> dict[FieldType, int]:
         out: dict[FieldType, int] = {"tff": 0, "bff": 0, "progressive": 0, "undetermined": 0}
         for _, label in self.labels:
@@ -176,7 +189,7 @@ class InterlaceDetector(VideoDetector):
                        for a, b, k in spans)
         looked = f"{len(self.labels)} frames looked at, one in {self.every}"
         status: Status
-        if fields >= self.min_frames and share >= 0.5:
+        if self.field_order() is not None:
             status = "fail" if wanted else "pass"
             message = (f"the picture is interlaced: combing ({order}) in {fields} of {judged} "
                        f"frames with motion ({looked})"

@@ -6,7 +6,10 @@ target time, decoded alone after a seek, when the source has keyframes often eno
 percent of the render's decoding work); otherwise (long-GOP screen captures) every target
 frame, decoding forward (seeking over long gaps, non-reference frames skipped). Measured:
 
-* conform facts: interlacing from the decoded frames' flags (D7, detected, never assumed),
+* conform facts: interlacing from the decoded frames' flags (D7, detected, never assumed), and
+  when they say progressive, from the picture: short runs of consecutive frames from up to
+  ``COMB_WINDOWS`` keyframes, judged as QC's ``video.interlacing`` judges them (50i footage
+  captured or transcoded without deinterlacing shows combing in frames flagged progressive),
   sample aspect ratio (D5: fitted without distortion), size below 1280×720 (B2 warning);
 * V3 white balance: the cast of near-neutral pixels (:func:`qc_metrics.colour.colour_cast`)
   and the R'G'B' gains that make them neutral; not for a slides stream captured digitally
@@ -47,6 +50,7 @@ from courseware.video_chain import (
 from encoder_profiles import Profile
 from qc_metrics.colour import Cast, colour_cast, delta_e2000, rgb_to_lab
 from qc_metrics.frames import YUVFrame, as_batch, sample_planes
+from qc_metrics.interlace import InterlaceDetector
 from qc_metrics.noise import estimate_noise, snr_db
 from tasks.probe import LectureInputs, SourceInfo
 from tasks.render import main_duration
@@ -71,6 +75,10 @@ GAIN_LIMITS = (0.5, 2.0)
 MIN_KEYFRAMES = 5
 #: a keyframe further than this before its target time does not stand for it
 KEYFRAME_NEAR_S = 10.0
+
+#: runs of consecutive frames looked at for combing (D7), each from a keyframe
+COMB_WINDOWS = 16
+COMB_FRAMES = 9
 
 _FIELD_ORDER = {1: "progressive", 2: "tff", 3: "bff", 4: "tff", 5: "bff"}  # AVFieldOrder
 
@@ -241,6 +249,34 @@ def _sample_forward(src: SourceInfo, times: list[float], *, lecture: str, profil
     return _Sampled(out, *facts)
 
 
+def _combing(src: SourceInfo, times: list[float], *, lecture: str, profile: Profile
+             ) -> str | None:
+    """The field order ("tff"/"bff") when the picture of ``src`` is interlaced, from
+    ``COMB_FRAMES`` consecutive frames after the keyframe before each of up to
+    ``COMB_WINDOWS`` of ``times``; None for a progressive or still picture."""
+    picks = times[:: max(1, math.ceil(len(times) / COMB_WINDOWS))]
+    detector = InterlaceDetector(fps=float(profile.delivery.fps), profile=profile, every=1)
+    seen: set[int] = set()
+    with open_media(src.path, lecture=lecture) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for t in picks:
+                if stream.time_base:
+                    container.seek(int(t / stream.time_base), stream=stream, backward=True)
+                detector.cut()
+                for k, frame in enumerate(container.decode(stream)):
+                    if frame.pts is None or (k == 0 and frame.pts in seen):
+                        break                    # the same keyframe as an earlier window
+                    seen.add(frame.pts)
+                    detector.process(_frame_planes(frame), float(frame.time or 0.0))
+                    if k + 1 >= COMB_FRAMES:
+                        break
+        except av.FFmpegError:
+            return None                          # the render reports damage with its position
+    return detector.field_order()
+
+
 def _neutral(samples: tuple[np.ndarray, np.ndarray, np.ndarray], gains: np.ndarray,
              profile: Profile) -> tuple[np.ndarray, float]:
     """Mean R'G'B' of the near-neutrals after ``gains``, and their share of the samples."""
@@ -284,11 +320,14 @@ def analyse_video(inputs: LectureInputs, profile: Profile) -> VideoPlan:
         times = sample_times(src.offset_s, max(span, 1.0 / dl.fps), every_s=enc.analyse_every_s,
                              max_frames=enc.analyse_max_frames)
         got = _sample(src, times, lecture=inputs.label, profile=profile)
+        combed = (None if got.interlaced else
+                  _combing(src, times, lecture=inputs.label, profile=profile))
         measured = got.measures
         width, height = src.width or 0, src.height or 0
         facts: dict[str, object] = {
             "role": role, "width": width, "height": height, "sar": src.shown_sar(got.sar),
-            "interlaced": got.interlaced, "field_order": got.field_order,
+            "interlaced": got.interlaced or combed is not None,
+            "field_order": combed or got.field_order, "combed": combed is not None,
             "below_hd": width < dl.min_width or height < dl.min_height,  # B2 (render warns)
             "samples": len(measured)}
         if len(measured):

@@ -33,7 +33,7 @@ from courseware.media import (
     rgb_to_frame,
 )
 from courseware.subtitles import parse_srt, shift_and_clip
-from courseware.video_chain import SourceChain, VideoPlan
+from courseware.video_chain import SourceChain, SourcePlan, VideoPlan
 from encoder_profiles import Profile, load_layout
 from qc_metrics.audio import AudioQC, hum_to_remove, live_channel
 from qc_metrics.colour import CameraSpan
@@ -174,6 +174,25 @@ def hdr_sources(inputs: LectureInputs) -> list[str]:
             for role, s in inputs.sources.items() if s.hdr]
 
 
+def combed(inputs: LectureInputs, video: VideoPlan | None) -> list[str]:
+    """Sources whose picture is interlaced though their frames say progressive (D7): the
+    render deinterlaces them; the capture or export chain should have."""
+    plans = video.sources if video is not None else {}
+    return [f"{inputs.label} {role}: {inputs.sources[role].path.name} shows an interlaced "
+            f"picture (combing, {'top' if p.field_order == 'tff' else 'bottom'} field first) "
+            "in frames flagged progressive; it is deinterlaced here (D7). Next time, "
+            "deinterlace when capturing or exporting, or record progressive (25p)"
+            for role, p in plans.items() if p.combed and role in inputs.sources]
+
+
+def _deinterlace(plan: SourcePlan | None) -> bool | str | None:
+    """What cfr_frames deinterlaces: as the analysis found (a field order when the flags are
+    wrong), else its own look at the flags."""
+    if plan is None:
+        return None
+    return plan.field_order if plan.combed else plan.interlaced
+
+
 def one_sided(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
     """The programme microphone recorded on one channel only, put on both sides."""
     if audio.channel is None or audio.role is None:
@@ -230,7 +249,8 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
             width=enc.width, height=enc.height, font=font, what="the closing credits")
     videos = {r: s for r, s in inputs.sources.items() if r != "audio"}
     plans = video.sources if video is not None else {}
-    warnings = below_hd(inputs, profile) + hdr_sources(inputs) + one_sided(inputs, audio)
+    warnings = (below_hd(inputs, profile) + hdr_sources(inputs) + combed(inputs, video)
+                + one_sided(inputs, audio))
     for w in warnings:
         log.warning(w)
     comp = lecture_compositor(lecture, inputs, profile=profile, video=video)
@@ -279,7 +299,7 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
             programme.cut_to(lambda n: notch(feed.read(n)))
             # D6/D7: constant 25p; interlacing as the analysis found it, else detected here
             readers = {r: cfr_frames(s.path, fps=fps, start_s=s.offset_s, lecture=inputs.label,
-                                     deinterlace=plans[r].interlaced if r in plans else None)
+                                     deinterlace=_deinterlace(plans.get(r)))
                        for r, s in videos.items()}
             if inputs.subtitles is not None:  # D8: cues are in lecture time, from t = 0
                 start = writer.time_s

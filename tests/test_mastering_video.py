@@ -454,6 +454,31 @@ def test_interlaced_source_is_detected_and_combing_removed(conform: dict) -> Non
     assert _interlacing(res.path).status == "pass"
 
 
+def test_an_interlaced_picture_flagged_progressive_is_deinterlaced(tmp_path: Path,
+                                                                   conform: dict) -> None:
+    """50i footage coded as progressive (a capture chain that did not deinterlace): the flags
+    say nothing, the analysis sees the combing, the render deinterlaces every frame."""
+    n = round(SECONDS * FPS)
+    _write(tmp_path / "slides.mp4", _frames(n, lambda t: _chart(640, 360)), size=(640, 360))
+    _write(tmp_path / "teacher.mp4", _interlaced(640, 360, n), size=(640, 360))  # no flags
+    _lecture(tmp_path, slides=tmp_path / "slides.mp4", teacher=tmp_path / "teacher.mp4",
+             layout="side_by_side")
+    res, video = _render(tmp_path)
+    assert video is not None
+    teacher = video.sources["teacher"]
+    assert (teacher.combed, teacher.interlaced, teacher.field_order) == (True, True, "tff")
+    assert not video.sources["slides"].combed and not video.sources["slides"].interlaced
+    assert any("interlaced picture" in w and "top field first" in w for w in res.warnings)
+    assert _interlacing(tmp_path / "teacher.mp4").status == "fail"
+    assert _interlacing(res.path).status == "pass"
+    ref, _ = conform["progressive"]                  # the same scene filmed progressive
+    picks = range(LEAD + 10, LEAD + 60, 10)
+    out = np.mean([_comb(_crop(f, *SBS_TEACHER).y) for f in _decode(res.path, picks).values()])
+    clean = np.mean([_comb(_crop(f, *SBS_TEACHER).y)
+                     for f in _decode(ref.path, picks).values()])
+    assert out < 1.5 * clean, (out, clean)
+
+
 def _interlacing(path: Path) -> Check:
     detector = InterlaceDetector(fps=FPS, profile=PROFILE, every=2)
     with av.open(str(path)) as c:
