@@ -189,12 +189,15 @@ def cfr_frames(path: Path, *, fps: int, start_s: float = 0.0, lecture: str | Non
 class AudioFeed:
     """A source's audio as planar float32 stereo at ``rate``; ``read(n)`` returns exactly n
     samples (zeros before the start and after the end). ``channel``: this channel of the
-    source on both sides (a microphone recorded on one input only)."""
+    source on both sides (a microphone recorded on one input only). ``invert``: the second
+    channel's polarity flipped (a microphone wired inverted on one input)."""
 
     def __init__(self, path: Path | None, *, rate: int, start_s: float = 0.0, gain: float = 1.0,
-                 lecture: str | None = None, channel: int | None = None) -> None:
+                 lecture: str | None = None, channel: int | None = None,
+                 invert: bool = False) -> None:
         self.path, self.rate, self.gain, self.lecture = path, rate, gain, lecture
         self.channel = channel
+        self.invert = invert
         self._buf = np.zeros((2, 0), np.float32)
         self._skip = round(start_s * rate)  # > 0: drop leading samples; < 0: pad silence
         self._it = self._blocks() if path is not None else iter(())
@@ -234,6 +237,8 @@ class AudioFeed:
         out, self._buf = self._buf[:, :n], self._buf[:, n:]
         if out.shape[1] < n:
             out = np.concatenate([out, np.zeros((2, n - out.shape[1]), np.float32)], axis=1)
+        if self.invert:
+            out = out * np.array([[1.0], [-1.0]], np.float32)
         return out * self.gain if self.gain != 1.0 else out
 
 

@@ -15,6 +15,7 @@ check id                 clause  method                                    measu
 ``audio.hum``            S3      mains lines in the averaged spectrum      prominence dB
 ``audio.volume_swings``  S4      speech short-term loudness vs its minute  largest swing LU
 ``audio.loudness``       (S4)    BS.1770-4 integrated (informational)      LUFS
+``audio.phase``          D9      channel correlation (FFmpeg aphasemeter)  correlation
 =======================  ======  ========================================  =================
 
 Regulation numbers (peak window, SNR minimum, mains frequency) come from the profile;
@@ -57,10 +58,10 @@ if TYPE_CHECKING:  # only ``profile.audio`` is read; metrics need not import pyd
     from encoder_profiles import Profile
 
 __all__ = [
-    "DEAD_CHANNEL_DB", "AudioQC", "Clipping", "ClippingMeter", "Hum", "HumLine", "HumMeter",
-    "Loudness", "RunTracker", "SpeechNoise", "SpeechNoiseMeter", "Swing",
+    "ANTI_PHASE", "DEAD_CHANNEL_DB", "AudioQC", "Clipping", "ClippingMeter", "Hum", "HumLine",
+    "HumMeter", "Loudness", "RunTracker", "SpeechNoise", "SpeechNoiseMeter", "Swing",
     "estimate_speech_noise", "hum_lines", "live_channel", "measure_clipping", "measure_hum",
-    "measure_loudness", "measure_speech_noise", "volume_swings",
+    "measure_loudness", "measure_speech_noise", "mono_loss_db", "volume_swings",
 ]
 
 #: frames quieter than this carry no recording noise (digital silence), −120 dBFS
@@ -516,6 +517,18 @@ def volume_swings(step_energy: Sequence[float], *, swing_lu: float, min_s: float
 
 #: a channel this far below the other carries no programme (a microphone on one input only)
 DEAD_CHANNEL_DB = 20.0
+#: channels correlated at or below this are in opposite polarity (a microphone wired or
+#: patched inverted on one input): on a mono speaker the voice cancels
+ANTI_PHASE = -0.3
+
+
+def mono_loss_db(energy_l: float, energy_r: float, cross: float) -> float:
+    """How much quieter the mono downmix (L+R)/2 is than the two channels' mean power, dB
+    (0 for identical channels, 3 for independent ones of equal level, +inf when they
+    cancel)."""
+    mono = (energy_l + energy_r + 2.0 * cross) / 4.0
+    mean = (energy_l + energy_r) / 2.0
+    return 10.0 * math.log10(mean / mono) if mono > 0 else math.inf
 
 
 def live_channel(levels_dbfs: Sequence[float], *, margin_db: float = DEAD_CHANNEL_DB,
@@ -574,6 +587,7 @@ class AudioQC(Detector):
         self.t0: float | None = None
         self.backend: str | None = None      #: "numpy" or "cupy", from the first block
         self._energy: Any = None             # per channel: sum of squares (on the backend)
+        self._cross: Any = None              # stereo: sum of left × right (on the backend)
         self._samples = 0
 
     def process(self, data: Any, t: float) -> None:
@@ -583,6 +597,9 @@ class AudioQC(Detector):
         block = as_block(data)
         energy = (block * block).sum(axis=1)
         self._energy = energy if self._energy is None else self._energy + energy
+        if block.shape[0] == 2:
+            cross = (block[0] * block[1]).sum()
+            self._cross = cross if self._cross is None else self._cross + cross
         self._samples += int(block.shape[1])
         for hop in self.bank.push(block):
             self._consume(hop)
@@ -594,6 +611,17 @@ class AudioQC(Detector):
             return []
         return [10.0 * math.log10(e / self._samples) if e > 0 else -math.inf
                 for e in (float(x) for x in to_host(self._energy))]
+
+    def channel_correlation(self) -> float | None:
+        """Correlation of the two channels over everything processed, Σ L·R / √(Σ L² · Σ R²):
+        +1 the same signal, 0 unrelated, −1 the same signal in opposite polarity (FFmpeg
+        aphasemeter's phase, weighted by power); None for mono or a silent channel."""
+        if self._cross is None or self._energy is None:
+            return None
+        el, er = (float(x) for x in to_host(self._energy))
+        if el <= 0 or er <= 0:
+            return None
+        return float(to_host(self._cross)) / math.sqrt(el * er)
 
     def _consume(self, hop: Hop) -> None:
         self.loudness.consume(hop)
@@ -614,12 +642,35 @@ class AudioQC(Detector):
         self._keep_overs(self._overs.finish())
         loud = self.loudness.result()
         return [self._peak_check(loud), self._clipping_check(), self._snr_check(),
-                self._hum_check(), self._swings_check(loud), self._loudness_check(loud)]
+                self._hum_check(), self._swings_check(loud), self._loudness_check(loud),
+                self._phase_check()]
 
     # ------------------------------------------------------------------ checks
 
     def _time(self, seconds: float) -> float:
         return (self.t0 or 0.0) + max(seconds, 0.0)
+
+    def _phase_check(self) -> Check:
+        r = self.channel_correlation()
+        if r is None:
+            why = ("one channel" if self._cross is None else
+                   "a channel is silent (see format.audio_channels)")
+            return Check("audio.phase", "D9", "skip", None, ANTI_PHASE, "correlation",
+                         f"no channel pair to compare: {why}")
+        el, er = (float(x) for x in to_host(self._energy))
+        loss = mono_loss_db(el, er, float(to_host(self._cross)))
+        mono = ("cancels completely" if loss == math.inf else
+                f"is {loss:.1f} dB quieter than the channels")
+        if r <= ANTI_PHASE:
+            return Check("audio.phase", "D9", "fail", round(r, 3), ANTI_PHASE, "correlation",
+                         f"the two channels are in opposite polarity (correlation {r:.2f}): "
+                         f"the mono downmix {mono}, so on a phone's or laptop's single "
+                         "speaker the voice all but vanishes, and on headphones it sounds "
+                         "hollow; the specification wants a stereo mix-down (D9): invert "
+                         "one channel's polarity (the pipeline does so itself for a raw "
+                         "source), or check the microphone cable")
+        return Check("audio.phase", "D9", "pass", round(r, 3), ANTI_PHASE, "correlation",
+                     f"channels in phase (correlation {r:.2f}); the mono downmix {mono}")
 
     def _peak_check(self, loud: Loudness) -> Check:
         lo, hi = self.profile.audio.peak_dbfs   # S1: programme (true) peak within −8…−2 dBFS

@@ -35,7 +35,7 @@ from courseware.media import (
 from courseware.subtitles import parse_srt, shift_and_clip
 from courseware.video_chain import SourceChain, SourcePlan, VideoPlan
 from encoder_profiles import Profile, load_layout
-from qc_metrics.audio import AudioQC, hum_to_remove, live_channel
+from qc_metrics.audio import ANTI_PHASE, AudioQC, hum_to_remove, live_channel
 from qc_metrics.colour import CameraSpan
 from tasks.probe import LectureInputs, SourceInfo
 
@@ -59,6 +59,11 @@ class AudioPlan(BaseModel):
     #: the source's channel that carries the sound, on both sides, when the other is silent
     #: (a microphone on one input only); None: the source's stereo as it is
     channel: int | None = None
+    #: the source's channels in opposite polarity (a microphone wired inverted on one input):
+    #: the second is inverted back, so the mono downmix does not cancel (D9)
+    invert: bool = False
+    #: correlation of the source's two channels (None: mono, or a channel silent)
+    correlation: float | None = None
     #: RMS of each of the source's channels (SILENT_DBFS: digital silence; finite, as every
     #: field here, so the plan serialises as JSON)
     channel_levels_dbfs: tuple[float, ...] = ()
@@ -114,6 +119,7 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
         return AudioPlan(role=src.role)
     levels = meter.channel_levels_dbfs()
     channel = live_channel(levels)
+    correlation = meter.channel_correlation()
     integrated = loud.integrated_lufs
     if channel is not None:
         # the live channel on both sides: BS.1770 sums the channels' powers, so +3.01 dB
@@ -128,7 +134,9 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
         gain = enc.min_peak_dbfs - loud.true_peak_dbfs
     return AudioPlan(role=src.role, integrated_lufs=_finite(integrated),
                      true_peak_dbfs=loud.true_peak_dbfs, gain_db=gain, notch_hz=notch,
-                     channel=channel,
+                     channel=channel, correlation=correlation,
+                     invert=(channel is None and correlation is not None
+                             and correlation <= ANTI_PHASE),
                      channel_levels_dbfs=tuple(max(x, SILENT_DBFS) for x in levels))
 
 
@@ -193,6 +201,16 @@ def _deinterlace(plan: SourcePlan | None) -> bool | str | None:
     return plan.field_order if plan.combed else plan.interlaced
 
 
+def anti_phase(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
+    """The programme microphone's two channels in opposite polarity, put right."""
+    if not audio.invert or audio.role is None or audio.correlation is None:
+        return []
+    return [f"{inputs.label} {audio.role}: the two sound channels are in opposite polarity "
+            f"(correlation {audio.correlation:.2f}: on a single speaker the voice would "
+            "cancel); the second is inverted back. Next time, check the microphone cable or "
+            "the camera's input settings"]
+
+
 def one_sided(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
     """The programme microphone recorded on one channel only, put on both sides."""
     if audio.channel is None or audio.role is None:
@@ -250,7 +268,7 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
     videos = {r: s for r, s in inputs.sources.items() if r != "audio"}
     plans = video.sources if video is not None else {}
     warnings = (below_hd(inputs, profile) + hdr_sources(inputs) + combed(inputs, video)
-                + one_sided(inputs, audio))
+                + one_sided(inputs, audio) + anti_phase(inputs, audio))
     for w in warnings:
         log.warning(w)
     comp = lecture_compositor(lecture, inputs, profile=profile, video=video)
@@ -291,11 +309,12 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
             feed = AudioFeed(master.path if master else None, rate=rate,
                              start_s=master.offset_s if master else 0.0,
                              gain=10 ** (audio.gain_db / 20), lecture=inputs.label,
-                             channel=audio.channel)
+                             channel=audio.channel, invert=audio.invert)
             notch = HumNotch(audio.notch_hz, sample_rate=rate)
             if notch.active and master is not None:  # no ringing where the lecture begins
                 notch.warm_up(AudioFeed(master.path, rate=rate, start_s=master.offset_s,
-                                        lecture=inputs.label, channel=audio.channel).read(rate))
+                                        lecture=inputs.label, channel=audio.channel,
+                                        invert=audio.invert).read(rate))
             programme.cut_to(lambda n: notch(feed.read(n)))
             # D6/D7: constant 25p; interlacing as the analysis found it, else detected here
             readers = {r: cfr_frames(s.path, fps=fps, start_s=s.offset_s, lecture=inputs.label,

@@ -24,6 +24,7 @@ from qc_metrics.audio import (
     measure_clipping,
     measure_hum,
     measure_speech_noise,
+    mono_loss_db,
     volume_swings,
 )
 from qc_metrics.loudness import (
@@ -47,7 +48,7 @@ def run_qc(x, *, sample_rate=FS, block=4800, t0=0.0, profile=PROFILE, xp=np,
         qc.process(xp.asarray(piece, dtype=xp.float32), t0 + i / sample_rate)
     checks = qc.finish()
     assert [c.id for c in checks] == ["audio.peak", "audio.clipping", "audio.snr", "audio.hum",
-                                      "audio.volume_swings", "audio.loudness"]
+                                      "audio.volume_swings", "audio.loudness", "audio.phase"]
     return {c.id: c for c in checks}
 
 
@@ -380,3 +381,63 @@ def test_cupy_matches_numpy(speech30):
         assert (other.status, len(other.events)) == (check.status, len(check.events)), key
         if isinstance(check.measured, float):
             assert other.measured == pytest.approx(check.measured, rel=1e-6, abs=1e-6), key
+
+
+# --------------------------------------------------------------------------- D9 phase
+
+def ffmpeg_aphasemeter(path: Path) -> float:
+    """FFmpeg aphasemeter's phase (−1 … +1), averaged over its frames."""
+    import imageio_ffmpeg
+
+    out = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostats", "-i",
+                          str(path), "-af", "aphasemeter=video=0,ametadata=print:file=-",
+                          "-f", "null", "-"], capture_output=True, text=True, check=True,
+                         timeout=120)
+    values = [float(v) for v in re.findall(r"lavfi\.aphasemeter\.phase=(\S+)", out.stdout)]
+    values = [v for v in values if math.isfinite(v)]
+    assert values, out.stderr[-500:]
+    return float(np.mean(values))
+
+
+def _pair(kind: str) -> np.ndarray:
+    """Two channels of one speech: the same, one inverted, one inverted under a −26 dB room
+    (independent noise on each side), or two unrelated voices. Without pauses: aphasemeter
+    counts a silent frame as phase 0, which would pull its average towards 0."""
+    def talk(seed: int) -> np.ndarray:
+        return a.speech_like(level_dbfs=-20.0, seconds=6.0, sample_rate=FS, seed=seed,
+                             pauses=(0.0, 0.0)).samples[0]
+    x, other = talk(7), talk(8)
+    room = a.white_noise(rms_dbfs=-46.0, seconds=6.0, sample_rate=FS, channels=2, seed=9)
+    return {"same": np.vstack([x, x]), "inverted": np.vstack([x, -x]),
+            "inverted_room": np.vstack([x, -x]) + room,
+            "unrelated": np.vstack([x, other])}[kind]
+
+
+@pytest.mark.parametrize(("kind", "status", "truth"), [
+    ("same", "pass", 1.0), ("inverted", "fail", -1.0), ("inverted_room", "fail", -0.99),
+    ("unrelated", "pass", 0.0)])
+def test_phase_against_ffmpeg_aphasemeter(tmp_path, kind, status, truth):
+    x = _pair(kind)
+    path = tmp_path / f"{kind}.wav"
+    stored = a.write_wav(path, x, FS)            # the 16-bit samples both tools read
+    check = run_qc(stored)["audio.phase"]
+    assert (check.status, check.clause) == (status, "D9"), check.message
+    assert check.measured == pytest.approx(truth, abs=0.05)
+    ref = ffmpeg_aphasemeter(path)
+    # aphasemeter averages per-sample 2LR/(L²+R²) over frames; ours weights by power: the
+    # same for the same and opposite signals, near zero both for unrelated ones
+    assert check.measured == pytest.approx(ref, abs=0.1), ref
+    if status == "fail":
+        assert "opposite polarity" in check.message and "mono downmix" in check.message
+
+
+def test_phase_of_mono_and_of_a_dead_channel_is_a_skip(speech30):
+    assert run_qc(speech30.samples[:1])["audio.phase"].status == "skip"
+    x = speech30.samples[0]
+    assert run_qc(np.vstack([x, np.zeros_like(x)]))["audio.phase"].status == "skip"
+
+
+def test_mono_loss():
+    assert mono_loss_db(1.0, 1.0, 1.0) == pytest.approx(0.0)
+    assert mono_loss_db(1.0, 1.0, 0.0) == pytest.approx(10 * math.log10(2))
+    assert mono_loss_db(1.0, 1.0, -1.0) == math.inf

@@ -157,6 +157,34 @@ def test_a_microphone_on_one_channel_is_heard_on_both(tmp_path: Path) -> None:
     assert loudness == pytest.approx(plan.integrated_lufs + plan.gain_db, abs=1.0)
 
 
+def test_a_microphone_wired_inverted_on_one_input_is_put_right(tmp_path: Path) -> None:
+    """The lecturer's microphone on both inputs, one of them in opposite polarity: the plan
+    sees the channels cancel, the render inverts the second back, the lecture's mono downmix
+    keeps the voice, at the course loudness (inverting changes no channel's power)."""
+    speech = _speech(-10.0, seed=5)
+    course = load_course(_course(tmp_path / "inv", np.vstack([speech, -speech])))
+    inputs = probe_lecture(course, course.lectures[0])
+    plan = plan_audio(inputs, PROFILE)
+    assert plan.invert and plan.channel is None
+    assert plan.correlation is not None and plan.correlation < -0.9
+    out = render_lecture(course, inputs, audio=plan, profile=PROFILE, out_dir=tmp_path / "out")
+    assert any("opposite polarity" in w for w in out.warnings), out.warnings
+    qc = AudioQC(sample_rate=RATE, profile=PROFILE)
+    with av.open(str(out.path)) as c:
+        for frame in c.decode(audio=0):
+            qc.process(frame.to_ndarray(), float(frame.time or 0.0))
+    checks = {c.id: c for c in qc.finish()}
+    assert checks["audio.phase"].status == "pass" and checks["audio.phase"].measured > 0.9
+    assert checks["audio.loudness"].measured == pytest.approx(
+        plan.integrated_lufs + plan.gain_db, abs=1.0)
+
+
+def test_in_phase_sound_is_left_as_it_is(mastered: dict) -> None:
+    checks, plan = mastered["loud"]
+    assert not plan.invert and plan.correlation == pytest.approx(1.0, abs=0.01)
+    assert checks["audio.phase"].status == "pass"
+
+
 @pytest.mark.parametrize(("levels", "live"), [
     ((-20.0, -math.inf), 0), ((-math.inf, -20.0), 1), ((-20.0, -45.0), 0),
     ((-20.0, -30.0), None), ((-20.0,), None), ((-math.inf, -math.inf), None)])
