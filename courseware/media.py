@@ -190,14 +190,16 @@ class AudioFeed:
     """A source's audio as planar float32 stereo at ``rate``; ``read(n)`` returns exactly n
     samples (zeros before the start and after the end). ``channel``: this channel of the
     source on both sides (a microphone recorded on one input only). ``invert``: the second
-    channel's polarity flipped (a microphone wired inverted on one input)."""
+    channel's polarity flipped (a microphone wired inverted on one input). ``offset``: the DC
+    offset of each of the source's channels (after resampling to stereo), subtracted."""
 
     def __init__(self, path: Path | None, *, rate: int, start_s: float = 0.0, gain: float = 1.0,
                  lecture: str | None = None, channel: int | None = None,
-                 invert: bool = False) -> None:
+                 invert: bool = False, offset: tuple[float, ...] = ()) -> None:
         self.path, self.rate, self.gain, self.lecture = path, rate, gain, lecture
         self.channel = channel
         self.invert = invert
+        self.offset = np.asarray(offset, np.float32)[:, None] if offset else None
         self._buf = np.zeros((2, 0), np.float32)
         self._skip = round(start_s * rate)  # > 0: drop leading samples; < 0: pad silence
         self._it = self._blocks() if path is not None else iter(())
@@ -209,16 +211,21 @@ class AudioFeed:
                 return
             resampler = av.AudioResampler(format="fltp", layout="stereo", rate=self.rate)
             try:
-                pick = [self.channel, self.channel] if self.channel is not None else None
                 for frame in container.decode(container.streams.audio[0]):
                     for out in resampler.resample(frame):
-                        yield out.to_ndarray() if pick is None else out.to_ndarray()[pick]
+                        yield self._fix(out.to_ndarray())
                 for out in resampler.resample(None):
-                    yield out.to_ndarray() if pick is None else out.to_ndarray()[pick]
+                    yield self._fix(out.to_ndarray())
             except av.FFmpegError as exc:
                 raise CorruptMediaError(
                     f"{_where(self.path, self.lecture)}: audio decoding failed ({exc}); "
                     "re-export or re-upload the file") from exc
+
+    def _fix(self, block: np.ndarray) -> np.ndarray:
+        """The source's stereo block without its DC offset, the chosen channel on both sides."""
+        if self.offset is not None:
+            block = block - self.offset
+        return block if self.channel is None else block[[self.channel, self.channel]]
 
     def read(self, n: int) -> np.ndarray:
         if self._skip < 0:

@@ -16,6 +16,7 @@ check id                 clause  method                                    measu
 ``audio.volume_swings``  S4      speech short-term loudness vs its minute  largest swing LU
 ``audio.loudness``       (S4)    BS.1770-4 integrated (informational)      LUFS
 ``audio.phase``          D9      channel correlation (FFmpeg aphasemeter)  correlation
+``audio.dc_offset``      S1      mean of each channel (FFmpeg astats)      worst dBFS
 =======================  ======  ========================================  =================
 
 Regulation numbers (peak window, SNR minimum, mains frequency) come from the profile;
@@ -58,8 +59,9 @@ if TYPE_CHECKING:  # only ``profile.audio`` is read; metrics need not import pyd
     from encoder_profiles import Profile
 
 __all__ = [
-    "ANTI_PHASE", "DEAD_CHANNEL_DB", "AudioQC", "Clipping", "ClippingMeter", "Hum", "HumLine",
-    "HumMeter", "Loudness", "RunTracker", "SpeechNoise", "SpeechNoiseMeter", "Swing",
+    "ANTI_PHASE", "DC_OFFSET_DBFS", "DEAD_CHANNEL_DB", "AudioQC", "Clipping", "ClippingMeter",
+    "Hum", "HumLine", "HumMeter", "Loudness", "RunTracker", "SpeechNoise", "SpeechNoiseMeter",
+    "Swing",
     "estimate_speech_noise", "hum_lines", "live_channel", "measure_clipping", "measure_hum",
     "measure_loudness", "measure_speech_noise", "mono_loss_db", "volume_swings",
 ]
@@ -517,6 +519,10 @@ def volume_swings(step_energy: Sequence[float], *, swing_lu: float, min_s: float
 
 #: a channel this far below the other carries no programme (a microphone on one input only)
 DEAD_CHANNEL_DB = 20.0
+#: a channel whose mean sits this high (dBFS of full scale) carries a DC offset: it eats
+#: headroom and clicks wherever the sound is cut or faded (1 % of full scale)
+DC_OFFSET_DBFS = -40.0
+
 #: channels correlated at or below this are in opposite polarity (a microphone wired or
 #: patched inverted on one input): on a mono speaker the voice cancels
 ANTI_PHASE = -0.3
@@ -588,6 +594,7 @@ class AudioQC(Detector):
         self.backend: str | None = None      #: "numpy" or "cupy", from the first block
         self._energy: Any = None             # per channel: sum of squares (on the backend)
         self._cross: Any = None              # stereo: sum of left × right (on the backend)
+        self._sum: Any = None                # per channel: sum of samples (on the backend)
         self._samples = 0
 
     def process(self, data: Any, t: float) -> None:
@@ -597,6 +604,8 @@ class AudioQC(Detector):
         block = as_block(data)
         energy = (block * block).sum(axis=1)
         self._energy = energy if self._energy is None else self._energy + energy
+        total = block.sum(axis=1, dtype="float64")
+        self._sum = total if self._sum is None else self._sum + total
         if block.shape[0] == 2:
             cross = (block[0] * block[1]).sum()
             self._cross = cross if self._cross is None else self._cross + cross
@@ -611,6 +620,12 @@ class AudioQC(Detector):
             return []
         return [10.0 * math.log10(e / self._samples) if e > 0 else -math.inf
                 for e in (float(x) for x in to_host(self._energy))]
+
+    def channel_means(self) -> list[float]:
+        """Mean of each channel over everything processed (its DC offset, full scale 1)."""
+        if self._sum is None or not self._samples:
+            return []
+        return [float(x) / self._samples for x in to_host(self._sum)]
 
     def channel_correlation(self) -> float | None:
         """Correlation of the two channels over everything processed, Σ L·R / √(Σ L² · Σ R²):
@@ -643,12 +658,30 @@ class AudioQC(Detector):
         loud = self.loudness.result()
         return [self._peak_check(loud), self._clipping_check(), self._snr_check(),
                 self._hum_check(), self._swings_check(loud), self._loudness_check(loud),
-                self._phase_check()]
+                self._phase_check(), self._dc_check()]
 
     # ------------------------------------------------------------------ checks
 
     def _time(self, seconds: float) -> float:
         return (self.t0 or 0.0) + max(seconds, 0.0)
+
+    def _dc_check(self) -> Check:
+        means = self.channel_means()
+        if not means:
+            return Check("audio.dc_offset", "S1", "skip", None, DC_OFFSET_DBFS, "dBFS",
+                         "no samples")
+        worst = max(range(len(means)), key=lambda i: abs(means[i]))
+        level = amplitude_db(abs(means[worst]))
+        shown = ", ".join(f"channel {i + 1} {m * 100:+.2f} %" for i, m in enumerate(means))
+        measured = round(level, 2) if math.isfinite(level) else None
+        if level > DC_OFFSET_DBFS:
+            return Check("audio.dc_offset", "S1", "warn", measured, DC_OFFSET_DBFS, "dBFS",
+                         f"DC offset {level:.1f} dBFS ({shown} of full scale): it takes "
+                         "headroom from the peaks and clicks wherever the sound is cut or "
+                         "faded; remove it (a high-pass or DC filter; the pipeline does so "
+                         "itself for a raw source), or check the recorder's input")
+        return Check("audio.dc_offset", "S1", "pass", measured, DC_OFFSET_DBFS, "dBFS",
+                     f"no DC offset to speak of ({shown} of full scale)")
 
     def _phase_check(self) -> Check:
         r = self.channel_correlation()

@@ -72,7 +72,8 @@ _VIDEO_IDS = (("video.snr", "V2"), ("video.white_balance", "V3"), ("video.levels
               ("video.camera_match", "V3"), ("video.interlacing", "D7"))
 _AUDIO_IDS = (("audio.peak", "S1"), ("audio.clipping", "S1"), ("audio.snr", "S2"),
               ("audio.hum", "S3"), ("audio.volume_swings", "S4"), ("audio.loudness", "S4"),
-              ("audio.av_sync", "S3"), ("audio.phase", "D9"))
+              ("audio.av_sync", "S3"), ("audio.phase", "D9"),
+              ("audio.dc_offset", "S1"))
 
 
 _SEVERITY = {"fail": 0, "warn": 1, "pass": 2, "skip": 3}

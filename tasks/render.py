@@ -64,6 +64,9 @@ class AudioPlan(BaseModel):
     invert: bool = False
     #: correlation of the source's two channels (None: mono, or a channel silent)
     correlation: float | None = None
+    #: DC offset of each of the source's channels, subtracted (S1: headroom, clicks at cuts);
+    #: empty when every channel's is under DC_REMOVE
+    dc_offset: tuple[float, ...] = ()
     #: RMS of each of the source's channels (SILENT_DBFS: digital silence; finite, as every
     #: field here, so the plan serialises as JSON)
     channel_levels_dbfs: tuple[float, ...] = ()
@@ -120,6 +123,8 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
     levels = meter.channel_levels_dbfs()
     channel = live_channel(levels)
     correlation = meter.channel_correlation()
+    means = meter.channel_means()
+    dc = tuple(means) if max(map(abs, means), default=0.0) >= DC_REMOVE else ()
     integrated = loud.integrated_lufs
     if channel is not None:
         # the live channel on both sides: BS.1770 sums the channels' powers, so +3.01 dB
@@ -134,7 +139,7 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
         gain = enc.min_peak_dbfs - loud.true_peak_dbfs
     return AudioPlan(role=src.role, integrated_lufs=_finite(integrated),
                      true_peak_dbfs=loud.true_peak_dbfs, gain_db=gain, notch_hz=notch,
-                     channel=channel, correlation=correlation,
+                     channel=channel, correlation=correlation, dc_offset=dc,
                      invert=(channel is None and correlation is not None
                              and correlation <= ANTI_PHASE),
                      channel_levels_dbfs=tuple(max(x, SILENT_DBFS) for x in levels))
@@ -199,6 +204,10 @@ def _deinterlace(plan: SourcePlan | None) -> bool | str | None:
     if plan is None:
         return None
     return plan.field_order if plan.combed else plan.interlaced
+
+
+#: a source's DC offset at or above this share of full scale (−60 dBFS) is removed
+DC_REMOVE = 0.001
 
 
 def anti_phase(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
@@ -309,12 +318,14 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
             feed = AudioFeed(master.path if master else None, rate=rate,
                              start_s=master.offset_s if master else 0.0,
                              gain=10 ** (audio.gain_db / 20), lecture=inputs.label,
-                             channel=audio.channel, invert=audio.invert)
+                             channel=audio.channel, invert=audio.invert,
+                             offset=audio.dc_offset)
             notch = HumNotch(audio.notch_hz, sample_rate=rate)
             if notch.active and master is not None:  # no ringing where the lecture begins
                 notch.warm_up(AudioFeed(master.path, rate=rate, start_s=master.offset_s,
                                         lecture=inputs.label, channel=audio.channel,
-                                        invert=audio.invert).read(rate))
+                                        invert=audio.invert,
+                                        offset=audio.dc_offset).read(rate))
             programme.cut_to(lambda n: notch(feed.read(n)))
             # D6/D7: constant 25p; interlacing as the analysis found it, else detected here
             readers = {r: cfr_frames(s.path, fps=fps, start_s=s.offset_s, lecture=inputs.label,

@@ -48,7 +48,8 @@ def run_qc(x, *, sample_rate=FS, block=4800, t0=0.0, profile=PROFILE, xp=np,
         qc.process(xp.asarray(piece, dtype=xp.float32), t0 + i / sample_rate)
     checks = qc.finish()
     assert [c.id for c in checks] == ["audio.peak", "audio.clipping", "audio.snr", "audio.hum",
-                                      "audio.volume_swings", "audio.loudness", "audio.phase"]
+                                      "audio.volume_swings", "audio.loudness", "audio.phase",
+                                      "audio.dc_offset"]
     return {c.id: c for c in checks}
 
 
@@ -441,3 +442,32 @@ def test_mono_loss():
     assert mono_loss_db(1.0, 1.0, 1.0) == pytest.approx(0.0)
     assert mono_loss_db(1.0, 1.0, 0.0) == pytest.approx(10 * math.log10(2))
     assert mono_loss_db(1.0, 1.0, -1.0) == math.inf
+
+
+# --------------------------------------------------------------------------- S1 DC offset
+
+def ffmpeg_dc_offsets(path: Path) -> list[float]:
+    """FFmpeg astats' per-channel "DC offset" (mean, full scale 1)."""
+    import imageio_ffmpeg
+
+    out = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostats", "-i",
+                          str(path), "-af", "astats", "-f", "null", "-"], capture_output=True,
+                         text=True, check=True, timeout=120)
+    per_channel = out.stderr.split("Overall")[0]
+    return [float(v) for v in re.findall(r"DC offset:\s*(\S+)", per_channel)]
+
+
+@pytest.mark.parametrize(("dc", "status"), [((0.02, 0.0), "warn"), ((-0.004, 0.015), "warn"),
+                                            ((0.0, 0.0), "pass"), ((0.005, -0.005), "pass")])
+def test_dc_offset_against_ffmpeg_astats(tmp_path, speech30, dc, status):
+    x = speech30.samples[0][: 10 * FS]
+    path = tmp_path / "dc.wav"
+    stored = a.write_wav(path, np.vstack([x + dc[0], x + dc[1]]), FS)
+    check = run_qc(stored)["audio.dc_offset"]
+    assert (check.status, check.clause) == (status, "S1"), check.message
+    ref = ffmpeg_dc_offsets(path)
+    assert len(ref) == 2
+    worst = max(abs(v) for v in ref)
+    if worst > 0:
+        assert check.measured == pytest.approx(20 * math.log10(worst), abs=0.1), ref
+    assert max(abs(d) for d in dc) == pytest.approx(worst, abs=2e-4)  # the planted offset

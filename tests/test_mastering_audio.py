@@ -183,6 +183,28 @@ def test_in_phase_sound_is_left_as_it_is(mastered: dict) -> None:
     checks, plan = mastered["loud"]
     assert not plan.invert and plan.correlation == pytest.approx(1.0, abs=0.01)
     assert checks["audio.phase"].status == "pass"
+    assert plan.dc_offset == () and checks["audio.dc_offset"].status == "pass"
+
+
+def test_a_dc_offset_is_removed(tmp_path: Path) -> None:
+    """A recorder that adds 2 % of full scale to its left input: measured by the plan,
+    subtracted in the render, so the lecture's channels centre on zero (no click where the
+    sound starts after the title card)."""
+    speech = _speech(-10.0, seed=6)
+    course = load_course(_course(tmp_path / "dc", np.vstack([speech + 0.02, speech])))
+    inputs = probe_lecture(course, course.lectures[0])
+    plan = plan_audio(inputs, PROFILE)
+    assert len(plan.dc_offset) == 2
+    assert plan.dc_offset[0] == pytest.approx(0.02, abs=0.002)
+    assert abs(plan.dc_offset[1]) < 0.002
+    out = render_lecture(course, inputs, audio=plan, profile=PROFILE, out_dir=tmp_path / "out")
+    qc = AudioQC(sample_rate=RATE, profile=PROFILE)
+    with av.open(str(out.path)) as c:
+        for frame in c.decode(audio=0):
+            qc.process(frame.to_ndarray(), float(frame.time or 0.0))
+    checks = {c.id: c for c in qc.finish()}
+    assert checks["audio.dc_offset"].status == "pass"
+    assert max(abs(m) for m in qc.channel_means()) < 10 ** (-55 / 20), qc.channel_means()
 
 
 @pytest.mark.parametrize(("levels", "live"), [
