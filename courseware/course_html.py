@@ -152,6 +152,8 @@ def _lectures(report: Report) -> str:
                 links.append(f'<a href="{escape(quote(str(row[field])))}">{label}</a>')
         error = (f'<br><span class="note">{escape(str(row["error"]))}</span>'
                  if row.get("error") else "")
+        error += "".join(f'<br><span class="note said">{escape(str(w))}</span>'
+                         for w in row.get("warnings") or ())
         out.append(
             f"<tr><td>{escape(str(row.get('number')))}</td>"
             f"<td>{escape(str(row.get('title')))}{error}</td>"
@@ -164,7 +166,9 @@ def _lectures(report: Report) -> str:
     return (f"<section><h2>各讲 Lectures</h2><table>{head}{''.join(out)}</table>"
             '<p class="source">格式 = 交付格式检查 D2–D10（本次重新测量）；'
             "质检 = 随讲发布的完整质检报告 (.qc.json) 的结论 · Format is measured again now; "
-            "QC is the verdict of the lecture's published full QC report.</p></section>")
+            "QC is the verdict of the lecture's published full QC report. 标题下的提示 = "
+            "制作时对素材的提醒 · Notes under a title: what the render said about the sources "
+            "(fix them next time).</p></section>")
 
 
 def _events(checks: tuple[Check, ...]) -> str:

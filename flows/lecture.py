@@ -219,7 +219,8 @@ def _skipped(lecture: Lecture, marker: DoneMarker, store: str) -> LectureOutcome
         video_url=target.url(out["video"].key),
         report_url=target.url(out["qc_json"].key) if "qc_json" in out else None,
         html_url=target.url(out["qc_html"].key) if "qc_html" in out else None,
-        rendered=False, qc_status=marker.qc_status, message="already published; skipped")
+        rendered=False, qc_status=marker.qc_status, message="already published; skipped",
+        warnings=list(marker.warnings))
 
 
 @flow(name="lecture", flow_run_name=_run_name, log_prints=True)
@@ -312,7 +313,8 @@ def lecture_flow(course_file: str, number: int, store: str, profile: str = DEFAU
     marker_with_retries(target, video_key, DoneMarker(
         key=key.key, parts=key.parts, number=number, title=lecture.title, status=report.status,
         qc_status=qc_status, duration_s=rendered.duration_s, outputs=outputs,
-        qc_version=qc_version(), finished_at=now_iso()))  # written LAST
+        qc_version=qc_version(), finished_at=now_iso(),
+        warnings=rendered.warnings))  # written LAST
     rendered.path.unlink(missing_ok=True)
     return LectureOutcome(number=number, title=lecture.title, status=report.status,
                           duration_s=rendered.duration_s, key=urls["key"],

@@ -252,6 +252,10 @@ class DoneMarker(BaseModel):
     outputs: dict[str, PublishedObject]  # video, qc_json, qc_html
     qc_version: str
     finished_at: str
+    #: what the render said about the sources (B2 size, HDR, interlacing, sound channels):
+    #: things the base should fix next time, shown again when the lecture is skipped and on
+    #: the course report
+    warnings: tuple[str, ...] = ()
 
 
 def done_key(video_key: str) -> str:

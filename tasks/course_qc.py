@@ -50,7 +50,7 @@ from courseware.report import Check, Event, Report, Status, overall
 from courseware.store import Store, open_store
 from encoder_profiles import Profile, Structure
 from qc_metrics.format import check_format
-from tasks.cache import STORAGE_RETRIES
+from tasks.cache import STORAGE_RETRIES, read_marker
 from tasks.package import COURSE_REPORT_HTML, COURSE_REPORT_JSON, MANIFEST, ROOT_TEXT, preview_key
 from tasks.publish import course_prefix, lecture_key
 from tasks.render import source_sar
@@ -109,6 +109,7 @@ class LectureMeasure:
     credits_s: float | None = None  # closing span that is the credits card (0: none)
     credits_capped: bool = False
     error: str | None = None
+    warnings: tuple[str, ...] = ()  # the render's, from the lecture's done-marker
 
     @property
     def label(self) -> str:
@@ -159,6 +160,7 @@ class LectureRow(TypedDict):
     title_card_s: float | None
     credits_s: float | None
     error: str | None
+    warnings: list[str]  # what the render said about the sources (from the done-marker)
 
 
 # ------------------------------------------------------------------------------ pictures
@@ -886,7 +888,8 @@ def lecture_rows(lectures: Sequence[LectureMeasure]) -> list[LectureRow]:
         resolution=m.size, format=m.format_status, qc=m.qc_status,
         qc_json=name(m.qc_json), qc_html=name(m.qc_html),
         intro=None if m.intro_mad is None else m.intro_mad <= INTRO_MAD_CODES,
-        title_card_s=m.card_s, credits_s=m.credits_s, error=m.error) for m in lectures]
+        title_card_s=m.card_s, credits_s=m.credits_s, error=m.error,
+        warnings=list(m.warnings)) for m in lectures]
 
 
 def check_course(course: Course, *, store: str | Store, profile: Profile,
@@ -923,7 +926,9 @@ def check_course(course: Course, *, store: str | Store, profile: Profile,
             key = lecture_key(course, lecture)
             stem = key.removesuffix(".mp4")
             qc_json, qc_html = f"{stem}.qc.json", f"{stem}.qc.html"
+            marker = read_marker(target, key)
             extra = {"qc_status": _qc_status(target, qc_json),
+                     "warnings": marker.warnings if marker is not None else (),
                      "qc_json": qc_json if qc_json in present else None,
                      "qc_html": qc_html if qc_html in present else None}
             if key not in present:

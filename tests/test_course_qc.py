@@ -30,11 +30,13 @@ from prefect import flow
 from courseware.cards import credits_lines, render_card, title_card_lines
 from courseware.cli import cli
 from courseware.course import Course, load_course
+from courseware.course_html import render_course_html
 from courseware.fonts import find_face
 from courseware.media import DeliveryWriter, cfr_frames, rgb_to_frame
 from courseware.report import Check, Report
 from courseware.store import LocalStore, open_store
 from encoder_profiles import Profile, load_profile
+from tasks.cache import DoneMarker, write_marker
 from tasks.course_qc import (
     DURATION_CHECKS,
     INTRO_MAD_CODES,
@@ -317,6 +319,23 @@ def test_good_course_passes_structure_and_fails_durations(good: Published) -> No
     # the same report from a store that has no local files (downloads, as on S3)
     remote = check_course(good.course, store=_Remote(good.store), profile=PROFILE)
     assert remote.to_dict() == report.to_dict()
+
+
+def test_the_renders_warnings_reach_the_course_page(copy: Published) -> None:
+    """What the render said about a lecture's sources (kept in its done-marker) is shown
+    under the lecture on the course report, in the JSON and on the page."""
+    course = copy.course
+    key = lecture_key(course, course.lecture(2))
+    said = ("2 《能源结构转型与清洁能源》 teacher: 640×360 is below 1280×720 (B2)",)
+    write_marker(LocalStore(copy.store), key, DoneMarker(
+        key="k", parts={}, number=2, title=course.lecture(2).title, status="pass",
+        qc_status="pass", duration_s=1.0, outputs={}, qc_version="v", finished_at="now",
+        warnings=said))
+    report = copy.report()
+    rows = report.to_dict()["lectures"]
+    assert isinstance(rows, list)
+    assert [r["warnings"] for r in rows] == [[], list(said)]
+    assert "640×360 is below 1280×720 (B2)" in render_course_html(report)
 
 
 def test_report_published_beside_the_manifest_and_not_in_it(copy: Published) -> None:
