@@ -194,7 +194,8 @@ class InterlaceDetector(VideoDetector):
             message = (f"the picture is interlaced: combing ({order}) in {fields} of {judged} "
                        f"frames with motion ({looked})"
                        + ("; the specification wants progressive scan (D7): deinterlace "
-                          "(FFmpeg bwdif or yadif) and re-encode" if wanted else ""))
+                          "(FFmpeg bwdif or yadif) and re-encode (the pipeline does so itself "
+                          "for a raw source)" if wanted else ""))
         elif spans:
             status = "warn" if wanted else "pass"
             message = (f"mostly progressive, but {len(spans)} stretch(es) of interlaced "
