@@ -702,8 +702,10 @@ class AudioQC(Detector):
                          "hollow; the specification wants a stereo mix-down (D9): invert "
                          "one channel's polarity (the pipeline does so itself for a raw "
                          "source), or check the microphone cable")
+        how = ("in phase" if r >= 0.5 else
+               "largely unrelated (two microphones, or a spaced stereo pair), not opposed")
         return Check("audio.phase", "D9", "pass", round(r, 3), ANTI_PHASE, "correlation",
-                     f"channels in phase (correlation {r:.2f}); the mono downmix {mono}")
+                     f"channels {how} (correlation {r:.2f}); the mono downmix {mono}")
 
     def _peak_check(self, loud: Loudness) -> Check:
         lo, hi = self.profile.audio.peak_dbfs   # S1: programme (true) peak within −8…−2 dBFS
