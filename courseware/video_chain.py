@@ -45,6 +45,9 @@ class SourcePlan(BaseModel):
     #: captured or transcoded without deinterlacing): every frame is deinterlaced, in
     #: ``field_order``
     combed: bool = False
+    #: D7: frames flagged interlaced whose two fields show one instant (25PsF, as camcorders
+    #: store 25p in a 50i stream): left as they are, with their full vertical detail
+    psf: bool = False
     below_hd: bool = False               # B2: smaller than delivery.min_width × min_height
     samples: int = 0                     # frames measured
     cast_a: float | None = None          # V3 before correction: median a* of near-neutrals

@@ -149,6 +149,18 @@ class InterlaceDetector(VideoDetector):
             return None
         return "tff" if n["tff"] >= n["bff"] else "bff"
 
+    def picture(self) -> Literal["interlaced", "progressive", "unknown"]:
+        """What the judged frames show: interlaced (see :meth:`field_order`), progressive (at
+        least ``min_frames`` judged progressive and under one in ten interlaced), or unknown
+        (too little motion to tell)."""
+        if self.field_order() is not None:
+            return "interlaced"
+        n = self.counts()
+        fields = n["tff"] + n["bff"]
+        if n["progressive"] >= self.min_frames and fields < 0.1 * (fields + n["progressive"]):
+            return "progressive"
+        return "unknown"
+
     def counts(self) -> dict[FieldType, int]:
         out: dict[FieldType, int] = {"tff": 0, "bff": 0, "progressive": 0, "undetermined": 0}
         for _, label in self.labels:

@@ -7,9 +7,11 @@ percent of the render's decoding work); otherwise (long-GOP screen captures) eve
 frame, decoding forward (seeking over long gaps, non-reference frames skipped). Measured:
 
 * conform facts: interlacing from the decoded frames' flags (D7, detected, never assumed), and
-  when they say progressive, from the picture: short runs of consecutive frames from up to
-  ``COMB_WINDOWS`` keyframes, judged as QC's ``video.interlacing`` judges them (50i footage
-  captured or transcoded without deinterlacing shows combing in frames flagged progressive),
+  from the picture: short runs of consecutive frames from up to ``COMB_WINDOWS`` keyframes,
+  judged as QC's ``video.interlacing`` judges them: 50i footage captured or transcoded without
+  deinterlacing shows combing in frames flagged progressive (deinterlaced all the same), and
+  25p stored as 50i (PsF, as camcorders record 25p) shows none in frames flagged interlaced
+  (left with its full vertical detail),
   sample aspect ratio (D5: fitted without distortion), size below 1280×720 (B2 warning);
 * V3 white balance: the cast of near-neutral pixels (:func:`qc_metrics.colour.colour_cast`)
   and the R'G'B' gains that make them neutral; not for a slides stream captured digitally
@@ -249,11 +251,11 @@ def _sample_forward(src: SourceInfo, times: list[float], *, lecture: str, profil
     return _Sampled(out, *facts)
 
 
-def _combing(src: SourceInfo, times: list[float], *, lecture: str, profile: Profile
-             ) -> str | None:
-    """The field order ("tff"/"bff") when the picture of ``src`` is interlaced, from
-    ``COMB_FRAMES`` consecutive frames after the keyframe before each of up to
-    ``COMB_WINDOWS`` of ``times``; None for a progressive or still picture."""
+def _fields(src: SourceInfo, times: list[float], *, lecture: str, profile: Profile
+            ) -> InterlaceDetector | None:
+    """What the picture of ``src`` shows, field by field: ``COMB_FRAMES`` consecutive frames
+    after the keyframe before each of up to ``COMB_WINDOWS`` of ``times``, judged as QC's
+    ``video.interlacing`` judges them; None when the source cannot be read."""
     picks = times[:: max(1, math.ceil(len(times) / COMB_WINDOWS))]
     detector = InterlaceDetector(fps=float(profile.delivery.fps), profile=profile, every=1)
     seen: set[int] = set()
@@ -274,7 +276,7 @@ def _combing(src: SourceInfo, times: list[float], *, lecture: str, profile: Prof
                         break
         except av.FFmpegError:
             return None                          # the render reports damage with its position
-    return detector.field_order()
+    return detector
 
 
 def _neutral(samples: tuple[np.ndarray, np.ndarray, np.ndarray], gains: np.ndarray,
@@ -320,14 +322,19 @@ def analyse_video(inputs: LectureInputs, profile: Profile) -> VideoPlan:
         times = sample_times(src.offset_s, max(span, 1.0 / dl.fps), every_s=enc.analyse_every_s,
                              max_frames=enc.analyse_max_frames)
         got = _sample(src, times, lecture=inputs.label, profile=profile)
-        combed = (None if got.interlaced else
-                  _combing(src, times, lecture=inputs.label, profile=profile))
+        fields = _fields(src, times, lecture=inputs.label, profile=profile)
+        seen = fields.picture() if fields is not None else "unknown"
+        # D7: the flags, unless the picture plainly says otherwise
+        combed = (fields.field_order() if fields is not None and not got.interlaced
+                  else None)
+        psf = got.interlaced and seen == "progressive"
         measured = got.measures
         width, height = src.width or 0, src.height or 0
         facts: dict[str, object] = {
             "role": role, "width": width, "height": height, "sar": src.shown_sar(got.sar),
-            "interlaced": got.interlaced or combed is not None,
-            "field_order": combed or got.field_order, "combed": combed is not None,
+            "interlaced": (got.interlaced and not psf) or combed is not None,
+            "field_order": combed or ("progressive" if psf else got.field_order),
+            "combed": combed is not None, "psf": psf,
             "below_hd": width < dl.min_width or height < dl.min_height,  # B2 (render warns)
             "samples": len(measured)}
         if len(measured):
