@@ -78,15 +78,21 @@ def _speech(peak_dbfs: float, seed: int = 1) -> np.ndarray:
     return x * sig.amp(peak_dbfs) / np.abs(x).max()
 
 
+def _metered(path: Path) -> AudioQC:
+    """The audio QC fed with a rendered lecture's sound (``finish`` not yet called)."""
+    qc = AudioQC(sample_rate=RATE, profile=PROFILE)
+    with av.open(str(path)) as c:
+        for frame in c.decode(audio=0):
+            qc.process(frame.to_ndarray(), float(frame.time or 0.0))
+    return qc
+
+
 def _master(tmp: Path, name: str, audio: np.ndarray) -> tuple[dict[str, object], object]:
     course = load_course(_course(tmp / name, audio))
     inputs = probe_lecture(course, course.lectures[0])
     plan = plan_audio(inputs, PROFILE)
     out = render_lecture(course, inputs, audio=plan, profile=PROFILE, out_dir=tmp / name / "out")
-    qc = AudioQC(sample_rate=RATE, profile=PROFILE)
-    with av.open(str(out.path)) as c:
-        for frame in c.decode(audio=0):
-            qc.process(frame.to_ndarray(), float(frame.time or 0.0))
+    qc = _metered(out.path)
     checks = {c.id: c for c in qc.finish()}
     return checks, plan
 
@@ -147,10 +153,7 @@ def test_a_microphone_on_one_channel_is_heard_on_both(tmp_path: Path) -> None:
     assert type(plan).model_validate_json(plan.model_dump_json()) == plan  # finite: JSON-safe
     out = render_lecture(course, inputs, audio=plan, profile=PROFILE, out_dir=tmp_path / "out")
     assert any("the sound is on channel 1 only" in w for w in out.warnings), out.warnings
-    qc = AudioQC(sample_rate=RATE, profile=PROFILE)
-    with av.open(str(out.path)) as c:
-        for frame in c.decode(audio=0):
-            qc.process(frame.to_ndarray(), float(frame.time or 0.0))
+    qc = _metered(out.path)
     left, right = qc.channel_levels_dbfs()
     assert abs(left - right) < 0.1, (left, right)
     loudness = next(c for c in qc.finish() if c.id == "audio.loudness").measured
@@ -169,10 +172,7 @@ def test_a_microphone_wired_inverted_on_one_input_is_put_right(tmp_path: Path) -
     assert plan.correlation is not None and plan.correlation < -0.9
     out = render_lecture(course, inputs, audio=plan, profile=PROFILE, out_dir=tmp_path / "out")
     assert any("opposite polarity" in w for w in out.warnings), out.warnings
-    qc = AudioQC(sample_rate=RATE, profile=PROFILE)
-    with av.open(str(out.path)) as c:
-        for frame in c.decode(audio=0):
-            qc.process(frame.to_ndarray(), float(frame.time or 0.0))
+    qc = _metered(out.path)
     checks = {c.id: c for c in qc.finish()}
     assert checks["audio.phase"].status == "pass" and checks["audio.phase"].measured > 0.9
     assert checks["audio.loudness"].measured == pytest.approx(
@@ -198,10 +198,7 @@ def test_a_dc_offset_is_removed(tmp_path: Path) -> None:
     assert plan.dc_offset[0] == pytest.approx(0.02, abs=0.002)
     assert abs(plan.dc_offset[1]) < 0.002
     out = render_lecture(course, inputs, audio=plan, profile=PROFILE, out_dir=tmp_path / "out")
-    qc = AudioQC(sample_rate=RATE, profile=PROFILE)
-    with av.open(str(out.path)) as c:
-        for frame in c.decode(audio=0):
-            qc.process(frame.to_ndarray(), float(frame.time or 0.0))
+    qc = _metered(out.path)
     checks = {c.id: c for c in qc.finish()}
     assert checks["audio.dc_offset"].status == "pass"
     assert max(abs(m) for m in qc.channel_means()) < 10 ** (-55 / 20), qc.channel_means()
