@@ -222,10 +222,13 @@ class AudioFeed:
                     "re-export or re-upload the file") from exc
 
     def _fix(self, block: np.ndarray) -> np.ndarray:
-        """The source's stereo block without its DC offset, the chosen channel on both sides."""
+        """The source's stereo block without its DC offset, the chosen channel on both sides,
+        the second channel's polarity flipped when asked."""
         if self.offset is not None:
             block = block - self.offset
-        return block if self.channel is None else block[[self.channel, self.channel]]
+        if self.channel is not None:
+            block = block[[self.channel, self.channel]]
+        return block * np.array([[1.0], [-1.0]], np.float32) if self.invert else block
 
     def read(self, n: int) -> np.ndarray:
         if self._skip < 0:
@@ -244,8 +247,6 @@ class AudioFeed:
         out, self._buf = self._buf[:, :n], self._buf[:, n:]
         if out.shape[1] < n:
             out = np.concatenate([out, np.zeros((2, n - out.shape[1]), np.float32)], axis=1)
-        if self.invert:
-            out = out * np.array([[1.0], [-1.0]], np.float32)
         return out * self.gain if self.gain != 1.0 else out
 
 

@@ -323,11 +323,11 @@ def analyse_video(inputs: LectureInputs, profile: Profile) -> VideoPlan:
                              max_frames=enc.analyse_max_frames)
         got = _sample(src, times, lecture=inputs.label, profile=profile)
         fields = _fields(src, times, lecture=inputs.label, profile=profile)
-        seen = fields.picture() if fields is not None else "unknown"
+        picture = fields.picture() if fields is not None else "unknown"
         # D7: the flags, unless the picture plainly says otherwise
         combed = (fields.field_order() if fields is not None and not got.interlaced
                   else None)
-        psf = got.interlaced and seen == "progressive"
+        psf = got.interlaced and picture == "progressive"
         measured = got.measures
         width, height = src.width or 0, src.height or 0
         facts: dict[str, object] = {
