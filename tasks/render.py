@@ -206,6 +206,14 @@ def _deinterlace(plan: SourcePlan | None) -> bool | str | None:
     return plan.field_order if plan.combed else plan.interlaced
 
 
+def _programme_feed(master: SourceInfo | None, audio: AudioPlan, *, rate: int, lecture: str,
+                    gain: float = 1.0) -> AudioFeed:
+    """The master microphone as the plan puts it right (DC offset, channel, polarity)."""
+    return AudioFeed(master.path if master else None, rate=rate,
+                     start_s=master.offset_s if master else 0.0, gain=gain, lecture=lecture,
+                     channel=audio.channel, invert=audio.invert, offset=audio.dc_offset)
+
+
 #: a source's DC offset at or above this share of full scale (−60 dBFS) is removed
 DC_REMOVE = 0.001
 
@@ -315,17 +323,12 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
             for frame in _card_frames(card, enc.title_card_s, fps):  # A4: ≤ 5 s title card
                 writer.write(frame, programme.read(spf))
             master = inputs.sources.get(audio.role) if audio.role else None
-            feed = AudioFeed(master.path if master else None, rate=rate,
-                             start_s=master.offset_s if master else 0.0,
-                             gain=10 ** (audio.gain_db / 20), lecture=inputs.label,
-                             channel=audio.channel, invert=audio.invert,
-                             offset=audio.dc_offset)
+            feed = _programme_feed(master, audio, rate=rate, lecture=inputs.label,
+                                   gain=10 ** (audio.gain_db / 20))
             notch = HumNotch(audio.notch_hz, sample_rate=rate)
             if notch.active and master is not None:  # no ringing where the lecture begins
-                notch.warm_up(AudioFeed(master.path, rate=rate, start_s=master.offset_s,
-                                        lecture=inputs.label, channel=audio.channel,
-                                        invert=audio.invert,
-                                        offset=audio.dc_offset).read(rate))
+                notch.warm_up(_programme_feed(master, audio, rate=rate,
+                                              lecture=inputs.label).read(rate))
             programme.cut_to(lambda n: notch(feed.read(n)))
             # D6/D7: constant 25p; interlacing as the analysis found it, else detected here
             readers = {r: cfr_frames(s.path, fps=fps, start_s=s.offset_s, lecture=inputs.label,
