@@ -17,6 +17,8 @@ check id                 clause  method                                    measu
 ``audio.loudness``       (S4)    BS.1770-4 integrated (informational)      LUFS
 ``audio.phase``          D9      channel correlation (FFmpeg aphasemeter)  correlation
 ``audio.dc_offset``      S1      mean of each channel (FFmpeg astats)      worst dBFS
+``audio.dropouts``       S4      sound under the noise floor amid speech   dropouts
+                                 (FFmpeg silencedetect's per-sample rule)
 =======================  ======  ========================================  =================
 
 Regulation numbers (peak window, SNR minimum, mains frequency) come from the profile;
@@ -60,6 +62,7 @@ if TYPE_CHECKING:  # only ``profile.audio`` is read; metrics need not import pyd
 
 __all__ = [
     "ANTI_PHASE", "DC_OFFSET_DBFS", "DEAD_CHANNEL_DB", "AudioQC", "Clipping", "ClippingMeter",
+    "Dropout", "DropoutMeter",
     "Hum", "HumLine", "HumMeter", "Loudness", "RunTracker", "SpeechNoise", "SpeechNoiseMeter",
     "Swing",
     "estimate_speech_noise", "hum_lines", "live_channel", "measure_clipping", "measure_hum",
@@ -275,6 +278,103 @@ def measure_speech_noise(samples: Any, *, sample_rate: float) -> SpeechNoise:
     for hop in [*bank.push(samples), *bank.flush()]:
         meter.consume(hop)
     return meter.finish()
+
+
+# ------------------------------------------------------------------------------ S4 dropouts
+
+
+@dataclass(frozen=True)
+class Dropout:
+    start_s: float       #: from the first sample, to the meter's frame (2.5 ms)
+    end_s: float
+    level_dbfs: float    #: the loudest sample peak inside (−inf: digital silence)
+
+
+@dataclass(frozen=True)
+class Dropouts:
+    floor_dbfs: float               #: the room's noise floor (nan: nothing to judge by)
+    found: tuple[Dropout, ...]
+    gated: bool                     #: most of the pauses are digital silence
+
+
+class DropoutMeter:
+    """S4 "clear, full sound": the sound vanishing in the middle of speech (a wireless
+    microphone losing its receiver, a recorder or audio interface dropping samples, a hard
+    edit).
+
+    A room always has a noise floor; speech never falls below it. A dropout is a stretch of
+    ``min_s`` to ``max_s`` in which every sample, on every channel, stays ``depth_db`` under
+    the room's noise floor (each sample under the threshold: FFmpeg ``silencedetect``'s
+    rule), with active speech (ITU-T P.56's threshold) within ``side_s`` on both sides: the
+    sound breaks off and comes back. A pause taken to silence by a noise gate is not one (the
+    level before it is the room's, not speech), nor is a card's or an edit's silence longer
+    than ``max_s``. The room's floor is the quietest tenth of the 50 ms frames that carry any
+    sound; where most of the pauses are digital silence (a gate, edited pauses) there is no
+    room to fall under, and nothing is judged.
+
+    Streaming: each 2.5 ms frame's peak over all channels is kept as one byte (0.5 dB
+    steps; 400 bytes a second) until the noise floor is known at the end.
+    """
+
+    FRAME_S = 0.0025
+    _ZERO = 255      # byte of a frame of digital silence
+    _STEP_DB = 0.5
+
+    def __init__(self, *, sample_rate: float, depth_db: float = 20.0, min_s: float = 0.01,
+                 max_s: float = 2.0, side_s: float = 0.02) -> None:
+        self.sample_rate = float(sample_rate)
+        self.depth_db = float(depth_db)
+        self.min_s, self.max_s, self.side_s = float(min_s), float(max_s), float(side_s)
+        self._frames = Framer(round(self.FRAME_S * sample_rate))
+        self.frame_s = self._frames.length / self.sample_rate
+        self.codes = bytearray()
+
+    def consume(self, hop: Hop) -> None:
+        xp = array_namespace(hop.raw)
+        f = self._frames.push(hop.raw)                     # (C, m, L)
+        if f.shape[1]:
+            self.codes.extend(self.encode(to_host(xp.max(xp.abs(f), axis=(0, 2)))))
+
+    @classmethod
+    def encode(cls, peaks: np.ndarray) -> bytes:
+        """Peak → byte: ⌊−dBFS / 0.5⌋ (0: full scale), 254 for −127 dBFS and under, 255 for
+        digital silence."""
+        with np.errstate(divide="ignore"):
+            db = 20.0 * np.log10(np.asarray(peaks, dtype=np.float64))
+        code = np.clip(np.floor(-db / cls._STEP_DB), 0, cls._ZERO - 1)
+        return np.where(peaks > 0, code, cls._ZERO).astype(np.uint8).tobytes()
+
+    def finish(self, frame_power: Sequence[float], speech_dbfs: float) -> Dropouts:
+        """The dropouts, given the powers of the 50 ms frames (:class:`SpeechNoiseMeter`)
+        and the active-speech level (S2)."""
+        p = np.asarray(frame_power, dtype=np.float64)
+        silent = p <= _SILENCE_POWER
+        if not math.isfinite(speech_dbfs) or silent.all():
+            return Dropouts(math.nan, (), gated=False)
+        active = p >= 10.0 ** ((speech_dbfs - P56_MARGIN_DB) / 10.0)
+        if silent.sum() >= 0.5 * (~active).sum():
+            return Dropouts(math.nan, (), gated=True)
+        # the room: the quietest tenth of the frames that carry any sound
+        floor = power_db(float(np.percentile(p[~silent], 10.0)))
+        codes = np.frombuffer(bytes(self.codes), dtype=np.uint8).astype(np.int16)
+        # under: the frame's peak is below the threshold even at the top of its 0.5 dB step
+        under = codes > -(floor - self.depth_db) / self._STEP_DB
+        # speaking: the frame's peak reaches P.56's activity threshold even at the bottom
+        speaking = codes + 1 <= -(speech_dbfs - P56_MARGIN_DB) / self._STEP_DB
+        d = np.diff(np.r_[0, under.astype(np.int8), 0])
+        starts, ends = np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]
+        side = max(1, round(self.side_s / self.frame_s))
+        shortest = max(1, math.ceil(self.min_s / self.frame_s - 1e-9))
+        longest = self.max_s / self.frame_s
+        found = []
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+            if not shortest <= e - s <= longest or s < side or e + side > codes.size:
+                continue
+            if speaking[s - side: s].any() and speaking[e: e + side].any():
+                loudest = int(codes[s:e].min())
+                level = (-math.inf if loudest == self._ZERO else -loudest * self._STEP_DB)
+                found.append(Dropout(s * self.frame_s, e * self.frame_s, level))
+        return Dropouts(floor, tuple(found), gated=False)
 
 
 # ------------------------------------------------------------------------------ S3 hum
@@ -560,6 +660,9 @@ class AudioQC(Detector):
     ``swing_lu``: the speech level over 3 s departing this far from the median of its
     surrounding minute is a swing (S4).
     ``max_events``: events kept per check.
+    ``spans``: (start_s, end_s) of the lecture itself in a rendered file, in the blocks'
+    time: dropouts are looked for there only (the intro's and the cards' own sound is
+    produced, not recorded). Empty: the whole stream.
     """
 
     kind = "audio"
@@ -569,7 +672,8 @@ class AudioQC(Detector):
                  clip_level: float = 0.999, clip_min_samples: int = 3,
                  hum_prominence_db: float = 10.0, hum_harmonics: int = 8,
                  hum_min_level_dbfs: float = -70.0,
-                 swing_lu: float = 6.0, max_events: int = 50) -> None:
+                 swing_lu: float = 6.0, max_events: int = 50,
+                 spans: Sequence[tuple[float, float]] = ()) -> None:
         self.sample_rate = float(sample_rate)
         self.profile = profile
         self.hum_prominence_db = float(hum_prominence_db)
@@ -585,6 +689,8 @@ class AudioQC(Detector):
         self.speech = SpeechNoiseMeter(sample_rate=sample_rate)
         self.hum = HumMeter(sample_rate=self.bank.low_rate, mains_hz=profile.audio.mains_hz,
                             harmonics=hum_harmonics)
+        self.dropouts = DropoutMeter(sample_rate=sample_rate)
+        self.spans = tuple(spans)
         # S1: true peak above the window's top, runs merged within 0.5 s
         self._over_level = 10.0 ** (profile.audio.peak_dbfs[1] / 20.0)
         self._overs = RunTracker(gap=round(0.5 * self.sample_rate))
@@ -643,6 +749,7 @@ class AudioQC(Detector):
         self.clipping.consume(hop)
         self.speech.consume(hop)
         self.hum.consume(hop)
+        self.dropouts.consume(hop)
         # the true-peak envelope lags the input by bank.tp_delay samples
         self._keep_overs(self._overs.push(hop.tp > self._over_level, hop.tp,
                                           hop.start - self.bank.tp_delay))
@@ -656,9 +763,10 @@ class AudioQC(Detector):
             self._consume(hop)
         self._keep_overs(self._overs.finish())
         loud = self.loudness.result()
-        return [self._peak_check(loud), self._clipping_check(), self._snr_check(),
+        speech = self.speech.finish()
+        return [self._peak_check(loud), self._clipping_check(), self._snr_check(speech),
                 self._hum_check(), self._swings_check(loud), self._loudness_check(loud),
-                self._phase_check(), self._dc_check()]
+                self._phase_check(), self._dc_check(), self._dropouts_check(speech)]
 
     # ------------------------------------------------------------------ checks
 
@@ -740,8 +848,7 @@ class AudioQC(Detector):
                f"first at {first}; re-record or restore (declip) these passages")
         return Check("audio.clipping", "S1", "fail", float(clip.runs), 0.0, "runs", msg, events)
 
-    def _snr_check(self) -> Check:
-        s = self.speech.finish()
+    def _snr_check(self, s: SpeechNoise) -> Check:
         minimum = self.profile.audio.snr_min_db   # S2: SNR ≥ 48 dB
         if math.isnan(s.snr_db):
             return Check("audio.snr", "S2", "skip", None, minimum, "dB",
@@ -759,6 +866,37 @@ class AudioQC(Detector):
                          "reduce background noise or denoise")
         return Check("audio.snr", "S2", "pass", s.snr_db, minimum, "dB",
                      f"SNR {s.snr_db:.1f} dB: {detail}")
+
+    def _dropouts_check(self, speech: SpeechNoise) -> Check:
+        meter = self.dropouts
+        result = meter.finish(self.speech.power, speech.speech_dbfs)
+        if not math.isfinite(result.floor_dbfs):
+            why = ("most of the pauses are digital silence (a noise gate or edited pauses): "
+                   "a dropout cannot be told from a pause" if result.gated else
+                   "no speech over a noise floor (silent or too short)")
+            return Check("audio.dropouts", "S4", "skip", None, 0.0, "dropouts", why)
+        found = [d for d in result.found
+                 if not self.spans or any(a <= self._time(d.start_s) < b
+                                          for a, b in self.spans)]
+        under = result.floor_dbfs - meter.depth_db
+        rule = (f"the sound {meter.depth_db:g} dB or more under the room's noise floor "
+                f"({result.floor_dbfs:.1f} dBFS) for {1000 * meter.min_s:g} ms to "
+                f"{meter.max_s:g} s, with speech on both sides")
+        if not found:
+            return Check("audio.dropouts", "S4", "pass", 0.0, 0.0, "dropouts",
+                         f"no dropouts: the sound never broke off in the speech ({rule})")
+        spans = [(self._time(d.start_s), self._time(d.end_s),
+                  f"sound gone for {1000 * (d.end_s - d.start_s):.0f} ms ("
+                  + ("digital silence" if d.level_dbfs == -math.inf else
+                     f"peaks ≤ {d.level_dbfs:.1f} dBFS, under {under:.1f}") + ")")
+                 for d in found]
+        events = _merge_events(spans, gap_s=0.25, limit=self.max_events)
+        return Check("audio.dropouts", "S4", "fail", float(len(found)), 0.0, "dropouts",
+                     f"{len(found)} dropout(s), first at {timecode(events[0].start_s)}: the "
+                     f"sound breaks off in the middle of speech ({rule}); a wireless "
+                     "microphone losing its receiver, or a recorder or interface dropping "
+                     "samples: re-record these passages or patch them from another "
+                     "microphone", events)
 
     def _hum_check(self) -> Check:
         hum = self.hum.finish()

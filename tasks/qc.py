@@ -73,7 +73,7 @@ _VIDEO_IDS = (("video.snr", "V2"), ("video.white_balance", "V3"), ("video.levels
 _AUDIO_IDS = (("audio.peak", "S1"), ("audio.clipping", "S1"), ("audio.snr", "S2"),
               ("audio.hum", "S3"), ("audio.volume_swings", "S4"), ("audio.loudness", "S4"),
               ("audio.av_sync", "S3"), ("audio.phase", "D9"),
-              ("audio.dc_offset", "S1"))
+              ("audio.dc_offset", "S1"), ("audio.dropouts", "S4"))
 
 
 _SEVERITY = {"fail": 0, "warn": 1, "pass": 2, "skip": 3}
@@ -223,7 +223,7 @@ def _decode_pass(path: Path, *, profile: Profile, lecture: str | None, xp: Modul
         aus = container.streams.audio[0] if container.streams.audio else None
         video = (_VideoPass(vs, profile=profile, xp=xp, worker=worker, cameras=cameras)
                  if vs is not None else None)
-        audio = (_AudioPass(aus, profile=profile, xp=xp, worker=worker)
+        audio = (_AudioPass(aus, profile=profile, xp=xp, worker=worker, cameras=cameras)
                  if aus is not None else None)
         if video is not None and audio is not None:  # S3: one meter sees both
             sync = AvSync(sample_rate=audio.rate, av_sync_ms=profile.audio.av_sync_ms)
@@ -345,10 +345,13 @@ class _AudioPass:
     """Decoded audio → float32 (channels, n) blocks at the stream's rate → AudioQC."""
 
     def __init__(self, stream: av.audio.stream.AudioStream, *, profile: Profile,
-                 xp: ModuleType, worker: OrderedWorker) -> None:
+                 xp: ModuleType, worker: OrderedWorker,
+                 cameras: Sequence[CameraSpan] | None = None) -> None:
         self.worker = worker
         self.rate = int(stream.sample_rate or profile.delivery.audio_rate)
-        self.qc = AudioQC(sample_rate=self.rate, profile=profile)
+        # the lecture itself (not the intro and the cards) when the layout is known
+        self.qc = AudioQC(sample_rate=self.rate, profile=profile,
+                          spans=[(c.start_s, c.end_s) for c in cameras or ()])
         self.sync: AvSync | None = None
         self.xp = xp
         # float planar at the native rate and layout (a pass-through for AAC's fltp)
@@ -408,7 +411,8 @@ class _AudioPass:
                       Limit(integrated - swing, f"−{swing:g} LU"))
         return _timeline("loudness", "Short-term loudness (EBU R128, 3 s), per second",
                          "短期响度（3 秒窗，每秒）", "LUFS", values, limits,
-                         ("audio.peak", "audio.clipping", "audio.volume_swings"),
+                         ("audio.peak", "audio.clipping", "audio.volume_swings",
+                          "audio.dropouts"),
                          "ITU-R BS.1770-4 K-weighted loudness of the 3 s ending at each second",
                          origin=self._start or 0.0)
 

@@ -49,7 +49,7 @@ def run_qc(x, *, sample_rate=FS, block=4800, t0=0.0, profile=PROFILE, xp=np,
     checks = qc.finish()
     assert [c.id for c in checks] == ["audio.peak", "audio.clipping", "audio.snr", "audio.hum",
                                       "audio.volume_swings", "audio.loudness", "audio.phase",
-                                      "audio.dc_offset"]
+                                      "audio.dc_offset", "audio.dropouts"]
     return {c.id: c for c in checks}
 
 
@@ -471,3 +471,81 @@ def test_dc_offset_against_ffmpeg_astats(tmp_path, speech30, dc, status):
     if worst > 0:
         assert check.measured == pytest.approx(20 * math.log10(worst), abs=0.1), ref
     assert max(abs(d) for d in dc) == pytest.approx(worst, abs=2e-4)  # the planted offset
+
+
+# --------------------------------------------------------------------------- S4 dropouts
+
+ROOM_DBFS = -65.0     # the room's noise floor under the speech
+
+
+def ffmpeg_silences(path: Path, *, noise_dbfs: float, min_s: float) -> list[tuple[float, float]]:
+    """FFmpeg silencedetect's spans: every sample under ``noise_dbfs`` for ``min_s`` or more.
+    The samples are compared as doubles: on s16 the filter rounds its threshold to whole
+    codes (FFmpeg 9: ±1 LSB is not silent under a 1.8-LSB threshold)."""
+    import imageio_ffmpeg
+
+    out = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostats", "-i",
+                          str(path), "-af",
+                          f"aformat=dbl,silencedetect=n={noise_dbfs}dB:d={min_s}",
+                          "-f", "null", "-"], capture_output=True, text=True, check=True,
+                         timeout=120)
+    starts = [float(v) for v in re.findall(r"silence_start: (\S+)", out.stderr)]
+    ends = [float(v) for v in re.findall(r"silence_end: (\S+)", out.stderr)]
+    return list(zip(starts, ends, strict=True))
+
+
+def _room(speech) -> np.ndarray:
+    return speech.samples + a.white_noise(rms_dbfs=ROOM_DBFS, seconds=30.0, sample_rate=FS,
+                                          seed=2)
+
+
+def _cut(x: np.ndarray, speech, start_s: float, end_s: float, *, level_dbfs=None,
+         speaking: bool = True) -> None:
+    """Replace ``start_s``–``end_s`` of ``x`` by digital silence (or faint noise)."""
+    i, j = round(start_s * FS), round(end_s * FS)
+    if speaking:   # the truth: a dropout breaks off speech
+        assert speech.active[i - FS // 50: j + FS // 50].all(), (start_s, end_s)
+    x[:, i:j] = 0.0 if level_dbfs is None else a.white_noise(
+        rms_dbfs=level_dbfs, seconds=(j - i) / FS + 0.01, sample_rate=FS, seed=9)[:, : j - i]
+
+
+def test_dropouts_against_ffmpeg_silencedetect(tmp_path, speech30):
+    x = _room(speech30)
+    dropouts = [(1.50, 1.52), (4.20, 4.35), (7.50, 8.50)]
+    _cut(x, speech30, *dropouts[0])                      # a recorder dropping 20 ms
+    _cut(x, speech30, *dropouts[1], level_dbfs=-100.0)   # a receiver muting to its own hiss
+    _cut(x, speech30, *dropouts[2])                      # a wireless microphone gone for 1 s
+    # not dropouts: a noise gate closing 100 ms after a sentence (11.19 s) and opening 5 ms
+    # before the next (12.02 s); 3 s of silence across a pause (an edit, longer than 2 s)
+    _cut(x, speech30, 11.29, 12.015, speaking=False)
+    _cut(x, speech30, 16.0, 19.0, speaking=False)
+    path = tmp_path / "dropouts.wav"
+    check = run_qc(a.write_wav(path, x, FS))["audio.dropouts"]
+    assert (check.status, check.clause, check.measured) == ("fail", "S4", 3.0), check.message
+    found = [(e.start_s, e.end_s) for e in check.events]
+    ref = ffmpeg_silences(path, noise_dbfs=ROOM_DBFS - 20.0, min_s=0.01)
+    assert len(ref) == 5                  # FFmpeg sees the gate and the edit as well
+    for (start, end), truth in zip(found, dropouts, strict=True):
+        same = [r for r in ref if abs(r[0] - start) < 0.01]
+        assert same, (start, ref)
+        # to our 2.5 ms frames: FFmpeg's span, and the planted one
+        assert (start, end) == pytest.approx(same[0], abs=0.0026)
+        assert (start, end) == pytest.approx(truth, abs=0.0026)
+    assert "digital silence" in check.events[0].detail
+    assert "digital silence" not in check.events[1].detail
+
+
+def test_no_dropouts_in_unbroken_speech_and_none_to_judge_under_a_gate(speech30):
+    check = run_qc(_room(speech30))["audio.dropouts"]
+    assert (check.status, check.measured) == ("pass", 0.0), check.message
+    # pauses of digital silence: a gate or edited pauses; a dropout is not told from a pause
+    check = run_qc(speech30.samples)["audio.dropouts"]
+    assert check.status == "skip" and "digital silence" in check.message
+
+
+def test_dropouts_only_inside_the_lecture_when_its_spans_are_known(speech30):
+    x = _room(speech30)
+    _cut(x, speech30, 1.50, 1.52)
+    _cut(x, speech30, 7.50, 8.50)
+    check = run_qc(x, t0=10.0, spans=[(15.0, 40.0)])["audio.dropouts"]   # 1.5 s: the intro
+    assert check.status == "fail" and [e.start_s for e in check.events] == [17.5]

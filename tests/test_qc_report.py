@@ -27,6 +27,7 @@ from courseware.html_report import COLOURS, render_html
 from courseware.report import Check, Report
 from encoder_profiles import DEFAULT_PROFILE, Profile, load_profile
 from tasks.qc import QcResult, _thumbnails, qc_file
+from tests import audio_signals
 
 ROOT = Path(__file__).resolve().parents[1]
 SECONDS = 6
@@ -47,7 +48,7 @@ FILE_IDS = {
     "video.snr", "video.white_balance", "video.levels", "video.camera_match",
     "video.interlacing",
     "audio.peak", "audio.clipping", "audio.snr", "audio.hum", "audio.volume_swings",
-    "audio.loudness", "audio.phase", "audio.dc_offset",
+    "audio.loudness", "audio.phase", "audio.dc_offset", "audio.dropouts",
 }
 
 
@@ -176,6 +177,26 @@ def test_audio_only_file(tmp_path: Path, profile: Profile) -> None:
     assert all(c.status == "skip" for i, c in checks.items() if i.startswith("video."))
     assert res.frames == 0 and res.thumbnails == ()
     assert [tl.key for tl in res.timelines] == ["loudness"]
+
+
+def test_a_dropout_survives_aac_and_is_found(tmp_path: Path, profile: Profile) -> None:
+    # a wireless microphone gone for 300 ms mid-sentence, in a camera's AAC sound; the
+    # room's noise (−65 dBFS) under the speech elsewhere comes through the encoder
+    speech = audio_signals.speech_like(level_dbfs=-20.0, seconds=12.0, sample_rate=48000,
+                                       seed=1)
+    x = speech.samples.repeat(2, axis=0) + audio_signals.white_noise(
+        rms_dbfs=-65.0, seconds=12.0, sample_rate=48000, channels=2, seed=2)
+    i, j = round(7.6 * 48000), round(7.9 * 48000)
+    assert speech.active[i - 960: j + 960].all()
+    x[:, i:j] = 0.0
+    wav, path = tmp_path / "mic.wav", tmp_path / "camera.m4a"
+    audio_signals.write_wav(wav, x, 48000)
+    _ffmpeg("-i", str(wav), "-c:a", "aac", "-b:a", "128k", str(path))
+    check = _check(qc_file(path, profile=profile, gpu=False).report, "audio.dropouts")
+    assert (check.status, check.measured) == ("fail", 1.0), check.message
+    (event,) = check.events
+    # the encoder smears each edge by up to one AAC frame (21 ms)
+    assert (event.start_s, event.end_s) == pytest.approx((7.6, 7.9), abs=0.03)
 
 
 def test_a_gap_in_a_file_counts_its_missing_frames(tmp_path: Path, profile: Profile) -> None:
