@@ -1,8 +1,10 @@
-"""Programme-audio mastering, streamed block by block (S1, S3): mains-hum notches, gain,
-and a look-ahead peak limiter. Each stage keeps the state it needs across blocks.
+"""Programme-audio mastering, streamed block by block (S1–S3): mains-hum notches, noise
+reduction, gain, and a look-ahead peak limiter. Each stage keeps the state it needs across
+blocks.
 
-The analysis that decides the settings (loudness, true peak, hum lines) runs before, over
-the whole lecture (two-pass normalisation); see tasks/render.py ``plan_audio``.
+The analysis that decides the settings (loudness, true peak, hum lines, SNR and the noise's
+spectrum) runs before, over the whole lecture (two-pass mastering); see tasks/render.py
+``plan_audio``.
 """
 
 from __future__ import annotations
@@ -115,3 +117,124 @@ class Programme:
         if self._read is None:
             raise RuntimeError("cut_to a source first")
         return self.limiter(self._read(n))
+
+
+# ------------------------------------------------------------------------------ S2 noise
+
+#: STFT of the noise reducer and of the pause spectrum it is given: 1024 samples (21 ms at
+#: 48 kHz), hop 512; √Hann (periodic) on analysis and synthesis, whose squares sum to 1
+NR_FFT = 1024
+NR_HOP = NR_FFT // 2
+
+
+def _nr_window() -> np.ndarray:
+    return np.sqrt(np.hanning(NR_FFT + 1)[:NR_FFT])
+
+
+class PauseSpectrum:
+    """The recording's noise, as the noise reducer's frames see it: the mean power per
+    frequency bin of the quietest ``share`` of the frames (the pauses: the share S2's noise
+    floor is taken from), per channel. Frames are sorted into 3 dB level classes as they
+    come, so memory does not grow with the length."""
+
+    CLASS_DB = 3.0
+    CLASSES = 60                      # −150 … +30 dB of frame power
+
+    def __init__(self) -> None:
+        self._window = _nr_window()
+        self._rest: np.ndarray | None = None
+        self.spectra: np.ndarray | None = None   # (classes, channels, bins)
+        self.counts = np.zeros(self.CLASSES, dtype=np.int64)
+
+    def consume(self, block: np.ndarray) -> None:
+        x = block if self._rest is None else np.concatenate([self._rest, block], axis=1)
+        m = 0 if x.shape[1] < NR_FFT else 1 + (x.shape[1] - NR_FFT) // NR_HOP
+        self._rest = x[:, m * NR_HOP:]
+        if not m:
+            return
+        frames = np.lib.stride_tricks.sliding_window_view(x, NR_FFT, axis=1)[:, ::NR_HOP][:, :m]
+        power = np.abs(np.fft.rfft(frames * self._window, axis=-1)) ** 2   # (C, m, bins)
+        level = power.sum(axis=-1).mean(axis=0)                            # (m,)
+        if self.spectra is None:
+            self.spectra = np.zeros((self.CLASSES, x.shape[0], power.shape[-1]))
+        live = level > 1e-9
+        classes = np.clip((10.0 * np.log10(level[live]) + 150.0) // self.CLASS_DB, 0,
+                          self.CLASSES - 1).astype(int)
+        np.add.at(self.spectra, classes, power[:, live].transpose(1, 0, 2))
+        np.add.at(self.counts, classes, 1)
+
+    def quietest(self, share: float = 0.1) -> np.ndarray | None:
+        """(channels, bins): mean power of the quietest classes holding ``share`` of the
+        frames; None when no frame carried sound."""
+        total = int(self.counts.sum())
+        if self.spectra is None or total == 0:
+            return None
+        upto = int(np.searchsorted(np.cumsum(self.counts), share * total)) + 1
+        return self.spectra[:upto].sum(axis=0) / int(self.counts[:upto].sum())
+
+
+class NoiseReducer:
+    """Stationary noise reduction (S2: room tone, hiss, fans), streamed: a reader of
+    (2, n) blocks in, the same blocks with less noise out, sample-aligned.
+
+    Short-time spectral attenuation with the Wiener gain and the decision-directed a-priori
+    SNR of Ephraim & Malah (1984; α = 0.98, which keeps the residual noise smooth, without
+    "musical" tones). ``noise`` is the noise power per bin (:class:`PauseSpectrum`, mean over
+    the channels); one gain per bin for all channels (the stereo image is kept). The gain
+    never goes under ``floor_db``: the noise is lowered by that much in the pauses, and the
+    speech, far above the noise, is left as it is.
+    """
+
+    def __init__(self, read: Callable[[int], np.ndarray], noise: np.ndarray, *,
+                 floor_db: float, alpha: float = 0.98, channels: int = 2,
+                 batch: int = 16) -> None:
+        self._read = read
+        self.noise = np.maximum(np.asarray(noise, dtype=np.float64), 1e-20)
+        self.floor = 10.0 ** (floor_db / 20.0)
+        self.alpha = float(alpha)
+        self.batch = int(batch)
+        self._window = _nr_window()
+        self._last_in = np.zeros((channels, NR_HOP))    # the previous hop of input
+        self._overlap = np.zeros((channels, NR_HOP))    # second half of the last frame out
+        self._clean: np.ndarray | None = None           # |G·X|² of the previous frame
+        self._out: list[np.ndarray] = []
+        self._queued = 0
+        self._primed = False
+
+    def read(self, n: int) -> np.ndarray:
+        while self._queued < n:
+            self._process(self._read(self.batch * NR_HOP))
+        out = np.concatenate(self._out, axis=1) if len(self._out) > 1 else self._out[0]
+        self._out = [out[:, n:]]
+        self._queued -= n
+        return out[:, :n]
+
+    def _process(self, block: np.ndarray) -> None:
+        block = np.asarray(block, dtype=np.float64)
+        x = np.concatenate([self._last_in, block], axis=1)         # (C, (m + 1) · hop)
+        m = block.shape[1] // NR_HOP
+        frames = np.lib.stride_tricks.sliding_window_view(x, NR_FFT, axis=1)[:, ::NR_HOP][:, :m]
+        spec = np.fft.rfft(frames * self._window, axis=-1)         # (C, m, bins)
+        power = (np.abs(spec) ** 2).mean(axis=0)                   # (m, bins)
+        gains = np.empty_like(power)
+        clean = self._clean
+        for j in range(m):
+            post = power[j] / self.noise
+            prior = np.maximum(post - 1.0, 0.0)
+            if clean is not None:
+                prior = self.alpha * clean / self.noise + (1.0 - self.alpha) * prior
+            g = np.maximum(prior / (1.0 + prior), self.floor)
+            gains[j] = g
+            clean = g * g * power[j]
+        self._clean = clean
+        y = np.fft.irfft(spec * gains, n=NR_FFT, axis=-1) * self._window   # (C, m, fft)
+        heads = y[:, :, :NR_HOP]
+        tails = np.concatenate([self._overlap[:, None], y[:, :-1, NR_HOP:]], axis=1)
+        out = (heads + tails).reshape(block.shape[0], m * NR_HOP)
+        self._overlap = y[:, -1, NR_HOP:]
+        self._last_in = x[:, -NR_HOP:]
+        # frame j covers input hops j−1 and j: its head completes hop j−1 (one hop late)
+        if not self._primed:
+            out, self._primed = out[:, NR_HOP:], True
+        self._out.append(out.astype(np.float32))
+        self._queued += out.shape[1]

@@ -106,6 +106,10 @@ class Encode(_Model):
     denoise: Literal["auto", "off"] = "auto"
     denoise_weight: float = Field(default=0.25, gt=0, le=1)
     denoise_threshold_sigmas: float = Field(default=3.0, gt=0)
+    # audio noise reduction (S2); defaults keep older profiles valid
+    audio_denoise: Literal["auto", "off"] = "auto"
+    audio_denoise_margin_db: float = Field(default=6.0, ge=0)
+    audio_denoise_max_db: float = Field(default=20.0, gt=0, le=40)
 
     @model_validator(mode="after")
     def _even(self) -> Encode:

@@ -260,8 +260,10 @@ def lecture_flow(course_file: str, number: int, store: str, profile: str = DEFAU
     for warning in video.warnings:
         log.warning(warning)
     peak = audio.true_peak_dbfs
-    log.info("programme audio: %s, true peak %s dBFS, gain %+.1f dB", audio.role,
-             f"{peak:.1f}" if peak is not None else "-", audio.gain_db)
+    log.info("programme audio: %s, true peak %s dBFS, gain %+.1f dB, SNR %s dB, noise "
+             "lowered %.1f dB", audio.role, f"{peak:.1f}" if peak is not None else "-",
+             audio.gain_db, f"{audio.snr_db:.1f}" if audio.snr_db is not None else "-",
+             audio.noise_reduction_db)
     progress = _progress_hook(course, number)
     with concurrency(RENDER_LIMIT, occupy=1, strict=False):
         rendered = render_task(course, inputs, audio=audio, profile=prof, out_dir=work,

@@ -211,6 +211,9 @@ class SpeechNoise:
 
 #: ITU-T P.56 (method B): speech is active within 15.9 dB of the active level
 P56_MARGIN_DB = 15.9
+#: S2 needs 10 s of sound (50 ms frames): 20 frames or more in the quietest tenth, the
+#: pauses; in less, the tenth is the quiet ends of syllables, not the room
+SNR_MIN_FRAMES = 200
 
 
 def estimate_speech_noise(frame_power: Any, *, noise_percentile: float = 10.0,
@@ -227,7 +230,7 @@ def estimate_speech_noise(frame_power: Any, *, noise_percentile: float = 10.0,
     silent = q <= _SILENCE_POWER
     p = q[~silent]
     nan = math.nan
-    if p.size < 10:
+    if p.size < SNR_MIN_FRAMES:
         return SpeechNoise(nan, nan, nan, 0.0, int(p.size))
     # frames of digital silence (an inserted card, a noise gate) have no recording noise to
     # measure and are left out, unless they are the pauses themselves: then the floor is 0
@@ -267,8 +270,22 @@ class SpeechNoiseMeter:
         if f.shape[1]:
             self.power.extend(to_host(xp.mean(xp.var(f, axis=-1), axis=0)).tolist())
 
-    def finish(self, *, noise_percentile: float = 10.0) -> SpeechNoise:
-        return estimate_speech_noise(self.power, noise_percentile=noise_percentile)
+    def finish(self, *, noise_percentile: float = 10.0,
+               spans: Sequence[tuple[float, float]] = (), t0: float = 0.0) -> SpeechNoise:
+        """S2 over everything, or over the frames inside ``spans`` (times of the frames'
+        middles, the first frame starting at ``t0``)."""
+        return estimate_speech_noise(self.inside(spans, t0), noise_percentile=noise_percentile)
+
+    def inside(self, spans: Sequence[tuple[float, float]], t0: float) -> np.ndarray:
+        """The powers of the frames inside ``spans`` (all of them when there are none)."""
+        power = np.frombuffer(self.power, dtype=np.float64) if self.power else np.zeros(0)
+        if not spans:
+            return power
+        mid = t0 + (np.arange(power.size) + 0.5) * self.FRAME_S
+        keep = np.zeros(power.size, dtype=bool)
+        for a, b in spans:
+            keep |= (mid >= a) & (mid < b)
+        return power[keep]
 
 
 def measure_speech_noise(samples: Any, *, sample_rate: float) -> SpeechNoise:
@@ -344,7 +361,7 @@ class DropoutMeter:
         code = np.clip(np.floor(-db / cls._STEP_DB), 0, cls._ZERO - 1)
         return np.where(peaks > 0, code, cls._ZERO).astype(np.uint8).tobytes()
 
-    def finish(self, frame_power: Sequence[float], speech_dbfs: float) -> Dropouts:
+    def finish(self, frame_power: Sequence[float] | np.ndarray, speech_dbfs: float) -> Dropouts:
         """The dropouts, given the powers of the 50 ms frames (:class:`SpeechNoiseMeter`)
         and the active-speech level (S2)."""
         p = np.asarray(frame_power, dtype=np.float64)
@@ -661,8 +678,9 @@ class AudioQC(Detector):
     surrounding minute is a swing (S4).
     ``max_events``: events kept per check.
     ``spans``: (start_s, end_s) of the lecture itself in a rendered file, in the blocks'
-    time: dropouts are looked for there only (the intro's and the cards' own sound is
-    produced, not recorded). Empty: the whole stream.
+    time: S2 and dropouts are judged there only (the intro's and the cards' own sound is
+    produced, not recorded; a card's digital silence is no noise floor). Empty: the whole
+    stream.
     """
 
     kind = "audio"
@@ -763,7 +781,8 @@ class AudioQC(Detector):
             self._consume(hop)
         self._keep_overs(self._overs.finish())
         loud = self.loudness.result()
-        speech = self.speech.finish()
+        # S2 on the lecture itself: the intro's and the cards' sound is produced, not recorded
+        speech = self.speech.finish(spans=self.spans, t0=self._time(0.0))
         return [self._peak_check(loud), self._clipping_check(), self._snr_check(speech),
                 self._hum_check(), self._swings_check(loud), self._loudness_check(loud),
                 self._phase_check(), self._dc_check(), self._dropouts_check(speech)]
@@ -869,7 +888,8 @@ class AudioQC(Detector):
 
     def _dropouts_check(self, speech: SpeechNoise) -> Check:
         meter = self.dropouts
-        result = meter.finish(self.speech.power, speech.speech_dbfs)
+        result = meter.finish(self.speech.inside(self.spans, self._time(0.0)),
+                              speech.speech_dbfs)
         if not math.isfinite(result.floor_dbfs):
             why = ("most of the pauses are digital silence (a noise gate or edited pauses): "
                    "a dropout cannot be told from a pause" if result.gated else

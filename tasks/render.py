@@ -19,7 +19,13 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, ConfigDict
 
-from courseware.audio_chain import HumNotch, PeakLimiter, Programme
+from courseware.audio_chain import (
+    HumNotch,
+    NoiseReducer,
+    PauseSpectrum,
+    PeakLimiter,
+    Programme,
+)
 from courseware.cards import credits_lines, render_card, title_card_lines
 from courseware.compose import Compositor
 from courseware.course import Course, Lecture
@@ -70,6 +76,13 @@ class AudioPlan(BaseModel):
     #: RMS of each of the source's channels (SILENT_DBFS: digital silence; finite, as every
     #: field here, so the plan serialises as JSON)
     channel_levels_dbfs: tuple[float, ...] = ()
+    #: the source's S2: active speech over the noise floor of its pauses (None: not measured)
+    snr_db: float | None = None
+    #: how far the noise reducer lowers the noise (0: not used) …
+    noise_reduction_db: float = 0.0
+    #: … given the noise's power per bin of its frames (courseware.audio_chain.PauseSpectrum,
+    #: at the source's level, before the plan's gain)
+    noise_spectrum: tuple[float, ...] = ()
 
 
 class RenderResult(BaseModel):
@@ -111,10 +124,13 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
     rate, enc = profile.delivery.audio_rate, profile.encode
     feed = AudioFeed(src.path, rate=rate, start_s=src.offset_s, lecture=inputs.label)
     meter = AudioQC(sample_rate=rate, profile=profile, hum_prominence_db=enc.hum_prominence_db)
+    pauses = PauseSpectrum()
     remaining, t = round(main_duration(inputs) * rate), 0.0
     while remaining > 0:
         n = min(remaining, rate)
-        meter.process(feed.read(n), t)
+        block = feed.read(n)
+        meter.process(block, t)
+        pauses.consume(block)
         remaining, t = remaining - n, t + n / rate
     meter.finish()
     loud, hum = meter.loudness.result(), meter.hum.finish()
@@ -137,12 +153,32 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
     gain = (enc.loudness_target_lufs - integrated if math.isfinite(integrated) else 0.0)
     if loud.true_peak_dbfs + gain < enc.min_peak_dbfs:
         gain = enc.min_peak_dbfs - loud.true_peak_dbfs
+    snr = meter.speech.finish().snr_db
+    reduction, spectrum = _noise_reduction(snr, pauses, channel=channel, profile=profile)
     return AudioPlan(role=src.role, integrated_lufs=_finite(integrated),
                      true_peak_dbfs=loud.true_peak_dbfs, gain_db=gain, notch_hz=notch,
                      channel=channel, correlation=correlation, dc_offset=dc,
                      invert=(channel is None and correlation is not None
                              and correlation <= ANTI_PHASE),
-                     channel_levels_dbfs=tuple(max(x, SILENT_DBFS) for x in levels))
+                     channel_levels_dbfs=tuple(max(x, SILENT_DBFS) for x in levels),
+                     snr_db=_finite(snr), noise_reduction_db=reduction,
+                     noise_spectrum=spectrum)
+
+
+def _noise_reduction(snr: float, pauses: PauseSpectrum, *, channel: int | None,
+                     profile: Profile) -> tuple[float, tuple[float, ...]]:
+    """S2: how far to lower the microphone's noise, and its spectrum. Just enough to land
+    ``audio_denoise_margin_db`` above S2's minimum, at most ``audio_denoise_max_db``;
+    nothing when the SNR is good enough, not measurable (no speech, digital silence in the
+    pauses) or ``audio_denoise`` is off."""
+    enc = profile.encode
+    want = profile.audio.snr_min_db + enc.audio_denoise_margin_db - snr
+    noise = pauses.quietest()
+    if enc.audio_denoise == "off" or not math.isfinite(want) or want <= 0 or noise is None:
+        return 0.0, ()
+    # the noise as the reducer meets it: the live channel on both sides, else as recorded
+    per_bin = noise[channel] if channel is not None else noise.mean(axis=0)
+    return min(want, enc.audio_denoise_max_db), tuple(float(x) for x in per_bin)
 
 
 def _finite(x: float) -> float | None:
@@ -228,6 +264,21 @@ def anti_phase(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
             "the camera's input settings"]
 
 
+def too_noisy(inputs: LectureInputs, audio: AudioPlan, profile: Profile) -> list[str]:
+    """The programme microphone so far under S2 that the noise reducer, at its most, leaves
+    the lecture under it (QC of the lecture will fail S2)."""
+    if audio.snr_db is None or audio.role is None or audio.noise_reduction_db <= 0:
+        return []
+    minimum = profile.audio.snr_min_db
+    if audio.snr_db + audio.noise_reduction_db >= minimum:
+        return []
+    return [f"{inputs.label} {audio.role}: the speech is only {audio.snr_db:.0f} dB over the "
+            f"room's noise (S2 wants {minimum:g} dB); lowered by "
+            f"{audio.noise_reduction_db:g} dB, the most that leaves speech natural, it stays "
+            "under S2. Next time, put the microphone close to the lecturer (a lavalier or "
+            "headset) and quieten the room (fans, projector, air conditioning)"]
+
+
 def one_sided(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
     """The programme microphone recorded on one channel only, put on both sides."""
     if audio.channel is None or audio.role is None:
@@ -285,7 +336,8 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
     videos = {r: s for r, s in inputs.sources.items() if r != "audio"}
     plans = video.sources if video is not None else {}
     warnings = (below_hd(inputs, profile) + hdr_sources(inputs) + combed(inputs, video)
-                + one_sided(inputs, audio) + anti_phase(inputs, audio))
+                + one_sided(inputs, audio) + anti_phase(inputs, audio)
+                + too_noisy(inputs, audio, profile))
     for w in warnings:
         log.warning(w)
     comp = lecture_compositor(lecture, inputs, profile=profile, video=video)
@@ -329,7 +381,14 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
             if notch.active and master is not None:  # no ringing where the lecture begins
                 notch.warm_up(_programme_feed(master, audio, rate=rate,
                                               lecture=inputs.label).read(rate))
-            programme.cut_to(lambda n: notch(feed.read(n)))
+            def lecture_sound(n: int) -> np.ndarray:
+                return notch(feed.read(n))
+
+            if audio.noise_reduction_db > 0 and audio.noise_spectrum:  # S2
+                lecture_sound = NoiseReducer(
+                    lecture_sound, np.asarray(audio.noise_spectrum) * 10 ** (audio.gain_db / 10),
+                    floor_db=-audio.noise_reduction_db).read
+            programme.cut_to(lecture_sound)
             # D6/D7: constant 25p; interlacing as the analysis found it, else detected here
             readers = {r: cfr_frames(s.path, fps=fps, start_s=s.offset_s, lecture=inputs.label,
                                      deinterlace=_deinterlace(plans.get(r)))

@@ -191,10 +191,14 @@ def test_snr_is_independent_of_channels_and_dc(speech30):
 
 
 def test_snr_digital_silence_in_pauses_and_pure_tone():
-    frames = np.r_[np.zeros(40), np.full(60, 1e-2)]
+    frames = np.r_[np.zeros(160), np.full(240, 1e-2)]
     est = estimate_speech_noise(frames)
     assert est.snr_db == math.inf and est.speech_dbfs == pytest.approx(-20.0)
-    assert math.isnan(estimate_speech_noise(np.full(100, 1e-2)).snr_db)   # no pauses: no SNR
+    assert math.isnan(estimate_speech_noise(np.full(400, 1e-2)).snr_db)   # no pauses: no SNR
+    # under 10 s of sound the quietest tenth is not the room: too short to judge
+    assert math.isnan(estimate_speech_noise(np.r_[np.full(30, 1e-7), np.full(160, 1e-2)]).snr_db)
+    assert estimate_speech_noise(np.r_[np.full(30, 1e-7), np.full(170, 1e-2)]).snr_db == \
+        pytest.approx(50.0)
     c = run_qc(a.tone(997.0, peak_dbfs=-4.0, seconds=2.0, sample_rate=FS))["audio.snr"]
     assert c.status == "skip"
 

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import yaml
 
-from courseware.audio_chain import HumNotch, PeakLimiter
+from courseware.audio_chain import HumNotch, NoiseReducer, PauseSpectrum, PeakLimiter
 from courseware.course import load_course
 from encoder_profiles import load_profile
 from qc_metrics.audio import AudioQC, live_channel
 from tasks.probe import probe_lecture
-from tasks.render import plan_audio, render_lecture
+from tasks.render import plan_audio, render_lecture, too_noisy
 
 RATE = 48000
 SECONDS = 8.0
@@ -25,7 +25,7 @@ PROFILE = load_profile()
 
 
 def _clip(path: Path, audio: np.ndarray | None, *, size: tuple[int, int] = (320, 180),
-          value: int = 128) -> None:
+          value: int = 128, seconds: float = SECONDS) -> None:
     with av.open(str(path), "w") as out:
         v = out.add_stream("libx264", rate=25)
         v.width, v.height, v.pix_fmt = size[0], size[1], "yuv420p"
@@ -35,7 +35,7 @@ def _clip(path: Path, audio: np.ndarray | None, *, size: tuple[int, int] = (320,
             a = out.add_stream("aac", rate=RATE, layout="stereo")
             a.bit_rate = 256000
         frame = np.full((size[1], size[0], 3), value, np.uint8)
-        for i in range(int(SECONDS * 25)):
+        for i in range(int(seconds * 25)):
             vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
             vf.pts, vf.time_base = i, Fraction(1, 25)
             for p in v.encode(vf):
@@ -55,10 +55,10 @@ def _clip(path: Path, audio: np.ndarray | None, *, size: tuple[int, int] = (320,
             out.mux(p)
 
 
-def _course(root: Path, audio: np.ndarray) -> Path:
+def _course(root: Path, audio: np.ndarray, seconds: float = SECONDS) -> Path:
     root.mkdir(parents=True)
-    _clip(root / "slides.mp4", None, size=(640, 360), value=220)
-    _clip(root / "teacher.mp4", audio)
+    _clip(root / "slides.mp4", None, size=(640, 360), value=220, seconds=seconds)
+    _clip(root / "teacher.mp4", audio, seconds=seconds)
     data = {
         "course": {"name": "音频测试课程", "kind": "public", "hours": 16,
                    "applying_unit": "测试单位", "production_unit": "测试制作",
@@ -73,14 +73,16 @@ def _course(root: Path, audio: np.ndarray) -> Path:
     return path
 
 
-def _speech(peak_dbfs: float, seed: int = 1) -> np.ndarray:
-    x = sig.speech_like(level_dbfs=-20.0, seconds=SECONDS, sample_rate=RATE, seed=seed).samples[:1]
+def _speech(peak_dbfs: float, seed: int = 1, seconds: float = SECONDS) -> np.ndarray:
+    x = sig.speech_like(level_dbfs=-20.0, seconds=seconds, sample_rate=RATE, seed=seed).samples[:1]
     return x * sig.amp(peak_dbfs) / np.abs(x).max()
 
 
-def _metered(path: Path) -> AudioQC:
-    """The audio QC fed with a rendered lecture's sound (``finish`` not yet called)."""
-    qc = AudioQC(sample_rate=RATE, profile=PROFILE)
+def _metered(path: Path, spans: tuple = ()) -> AudioQC:
+    """The audio QC fed with a rendered lecture's sound (``finish`` not yet called);
+    ``spans``: the render's camera spans, to judge S2 on the lecture itself."""
+    qc = AudioQC(sample_rate=RATE, profile=PROFILE,
+                 spans=[(c.start_s, c.end_s) for c in spans])
     with av.open(str(path)) as c:
         for frame in c.decode(audio=0):
             qc.process(frame.to_ndarray(), float(frame.time or 0.0))
@@ -223,3 +225,113 @@ def test_limiter_never_exceeds_its_ceiling_and_notch_is_narrow() -> None:
     tone200 = HumNotch([50.0], sample_rate=RATE, channels=1)(
         np.sin(2 * np.pi * 200 * t)[None])[0, 2 * RATE:]
     assert np.abs(tone50).max() < 0.01 and np.abs(tone200).max() > 0.99
+
+
+# --------------------------------------------------------------------------- S2 noise
+
+
+def _reduced(x: np.ndarray, noise: np.ndarray, floor_db: float) -> np.ndarray:
+    """``x`` through the noise reducer, read in video-frame-sized pieces as the render does."""
+    pos = 0
+
+    def read(n: int) -> np.ndarray:
+        nonlocal pos
+        out = x[:, pos: pos + n]
+        pos += n
+        return np.pad(out, ((0, 0), (0, n - out.shape[1])))
+
+    reducer = NoiseReducer(read, noise, floor_db=floor_db)
+    return np.concatenate([reducer.read(1920) for _ in range(x.shape[1] // 1920)], axis=1)
+
+
+def test_noise_reducer_lowers_the_pauses_and_leaves_the_speech() -> None:
+    """Speech with pink room tone 36 dB under it, the truth known apart: the reducer's output
+    is sample-aligned with its input, the room tone in the pauses drops by about the floor,
+    the speech keeps its level, and the S2 estimate rises by the floor."""
+    from qc_metrics.audio import measure_speech_noise
+
+    speech = sig.speech_like(level_dbfs=-22.0, seconds=20.0, sample_rate=RATE, seed=1)
+    clean = speech.samples.repeat(2, axis=0)
+    room = sig.pink_noise(rms_dbfs=-58.0, seconds=20.0, sample_rate=RATE, channels=2, seed=4)
+    x = (clean + room).astype(np.float32)
+    pauses = PauseSpectrum()
+    for i in range(0, x.shape[1], RATE):
+        pauses.consume(x[:, i: i + RATE])
+    noise = pauses.quietest().mean(axis=0)
+
+    # nothing to remove: the input comes out as it went in, on the same samples
+    same = _reduced(x, np.full_like(noise, 1e-30), -20.0)
+    np.testing.assert_allclose(same, x[:, : same.shape[1]], atol=1e-6)
+
+    y = _reduced(x, noise, -20.0)
+    n = y.shape[1]
+    quiet = ~speech.active[:n]
+    lowered = 10 * math.log10(np.mean(room[:, :n][:, quiet] ** 2) / np.mean(y[:, quiet] ** 2))
+    assert 14.0 <= lowered <= 21.0, lowered
+    before, after = (measure_speech_noise(v, sample_rate=RATE) for v in (x[:, :n], y))
+    assert after.speech_dbfs == pytest.approx(before.speech_dbfs, abs=0.2)
+    assert after.snr_db - before.snr_db == pytest.approx(20.0, abs=1.5)
+    # under the speech the noise stays: the error against the clean speech does not grow
+    on = speech.active[:n]
+    err_in = np.mean((x[:, :n] - clean[:, :n])[:, on] ** 2)
+    err_out = np.mean((y - clean[:, :n])[:, on] ** 2)
+    assert err_out <= err_in
+
+
+def _noisy_course(tmp: Path, name: str, profile) -> tuple[dict, object]:
+    seconds = 12.0                       # S2 needs 10 s of sound
+    speech = _speech(-10.0, seed=7, seconds=seconds)
+    room = sig.pink_noise(rms_dbfs=-53.0, seconds=seconds, sample_rate=RATE, seed=8)
+    course = load_course(_course(tmp / name, speech + room, seconds=seconds))
+    inputs = probe_lecture(course, course.lectures[0])
+    plan = plan_audio(inputs, profile)
+    out = render_lecture(course, inputs, audio=plan, profile=profile, out_dir=tmp / name / "out")
+    checks = {c.id: c for c in _metered(out.path, out.cameras).finish()}
+    return checks, plan
+
+
+def test_a_noisy_microphone_is_brought_inside_s2(tmp_path: Path) -> None:
+    """A camera microphone 36 dB over its room tone (S2 wants 48): the plan measures it and
+    lowers the noise just enough to land 6 dB over S2; the lecture passes S2, judged on the
+    lecture itself (the title card's digital silence is no noise floor). With the reducer
+    off the same lecture fails."""
+    checks, plan = _noisy_course(tmp_path, "on", PROFILE)
+    enc = PROFILE.encode
+    assert plan.snr_db == pytest.approx(36.0, abs=2.0)
+    assert plan.noise_reduction_db == pytest.approx(
+        PROFILE.audio.snr_min_db + enc.audio_denoise_margin_db - plan.snr_db)
+    snr = checks["audio.snr"]
+    assert snr.status == "pass", snr.message
+    assert snr.measured == pytest.approx(plan.snr_db + plan.noise_reduction_db, abs=3.0)
+    assert checks["audio.dropouts"].status == "pass", checks["audio.dropouts"].message
+
+    off = PROFILE.model_copy(update={"encode": enc.model_copy(update={"audio_denoise": "off"})})
+    checks, plan = _noisy_course(tmp_path, "off", off)
+    assert plan.noise_reduction_db == 0.0 and plan.noise_spectrum == ()
+    snr = checks["audio.snr"]
+    assert snr.status == "fail" and snr.measured == pytest.approx(plan.snr_db, abs=1.5)
+
+
+def test_a_microphone_too_noisy_for_s2_is_named(tmp_path: Path) -> None:
+    """22 dB over the room: lowered by the most the reducer does (20 dB), it stays under S2,
+    and the render says so, with the fix; at 36 dB it does not."""
+    speech = _speech(-10.0, seed=7, seconds=12.0)
+    room = sig.pink_noise(rms_dbfs=-39.0, seconds=12.0, sample_rate=RATE, seed=8)
+    course = load_course(_course(tmp_path / "noisy", speech + room, seconds=12.0))
+    inputs = probe_lecture(course, course.lectures[0])
+    plan = plan_audio(inputs, PROFILE)
+    assert plan.snr_db == pytest.approx(22.0, abs=2.0)
+    assert plan.noise_reduction_db == PROFILE.encode.audio_denoise_max_db
+    (warning,) = too_noisy(inputs, plan, PROFILE)
+    assert "teacher" in warning and "stays under S2" in warning and "lavalier" in warning
+    assert too_noisy(inputs, plan.model_copy(update={"snr_db": 36.0}), PROFILE) == []
+
+
+def test_a_quiet_microphone_is_not_processed(tmp_path: Path) -> None:
+    """A microphone 60 dB over its room (S2 met with room to spare): measured, left alone."""
+    speech = _speech(-10.0, seed=7, seconds=12.0)
+    room = sig.pink_noise(rms_dbfs=-77.0, seconds=12.0, sample_rate=RATE, seed=8)
+    course = load_course(_course(tmp_path / "quiet", speech + room, seconds=12.0))
+    plan = plan_audio(probe_lecture(course, course.lectures[0]), PROFILE)
+    assert plan.snr_db == pytest.approx(60.0, abs=2.0)
+    assert plan.noise_reduction_db == 0.0 and plan.noise_spectrum == ()
