@@ -129,9 +129,10 @@ def main() -> None:
             ff_wall, ff_cpu, ff_mem = timed(ffmpeg_cmd)
             pl_wall, pl_cpu, pl_mem = timed(pipeline_cmd)
             ratios.append((pl_wall / ff_wall, pl_cpu / ff_cpu))
-            print(f"[{k + 1}] ffmpeg   (composite + loudnorm + x264/AAC):     {ff_wall:6.1f} s "
-                  f"wall {ff_cpu:6.1f} s CPU  peak {ff_mem:5.0f} MiB")
-            print(f"[{k + 1}] pipeline (analysis + cards + composite + CBR): {pl_wall:6.1f} s "
+            print(f"[{k + 1}] ffmpeg   (composite + denoise + loudnorm + x264/AAC): "
+                  f"{ff_wall:6.1f} s wall {ff_cpu:6.1f} s CPU  peak {ff_mem:5.0f} MiB")
+            print(f"[{k + 1}] pipeline (analysis + cards + composite + CBR):       "
+                  f"{pl_wall:6.1f} s "
                   f"wall {pl_cpu:6.1f} s CPU  peak {pl_mem:5.0f} MiB")
             print(f"[{k + 1}] ratio pipeline/ffmpeg: {ratios[-1][0]:.2f}× wall time, "
                   f"{ratios[-1][1]:.2f}× CPU time", flush=True)
