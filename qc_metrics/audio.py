@@ -62,7 +62,7 @@ if TYPE_CHECKING:  # only ``profile.audio`` is read; metrics need not import pyd
 
 __all__ = [
     "ANTI_PHASE", "DC_OFFSET_DBFS", "DEAD_CHANNEL_DB", "AudioQC", "Clipping", "ClippingMeter",
-    "Dropout", "DropoutMeter",
+    "Dropout", "DropoutMeter", "Dropouts",
     "Hum", "HumLine", "HumMeter", "Loudness", "RunTracker", "SpeechNoise", "SpeechNoiseMeter",
     "Swing",
     "estimate_speech_noise", "hum_lines", "live_channel", "measure_clipping", "measure_hum",
@@ -270,14 +270,12 @@ class SpeechNoiseMeter:
         if f.shape[1]:
             self.power.extend(to_host(xp.mean(xp.var(f, axis=-1), axis=0)).tolist())
 
-    def finish(self, *, noise_percentile: float = 10.0,
-               spans: Sequence[tuple[float, float]] = (), t0: float = 0.0) -> SpeechNoise:
-        """S2 over everything, or over the frames inside ``spans`` (times of the frames'
-        middles, the first frame starting at ``t0``)."""
-        return estimate_speech_noise(self.inside(spans, t0), noise_percentile=noise_percentile)
+    def finish(self, *, noise_percentile: float = 10.0) -> SpeechNoise:
+        return estimate_speech_noise(self.power, noise_percentile=noise_percentile)
 
     def inside(self, spans: Sequence[tuple[float, float]], t0: float) -> np.ndarray:
-        """The powers of the frames inside ``spans`` (all of them when there are none)."""
+        """The powers of the frames whose middles lie inside ``spans``, the first frame
+        starting at ``t0`` (all of them when there are no spans)."""
         power = np.frombuffer(self.power, dtype=np.float64) if self.power else np.zeros(0)
         if not spans:
             return power
@@ -782,10 +780,11 @@ class AudioQC(Detector):
         self._keep_overs(self._overs.finish())
         loud = self.loudness.result()
         # S2 on the lecture itself: the intro's and the cards' sound is produced, not recorded
-        speech = self.speech.finish(spans=self.spans, t0=self._time(0.0))
+        power = self.speech.inside(self.spans, self._time(0.0))
+        speech = estimate_speech_noise(power)
         return [self._peak_check(loud), self._clipping_check(), self._snr_check(speech),
                 self._hum_check(), self._swings_check(loud), self._loudness_check(loud),
-                self._phase_check(), self._dc_check(), self._dropouts_check(speech)]
+                self._phase_check(), self._dc_check(), self._dropouts_check(speech, power)]
 
     # ------------------------------------------------------------------ checks
 
@@ -886,10 +885,10 @@ class AudioQC(Detector):
         return Check("audio.snr", "S2", "pass", s.snr_db, minimum, "dB",
                      f"SNR {s.snr_db:.1f} dB: {detail}")
 
-    def _dropouts_check(self, speech: SpeechNoise) -> Check:
+    def _dropouts_check(self, speech: SpeechNoise, power: np.ndarray) -> Check:
+        """``power``: the 50 ms frames S2 was judged on."""
         meter = self.dropouts
-        result = meter.finish(self.speech.inside(self.spans, self._time(0.0)),
-                              speech.speech_dbfs)
+        result = meter.finish(power, speech.speech_dbfs)
         if not math.isfinite(result.floor_dbfs):
             why = ("most of the pauses are digital silence (a noise gate or edited pauses): "
                    "a dropout cannot be told from a pause" if result.gated else
@@ -898,7 +897,6 @@ class AudioQC(Detector):
         found = [d for d in result.found
                  if not self.spans or any(a <= self._time(d.start_s) < b
                                           for a, b in self.spans)]
-        under = result.floor_dbfs - meter.depth_db
         rule = (f"the sound {meter.depth_db:g} dB or more under the room's noise floor "
                 f"({result.floor_dbfs:.1f} dBFS) for {1000 * meter.min_s:g} ms to "
                 f"{meter.max_s:g} s, with speech on both sides")
@@ -908,7 +906,8 @@ class AudioQC(Detector):
         spans = [(self._time(d.start_s), self._time(d.end_s),
                   f"sound gone for {1000 * (d.end_s - d.start_s):.0f} ms ("
                   + ("digital silence" if d.level_dbfs == -math.inf else
-                     f"peaks ≤ {d.level_dbfs:.1f} dBFS, under {under:.1f}") + ")")
+                     f"peaks {d.level_dbfs:.1f} dBFS, "
+                     f"{result.floor_dbfs - d.level_dbfs:.0f} dB under the room") + ")")
                  for d in found]
         events = _merge_events(spans, gap_s=0.25, limit=self.max_events)
         return Check("audio.dropouts", "S4", "fail", float(len(found)), 0.0, "dropouts",

@@ -381,14 +381,15 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
             if notch.active and master is not None:  # no ringing where the lecture begins
                 notch.warm_up(_programme_feed(master, audio, rate=rate,
                                               lecture=inputs.label).read(rate))
-            def lecture_sound(n: int) -> np.ndarray:
+            def notched(n: int) -> np.ndarray:
                 return notch(feed.read(n))
 
-            if audio.noise_reduction_db > 0 and audio.noise_spectrum:  # S2
-                lecture_sound = NoiseReducer(
-                    lecture_sound, np.asarray(audio.noise_spectrum) * 10 ** (audio.gain_db / 10),
+            sound = notched
+            if audio.noise_reduction_db > 0 and audio.noise_spectrum:  # S2, after the gain
+                sound = NoiseReducer(
+                    notched, np.asarray(audio.noise_spectrum) * 10 ** (audio.gain_db / 10),
                     floor_db=-audio.noise_reduction_db).read
-            programme.cut_to(lecture_sound)
+            programme.cut_to(sound)
             # D6/D7: constant 25p; interlacing as the analysis found it, else detected here
             readers = {r: cfr_frames(s.path, fps=fps, start_s=s.offset_s, lecture=inputs.label,
                                      deinterlace=_deinterlace(plans.get(r)))
