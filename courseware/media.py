@@ -38,6 +38,74 @@ def open_media(path: Path, *, lecture: str | None = None) -> av.container.InputC
             "re-export or re-upload the file") from exc
 
 
+def origin_s(container: av.container.InputContainer) -> float:
+    """A file's time zero: the start of its earliest stream (FFmpeg's ``start_time``). A
+    camera's MPEG-TS / AVCHD file starts at 1.4 s or more, and its sound may start before or
+    after its pictures; the readers place both from here, as a player does."""
+    start = container.start_time
+    return start / 1_000_000 if start is not None else 0.0
+
+
+#: sound whose timestamps run this far ahead of (behind) the samples counted so far has a
+#: gap (an overlap): filled with silence (trimmed), so the sound stays with its pictures
+AUDIO_GAP_S = 0.03
+
+
+class SoundClock:
+    """Places decoded sound by its timestamps, as a player does: ``origin`` is time zero
+    (sample 0). Before each decoded frame, ``place(time)`` returns the silence that goes
+    first (sound that starts after the origin, a recorder's gap), or marks the frame's
+    leading samples to leave out (sound that overlaps itself); ``take`` passes the frame's
+    samples (after resampling) through. The start is placed exactly, later frames only when
+    they are off by more than AUDIO_GAP_S."""
+
+    def __init__(self, *, origin: float, rate: int, channels: int) -> None:
+        self.origin, self.rate, self.channels = float(origin), int(rate), int(channels)
+        self.pos = 0          # samples given so far
+        self._drop = 0        # samples of the current frame to leave out
+        self._first = True
+
+    def place(self, time: float | None) -> np.ndarray | None:
+        if time is None:
+            return None
+        lag = round((float(time) - self.origin) * self.rate) - self.pos
+        self._drop = 0
+        first, self._first = self._first, False
+        if not first and abs(lag) <= AUDIO_GAP_S * self.rate:
+            return None
+        if lag <= 0:
+            self._drop = -lag
+            return None
+        self.pos += lag
+        return np.zeros((self.channels, lag), np.float32)
+
+    def take(self, x: np.ndarray) -> np.ndarray:
+        if self._drop:
+            cut = min(self._drop, x.shape[1])
+            x, self._drop = x[:, cut:], self._drop - cut
+        self.pos += x.shape[1]
+        return x
+
+
+def timed_audio(container: av.container.InputContainer, stream: av.audio.stream.AudioStream,
+                resampler: av.AudioResampler, rate: int) -> Iterator[np.ndarray]:
+    """The stream's samples through ``resampler`` (to ``rate``), placed by their timestamps
+    from the file's origin (:class:`SoundClock`). Raises av.FFmpegError on damaged audio."""
+    clock = SoundClock(origin=origin_s(container), rate=rate,
+                       channels=resampler.layout.nb_channels)
+    for frame in itertools.chain(container.decode(stream), [None]):
+        if frame is not None:
+            silence = clock.place(frame.time)
+            if silence is not None:
+                yield silence
+        for out in resampler.resample(frame):
+            if out is None:            # a pass-through resampler echoes the flush
+                continue
+            x = clock.take(out.to_ndarray())
+            if x.shape[1]:
+                yield x
+
+
 #: frames looked at to decide whether a source is interlaced (D7: detected, never assumed)
 INTERLACE_PROBE_FRAMES = 8
 
@@ -146,8 +214,8 @@ def cfr_frames(path: Path, *, fps: int, start_s: float = 0.0, lecture: str | Non
                deinterlace: bool | str | None = None,
                ) -> Generator[av.VideoFrame | None, None, None]:
     """Progressive frames at exactly ``fps`` (hold the latest frame whose time ≤ tick), from
-    ``start_s`` (D6: constant 25 fps from any source rate, variable included), upright (a
-    source's display rotation applied, as players show it).
+    ``start_s`` after the file's origin (D6: constant 25 fps from any source rate, variable
+    included), upright (a source's display rotation applied, as players show it).
 
     ``deinterlace``: None detects interlacing from the first frames' flags; interlaced frames
     go through bwdif before anything else (D7); "tff"/"bff": every frame does, in that field
@@ -163,12 +231,13 @@ def cfr_frames(path: Path, *, fps: int, start_s: float = 0.0, lecture: str | Non
         tick = 0
         held: av.VideoFrame | None = None
         held_t = float("-inf")
+        origin = origin_s(container)     # pictures placed as the sound is (AudioFeed)
         frame_dur = 1.0 / float(stream.average_rate or fps)
         try:
             for frame in _upright(stream, _progressive(container, stream, deinterlace)):
                 if frame.pts is None or frame.time is None:
                     continue
-                t = frame.time
+                t = frame.time - origin
                 while start_s + tick / fps < t - 1e-6:
                     yield held if held_t > float("-inf") else None
                     tick += 1
@@ -211,11 +280,9 @@ class AudioFeed:
                 return
             resampler = av.AudioResampler(format="fltp", layout="stereo", rate=self.rate)
             try:
-                for frame in container.decode(container.streams.audio[0]):
-                    for out in resampler.resample(frame):
-                        yield self._fix(out.to_ndarray())
-                for out in resampler.resample(None):
-                    yield self._fix(out.to_ndarray())
+                for block in timed_audio(container, container.streams.audio[0], resampler,
+                                         self.rate):
+                    yield self._fix(block)
             except av.FFmpegError as exc:
                 raise CorruptMediaError(
                     f"{_where(self.path, self.lecture)}: audio decoding failed ({exc}); "

@@ -34,7 +34,7 @@ from prefect.cache_policies import NO_CACHE
 
 from courseware.compose import JPEG_RANGE
 from courseware.errors import CorruptMediaError
-from courseware.media import open_media
+from courseware.media import SoundClock, open_media
 from courseware.report import Check, Report
 from courseware.worker import OrderedWorker
 from encoder_profiles import Profile
@@ -360,15 +360,23 @@ class _AudioPass:
         self._n = 0
         self._block = round(AUDIO_BLOCK_S * self.rate)
         self._start: float | None = None    # presentation time of the first sample
+        self._clock: SoundClock | None = None
         self.samples = 0
 
     def add(self, frame: av.AudioFrame | None) -> None:
-        if frame is not None and self._start is None:
-            self._start = float(frame.time) if frame.time is not None else 0.0
+        if frame is not None:
+            if self._clock is None:
+                self._start = float(frame.time) if frame.time is not None else 0.0
+                self._clock = SoundClock(origin=self._start, rate=self.rate,
+                                         channels=frame.layout.nb_channels)
+            silence = self._clock.place(frame.time)   # a gap: silence, as a player plays it
+            if silence is not None:
+                self._pending.append(silence)
+                self._n += silence.shape[1]
         for out in self._resampler.resample(frame):
             if out is None:                   # a pass-through resampler echoes the flush
                 continue
-            x = out.to_ndarray()
+            x = out.to_ndarray() if self._clock is None else self._clock.take(out.to_ndarray())
             self._pending.append(x.astype(np.float32, copy=False))
             self._n += x.shape[1]
         if self._n >= self._block:

@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 
 from courseware.errors import CorruptMediaError
-from courseware.media import open_media
+from courseware.media import open_media, timed_audio
 from qc_metrics.sync import estimate_offset
 from tasks.probe import LectureInputs
 from tasks.render import master_audio
@@ -31,12 +31,12 @@ def _mono(path: Path, *, seconds: float, lecture: str) -> np.ndarray:
     with open_media(path, lecture=lecture) as container:
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SYNC_RATE)
         got = 0
-        try:
-            for frame in container.decode(container.streams.audio[0]):
-                for chunk in resampler.resample(frame):
-                    block = chunk.to_ndarray().reshape(-1)
-                    out.append(block)
-                    got += block.shape[0]
+        try:   # on the file's own timeline, as the render reads it (media.AudioFeed)
+            for chunk in timed_audio(container, container.streams.audio[0], resampler,
+                                     SYNC_RATE):
+                block = chunk.reshape(-1)
+                out.append(block)
+                got += block.shape[0]
                 if got >= want:
                     break
         except av.FFmpegError as exc:

@@ -1,17 +1,23 @@
-"""S3 sound/picture sync: flashes with clicks, in step and with the sound 200 ms late."""
+"""S3 sound/picture sync: flashes with clicks, in step and with the sound 200 ms late; the
+render keeps a camera's sound with its pictures by their timestamps."""
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+import yaml
 
+from courseware.course import load_course
 from encoder_profiles import load_profile
 from qc_metrics.avsync import AvSync
+from tasks.probe import probe_lecture
 from tasks.qc import qc_file
+from tasks.render import plan_audio, render_lecture
 
 PROFILE = load_profile()
 RATE, FPS, SECONDS = 48000, 25, 8.0
@@ -102,3 +108,83 @@ def test_qc_file_reports_a_late_sound_track(tmp_path: Path) -> None:
     check = next(c for c in qc_file(tmp_path / "late.mp4", profile=PROFILE,
                                     thumbnails=False).report.checks if c.id == "audio.av_sync")
     assert check.status == "fail" and check.measured == pytest.approx(-200, abs=30), check
+
+
+# ----------------------------------------------------------------------------- the render
+
+
+def _camera_ts(path: Path, *, sound_from_s: float, gap: tuple[float, float]) -> None:
+    """A camcorder-like MPEG-TS (its clock starts at 1.4 s) of the cuts and clicks in step,
+    whose sound starts ``sound_from_s`` after the pictures and skips ``gap`` (a recorder
+    dropping packets): the timestamps say where each piece belongs, as a player reads them."""
+    luma, audio = _signals(0.0)
+    with av.open(str(path), "w", format="mpegts") as out:
+        v = out.add_stream("libx264", rate=FPS)
+        v.width, v.height, v.pix_fmt = 320, 180, "yuv420p"
+        v.codec_context.options = {"preset": "ultrafast", "qp": "10"}
+        a = out.add_stream("aac", rate=RATE, layout="stereo")
+        for i, plane in enumerate(luma):
+            frame = av.VideoFrame.from_ndarray(np.full((180, 320, 3), int(plane[0, 0]), np.uint8),
+                                               format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, FPS)
+            for p in v.encode(frame):
+                out.mux(p)
+        for k in range(round(sound_from_s * RATE), audio.shape[1], 1024):
+            if gap[0] * RATE <= k < gap[1] * RATE:
+                continue
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[:, k:k + 1024]),
+                                               format="fltp", layout="stereo")
+            frame.sample_rate, frame.pts, frame.time_base = RATE, k, Fraction(1, RATE)
+            for p in a.encode(frame):
+                out.mux(p)
+        for s in (v, a):
+            for p in s.encode(None):
+                out.mux(p)
+
+
+def _course(root: Path, teacher: str) -> Path:
+    data = {
+        "course": {"name": "同步测试", "kind": "public", "hours": 16,
+                   "applying_unit": "测试单位", "production_unit": "测试制作",
+                   "recording_date": "2026-11-01",
+                   "contact": {"name": "王老师", "phone": "029-12345678"}},
+        "lecturers": [{"id": "a", "name": "张三", "title": "教授", "unit": "某大学"}],
+        "lectures": [{"number": 1, "title": "第一讲", "lecturer": "a", "layout": "teacher_only",
+                      "sources": {"teacher": teacher}}],
+    }
+    path = root / "course.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    return path
+
+
+def _events(path: Path, start_s: float) -> tuple[list[float], list[float]]:
+    """Lecture times of the picture's cuts and of the clicks' onsets in a rendered file."""
+    with av.open(str(path)) as c:
+        frames = [(float(f.time), float(f.to_ndarray(format="gray").mean()))
+                  for f in c.decode(video=0) if f.time is not None and f.time >= start_s]
+    with av.open(str(path)) as c:
+        sound = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)[0]
+    cuts = [t - start_s for (_, y0), (t, y1) in itertools.pairwise(frames) if abs(y1 - y0) > 60]
+    loud = np.flatnonzero(np.abs(sound[round(start_s * RATE):]) > 0.1)
+    onsets = loud[np.r_[True, np.diff(loud) > RATE // 4]] if loud.size else loud
+    return cuts, [k / RATE for k in onsets]
+
+
+def test_the_render_places_a_cameras_sound_by_its_timestamps(tmp_path: Path) -> None:
+    """An AVCHD-like camera file: clock from 1.4 s, sound from 0.5 s after the pictures,
+    0.3 s of sound missing at 3.5 s. The lecture keeps every click with its cut, before the
+    gap and after it (read by sample count alone, the pictures came 1.4 s late and the sound
+    0.5 s, then 0.8 s early)."""
+    _camera_ts(tmp_path / "teacher.ts", sound_from_s=0.5, gap=(3.5, 3.8))
+    course = load_course(_course(tmp_path, "teacher.ts"))
+    inputs = probe_lecture(course, course.lectures[0])
+    out = render_lecture(course, inputs, audio=plan_audio(inputs, PROFILE), profile=PROFILE,
+                         out_dir=tmp_path / "out")
+    cuts, clicks = _events(out.path, out.cameras[0].start_s)
+    assert cuts == pytest.approx(EVENTS, abs=0.045)      # a picture from the first tick on
+    assert clicks == pytest.approx(EVENTS, abs=0.045)    # S3: within a frame of the cuts
+    assert max(abs(a - b) for a, b in zip(cuts, clicks, strict=True)) <= 0.04
+    # QC of the camera file reads it the same way (by sample count: 300 ms early)
+    check = next(c for c in qc_file(tmp_path / "teacher.ts", profile=PROFILE,
+                                    thumbnails=False).report.checks if c.id == "audio.av_sync")
+    assert check.status == "pass" and abs(check.measured) <= 20, check.message
