@@ -77,9 +77,11 @@ def test_unrelated_events_are_a_skip_not_a_guess(seed: int) -> None:
     assert check.status == "skip" and check.measured is None, check
 
 
-def _clip(path: Path, sound_late_s: float) -> None:
-    luma, audio = _signals(sound_late_s)
-    with av.open(str(path), "w") as out:
+def _write(path: Path, luma: np.ndarray, audio: np.ndarray, *, container: str | None = None,
+           sound_from_s: float = 0.0, gap: tuple[float, float] = (0.0, 0.0)) -> None:
+    """H.264 + AAC of the frames and sound; the sound from ``sound_from_s``, without ``gap``
+    (its timestamps still say where each piece belongs)."""
+    with av.open(str(path), "w", format=container) as out:
         v = out.add_stream("libx264", rate=FPS)
         v.width, v.height, v.pix_fmt = 320, 180, "yuv420p"
         v.codec_context.options = {"preset": "ultrafast", "qp": "10"}
@@ -91,7 +93,9 @@ def _clip(path: Path, sound_late_s: float) -> None:
             frame.pts, frame.time_base = i, Fraction(1, FPS)
             for p in v.encode(frame):
                 out.mux(p)
-        for k in range(0, audio.shape[1], 1024):
+        for k in range(round(sound_from_s * RATE), audio.shape[1], 1024):
+            if gap[0] * RATE <= k < gap[1] * RATE:
+                continue
             frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[:, k:k + 1024]),
                                                format="fltp", layout="stereo")
             frame.sample_rate, frame.pts, frame.time_base = RATE, k, Fraction(1, RATE)
@@ -100,6 +104,10 @@ def _clip(path: Path, sound_late_s: float) -> None:
         for s in (v, a):
             for p in s.encode(None):
                 out.mux(p)
+
+
+def _clip(path: Path, sound_late_s: float) -> None:
+    _write(path, *_signals(sound_late_s))
 
 
 def test_qc_file_reports_a_late_sound_track(tmp_path: Path) -> None:
@@ -117,29 +125,7 @@ def _camera_ts(path: Path, *, sound_from_s: float, gap: tuple[float, float]) -> 
     """A camcorder-like MPEG-TS (its clock starts at 1.4 s) of the cuts and clicks in step,
     whose sound starts ``sound_from_s`` after the pictures and skips ``gap`` (a recorder
     dropping packets): the timestamps say where each piece belongs, as a player reads them."""
-    luma, audio = _signals(0.0)
-    with av.open(str(path), "w", format="mpegts") as out:
-        v = out.add_stream("libx264", rate=FPS)
-        v.width, v.height, v.pix_fmt = 320, 180, "yuv420p"
-        v.codec_context.options = {"preset": "ultrafast", "qp": "10"}
-        a = out.add_stream("aac", rate=RATE, layout="stereo")
-        for i, plane in enumerate(luma):
-            frame = av.VideoFrame.from_ndarray(np.full((180, 320, 3), int(plane[0, 0]), np.uint8),
-                                               format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, FPS)
-            for p in v.encode(frame):
-                out.mux(p)
-        for k in range(round(sound_from_s * RATE), audio.shape[1], 1024):
-            if gap[0] * RATE <= k < gap[1] * RATE:
-                continue
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[:, k:k + 1024]),
-                                               format="fltp", layout="stereo")
-            frame.sample_rate, frame.pts, frame.time_base = RATE, k, Fraction(1, RATE)
-            for p in a.encode(frame):
-                out.mux(p)
-        for s in (v, a):
-            for p in s.encode(None):
-                out.mux(p)
+    _write(path, *_signals(0.0), container="mpegts", sound_from_s=sound_from_s, gap=gap)
 
 
 def _course(root: Path, teacher: str) -> Path:
