@@ -43,6 +43,7 @@ from courseware.video_chain import SourceChain, SourcePlan, VideoPlan
 from encoder_profiles import Profile, load_layout
 from qc_metrics.audio import ANTI_PHASE, AudioQC, hum_to_remove, live_channel
 from qc_metrics.colour import CameraSpan
+from qc_metrics.loudness import LoudnessMeter
 from tasks.probe import LectureInputs, SourceInfo
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,8 @@ class AudioPlan(BaseModel):
     #: … given the noise's power per bin of its frames (courseware.audio_chain.PauseSpectrum,
     #: at the source's level, before the plan's gain)
     noise_spectrum: tuple[float, ...] = ()
+    #: gain of lecture 1's provincial intro (A3), to the lecture's loudness
+    intro_gain_db: float = 0.0
 
 
 class RenderResult(BaseModel):
@@ -155,6 +158,10 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
         gain = enc.min_peak_dbfs - loud.true_peak_dbfs
     snr = meter.speech.finish().snr_db
     reduction, spectrum = _noise_reduction(snr, pauses, channel=channel, profile=profile)
+    # the intro at the lecture's loudness as rendered (the target, or louder where S1's peak
+    # floor raised the lecture)
+    intro = _intro_gain(inputs, profile, lufs=(integrated + gain if math.isfinite(integrated)
+                                               else enc.loudness_target_lufs))
     return AudioPlan(role=src.role, integrated_lufs=_finite(integrated),
                      true_peak_dbfs=loud.true_peak_dbfs, gain_db=gain, notch_hz=notch,
                      channel=channel, correlation=correlation, dc_offset=dc,
@@ -162,7 +169,23 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
                              and correlation <= ANTI_PHASE),
                      channel_levels_dbfs=tuple(max(x, SILENT_DBFS) for x in levels),
                      snr_db=_finite(snr), noise_reduction_db=reduction,
-                     noise_spectrum=spectrum)
+                     noise_spectrum=spectrum, intro_gain_db=intro)
+
+
+def _intro_gain(inputs: LectureInputs, profile: Profile, *, lufs: float) -> float:
+    """The intro's gain to ``lufs``, the lecture's loudness (S4: the level does not jump
+    where the lecture begins); its peaks go through the programme's limiter like the
+    lecture's."""
+    intro = inputs.intro
+    if intro is None or not intro.has_audio:
+        return 0.0
+    rate = profile.delivery.audio_rate
+    feed = AudioFeed(intro.path, rate=rate, lecture=inputs.label)
+    meter = LoudnessMeter(sample_rate=rate)
+    for _ in range(math.ceil(intro.duration_s)):
+        meter.process(feed.read(rate))
+    integrated = meter.finish().integrated_lufs
+    return lufs - integrated if math.isfinite(integrated) else 0.0
 
 
 def _noise_reduction(snr: float, pauses: PauseSpectrum, *, channel: int | None,
@@ -364,8 +387,8 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
               BackgroundWriter(base) as writer):
             spf = writer.samples_per_frame
             if inputs.intro is not None:  # A3: the provincial opening on lecture 1
-                programme.cut_to(AudioFeed(inputs.intro.path, rate=rate,
-                                           lecture=inputs.label).read)
+                programme.cut_to(AudioFeed(inputs.intro.path, rate=rate, lecture=inputs.label,
+                                           gain=10 ** (audio.intro_gain_db / 20)).read)
                 intro_sar = source_sar(inputs.intro.path, lecture=inputs.label)
                 for frame in cfr_frames(inputs.intro.path, fps=fps, lecture=inputs.label):
                     if frame is not None:

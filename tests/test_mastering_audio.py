@@ -16,6 +16,7 @@ from courseware.audio_chain import HumNotch, NoiseReducer, PauseSpectrum, PeakLi
 from courseware.course import load_course
 from encoder_profiles import load_profile
 from qc_metrics.audio import AudioQC, live_channel
+from qc_metrics.loudness import measure_loudness
 from tasks.probe import probe_lecture
 from tasks.render import plan_audio, render_lecture, too_noisy
 
@@ -55,7 +56,8 @@ def _clip(path: Path, audio: np.ndarray | None, *, size: tuple[int, int] = (320,
             out.mux(p)
 
 
-def _course(root: Path, audio: np.ndarray, seconds: float = SECONDS) -> Path:
+def _course(root: Path, audio: np.ndarray, seconds: float = SECONDS,
+            intro: np.ndarray | None = None) -> Path:
     root.mkdir(parents=True)
     _clip(root / "slides.mp4", None, size=(640, 360), value=220, seconds=seconds)
     _clip(root / "teacher.mp4", audio, seconds=seconds)
@@ -68,6 +70,9 @@ def _course(root: Path, audio: np.ndarray, seconds: float = SECONDS) -> Path:
         "lectures": [{"number": 1, "title": "第一讲", "lecturer": "a",
                       "sources": {"slides": "slides.mp4", "teacher": "teacher.mp4"}}],
     }
+    if intro is not None:
+        _clip(root / "intro.mp4", intro, value=60)
+        data["course"]["intro"] = "intro.mp4"
     path = root / "course.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
     return path
@@ -141,6 +146,27 @@ def test_loudness_is_consistent_across_lectures(mastered: dict) -> None:
         assert out == pytest.approx(plan.integrated_lufs + plan.gain_db, abs=1.0)
         values.append(out)
     assert max(values) - min(values) < 1.0, values
+
+
+def test_the_intro_plays_at_the_lectures_loudness(tmp_path: Path) -> None:
+    """A provincial intro mastered 11 dB louder than the course's target: lecture 1 opens
+    at the lecture's loudness, not with a jump (S4: no volume swinging loud and soft). The
+    lecture here is over the target: its low-crest synthetic speech is raised to S1's peak
+    floor, and the intro follows it."""
+    intro = sig.speech_like(level_dbfs=-9.0, seconds=SECONDS, sample_rate=RATE,
+                            seed=9).samples[:1]
+    course = load_course(_course(tmp_path / "intro", _speech(-10.0), intro=intro))
+    inputs = probe_lecture(course, course.lectures[0])
+    plan = plan_audio(inputs, PROFILE)
+    out = render_lecture(course, inputs, audio=plan, profile=PROFILE, out_dir=tmp_path / "out")
+    with av.open(str(out.path)) as c:
+        sound = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)
+    start = out.cameras[0].start_s                         # intro, title card, lecture
+    opening = measure_loudness(sound[:, : round(SECONDS * RATE)], sample_rate=RATE)
+    lecture = measure_loudness(sound[:, round(start * RATE):], sample_rate=RATE)
+    assert plan.intro_gain_db < -2.0                        # measured on the intro file
+    assert opening.integrated_lufs == pytest.approx(lecture.integrated_lufs, abs=1.0)
+    assert opening.true_peak_dbfs <= PROFILE.audio.peak_dbfs[1]
 
 
 def test_a_microphone_on_one_channel_is_heard_on_both(tmp_path: Path) -> None:
