@@ -57,13 +57,16 @@ class SoundClock:
     first (sound that starts after the origin, a recorder's gap), or marks the frame's
     leading samples to leave out (sound that overlaps itself); ``take`` passes the frame's
     samples (after resampling) through. The start is placed exactly, later frames only when
-    they are off by more than AUDIO_GAP_S."""
+    they are off by more than AUDIO_GAP_S; those are kept in ``breaks``."""
 
     def __init__(self, *, origin: float, rate: int, channels: int) -> None:
         self.origin, self.rate, self.channels = float(origin), int(rate), int(channels)
         self.pos = 0          # samples given so far
         self._drop = 0        # samples of the current frame to leave out
         self._first = True
+        #: (time, seconds) of each break after the start: > 0 a gap filled with silence,
+        #: < 0 an overlap left out
+        self.breaks: list[tuple[float, float]] = []
 
     def place(self, time: float | None) -> np.ndarray | None:
         if time is None:
@@ -73,6 +76,8 @@ class SoundClock:
         first, self._first = self._first, False
         if not first and abs(lag) <= AUDIO_GAP_S * self.rate:
             return None
+        if not first:
+            self.breaks.append((self.origin + self.pos / self.rate, lag / self.rate))
         if lag <= 0:
             self._drop = -lag
             return None

@@ -35,7 +35,7 @@ from prefect.cache_policies import NO_CACHE
 from courseware.compose import JPEG_RANGE
 from courseware.errors import CorruptMediaError
 from courseware.media import SoundClock, open_media
-from courseware.report import Check, Report
+from courseware.report import Check, Event, Report
 from courseware.worker import OrderedWorker
 from encoder_profiles import Profile
 from qc_metrics.audio import DEAD_CHANNEL_DB, AudioQC, live_channel
@@ -73,7 +73,7 @@ _VIDEO_IDS = (("video.snr", "V2"), ("video.white_balance", "V3"), ("video.levels
 _AUDIO_IDS = (("audio.peak", "S1"), ("audio.clipping", "S1"), ("audio.snr", "S2"),
               ("audio.hum", "S3"), ("audio.volume_swings", "S4"), ("audio.loudness", "S4"),
               ("audio.av_sync", "S3"), ("audio.phase", "D9"),
-              ("audio.dc_offset", "S1"), ("audio.dropouts", "S4"))
+              ("audio.dc_offset", "S1"), ("audio.dropouts", "S4"), ("audio.timestamps", "S3"))
 
 
 _SEVERITY = {"fail": 0, "warn": 1, "pass": 2, "skip": 3}
@@ -171,6 +171,7 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
         else:
             checks.append(Check("audio.av_sync", "S3", "skip", None, None, "",
                                 "no video stream"))
+        checks.append(audio.timestamps_check())
     else:
         checks += [Check(i, c, "skip", None, None, "", "no audio stream") for i, c in _AUDIO_IDS]
     ran = [p.qc.backend for p in (video, audio) if p is not None and p.qc.backend]
@@ -401,6 +402,26 @@ class _AudioPass:
         self.qc.process(block if self.xp is np else self.xp.asarray(block), t)
         if self.sync is not None:
             self.sync.add_audio(block, t)
+
+    def timestamps_check(self) -> Check:
+        """S3 "sound and picture in sync": the sound's timestamps continuous. A gap (a
+        recorder or an encoder dropping packets) or an overlap moves everything after it
+        against the pictures when the samples are simply played one after the other."""
+        breaks = self._clock.breaks if self._clock is not None else []
+        if not breaks:
+            return Check("audio.timestamps", "S3", "pass", 0.0, 0.0, "breaks",
+                         "the sound's timestamps run on without a gap or an overlap")
+        events = tuple(Event(start_s=t, end_s=t + max(d, 0.0),
+                             detail=(f"{1000 * d:.0f} ms of sound missing" if d > 0 else
+                                     f"{-1000 * d:.0f} ms of sound overlapping"))
+                       for t, d in breaks[:50])
+        missing = sum(d for _, d in breaks if d > 0)
+        return Check("audio.timestamps", "S3", "fail", float(len(breaks)), 0.0, "breaks",
+                     f"{len(breaks)} break(s) in the sound's timestamps, first at "
+                     f"{timecode(breaks[0][0])} ({missing:.2f} s missing in all): the "
+                     "recorder or the encoder dropped sound; a player keeps the sound with "
+                     "the pictures by playing silence there, as the pipeline does; re-export "
+                     "the file from the camera, or check the recorder", events)
 
     def loudness_timeline(self, checks: list[Check]) -> Timeline:
         """Short-term loudness (EBU Tech 3341, 3 s) once per second, from AudioQC's meter;

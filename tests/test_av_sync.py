@@ -4,6 +4,7 @@ render keeps a camera's sound with its pictures by their timestamps."""
 from __future__ import annotations
 
 import itertools
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import av
 import numpy as np
 import pytest
 import yaml
+from foreign_media import FFMPEG
 
 from courseware.course import load_course
 from encoder_profiles import load_profile
@@ -113,9 +115,12 @@ def _clip(path: Path, sound_late_s: float) -> None:
 def test_qc_file_reports_a_late_sound_track(tmp_path: Path) -> None:
     """Through the file: encode, decode once, both streams into the one meter."""
     _clip(tmp_path / "late.mp4", 0.2)
-    check = next(c for c in qc_file(tmp_path / "late.mp4", profile=PROFILE,
-                                    thumbnails=False).report.checks if c.id == "audio.av_sync")
+    checks = {c.id: c for c in qc_file(tmp_path / "late.mp4", profile=PROFILE,
+                                       thumbnails=False).report.checks}
+    check = checks["audio.av_sync"]
     assert check.status == "fail" and check.measured == pytest.approx(-200, abs=30), check
+    # late in its content, not in its timestamps: they run on without a break
+    assert checks["audio.timestamps"].status == "pass"
 
 
 # ----------------------------------------------------------------------------- the render
@@ -125,7 +130,13 @@ def _camera_ts(path: Path, *, sound_from_s: float, gap: tuple[float, float]) -> 
     """A camcorder-like MPEG-TS (its clock starts at 1.4 s) of the cuts and clicks in step,
     whose sound starts ``sound_from_s`` after the pictures and skips ``gap`` (a recorder
     dropping packets): the timestamps say where each piece belongs, as a player reads them."""
-    _write(path, *_signals(0.0), container="mpegts", sound_from_s=sound_from_s, gap=gap)
+    made = path.with_suffix(".mkv")
+    _write(made, *_signals(0.0), sound_from_s=sound_from_s, gap=gap)
+    # FFmpeg's MPEG-TS muxer, as in a camera: the clock starts at 1.4 s
+    subprocess.run([FFMPEG, "-v", "error", "-y", "-i", str(made), "-c", "copy", "-f", "mpegts",
+                    str(path)], check=True, timeout=60)
+    with av.open(str(path)) as c:
+        assert c.start_time == pytest.approx(1.4e6, abs=0.05e6)
 
 
 def _course(root: Path, teacher: str) -> Path:
@@ -170,7 +181,13 @@ def test_the_render_places_a_cameras_sound_by_its_timestamps(tmp_path: Path) -> 
     assert cuts == pytest.approx(EVENTS, abs=0.045)      # a picture from the first tick on
     assert clicks == pytest.approx(EVENTS, abs=0.045)    # S3: within a frame of the cuts
     assert max(abs(a - b) for a, b in zip(cuts, clicks, strict=True)) <= 0.04
-    # QC of the camera file reads it the same way (by sample count: 300 ms early)
-    check = next(c for c in qc_file(tmp_path / "teacher.ts", profile=PROFILE,
-                                    thumbnails=False).report.checks if c.id == "audio.av_sync")
-    assert check.status == "pass" and abs(check.measured) <= 20, check.message
+    # QC of the camera file reads it the same way (by sample count: 300 ms early), and
+    # names the gap where it is (the file's clock: 1.4 s + 3.5 s)
+    checks = {c.id: c for c in qc_file(tmp_path / "teacher.ts", profile=PROFILE,
+                                       thumbnails=False).report.checks}
+    sync = checks["audio.av_sync"]
+    assert sync.status == "pass" and abs(sync.measured) <= 20, sync.message
+    stamps = checks["audio.timestamps"]
+    assert (stamps.status, stamps.clause, stamps.measured) == ("fail", "S3", 1.0)
+    (event,) = stamps.events
+    assert (event.start_s, event.end_s) == pytest.approx((1.4 + 3.5, 1.4 + 3.8), abs=0.025)
