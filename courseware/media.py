@@ -8,7 +8,7 @@ worth of audio, so memory is flat in the length of a lecture.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -53,56 +53,58 @@ AUDIO_GAP_S = 0.03
 
 class SoundClock:
     """Places decoded sound by its timestamps, as a player does: ``origin`` is time zero
-    (sample 0). Before each decoded frame, ``place(time)`` returns the silence that goes
-    first (sound that starts after the origin, a recorder's gap), or marks the frame's
-    leading samples to leave out (sound that overlaps itself); ``take`` passes the frame's
-    samples (after resampling) through. The start is placed exactly, later frames only when
-    they are off by more than AUDIO_GAP_S; those are kept in ``breaks``."""
+    (sample 0). ``place(time)`` before each decoded frame: the stream's clock starts at the
+    first frame's time and then runs by the samples it gives, unless a frame's time is off
+    by more than AUDIO_GAP_S (a gap or an overlap: kept in ``breaks``, the clock jumps to
+    it). ``take(samples)`` after resampling: the samples where the clock puts them, silence
+    first where they start after what was given (sound that starts after the pictures, a
+    gap), their head left out where they overlap it."""
 
-    def __init__(self, *, origin: float, rate: int, channels: int) -> None:
-        self.origin, self.rate, self.channels = float(origin), int(rate), int(channels)
-        self.pos = 0          # samples given so far
-        self._drop = 0        # samples of the current frame to leave out
-        self._first = True
+    def __init__(self, *, origin: float, rate: int) -> None:
+        self.origin, self.rate = float(origin), int(rate)
+        self.pos = 0                        # samples given so far
+        self._next: float | None = None     # stream time of the next sample to take
         #: (time, seconds) of each break after the start: > 0 a gap filled with silence,
         #: < 0 an overlap left out
         self.breaks: list[tuple[float, float]] = []
 
-    def place(self, time: float | None) -> np.ndarray | None:
+    def place(self, time: float | None) -> None:
         if time is None:
-            return None
-        lag = round((float(time) - self.origin) * self.rate) - self.pos
-        self._drop = 0
-        first, self._first = self._first, False
-        if not first and abs(lag) <= AUDIO_GAP_S * self.rate:
-            return None
-        if not first:
-            self.breaks.append((self.origin + self.pos / self.rate, lag / self.rate))
-        if lag <= 0:
-            self._drop = -lag
-            return None
-        self.pos += lag
-        return np.zeros((self.channels, lag), np.float32)
+            return
+        if self._next is None:
+            self._next = float(time)
+        elif abs(float(time) - self._next) > AUDIO_GAP_S:
+            if self.pos > 0:
+                self.breaks.append((self._next, float(time) - self._next))
+            self._next = float(time)
 
     def take(self, x: np.ndarray) -> np.ndarray:
-        if self._drop:
-            cut = min(self._drop, x.shape[1])
-            x, self._drop = x[:, cut:], self._drop - cut
+        if self._next is None:
+            self._next = self.origin
+        at = round((self._next - self.origin) * self.rate)   # where x's first sample goes
+        self._next += x.shape[1] / self.rate
+        if at > self.pos:
+            x = np.concatenate([np.zeros((x.shape[0], at - self.pos), x.dtype), x], axis=1)
+        elif at < self.pos:
+            x = x[:, self.pos - at:]
         self.pos += x.shape[1]
         return x
 
 
 def timed_audio(container: av.container.InputContainer, stream: av.audio.stream.AudioStream,
-                resampler: av.AudioResampler, rate: int) -> Iterator[np.ndarray]:
+                resampler: av.AudioResampler, rate: int, *,
+                start_s: float = 0.0) -> Iterator[np.ndarray]:
     """The stream's samples through ``resampler`` (to ``rate``), placed by their timestamps
-    from the file's origin (:class:`SoundClock`). Raises av.FFmpegError on damaged audio."""
-    clock = SoundClock(origin=origin_s(container), rate=rate,
-                       channels=resampler.layout.nb_channels)
+    from ``start_s`` after the file's origin (:class:`SoundClock`; a later start seeks
+    there first). Raises av.FFmpegError on damaged audio."""
+    origin = origin_s(container) + start_s
+    if start_s > 0 and stream.time_base:
+        container.seek(int(max(origin - 1.0, 0.0) / stream.time_base), stream=stream,
+                       backward=True)
+    clock = SoundClock(origin=origin, rate=rate)
     for frame in itertools.chain(container.decode(stream), [None]):
         if frame is not None:
-            silence = clock.place(frame.time)
-            if silence is not None:
-                yield silence
+            clock.place(frame.time)
         for out in resampler.resample(frame):
             if out is None:            # a pass-through resampler echoes the flush
                 continue
@@ -265,11 +267,14 @@ class AudioFeed:
     samples (zeros before the start and after the end). ``channel``: this channel of the
     source on both sides (a microphone recorded on one input only). ``invert``: the second
     channel's polarity flipped (a microphone wired inverted on one input). ``offset``: the DC
-    offset of each of the source's channels (after resampling to stereo), subtracted."""
+    offset of each of the source's channels (after resampling to stereo), subtracted.
+    ``clock``: seconds of the source per second read (a separate recorder whose clock runs
+    against the cameras'): the source is resampled by that ratio (:class:`Respeed`)."""
 
     def __init__(self, path: Path | None, *, rate: int, start_s: float = 0.0, gain: float = 1.0,
                  lecture: str | None = None, channel: int | None = None,
-                 invert: bool = False, offset: tuple[float, ...] = ()) -> None:
+                 invert: bool = False, offset: tuple[float, ...] = (),
+                 clock: float = 1.0) -> None:
         self.path, self.rate, self.gain, self.lecture = path, rate, gain, lecture
         self.channel = channel
         self.invert = invert
@@ -277,6 +282,7 @@ class AudioFeed:
         self._buf = np.zeros((2, 0), np.float32)
         self._skip = round(start_s * rate)  # > 0: drop leading samples; < 0: pad silence
         self._it = self._blocks() if path is not None else iter(())
+        self._respeed = Respeed(self._read, clock) if clock != 1.0 else None
 
     def _blocks(self) -> Iterator[np.ndarray]:
         assert self.path is not None
@@ -303,10 +309,14 @@ class AudioFeed:
         return block * np.array([[1.0], [-1.0]], np.float32) if self.invert else block
 
     def read(self, n: int) -> np.ndarray:
+        out = self._respeed.read(n) if self._respeed is not None else self._read(n)
+        return out * self.gain if self.gain != 1.0 else out
+
+    def _read(self, n: int) -> np.ndarray:
         if self._skip < 0:
             lead = min(n, -self._skip)
             self._skip += lead
-            rest = self.read(n - lead) if n > lead else np.zeros((2, 0), np.float32)
+            rest = self._read(n - lead) if n > lead else np.zeros((2, 0), np.float32)
             return np.concatenate([np.zeros((2, lead), np.float32), rest], axis=1)
         while self._buf.shape[1] < n + self._skip:
             block = next(self._it, None)
@@ -319,7 +329,46 @@ class AudioFeed:
         out, self._buf = self._buf[:, :n], self._buf[:, n:]
         if out.shape[1] < n:
             out = np.concatenate([out, np.zeros((2, n - out.shape[1]), np.float32)], axis=1)
-        return out * self.gain if self.gain != 1.0 else out
+        return out
+
+
+class Respeed:
+    """``read(n)``: the next n samples of ``y[k] = x(ratio · k)``, x read from ``source``
+    (a reader of (2, n) blocks): a recorder's clock drift (tens of ppm) taken out without a
+    pitch step or a click. Windowed-sinc interpolation: 32 taps (Kaiser, β = 8), the
+    fractional position rounded to 1/1024 of a sample."""
+
+    TAPS = 32
+    PHASES = 1024
+
+    def __init__(self, source: Callable[[int], np.ndarray], ratio: float) -> None:
+        self._source = source
+        self.ratio = float(ratio)
+        half = self.TAPS // 2
+        k = np.arange(self.TAPS) - half + 1                           # taps −15 … 16
+        u = k - np.arange(self.PHASES + 1)[:, None] / self.PHASES     # tap − fraction
+        kaiser = np.i0(8.0 * np.sqrt(np.clip(1.0 - (u / half) ** 2, 0.0, None))) / np.i0(8.0)
+        self._table = (np.sinc(u) * kaiser).astype(np.float32)        # (phases + 1, taps)
+        self._buf = np.zeros((2, half), np.float32)   # input from index ``_base`` on
+        self._base = -half                            # (silence before the start)
+        self._next = 0                                # next output index
+
+    def read(self, n: int) -> np.ndarray:
+        half = self.TAPS // 2
+        pos = self.ratio * (self._next + np.arange(n, dtype=np.float64))
+        whole = np.floor(pos).astype(np.int64)
+        phase = np.round((pos - whole) * self.PHASES).astype(np.int64)
+        need = int(whole[-1]) + half + 1 - self._base                # input samples needed
+        if need > self._buf.shape[1]:
+            self._buf = np.concatenate([self._buf, self._source(need - self._buf.shape[1])],
+                                       axis=1)
+        idx = (whole - half + 1 - self._base)[:, None] + np.arange(self.TAPS)   # (n, taps)
+        out = np.einsum("cnt,nt->cn", self._buf[:, idx], self._table[phase])
+        self._next += n
+        keep = int(np.floor(self.ratio * self._next)) - half + 1 - self._base
+        if keep > 0:
+            self._buf, self._base = self._buf[:, keep:], self._base + keep
+        return out.astype(np.float32)
 
 
 def rgb_to_frame(rgb: np.ndarray) -> av.VideoFrame:

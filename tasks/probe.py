@@ -34,6 +34,9 @@ class SourceInfo(BaseModel):
     fps: float | None = None
     has_audio: bool = False
     offset_s: float = 0.0  # source time at lecture t = 0
+    #: seconds of this source per second of lecture: a separate recorder's clock against the
+    #: cameras' (tasks.sync); its sound is resampled by it
+    clock: float = 1.0
 
     def shown_sar(self, sar: float) -> float:
         """The pixels' aspect as displayed: a quarter turn turns it too."""

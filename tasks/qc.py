@@ -368,12 +368,8 @@ class _AudioPass:
         if frame is not None:
             if self._clock is None:
                 self._start = float(frame.time) if frame.time is not None else 0.0
-                self._clock = SoundClock(origin=self._start, rate=self.rate,
-                                         channels=frame.layout.nb_channels)
-            silence = self._clock.place(frame.time)   # a gap: silence, as a player plays it
-            if silence is not None:
-                self._pending.append(silence)
-                self._n += silence.shape[1]
+                self._clock = SoundClock(origin=self._start, rate=self.rate)
+            self._clock.place(frame.time)   # a gap: silence, as a player plays it
         for out in self._resampler.resample(frame):
             if out is None:                   # a pass-through resampler echoes the flush
                 continue

@@ -125,7 +125,8 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
     if src is None:
         return AudioPlan(role=None)
     rate, enc = profile.delivery.audio_rate, profile.encode
-    feed = AudioFeed(src.path, rate=rate, start_s=src.offset_s, lecture=inputs.label)
+    feed = AudioFeed(src.path, rate=rate, start_s=src.offset_s, lecture=inputs.label,
+                     clock=src.clock)
     meter = AudioQC(sample_rate=rate, profile=profile, hum_prominence_db=enc.hum_prominence_db)
     pauses = PauseSpectrum()
     remaining, t = round(main_duration(inputs) * rate), 0.0
@@ -267,10 +268,12 @@ def _deinterlace(plan: SourcePlan | None) -> bool | str | None:
 
 def _programme_feed(master: SourceInfo | None, audio: AudioPlan, *, rate: int, lecture: str,
                     gain: float = 1.0) -> AudioFeed:
-    """The master microphone as the plan puts it right (DC offset, channel, polarity)."""
+    """The master microphone as the plan puts it right (DC offset, channel, polarity), on
+    the cameras' clock."""
     return AudioFeed(master.path if master else None, rate=rate,
                      start_s=master.offset_s if master else 0.0, gain=gain, lecture=lecture,
-                     channel=audio.channel, invert=audio.invert, offset=audio.dc_offset)
+                     channel=audio.channel, invert=audio.invert, offset=audio.dc_offset,
+                     clock=master.clock if master else 1.0)
 
 
 #: a source's DC offset at or above this share of full scale (−60 dBFS) is removed

@@ -1,7 +1,9 @@
 """Find each source's start offset from its audio, so the cameras play in step (V1, S3).
 
 The master microphone is the reference; every other source with audio is correlated
-against it. Offsets given in the course file win over the measurement.
+against it. Offsets given in the course file win over the measurement. A separate sound
+recorder is also measured against the teacher camera at the end of the lecture: its clock
+drift (SourceInfo.clock) is resampled away where it is read (courseware.media.AudioFeed).
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ from prefect.exceptions import MissingContextError
 from courseware.errors import CorruptMediaError
 from courseware.media import open_media, timed_audio
 from qc_metrics.sync import estimate_offset
-from tasks.probe import LectureInputs
+from tasks.probe import LectureInputs, SourceInfo
 from tasks.render import master_audio
 
 SYNC_RATE = 8000  # Hz: plenty for ±1 frame (40 ms) and light to correlate
 MIN_CONFIDENCE = 8.0
 
 
-def _mono(path: Path, *, seconds: float, lecture: str) -> np.ndarray:
+def _mono(path: Path, *, seconds: float, lecture: str, start_s: float = 0.0) -> np.ndarray:
+    """``seconds`` of the file's sound from ``start_s``, mono at SYNC_RATE."""
     out: list[np.ndarray] = []
     want = int(seconds * SYNC_RATE)
     with open_media(path, lecture=lecture) as container:
@@ -33,7 +36,7 @@ def _mono(path: Path, *, seconds: float, lecture: str) -> np.ndarray:
         got = 0
         try:   # on the file's own timeline, as the render reads it (media.AudioFeed)
             for chunk in timed_audio(container, container.streams.audio[0], resampler,
-                                     SYNC_RATE):
+                                     SYNC_RATE, start_s=start_s):
                 block = chunk.reshape(-1)
                 out.append(block)
                 got += block.shape[0]
@@ -78,11 +81,69 @@ def sync_sources(inputs: LectureInputs, *, window_s: float = 120.0,
                  inputs.label, role, -est.lag_s, ref.role, est.confidence)
     if len(offsets) == 1:
         return inputs
+    drift = _recorder_drift(inputs, ref, offsets, window_s=window_s, log=log)
     # source time at reference time 0; shift so that every source has started at t = 0
     shift = max(0.0, *(-off for off in offsets.values()))
     sources = {role: src.model_copy(update={"offset_s": offsets[role] + shift})
                if role in offsets else src for role, src in inputs.sources.items()}
+    if drift is not None:
+        # the lecture runs on the cameras' clock: the recorder is read at its own rate, from
+        # where its clock stood when the teacher camera's stood at its offset
+        rate, anchor = drift
+        sources[ref.role] = sources[ref.role].model_copy(update={
+            "offset_s": (shift + rate * anchor) / (1.0 + rate), "clock": 1.0 / (1.0 + rate)})
     return inputs.model_copy(update={"sources": sources})
+
+
+#: a separate recorder drifting by less than this over the lecture is left as it is
+DRIFT_MIN_S = 0.005
+#: more than this (0.1 %) is not a clock: a wrong match, or a recording played at a speed
+DRIFT_MAX = 1e-3
+
+
+def _recorder_drift(inputs: LectureInputs, ref: SourceInfo, offsets: dict[str, float], *,
+                    window_s: float,
+                    log: logging.Logger | logging.LoggerAdapter[logging.Logger],
+                    ) -> tuple[float, float] | None:
+    """How a separate sound recorder's clock runs against the teacher camera's: ``rate``,
+    the camera's seconds gained per second of the recorder, and ``anchor``, the recorder
+    time at which the start offset holds (camera time = recorder time + offset + rate ·
+    (recorder time − anchor)); None: no recorder, or no drift worth correcting. Two clocks
+    drift apart by tens of parts per million: 0.1-0.4 s over an hour, far outside S3.
+    Measured as the offset to the camera's own sound again over the last ``window_s`` of
+    the lecture; it needs three windows of lecture."""
+    cam = inputs.sources.get("teacher")
+    if ref.role != "audio" or cam is None or "teacher" not in offsets:
+        return None
+    start = offsets["teacher"]                 # camera time = recorder time + start
+    span = min(ref.duration_s, cam.duration_s - start) - window_s
+    if span < 2 * window_s:
+        return None
+    # the start offset holds in the middle of what the first windows share (recorder time)
+    anchor = (max(0.0, -start) + min(window_s, window_s - start)) / 2.0
+    late = estimate_offset(_mono(ref.path, seconds=window_s, lecture=inputs.label,
+                                 start_s=span),
+                           _mono(cam.path, seconds=window_s, lecture=inputs.label,
+                                 start_s=span + start),
+                           rate=SYNC_RATE, max_lag_s=1.0)
+    if late.confidence < MIN_CONFIDENCE:
+        log.warning("lecture %s: the end of the audio does not match the teacher camera "
+                    "(confidence %.1f): clock drift not measured", inputs.label,
+                    late.confidence)
+        return None
+    drift = -late.lag_s                        # camera ahead of the recorder by this more
+    rate = drift / (span + window_s / 2.0 - anchor)   # between the two windows' middles
+    if abs(drift) < DRIFT_MIN_S:
+        return None
+    if abs(rate) > DRIFT_MAX:
+        log.warning("lecture %s: the audio and the teacher camera drift apart by %.0f ppm: "
+                    "not a clock; check the recording speed. Not corrected", inputs.label,
+                    rate * 1e6)
+        return None
+    log.info("lecture %s: the audio recorder's clock runs %+.0f ppm against the teacher "
+             "camera (%+.3f s over %.0f s): resampled to keep it in step", inputs.label,
+             -rate * 1e6, drift, span)
+    return rate, anchor
 
 
 sync_task = task(name="sync", cache_policy=NO_CACHE)(sync_sources)
