@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import yaml
+from course_files import one_lecture
 from foreign_media import FFMPEG
 
 from courseware.course import load_course
@@ -139,21 +139,6 @@ def _camera_ts(path: Path, *, sound_from_s: float, gap: tuple[float, float]) -> 
         assert c.start_time == pytest.approx(1.4e6, abs=0.05e6)
 
 
-def _course(root: Path, teacher: str) -> Path:
-    data = {
-        "course": {"name": "同步测试", "kind": "public", "hours": 16,
-                   "applying_unit": "测试单位", "production_unit": "测试制作",
-                   "recording_date": "2026-11-01",
-                   "contact": {"name": "王老师", "phone": "029-12345678"}},
-        "lecturers": [{"id": "a", "name": "张三", "title": "教授", "unit": "某大学"}],
-        "lectures": [{"number": 1, "title": "第一讲", "lecturer": "a", "layout": "teacher_only",
-                      "sources": {"teacher": teacher}}],
-    }
-    path = root / "course.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
-    return path
-
-
 def _events(path: Path, start_s: float) -> tuple[list[float], list[float]]:
     """Lecture times of the picture's cuts and of the clicks' onsets in a rendered file."""
     with av.open(str(path)) as c:
@@ -173,7 +158,8 @@ def test_the_render_places_a_cameras_sound_by_its_timestamps(tmp_path: Path) -> 
     gap and after it (read by sample count alone, the pictures came 1.4 s late and the sound
     0.5 s, then 0.8 s early)."""
     _camera_ts(tmp_path / "teacher.ts", sound_from_s=0.5, gap=(3.5, 3.8))
-    course = load_course(_course(tmp_path, "teacher.ts"))
+    course = load_course(one_lecture(tmp_path, {"teacher": "teacher.ts"},
+                                     layout="teacher_only", name="同步测试"))
     inputs = probe_lecture(course, course.lectures[0])
     out = render_lecture(course, inputs, audio=plan_audio(inputs, PROFILE), profile=PROFILE,
                          out_dir=tmp_path / "out")

@@ -10,7 +10,7 @@ import audio_signals as sig
 import av
 import numpy as np
 import pytest
-import yaml
+from course_files import one_lecture
 
 from courseware.audio_chain import HumNotch, NoiseReducer, PauseSpectrum, PeakLimiter
 from courseware.course import load_course
@@ -61,21 +61,10 @@ def _course(root: Path, audio: np.ndarray, seconds: float = SECONDS,
     root.mkdir(parents=True)
     _clip(root / "slides.mp4", None, size=(640, 360), value=220, seconds=seconds)
     _clip(root / "teacher.mp4", audio, seconds=seconds)
-    data = {
-        "course": {"name": "音频测试课程", "kind": "public", "hours": 16,
-                   "applying_unit": "测试单位", "production_unit": "测试制作",
-                   "recording_date": "2026-11-01",
-                   "contact": {"name": "王老师", "phone": "029-12345678"}},
-        "lecturers": [{"id": "a", "name": "张三", "title": "教授", "unit": "某大学"}],
-        "lectures": [{"number": 1, "title": "第一讲", "lecturer": "a",
-                      "sources": {"slides": "slides.mp4", "teacher": "teacher.mp4"}}],
-    }
     if intro is not None:
         _clip(root / "intro.mp4", intro, value=60)
-        data["course"]["intro"] = "intro.mp4"
-    path = root / "course.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
-    return path
+    return one_lecture(root, {"slides": "slides.mp4", "teacher": "teacher.mp4"},
+                       intro="intro.mp4" if intro is not None else None, name="音频测试课程")
 
 
 def _speech(peak_dbfs: float, seed: int = 1, seconds: float = SECONDS) -> np.ndarray:

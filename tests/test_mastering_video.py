@@ -16,7 +16,7 @@ import av
 import cv2
 import numpy as np
 import pytest
-import yaml
+from course_files import one_lecture
 from foreign_media import FFMPEG
 
 from courseware.course import load_course
@@ -166,23 +166,8 @@ def _frames(n: int, make: Callable[[float], np.ndarray], rate: float = FPS
 
 def _lecture(root: Path, *, slides: Path, teacher: Path, layout: str | None = None,
              switches: list[dict[str, object]] | None = None) -> Path:
-    lec: dict[str, object] = {"number": 1, "title": "第一讲", "lecturer": "a",
-                              "sources": {"slides": slides.name, "teacher": teacher.name}}
-    if layout:
-        lec["layout"] = layout
-    if switches:
-        lec["layout_switches"] = switches
-    data = {
-        "course": {"name": "视频测试课程", "kind": "public", "hours": 16,
-                   "applying_unit": "测试单位", "production_unit": "测试制作",
-                   "recording_date": "2026-11-01",
-                   "contact": {"name": "王老师", "phone": "029-12345678"}},
-        "lecturers": [{"id": "a", "name": "张三", "title": "教授", "unit": "某大学"}],
-        "lectures": [lec],
-    }
-    path = root / "course.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
-    return path
+    return one_lecture(root, {"slides": slides.name, "teacher": teacher.name}, layout=layout,
+                       switches=switches, name="视频测试课程")
 
 
 def _render(root: Path, profile: Profile = PROFILE, *, plan: bool = True, out: str = "out"

@@ -93,8 +93,8 @@ def test_a_separate_recorders_clock_drift_is_taken_out(tmp_path) -> None:
     sync measures the drift against the camera's own sound at the end of the lecture, and
     the lecture's clicks land on the camera's events from the first to the last (within
     5 ms; with the start offset alone the last is 23 ms off)."""
-    import yaml
     from audio_signals import write_wav
+    from course_files import one_lecture
     from scipy.signal import resample
 
     from courseware.course import load_course
@@ -107,17 +107,8 @@ def test_a_separate_recorders_clock_drift_is_taken_out(tmp_path) -> None:
     _camera(tmp_path / "teacher.mp4", 0.5 * scene)
     fast = resample(scene, round(scene.size * (1 + FAST)))       # more samples per second
     write_wav(tmp_path / "mic.wav", np.r_[np.zeros(FS), fast][None], FS)
-    data = {
-        "course": {"name": "漂移测试", "kind": "public", "hours": 16,
-                   "applying_unit": "测试单位", "production_unit": "测试制作",
-                   "recording_date": "2026-11-01",
-                   "contact": {"name": "王老师", "phone": "029-12345678"}},
-        "lecturers": [{"id": "a", "name": "张三", "title": "教授", "unit": "某大学"}],
-        "lectures": [{"number": 1, "title": "第一讲", "lecturer": "a", "layout": "teacher_only",
-                      "sources": {"teacher": "teacher.mp4", "audio": "mic.wav"}}],
-    }
-    (tmp_path / "course.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
-    course = load_course(tmp_path / "course.yaml")
+    course = load_course(one_lecture(tmp_path, {"teacher": "teacher.mp4", "audio": "mic.wav"},
+                                     layout="teacher_only", name="漂移测试"))
     profile = load_profile()
     inputs = sync_sources(probe_lecture(course, course.lectures[0]), window_s=6.0)
     mic = inputs.sources["audio"]
