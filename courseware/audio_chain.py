@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import ndimage, signal
 
+from qc_metrics.audio import SpectrumClasses
+
 
 class HumNotch:
     """Narrow IIR notches at the given mains lines (S3: no mains hum).
@@ -127,50 +129,17 @@ NR_FFT = 1024
 NR_HOP = NR_FFT // 2
 
 
-def _nr_window() -> np.ndarray:
+def nr_window() -> np.ndarray:
     return np.sqrt(np.hanning(NR_FFT + 1)[:NR_FFT])
 
 
-class PauseSpectrum:
-    """The recording's noise, as the noise reducer's frames see it: the mean power per
-    frequency bin of the quietest ``share`` of the frames (the pauses: the share S2's noise
-    floor is taken from), per channel. Frames are sorted into 3 dB level classes as they
-    come, so memory does not grow with the length."""
-
-    CLASS_DB = 3.0
-    CLASSES = 60                      # −150 … +30 dB of frame power
-
-    def __init__(self) -> None:
-        self._window = _nr_window()
-        self._rest: np.ndarray | None = None
-        self.spectra: np.ndarray | None = None   # (classes, channels, bins)
-        self.counts = np.zeros(self.CLASSES, dtype=np.int64)
-
-    def consume(self, block: np.ndarray) -> None:
-        x = block if self._rest is None else np.concatenate([self._rest, block], axis=1)
-        m = 0 if x.shape[1] < NR_FFT else 1 + (x.shape[1] - NR_FFT) // NR_HOP
-        self._rest = x[:, m * NR_HOP:]
-        if not m:
-            return
-        frames = np.lib.stride_tricks.sliding_window_view(x, NR_FFT, axis=1)[:, ::NR_HOP][:, :m]
-        power = np.abs(np.fft.rfft(frames * self._window, axis=-1)) ** 2   # (C, m, bins)
-        level = power.sum(axis=-1).mean(axis=0)                            # (m,)
-        if self.spectra is None:
-            self.spectra = np.zeros((self.CLASSES, x.shape[0], power.shape[-1]))
-        live = level > 1e-9
-        classes = np.clip((10.0 * np.log10(level[live]) + 150.0) // self.CLASS_DB, 0,
-                          self.CLASSES - 1).astype(int)
-        np.add.at(self.spectra, classes, power[:, live].transpose(1, 0, 2))
-        np.add.at(self.counts, classes, 1)
-
-    def quietest(self, share: float = 0.1) -> np.ndarray | None:
-        """(channels, bins): mean power of the quietest classes holding ``share`` of the
-        frames; None when no frame carried sound."""
-        total = int(self.counts.sum())
-        if self.spectra is None or total == 0:
-            return None
-        upto = int(np.searchsorted(np.cumsum(self.counts), share * total)) + 1
-        return self.spectra[:upto].sum(axis=0) / int(self.counts[:upto].sum())
+def pause_spectrum(sample_rate: int) -> SpectrumClasses:
+    """A meter of the recording's noise as the noise reducer's frames see it (its window,
+    its size, per channel): ``quietest(share, 1)`` is the mean power per bin of the pauses
+    (the share S2's noise floor is taken from)."""
+    return SpectrumClasses(sample_rate=sample_rate, frame_s=NR_FFT / sample_rate,
+                           top_hz=sample_rate / 2.0, window=nr_window(), per_channel=True,
+                           keep_mean=True)
 
 
 class NoiseReducer:
@@ -179,7 +148,7 @@ class NoiseReducer:
 
     Short-time spectral attenuation with the Wiener gain and the decision-directed a-priori
     SNR of Ephraim & Malah (1984; α = 0.98, which keeps the residual noise smooth, without
-    "musical" tones). ``noise`` is the noise power per bin (:class:`PauseSpectrum`, mean over
+    "musical" tones). ``noise`` is the noise power per bin (:func:`pause_spectrum`, mean over
     the channels); one gain per bin for all channels (the stereo image is kept). The gain
     never goes under ``floor_db``: the noise is lowered by that much in the pauses, and the
     speech, far above the noise, is left as it is.
@@ -193,7 +162,7 @@ class NoiseReducer:
         self.floor = 10.0 ** (floor_db / 20.0)
         self.alpha = float(alpha)
         self.batch = int(batch)
-        self._window = _nr_window()
+        self._window = nr_window()
         self._last_in = np.zeros((channels, NR_HOP))    # the previous hop of input
         self._overlap = np.zeros((channels, NR_HOP))    # second half of the last frame out
         self._clean: np.ndarray | None = None           # |G·X|² of the previous frame

@@ -446,18 +446,24 @@ def hum_lines(spectrum: np.ndarray, *, bin_hz: float, mains_hz: float, harmonics
 
 
 class SpectrumClasses:
-    """Averaged power spectra (Hann, 50 % overlap, channels summed) of ``frame_s``-long
-    frames up to ``top_hz``, one sum per frame-level class (3 dB wide)."""
+    """Averaged power spectra (Hann unless ``window`` is given, 50 % overlap, channels summed
+    unless ``per_channel``) of ``frame_s``-long frames up to ``top_hz``, one sum per
+    frame-level class (3 dB wide): memory does not grow with the length. Each frame's mean
+    is taken out first unless ``keep_mean`` (a noise reducer needs its lowest bins too)."""
 
-    def __init__(self, *, sample_rate: float, frame_s: float, top_hz: float) -> None:
+    def __init__(self, *, sample_rate: float, frame_s: float, top_hz: float,
+                 window: np.ndarray | None = None, per_channel: bool = False,
+                 keep_mean: bool = False) -> None:
         self.nfft = 1 << math.ceil(math.log2(frame_s * sample_rate))
         self.bin_hz = float(sample_rate) / self.nfft
         self.bins = min(self.nfft // 2 + 1, math.ceil(top_hz / self.bin_hz) + 1)
+        self.per_channel, self.keep_mean = per_channel, keep_mean
         self._frames = Framer(self.nfft, self.nfft // 2)
+        w = np.hanning(self.nfft) if window is None else np.asarray(window, dtype=np.float64)
+        self._w = w
         self._window: Any = None
-        self.spectra = np.zeros((_CLASSES, self.bins))
+        self.spectra: np.ndarray = np.zeros((_CLASSES, self.bins))   # per channel: on use
         self.counts = np.zeros(_CLASSES, dtype=np.int64)
-        w = np.hanning(self.nfft)
         # one-sided periodogram → mean square: Parseval with the window's power (Σ w²)
         self.scale = 2.0 / (self.nfft * float((w * w).sum()))
 
@@ -467,11 +473,18 @@ class SpectrumClasses:
         if not f.shape[1]:
             return
         if self._window is None:
-            self._window = xp.asarray(np.hanning(self.nfft))
-        f = f - xp.mean(f, axis=-1, keepdims=True)
+            self._window = xp.asarray(self._w)
+        if not self.keep_mean:
+            f = f - xp.mean(f, axis=-1, keepdims=True)
         level = to_host(xp.mean(xp.mean(f * f, axis=-1), axis=0))       # (m,)
         spec = xp.fft.rfft(f * self._window, axis=-1)[..., : self.bins]
-        power = to_host(xp.sum(spec.real ** 2 + spec.imag ** 2, axis=0))  # (m, bins)
+        power = spec.real ** 2 + spec.imag ** 2                           # (C, m, bins)
+        if self.per_channel:
+            power = to_host(xp.moveaxis(power, 0, 1))                     # (m, C, bins)
+            if self.spectra.ndim == 2:
+                self.spectra = np.zeros((_CLASSES, power.shape[1], self.bins))
+        else:
+            power = to_host(xp.sum(power, axis=0))                        # (m, bins)
         for i, p in enumerate(level):
             if p > _SILENCE_POWER:
                 c = min(_CLASSES - 1, int((10.0 * math.log10(p) + 120.0) // _CLASS_DB))

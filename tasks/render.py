@@ -22,9 +22,9 @@ from pydantic import BaseModel, ConfigDict
 from courseware.audio_chain import (
     HumNotch,
     NoiseReducer,
-    PauseSpectrum,
     PeakLimiter,
     Programme,
+    pause_spectrum,
 )
 from courseware.cards import credits_lines, render_card, title_card_lines
 from courseware.compose import Compositor
@@ -41,7 +41,7 @@ from courseware.media import (
 from courseware.subtitles import parse_srt, shift_and_clip
 from courseware.video_chain import SourceChain, SourcePlan, VideoPlan
 from encoder_profiles import Profile, load_layout
-from qc_metrics.audio import ANTI_PHASE, AudioQC, hum_to_remove, live_channel
+from qc_metrics.audio import ANTI_PHASE, AudioQC, SpectrumClasses, hum_to_remove, live_channel
 from qc_metrics.colour import CameraSpan
 from qc_metrics.loudness import LoudnessMeter
 from tasks.probe import LectureInputs, SourceInfo
@@ -81,7 +81,7 @@ class AudioPlan(BaseModel):
     snr_db: float | None = None
     #: how far the noise reducer lowers the noise (0: not used) …
     noise_reduction_db: float = 0.0
-    #: … given the noise's power per bin of its frames (courseware.audio_chain.PauseSpectrum,
+    #: … given the noise's power per bin of its frames (courseware.audio_chain.pause_spectrum,
     #: at the source's level, before the plan's gain)
     noise_spectrum: tuple[float, ...] = ()
     #: gain of lecture 1's provincial intro (A3), to the lecture's loudness
@@ -128,7 +128,7 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
     feed = AudioFeed(src.path, rate=rate, start_s=src.offset_s, lecture=inputs.label,
                      clock=src.clock)
     meter = AudioQC(sample_rate=rate, profile=profile, hum_prominence_db=enc.hum_prominence_db)
-    pauses = PauseSpectrum()
+    pauses = pause_spectrum(rate)
     remaining, t = round(main_duration(inputs) * rate), 0.0
     while remaining > 0:
         n = min(remaining, rate)
@@ -189,7 +189,7 @@ def _intro_gain(inputs: LectureInputs, profile: Profile, *, lufs: float) -> floa
     return lufs - integrated if math.isfinite(integrated) else 0.0
 
 
-def _noise_reduction(snr: float, pauses: PauseSpectrum, *, channel: int | None,
+def _noise_reduction(snr: float, pauses: SpectrumClasses, *, channel: int | None,
                      profile: Profile) -> tuple[float, tuple[float, ...]]:
     """S2: how far to lower the microphone's noise, and its spectrum. Just enough to land
     ``audio_denoise_margin_db`` above S2's minimum, at most ``audio_denoise_max_db``;
@@ -197,8 +197,10 @@ def _noise_reduction(snr: float, pauses: PauseSpectrum, *, channel: int | None,
     pauses) or ``audio_denoise`` is off."""
     enc = profile.encode
     want = profile.audio.snr_min_db + enc.audio_denoise_margin_db - snr
-    noise = pauses.quietest()
-    if enc.audio_denoise == "off" or not math.isfinite(want) or want <= 0 or noise is None:
+    if enc.audio_denoise == "off" or not math.isfinite(want) or want <= 0:
+        return 0.0, ()
+    noise = pauses.quietest(0.1, 1)          # (channels, bins): the pauses, as S2 takes them
+    if noise.ndim != 2:                      # nothing with sound was measured
         return 0.0, ()
     # the noise as the reducer meets it: the live channel on both sides, else as recorded
     per_bin = noise[channel] if channel is not None else noise.mean(axis=0)
