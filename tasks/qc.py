@@ -360,20 +360,23 @@ class _AudioPass:
         self._pending: list[np.ndarray] = []
         self._n = 0
         self._block = round(AUDIO_BLOCK_S * self.rate)
-        self._start: float | None = None    # presentation time of the first sample
-        self._clock: SoundClock | None = None
+        self._clock: SoundClock | None = None   # from the first frame: its time is the origin
         self.samples = 0
+
+    @property
+    def _start(self) -> float:
+        """Presentation time of the first sample."""
+        return self._clock.origin if self._clock is not None else 0.0
 
     def add(self, frame: av.AudioFrame | None) -> None:
         if frame is not None:
             if self._clock is None:
-                self._start = float(frame.time) if frame.time is not None else 0.0
-                self._clock = SoundClock(origin=self._start, rate=self.rate)
+                self._clock = SoundClock(origin=float(frame.time or 0.0), rate=self.rate)
             self._clock.place(frame.time)   # a gap: silence, as a player plays it
         for out in self._resampler.resample(frame):
-            if out is None:                   # a pass-through resampler echoes the flush
+            if out is None or self._clock is None:   # a pass-through resampler echoes the flush
                 continue
-            x = out.to_ndarray() if self._clock is None else self._clock.take(out.to_ndarray())
+            x = self._clock.take(out.to_ndarray())
             self._pending.append(x.astype(np.float32, copy=False))
             self._n += x.shape[1]
         if self._n >= self._block:
@@ -389,7 +392,7 @@ class _AudioPass:
         block = (np.concatenate(self._pending, axis=1) if len(self._pending) > 1
                  else self._pending[0])
         self._pending, self._n = [], 0
-        t = (self._start or 0.0) + self.samples / self.rate
+        t = self._start + self.samples / self.rate
         self.samples += block.shape[1]
         self.worker.submit(self._process, block, t)
 
@@ -439,7 +442,7 @@ class _AudioPass:
                          ("audio.peak", "audio.clipping", "audio.volume_swings",
                           "audio.dropouts"),
                          "ITU-R BS.1770-4 K-weighted loudness of the 3 s ending at each second",
-                         origin=self._start or 0.0)
+                         origin=self._start)
 
 
 # ------------------------------------------------------------------------------ helpers
