@@ -80,6 +80,7 @@ class AudioLimits(_Model):
     snr_min_db: float
     av_sync_ms: tuple[float, float]
     mains_hz: float = Field(gt=0)
+    music_under_speech_db: float = Field(ge=0)
 
 
 class Encode(_Model):

@@ -19,6 +19,7 @@ check id                 clause  method                                    measu
 ``audio.dc_offset``      S1      mean of each channel (FFmpeg astats)      worst dBFS
 ``audio.dropouts``       S4      sound under the noise floor amid speech   dropouts
                                  (FFmpeg silencedetect's per-sample rule)
+``audio.music_bed``      S4      tonal, moving sound in the speech pauses  speech − music dB
 =======================  ======  ========================================  =================
 
 Regulation numbers (peak window, SNR minimum, mains frequency) come from the profile;
@@ -63,8 +64,8 @@ if TYPE_CHECKING:  # only ``profile.audio`` is read; metrics need not import pyd
 __all__ = [
     "ANTI_PHASE", "DC_OFFSET_DBFS", "DEAD_CHANNEL_DB", "AudioQC", "Clipping", "ClippingMeter",
     "Dropout", "DropoutMeter", "Dropouts",
-    "Hum", "HumLine", "HumMeter", "Loudness", "RunTracker", "SpeechNoise", "SpeechNoiseMeter",
-    "Swing",
+    "Hum", "HumLine", "HumMeter", "Loudness", "MusicBed", "MusicMeter", "MusicSpan",
+    "RunTracker", "SpeechNoise", "SpeechNoiseMeter", "Swing",
     "estimate_speech_noise", "hum_lines", "live_channel", "measure_clipping", "measure_hum",
     "measure_loudness", "measure_speech_noise", "mono_loss_db", "volume_swings",
 ]
@@ -279,11 +280,15 @@ class SpeechNoiseMeter:
         power = np.frombuffer(self.power, dtype=np.float64) if self.power else np.zeros(0)
         if not spans:
             return power
-        mid = t0 + (np.arange(power.size) + 0.5) * self.FRAME_S
-        keep = np.zeros(power.size, dtype=bool)
-        for a, b in spans:
-            keep |= (mid >= a) & (mid < b)
-        return power[keep]
+        return power[within(t0 + (np.arange(power.size) + 0.5) * self.FRAME_S, spans)]
+
+
+def within(times: np.ndarray, spans: Sequence[tuple[float, float]]) -> np.ndarray:
+    """Which of ``times`` lie inside one of the (start, end) ``spans``."""
+    keep = np.zeros(times.size, dtype=bool)
+    for a, b in spans:
+        keep |= (times >= a) & (times < b)
+    return keep
 
 
 def measure_speech_noise(samples: Any, *, sample_rate: float) -> SpeechNoise:
@@ -390,6 +395,185 @@ class DropoutMeter:
                 level = (-math.inf if loudest == self._ZERO else -loudest * self._STEP_DB)
                 found.append(Dropout(s * self.frame_s, e * self.frame_s, level))
         return Dropouts(floor, tuple(found), gated=False)
+
+
+# ------------------------------------------------------------------------------ S4 music bed
+
+
+@dataclass(frozen=True)
+class MusicSpan:
+    start_s: float       #: from the first sample (a window of the meter)
+    end_s: float
+    level_dbfs: float    #: the music's level in the pauses there (mean power)
+
+
+@dataclass(frozen=True)
+class MusicBed:
+    level_dbfs: float                 #: the music's level in the pauses (nan: none found)
+    spans: tuple[MusicSpan, ...]      #: where it was heard, windows merged
+    pauses_s: float                   #: seconds of pauses listened to
+
+
+class MusicMeter:
+    """S4 "narration … and background music in proportion": music under the speech.
+
+    Music is heard where the speech pauses: the pauses' own sound is then tonal (its energy
+    in spectral peaks, not spread as a room's noise is) and the tones move from note to
+    note. Per frame of ~85 ms (Hann, half overlap, channels mixed): the level, the share of
+    the 150 Hz–5 kHz energy within two bins of a peak standing ``peak_db`` over the mean log
+    level of its ±190 Hz, the peaks' energy per pitch class (a chroma vector), and their
+    tuning: each peak's frequency (interpolated) against the equal-tempered semitones of
+    A 440 Hz as a phase, 2π a semitone, summed as energy-weighted unit vectors.
+
+    At the end, given the speech level (S2): a pause frame is one whose neighbours and itself
+    are ``pause_db`` under the speech and whose level is not falling faster than
+    ``decay_db_s`` (a room's reverberation carrying the last syllable is decaying; a music
+    bed holds its level). Per ``window_s`` of programme, the floor of its pauses (frames
+    within 3 dB of their 20th percentile) decides: music when at least ``min_frames`` of
+    them and half the floor are tonal and their chroma vectors do not all point the same
+    way (mean resultant length under ``steady``: a fan's whine, a projector's tone or mains
+    hum keep one chord for the whole window) and are in tune with one another (tuning
+    vectors' resultant at least ``in_tune`` of their weight: instruments keep to one tuning,
+    whatever its A, where voices talking in the background glide through every pitch). The
+    music's level: the mean power of the
+    tonal pause frames of the windows with music. Under ``min_pause_s`` of pause frames in
+    all, nothing is judged (speech without pauses, or music as loud as the speech).
+
+    Streaming: per frame 16 numbers are kept (68 bytes, 1.6 kB a second).
+    """
+
+    FRAME_S = 0.085
+    BAND_HZ = (150.0, 5000.0)
+    SPREAD_HZ = 190.0
+
+    def __init__(self, *, sample_rate: float, peak_db: float = 10.0, tonal: float = 0.3,
+                 pause_db: float = 8.0, decay_db_s: float = -20.0, window_s: float = 20.0,
+                 min_frames: int = 12, steady: float = 0.8, in_tune: float = 0.3,
+                 min_pause_s: float = 1.0) -> None:
+        self.sample_rate = float(sample_rate)
+        self.nfft = 1 << math.ceil(math.log2(self.FRAME_S * sample_rate))
+        self.hop_s = self.nfft / 2 / self.sample_rate
+        self.peak_db, self.tonal = float(peak_db), float(tonal)
+        self.pause_db, self.decay_db_s = float(pause_db), float(decay_db_s)
+        self.window_s, self.min_frames = float(window_s), int(min_frames)
+        self.steady, self.in_tune = float(steady), float(in_tune)
+        self.min_pause_s = float(min_pause_s)
+        bin_hz = self._bin_hz = self.sample_rate / self.nfft
+        self._spread = max(2, round(self.SPREAD_HZ / bin_hz))
+        self._lo = max(self._spread, math.ceil(self.BAND_HZ[0] / bin_hz))
+        self._hi = min(math.floor(min(self.BAND_HZ[1], 0.45 * sample_rate) / bin_hz),
+                       self.nfft // 2 - self._spread)
+        freqs = np.arange(self._lo, self._hi) * bin_hz
+        pitch = np.round(12.0 * np.log2(freqs / 440.0)).astype(int) % 12
+        self._classes = (pitch[:, None] == np.arange(12)[None]).astype(np.float64)
+        self._frames = Framer(self.nfft, self.nfft // 2)
+        self._window: Any = None
+        self._onehot: Any = None
+        self._bins: Any = None
+        self.power = array("d")
+        self.share = array("f")
+        self.chroma = array("f")
+
+    def consume(self, hop: Hop) -> None:
+        xp = array_namespace(hop.raw)
+        f = self._frames.push(hop.raw)                     # (C, m, nfft)
+        if not f.shape[1]:
+            return
+        if self._window is None:
+            self._window = xp.asarray(np.hanning(self.nfft))
+            self._onehot = xp.asarray(self._classes)
+            self._bins = xp.asarray(np.arange(self._lo + 1, self._hi - 1, dtype=np.float64))
+        x = xp.mean(f, axis=0)
+        x = x - xp.mean(x, axis=-1, keepdims=True)
+        w, lo, hi = self._spread, self._lo, self._hi
+        spec = xp.fft.rfft(x * self._window, axis=-1)[:, lo - w: hi + w]
+        s = spec.real ** 2 + spec.imag ** 2 + 1e-30                       # (m, bins + 2w)
+        log = xp.log(s)
+        c = xp.cumsum(log, axis=-1)
+        c = xp.concatenate([xp.zeros_like(c[:, :1]), c], axis=-1)
+        around = (c[:, 2 * w + 1:] - c[:, : -2 * w - 1]) / (2 * w + 1)    # (m, bins)
+        core, s = log[:, w:-w], s[:, w:-w]
+        peak = ((core[:, 1:-1] > core[:, :-2]) & (core[:, 1:-1] >= core[:, 2:])
+                & (core[:, 1:-1] > around[:, 1:-1] + self.peak_db * math.log(10.0) / 10.0))
+        peak = xp.pad(peak, ((0, 0), (1, 1)))
+        near = peak.copy()
+        for k in (1, 2):
+            near[:, k:] |= peak[:, :-k]
+            near[:, :-k] |= peak[:, k:]
+        total = xp.sum(s, axis=-1)
+        share = xp.sum(s * near, axis=-1) / total
+        chroma = (s * peak) @ self._onehot                               # (m, 12)
+        # each peak's frequency (parabola through the log levels of its bin and neighbours)
+        # against the equal-tempered semitones of A 440 Hz, as a phase: 2π per semitone
+        a, b, c = core[:, :-2], core[:, 1:-1], core[:, 2:]
+        bend = a - 2.0 * b + c
+        delta = xp.clip(xp.where(bend < 0, 0.5 * (a - c) / xp.where(bend < 0, bend, -1.0), 0.0),
+                        -1.0, 1.0)
+        turn = 24.0 * math.pi * xp.log2((self._bins + delta) * self._bin_hz / 440.0)
+        weight = s[:, 1:-1] * peak[:, 1:-1]
+        tuning = xp.stack([xp.sum(weight * xp.cos(turn), axis=-1),
+                           xp.sum(weight * xp.sin(turn), axis=-1)], axis=-1)   # (m, 2)
+        self.power.extend(to_host(xp.mean(x * x, axis=-1)).tolist())
+        self.share.extend(to_host(share).tolist())
+        self.chroma.extend(to_host(xp.concatenate([chroma, tuning], axis=-1)).ravel().tolist())
+
+    def finish(self, speech_dbfs: float, *, keep: np.ndarray | None = None) -> MusicBed:
+        """The music under the speech, given the active-speech level (S2). ``keep``: the
+        frames to judge (the lecture itself; all when None); see :meth:`middles`."""
+        p = np.frombuffer(self.power, dtype=np.float64) if self.power else np.zeros(0)
+        n = p.size
+        if not math.isfinite(speech_dbfs) or n < 3:
+            return MusicBed(math.nan, (), 0.0)
+        share = np.frombuffer(self.share, dtype=np.float32)
+        chroma = np.frombuffer(self.chroma, dtype=np.float32).reshape(n, 14)
+        sound = p > _SILENCE_POWER
+        if keep is not None:
+            sound &= keep
+        with np.errstate(divide="ignore"):
+            db = 10.0 * np.log10(p)
+        quiet = sound & (db <= speech_dbfs - self.pause_db)
+        pause = quiet.copy()
+        pause[1:] &= quiet[:-1]
+        pause[:-1] &= quiet[1:]
+        pause[[0, -1]] = False
+        slope = np.zeros(n)
+        slope[1:-1] = np.where(pause[1:-1], (db[2:] - db[:-2]) / (2.0 * self.hop_s), 0.0)
+        held = pause & (slope > self.decay_db_s)
+        tonal = held & (share >= self.tonal)
+        per = max(1, round(self.window_s / self.hop_s))
+        sung = [w0 for w0 in range(0, n, per) if self._sung(w0, w0 + per, db, held, share,
+                                                            chroma)]
+        music = np.zeros(n, dtype=bool)
+        spans: list[MusicSpan] = []
+        for w0 in sung:
+            music[w0: w0 + per] = tonal[w0: w0 + per]
+        for run in np.split(np.asarray(sung, dtype=int),
+                            np.flatnonzero(np.diff(sung) != per) + 1) if sung else ():
+            a, b = int(run[0]), min(int(run[-1]) + per, n)
+            spans.append(MusicSpan(a * self.hop_s, (b + 1) * self.hop_s,
+                                   power_db(float(p[a:b][music[a:b]].mean()))))
+        level = power_db(float(p[music].mean())) if music.any() else math.nan
+        return MusicBed(level, tuple(spans), float(held.sum()) * self.hop_s)
+
+    def _sung(self, a: int, b: int, db: np.ndarray, held: np.ndarray, share: np.ndarray,
+              chroma: np.ndarray) -> bool:
+        """Does the floor of the pauses in frames a…b hold music?"""
+        h = np.flatnonzero(held[a:b]) + a
+        if h.size < self.min_frames:
+            return False
+        floor = h[db[h] <= np.percentile(db[h], 20.0) + 3.0]
+        tones = floor[share[floor] >= self.tonal]
+        if tones.size < max(self.min_frames, 0.5 * floor.size):
+            return False
+        c = chroma[tones, :12].astype(np.float64)
+        unit = c / np.maximum(np.linalg.norm(c, axis=1), 1e-300)[:, None]
+        t = chroma[tones, 12:].astype(np.float64).sum(axis=0)
+        in_tune = float(np.hypot(*t) / max(float(c.sum()), 1e-300))
+        return bool(np.linalg.norm(unit.mean(axis=0)) < self.steady and in_tune >= self.in_tune)
+
+    def middles(self) -> np.ndarray:
+        """Each frame's middle, seconds from the first sample."""
+        return (np.arange(len(self.power)) + 1.0) * self.hop_s
 
 
 # ------------------------------------------------------------------------------ S3 hum
@@ -719,6 +903,8 @@ class AudioQC(Detector):
         self.hum = HumMeter(sample_rate=self.bank.low_rate, mains_hz=profile.audio.mains_hz,
                             harmonics=hum_harmonics)
         self.dropouts = DropoutMeter(sample_rate=sample_rate)
+        self.music = MusicMeter(sample_rate=sample_rate)
+        self.music_bed: MusicBed | None = None   #: after finish()
         self.spans = tuple(spans)
         # S1: true peak above the window's top, runs merged within 0.5 s
         self._over_level = 10.0 ** (profile.audio.peak_dbfs[1] / 20.0)
@@ -779,6 +965,7 @@ class AudioQC(Detector):
         self.speech.consume(hop)
         self.hum.consume(hop)
         self.dropouts.consume(hop)
+        self.music.consume(hop)
         # the true-peak envelope lags the input by bank.tp_delay samples
         self._keep_overs(self._overs.push(hop.tp > self._over_level, hop.tp,
                                           hop.start - self.bank.tp_delay))
@@ -795,9 +982,14 @@ class AudioQC(Detector):
         # S2 on the lecture itself: the intro's and the cards' sound is produced, not recorded
         power = self.speech.inside(self.spans, self._time(0.0))
         speech = estimate_speech_noise(power)
-        return [self._peak_check(loud), self._clipping_check(), self._snr_check(speech),
-                self._hum_check(), self._swings_check(loud), self._loudness_check(loud),
-                self._phase_check(), self._dc_check(), self._dropouts_check(speech, power)]
+        keep = (within(self._time(0.0) + self.music.middles(), self.spans) if self.spans
+                else None)
+        self.music_bed = self.music.finish(speech.speech_dbfs, keep=keep)
+        return [self._peak_check(loud), self._clipping_check(),
+                self._snr_check(speech, self.music_bed), self._hum_check(),
+                self._swings_check(loud), self._loudness_check(loud), self._phase_check(),
+                self._dc_check(), self._dropouts_check(speech, power),
+                self._music_check(speech, self.music_bed)]
 
     # ------------------------------------------------------------------ checks
 
@@ -879,7 +1071,7 @@ class AudioQC(Detector):
                f"first at {first}; re-record or restore (declip) these passages")
         return Check("audio.clipping", "S1", "fail", float(clip.runs), 0.0, "runs", msg, events)
 
-    def _snr_check(self, s: SpeechNoise) -> Check:
+    def _snr_check(self, s: SpeechNoise, music: MusicBed) -> Check:
         minimum = self.profile.audio.snr_min_db   # S2: SNR ≥ 48 dB
         if math.isnan(s.snr_db):
             return Check("audio.snr", "S2", "skip", None, minimum, "dB",
@@ -891,6 +1083,13 @@ class AudioQC(Detector):
             return Check("audio.snr", "S2", "pass", None, minimum, "dB",
                          f"speech {s.speech_dbfs:.1f} dBFS; the pauses are digital silence "
                          "(no noise floor)")
+        if s.snr_db < minimum and math.isfinite(music.level_dbfs):
+            return Check("audio.snr", "S2", "warn", s.snr_db, minimum, "dB",
+                         f"the pauses hold background music (audio.music_bed): the floor "
+                         f"measured, {s.noise_dbfs:.1f} dBFS, is mostly the music's, and the "
+                         f"room's noise under it cannot be measured; the SNR is at least "
+                         f"{s.snr_db:.1f} dB ({detail}). Judge S2 on the recording before "
+                         "the music was added")
         if s.snr_db < minimum:
             return Check("audio.snr", "S2", "fail", s.snr_db, minimum, "dB",
                          f"SNR {s.snr_db:.1f} dB is below {minimum:g} dB: {detail}; "
@@ -929,6 +1128,36 @@ class AudioQC(Detector):
                      "microphone losing its receiver, or a recorder or interface dropping "
                      "samples: re-record these passages or patch them from another "
                      "microphone", events)
+
+    def _music_check(self, speech: SpeechNoise, music: MusicBed) -> Check:
+        least = self.profile.audio.music_under_speech_db   # S4: music in proportion
+        if not math.isfinite(speech.speech_dbfs):
+            return Check("audio.music_bed", "S4", "skip", None, least, "dB",
+                         "no speech to weigh background music against")
+        listened = f"{music.pauses_s:.0f} s of pauses between words listened to"
+        if music.pauses_s < self.music.min_pause_s:
+            return Check("audio.music_bed", "S4", "skip", None, least, "dB",
+                         f"too few pauses to listen for background music in ({listened}; "
+                         f"{self.music.min_pause_s:g} s needed)")
+        if not music.spans:
+            return Check("audio.music_bed", "S4", "pass", None, least, "dB",
+                         f"no background music under the speech ({listened})")
+        under = speech.speech_dbfs - music.level_dbfs
+        events = tuple(Event(self._time(m.start_s), self._time(m.end_s),
+                             f"music {speech.speech_dbfs - m.level_dbfs:.1f} dB under the "
+                             "speech") for m in music.spans[: self.max_events])
+        where = (f"from {timecode(events[0].start_s)} to {timecode(events[-1].end_s)}"
+                 if len(events) == 1 else f"in {len(music.spans)} stretches, first at "
+                 f"{timecode(events[0].start_s)}")
+        detail = (f"background music {where}, {under:.1f} dB under the speech (music "
+                  f"{music.level_dbfs:.1f} dBFS in the pauses, speech "
+                  f"{speech.speech_dbfs:.1f} dBFS)")
+        if under < least:
+            return Check("audio.music_bed", "S4", "fail", round(under, 2), least, "dB",
+                         f"{detail}: the narration must stand at least {least:g} dB over the "
+                         "music; lower the music bed", events)
+        return Check("audio.music_bed", "S4", "pass", round(under, 2), least, "dB", detail,
+                     events)
 
     def _hum_check(self) -> Check:
         hum = self.hum.finish()

@@ -6,6 +6,7 @@ in dBFS: a sine's peak (``tone``), or RMS (noise, speech; 0 dBFS = full-scale DC
 
 from __future__ import annotations
 
+import math
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,58 @@ def speech_like(*, level_dbfs: float, seconds: float, sample_rate: int, channels
     x = voiced * env
     x *= amp(level_dbfs) / np.sqrt(np.mean(x[active] ** 2))
     return Speech(np.repeat(x[None], channels, axis=0), active, sample_rate)
+
+
+def music_like(*, rms_dbfs: float, seconds: float, sample_rate: int, seed: int = 0,
+               chord_s: float = 2.0, a4_hz: float = 440.0,
+               vibrato_cents: float = 0.0) -> np.ndarray:
+    """Piano-like music in C major, mono (1, n), RMS ``rms_dbfs`` over the whole: a triad
+    every ``chord_s`` (C, F, G or A minor, held and decaying) under a melody of notes of
+    0.2–0.7 s, each note 8 harmonics falling as 1/k^1.2 with a 5 ms attack and an
+    exponential decay. Tuned to ``a4_hz``; ``vibrato_cents``: each note's pitch swings this
+    far either way at 5.5 Hz (strings, a singer)."""
+    rng = np.random.default_rng(seed)
+    n = round(seconds * sample_rate)
+    x = np.zeros(n)
+
+    def note(midi: int, start: float, dur: float, level: float, decay_s: float) -> None:
+        f0 = a4_hz * 2.0 ** ((midi - 69) / 12)
+        a, b = round(start * sample_rate), min(n, round((start + dur) * sample_rate))
+        s = np.arange(b - a) / sample_rate
+        env = np.exp(-s / decay_s) * np.minimum(1.0, s / 0.005)
+        env *= _fades(b - a, sample_rate, 0.03)
+        bend = 2.0 ** (vibrato_cents / 1200.0 * np.sin(2 * np.pi * 5.5 * s))
+        phase = 2 * np.pi * np.cumsum(f0 * bend) / sample_rate
+        partials = sum(np.sin(k * phase + rng.uniform(0, 2 * np.pi)) / k ** 1.2
+                       for k in range(1, 9) if k * f0 < sample_rate / 2.2)
+        x[a:b] += level * env * partials
+
+    pos = 0.0
+    while pos < seconds:
+        root = int(rng.choice([0, 5, 7, 9]))
+        for step in (0, 3 if root == 9 else 4, 7):
+            note(48 + root + step, pos, chord_s, 0.5, 1.5)
+        pos += chord_s
+    scale, pos = (0, 2, 4, 5, 7, 9, 11), 0.0
+    while pos < seconds:
+        dur, degree = rng.uniform(0.2, 0.7), int(rng.integers(0, 14))
+        note(60 + 12 * (degree // 7) + scale[degree % 7], pos, dur + 0.3, 1.0, 0.6)
+        pos += dur
+    x -= x.mean()
+    return (x / np.sqrt(np.mean(x * x)) * amp(rms_dbfs))[None]
+
+
+def reverberant(x: np.ndarray, *, rt60_s: float, sample_rate: int, seed: int = 0) -> np.ndarray:
+    """``x`` in a room: convolved with exponentially decaying noise (60 dB in ``rt60_s``)
+    after a direct sound, at the same RMS."""
+    m = round(1.5 * rt60_s * sample_rate)
+    ir = np.random.default_rng(seed).standard_normal(m)
+    ir *= np.exp(-math.log(1000.0) * np.arange(m) / (rt60_s * sample_rate))
+    ir[0] = 8.0
+    size = x.shape[1] + m
+    y = np.fft.irfft(np.fft.rfft(x, size, axis=1) * np.fft.rfft(ir, size), size,
+                     axis=1)[:, : x.shape[1]]
+    return y * np.sqrt(np.mean(x * x) / np.mean(y * y))
 
 
 def mains_hum(*, mains_hz: float, level_dbfs: float, seconds: float, sample_rate: int,

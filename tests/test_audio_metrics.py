@@ -20,6 +20,8 @@ from courseware.report import Check
 from encoder_profiles import load_profile
 from qc_metrics.audio import (
     AudioQC,
+    MusicBed,
+    MusicMeter,
     estimate_speech_noise,
     measure_clipping,
     measure_hum,
@@ -49,7 +51,7 @@ def run_qc(x, *, sample_rate=FS, block=4800, t0=0.0, profile=PROFILE, xp=np,
     checks = qc.finish()
     assert [c.id for c in checks] == ["audio.peak", "audio.clipping", "audio.snr", "audio.hum",
                                       "audio.volume_swings", "audio.loudness", "audio.phase",
-                                      "audio.dc_offset", "audio.dropouts"]
+                                      "audio.dc_offset", "audio.dropouts", "audio.music_bed"]
     return {c.id: c for c in checks}
 
 
@@ -378,9 +380,11 @@ def test_cupy_matches_numpy(speech30):
         pytest.skip("no CUDA device")
     x = (speech30.samples.repeat(2, axis=0)
          + a.white_noise(rms_dbfs=-60.0, seconds=30.0, sample_rate=FS, channels=2, seed=3)
-         + a.mains_hum(mains_hz=A.mains_hz, level_dbfs=-55.0, seconds=30.0, sample_rate=FS))
+         + a.mains_hum(mains_hz=A.mains_hz, level_dbfs=-55.0, seconds=30.0, sample_rate=FS)
+         + a.music_like(rms_dbfs=-45.0, seconds=30.0, sample_rate=FS, seed=4))
     x = a.clip_run(x, at_s=7.3, samples=5, sample_rate=FS)
     on_cpu, on_gpu = run_qc(x), run_qc(x, xp=cp)
+    assert on_cpu["audio.music_bed"].events       # the music bed is found on both
     for key, check in on_cpu.items():
         other = on_gpu[key]
         assert (other.status, len(other.events)) == (check.status, len(check.events)), key
@@ -553,3 +557,136 @@ def test_dropouts_only_inside_the_lecture_when_its_spans_are_known(speech30):
     _cut(x, speech30, 7.50, 8.50)
     check = run_qc(x, t0=10.0, spans=[(15.0, 40.0)])["audio.dropouts"]   # 1.5 s: the intro
     assert check.status == "fail" and [e.start_s for e in check.events] == [17.5]
+
+
+# --------------------------------------------------------------------------- S4 music bed
+
+TALK_S = 40.0
+
+
+@pytest.fixture(scope="module")
+def talk():
+    """40 s of speech-like sound at −20 dBFS active level in a room at −60 dBFS (pink)."""
+    speech = a.speech_like(level_dbfs=-20.0, seconds=TALK_S, sample_rate=FS, seed=1)
+    return speech.samples + a.pink_noise(rms_dbfs=-60.0, seconds=TALK_S, sample_rate=FS, seed=2)
+
+
+def _music(under_db: float, seconds: float = TALK_S) -> np.ndarray:
+    return a.music_like(rms_dbfs=-20.0 - under_db, seconds=seconds, sample_rate=FS, seed=4)
+
+
+@pytest.mark.parametrize("under_db", [10.0, 20.0, 30.0])
+def test_music_bed_is_heard_and_weighed_against_the_speech(talk, under_db):
+    """Music under the whole lecture, its RMS ``under_db`` under the speech's active level:
+    found, measured to ±1 dB, and judged against S4's 15 dB; S2's floor is then the music's,
+    so S2 only warns (its figure is a lower bound)."""
+    checks = run_qc(talk + _music(under_db))
+    check = checks["audio.music_bed"]
+    assert check.clause == "S4"
+    assert check.status == ("fail" if under_db < A.music_under_speech_db else "pass"), \
+        check.message
+    assert check.measured == pytest.approx(under_db, abs=1.0)
+    (event,) = check.events
+    assert (event.start_s, event.end_s) == pytest.approx((0.0, TALK_S), abs=0.2)
+    snr = checks["audio.snr"]
+    assert snr.status == "warn" and "background music" in snr.message, snr.message
+    assert snr.measured == pytest.approx(under_db, abs=2.0)
+
+
+def _whine(seconds: float) -> np.ndarray:
+    # a projector's fan: a tone and its octave, steady
+    return (a.tone(1230.0, peak_dbfs=-50.0, seconds=seconds, sample_rate=FS)
+            + a.tone(2460.0, peak_dbfs=-56.0, seconds=seconds, sample_rate=FS))
+
+
+def _hall() -> np.ndarray:
+    """A lecture hall: RT60 2 s, pauses of 0.5-1.5 s."""
+    speech = a.speech_like(level_dbfs=-20.0, seconds=TALK_S, sample_rate=FS, seed=3,
+                           pauses=(0.5, 1.5)).samples
+    room = a.pink_noise(rms_dbfs=-60.0, seconds=TALK_S, sample_rate=FS, seed=2)
+    return a.reverberant(speech + room, rt60_s=2.0, sample_rate=FS, seed=3)
+
+
+def _voices() -> np.ndarray:
+    """Three people talking at the back of the room, 27 dB under the lecturer."""
+    return sum(a.speech_like(level_dbfs=-47.0, seconds=TALK_S, sample_rate=FS, seed=seed,
+                             pauses=(0.1, 0.5)).samples for seed in (8, 9, 10))
+
+
+@pytest.mark.parametrize("kind", ["room", "hum", "whine", "classroom", "hall", "voices"])
+def test_no_music_bed_in_a_room_hum_a_whine_reverberation_or_voices(talk, kind):
+    """Tonal sounds in the pauses that are not music: mains hum and a fan's whine hold one
+    chord; a reverberant room (RT60 0.8 s, a hall's 2 s) carries the last syllable into the
+    pause, decaying; voices in the background glide through every pitch."""
+    x = {"room": lambda: talk,
+         "voices": lambda: talk + _voices(),
+         "hum": lambda: talk + a.mains_hum(mains_hz=A.mains_hz, level_dbfs=-45.0,
+                                           seconds=TALK_S, sample_rate=FS),
+         "whine": lambda: talk + _whine(TALK_S),
+         "classroom": lambda: a.reverberant(talk, rt60_s=0.8, sample_rate=FS, seed=3),
+         "hall": _hall}[kind]()
+    checks = run_qc(x)
+    check = checks["audio.music_bed"]
+    assert (check.status, check.measured, check.events) == ("pass", None, ()), check.message
+    assert "no background music" in check.message
+    assert checks["audio.snr"].status == "fail"        # each is 20-40 dB under S2's 48
+
+
+def _bed(x: np.ndarray, **settings) -> MusicBed:
+    bank = FilterBank(sample_rate=FS)
+    meter = MusicMeter(sample_rate=FS, **settings)
+    for piece, _ in a.blocks(x, 4800):
+        for hop in bank.push(piece):
+            meter.consume(hop)
+    for hop in bank.flush():
+        meter.consume(hop)
+    return meter.finish(measure_speech_noise(x, sample_rate=FS).speech_dbfs)
+
+
+def test_each_rule_of_the_music_meter_is_needed(talk):
+    """Without the decay rule the hall's reverberation is music; without the steadiness
+    rule the whine is; without the tuning rule the voices are; the defaults find none of
+    them, and find the music."""
+    room = _hall()
+    assert math.isnan(_bed(room).level_dbfs)
+    assert math.isfinite(_bed(room, decay_db_s=-math.inf).level_dbfs)
+    whine = talk + _whine(TALK_S)
+    assert math.isnan(_bed(whine).level_dbfs)
+    assert math.isfinite(_bed(whine, steady=1.01).level_dbfs)
+    voices = talk + _voices()
+    assert math.isnan(_bed(voices).level_dbfs)
+    assert math.isfinite(_bed(voices, in_tune=0.0).level_dbfs)
+    assert _bed(talk + _music(20.0)).level_dbfs == pytest.approx(-40.0, abs=1.0)
+
+
+@pytest.mark.parametrize("tuning", [{"a4_hz": 446.0}, {"a4_hz": 432.0},
+                                    {"vibrato_cents": 25.0}])
+def test_music_in_another_tuning_or_with_vibrato_is_music(talk, tuning):
+    """Instruments tuned away from A 440 Hz (a quarter semitone), or swinging ±25 cents."""
+    music = a.music_like(rms_dbfs=-40.0, seconds=TALK_S, sample_rate=FS, seed=4, **tuning)
+    check = run_qc(talk + music)["audio.music_bed"]
+    assert check.status == "pass" and check.measured == pytest.approx(20.0, abs=1.0), \
+        check.message
+
+
+def test_music_under_part_of_the_lecture_is_placed_and_only_the_lecture_is_judged(talk):
+    """Music in 20-40 s of 60 s (a bed under one segment): found there, at its level; with
+    the lecture's spans known to be 0-20 s and 40-60 s, none."""
+    more = a.speech_like(level_dbfs=-20.0, seconds=20.0, sample_rate=FS, seed=5).samples
+    x = np.concatenate([talk, more + a.pink_noise(rms_dbfs=-60.0, seconds=20.0,
+                                                  sample_rate=FS, seed=6)], axis=1)
+    music = np.zeros_like(x)
+    music[:, round(20 * FS): round(40 * FS)] = _music(20.0, seconds=20.0)
+    check = run_qc(x + music)["audio.music_bed"]
+    (event,) = check.events
+    assert (event.start_s, event.end_s) == pytest.approx((20.0, 40.0), abs=0.2)
+    assert check.status == "pass" and check.measured == pytest.approx(20.0, abs=1.5)
+    check = run_qc(x + music, spans=[(0.0, 20.0), (40.0, 60.0)])["audio.music_bed"]
+    assert (check.status, check.events) == ("pass", ()), check.message
+
+
+def test_speech_without_pauses_is_not_judged():
+    dense = a.speech_like(level_dbfs=-20.0, seconds=20.0, sample_rate=FS, seed=2,
+                          pauses=(0.0, 0.08)).samples
+    check = run_qc(dense + _music(20.0, seconds=20.0)[:, : dense.shape[1]])["audio.music_bed"]
+    assert check.status == "skip" and "too few pauses" in check.message, check.message

@@ -49,6 +49,7 @@ FILE_IDS = {
     "video.interlacing",
     "audio.peak", "audio.clipping", "audio.snr", "audio.hum", "audio.volume_swings",
     "audio.loudness", "audio.phase", "audio.dc_offset", "audio.dropouts", "audio.timestamps",
+    "audio.music_bed",
 }
 
 
@@ -197,6 +198,21 @@ def test_a_dropout_survives_aac_and_is_found(tmp_path: Path, profile: Profile) -
     (event,) = check.events
     # the encoder smears each edge by up to one AAC frame (21 ms)
     assert (event.start_s, event.end_s) == pytest.approx((7.6, 7.9), abs=0.03)
+
+
+def test_a_music_bed_survives_aac_and_is_weighed(tmp_path: Path, profile: Profile) -> None:
+    # a lecture delivered with music 10 dB under the narration (S4 wants 15), through AAC
+    speech = audio_signals.speech_like(level_dbfs=-20.0, seconds=24.0, sample_rate=48000,
+                                       seed=1)
+    x = (speech.samples + audio_signals.music_like(rms_dbfs=-30.0, seconds=24.0,
+                                                   sample_rate=48000, seed=4)).repeat(2, axis=0)
+    wav, path = tmp_path / "lecture.wav", tmp_path / "lecture.m4a"
+    audio_signals.write_wav(wav, x, 48000)
+    _ffmpeg("-i", str(wav), "-c:a", "aac", "-b:a", "128k", str(path))
+    report = qc_file(path, profile=profile, gpu=False).report
+    check = _check(report, "audio.music_bed")
+    assert check.status == "fail" and check.measured == pytest.approx(10.0, abs=1.0)
+    assert _check(report, "audio.snr").status == "warn"
 
 
 def test_a_gap_in_a_file_counts_its_missing_frames(tmp_path: Path, profile: Profile) -> None:
