@@ -86,6 +86,8 @@ class AudioPlan(BaseModel):
     noise_spectrum: tuple[float, ...] = ()
     #: gain of lecture 1's provincial intro (A3), to the lecture's loudness
     intro_gain_db: float = 0.0
+    #: background music already in the source, dB under its speech (None: none heard; S4)
+    music_under_db: float | None = None
 
 
 class RenderResult(BaseModel):
@@ -157,8 +159,14 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
     gain = (enc.loudness_target_lufs - integrated if math.isfinite(integrated) else 0.0)
     if loud.true_peak_dbfs + gain < enc.min_peak_dbfs:
         gain = enc.min_peak_dbfs - loud.true_peak_dbfs
-    snr = meter.speech.finish().snr_db
-    reduction, spectrum = _noise_reduction(snr, pauses, channel=channel, profile=profile)
+    speech = meter.speech.finish()
+    bed = meter.music_bed
+    music = (speech.speech_dbfs - bed.level_dbfs
+             if bed is not None and math.isfinite(bed.level_dbfs) else None)
+    # a music bed in the pauses is no noise to reduce (the reducer would take it away)
+    reduction, spectrum = ((0.0, ()) if music is not None else
+                           _noise_reduction(speech.snr_db, pauses, channel=channel,
+                                            profile=profile))
     # the intro at the lecture's loudness as rendered (the target, or louder where S1's peak
     # floor raised the lecture)
     intro = _intro_gain(inputs, profile, lufs=(integrated + gain if math.isfinite(integrated)
@@ -169,8 +177,8 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
                      invert=(channel is None and correlation is not None
                              and correlation <= ANTI_PHASE),
                      channel_levels_dbfs=tuple(max(x, SILENT_DBFS) for x in levels),
-                     snr_db=_finite(snr), noise_reduction_db=reduction,
-                     noise_spectrum=spectrum, intro_gain_db=intro)
+                     snr_db=_finite(speech.snr_db), noise_reduction_db=reduction,
+                     noise_spectrum=spectrum, intro_gain_db=intro, music_under_db=music)
 
 
 def _intro_gain(inputs: LectureInputs, profile: Profile, *, lufs: float) -> float:
@@ -307,6 +315,19 @@ def too_noisy(inputs: LectureInputs, audio: AudioPlan, profile: Profile) -> list
             "headset) and quieten the room (fans, projector, air conditioning)"]
 
 
+def music_bed(inputs: LectureInputs, audio: AudioPlan, profile: Profile) -> list[str]:
+    """The programme microphone's sound already carries background music: it is not
+    noise-reduced, and it is named when it is louder than S4 allows."""
+    if audio.music_under_db is None or audio.role is None:
+        return []
+    least = profile.audio.music_under_speech_db
+    loud = (f"; it is louder than S4 allows (at least {least:g} dB under the speech): "
+            "lower it in the source" if audio.music_under_db < least else "")
+    return [f"{inputs.label} {audio.role}: the sound already carries background music "
+            f"({audio.music_under_db:.0f} dB under the speech); it is not noise-reduced "
+            f"(the reducer would take the music for noise){loud}"]
+
+
 def one_sided(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
     """The programme microphone recorded on one channel only, put on both sides."""
     if audio.channel is None or audio.role is None:
@@ -365,7 +386,7 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
     plans = video.sources if video is not None else {}
     warnings = (below_hd(inputs, profile) + hdr_sources(inputs) + combed(inputs, video)
                 + one_sided(inputs, audio) + anti_phase(inputs, audio)
-                + too_noisy(inputs, audio, profile))
+                + too_noisy(inputs, audio, profile) + music_bed(inputs, audio, profile))
     for w in warnings:
         log.warning(w)
     comp = lecture_compositor(lecture, inputs, profile=profile, video=video)

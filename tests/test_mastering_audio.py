@@ -18,7 +18,7 @@ from encoder_profiles import load_profile
 from qc_metrics.audio import AudioQC, live_channel
 from qc_metrics.loudness import measure_loudness
 from tasks.probe import probe_lecture
-from tasks.render import plan_audio, render_lecture, too_noisy
+from tasks.render import music_bed, plan_audio, render_lecture, too_noisy
 
 RATE = 48000
 SECONDS = 8.0
@@ -340,6 +340,31 @@ def test_a_microphone_too_noisy_for_s2_is_named(tmp_path: Path) -> None:
     (warning,) = too_noisy(inputs, plan, PROFILE)
     assert "teacher" in warning and "stays under S2" in warning and "lavalier" in warning
     assert too_noisy(inputs, plan.model_copy(update={"snr_db": 36.0}), PROFILE) == []
+
+
+def test_a_microphone_carrying_music_is_not_noise_reduced(tmp_path: Path) -> None:
+    """A source whose sound already has a music bed, 12 dB under the speech, over a room 36 dB
+    under it: the reducer would take the music for noise, so the plan leaves it, and the
+    render names the music as louder than S4 allows. The same room without the music is
+    reduced (the first test above)."""
+    seconds = 24.0                       # S4's music needs a 20 s window of pauses
+    speech = _speech(-10.0, seed=7, seconds=seconds)
+    active = sig.speech_like(level_dbfs=-20.0, seconds=seconds, sample_rate=RATE, seed=7).active
+    level = sig.rms_db(speech[:, active])
+    x = (speech + sig.pink_noise(rms_dbfs=level - 36.0, seconds=seconds, sample_rate=RATE,
+                                 seed=8)
+         + sig.music_like(rms_dbfs=level - 12.0, seconds=seconds, sample_rate=RATE, seed=4))
+    course = load_course(_course(tmp_path / "music", x, seconds=seconds))
+    inputs = probe_lecture(course, course.lectures[0])
+    plan = plan_audio(inputs, PROFILE)
+    assert plan.music_under_db == pytest.approx(12.0, abs=1.5)
+    assert plan.noise_reduction_db == 0.0 and plan.noise_spectrum == ()
+    (warning,) = music_bed(inputs, plan, PROFILE)
+    assert "teacher" in warning and "background music" in warning and "S4" in warning
+    assert "louder than S4 allows" in warning
+    (quieter,) = music_bed(inputs, plan.model_copy(update={"music_under_db": 20.0}), PROFILE)
+    assert "20 dB under the speech" in quieter and "louder" not in quieter
+    assert music_bed(inputs, plan.model_copy(update={"music_under_db": None}), PROFILE) == []
 
 
 def test_a_quiet_microphone_is_not_processed(tmp_path: Path) -> None:
