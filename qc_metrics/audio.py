@@ -443,6 +443,7 @@ class MusicMeter:
     """
 
     FRAME_S = 0.085
+    BATCH = 32          #: frames analysed at once
     BAND_HZ = (150.0, 5000.0)
     SPREAD_HZ = 190.0
 
@@ -469,20 +470,32 @@ class MusicMeter:
         self._frames = Framer(self.nfft, self.nfft // 2)
         self._window: Any = None
         self._onehot: Any = None
-        self._bins: Any = None
+        self._pending: list[Any] = []
+        self._waiting = 0
         self.power = array("d")
         self.share = array("f")
         self.chroma = array("f")
 
     def consume(self, hop: Hop) -> None:
-        xp = array_namespace(hop.raw)
         f = self._frames.push(hop.raw)                     # (C, m, nfft)
-        if not f.shape[1]:
+        if f.shape[1]:
+            self._pending.append(f)
+            self._waiting += f.shape[1]
+        if self._waiting >= self.BATCH:
+            self._analyse()
+
+    def _analyse(self) -> None:
+        """The frames waiting, at once (a hop holds a few: the array calls would cost more
+        than their work)."""
+        if not self._pending:
             return
+        xp = array_namespace(self._pending[0])
+        f = (self._pending[0] if len(self._pending) == 1 else
+             xp.concatenate(self._pending, axis=1))
+        self._pending, self._waiting = [], 0
         if self._window is None:
-            self._window = xp.asarray(np.hanning(self.nfft))
-            self._onehot = xp.asarray(self._classes)
-            self._bins = xp.asarray(np.arange(self._lo + 1, self._hi - 1, dtype=np.float64))
+            self._window = xp.asarray(np.hanning(self.nfft), dtype=f.dtype)
+            self._onehot = xp.asarray(self._classes, dtype=f.dtype)
         x = xp.mean(f, axis=0)
         x = x - xp.mean(x, axis=-1, keepdims=True)
         w, lo, hi = self._spread, self._lo, self._hi
@@ -493,9 +506,10 @@ class MusicMeter:
         c = xp.concatenate([xp.zeros_like(c[:, :1]), c], axis=-1)
         around = (c[:, 2 * w + 1:] - c[:, : -2 * w - 1]) / (2 * w + 1)    # (m, bins)
         core, s = log[:, w:-w], s[:, w:-w]
-        peak = ((core[:, 1:-1] > core[:, :-2]) & (core[:, 1:-1] >= core[:, 2:])
-                & (core[:, 1:-1] > around[:, 1:-1] + self.peak_db * math.log(10.0) / 10.0))
-        peak = xp.pad(peak, ((0, 0), (1, 1)))
+        peak = xp.zeros(core.shape, dtype=bool)
+        peak[:, 1:-1] = ((core[:, 1:-1] > core[:, :-2]) & (core[:, 1:-1] >= core[:, 2:])
+                         & (core[:, 1:-1] > around[:, 1:-1]
+                            + self.peak_db * math.log(10.0) / 10.0))
         near = peak.copy()
         for k in (1, 2):
             near[:, k:] |= peak[:, :-k]
@@ -505,14 +519,15 @@ class MusicMeter:
         chroma = (s * peak) @ self._onehot                               # (m, 12)
         # each peak's frequency (parabola through the log levels of its bin and neighbours)
         # against the equal-tempered semitones of A 440 Hz, as a phase: 2π per semitone
-        a, b, c = core[:, :-2], core[:, 1:-1], core[:, 2:]
-        bend = a - 2.0 * b + c
-        delta = xp.clip(xp.where(bend < 0, 0.5 * (a - c) / xp.where(bend < 0, bend, -1.0), 0.0),
-                        -1.0, 1.0)
-        turn = 24.0 * math.pi * xp.log2((self._bins + delta) * self._bin_hz / 440.0)
-        weight = s[:, 1:-1] * peak[:, 1:-1]
-        tuning = xp.stack([xp.sum(weight * xp.cos(turn), axis=-1),
-                           xp.sum(weight * xp.sin(turn), axis=-1)], axis=-1)   # (m, 2)
+        row, col = xp.nonzero(peak)
+        a, b, c = core[row, col - 1], core[row, col], core[row, col + 1]
+        bend = a - 2.0 * b + c                            # < 0 at a peak, or 0 (flat top)
+        delta = xp.where(bend < 0, 0.5 * (a - c) / xp.where(bend < 0, bend, -1.0), 0.0)
+        turn = 24.0 * math.pi * xp.log2((lo + col + delta) * self._bin_hz / 440.0)
+        m = x.shape[0]
+        tuning = xp.stack([xp.bincount(row, weights=s[row, col] * xp.cos(turn), minlength=m),
+                           xp.bincount(row, weights=s[row, col] * xp.sin(turn), minlength=m)],
+                          axis=-1).astype(chroma.dtype)                   # (m, 2)
         self.power.extend(to_host(xp.mean(x * x, axis=-1)).tolist())
         self.share.extend(to_host(share).tolist())
         self.chroma.extend(to_host(xp.concatenate([chroma, tuning], axis=-1)).ravel().tolist())
@@ -520,6 +535,7 @@ class MusicMeter:
     def finish(self, speech_dbfs: float, *, keep: np.ndarray | None = None) -> MusicBed:
         """The music under the speech, given the active-speech level (S2). ``keep``: the
         frames to judge (the lecture itself; all when None); see :meth:`middles`."""
+        self._analyse()
         p = np.frombuffer(self.power, dtype=np.float64) if self.power else np.zeros(0)
         n = p.size
         if not math.isfinite(speech_dbfs) or n < 3:
@@ -573,6 +589,7 @@ class MusicMeter:
 
     def middles(self) -> np.ndarray:
         """Each frame's middle, seconds from the first sample."""
+        self._analyse()
         return (np.arange(len(self.power)) + 1.0) * self.hop_s
 
 
