@@ -121,6 +121,38 @@ class Programme:
         return self.limiter(self._read(n))
 
 
+# ------------------------------------------------------------------------------ S4 dropouts
+
+class Patch:
+    """``main`` with ``backup`` played instead over ``spans`` (seconds from the first sample
+    read): a recorder's dropouts filled from another microphone that heard the same speech
+    (in step with it, and at its level). Each patch fades in over the ``fade_s`` before its
+    span and out over the ``fade_s`` after (raised cosine; the two sounds are in step, so
+    the crossfade does not comb). Both sources are read all along, so they stay in step."""
+
+    def __init__(self, main: Callable[[int], np.ndarray], backup: Callable[[int], np.ndarray],
+                 spans: Sequence[tuple[float, float]], *, sample_rate: int,
+                 fade_s: float = 0.01) -> None:
+        self.main, self.backup = main, backup
+        self.fade = max(1, round(fade_s * sample_rate))
+        self.spans = [(round(a * sample_rate), round(b * sample_rate)) for a, b in spans]
+        self.position = 0
+
+    def read(self, n: int) -> np.ndarray:
+        x, y = self.main(n), self.backup(n)
+        start, self.position = self.position, self.position + n
+        f = self.fade
+        near = [(a, b) for a, b in self.spans if a - f < start + n and b + f > start]
+        if not near:
+            return x
+        t = np.arange(start, start + n, dtype=np.float64)
+        w = np.zeros(n)
+        for a, b in near:
+            w = np.maximum(w, np.clip(np.minimum(t - (a - f), (b + f) - t) / f, 0.0, 1.0))
+        w = (0.5 - 0.5 * np.cos(np.pi * w)).astype(np.float32)
+        return x * (1.0 - w) + y * w
+
+
 # ------------------------------------------------------------------------------ S2 noise
 
 #: STFT of the noise reducer and of the pause spectrum it is given: 1024 samples (21 ms at

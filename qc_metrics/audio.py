@@ -326,11 +326,14 @@ class DropoutMeter:
     ``min_s`` to ``max_s`` in which every sample, on every channel, stays ``depth_db`` under
     the room's noise floor (each sample under the threshold: FFmpeg ``silencedetect``'s
     rule), with active speech (ITU-T P.56's threshold) within ``side_s`` on both sides: the
-    sound breaks off and comes back. A pause taken to silence by a noise gate is not one (the
-    level before it is the room's, not speech), nor is a card's or an edit's silence longer
-    than ``max_s``. The room's floor is the quietest tenth of the 50 ms frames that carry any
-    sound; where most of the pauses are digital silence (a gate, edited pauses) there is no
-    room to fall under, and nothing is judged.
+    sound breaks off and comes back (``side_s`` 70 ms: a codec and a noise reducer smear each
+    edge of a dropout over tens of ms, AAC's overlapping 21 ms frames and the reducer's;
+    at 20 ms a dropout in a rendered, noise-reduced lecture went unseen). A pause taken to
+    silence by a noise gate is not one (the level before it is the room's, not speech, for
+    longer than that), nor is a card's or an edit's silence longer than ``max_s``. The
+    room's floor is the quietest tenth of the 50 ms frames that carry any sound; where most
+    of the pauses are digital silence (a gate, edited pauses) there is no room to fall
+    under, and nothing is judged.
 
     Streaming: each 2.5 ms frame's peak over all channels is kept as one byte (0.5 dB
     steps; 400 bytes a second) until the noise floor is known at the end.
@@ -341,7 +344,7 @@ class DropoutMeter:
     _STEP_DB = 0.5
 
     def __init__(self, *, sample_rate: float, depth_db: float = 20.0, min_s: float = 0.01,
-                 max_s: float = 2.0, side_s: float = 0.02) -> None:
+                 max_s: float = 2.0, side_s: float = 0.07) -> None:
         self.sample_rate = float(sample_rate)
         self.depth_db = float(depth_db)
         self.min_s, self.max_s, self.side_s = float(min_s), float(max_s), float(side_s)
@@ -545,8 +548,7 @@ class MusicMeter:
         sound = p > _SILENCE_POWER
         if keep is not None:
             sound &= keep
-        with np.errstate(divide="ignore"):
-            db = 10.0 * np.log10(p)
+        db = 10.0 * np.log10(np.maximum(p, _SILENCE_POWER))     # silence: outside ``sound``
         quiet = sound & (db <= speech_dbfs - self.pause_db)
         pause = quiet.copy()
         pause[1:] &= quiet[:-1]

@@ -37,6 +37,8 @@ class SourceInfo(BaseModel):
     #: seconds of this source per second of lecture: a separate recorder's clock against the
     #: cameras' (tasks.sync); its sound is resampled by it
     clock: float = 1.0
+    #: its sound matched the programme microphone's (tasks.sync): the same speech, in step
+    matched: bool = False
 
     def shown_sar(self, sar: float) -> float:
         """The pixels' aspect as displayed: a quarter turn turns it too."""

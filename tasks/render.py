@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from courseware.audio_chain import (
     HumNotch,
     NoiseReducer,
+    Patch,
     PeakLimiter,
     Programme,
     pause_spectrum,
@@ -38,12 +39,21 @@ from courseware.media import (
     open_media,
     rgb_to_frame,
 )
+from courseware.report import Check
 from courseware.subtitles import parse_srt, shift_and_clip
 from courseware.video_chain import SourceChain, SourcePlan, VideoPlan
 from encoder_profiles import Profile, load_layout
-from qc_metrics.audio import ANTI_PHASE, AudioQC, SpectrumClasses, hum_to_remove, live_channel
+from qc_metrics.audio import (
+    ANTI_PHASE,
+    AudioQC,
+    SpectrumClasses,
+    SpeechNoiseMeter,
+    hum_to_remove,
+    live_channel,
+)
 from qc_metrics.colour import CameraSpan
-from qc_metrics.loudness import LoudnessMeter
+from qc_metrics.frames import timecode
+from qc_metrics.loudness import FilterBank, LoudnessMeter
 from tasks.probe import LectureInputs, SourceInfo
 
 log = logging.getLogger(__name__)
@@ -88,6 +98,11 @@ class AudioPlan(BaseModel):
     intro_gain_db: float = 0.0
     #: background music already in the source, dB under its speech (None: none heard; S4)
     music_under_db: float | None = None
+    #: S4: the source's dropouts (lecture time, s), played from this source's own sound …
+    patch_role: str | None = None
+    patch_spans: tuple[tuple[float, float], ...] = ()
+    #: … at this gain over the programme's (its speech brought to the source's level)
+    patch_gain_db: float = 0.0
 
 
 class RenderResult(BaseModel):
@@ -138,7 +153,7 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
         meter.process(block, t)
         pauses.consume(block)
         remaining, t = remaining - n, t + n / rate
-    meter.finish()
+    checks = {c.id: c for c in meter.finish()}
     loud, hum = meter.loudness.result(), meter.hum.finish()
     if not math.isfinite(loud.true_peak_dbfs):
         return AudioPlan(role=src.role)
@@ -171,6 +186,9 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
     # floor raised the lecture)
     intro = _intro_gain(inputs, profile, lufs=(integrated + gain if math.isfinite(integrated)
                                                else enc.loudness_target_lufs))
+    patch_role, patch_spans, patch_gain = _dropout_patch(inputs, src, checks["audio.dropouts"],
+                                                         speech_dbfs=speech.speech_dbfs,
+                                                         rate=rate)
     return AudioPlan(role=src.role, integrated_lufs=_finite(integrated),
                      true_peak_dbfs=loud.true_peak_dbfs, gain_db=gain, notch_hz=notch,
                      channel=channel, correlation=correlation, dc_offset=dc,
@@ -178,7 +196,36 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
                              and correlation <= ANTI_PHASE),
                      channel_levels_dbfs=tuple(max(x, SILENT_DBFS) for x in levels),
                      snr_db=_finite(speech.snr_db), noise_reduction_db=reduction,
-                     noise_spectrum=spectrum, intro_gain_db=intro, music_under_db=music)
+                     noise_spectrum=spectrum, intro_gain_db=intro, music_under_db=music,
+                     patch_role=patch_role, patch_spans=patch_spans, patch_gain_db=patch_gain)
+
+
+def _dropout_patch(inputs: LectureInputs, src: SourceInfo, dropouts: Check, *,
+                   speech_dbfs: float, rate: int
+                   ) -> tuple[str | None, tuple[tuple[float, float], ...], float]:
+    """S4: the programme microphone's dropouts, and a camera whose own microphone heard the
+    same speech (its sound matched in the sync) to play there, with the gain that brings its
+    speech to the microphone's level (P.56 active levels). Nothing when there is no such
+    camera."""
+    spans = tuple((e.start_s, e.end_s) for e in dropouts.events)
+    backup = next((s for r in ("teacher", "slides") if r != src.role
+                   and (s := inputs.sources.get(r)) is not None and s.has_audio and s.matched),
+                  None)
+    if not spans or backup is None or not math.isfinite(speech_dbfs):
+        return None, (), 0.0
+    feed = AudioFeed(backup.path, rate=rate, start_s=backup.offset_s, lecture=inputs.label,
+                     clock=backup.clock)
+    bank, meter = FilterBank(sample_rate=rate), SpeechNoiseMeter(sample_rate=rate)
+    remaining = round(main_duration(inputs) * rate)
+    while remaining > 0:
+        n = min(remaining, rate)
+        for hop in bank.push(feed.read(n)):
+            meter.consume(hop)
+        remaining -= n
+    level = meter.finish().speech_dbfs
+    if not math.isfinite(level):
+        return None, (), 0.0
+    return backup.role, spans, speech_dbfs - level
 
 
 def _intro_gain(inputs: LectureInputs, profile: Profile, *, lufs: float) -> float:
@@ -328,6 +375,18 @@ def music_bed(inputs: LectureInputs, audio: AudioPlan, profile: Profile) -> list
             f"(the reducer would take the music for noise){loud}"]
 
 
+def patched(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
+    """The programme microphone's dropouts, played from a camera's own sound."""
+    if audio.patch_role is None or not audio.patch_spans or audio.role is None:
+        return []
+    first = audio.patch_spans[0][0]
+    return [f"{inputs.label} {audio.role}: the sound drops out {len(audio.patch_spans)} "
+            f"time(s) in the speech (first at {timecode(first)} of the lecture); those "
+            f"stretches are played from the {audio.patch_role} camera's own sound "
+            f"({audio.patch_gain_db:+.1f} dB to match). Next time, check the wireless "
+            "microphone's batteries, range and channel"]
+
+
 def one_sided(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
     """The programme microphone recorded on one channel only, put on both sides."""
     if audio.channel is None or audio.role is None:
@@ -386,7 +445,8 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
     plans = video.sources if video is not None else {}
     warnings = (below_hd(inputs, profile) + hdr_sources(inputs) + combed(inputs, video)
                 + one_sided(inputs, audio) + anti_phase(inputs, audio)
-                + too_noisy(inputs, audio, profile) + music_bed(inputs, audio, profile))
+                + too_noisy(inputs, audio, profile) + music_bed(inputs, audio, profile)
+                + patched(inputs, audio))
     for w in warnings:
         log.warning(w)
     comp = lecture_compositor(lecture, inputs, profile=profile, video=video)
@@ -430,8 +490,16 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
             if notch.active and master is not None:  # no ringing where the lecture begins
                 notch.warm_up(_programme_feed(master, audio, rate=rate,
                                               lecture=inputs.label).read(rate))
+            read = feed.read
+            if audio.patch_role is not None and audio.patch_spans:   # S4: the dropouts
+                backup = inputs.sources[audio.patch_role]
+                read = Patch(feed.read, AudioFeed(
+                    backup.path, rate=rate, start_s=backup.offset_s, lecture=inputs.label,
+                    gain=10 ** ((audio.gain_db + audio.patch_gain_db) / 20),
+                    clock=backup.clock).read, audio.patch_spans, sample_rate=rate).read
+
             def notched(n: int) -> np.ndarray:
-                return notch(feed.read(n))
+                return notch(read(n))
 
             sound = notched
             if audio.noise_reduction_db > 0 and audio.noise_spectrum:  # S2, after the gain

@@ -84,7 +84,8 @@ def sync_sources(inputs: LectureInputs, *, window_s: float = 120.0,
     drift = _recorder_drift(inputs, ref, offsets, window_s=window_s, log=log)
     # source time at reference time 0; shift so that every source has started at t = 0
     shift = max(0.0, *(-off for off in offsets.values()))
-    sources = {role: src.model_copy(update={"offset_s": offsets[role] + shift})
+    sources = {role: src.model_copy(update={"offset_s": offsets[role] + shift,
+                                            "matched": role != ref.role})
                if role in offsets else src for role, src in inputs.sources.items()}
     if drift is not None:
         # the lecture runs on the cameras' clock: the recorder is read at its own rate, from

@@ -149,3 +149,74 @@ def test_respeed_is_a_clean_resampler(ratio: float) -> None:
     truth = np.stack([np.sin(2 * np.pi * 1000 * t), np.sin(2 * np.pi * 5000 * t + 1)])
     err = y[:, 64:] - truth[:, 64:]             # after the kernel's half at the start
     assert 10 * np.log10(np.mean(err ** 2) / 0.5) < -70.0
+
+
+def _lecture_sound(path, start_s: float) -> np.ndarray:
+    import av
+
+    with av.open(str(path)) as c:
+        sound = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)
+    return sound[:, round(start_s * FS):]
+
+
+def test_a_recorders_dropouts_are_played_from_the_cameras_own_sound(tmp_path) -> None:
+    """A wireless microphone's recorder loses the speech for 300 ms (a receiver dropping
+    out); the teacher camera's own microphone heard the same speech, 6 dB quieter, over its
+    own hiss. The plan finds the dropout and the camera, the render plays that stretch from
+    the camera at the recorder's level: the lecture has no dropout left, and the stretch
+    carries the speech at the level around it. Without the patch the lecture fails S4."""
+    from audio_signals import speech_like, white_noise, write_wav
+    from course_files import one_lecture
+
+    from courseware.course import load_course
+    from encoder_profiles import load_profile
+    from qc_metrics.audio import AudioQC
+    from tasks.probe import probe_lecture
+    from tasks.render import patched, plan_audio, render_lecture
+    from tasks.sync import sync_sources
+
+    scene = _scene()
+    active = speech_like(level_dbfs=-26.0, seconds=LECTURE_S, sample_rate=FS, seed=5).active
+    gone = (round(9.0 * FS), round(9.3 * FS))
+    assert active[gone[0] - FS // 10: gone[1] + FS // 10].all()       # mid-sentence
+    _camera(tmp_path / "teacher.mp4",
+            0.5 * scene + white_noise(rms_dbfs=-52.0, seconds=LECTURE_S, sample_rate=FS,
+                                      seed=9)[0])
+    mic = scene.copy()
+    mic[gone[0]: gone[1]] = 0.0
+    write_wav(tmp_path / "mic.wav", np.r_[np.zeros(FS), mic][None].repeat(2, axis=0), FS)
+    course = load_course(one_lecture(tmp_path, {"teacher": "teacher.mp4", "audio": "mic.wav"},
+                                     layout="teacher_only", name="掉线测试"))
+    profile = load_profile()
+    inputs = sync_sources(probe_lecture(course, course.lectures[0]))
+    plan = plan_audio(inputs, profile)
+    assert plan.patch_role == "teacher"
+    (span,) = plan.patch_spans
+    assert span == pytest.approx((9.0, 9.3), abs=0.005)
+    assert plan.patch_gain_db == pytest.approx(6.0, abs=0.5)
+    (warning,) = patched(inputs, plan)
+    assert "teacher camera" in warning and "00:00:09" in warning
+
+    def lecture(audio, name):
+        out = render_lecture(course, inputs, audio=audio, profile=profile,
+                             out_dir=tmp_path / name)
+        sound = _lecture_sound(out.path, out.cameras[0].start_s)
+        qc = AudioQC(sample_rate=FS, profile=profile)
+        qc.process(sound, 0.0)
+        checks = {c.id: c for c in qc.finish()}
+        return sound[0], checks["audio.dropouts"]
+
+    sound, dropouts = lecture(plan, "patched")
+    assert dropouts.status == "pass", dropouts.message
+
+    def rms_db(a: float, b: float) -> float:
+        x = sound[round(a * FS): round(b * FS)]
+        return float(10 * np.log10(np.mean(x * x) + 1e-30))
+
+    around = rms_db(8.0, 9.0) - 10 * np.log10(np.mean(scene[8 * FS: 9 * FS] ** 2))
+    inside = rms_db(9.0, 9.3) - 10 * np.log10(np.mean(scene[gone[0]: gone[1]] ** 2))
+    assert inside == pytest.approx(around, abs=1.5)        # the speech, at its own level
+    sound, dropouts = lecture(plan.model_copy(update={"patch_role": None}), "unpatched")
+    assert dropouts.status == "fail", dropouts.message
+    assert dropouts.events[0].start_s == pytest.approx(9.0, abs=0.06)
+    assert rms_db(9.05, 9.25) < -100.0                     # the recorder's silence
