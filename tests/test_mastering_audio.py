@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from course_files import one_lecture
 
-from courseware.audio_chain import HumNotch, NoiseReducer, PeakLimiter, pause_spectrum
+from courseware.audio_chain import HumNotch, NoiseReducer, Patch, PeakLimiter, pause_spectrum
 from courseware.course import load_course
 from encoder_profiles import load_profile
 from qc_metrics.audio import AudioQC, live_channel
@@ -257,6 +257,38 @@ def _reduced(x: np.ndarray, noise: np.ndarray, floor_db: float) -> np.ndarray:
 
     reducer = NoiseReducer(read, noise, floor_db=floor_db)
     return np.concatenate([reducer.read(1920) for _ in range(x.shape[1] // 1920)], axis=1)
+
+
+@pytest.mark.parametrize("block", [480, 1000, 48000])
+def test_a_patch_crossfades_into_the_backup_and_back(block: int) -> None:
+    """Outside a span and its fades: the main sound, sample for sample; inside: the backup;
+    in the 10 ms on each side a raised-cosine crossfade; read in any block size."""
+    n = 2 * RATE
+    main = np.vstack([np.arange(n), np.arange(n)]).astype(np.float32)
+    backup = -np.ones((2, n), np.float32)
+
+    def reader(x: np.ndarray):
+        at = [0]
+
+        def read(k: int) -> np.ndarray:
+            at[0] += k
+            return x[:, at[0] - k: at[0]]
+        return read
+
+    patch = Patch(reader(main), reader(backup), [(0.5, 0.8), (1.5, 1.5005)], sample_rate=RATE)
+    out = np.concatenate([patch.read(min(block, n - k)) for k in range(0, n, block)], axis=1)
+    fade = RATE // 100
+    a, b = RATE // 2, round(0.8 * RATE)
+    keep = np.ones(n, bool)
+    keep[a - fade: b + fade] = False
+    keep[round(1.5 * RATE) - fade: round(1.5005 * RATE) + fade] = False
+    assert np.array_equal(out[:, keep], main[:, keep])
+    assert np.array_equal(out[:, a:b], backup[:, a:b])
+    w = (main[0, a - fade: a] - out[0, a - fade: a]) / (main[0, a - fade: a] + 1.0)
+    ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(fade) / fade)
+    np.testing.assert_allclose(w, ramp, atol=1e-4)
+    # a span shorter than its fades still reaches the backup in its middle
+    assert out[0, round(1.50025 * RATE)] == pytest.approx(-1.0, abs=0.01)
 
 
 def test_noise_reducer_lowers_the_pauses_and_leaves_the_speech() -> None:
