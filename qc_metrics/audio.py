@@ -257,19 +257,25 @@ def estimate_speech_noise(frame_power: Any, *, noise_percentile: float = 10.0,
 
 class SpeechNoiseMeter:
     """Keeps the power of each 50 ms frame (mean over channels of the frame's variance, so a
-    DC offset is not counted as noise)."""
+    DC offset is not counted as noise), and each channel's (``channel_power``)."""
 
     FRAME_S = 0.05
 
     def __init__(self, *, sample_rate: float) -> None:
         self._frames = Framer(round(self.FRAME_S * sample_rate))
         self.power = array("d")
+        self.channel_power: list[array[float]] = []
 
     def consume(self, hop: Hop) -> None:
         xp = array_namespace(hop.raw)
         f = self._frames.push(hop.raw)                     # (C, m, L)
         if f.shape[1]:
-            self.power.extend(to_host(xp.mean(xp.var(f, axis=-1), axis=0)).tolist())
+            var = xp.var(f, axis=-1)                       # (C, m)
+            self.power.extend(to_host(xp.mean(var, axis=0)).tolist())
+            if not self.channel_power:
+                self.channel_power = [array("d") for _ in range(var.shape[0])]
+            for keep, row in zip(self.channel_power, to_host(var), strict=True):
+                keep.extend(row.tolist())
 
     def finish(self, *, noise_percentile: float = 10.0) -> SpeechNoise:
         return estimate_speech_noise(self.power, noise_percentile=noise_percentile)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -48,6 +49,7 @@ from qc_metrics.audio import (
     AudioQC,
     SpectrumClasses,
     SpeechNoiseMeter,
+    estimate_speech_noise,
     hum_to_remove,
     live_channel,
 )
@@ -84,6 +86,9 @@ class AudioPlan(BaseModel):
     #: DC offset of each of the source's channels, subtracted (S1: headroom, clicks at cuts);
     #: empty when every channel's is under DC_REMOVE
     dc_offset: tuple[float, ...] = ()
+    #: S2 of each channel where they are two microphones (the cleaner one is ``channel``;
+    #: 999: digital silence in the pauses); empty otherwise
+    channel_snr_db: tuple[float, ...] = ()
     #: RMS of each of the source's channels (SILENT_DBFS: digital silence; finite, as every
     #: field here, so the plan serialises as JSON)
     channel_levels_dbfs: tuple[float, ...] = ()
@@ -100,6 +105,8 @@ class AudioPlan(BaseModel):
     music_under_db: float | None = None
     #: S4: the source's dropouts (lecture time, s), played from this source's own sound …
     patch_role: str | None = None
+    #: … this channel of it on both sides (the source's other microphone), else as it is …
+    patch_channel: int | None = None
     patch_spans: tuple[tuple[float, float], ...] = ()
     #: … at this gain over the programme's (its speech brought to the source's level)
     patch_gain_db: float = 0.0
@@ -135,16 +142,29 @@ def main_duration(inputs: LectureInputs) -> float:
     return max(0.0, min(spans))
 
 
-def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
-    """First pass over the master microphone, lecture span only: loudness, true peak and mains
-    hum (BS.1770-4 / S3 meters of qc_metrics.audio). Decides gain and hum notches."""
-    src = master_audio(inputs)
-    if src is None:
-        return AudioPlan(role=None)
-    rate, enc = profile.delivery.audio_rate, profile.encode
+#: two live channels whose S2 differ by this much are two microphones (a wireless lavalier
+#: on one input, the camera's own on the other); a stereo pair hears one room on both
+TWO_MICROPHONES_DB = 6.0
+
+
+def two_microphones(snr_db: Sequence[float]) -> int | None:
+    """The channel of the cleaner microphone when a stereo source's two channels are two
+    microphones (their S2 ``TWO_MICROPHONES_DB`` or more apart); None otherwise."""
+    if len(snr_db) != 2 or any(math.isnan(x) for x in snr_db):
+        return None
+    best = 0 if snr_db[0] >= snr_db[1] else 1
+    return best if snr_db[best] - snr_db[1 - best] >= TWO_MICROPHONES_DB else None
+
+
+def _measure(inputs: LectureInputs, src: SourceInfo, profile: Profile, *,
+             channel: int | None = None) -> tuple[AudioQC, SpectrumClasses, dict[str, Check]]:
+    """One pass over the source's sound in the lecture (``channel`` on both sides): every
+    audio check, and the spectrum of its pauses."""
+    rate = profile.delivery.audio_rate
     feed = AudioFeed(src.path, rate=rate, start_s=src.offset_s, lecture=inputs.label,
-                     clock=src.clock)
-    meter = AudioQC(sample_rate=rate, profile=profile, hum_prominence_db=enc.hum_prominence_db)
+                     clock=src.clock, channel=channel)
+    meter = AudioQC(sample_rate=rate, profile=profile,
+                    hum_prominence_db=profile.encode.hum_prominence_db)
     pauses = pause_spectrum(rate)
     remaining, t = round(main_duration(inputs) * rate), 0.0
     while remaining > 0:
@@ -153,17 +173,36 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
         meter.process(block, t)
         pauses.consume(block)
         remaining, t = remaining - n, t + n / rate
-    checks = {c.id: c for c in meter.finish()}
-    loud, hum = meter.loudness.result(), meter.hum.finish()
-    if not math.isfinite(loud.true_peak_dbfs):
+    return meter, pauses, {c.id: c for c in meter.finish()}
+
+
+def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
+    """First pass over the master microphone, lecture span only: loudness, true peak and mains
+    hum (BS.1770-4 / S3 meters of qc_metrics.audio). Decides gain and hum notches. Where the
+    source's two channels are two microphones, a second pass measures the cleaner one as it
+    will play, on both sides."""
+    src = master_audio(inputs)
+    if src is None:
+        return AudioPlan(role=None)
+    rate, enc = profile.delivery.audio_rate, profile.encode
+    meter, pauses, checks = _measure(inputs, src, profile)
+    if not math.isfinite(meter.loudness.result().true_peak_dbfs):
         return AudioPlan(role=src.role)
     levels = meter.channel_levels_dbfs()
     channel = live_channel(levels)
     correlation = meter.channel_correlation()
     means = meter.channel_means()
     dc = tuple(means) if max(map(abs, means), default=0.0) >= DC_REMOVE else ()
+    mics: tuple[float, ...] = ()
+    if channel is None:
+        each = tuple(estimate_speech_noise(p).snr_db for p in meter.speech.channel_power)
+        better = two_microphones(each)
+        if better is not None:
+            channel, mics = better, each
+            meter, pauses, checks = _measure(inputs, src, profile, channel=better)
+    loud, hum = meter.loudness.result(), meter.hum.finish()
     integrated = loud.integrated_lufs
-    if channel is not None:
+    if channel is not None and not mics:
         # the live channel on both sides: BS.1770 sums the channels' powers, so +3.01 dB
         # (the peak, the hum and the other measures are the live channel's already)
         integrated += 10.0 * math.log10(2.0)
@@ -180,41 +219,41 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
              if bed is not None and math.isfinite(bed.level_dbfs) else None)
     # a music bed in the pauses is no noise to reduce (the reducer would take it away)
     reduction, spectrum = ((0.0, ()) if music is not None else
-                           _noise_reduction(speech.snr_db, pauses, channel=channel,
-                                            profile=profile))
+                           _noise_reduction(speech.snr_db, pauses,
+                                            channel=None if mics else channel, profile=profile))
     # the intro at the lecture's loudness as rendered (the target, or louder where S1's peak
     # floor raised the lecture)
     intro = _intro_gain(inputs, profile, lufs=(integrated + gain if math.isfinite(integrated)
                                                else enc.loudness_target_lufs))
-    patch_role, patch_spans, patch_gain = _dropout_patch(inputs, src, checks["audio.dropouts"],
-                                                         speech_dbfs=speech.speech_dbfs,
-                                                         rate=rate)
+    patch = _dropout_patch(inputs, src, checks["audio.dropouts"], speech_dbfs=speech.speech_dbfs,
+                           rate=rate, other=1 - channel if mics and channel is not None else None)
     return AudioPlan(role=src.role, integrated_lufs=_finite(integrated),
                      true_peak_dbfs=loud.true_peak_dbfs, gain_db=gain, notch_hz=notch,
                      channel=channel, correlation=correlation, dc_offset=dc,
                      invert=(channel is None and correlation is not None
                              and correlation <= ANTI_PHASE),
                      channel_levels_dbfs=tuple(max(x, SILENT_DBFS) for x in levels),
+                     channel_snr_db=tuple(x if math.isfinite(x) else 999.0 for x in mics),
                      snr_db=_finite(speech.snr_db), noise_reduction_db=reduction,
                      noise_spectrum=spectrum, intro_gain_db=intro, music_under_db=music,
-                     patch_role=patch_role, patch_spans=patch_spans, patch_gain_db=patch_gain)
+                     **patch)
 
 
 def _dropout_patch(inputs: LectureInputs, src: SourceInfo, dropouts: Check, *,
-                   speech_dbfs: float, rate: int
-                   ) -> tuple[str | None, tuple[tuple[float, float], ...], float]:
-    """S4: the programme microphone's dropouts, and a camera whose own microphone heard the
-    same speech (its sound matched in the sync) to play there, with the gain that brings its
-    speech to the microphone's level (P.56 active levels). Nothing when there is no such
-    camera."""
+                   speech_dbfs: float, rate: int, other: int | None) -> dict[str, Any]:
+    """S4: the programme microphone's dropouts, and another microphone that heard the same
+    speech, to play there: ``other``, the source's other channel when the source carries two
+    microphones, else a camera whose own sound was matched in the sync; with the gain that
+    brings its speech to the microphone's level (P.56 active levels). AudioPlan's patch
+    fields; none when there is no such microphone."""
     spans = tuple((e.start_s, e.end_s) for e in dropouts.events)
-    backup = next((s for r in ("teacher", "slides") if r != src.role
-                   and (s := inputs.sources.get(r)) is not None and s.has_audio and s.matched),
-                  None)
+    backup = src if other is not None else next(
+        (s for r in ("teacher", "slides") if r != src.role
+         and (s := inputs.sources.get(r)) is not None and s.has_audio and s.matched), None)
     if not spans or backup is None or not math.isfinite(speech_dbfs):
-        return None, (), 0.0
+        return {}
     feed = AudioFeed(backup.path, rate=rate, start_s=backup.offset_s, lecture=inputs.label,
-                     clock=backup.clock)
+                     clock=backup.clock, channel=other)
     bank, meter = FilterBank(sample_rate=rate), SpeechNoiseMeter(sample_rate=rate)
     remaining = round(main_duration(inputs) * rate)
     while remaining > 0:
@@ -224,8 +263,9 @@ def _dropout_patch(inputs: LectureInputs, src: SourceInfo, dropouts: Check, *,
         remaining -= n
     level = meter.finish().speech_dbfs
     if not math.isfinite(level):
-        return None, (), 0.0
-    return backup.role, spans, speech_dbfs - level
+        return {}
+    return {"patch_role": backup.role, "patch_channel": other, "patch_spans": spans,
+            "patch_gain_db": speech_dbfs - level}
 
 
 def _intro_gain(inputs: LectureInputs, profile: Profile, *, lufs: float) -> float:
@@ -380,11 +420,22 @@ def patched(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
     if audio.patch_role is None or not audio.patch_spans or audio.role is None:
         return []
     first = audio.patch_spans[0][0]
+    other = (f"channel {audio.patch_channel + 1} of the same recording (its other microphone)"
+             if audio.patch_channel is not None else f"the {audio.patch_role} camera's own sound")
     return [f"{inputs.label} {audio.role}: the sound drops out {len(audio.patch_spans)} "
             f"time(s) in the speech (first at {timecode(first)} of the lecture); those "
-            f"stretches are played from the {audio.patch_role} camera's own sound "
-            f"({audio.patch_gain_db:+.1f} dB to match). Next time, check the wireless "
-            "microphone's batteries, range and channel"]
+            f"stretches are played from {other} ({audio.patch_gain_db:+.1f} dB to match). "
+            "Next time, check the wireless microphone's batteries, range and channel"]
+
+
+def two_mics(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
+    """The programme source's two channels are two microphones: the cleaner is used."""
+    if not audio.channel_snr_db or audio.channel is None or audio.role is None:
+        return []
+    snrs = ", ".join(f"channel {i + 1} {'—' if x >= 999 else f'{x:.0f} dB'}"
+                     for i, x in enumerate(audio.channel_snr_db))
+    return [f"{inputs.label} {audio.role}: the two sound channels are two microphones (S2 "
+            f"{snrs}): channel {audio.channel + 1}, the cleaner, is used on both sides"]
 
 
 def one_sided(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
@@ -446,7 +497,7 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
     warnings = (below_hd(inputs, profile) + hdr_sources(inputs) + combed(inputs, video)
                 + one_sided(inputs, audio) + anti_phase(inputs, audio)
                 + too_noisy(inputs, audio, profile) + music_bed(inputs, audio, profile)
-                + patched(inputs, audio))
+                + two_mics(inputs, audio) + patched(inputs, audio))
     for w in warnings:
         log.warning(w)
     comp = lecture_compositor(lecture, inputs, profile=profile, video=video)
@@ -496,7 +547,8 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                 read = Patch(feed.read, AudioFeed(
                     backup.path, rate=rate, start_s=backup.offset_s, lecture=inputs.label,
                     gain=10 ** ((audio.gain_db + audio.patch_gain_db) / 20),
-                    clock=backup.clock).read, audio.patch_spans, sample_rate=rate).read
+                    clock=backup.clock, channel=audio.patch_channel).read, audio.patch_spans,
+                    sample_rate=rate).read
 
             def notched(n: int) -> np.ndarray:
                 return notch(read(n))

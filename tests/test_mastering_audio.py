@@ -196,6 +196,60 @@ def test_a_microphone_wired_inverted_on_one_input_is_put_right(tmp_path: Path) -
         plan.integrated_lufs + plan.gain_db, abs=1.0)
 
 
+def test_two_microphones_on_two_inputs_the_cleaner_is_used_and_patched(tmp_path: Path
+                                                                       ) -> None:
+    """A camcorder with a wireless lavalier on input 1 (the speech 45 dB over its hiss) and
+    its own microphone on input 2 (the same speech 3 ms later and 6 dB quieter, 20 dB over
+    the room); the lavalier drops out for 300 ms mid-sentence. The plan uses the lavalier on
+    both sides, measured as it will play; its dropout is played from input 2 at the
+    lavalier's level; the lecture has no dropout, passes S2 and sits at the course
+    loudness."""
+    seconds = 12.0
+    speech = sig.speech_like(level_dbfs=-20.0, seconds=seconds, sample_rate=RATE, seed=7)
+    clean = speech.samples[0]
+    lav = clean + sig.pink_noise(rms_dbfs=-65.0, seconds=seconds, sample_rate=RATE, seed=8)[0]
+    late = round(0.003 * RATE)
+    own = (0.5 * np.r_[np.zeros(late), clean[:-late]]
+           + sig.pink_noise(rms_dbfs=-46.0, seconds=seconds, sample_rate=RATE, seed=9)[0])
+    a = next(i for i in range(6 * RATE, 10 * RATE, RATE // 100)
+             if speech.active[i - RATE // 10: i + round(0.4 * RATE)].all())
+    b = a + round(0.3 * RATE)
+    lav[a:b] = 0.0
+    course = load_course(_course(tmp_path / "two", np.vstack([lav, own]), seconds=seconds))
+    inputs = probe_lecture(course, course.lectures[0])
+    plan = plan_audio(inputs, PROFILE)
+    assert plan.channel == 0 and not plan.invert
+    assert plan.channel_snr_db[0] - plan.channel_snr_db[1] > 15.0, plan.channel_snr_db
+    assert (plan.patch_role, plan.patch_channel) == ("teacher", 1)
+    (span,) = plan.patch_spans
+    assert span == pytest.approx((a / RATE, b / RATE), abs=0.03)     # AAC: ± a frame
+    assert plan.patch_gain_db == pytest.approx(6.0, abs=1.0)
+    out = render_lecture(course, inputs, audio=plan, profile=PROFILE, out_dir=tmp_path / "out")
+    assert any("two microphones" in w and "channel 1, the cleaner" in w for w in out.warnings)
+    assert any("channel 2 of the same recording" in w for w in out.warnings), out.warnings
+    qc = _metered(out.path, out.cameras)
+    left, right = qc.channel_levels_dbfs()
+    assert abs(left - right) < 0.1, (left, right)                   # one microphone on both
+    checks = {c.id: c for c in qc.finish()}
+    assert checks["audio.dropouts"].status == "pass", checks["audio.dropouts"].message
+    assert checks["audio.snr"].status == "pass", checks["audio.snr"].message
+    assert checks["audio.loudness"].measured == pytest.approx(
+        plan.integrated_lufs + plan.gain_db, abs=1.0)
+    # the patched stretch carries the speech at the level around it (0.1 s of each side)
+    start = out.cameras[0].start_s
+    with av.open(str(out.path)) as c:
+        sound = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)[0]
+
+    def level(i: int, j: int) -> float:
+        x = sound[round(start * RATE) + i: round(start * RATE) + j]
+        return float(10 * np.log10(np.mean(x * x) + 1e-30) - 10 * np.log10(
+            np.mean(clean[i:j] ** 2)))
+
+    tenth = RATE // 10
+    assert level(a, b) == pytest.approx(level(a - tenth, a) / 2 + level(b, b + tenth) / 2,
+                                        abs=2.0)
+
+
 def test_in_phase_sound_is_left_as_it_is(mastered: dict) -> None:
     checks, plan = mastered["loud"]
     assert not plan.invert and plan.correlation == pytest.approx(1.0, abs=0.01)
