@@ -416,7 +416,7 @@ def music_bed(inputs: LectureInputs, audio: AudioPlan, profile: Profile) -> list
 
 
 def patched(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
-    """The programme microphone's dropouts, played from a camera's own sound."""
+    """The programme microphone's dropouts, played from another microphone's sound."""
     if audio.patch_role is None or not audio.patch_spans or audio.role is None:
         return []
     first = audio.patch_spans[0][0]
@@ -440,7 +440,7 @@ def two_mics(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
 
 def one_sided(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
     """The programme microphone recorded on one channel only, put on both sides."""
-    if audio.channel is None or audio.role is None:
+    if audio.channel is None or audio.role is None or audio.channel_snr_db:
         return []
     levels = ", ".join("silent" if x <= SILENT_DBFS else f"{x:.0f} dBFS"
                        for x in audio.channel_levels_dbfs)

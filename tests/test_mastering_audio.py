@@ -227,6 +227,7 @@ def test_two_microphones_on_two_inputs_the_cleaner_is_used_and_patched(tmp_path:
     out = render_lecture(course, inputs, audio=plan, profile=PROFILE, out_dir=tmp_path / "out")
     assert any("two microphones" in w and "channel 1, the cleaner" in w for w in out.warnings)
     assert any("channel 2 of the same recording" in w for w in out.warnings), out.warnings
+    assert not any("on channel 1 only" in w for w in out.warnings), out.warnings
     qc = _metered(out.path, out.cameras)
     left, right = qc.channel_levels_dbfs()
     assert abs(left - right) < 0.1, (left, right)                   # one microphone on both
