@@ -280,10 +280,13 @@ class SpeechNoiseMeter:
     def finish(self, *, noise_percentile: float = 10.0) -> SpeechNoise:
         return estimate_speech_noise(self.power, noise_percentile=noise_percentile)
 
-    def inside(self, spans: Sequence[tuple[float, float]], t0: float) -> np.ndarray:
+    def inside(self, spans: Sequence[tuple[float, float]], t0: float,
+               channel: int | None = None) -> np.ndarray:
         """The powers of the frames whose middles lie inside ``spans``, the first frame
-        starting at ``t0`` (all of them when there are no spans)."""
-        power = np.frombuffer(self.power, dtype=np.float64) if self.power else np.zeros(0)
+        starting at ``t0`` (all of them when there are no spans); of ``channel`` alone when
+        given, else the mean over the channels."""
+        kept = self.power if channel is None else self.channel_power[channel]
+        power = np.frombuffer(kept, dtype=np.float64) if kept else np.zeros(0)
         if not spans:
             return power
         return power[within(t0 + (np.arange(power.size) + 0.5) * self.FRAME_S, spans)]
@@ -314,6 +317,7 @@ class Dropout:
     start_s: float       #: from the first sample, to the meter's frame (2.5 ms)
     end_s: float
     level_dbfs: float    #: the loudest sample peak inside (−inf: digital silence)
+    channel: int | None = None   #: the one channel that dropped out (None: all of them)
 
 
 @dataclass(frozen=True)
@@ -341,8 +345,12 @@ class DropoutMeter:
     of the pauses are digital silence (a gate, edited pauses) there is no room to fall
     under, and nothing is judged.
 
-    Streaming: each 2.5 ms frame's peak over all channels is kept as one byte (0.5 dB
-    steps; 400 bytes a second) until the noise floor is known at the end.
+    Where one channel breaks off while the other goes on (two microphones on a camera's
+    two inputs, the wireless one losing its receiver), that channel's dropout is found by
+    the same rule against its own room and speech.
+
+    Streaming: each 2.5 ms frame's peak on each channel is kept as one byte (0.5 dB
+    steps; 400 bytes a second a channel) until the noise floor is known at the end.
     """
 
     FRAME_S = 0.0025
@@ -356,13 +364,17 @@ class DropoutMeter:
         self.min_s, self.max_s, self.side_s = float(min_s), float(max_s), float(side_s)
         self._frames = Framer(round(self.FRAME_S * sample_rate))
         self.frame_s = self._frames.length / self.sample_rate
-        self.codes = bytearray()
+        self.codes: list[bytearray] = []      #: per channel
 
     def consume(self, hop: Hop) -> None:
         xp = array_namespace(hop.raw)
         f = self._frames.push(hop.raw)                     # (C, m, L)
         if f.shape[1]:
-            self.codes.extend(self.encode(to_host(xp.max(xp.abs(f), axis=(0, 2)))))
+            peaks = to_host(xp.max(xp.abs(f), axis=2))     # (C, m)
+            if not self.codes:
+                self.codes = [bytearray() for _ in range(peaks.shape[0])]
+            for keep, row in zip(self.codes, peaks, strict=True):
+                keep.extend(self.encode(row))
 
     @classmethod
     def encode(cls, peaks: np.ndarray) -> bytes:
@@ -373,10 +385,33 @@ class DropoutMeter:
         code = np.clip(np.floor(-db / cls._STEP_DB), 0, cls._ZERO - 1)
         return np.where(peaks > 0, code, cls._ZERO).astype(np.uint8).tobytes()
 
-    def finish(self, frame_power: Sequence[float] | np.ndarray, speech_dbfs: float) -> Dropouts:
+    def finish(self, frame_power: Sequence[float] | np.ndarray, speech_dbfs: float,
+               channels: Sequence[np.ndarray] = ()) -> Dropouts:
         """The dropouts, given the powers of the 50 ms frames (:class:`SpeechNoiseMeter`)
-        and the active-speech level (S2)."""
-        p = np.asarray(frame_power, dtype=np.float64)
+        and the active-speech level (S2): where every channel drops out, and, given
+        ``channels`` (each channel's frame powers), where one does on its own (two
+        microphones on a camera's two inputs, a wireless one losing its receiver), each
+        judged by its own room and speech."""
+        codes = [np.frombuffer(bytes(c), dtype=np.uint8).astype(np.int16) for c in self.codes]
+        if not codes:
+            return Dropouts(math.nan, (), gated=False)
+        # a frame is under when every channel is: its loudest channel's peak (the lowest code)
+        result = self._find(np.min(codes, axis=0), np.asarray(frame_power, np.float64),
+                            speech_dbfs)
+        if len(codes) < 2 or len(channels) != len(codes) or not math.isfinite(result.floor_dbfs):
+            return result
+        found = list(result.found)
+        for k, (own, power) in enumerate(zip(codes, channels, strict=True)):
+            power = np.asarray(power, np.float64)
+            alone = self._find(own, power, estimate_speech_noise(power).speech_dbfs)
+            found += [Dropout(d.start_s, d.end_s, d.level_dbfs, k) for d in alone.found
+                      if not any(d.start_s < f.end_s and f.start_s < d.end_s for f in found)]
+        return Dropouts(result.floor_dbfs, tuple(sorted(found, key=lambda d: d.start_s)),
+                        gated=False)
+
+    def _find(self, codes: np.ndarray, p: np.ndarray, speech_dbfs: float) -> Dropouts:
+        """The dropouts in one sequence of frame codes, given its frames' powers and its
+        speech level."""
         silent = p <= _SILENCE_POWER
         if not math.isfinite(speech_dbfs) or silent.all():
             return Dropouts(math.nan, (), gated=False)
@@ -385,7 +420,6 @@ class DropoutMeter:
             return Dropouts(math.nan, (), gated=True)
         # the room: the quietest tenth of the frames that carry any sound
         floor = power_db(float(np.percentile(p[~silent], 10.0)))
-        codes = np.frombuffer(bytes(self.codes), dtype=np.uint8).astype(np.int16)
         # under: the frame's peak is below the threshold even at the top of its 0.5 dB step
         under = codes > -(floor - self.depth_db) / self._STEP_DB
         # speaking: the frame's peak reaches P.56's activity threshold even at the bottom
@@ -1125,7 +1159,9 @@ class AudioQC(Detector):
     def _dropouts_check(self, speech: SpeechNoise, power: np.ndarray) -> Check:
         """``power``: the 50 ms frames S2 was judged on."""
         meter = self.dropouts
-        result = meter.finish(power, speech.speech_dbfs)
+        t0 = self._time(0.0)
+        result = meter.finish(power, speech.speech_dbfs, [
+            self.speech.inside(self.spans, t0, k) for k in range(len(self.speech.channel_power))])
         if not math.isfinite(result.floor_dbfs):
             why = ("most of the pauses are digital silence (a noise gate or edited pauses): "
                    "a dropout cannot be told from a pause" if result.gated else
@@ -1141,10 +1177,12 @@ class AudioQC(Detector):
             return Check("audio.dropouts", "S4", "pass", 0.0, 0.0, "dropouts",
                          f"no dropouts: the sound never broke off in the speech ({rule})")
         spans = [(self._time(d.start_s), self._time(d.end_s),
-                  f"sound gone for {1000 * (d.end_s - d.start_s):.0f} ms ("
+                  ("sound" if d.channel is None else f"channel {d.channel + 1}'s sound")
+                  + f" gone for {1000 * (d.end_s - d.start_s):.0f} ms ("
                   + ("digital silence" if d.level_dbfs == -math.inf else
-                     f"peaks {d.level_dbfs:.1f} dBFS, "
-                     f"{result.floor_dbfs - d.level_dbfs:.0f} dB under the room") + ")")
+                     f"peaks {d.level_dbfs:.1f} dBFS" + (
+                         f", {result.floor_dbfs - d.level_dbfs:.0f} dB under the room"
+                         if d.channel is None else "")) + ")")
                  for d in found]
         events = _merge_events(spans, gap_s=0.25, limit=self.max_events)
         return Check("audio.dropouts", "S4", "fail", float(len(found)), 0.0, "dropouts",

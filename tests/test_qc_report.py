@@ -200,6 +200,29 @@ def test_a_dropout_survives_aac_and_is_found(tmp_path: Path, profile: Profile) -
     assert (event.start_s, event.end_s) == pytest.approx((7.6, 7.9), abs=0.03)
 
 
+def test_one_channels_dropout_is_found(tmp_path: Path, profile: Profile) -> None:
+    # a camcorder: a wireless lavalier on input 1 loses its receiver for 300 ms while the
+    # camera's own microphone on input 2 goes on (6 dB quieter, its room 20 dB under)
+    rate = 48000
+    speech = audio_signals.speech_like(level_dbfs=-20.0, seconds=12.0, sample_rate=rate,
+                                       seed=1)
+    lav = speech.samples[0] + audio_signals.pink_noise(rms_dbfs=-65.0, seconds=12.0,
+                                                       sample_rate=rate, seed=2)[0]
+    own = 0.5 * speech.samples[0] + audio_signals.pink_noise(rms_dbfs=-46.0, seconds=12.0,
+                                                             sample_rate=rate, seed=3)[0]
+    i, j = round(7.6 * rate), round(7.9 * rate)
+    assert speech.active[i - 960: j + 960].all()
+    lav[i:j] = 0.0
+    wav, path = tmp_path / "camera.wav", tmp_path / "camera.m4a"
+    audio_signals.write_wav(wav, np.vstack([lav, own]), rate)
+    _ffmpeg("-i", str(wav), "-c:a", "aac", "-b:a", "192k", str(path))
+    check = _check(qc_file(path, profile=profile, gpu=False).report, "audio.dropouts")
+    assert (check.status, check.measured) == ("fail", 1.0), check.message
+    (event,) = check.events
+    assert (event.start_s, event.end_s) == pytest.approx((7.6, 7.9), abs=0.03)
+    assert "channel 1's sound gone" in event.detail
+
+
 def test_a_music_bed_survives_aac_and_is_weighed(tmp_path: Path, profile: Profile) -> None:
     # a lecture delivered with music 10 dB under the narration (S4 wants 15), through AAC
     speech = audio_signals.speech_like(level_dbfs=-20.0, seconds=24.0, sample_rate=48000,
