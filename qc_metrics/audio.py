@@ -270,11 +270,11 @@ class SpeechNoiseMeter:
         xp = array_namespace(hop.raw)
         f = self._frames.push(hop.raw)                     # (C, m, L)
         if f.shape[1]:
-            var = xp.var(f, axis=-1)                       # (C, m)
-            self.power.extend(to_host(xp.mean(var, axis=0)).tolist())
+            var = to_host(xp.var(f, axis=-1))              # (C, m)
+            self.power.extend(var.mean(axis=0).tolist())
             if not self.channel_power:
                 self.channel_power = [array("d") for _ in range(var.shape[0])]
-            for keep, row in zip(self.channel_power, to_host(var), strict=True):
+            for keep, row in zip(self.channel_power, var, strict=True):
                 keep.extend(row.tolist())
 
     def finish(self, *, noise_percentile: float = 10.0) -> SpeechNoise:
@@ -478,9 +478,9 @@ class MusicMeter:
     hum keep one chord for the whole window) and are in tune with one another (tuning
     vectors' resultant at least ``in_tune`` of their weight: instruments keep to one tuning,
     whatever its A, where voices talking in the background glide through every pitch). The
-    music's level: the mean power of the
-    tonal pause frames of the windows with music. Under ``min_pause_s`` of pause frames in
-    all, nothing is judged (speech without pauses, or music as loud as the speech).
+    music's level: the mean power of the tonal pause frames of the windows with music.
+    Under ``min_pause_s`` of pause frames in all, nothing is judged (speech without pauses,
+    or music as loud as the speech).
 
     Streaming: per frame 16 numbers are kept (68 bytes, 1.6 kB a second).
     """

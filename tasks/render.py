@@ -194,8 +194,9 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
     means = meter.channel_means()
     dc = tuple(means) if max(map(abs, means), default=0.0) >= DC_REMOVE else ()
     mics: tuple[float, ...] = ()
+    first = meter.speech                       # each channel's frames, as recorded
     if channel is None:
-        each = tuple(estimate_speech_noise(p).snr_db for p in meter.speech.channel_power)
+        each = tuple(estimate_speech_noise(p).snr_db for p in first.channel_power)
         better = two_microphones(each)
         if better is not None:
             channel, mics = better, each
@@ -225,8 +226,10 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
     # floor raised the lecture)
     intro = _intro_gain(inputs, profile, lufs=(integrated + gain if math.isfinite(integrated)
                                                else enc.loudness_target_lufs))
+    other = 1 - channel if mics and channel is not None else None
     patch = _dropout_patch(inputs, src, checks["audio.dropouts"], speech_dbfs=speech.speech_dbfs,
-                           rate=rate, other=1 - channel if mics and channel is not None else None)
+                           rate=rate, other=other, other_dbfs=None if other is None else
+                           estimate_speech_noise(first.channel_power[other]).speech_dbfs)
     return AudioPlan(role=src.role, integrated_lufs=_finite(integrated),
                      true_peak_dbfs=loud.true_peak_dbfs, gain_db=gain, notch_hz=notch,
                      channel=channel, correlation=correlation, dc_offset=dc,
@@ -240,20 +243,31 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
 
 
 def _dropout_patch(inputs: LectureInputs, src: SourceInfo, dropouts: Check, *,
-                   speech_dbfs: float, rate: int, other: int | None) -> dict[str, Any]:
+                   speech_dbfs: float, rate: int, other: int | None,
+                   other_dbfs: float | None) -> dict[str, Any]:
     """S4: the programme microphone's dropouts, and another microphone that heard the same
     speech, to play there: ``other``, the source's other channel when the source carries two
-    microphones, else a camera whose own sound was matched in the sync; with the gain that
-    brings its speech to the microphone's level (P.56 active levels). AudioPlan's patch
-    fields; none when there is no such microphone."""
+    microphones (its speech level ``other_dbfs``, measured already), else a camera whose own
+    sound was matched in the sync (measured here); with the gain that brings its speech to
+    the microphone's level (P.56 active levels). AudioPlan's patch fields; none when there
+    is no such microphone."""
     spans = tuple((e.start_s, e.end_s) for e in dropouts.events)
     backup = src if other is not None else next(
         (s for r in ("teacher", "slides") if r != src.role
          and (s := inputs.sources.get(r)) is not None and s.has_audio and s.matched), None)
     if not spans or backup is None or not math.isfinite(speech_dbfs):
         return {}
-    feed = AudioFeed(backup.path, rate=rate, start_s=backup.offset_s, lecture=inputs.label,
-                     clock=backup.clock, channel=other)
+    level = other_dbfs if other_dbfs is not None else _speech_dbfs(inputs, backup, rate=rate)
+    if not math.isfinite(level):
+        return {}
+    return {"patch_role": backup.role, "patch_channel": other, "patch_spans": spans,
+            "patch_gain_db": speech_dbfs - level}
+
+
+def _speech_dbfs(inputs: LectureInputs, src: SourceInfo, *, rate: int) -> float:
+    """The active-speech level (P.56) of a source's sound in the lecture."""
+    feed = AudioFeed(src.path, rate=rate, start_s=src.offset_s, lecture=inputs.label,
+                     clock=src.clock)
     bank, meter = FilterBank(sample_rate=rate), SpeechNoiseMeter(sample_rate=rate)
     remaining = round(main_duration(inputs) * rate)
     while remaining > 0:
@@ -261,11 +275,7 @@ def _dropout_patch(inputs: LectureInputs, src: SourceInfo, dropouts: Check, *,
         for hop in bank.push(feed.read(n)):
             meter.consume(hop)
         remaining -= n
-    level = meter.finish().speech_dbfs
-    if not math.isfinite(level):
-        return {}
-    return {"patch_role": backup.role, "patch_channel": other, "patch_spans": spans,
-            "patch_gain_db": speech_dbfs - level}
+    return meter.finish().speech_dbfs
 
 
 def _intro_gain(inputs: LectureInputs, profile: Profile, *, lufs: float) -> float:
