@@ -185,6 +185,14 @@ def write_wav(path: Path, x: np.ndarray, sample_rate: int) -> np.ndarray:
     return q.astype(np.float64) / 32768.0
 
 
+def decoded_sound(path: Path) -> np.ndarray:
+    """A media file's whole first audio stream, decoded: (channels, n)."""
+    import av
+
+    with av.open(str(path)) as c:
+        return np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)
+
+
 def blocks(x: np.ndarray, size: int):
     """(block, index of its first sample) pieces of ``x`` as a stream would deliver them."""
     for i in range(0, x.shape[1], size):

@@ -8,6 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from audio_signals import decoded_sound
 
 from courseware.aac import CbrPadder, pad_raw_frame
 
@@ -45,11 +46,6 @@ def _encode(path: Path, signal: np.ndarray, *, pad: bool) -> tuple[list[int], Cb
     return sizes, padder
 
 
-def _decode(path: Path) -> np.ndarray:
-    with av.open(str(path)) as c:
-        return np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)
-
-
 def test_padded_stream_is_constant_rate_and_decodes_identically(tmp_path: Path) -> None:
     rate = 48000
     t = np.arange(rate * 4) / rate
@@ -67,8 +63,8 @@ def test_padded_stream_is_constant_rate_and_decodes_identically(tmp_path: Path) 
     assert debt[-1] <= 1 and np.mean(np.isin(padded, [341, 342])) > 0.5
     avg = sum(padded) * 8 * rate / (1024 * len(padded))
     assert avg == pytest.approx(128000, abs=50)
-    np.testing.assert_array_equal(_decode(tmp_path / "plain.mp4"),
-                                  _decode(tmp_path / "padded.mp4"))
+    np.testing.assert_array_equal(decoded_sound(tmp_path / "plain.mp4"),
+                                  decoded_sound(tmp_path / "padded.mp4"))
 
 
 def test_delivery_writer_stays_inside_the_decoder_buffer_on_bursts(tmp_path: Path) -> None:

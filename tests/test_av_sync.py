@@ -11,6 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from audio_signals import decoded_sound
 from course_files import one_lecture
 from foreign_media import FFMPEG
 
@@ -144,8 +145,7 @@ def _events(path: Path, start_s: float) -> tuple[list[float], list[float]]:
     with av.open(str(path)) as c:
         frames = [(float(f.time), float(f.to_ndarray(format="gray").mean()))
                   for f in c.decode(video=0) if f.time is not None and f.time >= start_s]
-    with av.open(str(path)) as c:
-        sound = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)[0]
+    sound = decoded_sound(path)[0]
     cuts = [t - start_s for (_, y0), (t, y1) in itertools.pairwise(frames) if abs(y1 - y0) > 60]
     loud = np.flatnonzero(np.abs(sound[round(start_s * RATE):]) > 0.1)
     onsets = loud[np.r_[True, np.diff(loud) > RATE // 4]] if loud.size else loud

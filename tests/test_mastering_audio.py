@@ -148,8 +148,7 @@ def test_the_intro_plays_at_the_lectures_loudness(tmp_path: Path) -> None:
     inputs = probe_lecture(course, course.lectures[0])
     plan = plan_audio(inputs, PROFILE)
     out = render_lecture(course, inputs, audio=plan, profile=PROFILE, out_dir=tmp_path / "out")
-    with av.open(str(out.path)) as c:
-        sound = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)
+    sound = sig.decoded_sound(out.path)
     start = out.cameras[0].start_s                         # intro, title card, lecture
     opening = measure_loudness(sound[:, : round(SECONDS * RATE)], sample_rate=RATE)
     lecture = measure_loudness(sound[:, round(start * RATE):], sample_rate=RATE)
@@ -238,8 +237,7 @@ def test_two_microphones_on_two_inputs_the_cleaner_is_used_and_patched(tmp_path:
         plan.integrated_lufs + plan.gain_db, abs=1.0)
     # the patched stretch carries the speech at the level around it (0.1 s of each side)
     start = out.cameras[0].start_s
-    with av.open(str(out.path)) as c:
-        sound = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)[0]
+    sound = sig.decoded_sound(out.path)[0]
 
     def level(i: int, j: int) -> float:
         x = sound[round(start * RATE) + i: round(start * RATE) + j]

@@ -116,12 +116,10 @@ def test_a_separate_recorders_clock_drift_is_taken_out(tmp_path) -> None:
     assert mic.clock == pytest.approx(1 + FAST, abs=60e-6)
     out = render_lecture(course, inputs, audio=plan_audio(inputs, profile), profile=profile,
                          out_dir=tmp_path / "out")
-    import av
+    from audio_signals import decoded_sound
 
-    with av.open(str(out.path)) as c:
-        sound = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)[0]
     start = out.cameras[0].start_s
-    lecture = np.abs(sound[round(start * FS):])
+    lecture = np.abs(decoded_sound(out.path)[0, round(start * FS):])
     loud = np.flatnonzero(lecture > 0.5 * lecture.max())
     onsets = loud[np.r_[True, np.diff(loud) > FS // 2]] / FS
     assert onsets == pytest.approx(EVENTS, abs=0.005)
@@ -151,21 +149,13 @@ def test_respeed_is_a_clean_resampler(ratio: float) -> None:
     assert 10 * np.log10(np.mean(err ** 2) / 0.5) < -70.0
 
 
-def _lecture_sound(path, start_s: float) -> np.ndarray:
-    import av
-
-    with av.open(str(path)) as c:
-        sound = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)
-    return sound[:, round(start_s * FS):]
-
-
 def test_a_recorders_dropouts_are_played_from_the_cameras_own_sound(tmp_path) -> None:
     """A wireless microphone's recorder loses the speech for 300 ms (a receiver dropping
     out); the teacher camera's own microphone heard the same speech, 6 dB quieter, over its
     own hiss. The plan finds the dropout and the camera, the render plays that stretch from
     the camera at the recorder's level: the lecture has no dropout left, and the stretch
     carries the speech at the level around it. Without the patch the lecture fails S4."""
-    from audio_signals import speech_like, white_noise, write_wav
+    from audio_signals import decoded_sound, speech_like, white_noise, write_wav
     from course_files import one_lecture
 
     from courseware.course import load_course
@@ -200,7 +190,7 @@ def test_a_recorders_dropouts_are_played_from_the_cameras_own_sound(tmp_path) ->
     def lecture(audio, name):
         out = render_lecture(course, inputs, audio=audio, profile=profile,
                              out_dir=tmp_path / name)
-        sound = _lecture_sound(out.path, out.cameras[0].start_s)
+        sound = decoded_sound(out.path)[:, round(out.cameras[0].start_s * FS):]
         qc = AudioQC(sample_rate=FS, profile=profile)
         qc.process(sound, 0.0)
         checks = {c.id: c for c in qc.finish()}
