@@ -204,10 +204,17 @@ class SpeechNoise:
     """S2: active-speech level over the noise floor in the pauses (powers as dBFS, RMS)."""
 
     speech_dbfs: float   #: active-speech level, noise power removed (ITU-T P.56 style)
-    noise_dbfs: float    #: noise floor: the ``noise_percentile`` of 50 ms frame powers
+    noise_dbfs: float    #: the room's noise floor in the pauses (see ``floor``)
     snr_db: float        #: speech − noise; inf: the pauses are digital silence; nan: no speech
     active_share: float  #: share of frames counted as active speech
     frames: int          #: 50 ms frames above digital silence
+    #: how the floor was found: "quiet", the quietest tenth of the frames; "steady", the
+    #: level at which the pauses settle, well under the quietest tenth (the short pauses
+    #: are filled by the room's reverberation, still dying away); "unsettled", the pauses
+    #: never settle and fall on past the quietest tenth: the floor is not reached there and
+    #: ``snr_db`` is a lower bound
+    floor: str = "quiet"
+    steady_s: float = 0.0   #: seconds of steady pause (the room heard on its own)
 
 
 #: ITU-T P.56 (method B): speech is active within 15.9 dB of the active level
@@ -215,6 +222,20 @@ P56_MARGIN_DB = 15.9
 #: S2 needs 10 s of sound (50 ms frames): 20 frames or more in the quietest tenth, the
 #: pauses; in less, the tenth is the quiet ends of syllables, not the room
 SNR_MIN_FRAMES = 200
+#: a pause frame is steady when it and the STEADY_LOOK frames before it (200 ms) are all
+#: pauses and it lies within STEADY_FALL_DB of the first of them: not rising into the next
+#: words, and falling slower than 15 dB/s, where a room's reverberation falls 60 dB in its
+#: RT60 (a classroom's 0.5–1 s: 60–120 dB/s; 15 dB/s is a 4 s hall)
+STEADY_LOOK = 4
+STEADY_FALL_DB = 3.0
+#: the floor is taken where the pauses settle when there is half a second of steady pause
+#: and it lies this far under the quietest tenth
+STEADY_MIN_FRAMES = 10
+STEADY_UNDER_DB = 3.0
+#: without half a second of steady pause, the quietest hundredth of the frames this far under
+#: the quietest tenth: the longer pauses go on falling (a steady room floor holds the two
+#: within a few dB): the floor is not reached
+UNSETTLED_SPREAD_DB = 10.0
 
 
 def estimate_speech_noise(frame_power: Any, *, noise_percentile: float = 10.0,
@@ -222,7 +243,13 @@ def estimate_speech_noise(frame_power: Any, *, noise_percentile: float = 10.0,
     """S2 from the powers (mean square, DC removed) of consecutive 50 ms frames.
 
     Noise floor: the ``noise_percentile`` of the frame powers: frames in the pauses between
-    words and sentences, which in lecture speech are well over a tenth of the time.
+    words and sentences, which in lecture speech are well over a tenth of the time. In a
+    reverberant room the short pauses are filled by the reverberation, still dying away
+    when the next words begin, and the quietest tenth is that decay, not the room: the
+    floor is then the median of the steady pause frames (``STEADY_*``: half a second or more
+    of pause that has stopped falling), where it lies under the quietest tenth. Where the
+    pauses never settle (not half a second of them steady, and the longest go on falling), the
+    floor is not reached and the SNR is a lower bound (``floor`` "unsettled").
     Speech: the mean power of the active frames minus the noise power, where a frame is
     active above (speech level − ``margin_db``), iterated to a fixed point as in ITU-T P.56,
     and never below 3 dB over the noise floor.
@@ -237,6 +264,28 @@ def estimate_speech_noise(frame_power: Any, *, noise_percentile: float = 10.0,
     # measure and are left out, unless they are the pauses themselves: then the floor is 0
     noise = 0.0 if 100.0 * silent.mean() >= noise_percentile else float(
         np.percentile(p, noise_percentile))
+    speech, active = _active_speech(p, noise, margin_db)
+    floor, steady_s = "quiet", 0.0
+    if noise > 0 and speech > 0:
+        steady = _steady_pauses(q, speech * 10.0 ** (-margin_db / 10.0))
+        steady_s = steady.sum() * SpeechNoiseMeter.FRAME_S
+        settled = float(np.median(q[steady])) if steady.sum() >= STEADY_MIN_FRAMES else nan
+        if settled < noise * 10.0 ** (-STEADY_UNDER_DB / 10.0):
+            noise, floor = settled, "steady"
+            speech, active = _active_speech(p, noise, margin_db)
+        elif math.isnan(settled) and power_db(noise) - power_db(
+                float(np.percentile(p, 1.0))) > UNSETTLED_SPREAD_DB:
+            floor = "unsettled"
+    if active.size == 0 or speech <= 0:
+        return SpeechNoise(nan, power_db(noise), nan, 0.0, int(p.size))
+    return SpeechNoise(speech_dbfs=power_db(speech), noise_dbfs=power_db(noise),
+                       snr_db=10.0 * math.log10(speech / noise) if noise > 0 else math.inf,
+                       active_share=active.size / p.size, frames=int(p.size), floor=floor,
+                       steady_s=steady_s)
+
+
+def _active_speech(p: np.ndarray, noise: float, margin_db: float) -> tuple[float, np.ndarray]:
+    """ITU-T P.56's active-speech power (noise power removed) and the active frames."""
     floor = 2.0 * noise                                   # 3 dB over the noise floor
     threshold, speech, active = floor, 0.0, p[p >= floor]
     for _ in range(50):                                   # P.56: converges in a few steps
@@ -248,11 +297,23 @@ def estimate_speech_noise(frame_power: Any, *, noise_percentile: float = 10.0,
         if math.isclose(new, threshold, rel_tol=1e-9):
             break
         threshold = new
-    if active.size == 0 or speech <= 0:
-        return SpeechNoise(nan, power_db(noise), nan, 0.0, int(p.size))
-    return SpeechNoise(speech_dbfs=power_db(speech), noise_dbfs=power_db(noise),
-                       snr_db=10.0 * math.log10(speech / noise) if noise > 0 else math.inf,
-                       active_share=active.size / p.size, frames=int(p.size))
+    return speech, active
+
+
+def _steady_pauses(q: np.ndarray, threshold: float) -> np.ndarray:
+    """The frames of ``q`` (powers, in order) in a pause that has stopped falling: under
+    ``threshold`` (P.56's activity threshold) and above digital silence, as are the
+    ``STEADY_LOOK`` frames before, and within ``STEADY_FALL_DB`` of the first of them (not
+    falling, nor rising into the next words)."""
+    pause = (q < threshold) & (q > _SILENCE_POWER)
+    steady = pause.copy()
+    for k in range(1, STEADY_LOOK + 1):
+        steady[k:] &= pause[:-k]
+    steady[:STEADY_LOOK] = False
+    with np.errstate(divide="ignore"):
+        db = 10.0 * np.log10(q)
+    steady[STEADY_LOOK:] &= np.abs(db[:-STEADY_LOOK] - db[STEADY_LOOK:]) < STEADY_FALL_DB
+    return steady
 
 
 class SpeechNoiseMeter:
@@ -1149,12 +1210,25 @@ class AudioQC(Detector):
                          f"room's noise under it cannot be measured; the SNR is at least "
                          f"{s.snr_db:.1f} dB ({detail}). Judge S2 on the recording before "
                          "the music was added")
+        if s.snr_db < minimum and s.floor == "unsettled":
+            return Check("audio.snr", "S2", "warn", s.snr_db, minimum, "dB",
+                         f"the pauses never settle: the sound in them is still dying away "
+                         f"(the room's reverberation) when the next words begin, and the "
+                         f"longer ones fall on past the floor measured, {s.noise_dbfs:.1f} "
+                         f"dBFS; the room's noise floor is not reached, so the SNR is at "
+                         f"least {s.snr_db:.1f} dB ({detail}). Reverberation this long also "
+                         "blurs the words: record with a microphone close to the speaker "
+                         "(a lavalier or headset) or in a less echoing room; denoising "
+                         "does not help")
+        how = (f"; the short pauses are filled by the room's reverberation, so the floor is "
+               f"where the pauses settle ({s.steady_s:.1f} s of steady pause)"
+               if s.floor == "steady" else "")
         if s.snr_db < minimum:
             return Check("audio.snr", "S2", "fail", s.snr_db, minimum, "dB",
-                         f"SNR {s.snr_db:.1f} dB is below {minimum:g} dB: {detail}; "
+                         f"SNR {s.snr_db:.1f} dB is below {minimum:g} dB: {detail}{how}; "
                          "reduce background noise or denoise")
         return Check("audio.snr", "S2", "pass", s.snr_db, minimum, "dB",
-                     f"SNR {s.snr_db:.1f} dB: {detail}")
+                     f"SNR {s.snr_db:.1f} dB: {detail}{how}")
 
     def _dropouts_check(self, speech: SpeechNoise, power: np.ndarray) -> Check:
         """``power``: the 50 ms frames S2 was judged on."""

@@ -99,6 +99,10 @@ class AudioPlan(BaseModel):
     #: … given the noise's power per bin of its frames (courseware.audio_chain.pause_spectrum,
     #: at the source's level, before the plan's gain)
     noise_spectrum: tuple[float, ...] = ()
+    #: the source's pauses never settle (S2's floor "unsettled": a reverberant room, still
+    #: dying away when the next words begin): its noise floor is not reached, nothing is
+    #: noise-reduced (the reducer would take the reverberation for noise)
+    reverberant: bool = False
     #: gain of lecture 1's provincial intro (A3), to the lecture's loudness
     intro_gain_db: float = 0.0
     #: background music already in the source, dB under its speech (None: none heard; S4)
@@ -218,8 +222,10 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
     bed = meter.music_bed
     music = (speech.speech_dbfs - bed.level_dbfs
              if bed is not None and math.isfinite(bed.level_dbfs) else None)
-    # a music bed in the pauses is no noise to reduce (the reducer would take it away)
-    reduction, spectrum = ((0.0, ()) if music is not None else
+    # a music bed in the pauses is no noise to reduce (the reducer would take it away), nor
+    # is a room's reverberation where the pauses never settle
+    unsettled = speech.floor == "unsettled"
+    reduction, spectrum = ((0.0, ()) if music is not None or unsettled else
                            _noise_reduction(speech.snr_db, pauses,
                                             channel=None if mics else channel, profile=profile))
     # the intro at the lecture's loudness as rendered (the target, or louder where S1's peak
@@ -239,6 +245,7 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
                      channel_snr_db=tuple(x if math.isfinite(x) else 999.0 for x in mics),
                      snr_db=_finite(speech.snr_db), noise_reduction_db=reduction,
                      noise_spectrum=spectrum, intro_gain_db=intro, music_under_db=music,
+                     reverberant=unsettled,
                      **patch)
 
 
@@ -412,6 +419,18 @@ def too_noisy(inputs: LectureInputs, audio: AudioPlan, profile: Profile) -> list
             "headset) and quieten the room (fans, projector, air conditioning)"]
 
 
+def reverberant(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
+    """The programme microphone's pauses never settle (a reverberant room): not
+    noise-reduced, and QC's S2 of the lecture is a lower bound."""
+    if not audio.reverberant or audio.role is None:
+        return []
+    return [f"{inputs.label} {audio.role}: the pauses never settle: the room's reverberation "
+            "is still dying away when the next words begin, so its noise floor cannot be "
+            "measured (S2 is a lower bound) and the sound is not noise-reduced (the reducer "
+            "would take the reverberation for noise). Next time, put the microphone close "
+            "to the lecturer (a lavalier or headset)"]
+
+
 def music_bed(inputs: LectureInputs, audio: AudioPlan, profile: Profile) -> list[str]:
     """The programme microphone's sound already carries background music: it is not
     noise-reduced, and it is named when it is louder than S4 allows."""
@@ -506,7 +525,8 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
     plans = video.sources if video is not None else {}
     warnings = (below_hd(inputs, profile) + hdr_sources(inputs) + combed(inputs, video)
                 + one_sided(inputs, audio) + anti_phase(inputs, audio)
-                + too_noisy(inputs, audio, profile) + music_bed(inputs, audio, profile)
+                + too_noisy(inputs, audio, profile) + reverberant(inputs, audio)
+                + music_bed(inputs, audio, profile)
                 + two_mics(inputs, audio) + patched(inputs, audio))
     for w in warnings:
         log.warning(w)

@@ -192,6 +192,48 @@ def test_snr_is_independent_of_channels_and_dc(speech30):
     assert est.active_share == pytest.approx(speech30.active.mean(), abs=0.05)
 
 
+@pytest.mark.parametrize(("seed", "seconds", "noise_dbfs", "status"), [
+    (1, 60.0, -75.0, "pass"), (1, 60.0, -60.0, "fail"),
+    (3, 120.0, -75.0, "pass")])    # here the words' onsets out of a pause look steady, too
+def test_snr_in_a_reverberant_room_is_the_rooms_floor(seed, seconds, noise_dbfs, status):
+    """A classroom (RT60 0.8 s), pauses of 0.3–1 s: most are filled by the reverberation,
+    still dying away when the next words begin, and the quietest tenth of the frames lies
+    on that decay, 6–20 dB over the room's noise (S2 35 dB at −75 dBFS: a false fail).
+    The floor is where the longer pauses settle: the truth within ±2 dB, the verdict
+    right, and the message says why."""
+    speech = a.speech_like(level_dbfs=-20.0, seconds=seconds, sample_rate=FS, seed=seed)
+    noise = a.pink_noise(rms_dbfs=noise_dbfs, seconds=seconds, sample_rate=FS, seed=2)
+    x = a.reverberant(speech.samples, rt60_s=0.8, sample_rate=FS) + noise
+    c = run_qc(x)["audio.snr"]
+    assert c.measured == pytest.approx(-20.0 - noise_dbfs, abs=2.0)
+    assert c.status == status, c.message
+    assert "reverberation" in c.message and "steady pause" in c.message
+    dry = run_qc(speech.samples + noise)["audio.snr"]       # the same room without the echo
+    assert dry.measured == pytest.approx(-20.0 - noise_dbfs, abs=1.0)
+    assert "reverberation" not in dry.message
+
+
+def test_snr_where_the_pauses_never_settle_is_a_lower_bound():
+    """Quick speech (pauses of 0.15–0.4 s) in a classroom (RT60 0.8 s) 55 dB over its room:
+    no pause lasts long enough for the reverberation to die away, so the floor is not
+    reached: S2 is a warning whose figure is a lower bound, with the fix (a close
+    microphone), not a fail that advises denoising. The same speech without the echo is
+    measured, and a noisy room is still a fail."""
+    speech = a.speech_like(level_dbfs=-20.0, seconds=60.0, sample_rate=FS, seed=6,
+                           pauses=(0.15, 0.4))
+    quiet = a.pink_noise(rms_dbfs=-75.0, seconds=60.0, sample_rate=FS, seed=2)
+    c = run_qc(a.reverberant(speech.samples, rt60_s=0.8, sample_rate=FS) + quiet)["audio.snr"]
+    assert c.status == "warn", c.message
+    assert c.measured < 55.0
+    assert "never settle" in c.message and "at least" in c.message
+    assert "lavalier" in c.message and "denoising does not help" in c.message
+    dry = run_qc(speech.samples + quiet)["audio.snr"]
+    assert dry.status == "pass" and dry.measured == pytest.approx(55.0, abs=1.0)
+    noisy = a.pink_noise(rms_dbfs=-60.0, seconds=60.0, sample_rate=FS, seed=2)
+    c = run_qc(speech.samples + noisy)["audio.snr"]
+    assert c.status == "fail" and c.measured == pytest.approx(40.0, abs=1.0)
+
+
 def test_snr_digital_silence_in_pauses_and_pure_tone():
     frames = np.r_[np.zeros(160), np.full(240, 1e-2)]
     est = estimate_speech_noise(frames)

@@ -18,7 +18,7 @@ from encoder_profiles import load_profile
 from qc_metrics.audio import AudioQC, live_channel
 from qc_metrics.loudness import measure_loudness
 from tasks.probe import probe_lecture
-from tasks.render import music_bed, plan_audio, render_lecture, too_noisy
+from tasks.render import music_bed, plan_audio, render_lecture, reverberant, too_noisy
 
 RATE = 48000
 SECONDS = 8.0
@@ -450,6 +450,55 @@ def test_a_microphone_carrying_music_is_not_noise_reduced(tmp_path: Path) -> Non
     (quieter,) = music_bed(inputs, plan.model_copy(update={"music_under_db": 20.0}), PROFILE)
     assert "20 dB under the speech" in quieter and "louder" not in quieter
     assert music_bed(inputs, plan.model_copy(update={"music_under_db": None}), PROFILE) == []
+
+
+def test_a_reverberant_room_is_not_noise_reduced(tmp_path: Path) -> None:
+    """Quick speech (pauses of 0.15–0.4 s) in a classroom (RT60 0.8 s), 55 dB over its room:
+    the pauses never settle, so the room's floor cannot be measured; the reducer would take
+    the reverberation for noise (S2 read from the quietest tenth is about 10 dB, and it
+    would lower the "noise" by its most, 20 dB), so the plan leaves the sound alone and the
+    render says why. The lecture's S2 is a lower bound: a warning, not a fail."""
+    seconds = 16.0
+    speech = sig.speech_like(level_dbfs=-20.0, seconds=seconds, sample_rate=RATE, seed=6,
+                             pauses=(0.15, 0.4)).samples[:1]
+    x = (sig.reverberant(speech, rt60_s=0.8, sample_rate=RATE)
+         + sig.pink_noise(rms_dbfs=-75.0, seconds=seconds, sample_rate=RATE, seed=8))
+    course = load_course(_course(tmp_path / "echo", x, seconds=seconds))
+    inputs = probe_lecture(course, course.lectures[0])
+    plan = plan_audio(inputs, PROFILE)
+    assert plan.reverberant and plan.snr_db is not None and plan.snr_db < 30.0
+    assert plan.noise_reduction_db == 0.0 and plan.noise_spectrum == ()
+    (warning,) = reverberant(inputs, plan)
+    assert "teacher" in warning and "never settle" in warning and "lavalier" in warning
+    assert too_noisy(inputs, plan, PROFILE) == []
+    assert reverberant(inputs, plan.model_copy(update={"reverberant": False})) == []
+    out = render_lecture(course, inputs, audio=plan, profile=PROFILE, out_dir=tmp_path / "out")
+    assert warning in out.warnings
+    snr = {c.id: c for c in _metered(out.path, out.cameras).finish()}["audio.snr"]
+    assert snr.status == "warn" and "never settle" in snr.message, snr.message
+
+
+def test_a_reverberant_noisy_room_is_reduced_by_its_floor(tmp_path: Path) -> None:
+    """A classroom (RT60 0.8 s) 42 dB over its room: most pauses are filled by the
+    reverberation, but some settle, and the plan measures the room there (the quietest
+    tenth said about 33 dB) and lowers the noise just enough for S2."""
+    seconds = 16.0
+    speech = sig.speech_like(level_dbfs=-20.0, seconds=seconds, sample_rate=RATE,
+                             seed=7).samples[:1]
+    x = (sig.reverberant(speech, rt60_s=0.8, sample_rate=RATE)
+         + sig.pink_noise(rms_dbfs=-62.0, seconds=seconds, sample_rate=RATE, seed=8))
+    course = load_course(_course(tmp_path / "echo", x, seconds=seconds))
+    inputs = probe_lecture(course, course.lectures[0])
+    plan = plan_audio(inputs, PROFILE)
+    assert not plan.reverberant and plan.snr_db == pytest.approx(42.0, abs=2.0)
+    enc = PROFILE.encode
+    assert plan.noise_reduction_db == pytest.approx(
+        PROFILE.audio.snr_min_db + enc.audio_denoise_margin_db - plan.snr_db)
+    out = render_lecture(course, inputs, audio=plan, profile=PROFILE, out_dir=tmp_path / "out")
+    snr = {c.id: c for c in _metered(out.path, out.cameras).finish()}["audio.snr"]
+    assert snr.status == "pass", snr.message
+    assert snr.measured == pytest.approx(plan.snr_db + plan.noise_reduction_db, abs=3.0)
+    assert "steady pause" in snr.message
 
 
 def test_a_quiet_microphone_is_not_processed(tmp_path: Path) -> None:
