@@ -21,6 +21,18 @@ import av
 from courseware.errors import CorruptMediaError, MissingSourceError
 
 SCAN_FRAMES = 8  # decoded frames that decide the scan type (D7)
+#: transfer characteristics (ITU-T H.273, AVColorTransferCharacteristic), FFmpeg's names
+_TRANSFER = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte240m",
+             8: "linear", 11: "iec61966-2-4", 12: "bt1361e", 13: "iec61966-2-1",
+             14: "bt2020-10", 15: "bt2020-12", 16: "smpte2084", 17: "smpte428",
+             18: "arib-std-b67"}
+#: the transfers of high dynamic range video (a phone's default HDR video), by short name
+HDR_TRANSFERS = {"smpte2084": "PQ", "arib-std-b67": "HLG"}
+
+
+def transfer_name(code: int | None) -> str | None:
+    """FFmpeg's name of an H.273 transfer characteristic; None: unspecified or unknown."""
+    return _TRANSFER.get(int(code or 0))
 # AVFieldOrder (libavcodec/defs.h)
 _FIELD_ORDER = {0: "unknown", 1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
 _BOX_HEADER = struct.Struct(">I4s")
@@ -47,6 +59,14 @@ class VideoProbe:
     bitrate_min_kbps: float | None  # over complete windows of ``window_s``; None if none
     bitrate_max_kbps: float | None
     duration_s: float
+    #: the decoded pictures' FFmpeg pixel format ("yuv420p", "yuv420p10le", …), its bits per
+    #: sample and chroma sampling ("4:2:0", "4:2:2", "4:4:4", "4:0:0", "RGB"); None: unknown
+    pixel_format: str | None = None
+    bit_depth: int | None = None
+    chroma: str | None = None
+    #: transfer characteristics the stream is tagged with (ITU-T H.273 as FFmpeg names them:
+    #: "bt709", "smpte2084" is PQ, "arib-std-b67" is HLG, …); None: not tagged
+    transfer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,7 +164,7 @@ def probe_media(path: Path, *, window_s: float, lecture: str | None = None) -> M
         raise CorruptMediaError(
             f"{where}: cannot be read ({exc.strerror}); check its permissions or copy it "
             "again") from exc
-    scan = _scan_type(path, where)
+    scan = _first_frames(path, where)
     container = _open(path, where)
     with container:
         video = container.streams.video[0] if container.streams.video else None
@@ -183,21 +203,34 @@ def _open(path: Path, where: str) -> av.container.InputContainer:
         ) from exc
 
 
-def _scan_type(path: Path, where: str) -> tuple[bool, str, int]:
-    """(interlaced, field order, display rotation) from the first decoded frames (D7): a
-    frame coded as fields or MBAFF is flagged interlaced by the H.264 decoder."""
+@dataclass(frozen=True)
+class _FirstFrames:
+    """What the first decoded frames tell: the scan type (D7), the display rotation (D5) and
+    the pictures' coding (D2: pixel format, transfer)."""
+
+    interlaced: bool = False
+    order: str = "unknown"
+    rotation: int = 0
+    pixel_format: str | None = None
+    bit_depth: int | None = None
+    chroma: str | None = None
+    transfer: str | None = None
+
+
+def _first_frames(path: Path, where: str) -> _FirstFrames:
+    """The first decoded frames (D7: a frame coded as fields or MBAFF is flagged interlaced
+    by the H.264 decoder)."""
     container = _open(path, where)
     with container:
         if not container.streams.video:
-            return False, "unknown", 0
+            return _FirstFrames()
         stream = container.streams.video[0]
         interlaced = False
-        rotation = 0
+        first: av.VideoFrame | None = None
         try:
             for i, frame in enumerate(container.decode(stream)):
                 interlaced |= bool(frame.interlaced_frame)
-                if i == 0:
-                    rotation = round(frame.rotation)
+                first = first or frame
                 if i + 1 >= SCAN_FRAMES:
                     break
         except av.FFmpegError as exc:
@@ -205,10 +238,29 @@ def _scan_type(path: Path, where: str) -> tuple[bool, str, int]:
                 f"{where}: video cannot be decoded ({exc}); re-export or re-upload the file"
             ) from exc
         order = _FIELD_ORDER.get(int(stream.codec_context.field_order or 0), "unknown")
-        return interlaced or order not in ("progressive", "unknown"), order, rotation
+        interlaced = interlaced or order not in ("progressive", "unknown")
+        if first is None:
+            return _FirstFrames(interlaced, order)
+        fmt = first.format
+        return _FirstFrames(interlaced, order, round(first.rotation), fmt.name,
+                            max(c.bits for c in fmt.components), _chroma(fmt),
+                            transfer_name(first.color_trc))
 
 
-def _video(stream: av.video.stream.VideoStream, rate: _Rate, scan: tuple[bool, str, int],
+def _chroma(fmt: av.VideoFormat) -> str:
+    """Chroma sampling of a pixel format: "4:2:0", "4:2:2", "4:4:4", "4:0:0" or "RGB"."""
+    if fmt.is_rgb:
+        return "RGB"
+    luma, *chroma = fmt.components
+    if not chroma:
+        return "4:0:0"
+    c = chroma[0]
+    if c.width == luma.width:
+        return "4:4:4"
+    return "4:2:2" if c.height == luma.height else "4:2:0"
+
+
+def _video(stream: av.video.stream.VideoStream, rate: _Rate, scan: _FirstFrames,
            ) -> VideoProbe:
     cc = stream.codec_context
     sar = Fraction(cc.sample_aspect_ratio or 1)
@@ -225,16 +277,16 @@ def _video(stream: av.video.stream.VideoStream, rate: _Rate, scan: tuple[bool, s
         fps = float(stream.average_rate or 0)
         lo = hi = 1 / fps if fps else 0.0
     average, low, high = rate.kbps()
-    interlaced, order, rotation = scan
     return VideoProbe(
         codec=cc.name, profile=cc.profile, width=cc.width, height=cc.height,
         sample_aspect=(sar.numerator, sar.denominator),
         display_aspect=_reduced(dar),
         fps=fps, frames=rate.packets, frame_interval_min_s=lo, frame_interval_max_s=hi,
-        timestamp_tick_s=float(tb), interlaced=interlaced, field_order=order,
-        rotation=rotation,
+        timestamp_tick_s=float(tb), interlaced=scan.interlaced, field_order=scan.order,
+        rotation=scan.rotation,
         bitrate_kbps=average, bitrate_min_kbps=low, bitrate_max_kbps=high,
-        duration_s=rate.span_s)
+        duration_s=rate.span_s, pixel_format=scan.pixel_format, bit_depth=scan.bit_depth,
+        chroma=scan.chroma, transfer=scan.transfer)
 
 
 def _audio(stream: av.audio.stream.AudioStream, rate: _Rate) -> AudioProbe:

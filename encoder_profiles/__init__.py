@@ -50,6 +50,8 @@ class Structure(_Model):
 class Delivery(_Model):
     container: Literal["mp4"]
     video_codec: Literal["h264"]
+    #: the pictures as browsers and phones decode H.264: 8-bit 4:2:0 (our reading of D2)
+    pixel_format: Literal["yuv420p"] = "yuv420p"
     video_bitrate_kbps: Range
     bitrate_window_s: float = Field(gt=0)
     min_width: int = Field(gt=0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from courseware.probe import HDR_TRANSFERS
 from courseware.report import Check, Status
 
 if TYPE_CHECKING:
@@ -26,18 +27,19 @@ _NAMES = {"h264": "H.264", "hevc": "H.265/HEVC", "mpeg4": "MPEG-4 Part 2",
 
 
 def check_format(probe: MediaProbe, profile: Profile) -> list[Check]:
-    """The twelve ``format.*`` checks (D2–D10), in report order."""
+    """The thirteen ``format.*`` checks (D2–D10), in report order."""
     d = profile.delivery
     checks = [_container(probe, d)]
     video = probe.video
     if video is None:
         why = "the file has no video stream; a delivered lecture needs H.264 video (D2)"
         checks += [_missing(i, c, why) for i, c in (
-            ("format.video_codec", "D2"), ("format.bitrate", "D3"),
+            ("format.video_codec", "D2"), ("format.pixel_format", "D2"), ("format.bitrate", "D3"),
             ("format.resolution", "D4"), ("format.aspect", "D5"), ("format.fps", "D6"),
             ("format.scan", "D7"))]
     else:
-        checks += [_video_codec(video, d), _bitrate(video, d), _resolution(video, d),
+        checks += [_video_codec(video, d), _pixels(video, d), _bitrate(video, d),
+                   _resolution(video, d),
                    _aspect(video, d), _fps(video, d), _scan(video, d)]
     audio = probe.audio
     if audio is None:
@@ -92,6 +94,33 @@ def _video_codec(v: VideoProbe, d: Delivery) -> Check:
                f"{found} video; the specification wants {_name(d.video_codec)} (D2): "
                "re-encode the video")
     return Check("format.video_codec", "D2", _status(ok), v.codec, d.video_codec, "", message)
+
+
+def _pixels(v: VideoProbe, d: Delivery) -> Check:
+    # D2: H.264 as web browsers and phones play it: 8-bit 4:2:0 in standard dynamic range
+    want = f"{d.pixel_format} (8-bit 4:2:0), SDR"
+    if v.pixel_format is None:
+        return Check("format.pixel_format", "D2", "skip", None, want, "",
+                     "no picture could be decoded to read its pixel format")
+    coded = f"{v.pixel_format} ({v.bit_depth}-bit {v.chroma})"
+    hdr = HDR_TRANSFERS.get(v.transfer or "")
+    wrong = []
+    if v.bit_depth != 8 or v.chroma != "4:2:0":
+        wrong.append(f"{coded}: H.264 beyond 8-bit 4:2:0 (the High 10, High 4:2:2 and High "
+                     "4:4:4 profiles) does not play in most web browsers nor on phones' "
+                     "hardware decoders, where the platform's viewers watch")
+    if hdr:
+        wrong.append(f"high dynamic range video ({hdr} transfer, {v.transfer}): the platform "
+                     "plays standard dynamic range BT.709, where this picture looks washed "
+                     "out and its colours wrong")
+    if not wrong:
+        return Check("format.pixel_format", "D2", "pass", v.pixel_format, want, "",
+                     f"{coded}, standard dynamic range: plays in browsers and on phones, as "
+                     "D2's H.264 needs")
+    return Check("format.pixel_format", "D2", "fail", v.pixel_format, want, "",
+                 "; ".join(wrong) + f"; re-encode as {d.pixel_format} (8-bit 4:2:0) "
+                 "standard dynamic range BT.709 (FFmpeg: -pix_fmt yuv420p"
+                 + (", after tone-mapping the HDR picture to SDR" if hdr else "") + ")")
 
 
 def _bitrate(v: VideoProbe, d: Delivery) -> Check:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from courseware.course import Course, Lecture
 from courseware.errors import CorruptMediaError, MissingSourceError
 from courseware.media import open_media
+from courseware.probe import HDR_TRANSFERS, transfer_name
 from courseware.subtitles import parse_srt
 
 
@@ -90,17 +91,14 @@ def probe_source(role: str, path: Path, *, lecture: str, needs_video: bool,
         height = video.codec_context.height if video else None
         if rotation % 180:
             width, height = height, width
-        hdr = _HDR.get(int(first.color_trc)) if video is not None and first is not None else None
+        hdr = (HDR_TRANSFERS.get(transfer_name(first.color_trc) or "")
+               if video is not None and first is not None else None)
         return SourceInfo(
             role=role, path=path, duration_s=duration, offset_s=offset_s,
             width=width, height=height, rotation=rotation, hdr=hdr,
             fps=float(video.average_rate) if video and video.average_rate else None,
             has_audio=bool(container.streams.audio),
         )
-
-
-#: transfer characteristics (ITU-T H.273) of high dynamic range video
-_HDR = {16: "PQ", 18: "HLG"}
 
 
 def media_duration(container: av.container.InputContainer) -> float:

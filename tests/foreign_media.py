@@ -22,7 +22,8 @@ FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 DURATION_S = 4.0  # two complete 2-s bit-rate windows, and quick to make
 PADDED_ENCODE_SHARE = 0.75  # padded AAC: encode at 3/4 of the rate, so padding can fill up
 
-VIDEO_CHECKS = frozenset({"format.video_codec", "format.bitrate", "format.resolution",
+VIDEO_CHECKS = frozenset({"format.video_codec", "format.pixel_format", "format.bitrate",
+                          "format.resolution",
                           "format.aspect", "format.fps", "format.scan"})
 AUDIO_CHECKS = frozenset({"format.audio_codec", "format.audio_rate", "format.audio_bitrate",
                           "format.audio_channels"})
@@ -42,6 +43,7 @@ class Clip:
     video_args: tuple[str, ...] | None = None  # replaces the x264 CBR arguments
     kbps: float | None = None  # default: the profile's encode bit rate
     interlaced: bool = False
+    pixel_format: str = "yuv420p"
     audio_rate: int | None = None
     channels: int | None = None
     audio_filter: str | None = None
@@ -72,7 +74,7 @@ class Clip:
             kbps = round(self.kbps or enc.video_bitrate_kbps)
             params = "nal-hrd=cbr" + (":tff=1" if self.interlaced else "")
             cmd += list(self.video_args or (
-                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", self.pixel_format,
                 "-x264-params", params))
             # CBR; a VBV buffer of 0.2 s keeps every 2-s window near the target (D3)
             cmd += ["-b:v", f"{kbps}k", "-minrate", f"{kbps}k", "-maxrate", f"{kbps}k",
@@ -142,6 +144,13 @@ def _clips() -> dict[str, Clip]:
         Clip("small", frozenset({v + "resolution"}), size=(640, 360)),
         Clip("interlaced", frozenset({v + "scan"}), interlaced=True),
         Clip("2mbps", frozenset({v + "bitrate"}), kbps=2000),
+        # H.264 as cameras and editors export it, which browsers and phones cannot play:
+        # 10-bit (High 10), 4:2:2 (High 4:2:2); and a phone's HLG HDR video (10-bit too)
+        Clip("10bit", frozenset({v + "pixel_format"}), pixel_format="yuv420p10le"),
+        Clip("422", frozenset({v + "pixel_format"}), pixel_format="yuv422p"),
+        Clip("hlg", frozenset({v + "pixel_format"}), pixel_format="yuv420p10le",
+             video_filter="setparams=color_primaries=bt2020:color_trc=arib-std-b67"
+                          ":colorspace=bt2020nc"),
         # MPEG-4 Part 2 cannot hold the D3 rate on testsrc2's detail: a plainer pattern
         Clip("mpeg4", frozenset({v + "video_codec"}), video_source="testsrc",
              video_args=("-c:v", "mpeg4", "-pix_fmt", "yuv420p")),

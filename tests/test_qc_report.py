@@ -41,9 +41,9 @@ STATUSES = {"pass", "warn", "fail", "skip"}
 # shared/DESIGN.md: the per-file ids of a file (camera_match is a skip unless the layout is
 # known; av_sync is checked for separately)
 FILE_IDS = {
-    "format.container", "format.video_codec", "format.bitrate", "format.resolution",
-    "format.aspect", "format.fps", "format.scan", "format.audio_codec", "format.audio_rate",
-    "format.audio_bitrate", "format.audio_channels", "format.faststart",
+    "format.container", "format.video_codec", "format.pixel_format", "format.bitrate",
+    "format.resolution", "format.aspect", "format.fps", "format.scan", "format.audio_codec",
+    "format.audio_rate", "format.audio_bitrate", "format.audio_channels", "format.faststart",
     "video.stability", "video.timestamps", "video.colour_jumps", "video.freeze", "video.black",
     "video.snr", "video.white_balance", "video.levels", "video.camera_match",
     "video.interlacing",

@@ -26,9 +26,9 @@ from qc_metrics.format import check_format
 from tasks.verify import verify_file, verify_task
 
 FORMAT_IDS = [
-    "format.container", "format.video_codec", "format.bitrate", "format.resolution",
-    "format.aspect", "format.fps", "format.scan", "format.audio_codec", "format.audio_rate",
-    "format.audio_bitrate", "format.audio_channels", "format.faststart",
+    "format.container", "format.video_codec", "format.pixel_format", "format.bitrate",
+    "format.resolution", "format.aspect", "format.fps", "format.scan", "format.audio_codec",
+    "format.audio_rate", "format.audio_bitrate", "format.audio_channels", "format.faststart",
 ]
 
 
@@ -105,6 +105,7 @@ def test_reference_figures(clip: Callable[[str], Path], profile: Profile) -> Non
     assert v.frame_interval_min_s == pytest.approx(1 / d.fps)
     assert v.frame_interval_max_s == pytest.approx(1 / d.fps)
     assert not v.interlaced and v.field_order == "progressive"
+    assert (v.pixel_format, v.bit_depth, v.chroma, v.transfer) == ("yuv420p", 8, "4:2:0", None)
     assert v.bitrate_kbps == pytest.approx(enc.video_bitrate_kbps, rel=0.1)
     assert v.bitrate_min_kbps is not None and v.bitrate_max_kbps is not None
     assert v.bitrate_min_kbps <= v.bitrate_kbps <= v.bitrate_max_kbps
@@ -130,7 +131,8 @@ def test_padded_aac_has_near_identical_packets(clip: Callable[[str], Path],
 
 def test_mediainfo_agrees_with_probe(clip: Callable[[str], Path], profile: Profile) -> None:
     pymediainfo = pytest.importorskip("pymediainfo")
-    for name in ("reference", "interlaced", "anamorphic", "vfr", "44k1", "mono"):
+    for name in ("reference", "interlaced", "anamorphic", "vfr", "44k1", "mono", "10bit",
+                 "422", "hlg"):
         path = clip(name)
         probe = _probe(path, profile)
         v, a = probe.video, probe.audio
@@ -145,9 +147,31 @@ def test_mediainfo_agrees_with_probe(clip: Callable[[str], Path], profile: Profi
         if name != "vfr":
             assert float(mv.frame_rate) == pytest.approx(v.fps, abs=1e-3)
         assert (mv.scan_type != "Progressive") == v.interlaced  # "MBAFF" for x264 --tff
+        assert (int(mv.bit_depth), mv.chroma_subsampling) == (v.bit_depth, v.chroma)
+        hlg = mv.transfer_characteristics == "HLG"
+        assert hlg == (v.transfer == "arib-std-b67") == (name == "hlg")
         assert ma.format == "AAC" and a.codec == "aac"
         assert int(ma.sampling_rate) == a.sample_rate
         assert int(ma.channel_s) == a.channels
+
+
+@pytest.mark.parametrize(("name", "says"), [
+    ("10bit", ["yuv420p10le (10-bit 4:2:0)", "High 10", "browsers", "-pix_fmt yuv420p"]),
+    ("422", ["yuv422p (8-bit 4:2:2)", "High 4:2:2", "phones"]),
+    ("hlg", ["10-bit", "high dynamic range", "HLG", "washed out", "tone-mapping"])])
+def test_pixel_formats_players_cannot_show(clip: Callable[[str], Path], profile: Profile,
+                                           name: str, says: list[str]) -> None:
+    """H.264 that is still D2's codec but that browsers and phones do not play (10-bit,
+    4:2:2), or HDR: the check says what the file is, why it will not play right, and the
+    fix; the reference says what it is and passes."""
+    check = _by_id(verify_file(clip(name), profile=profile).checks)["format.pixel_format"]
+    assert check.status == "fail" and check.clause == "D2"
+    for words in says:
+        assert words in check.message, check.message
+    assert ("high dynamic range" in check.message) == (name == "hlg")
+    ok = _by_id(verify_file(clip("reference"), profile=profile).checks)["format.pixel_format"]
+    assert ok.status == "pass" and ok.measured == "yuv420p"
+    assert "yuv420p (8-bit 4:2:0), standard dynamic range" in ok.message
 
 
 def test_delivery_writer_output_verifies(tmp_path: Path, profile: Profile) -> None:
