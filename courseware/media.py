@@ -269,13 +269,15 @@ class AudioFeed:
     channel's polarity flipped (a microphone wired inverted on one input). ``offset``: the DC
     offset of each of the source's channels (after resampling to stereo), subtracted.
     ``clock``: seconds of the source per second read (a separate recorder whose clock runs
-    against the cameras'): the source is resampled by that ratio (:class:`Respeed`)."""
+    against the cameras'): the source is resampled by that ratio (:class:`Respeed`).
+    ``stream``: which of the file's audio tracks (:mod:`courseware.tracks`)."""
 
     def __init__(self, path: Path | None, *, rate: int, start_s: float = 0.0, gain: float = 1.0,
                  lecture: str | None = None, channel: int | None = None,
                  invert: bool = False, offset: tuple[float, ...] = (),
-                 clock: float = 1.0) -> None:
+                 clock: float = 1.0, stream: int = 0) -> None:
         self.path, self.rate, self.gain, self.lecture = path, rate, gain, lecture
+        self.stream = stream
         self.channel = channel
         self.invert = invert
         self.offset = np.asarray(offset, np.float32)[:, None] if offset else None
@@ -291,8 +293,8 @@ class AudioFeed:
                 return
             resampler = av.AudioResampler(format="fltp", layout="stereo", rate=self.rate)
             try:
-                for block in timed_audio(container, container.streams.audio[0], resampler,
-                                         self.rate):
+                for block in timed_audio(container, container.streams.audio[self.stream],
+                                         resampler, self.rate):
                     yield self._fix(block)
             except av.FFmpegError as exc:
                 raise CorruptMediaError(

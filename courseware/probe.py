@@ -1,8 +1,9 @@
 """Measure a media file's format figures for the delivery clauses (D2–D10).
 
 ``probe_media`` demuxes packets only (no decoding beyond the first few video frames, which
-tell the scan type), so it is fast and memory-flat on hour-long lectures: per stream it keeps
-running sums, a dictionary of per-window byte counts and an array of video timestamps.
+tell the scan type and how the pictures are coded), so it is fast and memory-flat on
+hour-long lectures: per stream it keeps running sums, a dictionary of per-window byte counts
+and an array of video timestamps.
 The ISO BMFF box layout (moov before mdat, D10) is read from the top-level box headers.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import struct
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from itertools import pairwise
 from math import gcd
@@ -89,6 +90,7 @@ class AudioProbe:
     bitrate_min_kbps: float | None
     bitrate_max_kbps: float | None
     duration_s: float
+    tracks: int = 1  # audio streams in the file (this probe is the first's)
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,8 @@ def probe_media(path: Path, *, window_s: float, lecture: str | None = None) -> M
                 f"{where}: reading failed ({exc}); the file is damaged: re-export or "
                 "re-upload it") from exc
         v = _video(video, rates[video.index], scan) if video is not None else None
-        a = _audio(audio, rates[audio.index]) if audio is not None else None
+        a = (replace(_audio(audio, rates[audio.index]), tracks=len(container.streams.audio))
+             if audio is not None else None)
         duration = (container.duration / av.time_base if container.duration
                     else max((x.duration_s for x in (v, a) if x is not None), default=0.0))
         return MediaProbe(

@@ -271,6 +271,11 @@ def _audio_channels(a: AudioProbe, d: Delivery) -> Check:
     message = (f"{found}, as D9 asks" if ok else
                f"{found} sound; the specification wants {want} (D9): mix the sound down "
                f"to {d.audio_channels} channels")
+    if a.tracks > 1:
+        ok, message = False, (
+            f"{a.tracks} audio tracks (the first is {found}): a player plays one of them and "
+            f"the rest is lost; the specification wants the sound mixed down to one {want} "
+            "track (D9): mix the tracks you need into one and leave the others out")
     return Check("format.audio_channels", "D9", _status(ok), a.channels, d.audio_channels,
                  "channels", message)
 

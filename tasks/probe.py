@@ -17,6 +17,7 @@ from courseware.errors import CorruptMediaError, MissingSourceError
 from courseware.media import open_media
 from courseware.probe import HDR_TRANSFERS, transfer_name
 from courseware.subtitles import parse_srt
+from courseware.tracks import best_track, listen
 
 
 class SourceInfo(BaseModel):
@@ -40,6 +41,11 @@ class SourceInfo(BaseModel):
     clock: float = 1.0
     #: its sound matched the programme microphone's (tasks.sync): the same speech, in step
     matched: bool = False
+    #: the audio track every reader takes (courseware.tracks.best_track: the first, unless
+    #: another carries the speech and it does not, or another is clearly cleaner) …
+    audio_stream: int = 0
+    #: … of these, as a person is told of them (only when the file has several tracks)
+    tracks: tuple[str, ...] = ()
 
     def shown_sar(self, sar: float) -> float:
         """The pixels' aspect as displayed: a quarter turn turns it too."""
@@ -93,12 +99,18 @@ def probe_source(role: str, path: Path, *, lecture: str, needs_video: bool,
             width, height = height, width
         hdr = (HDR_TRANSFERS.get(transfer_name(first.color_trc) or "")
                if video is not None and first is not None else None)
-        return SourceInfo(
+        info = SourceInfo(
             role=role, path=path, duration_s=duration, offset_s=offset_s,
             width=width, height=height, rotation=rotation, hdr=hdr,
             fps=float(video.average_rate) if video and video.average_rate else None,
             has_audio=bool(container.streams.audio),
         )
+        several = len(container.streams.audio) > 1
+    if not several:
+        return info
+    heard = listen(path, lecture=lecture)      # a camcorder's inputs, each on a track
+    return info.model_copy(update={"audio_stream": best_track(heard),
+                                   "tracks": tuple(t.describe() for t in heard)})
 
 
 def media_duration(container: av.container.InputContainer) -> float:

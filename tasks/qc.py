@@ -36,6 +36,7 @@ from courseware.compose import JPEG_RANGE
 from courseware.errors import CorruptMediaError
 from courseware.media import SoundClock, open_media
 from courseware.report import Check, Event, Report
+from courseware.tracks import best_track, listen
 from courseware.worker import OrderedWorker
 from encoder_profiles import Profile
 from qc_metrics.audio import DEAD_CHANNEL_DB, AudioQC, live_channel
@@ -149,9 +150,18 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
             note = "GPU requested but CuPy or a CUDA device is unavailable: ran on NumPy (CPU)"
             log.warning("%s: %s", path, note)
             notes.append(note)
+    with open_media(path, lecture=lecture) as container:
+        several = len(container.streams.audio) > 1
+    track = 0
+    if several:                     # a camcorder's inputs, each on a track of its own
+        heard = listen(path, lecture=lecture)
+        track = best_track(heard)
+        notes.append(f"{len(heard)} audio tracks (" + "; ".join(t.describe() for t in heard)
+                     + f"): the audio checks are of track {track + 1}, the one the pipeline "
+                     "would use; the others are not checked")
     started = time.perf_counter()
     video, audio = _decode_pass(path, profile=profile, lecture=lecture, xp=xp,
-                                cameras=cameras)
+                                cameras=cameras, audio_stream=track)
     elapsed = time.perf_counter() - started
 
     checks: list[Check] = list(fmt.checks)
@@ -212,9 +222,10 @@ def _where(path: Path, lecture: str | None) -> str:
 
 
 def _decode_pass(path: Path, *, profile: Profile, lecture: str | None, xp: ModuleType,
-                 cameras: Sequence[CameraSpan] | None = None,
+                 cameras: Sequence[CameraSpan] | None = None, audio_stream: int = 0,
                  ) -> tuple[_VideoPass | None, _AudioPass | None]:
-    """Demux once, decode both streams, feed the detectors.
+    """Demux once, decode both streams (``audio_stream``: which of the audio tracks), feed
+    the detectors.
 
     The detectors run on a worker thread, in the order the frames and audio blocks were
     decoded, while this thread demuxes, decodes and copies the next batch: NumPy, CuPy and
@@ -222,7 +233,7 @@ def _decode_pass(path: Path, *, profile: Profile, lecture: str | None, xp: Modul
     with open_media(path, lecture=lecture) as container, \
             OrderedWorker("qc-detectors", depth=QUEUE_BATCHES) as worker:
         vs = container.streams.video[0] if container.streams.video else None
-        aus = container.streams.audio[0] if container.streams.audio else None
+        aus = container.streams.audio[audio_stream] if container.streams.audio else None
         video = (_VideoPass(vs, profile=profile, xp=xp, worker=worker, cameras=cameras)
                  if vs is not None else None)
         audio = (_AudioPass(aus, profile=profile, xp=xp, worker=worker, cameras=cameras)

@@ -42,6 +42,7 @@ from courseware.media import (
 )
 from courseware.report import Check
 from courseware.subtitles import parse_srt, shift_and_clip
+from courseware.tracks import MICROPHONES_APART_DB
 from courseware.video_chain import SourceChain, SourcePlan, VideoPlan
 from encoder_profiles import Profile, load_layout
 from qc_metrics.audio import (
@@ -146,18 +147,15 @@ def main_duration(inputs: LectureInputs) -> float:
     return max(0.0, min(spans))
 
 
-#: two live channels whose S2 differ by this much are two microphones (a wireless lavalier
-#: on one input, the camera's own on the other); a stereo pair hears one room on both
-TWO_MICROPHONES_DB = 6.0
-
-
 def two_microphones(snr_db: Sequence[float]) -> int | None:
     """The channel of the cleaner microphone when a stereo source's two channels are two
-    microphones (their S2 ``TWO_MICROPHONES_DB`` or more apart); None otherwise."""
+    microphones (a wireless lavalier on one input, the camera's own on the other: their S2
+    ``MICROPHONES_APART_DB`` or more apart, where a stereo pair hears one room on both);
+    None otherwise."""
     if len(snr_db) != 2 or any(math.isnan(x) for x in snr_db):
         return None
     best = 0 if snr_db[0] >= snr_db[1] else 1
-    return best if snr_db[best] - snr_db[1 - best] >= TWO_MICROPHONES_DB else None
+    return best if snr_db[best] - snr_db[1 - best] >= MICROPHONES_APART_DB else None
 
 
 def _measure(inputs: LectureInputs, src: SourceInfo, profile: Profile, *,
@@ -166,7 +164,7 @@ def _measure(inputs: LectureInputs, src: SourceInfo, profile: Profile, *,
     audio check, and the spectrum of its pauses."""
     rate = profile.delivery.audio_rate
     feed = AudioFeed(src.path, rate=rate, start_s=src.offset_s, lecture=inputs.label,
-                     clock=src.clock, channel=channel)
+                     clock=src.clock, channel=channel, stream=src.audio_stream)
     meter = AudioQC(sample_rate=rate, profile=profile,
                     hum_prominence_db=profile.encode.hum_prominence_db)
     pauses = pause_spectrum(rate)
@@ -274,7 +272,7 @@ def _dropout_patch(inputs: LectureInputs, src: SourceInfo, dropouts: Check, *,
 def _speech_dbfs(inputs: LectureInputs, src: SourceInfo, *, rate: int) -> float:
     """The active-speech level (P.56) of a source's sound in the lecture."""
     feed = AudioFeed(src.path, rate=rate, start_s=src.offset_s, lecture=inputs.label,
-                     clock=src.clock)
+                     clock=src.clock, stream=src.audio_stream)
     bank, meter = FilterBank(sample_rate=rate), SpeechNoiseMeter(sample_rate=rate)
     remaining = round(main_duration(inputs) * rate)
     while remaining > 0:
@@ -293,7 +291,7 @@ def _intro_gain(inputs: LectureInputs, profile: Profile, *, lufs: float) -> floa
     if intro is None or not intro.has_audio:
         return 0.0
     rate = profile.delivery.audio_rate
-    feed = AudioFeed(intro.path, rate=rate, lecture=inputs.label)
+    feed = AudioFeed(intro.path, rate=rate, lecture=inputs.label, stream=intro.audio_stream)
     meter = LoudnessMeter(sample_rate=rate)
     for _ in range(math.ceil(intro.duration_s)):
         meter.process(feed.read(rate))
@@ -387,7 +385,8 @@ def _programme_feed(master: SourceInfo | None, audio: AudioPlan, *, rate: int, l
     return AudioFeed(master.path if master else None, rate=rate,
                      start_s=master.offset_s if master else 0.0, gain=gain, lecture=lecture,
                      channel=audio.channel, invert=audio.invert, offset=audio.dc_offset,
-                     clock=master.clock if master else 1.0)
+                     clock=master.clock if master else 1.0,
+                     stream=master.audio_stream if master else 0)
 
 
 #: a source's DC offset at or above this share of full scale (−60 dBFS) is removed
@@ -417,6 +416,17 @@ def too_noisy(inputs: LectureInputs, audio: AudioPlan, profile: Profile) -> list
             f"{audio.noise_reduction_db:g} dB, the most that leaves speech natural, it stays "
             "under S2. Next time, put the microphone close to the lecturer (a lavalier or "
             "headset) and quieten the room (fans, projector, air conditioning)"]
+
+
+def several_tracks(inputs: LectureInputs) -> list[str]:
+    """Sources with several audio tracks (a camcorder's inputs each on a track): which one is
+    used, and what each holds; the others are left out."""
+    return [f"{inputs.label} {role}: {s.path.name} has {len(s.tracks)} audio tracks ("
+            + "; ".join(s.tracks) + f"): track {s.audio_stream + 1} is used"
+            + ("" if s.audio_stream == 0 else
+               ", not the first, which carries no speech or is the noisier microphone")
+            + "; the others are left out"
+            for role, s in inputs.sources.items() if len(s.tracks) > 1]
 
 
 def reverberant(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
@@ -523,7 +533,8 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
             width=enc.width, height=enc.height, font=font, what="the closing credits")
     videos = {r: s for r, s in inputs.sources.items() if r != "audio"}
     plans = video.sources if video is not None else {}
-    warnings = (below_hd(inputs, profile) + hdr_sources(inputs) + combed(inputs, video)
+    warnings = (below_hd(inputs, profile) + hdr_sources(inputs) + several_tracks(inputs)
+                + combed(inputs, video)
                 + one_sided(inputs, audio) + anti_phase(inputs, audio)
                 + too_noisy(inputs, audio, profile) + reverberant(inputs, audio)
                 + music_bed(inputs, audio, profile)
@@ -555,7 +566,8 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
             spf = writer.samples_per_frame
             if inputs.intro is not None:  # A3: the provincial opening on lecture 1
                 programme.cut_to(AudioFeed(inputs.intro.path, rate=rate, lecture=inputs.label,
-                                           gain=10 ** (audio.intro_gain_db / 20)).read)
+                                           gain=10 ** (audio.intro_gain_db / 20),
+                                           stream=inputs.intro.audio_stream).read)
                 intro_sar = source_sar(inputs.intro.path, lecture=inputs.label)
                 for frame in cfr_frames(inputs.intro.path, fps=fps, lecture=inputs.label):
                     if frame is not None:
@@ -577,7 +589,8 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                 read = Patch(feed.read, AudioFeed(
                     backup.path, rate=rate, start_s=backup.offset_s, lecture=inputs.label,
                     gain=10 ** ((audio.gain_db + audio.patch_gain_db) / 20),
-                    clock=backup.clock, channel=audio.patch_channel).read, audio.patch_spans,
+                    clock=backup.clock, channel=audio.patch_channel,
+                    stream=backup.audio_stream).read, audio.patch_spans,
                     sample_rate=rate).read
 
             def notched(n: int) -> np.ndarray:

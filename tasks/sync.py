@@ -9,7 +9,6 @@ drift (SourceInfo.clock) is resampled away where it is read (courseware.media.Au
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import av
 import numpy as np
@@ -27,16 +26,19 @@ SYNC_RATE = 8000  # Hz: plenty for ±1 frame (40 ms) and light to correlate
 MIN_CONFIDENCE = 8.0
 
 
-def _mono(path: Path, *, seconds: float, lecture: str, start_s: float = 0.0) -> np.ndarray:
-    """``seconds`` of the file's sound from ``start_s``, mono at SYNC_RATE."""
+def _mono(src: SourceInfo, *, seconds: float, lecture: str, start_s: float = 0.0
+          ) -> np.ndarray:
+    """``seconds`` of the source's sound (its chosen track) from ``start_s``, mono at
+    SYNC_RATE."""
+    path = src.path
     out: list[np.ndarray] = []
     want = int(seconds * SYNC_RATE)
     with open_media(path, lecture=lecture) as container:
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SYNC_RATE)
         got = 0
         try:   # on the file's own timeline, as the render reads it (media.AudioFeed)
-            for chunk in timed_audio(container, container.streams.audio[0], resampler,
-                                     SYNC_RATE, start_s=start_s):
+            for chunk in timed_audio(container, container.streams.audio[src.audio_stream],
+                                     resampler, SYNC_RATE, start_s=start_s):
                 block = chunk.reshape(-1)
                 out.append(block)
                 got += block.shape[0]
@@ -61,12 +63,12 @@ def sync_sources(inputs: LectureInputs, *, window_s: float = 120.0,
     ref = master_audio(inputs)
     if ref is None:
         return inputs
-    reference = _mono(ref.path, seconds=window_s, lecture=inputs.label)
+    reference = _mono(ref, seconds=window_s, lecture=inputs.label)
     offsets = {ref.role: 0.0}
     for role, src in inputs.sources.items():
         if role == ref.role or not src.has_audio:
             continue
-        other = _mono(src.path, seconds=window_s, lecture=inputs.label)
+        other = _mono(src, seconds=window_s, lecture=inputs.label)
         if other.size < SYNC_RATE or reference.size < SYNC_RATE:
             continue
         est = estimate_offset(reference, other, rate=SYNC_RATE, max_lag_s=max_lag_s)
@@ -122,9 +124,9 @@ def _recorder_drift(inputs: LectureInputs, ref: SourceInfo, offsets: dict[str, f
         return None
     # the start offset holds in the middle of what the first windows share (recorder time)
     anchor = (max(0.0, -start) + min(window_s, window_s - start)) / 2.0
-    late = estimate_offset(_mono(ref.path, seconds=window_s, lecture=inputs.label,
+    late = estimate_offset(_mono(ref, seconds=window_s, lecture=inputs.label,
                                  start_s=span),
-                           _mono(cam.path, seconds=window_s, lecture=inputs.label,
+                           _mono(cam, seconds=window_s, lecture=inputs.label,
                                  start_s=span + start),
                            rate=SYNC_RATE, max_lag_s=1.0)
     if late.confidence < MIN_CONFIDENCE:

@@ -157,6 +157,9 @@ def _clips() -> dict[str, Clip]:
         # native AAC on one channel at 128 kbps strays by ~ one decoder buffer: padded
         Clip("mono", frozenset({a + "channels"}), channels=1, padded_aac=True),
         Clip("44k1", frozenset({a + "rate"}), audio_rate=44100),
+        # the sound twice, on two tracks: not mixed down to one stereo track
+        Clip("two_tracks", frozenset({a + "channels"}),
+             extra=("-map", "0:v", "-map", "1:a", "-map", "1:a")),
         Clip("mp3", frozenset({a + "codec"}), audio_args=("-c:a", "libmp3lame", "-b:a", "128k")),
         # tone half of every second, silence the other half: the native AAC encoder spends
         # next to nothing on silence, so the rate is variable (and low on average)

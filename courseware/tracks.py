@@ -1,0 +1,121 @@
+"""A file's audio tracks, and the one to use.
+
+Professional camcorders record each input on a track of its own (MXF, MOV: two to eight
+mono tracks), and a camera or recorder may carry the lavalier on the second while the first
+is silent (nothing plugged in) or holds the camera's own microphone. The readers take one
+track; :func:`listen` hears every track of a file for a few minutes and :func:`best_track`
+picks the one that carries the speech best: the first, unless another is clearly cleaner
+(S2, by ``MICROPHONES_APART_DB``) or the first carries no speech at all.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from courseware.errors import CorruptMediaError
+from courseware.media import open_media
+from qc_metrics.audio import estimate_speech_noise
+
+#: seconds of each track heard to choose between them (S2 needs 10 s of sound)
+LISTEN_S = 300.0
+#: two microphones differ when their S2 are this far apart (a stereo pair, or one microphone
+#: on two inputs, hears one room on both); the cleaner is used
+MICROPHONES_APART_DB = 6.0
+#: a track carries speech when P.56 finds it at least this far over the track's noise
+SPEECH_OVER_NOISE_DB = 10.0
+_RATE = 48000
+_FRAME = 2400                     # 50 ms at _RATE: S2's frames
+
+
+@dataclass(frozen=True)
+class Track:
+    index: int            #: among the file's audio streams (0: the first)
+    level_dbfs: float     #: RMS over what was heard (−inf: digital silence)
+    speech_dbfs: float    #: active-speech level, ITU-T P.56 (nan: none found)
+    snr_db: float         #: S2 over the track's own pauses (nan: not measurable)
+
+    @property
+    def speaks(self) -> bool:
+        return self.snr_db >= SPEECH_OVER_NOISE_DB
+
+    def describe(self) -> str:
+        """What a person is told of the track: "track 2: speech −20.1 dBFS, 48 dB over its
+        noise"."""
+        if self.level_dbfs == -math.inf:
+            heard = "digital silence"
+        elif not self.speaks:
+            heard = f"no speech (sound at {self.level_dbfs:.0f} dBFS RMS)"
+        else:
+            over = ("digital silence in its pauses" if self.snr_db == math.inf else
+                    f"{self.snr_db:.0f} dB over its noise")
+            heard = f"speech {self.speech_dbfs:.1f} dBFS, {over}"
+        return f"track {self.index + 1}: {heard}"
+
+
+def listen(path: Path, *, lecture: str | None = None, seconds: float = LISTEN_S
+           ) -> list[Track]:
+    """Every audio track of ``path``, heard for its first ``seconds`` (mono, 48 kHz, 50 ms
+    frames): level, speech level and S2."""
+    with open_media(path, lecture=lecture) as container:
+        streams = list(container.streams.audio)
+        if not streams:
+            return []
+        ids = [s.index for s in streams]      # the file's stream numbers
+        resamplers = {i: av.AudioResampler(format="flt", layout="mono", rate=_RATE)
+                      for i in ids}
+        rest = {i: np.zeros(0, np.float32) for i in ids}
+        power: dict[int, list[np.ndarray]] = {i: [] for i in ids}
+        energy = {i: 0.0 for i in ids}
+        count = {i: 0 for i in ids}
+        want = round(seconds * _RATE)
+        try:
+            for packet in container.demux(*streams):
+                i = packet.stream_index
+                if i not in count:
+                    continue
+                if count[i] >= want:
+                    if all(n >= want for n in count.values()):
+                        break
+                    continue
+                for frame in packet.decode():
+                    assert isinstance(frame, av.AudioFrame)
+                    for block in resamplers[i].resample(frame):
+                        x = np.concatenate([rest[i], block.to_ndarray().reshape(-1)])
+                        m = x.size // _FRAME
+                        f = x[: m * _FRAME].reshape(m, _FRAME).astype(np.float64)
+                        power[i].append(f.var(axis=1))
+                        energy[i] += float((f * f).sum())
+                        count[i] += m * _FRAME
+                        rest[i] = x[m * _FRAME:]
+        except av.FFmpegError as exc:
+            where = f"{path}" + (f" (lecture {lecture})" if lecture else "")
+            raise CorruptMediaError(f"{where}: audio cannot be decoded ({exc}); re-export or "
+                                    "re-upload the file") from exc
+    tracks = []
+    for k, i in enumerate(ids):
+        rms = math.sqrt(energy[i] / count[i]) if count[i] else 0.0
+        p = np.concatenate(power[i]) if power[i] else np.zeros(0)
+        est = estimate_speech_noise(p)
+        tracks.append(Track(k, 20.0 * math.log10(rms) if rms > 0 else -math.inf,
+                            est.speech_dbfs, est.snr_db))
+    return tracks
+
+
+def best_track(tracks: list[Track]) -> int:
+    """The track to use: the first, unless it carries no speech and another does, or another
+    is ``MICROPHONES_APART_DB`` cleaner (S2); of those, the cleanest."""
+    if not tracks:
+        return 0
+    speaking = [t for t in tracks if t.speaks]
+    if not speaking:
+        return 0
+    best = max(speaking, key=lambda t: t.snr_db)
+    first = tracks[0]
+    if first.speaks and not best.snr_db - first.snr_db >= MICROPHONES_APART_DB:
+        return 0
+    return best.index

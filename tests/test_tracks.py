@@ -1,0 +1,124 @@
+"""A source with several audio tracks (a camcorder's inputs, each on a track of its own):
+the track that carries the speech is found, and every reader takes it (plan, sync, render,
+QC); a delivered file with several tracks fails D9."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import audio_signals as a
+import numpy as np
+import pytest
+from course_files import one_lecture
+from foreign_media import FFMPEG
+
+from courseware.course import load_course
+from courseware.tracks import best_track, listen
+from encoder_profiles import load_profile
+
+FS = 48000
+SECONDS = 12.0
+PROFILE = load_profile()
+
+
+def _speech(seed: int = 1) -> np.ndarray:
+    return a.speech_like(level_dbfs=-20.0, seconds=SECONDS, sample_rate=FS, seed=seed).samples[:1]
+
+
+def _room(dbfs: float, seed: int = 3) -> np.ndarray:
+    return a.pink_noise(rms_dbfs=dbfs, seconds=SECONDS, sample_rate=FS, seed=seed)
+
+
+def _camera(path: Path, tracks: list[np.ndarray | None]) -> Path:
+    """An MP4 with a test picture and one mono AAC track per entry (None: a silent input)."""
+    args = ["-f", "lavfi", "-i", f"testsrc2=size=320x180:rate=25:duration={SECONDS}"]
+    for k, x in enumerate(tracks):
+        if x is None:
+            args += ["-f", "lavfi", "-t", str(SECONDS), "-i", f"anullsrc=r={FS}:cl=mono"]
+        else:
+            wav = path.with_name(f"{path.stem}.{k}.wav")
+            a.write_wav(wav, x, FS)
+            args += ["-i", str(wav)]
+    maps = ["-map", "0:v"] + [m for k in range(len(tracks)) for m in ("-map", f"{k + 1}:a")]
+    subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-y", *args, *maps,
+                    "-t", str(SECONDS), "-c:v", "libx264", "-preset", "ultrafast",
+                    "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", str(path)],
+                   check=True, capture_output=True, timeout=120)
+    return path
+
+
+@pytest.mark.parametrize(("case", "chosen"), [
+    ("first silent", 1),            # nothing plugged into input 1, the lavalier on 2
+    ("camera mic, then lavalier", 1),   # the lavalier 14 dB cleaner
+    ("two close microphones", 0),   # 2 dB apart: the first stays
+    ("second silent", 0),
+    ("no speech on either", 0),
+])
+def test_the_track_that_carries_the_speech_is_chosen(tmp_path: Path, case: str,
+                                                     chosen: int) -> None:
+    speech = _speech()
+    tracks = {
+        "first silent": [None, speech + _room(-70.0)],
+        "camera mic, then lavalier": [0.5 * speech + _room(-56.0), speech + _room(-64.0, 4)],
+        "two close microphones": [speech + _room(-68.0), speech + _room(-70.0, 4)],
+        "second silent": [speech + _room(-70.0), None],
+        "no speech on either": [_room(-60.0), _room(-62.0, 4)],
+    }[case]
+    heard = listen(_camera(tmp_path / "camera.mp4", tracks))
+    assert [t.index for t in heard] == [0, 1]
+    assert best_track(heard) == chosen, [t.describe() for t in heard]
+    for t, x in zip(heard, tracks, strict=True):
+        if x is None:
+            assert t.level_dbfs == -np.inf and "digital silence" in t.describe()
+        else:
+            assert t.level_dbfs == pytest.approx(a.rms_db(x), abs=0.5)
+    if case == "camera mic, then lavalier":
+        assert heard[0].snr_db == pytest.approx(30.0, abs=1.5)
+        assert heard[1].snr_db == pytest.approx(44.0, abs=1.5)
+
+
+def test_a_camera_whose_first_track_is_silent(tmp_path: Path) -> None:
+    """A camcorder whose lavalier is on its second input, nothing on the first: the probe
+    chooses track 2 and says so; a recorder syncs to it (on track 1 it would not match); the
+    lecture carries the speech (S1, S2 pass; before, it was silent and failed S1);
+    ``courseware qc`` of the source checks track 2 and says which."""
+    from tasks.probe import probe_lecture
+    from tasks.qc import qc_file
+    from tasks.render import plan_audio, render_lecture, several_tracks
+    from tasks.sync import sync_sources
+
+    speech = _speech() + _room(-70.0)
+    _camera(tmp_path / "teacher.mp4", [None, 0.5 * speech])
+    a.write_wav(tmp_path / "mic.wav", np.c_[np.zeros((1, FS)), speech], FS)
+    course = load_course(one_lecture(tmp_path, {"teacher": "teacher.mp4", "audio": "mic.wav"},
+                                     layout="teacher_only", name="多音轨测试"))
+    inputs = sync_sources(probe_lecture(course, course.lectures[0]), window_s=6.0)
+    teacher, mic = inputs.sources["teacher"], inputs.sources["audio"]
+    assert teacher.audio_stream == 1 and mic.audio_stream == 0 and mic.tracks == ()
+    assert mic.offset_s == pytest.approx(1.0, abs=0.002) and teacher.matched
+    (warning,) = several_tracks(inputs)
+    assert "teacher.mp4 has 2 audio tracks" in warning and "track 2 is used" in warning
+    assert "track 1: digital silence" in warning
+
+    # without the recorder, the camera's own sound is the programme's
+    (tmp_path / "alone").mkdir()
+    alone = load_course(one_lecture(tmp_path / "alone", {"teacher": "../teacher.mp4"},
+                                    layout="teacher_only", name="多音轨测试"))
+    inputs = probe_lecture(alone, alone.lectures[0])
+    plan = plan_audio(inputs, PROFILE)
+    assert plan.snr_db == pytest.approx(50.0, abs=1.5)
+    out = render_lecture(alone, inputs, audio=plan, profile=PROFILE, out_dir=tmp_path / "out")
+    assert warning.split(":", 1)[1] in " ".join(out.warnings)
+    checks = {c.id: c for c in qc_file(out.path, profile=PROFILE, thumbnails=False,
+                                       cameras=out.cameras).report.checks}
+    for check in ("audio.peak", "audio.snr", "audio.loudness", "format.audio_channels"):
+        assert checks[check].status == "pass", checks[check].message
+
+    result = qc_file(tmp_path / "teacher.mp4", profile=PROFILE, thumbnails=False)
+    checks = {c.id: c for c in result.report.checks}
+    assert checks["audio.snr"].measured == pytest.approx(50.0, abs=1.5)
+    (note,) = [n for n in result.notes if "audio tracks" in n]
+    assert "track 2" in note and "digital silence" in note
+    channels = checks["format.audio_channels"]
+    assert channels.status == "fail" and "2 audio tracks" in channels.message
