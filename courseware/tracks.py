@@ -38,6 +38,7 @@ class Track:
     level_dbfs: float     #: RMS over what was heard (−inf: digital silence)
     speech_dbfs: float    #: active-speech level, ITU-T P.56 (nan: none found)
     snr_db: float         #: S2 over the track's own pauses (nan: not measurable)
+    damaged: bool = False  #: its audio could not be decoded (never chosen)
 
     @property
     def speaks(self) -> bool:
@@ -46,7 +47,9 @@ class Track:
     def describe(self) -> str:
         """What a person is told of the track: "track 2: speech −20.1 dBFS, 48 dB over its
         noise"."""
-        if self.level_dbfs == -math.inf:
+        if self.damaged:
+            heard = "damaged, cannot be decoded"
+        elif self.level_dbfs == -math.inf:
             heard = "digital silence"
         elif not self.speaks:
             heard = f"no speech (sound at {self.level_dbfs:.0f} dBFS RMS)"
@@ -73,16 +76,24 @@ def listen(path: Path, *, lecture: str | None = None, seconds: float = LISTEN_S
         energy = {i: 0.0 for i in ids}
         count = {i: 0 for i in ids}
         want = round(seconds * _RATE)
+        broken: set[int] = set()
         try:
             for packet in container.demux(*streams):
                 i = packet.stream_index
                 if i not in count:
                     continue
                 if count[i] >= want:
-                    if all(n >= want for n in count.values()):
+                    if all(count[k] >= want for k in ids if k not in broken):
                         break
                     continue
-                for frame in packet.decode():
+                if i in broken:
+                    continue
+                try:
+                    frames = packet.decode()
+                except av.FFmpegError:    # this track is damaged: it is never chosen
+                    broken.add(i)
+                    continue
+                for frame in frames:
                     assert isinstance(frame, av.AudioFrame)
                     for block in resamplers[i].resample(frame):
                         x = np.concatenate([rest[i], block.to_ndarray().reshape(-1)])
@@ -102,7 +113,8 @@ def listen(path: Path, *, lecture: str | None = None, seconds: float = LISTEN_S
         p = np.concatenate(power[i]) if power[i] else np.zeros(0)
         est = estimate_speech_noise(p)
         tracks.append(Track(k, 20.0 * math.log10(rms) if rms > 0 else -math.inf,
-                            est.speech_dbfs, est.snr_db))
+                            est.speech_dbfs, math.nan if i in broken else est.snr_db,
+                            damaged=i in broken))
     return tracks
 
 

@@ -122,3 +122,34 @@ def test_a_camera_whose_first_track_is_silent(tmp_path: Path) -> None:
     assert "track 2" in note and "digital silence" in note
     channels = checks["format.audio_channels"]
     assert channels.status == "fail" and "2 audio tracks" in channels.message
+
+
+def test_a_damaged_track_is_named_and_never_chosen(tmp_path: Path) -> None:
+    """The first track's packets garbled (a damaged card): it cannot be decoded, which is
+    said; the speech on the second is heard and chosen, nothing stops."""
+    import av
+
+    good = _camera(tmp_path / "camera.mp4", [0.5 * (_speech() + _room(-70.0)),
+                                             _speech() + _room(-70.0)])
+    damaged = tmp_path / "damaged.mkv"
+    rng = np.random.default_rng(0)
+    with av.open(str(good)) as inp, av.open(str(damaged), "w", format="matroska") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams}
+        first = inp.streams.audio[0].index
+        for packet in inp.demux(list(inp.streams)):
+            if packet.dts is None:
+                continue
+            if packet.stream_index == first:
+                garbled = av.Packet(rng.integers(0, 256, packet.size, np.uint8).tobytes())
+                garbled.pts, garbled.dts = packet.pts, packet.dts
+                garbled.duration, garbled.time_base = packet.duration, packet.time_base
+                packet = garbled
+                packet.stream = streams[first]
+            else:
+                packet.stream = streams[packet.stream_index]
+            out.mux(packet)
+    heard = listen(damaged)
+    assert heard[0].damaged and "damaged, cannot be decoded" in heard[0].describe()
+    assert not heard[1].damaged and heard[1].speaks
+    assert best_track(heard) == 1
+    assert best_track(listen(good)) == 0       # intact, the first (3 dB quieter) stays
