@@ -118,6 +118,13 @@ def listen(path: Path, *, lecture: str | None = None, seconds: float = LISTEN_S
     return tracks
 
 
+def backup_track(tracks: list[Track], chosen: int) -> int | None:
+    """Another track that carries the speech (the cleanest), to play where the chosen one
+    drops out; None when there is none."""
+    others = [t for t in tracks if t.index != chosen and t.speaks]
+    return max(others, key=lambda t: t.snr_db).index if others else None
+
+
 def best_track(tracks: list[Track]) -> int:
     """The track to use: the first, unless it carries no speech and another does, or another
     is ``MICROPHONES_APART_DB`` cleaner (S2); of those, the cleanest."""

@@ -310,9 +310,9 @@ def _steady_pauses(q: np.ndarray, threshold: float) -> np.ndarray:
     for k in range(1, STEADY_LOOK + 1):
         steady[k:] &= pause[:-k]
     steady[:STEADY_LOOK] = False
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):   # digital silence: never steady
         db = 10.0 * np.log10(q)
-    steady[STEADY_LOOK:] &= np.abs(db[:-STEADY_LOOK] - db[STEADY_LOOK:]) < STEADY_FALL_DB
+        steady[STEADY_LOOK:] &= np.abs(db[:-STEADY_LOOK] - db[STEADY_LOOK:]) < STEADY_FALL_DB
     return steady
 
 

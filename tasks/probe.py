@@ -17,7 +17,7 @@ from courseware.errors import CorruptMediaError, MissingSourceError
 from courseware.media import open_media
 from courseware.probe import HDR_TRANSFERS, transfer_name
 from courseware.subtitles import parse_srt
-from courseware.tracks import best_track, listen
+from courseware.tracks import backup_track, best_track, listen
 
 
 class SourceInfo(BaseModel):
@@ -44,8 +44,10 @@ class SourceInfo(BaseModel):
     #: the audio track every reader takes (courseware.tracks.best_track: the first, unless
     #: another carries the speech and it does not, or another is clearly cleaner) …
     audio_stream: int = 0
-    #: … of these, as a person is told of them (only when the file has several tracks)
+    #: … of these, as a person is told of them (only when the file has several tracks) …
     tracks: tuple[str, ...] = ()
+    #: … and another that carries the speech, to play where the chosen one drops out (S4)
+    backup_stream: int | None = None
 
     def shown_sar(self, sar: float) -> float:
         """The pixels' aspect as displayed: a quarter turn turns it too."""
@@ -109,8 +111,10 @@ def probe_source(role: str, path: Path, *, lecture: str, needs_video: bool,
     if not several:
         return info
     heard = listen(path, lecture=lecture)      # a camcorder's inputs, each on a track
-    return info.model_copy(update={"audio_stream": best_track(heard),
-                                   "tracks": tuple(t.describe() for t in heard)})
+    chosen = best_track(heard)
+    return info.model_copy(update={"audio_stream": chosen,
+                                   "tracks": tuple(t.describe() for t in heard),
+                                   "backup_stream": backup_track(heard, chosen)})
 
 
 def media_duration(container: av.container.InputContainer) -> float:

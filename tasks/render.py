@@ -112,6 +112,9 @@ class AudioPlan(BaseModel):
     patch_role: str | None = None
     #: … this channel of it on both sides (the source's other microphone), else as it is …
     patch_channel: int | None = None
+    #: … from this audio track of it (the source's other microphone on a track of its own;
+    #: None: the track the source is read from) …
+    patch_stream: int | None = None
     patch_spans: tuple[tuple[float, float], ...] = ()
     #: … at this gain over the programme's (its speech brought to the source's level)
     patch_gain_db: float = 0.0
@@ -252,21 +255,25 @@ def _dropout_patch(inputs: LectureInputs, src: SourceInfo, dropouts: Check, *,
                    other_dbfs: float | None) -> dict[str, Any]:
     """S4: the programme microphone's dropouts, and another microphone that heard the same
     speech, to play there: ``other``, the source's other channel when the source carries two
-    microphones (its speech level ``other_dbfs``, measured already), else a camera whose own
-    sound was matched in the sync (measured here); with the gain that brings its speech to
+    microphones (its speech level ``other_dbfs``, measured already), else the source's other
+    track that carries the speech (a camcorder's inputs on tracks of their own), else a
+    camera whose own sound was matched in the sync (measured here); with the gain that brings its speech to
     the microphone's level (P.56 active levels). AudioPlan's patch fields; none when there
     is no such microphone."""
     spans = tuple((e.start_s, e.end_s) for e in dropouts.events)
-    backup = src if other is not None else next(
-        (s for r in ("teacher", "slides") if r != src.role
-         and (s := inputs.sources.get(r)) is not None and s.has_audio and s.matched), None)
+    track = src.backup_stream if other is None else None
+    backup = (src.model_copy(update={"audio_stream": track}) if track is not None else
+              src if other is not None else next(
+                  (s for r in ("teacher", "slides") if r != src.role
+                   and (s := inputs.sources.get(r)) is not None and s.has_audio
+                   and s.matched), None))
     if not spans or backup is None or not math.isfinite(speech_dbfs):
         return {}
     level = other_dbfs if other_dbfs is not None else _speech_dbfs(inputs, backup, rate=rate)
     if not math.isfinite(level):
         return {}
-    return {"patch_role": backup.role, "patch_channel": other, "patch_spans": spans,
-            "patch_gain_db": speech_dbfs - level}
+    return {"patch_role": backup.role, "patch_channel": other, "patch_stream": track,
+            "patch_spans": spans, "patch_gain_db": speech_dbfs - level}
 
 
 def _speech_dbfs(inputs: LectureInputs, src: SourceInfo, *, rate: int) -> float:
@@ -460,7 +467,9 @@ def patched(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
         return []
     first = audio.patch_spans[0][0]
     other = (f"channel {audio.patch_channel + 1} of the same recording (its other microphone)"
-             if audio.patch_channel is not None else f"the {audio.patch_role} camera's own sound")
+             if audio.patch_channel is not None else
+             f"track {audio.patch_stream + 1} of the same recording (its other microphone)"
+             if audio.patch_stream is not None else f"the {audio.patch_role} camera's own sound")
     return [f"{inputs.label} {audio.role}: the sound drops out {len(audio.patch_spans)} "
             f"time(s) in the speech (first at {timecode(first)} of the lecture); those "
             f"stretches are played from {other} ({audio.patch_gain_db:+.1f} dB to match). "
@@ -590,7 +599,8 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                     backup.path, rate=rate, start_s=backup.offset_s, lecture=inputs.label,
                     gain=10 ** ((audio.gain_db + audio.patch_gain_db) / 20),
                     clock=backup.clock, channel=audio.patch_channel,
-                    stream=backup.audio_stream).read, audio.patch_spans,
+                    stream=(backup.audio_stream if audio.patch_stream is None
+                            else audio.patch_stream)).read, audio.patch_spans,
                     sample_rate=rate).read
 
             def notched(n: int) -> np.ndarray:

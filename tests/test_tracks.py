@@ -153,3 +153,45 @@ def test_a_damaged_track_is_named_and_never_chosen(tmp_path: Path) -> None:
     assert not heard[1].damaged and heard[1].speaks
     assert best_track(heard) == 1
     assert best_track(listen(good)) == 0       # intact, the first (3 dB quieter) stays
+
+
+def test_a_dropout_is_played_from_the_other_track(tmp_path: Path) -> None:
+    """A camcorder with the wireless lavalier on track 1 (45 dB over its hiss) and its own
+    microphone on track 2 (the same speech 3 ms later and 6 dB quieter, 20 dB over the
+    room); the lavalier drops out for 300 ms mid-sentence. Track 1 is used, its dropout is
+    played from track 2 at the lavalier's level, and the lecture has no dropout; without
+    the patch it fails S4 there."""
+    from tasks.probe import probe_lecture
+    from tasks.qc import qc_file
+    from tasks.render import patched, plan_audio, render_lecture
+
+    speech = a.speech_like(level_dbfs=-20.0, seconds=SECONDS, sample_rate=FS, seed=7)
+    clean = speech.samples[:1]
+    lav = clean + _room(-65.0, 8)
+    late = round(0.003 * FS)
+    own = 0.5 * np.c_[np.zeros((1, late)), clean[:, :-late]] + _room(-46.0, 9)
+    i = next(i for i in range(6 * FS, 10 * FS, FS // 100)
+             if speech.active[i - FS // 10: i + round(0.4 * FS)].all())
+    j = i + round(0.3 * FS)
+    lav[:, i:j] = 0.0
+    _camera(tmp_path / "teacher.mp4", [lav, own])
+    course = load_course(one_lecture(tmp_path, {"teacher": "teacher.mp4"},
+                                     layout="teacher_only", name="多音轨测试"))
+    inputs = probe_lecture(course, course.lectures[0])
+    teacher = inputs.sources["teacher"]
+    assert (teacher.audio_stream, teacher.backup_stream) == (0, 1)
+    plan = plan_audio(inputs, PROFILE)
+    assert (plan.patch_role, plan.patch_stream, plan.patch_channel) == ("teacher", 1, None)
+    (span,) = plan.patch_spans
+    assert span == pytest.approx((i / FS, j / FS), abs=0.03)        # AAC: ± a frame
+    assert plan.patch_gain_db == pytest.approx(6.0, abs=1.0)
+    (warning,) = patched(inputs, plan)
+    assert "track 2 of the same recording" in warning
+    for name, audio in (("patched", plan), ("as is", plan.model_copy(
+            update={"patch_role": None, "patch_stream": None, "patch_spans": ()}))):
+        out = render_lecture(course, inputs, audio=audio, profile=PROFILE,
+                             out_dir=tmp_path / name)
+        checks = {c.id: c for c in qc_file(out.path, profile=PROFILE, thumbnails=False,
+                                           cameras=out.cameras).report.checks}
+        assert checks["audio.dropouts"].status == ("pass" if audio is plan else "fail"), \
+            checks["audio.dropouts"].message
