@@ -248,8 +248,8 @@ def estimate_speech_noise(frame_power: Any, *, noise_percentile: float = 10.0,
     when the next words begin, and the quietest tenth is that decay, not the room: the
     floor is then the median of the steady pause frames (``STEADY_*``: half a second or more
     of pause that has stopped falling), where it lies under the quietest tenth. Where the
-    pauses never settle (not half a second of them steady, and the longest go on falling), the
-    floor is not reached and the SNR is a lower bound (``floor`` "unsettled").
+    pauses never settle (not half a second of them steady, and the longest go on falling),
+    the floor is not reached and the SNR is a lower bound (``floor`` "unsettled").
     Speech: the mean power of the active frames minus the noise power, where a frame is
     active above (speech level − ``margin_db``), iterated to a fixed point as in ITU-T P.56,
     and never below 3 dB over the noise floor.
@@ -268,7 +268,7 @@ def estimate_speech_noise(frame_power: Any, *, noise_percentile: float = 10.0,
     floor, steady_s = "quiet", 0.0
     if noise > 0 and speech > 0:
         steady = _steady_pauses(q, speech * 10.0 ** (-margin_db / 10.0))
-        steady_s = steady.sum() * SpeechNoiseMeter.FRAME_S
+        steady_s = float(steady.sum()) * SpeechNoiseMeter.FRAME_S
         settled = float(np.median(q[steady])) if steady.sum() >= STEADY_MIN_FRAMES else nan
         if settled < noise * 10.0 ** (-STEADY_UNDER_DB / 10.0):
             noise, floor = settled, "steady"

@@ -257,9 +257,9 @@ def _dropout_patch(inputs: LectureInputs, src: SourceInfo, dropouts: Check, *,
     speech, to play there: ``other``, the source's other channel when the source carries two
     microphones (its speech level ``other_dbfs``, measured already), else the source's other
     track that carries the speech (a camcorder's inputs on tracks of their own), else a
-    camera whose own sound was matched in the sync (measured here); with the gain that brings its speech to
-    the microphone's level (P.56 active levels). AudioPlan's patch fields; none when there
-    is no such microphone."""
+    camera whose own sound was matched in the sync (measured here); with the gain that
+    brings its speech to the microphone's level (P.56 active levels). AudioPlan's patch
+    fields; none when there is no such microphone."""
     spans = tuple((e.start_s, e.end_s) for e in dropouts.events)
     track = src.backup_stream if other is None else None
     backup = (src.model_copy(update={"audio_stream": track}) if track is not None else
