@@ -39,10 +39,15 @@ class Track:
     speech_dbfs: float    #: active-speech level, ITU-T P.56 (nan: none found)
     snr_db: float         #: S2 over the track's own pauses (nan: not measurable)
     damaged: bool = False  #: its audio could not be decoded (never chosen)
+    #: S2's floor never reached (a reverberant room): ``snr_db`` is a lower bound
+    unsettled: bool = False
 
     @property
     def speaks(self) -> bool:
-        return self.snr_db >= SPEECH_OVER_NOISE_DB
+        """Speech over the track's noise: P.56 finds it ``SPEECH_OVER_NOISE_DB`` over, or
+        the pauses are a room's reverberation that never settles (speech, however far)."""
+        return self.snr_db >= SPEECH_OVER_NOISE_DB or (
+            self.unsettled and math.isfinite(self.speech_dbfs))
 
     def describe(self) -> str:
         """What a person is told of the track: "track 2: speech −20.1 dBFS, 48 dB over its
@@ -55,7 +60,8 @@ class Track:
             heard = f"no speech (sound at {self.level_dbfs:.0f} dBFS RMS)"
         else:
             over = ("digital silence in its pauses" if self.snr_db == math.inf else
-                    f"{self.snr_db:.0f} dB over its noise")
+                    f"at least {self.snr_db:.0f} dB over its reverberant room"
+                    if self.unsettled else f"{self.snr_db:.0f} dB over its noise")
             heard = f"speech {self.speech_dbfs:.1f} dBFS, {over}"
         return f"track {self.index + 1}: {heard}"
 
@@ -114,7 +120,7 @@ def listen(path: Path, *, lecture: str | None = None, seconds: float = LISTEN_S
         est = estimate_speech_noise(p)
         tracks.append(Track(k, 20.0 * math.log10(rms) if rms > 0 else -math.inf,
                             est.speech_dbfs, math.nan if i in broken else est.snr_db,
-                            damaged=i in broken))
+                            damaged=i in broken, unsettled=est.floor == "unsettled"))
     return tracks
 
 

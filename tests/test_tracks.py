@@ -54,6 +54,7 @@ def _camera(path: Path, tracks: list[np.ndarray | None]) -> Path:
     ("two close microphones", 0),   # 2 dB apart: the first stays
     ("second silent", 0),
     ("no speech on either", 0),
+    ("first silent, second far in an echoing hall", 1),   # S2 a lower bound, under 10 dB
 ])
 def test_the_track_that_carries_the_speech_is_chosen(tmp_path: Path, case: str,
                                                      chosen: int) -> None:
@@ -64,6 +65,10 @@ def test_the_track_that_carries_the_speech_is_chosen(tmp_path: Path, case: str,
         "two close microphones": [speech + _room(-68.0), speech + _room(-70.0, 4)],
         "second silent": [speech + _room(-70.0), None],
         "no speech on either": [_room(-60.0), _room(-62.0, 4)],
+        "first silent, second far in an echoing hall": [None, a.reverberant(
+            a.speech_like(level_dbfs=-20.0, seconds=SECONDS, sample_rate=FS, seed=6,
+                          pauses=(0.15, 0.4)).samples[:1], rt60_s=0.8, sample_rate=FS)
+            + _room(-70.0)],
     }[case]
     heard = listen(_camera(tmp_path / "camera.mp4", tracks))
     assert [t.index for t in heard] == [0, 1]
@@ -73,6 +78,9 @@ def test_the_track_that_carries_the_speech_is_chosen(tmp_path: Path, case: str,
             assert t.level_dbfs == -np.inf and "digital silence" in t.describe()
         else:
             assert t.level_dbfs == pytest.approx(a.rms_db(x), abs=0.5)
+    if case.endswith("echoing hall"):
+        assert heard[1].unsettled and heard[1].snr_db < 10.0       # yet it speaks
+        assert "at least" in heard[1].describe()
     if case == "camera mic, then lavalier":
         assert heard[0].snr_db == pytest.approx(30.0, abs=1.5)
         assert heard[1].snr_db == pytest.approx(44.0, abs=1.5)
