@@ -20,6 +20,7 @@ import numpy as np
 from courseware.errors import CorruptMediaError
 from courseware.media import open_media
 from qc_metrics.audio import estimate_speech_noise
+from qc_metrics.loudness import Framer
 
 #: seconds of each track heard to choose between them (S2 needs 10 s of sound)
 LISTEN_S = 300.0
@@ -77,7 +78,7 @@ def listen(path: Path, *, lecture: str | None = None, seconds: float = LISTEN_S
         ids = [s.index for s in streams]      # the file's stream numbers
         resamplers = {i: av.AudioResampler(format="flt", layout="mono", rate=_RATE)
                       for i in ids}
-        rest = {i: np.zeros(0, np.float32) for i in ids}
+        framers = {i: Framer(_FRAME) for i in ids}
         power: dict[int, list[np.ndarray]] = {i: [] for i in ids}
         energy = {i: 0.0 for i in ids}
         count = {i: 0 for i in ids}
@@ -102,13 +103,11 @@ def listen(path: Path, *, lecture: str | None = None, seconds: float = LISTEN_S
                 for frame in frames:
                     assert isinstance(frame, av.AudioFrame)
                     for block in resamplers[i].resample(frame):
-                        x = np.concatenate([rest[i], block.to_ndarray().reshape(-1)])
-                        m = x.size // _FRAME
-                        f = x[: m * _FRAME].reshape(m, _FRAME).astype(np.float64)
+                        f = framers[i].push(block.to_ndarray().reshape(1, -1))[0]
+                        f = f.astype(np.float64)                  # (m, 50 ms)
                         power[i].append(f.var(axis=1))
                         energy[i] += float((f * f).sum())
-                        count[i] += m * _FRAME
-                        rest[i] = x[m * _FRAME:]
+                        count[i] += f.size
         except av.FFmpegError as exc:
             where = f"{path}" + (f" (lecture {lecture})" if lecture else "")
             raise CorruptMediaError(f"{where}: audio cannot be decoded ({exc}); re-export or "
