@@ -29,14 +29,14 @@ _TRANSFER = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte24
              18: "arib-std-b67"}
 #: the transfers of high dynamic range video (a phone's default HDR video), by short name
 HDR_TRANSFERS = {"smpte2084": "PQ", "arib-std-b67": "HLG"}
+# AVFieldOrder (libavcodec/defs.h)
+_FIELD_ORDER = {0: "unknown", 1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
+_BOX_HEADER = struct.Struct(">I4s")
 
 
 def transfer_name(code: int | None) -> str | None:
     """FFmpeg's name of an H.273 transfer characteristic; None: unspecified or unknown."""
     return _TRANSFER.get(int(code or 0))
-# AVFieldOrder (libavcodec/defs.h)
-_FIELD_ORDER = {0: "unknown", 1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
-_BOX_HEADER = struct.Struct(">I4s")
 
 
 @dataclass(frozen=True)
@@ -233,7 +233,8 @@ def _first_frames(path: Path, where: str) -> _FirstFrames:
         try:
             for i, frame in enumerate(container.decode(stream)):
                 interlaced |= bool(frame.interlaced_frame)
-                first = first or frame
+                if first is None:
+                    first = frame
                 if i + 1 >= SCAN_FRAMES:
                     break
         except av.FFmpegError as exc:
