@@ -455,8 +455,8 @@ def test_a_microphone_carrying_music_is_not_noise_reduced(tmp_path: Path) -> Non
 def test_a_reverberant_room_is_not_noise_reduced(tmp_path: Path) -> None:
     """Quick speech (pauses of 0.15–0.4 s) in a classroom (RT60 0.8 s), 55 dB over its room:
     the pauses never settle, so the room's floor cannot be measured; the reducer would take
-    the reverberation for noise (S2 read from the quietest tenth is about 10 dB, and it
-    would lower the "noise" by its most, 20 dB), so the plan leaves the sound alone and the
+    the reverberation for noise (S2 read from the quietest tenth is 8 dB, and it would
+    lower the "noise" by its most, 20 dB), so the plan leaves the sound alone and the
     render says why. The lecture's S2 is a lower bound: a warning, not a fail."""
     seconds = 16.0
     speech = sig.speech_like(level_dbfs=-20.0, seconds=seconds, sample_rate=RATE, seed=6,
@@ -480,8 +480,8 @@ def test_a_reverberant_room_is_not_noise_reduced(tmp_path: Path) -> None:
 
 def test_a_reverberant_noisy_room_is_reduced_by_its_floor(tmp_path: Path) -> None:
     """A classroom (RT60 0.8 s) 42 dB over its room: most pauses are filled by the
-    reverberation, but some settle, and the plan measures the room there (the quietest
-    tenth said about 33 dB) and lowers the noise just enough for S2."""
+    reverberation, but some settle, and the plan measures the room there (41.6 dB; the
+    quietest tenth said 35.8) and lowers the noise just enough for S2."""
     seconds = 16.0
     speech = sig.speech_like(level_dbfs=-20.0, seconds=seconds, sample_rate=RATE,
                              seed=7).samples[:1]
