@@ -87,7 +87,7 @@ def listen(path: Path, *, lecture: str | None = None, seconds: float = LISTEN_S
         try:
             for packet in container.demux(*streams):
                 i = packet.stream_index
-                if i not in count:
+                if i not in count:        # demux ends with an empty packet of every stream
                     continue
                 if count[i] >= want:
                     if all(count[k] >= want for k in ids if k not in broken):

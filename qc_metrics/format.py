@@ -34,13 +34,12 @@ def check_format(probe: MediaProbe, profile: Profile) -> list[Check]:
     if video is None:
         why = "the file has no video stream; a delivered lecture needs H.264 video (D2)"
         checks += [_missing(i, c, why) for i, c in (
-            ("format.video_codec", "D2"), ("format.pixel_format", "D2"), ("format.bitrate", "D3"),
-            ("format.resolution", "D4"), ("format.aspect", "D5"), ("format.fps", "D6"),
-            ("format.scan", "D7"))]
+            ("format.video_codec", "D2"), ("format.pixel_format", "D2"),
+            ("format.bitrate", "D3"), ("format.resolution", "D4"), ("format.aspect", "D5"),
+            ("format.fps", "D6"), ("format.scan", "D7"))]
     else:
         checks += [_video_codec(video, d), _pixels(video, d), _bitrate(video, d),
-                   _resolution(video, d),
-                   _aspect(video, d), _fps(video, d), _scan(video, d)]
+                   _resolution(video, d), _aspect(video, d), _fps(video, d), _scan(video, d)]
     audio = probe.audio
     if audio is None:
         why = "the file has no audio stream; a delivered lecture needs AAC stereo sound (D9)"
