@@ -1,6 +1,10 @@
 """A real Prefect server, the prefect.yaml deployments and two process workers on 127.0.0.1:
-a batch of three courses is shared by both workers; one worker is SIGKILLed mid-render and
-a rerun of the batch completes it with nothing lost and nothing published twice."""
+a batch of two courses is shared by both workers; one worker is SIGKILLed mid-render and
+a rerun of the batch completes it with nothing lost and nothing published twice.
+
+Two courses, not more: the killed worker is not restarted, so the rerun runs every course
+on the survivor, one after another (each course run is a fresh process, ~8 s of start-up
+on two cores before any work)."""
 
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ from flows.serve import (
 )
 from tasks.inbox import named_files
 
-COURSES = ("甲", "乙", "丙")
+COURSES = ("甲", "乙")
 
 
 @dataclass
@@ -200,12 +204,12 @@ def test_two_workers_and_a_killed_worker(stack: Stack, tmp_path: Path) -> None:
         with contextlib.suppress(Exception):
             kill_tree(batch)
     states = sorted(s["state"] for s in first.values())
-    assert states == ["Completed", "Completed", "Crashed"], first
+    assert states == ["Completed", "Crashed"], first
     assert not list(store.rglob("*.part")) and not list(store.rglob(".*"))
     lost = next(s for s in first.values() if s["state"] == "Crashed")
     assert lost["published"] == 0  # a killed render publishes nothing
     before = _snapshot(store)
-    assert len([k for k in before if k.endswith(".done.json")]) == 2
+    assert len([k for k in before if k.endswith(".done.json")]) == 1
 
     log2 = tmp_path / "batch2.log"
     second = _result(_batch(stack, inbox, store, work, log2, timeout_s=240), log2,
@@ -215,17 +219,17 @@ def test_two_workers_and_a_killed_worker(stack: Stack, tmp_path: Path) -> None:
     rendered = {name: s["rendered"] for name, s in second.items()}
     assert rendered[lost["name"]] == 1 and sum(rendered.values()) == 1, rendered
     after = _snapshot(store)
-    # the root listing (D1) names every course on the medium: the third course changes it
+    # the root listing (D1) names every course on the medium: the lost course changes it
     root = {"manifest.json", "课程清单.txt"}
     for key, stat in before.items():  # nothing published twice: same inode, same mtime
         if key not in root:
             assert after[key] == stat, key
     listing = json.loads((store / "manifest.json").read_text("utf-8"))
-    assert len(listing["courses"]) == 3, listing
-    assert len([k for k in after if k.endswith(".done.json")]) == 3
+    assert len(listing["courses"]) == 2, listing
+    assert len([k for k in after if k.endswith(".done.json")]) == 2
     lectures = [k for k in after if k.endswith(".mp4") and "/第" in k]
     previews = [k for k in after if k.endswith(".mp4") and "/课程预览_" in k]
-    assert len(lectures) == 3 and len(previews) == 3, sorted(after)
+    assert len(lectures) == 2 and len(previews) == 2, sorted(after)
     took = _took_work(stack)
     assert all(n >= 1 for n in took.values()), (took, os.listdir(stack.logs))
 

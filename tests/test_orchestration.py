@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
@@ -62,12 +63,39 @@ def _snapshot(store: Path) -> dict[str, tuple[int, int, str]]:
             for p in sorted(store.rglob("*")) if p.is_file()}
 
 
-def test_rerun_renders_nothing_and_changes_nothing(raw: Path, tmp_path: Path,
-                                                   prefect_server: None) -> None:
-    store, work = tmp_path / "delivery", tmp_path / "work"
-    first, renders = _run(raw, store, work)
-    assert renders == 2 and first.rendered == 2, first
+@dataclass(frozen=True)
+class FirstRun:
+    """A course rendered and published once: what a rerun starts from."""
+
+    outcome: CourseOutcome
+    renders: int
+    store: Path
+    work: Path
+
+
+@pytest.fixture(scope="module")
+def first_run(raw: Path, tmp_path_factory: pytest.TempPathFactory,
+              prefect_server: None) -> FirstRun:
+    root = tmp_path_factory.mktemp("first-run")
+    store, work = root / "delivery", root / "work"
+    outcome, renders = _run(raw, store, work)
+    return FirstRun(outcome, renders, store, work)
+
+
+def _copy(first: FirstRun, tmp: Path) -> tuple[Path, Path]:
+    """The first run's delivery and work folders, copied: each test changes its own."""
+    store, work = tmp / "delivery", tmp / "work"
+    shutil.copytree(first.store, store)
+    shutil.copytree(first.work, work)
+    return store, work
+
+
+def test_rerun_renders_nothing_and_changes_nothing(raw: Path, first_run: FirstRun,
+                                                   tmp_path: Path) -> None:
+    first = first_run.outcome
+    assert first_run.renders == 2 and first.rendered == 2, first
     assert [lec.status for lec in first.lectures] == ["pass", "pass"], first
+    store, work = _copy(first_run, tmp_path)
     for lec in first.lectures:  # raw-source QC reported, full QC published beside the video
         assert set(lec.raw_qc) == {"slides", "teacher"}
         assert lec.qc_status in ("pass", "warn", "fail")
@@ -90,15 +118,13 @@ def test_rerun_renders_nothing_and_changes_nothing(raw: Path, tmp_path: Path,
     assert _snapshot(store) == before  # same files, same inodes, not even rewritten
 
 
-def test_changed_title_rerenders_only_that_lecture(raw: Path, tmp_path: Path,
-                                                   prefect_server: None) -> None:
+def test_changed_title_rerenders_only_that_lecture(raw: Path, first_run: FirstRun,
+                                                   tmp_path: Path) -> None:
     course = tmp_path / "course"
     shutil.copytree(raw.parent, course)
-    store, work = tmp_path / "delivery", tmp_path / "work"
-    first, renders = _run(course / raw.name, store, work, raw_qc=False)
-    assert renders == 2
+    store, work = _copy(first_run, tmp_path)
     text = (course / raw.name).read_text("utf-8")
-    old = first.lectures[1].title
+    old = first_run.outcome.lectures[1].title
     (course / raw.name).write_text(text.replace(f'"{old}"', '"新的标题"', 1), "utf-8")
     second, renders = _run(course / raw.name, store, work, raw_qc=False)
     assert renders == 1
