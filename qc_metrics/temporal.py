@@ -8,6 +8,10 @@
   planes and divided by 2^bitdepth, is ≤ ``noise`` (freezedetect ``n``, default 0.001 = −60 dB);
   a span runs from the reference frame to the first frame that moves, and is reported when it
   lasts ≥ ``min_duration_s`` (freezedetect ``d``, default 2 s).
+* Where one stream plays and the other has nothing (:func:`uncovered`): sound that starts
+  after the pictures or ends before them is silence a player fills in; pictures that end
+  before the sound are held (or blacked out) by the player. Neither is a break inside the
+  stream, so the timestamp checks alone do not see it.
 * Black spans with FFmpeg ``blackdetect`` semantics: a pixel is black when its luma is
   ≤ black + ``pix_th``·(white − black) (limited range); a picture is black when the share of
   black pixels is ≥ ``pic_th``; a span runs from the first black frame to the first non-black
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from courseware.report import Check, Event, Status
@@ -28,6 +33,38 @@ from encoder_profiles import Profile
 from qc_metrics.colour import CameraSpan
 from qc_metrics.frames import VideoDetector, YUVFrame, as_batch, runs, sample_planes, timecode
 from qc_metrics.xp import array_namespace, to_host
+
+#: how far the ends of a file's picture and sound may lie apart unremarked: encoders leave an
+#: audio frame or a picture or two of difference (priming, the last frame's duration), which
+#: nobody sees or hears; a quarter of a second is a clipped word or a visibly held picture
+STREAM_ENDS_S = 0.25
+
+
+@dataclass(frozen=True)
+class Uncovered:
+    """A stretch at the start or the end of a file where the other stream plays and this one
+    has nothing."""
+
+    start_s: float
+    end_s: float
+    at: str            #: "start" or "end"
+
+    @property
+    def seconds(self) -> float:
+        return self.end_s - self.start_s
+
+
+def uncovered(span: tuple[float, float], other: tuple[float, float], *,
+              tolerance_s: float = STREAM_ENDS_S) -> list[Uncovered]:
+    """Where ``other`` (start, end of a stream, seconds on the file's clock) plays and
+    ``span`` does not: before its start and after its end, each when longer than
+    ``tolerance_s``."""
+    out = []
+    if span[0] - other[0] > tolerance_s:
+        out.append(Uncovered(other[0], span[0], "start"))
+    if other[1] - span[1] > tolerance_s:
+        out.append(Uncovered(span[1], other[1], "end"))
+    return out
 
 
 def _flatten(frames: YUVFrame) -> Any:

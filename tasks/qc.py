@@ -46,6 +46,7 @@ from qc_metrics.frames import split_yuv420p, timecode
 from qc_metrics.loudness import SHORT_TERM_STEPS, STEP_S
 from qc_metrics.motion import StabilityDetector
 from qc_metrics.noise import NoiseDetector, snr_db
+from qc_metrics.temporal import Uncovered, uncovered
 from qc_metrics.video import VideoQC
 from qc_metrics.xp import backend_name, gpu_namespace
 from tasks.verify import verify_file
@@ -183,6 +184,8 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
             checks.append(Check("audio.av_sync", "S3", "skip", None, None, "",
                                 "no video stream"))
         checks.append(audio.timestamps_check())
+        if video is not None:
+            checks = _stream_ends(checks, pictures=video.span, sound=audio.span, fps=video.fps)
     else:
         checks += [Check(i, c, "skip", None, None, "", "no audio stream") for i, c in _AUDIO_IDS]
     ran = [p.qc.backend for p in (video, audio) if p is not None and p.qc.backend]
@@ -209,6 +212,42 @@ def _one_sided(check: Check, levels_dbfs: list[float]) -> Check:
         f"{DEAD_CHANNEL_DB:g} dB apart or more): the lecture is heard in one ear; the "
         "specification wants stereo sound (D9): put the microphone on both channels (the "
         "pipeline does so itself for a raw source)"))
+
+
+def _stream_ends(checks: list[Check], *, pictures: tuple[float, float],
+                 sound: tuple[float, float], fps: float) -> list[Check]:
+    """The file's two streams from end to end (S3: sound with the pictures; V1: no loss of
+    sync): sound that starts after the pictures or ends before them breaks
+    ``audio.timestamps``; pictures that start after the sound or end before it break
+    ``video.timestamps`` (counted in frames)."""
+    silent, held = uncovered(sound, pictures), uncovered(pictures, sound)
+    out = []
+    for c in checks:
+        if c.id == "audio.timestamps" and silent:
+            c = _uncovered(c, silent, len(silent), "sound", "picture",
+                           "played as silence", "the sound track as long as the picture")
+        elif c.id == "video.timestamps" and held:
+            frames = sum(round(u.seconds * fps) for u in held)
+            c = _uncovered(c, held, frames, "picture", "sound",
+                           "a player shows a still picture or black", "the picture as long as "
+                           "the sound")
+        out.append(c)
+    return out
+
+
+def _uncovered(check: Check, missing: list[Uncovered], count: float, ours: str, other: str,
+               meanwhile: str, fix: str) -> Check:
+    parts = [f"the {ours} {'start' if u.at == 'start' else 'end'}s {u.seconds:.2f} s "
+             f"{'after' if u.at == 'start' else 'before'} the {other} "
+             f"({timecode(u.start_s)}–{timecode(u.end_s)}: {meanwhile})" for u in missing]
+    events = tuple(Event(u.start_s, u.end_s, f"{u.seconds:.2f} s of {other} without {ours}")
+                   for u in missing)
+    said = "; ".join(parts) + (f"; re-export the file with {fix} (in the editor, the tracks "
+                               "of one length)")
+    message = said if check.status == "pass" else f"{check.message}; {said}"
+    measured = (check.measured if isinstance(check.measured, float) else 0.0) + count
+    return replace(check, status="fail", measured=measured, message=message,
+                   events=tuple(sorted(check.events + events, key=lambda e: e.start_s)))
 
 
 # A path says nothing about the file's content: never serve a cached verdict.
@@ -284,6 +323,7 @@ class _VideoPass:
         self.xp = xp
         self.size: tuple[int, int] | None = None    # (width, height) of the first frame
         self.frames = 0
+        self.first_t: float | None = None
         self.last_t = 0.0
         self._buf: np.ndarray | None = None
         self._ts: list[float] = []
@@ -307,6 +347,8 @@ class _VideoPass:
         _copy_planes(frame, self._buf[len(self._ts)].reshape(-1), width, height)
         self._ts.append(float(t))
         self.frames += 1
+        if self.first_t is None:
+            self.first_t = float(t)
         self.last_t = float(t)
         if len(self._ts) == BATCH:
             self.flush()
@@ -325,6 +367,11 @@ class _VideoPass:
         self.qc.process_batch(planes, ts)
         if self.sync is not None:
             self.sync.add_video(planes.y, ts)
+
+    @property
+    def span(self) -> tuple[float, float]:
+        """(start, end) of the pictures: the first frame's time to the last one's end."""
+        return (self.first_t or 0.0, self.last_t + 1.0 / self.fps)
 
     def timelines(self, profile: Profile) -> list[Timeline]:
         """Per-second SNR and motion from what the detectors measured on the way."""
@@ -379,6 +426,11 @@ class _AudioPass:
     def _start(self) -> float:
         """Presentation time of the first sample."""
         return self._clock.origin if self._clock is not None else 0.0
+
+    @property
+    def span(self) -> tuple[float, float]:
+        """(start, end) of the sound: the first sample's time to the last one's end."""
+        return (self._start, self._start + self.samples / self.rate)
 
     def add(self, frame: av.AudioFrame | None) -> None:
         if frame is not None:

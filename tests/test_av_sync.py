@@ -124,6 +124,47 @@ def test_qc_file_reports_a_late_sound_track(tmp_path: Path) -> None:
     assert checks["audio.timestamps"].status == "pass"
 
 
+@pytest.mark.parametrize(("picture_s", "sound", "short", "missing"), [
+    (8.0, (0.0, 8.0), None, None),            # one length
+    (8.0, (0.0, 7.9), None, None),            # 0.1 s apart at the end: what encoders leave
+    (8.0, (0.0, 5.0), "sound", (5.0, 8.0)),   # the sound ends 3 s early
+    (8.0, (1.0, 8.0), "sound", (0.0, 1.0)),   # the sound starts 1 s late
+    (5.0, (0.0, 8.0), "picture", (5.0, 8.0)),  # the picture ends 3 s early
+])
+def test_a_stream_that_starts_late_or_ends_early(tmp_path: Path, picture_s: float,
+                                                  sound: tuple[float, float], short: str | None,
+                                                  missing: tuple[float, float] | None) -> None:
+    """An export whose sound track is shorter than its picture (or the other way round) has
+    no break inside either stream: the missing stretch is at an end. The timestamp checks
+    name it, in seconds where the planted stretch is; MediaInfo (libmediainfo, not FFmpeg)
+    reads the same difference between the tracks' durations."""
+    luma, audio = _signals(0.0)
+    path = tmp_path / "cut.mp4"
+    _write(path, luma[:round(picture_s * FPS)], audio[:, :round(sound[1] * RATE)],
+           sound_from_s=sound[0])
+    checks = {c.id: c for c in qc_file(path, profile=PROFILE, thumbnails=False).report.checks}
+    sound_check, picture_check = checks["audio.timestamps"], checks["video.timestamps"]
+    assert sound_check.status == ("fail" if short == "sound" else "pass"), sound_check.message
+    assert picture_check.status == ("fail" if short == "picture" else "pass"), \
+        picture_check.message
+    if missing is None:
+        return
+    check = sound_check if short == "sound" else picture_check
+    (event,) = check.events
+    # within an AAC frame (21 ms, the encoder's priming) and a picture (40 ms)
+    assert (event.start_s, event.end_s) == pytest.approx(missing, abs=0.045), event
+    assert f"{event.end_s - event.start_s:.2f} s" in check.message
+    if short == "picture":       # counted in frames, as the check counts dropped ones
+        assert check.measured == pytest.approx((missing[1] - missing[0]) * FPS, abs=1)
+    elif missing[0] > 0:         # an end: MediaInfo's durations differ by as much
+        from pymediainfo import MediaInfo
+
+        tracks = {t.track_type: float(t.duration) / 1000
+                  for t in MediaInfo.parse(str(path)).tracks}
+        assert tracks["Video"] - tracks["Audio"] == pytest.approx(event.end_s - event.start_s,
+                                                                  abs=0.03)
+
+
 # ----------------------------------------------------------------------------- the render
 
 
@@ -174,6 +215,8 @@ def test_the_render_places_a_cameras_sound_by_its_timestamps(tmp_path: Path) -> 
     sync = checks["audio.av_sync"]
     assert sync.status == "pass" and abs(sync.measured) <= 20, sync.message
     stamps = checks["audio.timestamps"]
-    assert (stamps.status, stamps.clause, stamps.measured) == ("fail", "S3", 1.0)
-    (event,) = stamps.events
-    assert (event.start_s, event.end_s) == pytest.approx((1.4 + 3.5, 1.4 + 3.8), abs=0.025)
+    assert (stamps.status, stamps.clause, stamps.measured) == ("fail", "S3", 2.0)
+    # the first 0.5 s of pictures without sound, then the gap
+    start, gap = stamps.events
+    assert (start.start_s, start.end_s) == pytest.approx((1.4, 1.4 + 0.5), abs=0.025)
+    assert (gap.start_s, gap.end_s) == pytest.approx((1.4 + 3.5, 1.4 + 3.8), abs=0.025)
