@@ -270,7 +270,9 @@ class AudioFeed:
     offset of each of the source's channels (after resampling to stereo), subtracted.
     ``clock``: seconds of the source per second read (a separate recorder whose clock runs
     against the cameras'): the source is resampled by that ratio (:class:`Respeed`).
-    ``stream``: which of the file's audio tracks (:mod:`courseware.tracks`)."""
+    ``stream``: which of the file's audio tracks (:mod:`courseware.tracks`).
+    ``ended_s``: once a read went past the end of the source's sound, the time (seconds read,
+    from the first) where it ended; None while it lasts."""
 
     def __init__(self, path: Path | None, *, rate: int, start_s: float = 0.0, gain: float = 1.0,
                  lecture: str | None = None, channel: int | None = None,
@@ -285,6 +287,13 @@ class AudioFeed:
         self._skip = round(start_s * rate)  # > 0: drop leading samples; < 0: pad silence
         self._it = self._blocks() if path is not None else iter(())
         self._respeed = Respeed(self._read, clock) if clock != 1.0 else None
+        self.clock = clock
+        self._pos = 0                        # samples given by _read
+        self._ended: int | None = None       # … of which the source's sound ran out here
+
+    @property
+    def ended_s(self) -> float | None:
+        return None if self._ended is None else self._ended / self.rate / self.clock
 
     def _blocks(self) -> Iterator[np.ndarray]:
         assert self.path is not None
@@ -315,11 +324,16 @@ class AudioFeed:
         return out * self.gain if self.gain != 1.0 else out
 
     def _read(self, n: int) -> np.ndarray:
-        if self._skip < 0:
-            lead = min(n, -self._skip)
-            self._skip += lead
-            rest = self._read(n - lead) if n > lead else np.zeros((2, 0), np.float32)
-            return np.concatenate([np.zeros((2, lead), np.float32), rest], axis=1)
+        lead = min(n, -self._skip) if self._skip < 0 else 0   # silence before the start
+        self._skip += lead
+        out, given = self._take(n - lead)
+        if given < n - lead and self._ended is None:
+            self._ended = self._pos + lead + given
+        self._pos += n
+        return np.concatenate([np.zeros((2, lead), np.float32), out], axis=1) if lead else out
+
+    def _take(self, n: int) -> tuple[np.ndarray, int]:
+        """The next n samples of the source (zeros after its end), and how many it gave."""
         while self._buf.shape[1] < n + self._skip:
             block = next(self._it, None)
             if block is None:
@@ -329,9 +343,10 @@ class AudioFeed:
             drop = min(self._skip, self._buf.shape[1])
             self._buf, self._skip = self._buf[:, drop:], self._skip - drop
         out, self._buf = self._buf[:, :n], self._buf[:, n:]
-        if out.shape[1] < n:
-            out = np.concatenate([out, np.zeros((2, n - out.shape[1]), np.float32)], axis=1)
-        return out
+        given = out.shape[1]
+        if given < n:
+            out = np.concatenate([out, np.zeros((2, n - given), np.float32)], axis=1)
+        return out, given
 
 
 class Respeed:

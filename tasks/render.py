@@ -57,6 +57,7 @@ from qc_metrics.audio import (
 from qc_metrics.colour import CameraSpan
 from qc_metrics.frames import timecode
 from qc_metrics.loudness import FilterBank, LoudnessMeter
+from qc_metrics.temporal import STREAM_ENDS_S
 from tasks.probe import LectureInputs, SourceInfo
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,9 @@ class AudioPlan(BaseModel):
     patch_spans: tuple[tuple[float, float], ...] = ()
     #: … at this gain over the programme's (its speech brought to the source's level)
     patch_gain_db: float = 0.0
+    #: where in the lecture (s) the source's sound ends, when it ends before the lecture
+    #: (the last of ``patch_spans`` when another microphone plays the rest); None: it lasts
+    sound_ends_s: float | None = None
 
 
 class RenderResult(BaseModel):
@@ -162,23 +166,31 @@ def two_microphones(snr_db: Sequence[float]) -> int | None:
 
 
 def _measure(inputs: LectureInputs, src: SourceInfo, profile: Profile, *,
-             channel: int | None = None) -> tuple[AudioQC, SpectrumClasses, dict[str, Check]]:
+             channel: int | None = None,
+             ) -> tuple[AudioQC, SpectrumClasses, dict[str, Check], float | None]:
     """One pass over the source's sound in the lecture (``channel`` on both sides): every
-    audio check, and the spectrum of its pauses."""
+    audio check, the spectrum of its pauses, and where in the lecture its sound ends when it
+    ends before the lecture does (None: it lasts). What comes after that end is not sound of
+    the source and is not measured."""
     rate = profile.delivery.audio_rate
     feed = AudioFeed(src.path, rate=rate, start_s=src.offset_s, lecture=inputs.label,
                      clock=src.clock, channel=channel, stream=src.audio_stream)
     meter = AudioQC(sample_rate=rate, profile=profile,
                     hum_prominence_db=profile.encode.hum_prominence_db)
     pauses = pause_spectrum(rate)
-    remaining, t = round(main_duration(inputs) * rate), 0.0
+    remaining, k = round(main_duration(inputs) * rate), 0
     while remaining > 0:
         n = min(remaining, rate)
         block = feed.read(n)
-        meter.process(block, t)
-        pauses.consume(block)
-        remaining, t = remaining - n, t + n / rate
-    return meter, pauses, {c.id: c for c in meter.finish()}
+        if feed.ended_s is not None:
+            block = block[:, :max(0, round(feed.ended_s * rate) - k)]
+        if block.shape[1]:
+            meter.process(block, k / rate)
+            pauses.consume(block)
+        if block.shape[1] < n:
+            break
+        remaining, k = remaining - n, k + n
+    return meter, pauses, {c.id: c for c in meter.finish()}, feed.ended_s
 
 
 def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
@@ -190,7 +202,7 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
     if src is None:
         return AudioPlan(role=None)
     rate, enc = profile.delivery.audio_rate, profile.encode
-    meter, pauses, checks = _measure(inputs, src, profile)
+    meter, pauses, checks, ends = _measure(inputs, src, profile)
     if not math.isfinite(meter.loudness.result().true_peak_dbfs):
         return AudioPlan(role=src.role)
     levels = meter.channel_levels_dbfs()
@@ -205,7 +217,7 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
         better = two_microphones(each)
         if better is not None:
             channel, mics = better, each
-            meter, pauses, checks = _measure(inputs, src, profile, channel=better)
+            meter, pauses, checks, ends = _measure(inputs, src, profile, channel=better)
     loud, hum = meter.loudness.result(), meter.hum.finish()
     integrated = loud.integrated_lufs
     if channel is not None and not mics:
@@ -234,9 +246,16 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
     intro = _intro_gain(inputs, profile, lufs=(integrated + gain if math.isfinite(integrated)
                                                else enc.loudness_target_lufs))
     other = 1 - channel if mics and channel is not None else None
+    # the source's sound ends before the lecture does (a recorder stopped, an export whose
+    # sound track is short): that stretch is a dropout to the end, played from another
+    # microphone where there is one
+    lecture_s = main_duration(inputs)
+    ends = ends if ends is not None and lecture_s - ends > STREAM_ENDS_S else None
+    tail = ((ends, lecture_s),) if ends is not None else ()
     patch = _dropout_patch(inputs, src, checks["audio.dropouts"], speech_dbfs=speech.speech_dbfs,
                            rate=rate, other=other, other_dbfs=None if other is None else
-                           estimate_speech_noise(first.channel_power[other]).speech_dbfs)
+                           estimate_speech_noise(first.channel_power[other]).speech_dbfs,
+                           tail=tail)
     return AudioPlan(role=src.role, integrated_lufs=_finite(integrated),
                      true_peak_dbfs=loud.true_peak_dbfs, gain_db=gain, notch_hz=notch,
                      channel=channel, correlation=correlation, dc_offset=dc,
@@ -246,21 +265,23 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
                      channel_snr_db=tuple(x if math.isfinite(x) else 999.0 for x in mics),
                      snr_db=_finite(speech.snr_db), noise_reduction_db=reduction,
                      noise_spectrum=spectrum, intro_gain_db=intro, music_under_db=music,
-                     reverberant=unsettled,
+                     reverberant=unsettled, sound_ends_s=ends,
                      **patch)
 
 
 def _dropout_patch(inputs: LectureInputs, src: SourceInfo, dropouts: Check, *,
                    speech_dbfs: float, rate: int, other: int | None,
-                   other_dbfs: float | None) -> dict[str, Any]:
+                   other_dbfs: float | None,
+                   tail: tuple[tuple[float, float], ...] = ()) -> dict[str, Any]:
     """S4: the programme microphone's dropouts, and another microphone that heard the same
     speech, to play there: ``other``, the source's other channel when the source carries two
     microphones (its speech level ``other_dbfs``, measured already), else the source's other
     track that carries the speech (a camcorder's inputs on tracks of their own), else a
     camera whose own sound was matched in the sync (measured here); with the gain that
     brings its speech to the microphone's level (P.56 active levels). AudioPlan's patch
-    fields; none when there is no such microphone."""
-    spans = tuple((e.start_s, e.end_s) for e in dropouts.events)
+    fields; none when there is no such microphone. ``tail``: where the source's sound has
+    ended before the lecture's end, played from that microphone too."""
+    spans = tuple((e.start_s, e.end_s) for e in dropouts.events) + tail
     track = src.backup_stream if other is None else None
     backup = (src.model_copy(update={"audio_stream": track}) if track is not None else
               src if other is not None else next(
@@ -465,15 +486,35 @@ def patched(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
     """The programme microphone's dropouts, played from another microphone's sound."""
     if audio.patch_role is None or not audio.patch_spans or audio.role is None:
         return []
-    first = audio.patch_spans[0][0]
     other = (f"channel {audio.patch_channel + 1} of the same recording (its other microphone)"
              if audio.patch_channel is not None else
              f"track {audio.patch_stream + 1} of the same recording (its other microphone)"
              if audio.patch_stream is not None else f"the {audio.patch_role} camera's own sound")
-    return [f"{inputs.label} {audio.role}: the sound drops out {len(audio.patch_spans)} "
-            f"time(s) in the speech (first at {timecode(first)} of the lecture); those "
+    drops = [s for s in audio.patch_spans if s[0] != audio.sound_ends_s]
+    if not drops:
+        return []
+    return [f"{inputs.label} {audio.role}: the sound drops out {len(drops)} "
+            f"time(s) in the speech (first at {timecode(drops[0][0])} of the lecture); those "
             f"stretches are played from {other} ({audio.patch_gain_db:+.1f} dB to match). "
             "Next time, check the wireless microphone's batteries, range and channel"]
+
+
+def sound_ends(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
+    """The programme source's sound ends before the lecture does."""
+    if audio.sound_ends_s is None or audio.role is None:
+        return []
+    end = main_duration(inputs)
+    said = (f"{inputs.label} {audio.role}: its sound ends at {timecode(audio.sound_ends_s)} "
+            f"of the lecture, {end - audio.sound_ends_s:.1f} s before the pictures do")
+    if audio.patch_role is not None and audio.patch_spans[-1][0] == audio.sound_ends_s:
+        other = (f"the {audio.patch_role} camera's own sound" if audio.patch_stream is None
+                 and audio.patch_channel is None else "the same recording's other microphone")
+        return [f"{said}; the rest is played from {other} "
+                f"({audio.patch_gain_db:+.1f} dB to match). Check that the recorder ran to the "
+                "end, or that the source was exported with its whole sound"]
+    return [f"{said}: the rest of the lecture is silent (no other microphone heard the "
+            "speech). Re-export the source with its whole sound, or give the lecture the "
+            "recorder's file as its audio source"]
 
 
 def two_mics(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
@@ -547,7 +588,8 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                 + one_sided(inputs, audio) + anti_phase(inputs, audio)
                 + too_noisy(inputs, audio, profile) + reverberant(inputs, audio)
                 + music_bed(inputs, audio, profile)
-                + two_mics(inputs, audio) + patched(inputs, audio))
+                + two_mics(inputs, audio) + patched(inputs, audio)
+                + sound_ends(inputs, audio))
     for w in warnings:
         log.warning(w)
     comp = lecture_compositor(lecture, inputs, profile=profile, video=video)

@@ -149,6 +149,63 @@ def test_respeed_is_a_clean_resampler(ratio: float) -> None:
     assert 10 * np.log10(np.mean(err ** 2) / 0.5) < -70.0
 
 
+def test_a_recorder_that_stops_early_is_followed_by_the_cameras_own_sound(tmp_path) -> None:
+    """The separate recorder stops 10 s before the lecture ends (its file is shorter than
+    the camera's); the teacher camera's own microphone heard the same speech, 6 dB quieter.
+    The plan measures the recorder's sound only where there is some, finds where it ends and
+    plays the rest from the camera at the recorder's level, and says so; where no other
+    microphone heard the speech, it says the rest is silent."""
+    from audio_signals import decoded_sound, white_noise, write_wav
+    from course_files import one_lecture
+
+    from courseware.course import load_course
+    from encoder_profiles import load_profile
+    from tasks.probe import probe_lecture
+    from tasks.render import plan_audio, render_lecture, sound_ends
+    from tasks.sync import sync_sources
+
+    scene = _scene()
+    _camera(tmp_path / "teacher.mp4",
+            0.5 * scene + white_noise(rms_dbfs=-52.0, seconds=LECTURE_S, sample_rate=FS,
+                                      seed=9)[0])
+    stop = 20.0                     # lecture time: the recorder runs 1 s ahead of the camera
+    write_wav(tmp_path / "mic.wav", np.r_[np.zeros(FS), scene[:round(stop * FS)]][None]
+              .repeat(2, axis=0), FS)
+    course = load_course(one_lecture(tmp_path, {"teacher": "teacher.mp4", "audio": "mic.wav"},
+                                     layout="teacher_only", name="断录测试"))
+    profile = load_profile()
+    inputs = sync_sources(probe_lecture(course, course.lectures[0]))
+    plan = plan_audio(inputs, profile)
+    assert plan.role == "audio" and plan.sound_ends_s == pytest.approx(stop, abs=0.01)
+    assert plan.patch_role == "teacher" and plan.patch_spans[-1] == pytest.approx(
+        (stop, LECTURE_S), abs=0.05)
+    assert plan.patch_gain_db == pytest.approx(6.0, abs=0.5)
+    # measured on the recorder's sound alone: its S2 is the room's (the speech 19 dB over
+    # white noise at -45 dBFS), not "digital silence in the pauses"
+    assert plan.snr_db is not None and plan.snr_db < 30.0, plan.snr_db
+    (warning,) = sound_ends(inputs, plan)
+    assert "00:00:20" in warning and "teacher camera" in warning
+
+    out = render_lecture(course, inputs, audio=plan, profile=profile, out_dir=tmp_path / "out")
+    sound = decoded_sound(out.path)[0, round(out.cameras[0].start_s * FS):]
+
+    def level(x: np.ndarray) -> float:
+        return float(10 * np.log10(np.mean(x * x) + 1e-30))
+
+    before = level(sound[round(12 * FS): round(19 * FS)]) - level(scene[12 * FS: 19 * FS])
+    after = level(sound[round(21 * FS): round(28 * FS)]) - level(scene[21 * FS: 28 * FS])
+    assert after == pytest.approx(before, abs=1.5)     # the speech goes on, at its level
+
+    alone = sync_sources(probe_lecture(load_course(one_lecture(
+        tmp_path, {"audio": "mic.wav", "teacher": "teacher.mp4"}, layout="teacher_only",
+        name="断录测试")), course.lectures[0]))
+    silent = plan_audio(alone.model_copy(update={"sources": {
+        r: s.model_copy(update={"matched": False}) for r, s in alone.sources.items()}}), profile)
+    assert silent.patch_role is None and silent.sound_ends_s == pytest.approx(stop, abs=0.01)
+    (warning,) = sound_ends(alone, silent)
+    assert "silent" in warning
+
+
 def test_a_recorders_dropouts_are_played_from_the_cameras_own_sound(tmp_path) -> None:
     """A wireless microphone's recorder loses the speech for 300 ms (a receiver dropping
     out); the teacher camera's own microphone heard the same speech, 6 dB quieter, over its
