@@ -19,6 +19,8 @@ check id                 clause  method                                    measu
 ``audio.dc_offset``      S1      mean of each channel (FFmpeg astats)      worst dBFS
 ``audio.dropouts``       S4      sound under the noise floor amid speech   dropouts
                                  (FFmpeg silencedetect's per-sample rule)
+``audio.silence``        S4      ≥ 10 s at or under −60 dBFS               longest s
+                                 (FFmpeg silencedetect's rule)
 ``audio.music_bed``      S4      tonal, moving sound in the speech pauses  speech − music dB
 =======================  ======  ========================================  =================
 
@@ -62,7 +64,8 @@ if TYPE_CHECKING:  # only ``profile.audio`` is read; metrics need not import pyd
     from encoder_profiles import Profile
 
 __all__ = [
-    "ANTI_PHASE", "DC_OFFSET_DBFS", "DEAD_CHANNEL_DB", "AudioQC", "Clipping", "ClippingMeter",
+    "ANTI_PHASE", "DC_OFFSET_DBFS", "DEAD_CHANNEL_DB", "SILENCE_DBFS", "SILENCE_FAIL_S",
+    "SILENCE_WARN_S", "AudioQC", "Clipping", "ClippingMeter",
     "Dropout", "DropoutMeter", "Dropouts",
     "Hum", "HumLine", "HumMeter", "Loudness", "MusicBed", "MusicMeter", "MusicSpan",
     "RunTracker", "SpeechNoise", "SpeechNoiseMeter", "Swing",
@@ -469,6 +472,21 @@ class DropoutMeter:
                       if not any(d.start_s < f.end_s and f.start_s < d.end_s for f in found)]
         return Dropouts(result.floor_dbfs, tuple(sorted(found, key=lambda d: d.start_s)),
                         gated=False)
+
+    def silences(self, *, level_dbfs: float, min_s: float) -> list[tuple[float, float]]:
+        """(start_s, end_s) of the stretches of at least ``min_s`` in which every sample of
+        every channel stays at or under ``level_dbfs`` (FFmpeg ``silencedetect``'s rule, to
+        the meter's 2.5 ms frames)."""
+        if not self.codes:
+            return []
+        loudest = np.min([np.frombuffer(bytes(c), dtype=np.uint8) for c in self.codes], axis=0)
+        quiet = loudest >= math.floor(-level_dbfs / self._STEP_DB)
+        d = np.diff(np.r_[0, quiet.astype(np.int8), 0])
+        starts, ends = np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]
+        shortest = min_s / self.frame_s
+        return [(s * self.frame_s, e * self.frame_s)
+                for s, e in zip(starts.tolist(), ends.tolist(), strict=True)
+                if e - s >= shortest - 1e-9]
 
     def _find(self, codes: np.ndarray, p: np.ndarray, speech_dbfs: float) -> Dropouts:
         """The dropouts in one sequence of frame codes, given its frames' powers and its
@@ -955,6 +973,14 @@ DEAD_CHANNEL_DB = 20.0
 #: headroom and clicks wherever the sound is cut or faded (1 % of full scale)
 DC_OFFSET_DBFS = -40.0
 
+#: S4 "full sound": the programme this quiet (every sample, every channel; FFmpeg
+#: silencedetect's default noise level) for SILENCE_WARN_S or longer is silent: a person
+#: judges (a silent demonstration, or the sound lost); for SILENCE_FAIL_S, a lecture has
+#: lost its sound (a recorder that stopped, an export with a short sound track)
+SILENCE_DBFS = -60.0
+SILENCE_WARN_S = 10.0
+SILENCE_FAIL_S = 60.0
+
 #: channels correlated at or below this are in opposite polarity (a microphone wired or
 #: patched inverted on one input): on a mono speaker the voice cancels
 ANTI_PHASE = -0.3
@@ -1109,7 +1135,7 @@ class AudioQC(Detector):
                 self._snr_check(speech, self.music_bed), self._hum_check(),
                 self._swings_check(loud), self._loudness_check(loud), self._phase_check(),
                 self._dc_check(), self._dropouts_check(speech, power),
-                self._music_check(speech, self.music_bed)]
+                self._silence_check(), self._music_check(speech, self.music_bed)]
 
     # ------------------------------------------------------------------ checks
 
@@ -1265,6 +1291,34 @@ class AudioQC(Detector):
                      "microphone losing its receiver, or a recorder or interface dropping "
                      "samples: re-record these passages or patch them from another "
                      "microphone", events)
+
+    def _silence_check(self) -> Check:
+        """S4: stretches of silence inside the lecture (``spans``; the whole stream without)."""
+        t0 = self._time(0.0)
+        found: list[tuple[float, float]] = []
+        for a, b in self.dropouts.silences(level_dbfs=SILENCE_DBFS, min_s=SILENCE_WARN_S):
+            a, b = t0 + a, t0 + b
+            pieces = ([(max(a, x), min(b, y)) for x, y in self.spans if max(a, x) < min(b, y)]
+                      if self.spans else [(a, b)])
+            found += [(x, y) for x, y in pieces if y - x >= SILENCE_WARN_S - 1e-9]
+        longest = max((b - a for a, b in found), default=0.0)
+        rule = (f"every sample at or under {SILENCE_DBFS:g} dBFS for {SILENCE_WARN_S:g} s or "
+                "more (FFmpeg silencedetect's rule)")
+        if not found:
+            return Check("audio.silence", "S4", "pass", 0.0, SILENCE_WARN_S, "s",
+                         f"no silent stretches ({rule})")
+        events = tuple(Event(a, b, f"silent for {b - a:.1f} s") for a, b in found)
+        total = sum(b - a for a, b in found)
+        lost = longest >= SILENCE_FAIL_S
+        message = (f"{len(found)} silent stretch(es), {total:.0f} s in all, the longest "
+                   f"{longest:.1f} s from {timecode(events[0].start_s)} ({rule}): "
+                   + ("the lecture has lost its sound there (a recorder that stopped, or an "
+                      "export whose sound track is shorter than the picture): re-export or "
+                      "re-record it" if lost else
+                      "a person should listen: a silent demonstration is fine, lost sound "
+                      "is not (a recorder that stopped, a muted microphone)"))
+        return Check("audio.silence", "S4", "fail" if lost else "warn", round(longest, 2),
+                     SILENCE_WARN_S, "s", message, events)
 
     def _music_check(self, speech: SpeechNoise, music: MusicBed) -> Check:
         least = self.profile.audio.music_under_speech_db   # S4: music in proportion

@@ -75,8 +75,8 @@ _VIDEO_IDS = (("video.snr", "V2"), ("video.white_balance", "V3"), ("video.levels
 _AUDIO_IDS = (("audio.peak", "S1"), ("audio.clipping", "S1"), ("audio.snr", "S2"),
               ("audio.hum", "S3"), ("audio.volume_swings", "S4"), ("audio.loudness", "S4"),
               ("audio.av_sync", "S3"), ("audio.phase", "D9"),
-              ("audio.dc_offset", "S1"), ("audio.dropouts", "S4"), ("audio.timestamps", "S3"),
-              ("audio.music_bed", "S4"))
+              ("audio.dc_offset", "S1"), ("audio.dropouts", "S4"), ("audio.silence", "S4"),
+              ("audio.timestamps", "S3"), ("audio.music_bed", "S4"))
 
 
 _SEVERITY = {"fail": 0, "warn": 1, "pass": 2, "skip": 3}
@@ -504,7 +504,7 @@ class _AudioPass:
         return _timeline("loudness", "Short-term loudness (EBU R128, 3 s), per second",
                          "短期响度（3 秒窗，每秒）", "LUFS", values, limits,
                          ("audio.peak", "audio.clipping", "audio.volume_swings",
-                          "audio.dropouts", "audio.music_bed"),
+                          "audio.dropouts", "audio.silence", "audio.music_bed"),
                          "ITU-R BS.1770-4 K-weighted loudness of the 3 s ending at each second",
                          origin=self._start)
 

@@ -51,7 +51,8 @@ def run_qc(x, *, sample_rate=FS, block=4800, t0=0.0, profile=PROFILE, xp=np,
     checks = qc.finish()
     assert [c.id for c in checks] == ["audio.peak", "audio.clipping", "audio.snr", "audio.hum",
                                       "audio.volume_swings", "audio.loudness", "audio.phase",
-                                      "audio.dc_offset", "audio.dropouts", "audio.music_bed"]
+                                      "audio.dc_offset", "audio.dropouts", "audio.silence",
+                                      "audio.music_bed"]
     return {c.id: c for c in checks}
 
 
@@ -599,6 +600,53 @@ def test_dropouts_only_inside_the_lecture_when_its_spans_are_known(speech30):
     _cut(x, speech30, 7.50, 8.50)
     check = run_qc(x, t0=10.0, spans=[(15.0, 40.0)])["audio.dropouts"]   # 1.5 s: the intro
     assert check.status == "fail" and [e.start_s for e in check.events] == [17.5]
+
+
+def test_silence_against_ffmpeg_silencedetect(tmp_path):
+    """S4 "full sound": a recorder that stopped for 12 s (digital silence) and a muted
+    receiver's faint hiss for 13 s (peaks under -60 dBFS) are silent stretches a person
+    should hear (warn), found where FFmpeg's silencedetect finds them; a 4 s mute is too short
+    to list, and neither the speech's pauses nor a noise gate's (under 2 s) count. A lecture
+    whose sound is gone for over a minute has lost it (fail)."""
+    seconds = 100.0
+    speech = a.speech_like(level_dbfs=-26.0, seconds=seconds, sample_rate=FS, seed=3)
+    x = speech.samples + a.white_noise(rms_dbfs=-55.0, seconds=seconds, sample_rate=FS, seed=4)
+    planted = [(20.0, 32.0), (60.0, 73.0)]
+    x[:, round(20.0 * FS): round(32.0 * FS)] = 0.0
+    for start, end in ((60.0, 73.0), (80.0, 84.0)):
+        i, j = round(start * FS), round(end * FS)
+        x[:, i:j] = a.white_noise(rms_dbfs=-80.0, seconds=end - start, sample_rate=FS,
+                                  seed=5)[:, : j - i]
+    path = tmp_path / "silence.wav"
+    check = run_qc(a.write_wav(path, x, FS))["audio.silence"]
+    assert (check.status, check.clause) == ("warn", "S4"), check.message
+    assert check.measured == pytest.approx(13.0, abs=0.01)
+    found = [t for e in check.events for t in (e.start_s, e.end_s)]
+    ref = ffmpeg_silences(path, noise_dbfs=-60.0, min_s=10.0)
+    assert found == pytest.approx([t for r in ref for t in r], abs=0.0026)   # 2.5 ms frames
+    assert found == pytest.approx([t for r in planted for t in r], abs=0.0026)
+
+    assert run_qc(_room(a.speech_like(level_dbfs=-26.0, seconds=30.0, sample_rate=FS,
+                                      seed=1)))["audio.silence"].status == "pass"
+    gated = run_qc(a.speech_like(level_dbfs=-26.0, seconds=30.0, sample_rate=FS, seed=1)
+                   .samples)["audio.silence"]
+    assert gated.status == "pass", gated.message
+
+    lost = np.concatenate([x[:, : round(15 * FS)], np.zeros((1, round(65 * FS)))], axis=1)
+    check = run_qc(lost)["audio.silence"]
+    assert check.status == "fail" and check.measured == pytest.approx(65.0, abs=0.01)
+    assert "lost its sound" in check.message and check.events[-1].end_s == pytest.approx(80.0)
+
+
+def test_silence_only_inside_the_lecture_when_its_spans_are_known():
+    """A rendered lecture's cards and intro are not the lecture: silence there is not
+    counted, and a stretch is cut to the lecture's span before it is measured."""
+    x = _room(a.speech_like(level_dbfs=-26.0, seconds=30.0, sample_rate=FS, seed=1))
+    x[:, : round(12 * FS)] = 0.0                             # 12 s silent from the start
+    check = run_qc(x, t0=10.0, spans=[(15.0, 40.0)])["audio.silence"]   # 5 s: the card
+    assert check.status == "pass", check.message            # 7 s of it in the lecture
+    check = run_qc(x, t0=10.0, spans=[(10.0, 40.0)])["audio.silence"]
+    assert check.status == "warn" and check.events[0].start_s == pytest.approx(10.0)
 
 
 # --------------------------------------------------------------------------- S4 music bed

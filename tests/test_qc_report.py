@@ -48,8 +48,8 @@ FILE_IDS = {
     "video.snr", "video.white_balance", "video.levels", "video.camera_match",
     "video.interlacing",
     "audio.peak", "audio.clipping", "audio.snr", "audio.hum", "audio.volume_swings",
-    "audio.loudness", "audio.phase", "audio.dc_offset", "audio.dropouts", "audio.timestamps",
-    "audio.music_bed",
+    "audio.loudness", "audio.phase", "audio.dc_offset", "audio.dropouts", "audio.silence",
+    "audio.timestamps", "audio.music_bed",
 }
 
 
