@@ -1,18 +1,25 @@
 """Subtitles (D8): SRT files checked on load and muxed as an MP4 timed-text track.
 
-A cue that cannot be read names the file, the line and what is wrong; the text must be
-UTF-8 (a BOM is fine). In the delivered film the cues are shifted by the time the lecture
+A cue that cannot be read names the file, the line and what is wrong. The text is read as
+Chinese subtitle tools save it: UTF-8 (a BOM is fine), UTF-16 with its BOM (Windows
+Notepad's "Unicode"), or GB18030, the national standard that GBK and GB2312 are subsets of
+(the default of Chinese Windows); in the film it is UTF-8, as MP4 timed text is. In the
+delivered film the cues are shifted by the time the lecture
 content starts (after the intro and the title card) and cut at its end.
 """
 
 from __future__ import annotations
 
+import codecs
+import logging
 import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 from courseware.errors import PipelineError
+
+log = logging.getLogger(__name__)
 
 
 class SubtitleError(PipelineError, ValueError):
@@ -64,10 +71,7 @@ def parse_srt(path: Path, *, lecture: str | None = None) -> list[Cue]:
     except FileNotFoundError as exc:
         raise SubtitleError(f"{who}: subtitle file not found; fix the path in the course "
                             "file") from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SubtitleError(f"{who}: not UTF-8 (byte {exc.start}); save the SRT as UTF-8") from exc
+    text = _decode(raw, who)
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     cues: list[Cue] = []
     i = 0
@@ -101,6 +105,27 @@ def parse_srt(path: Path, *, lecture: str | None = None) -> list[Cue]:
     if not cues:
         raise SubtitleError(f"{who}: no cues found")
     return cues
+
+
+def _decode(raw: bytes, who: str) -> str:
+    """The SRT's text: UTF-16 where it starts with that BOM, else UTF-8, else GB18030."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise SubtitleError(f"{who}: starts as UTF-16 but byte {exc.start} is not; "
+                                "save the SRT as UTF-8") from exc
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf8 = exc
+    try:
+        text = raw.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise SubtitleError(f"{who}: neither UTF-8 (byte {utf8.start} is not) nor GB18030/GBK "
+                            f"(byte {exc.start} is not); save the SRT as UTF-8") from exc
+    log.info("%s: read as GB18030 (GBK), not UTF-8", who)
+    return text.removeprefix("\ufeff")
 
 
 def shift_and_clip(cues: list[Cue], *, offset_s: float, start_s: float,

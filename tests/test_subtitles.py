@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import subprocess
 from pathlib import Path
 
@@ -52,10 +53,26 @@ def test_bad_srt_names_the_line(tmp_path: Path, old: str, new: str, message: str
         parse_srt(path, lecture="1")
 
 
-def test_not_utf8(tmp_path: Path) -> None:
+@pytest.mark.parametrize("encoding", ["gb18030", "gbk", "utf-16", "utf-16-be", "utf-8"])
+def test_the_encodings_chinese_tools_save_srt_in(tmp_path: Path, encoding: str) -> None:
+    """GBK/GB18030 (Chinese Windows' default), UTF-16 with its BOM (Notepad's "Unicode"),
+    UTF-8 with or without a BOM: the same cues, the same text."""
     path = tmp_path / "a.srt"
-    path.write_bytes(SRT.encode("gb18030"))
-    with pytest.raises(SubtitleError, match="not UTF-8"):
+    data = SRT.removeprefix("\ufeff").encode(encoding)   # Python's "utf-16" writes a BOM
+    if encoding == "utf-16-be":
+        data = codecs.BOM_UTF16_BE + data
+    path.write_bytes(data)
+    cues = parse_srt(path)
+    assert [c.text for c in cues] == ["各位学员，大家好。",
+                                      "今天我们讨论“双碳”目标\n(carbon peak & neutrality)"]
+    assert [(c.start_s, c.end_s) for c in cues] == [(0.5, 1.5), (2.0, 3.25)]
+
+
+def test_neither_utf8_nor_gb18030(tmp_path: Path) -> None:
+    path = tmp_path / "a.srt"
+    # 0x80 is no lead byte in GB18030, and 0xC3 0x28 no UTF-8 sequence
+    path.write_bytes(SRT.removeprefix("\ufeff").encode("utf-8") + b"\xc3\x28\x80\n")
+    with pytest.raises(SubtitleError, match=r"neither UTF-8 .* nor GB18030/GBK"):
         parse_srt(path)
 
 
