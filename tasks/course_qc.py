@@ -5,7 +5,9 @@ Everything is measured from what was published, not trusted from the course file
 lecture file is probed (duration, size, aspect, the ``format.*`` verdict) and its first and
 last pictures are decoded and compared with the configured intro and with the title card and
 credits drawn afresh from the course file; the preview and the question bank are read back;
-the manifest's sizes and SHA-256 are compared with the stored objects.
+the manifest's sizes and SHA-256 are compared with the stored objects. Each lecture's
+integrated loudness is read from its published QC report, or measured from the file where
+there is none.
 
 Order of publication (flows/course.py): lectures → preview, form, bank → ``manifest.json``
 (written last by tasks/package.py; it lists the course's objects) → root listing → **this
@@ -44,12 +46,13 @@ from courseware.compose import fit
 from courseware.course import Course, Lecture
 from courseware.errors import BankError, CorruptMediaError, FontError
 from courseware.fonts import FontFace, find_face
-from courseware.media import cfr_frames, open_media, rgb_to_frame
+from courseware.media import AudioFeed, cfr_frames, open_media, rgb_to_frame
 from courseware.probe import probe_media
 from courseware.report import Check, Event, Report, Status, overall
 from courseware.store import Store, open_store
 from encoder_profiles import Profile, Structure
 from qc_metrics.format import check_format
+from qc_metrics.loudness import LoudnessMeter
 from tasks.cache import STORAGE_RETRIES, read_marker
 from tasks.package import COURSE_REPORT_HTML, COURSE_REPORT_JSON, MANIFEST, ROOT_TEXT, preview_key
 from tasks.publish import course_prefix, lecture_key
@@ -77,6 +80,10 @@ REPORT_NAMES = (COURSE_REPORT_JSON, COURSE_REPORT_HTML)
 #: the A1/A2 checks of lecture length: what a course of short test lectures fails
 DURATION_CHECKS = ("course.lecture_count", "course.lecture_duration", "course.total_hours")
 PREVIEW_PREFIX = "课程预览_"
+#: S4 from one lecture to the next: a lecture whose integrated loudness lies further than
+#: this from the course's median is named (a learner going on to it hears the level jump;
+#: EBU R128 holds programmes to ±1 LU of one target, within ±2 LU few listeners notice)
+COURSE_LOUDNESS_LU = 2.0
 MAX_LISTED = 5  # problems named in one message; the rest are counted
 
 Kind = Literal["public", "professional"]
@@ -110,6 +117,8 @@ class LectureMeasure:
     credits_capped: bool = False
     error: str | None = None
     warnings: tuple[str, ...] = ()  # the render's, from the lecture's done-marker
+    loudness_lufs: float | None = None  # integrated (BS.1770-4); None: silent or not measured
+    loudness_from: str | None = None  # "report" (its published QC report) or "file"
 
     @property
     def label(self) -> str:
@@ -554,6 +563,37 @@ def check_uniform_resolution(lectures: Sequence[LectureMeasure],
                  "", f"all {len(items) - len(unmeasured)} files are {common} (D4, D5){note}")
 
 
+def check_loudness(lectures: Sequence[LectureMeasure]) -> Check:
+    """S4 ("no volume swinging loud and soft") from one lecture to the next: every lecture's
+    integrated loudness within ``COURSE_LOUDNESS_LU`` of the course's median."""
+    offsets = _offsets(lectures)
+    have = [(m, m.loudness_lufs) for m in lectures if m.loudness_lufs is not None]
+    silent = [m.label for m in lectures if m.loudness_lufs is None and m.error is None]
+    note = f"; no sound to measure in {', '.join(silent)}" if silent else ""
+    if len(have) < 2:
+        return Check("course.loudness", "S4", "skip", None, COURSE_LOUDNESS_LU, "LU",
+                     f"fewer than two lectures with sound to compare{note}")
+    median = float(np.median([v for _, v in have]))
+    worst = max(abs(v - median) for _, v in have)
+    reports = sum(m.loudness_from == "report" for m, _ in have)
+    source = (f"{reports} from the lectures' QC reports, {len(have) - reports} measured here"
+              if 0 < reports < len(have) else "from the lectures' QC reports" if reports
+              else "measured here")
+    odd = [(m, v) for m, v in have if abs(v - median) > COURSE_LOUDNESS_LU]
+    if not odd:
+        return Check("course.loudness", "S4", "pass", round(worst, 2), COURSE_LOUDNESS_LU,
+                     "LU", f"all {len(have)} lectures within ±{COURSE_LOUDNESS_LU:g} LU of the "
+                     f"course's {median:.1f} LUFS (integrated, BS.1770-4; {source}){note}")
+    events = tuple(Event(offsets[m.number], offsets[m.number],
+                         f"{m.label} at {v:.1f} LUFS, {v - median:+.1f} LU from the course's "
+                         f"{median:.1f} LUFS") for m, v in odd)
+    return Check("course.loudness", "S4", "warn", round(worst, 2), COURSE_LOUDNESS_LU, "LU",
+                 f"a learner going on from one lecture to the next hears the level jump (S4: "
+                 f"no volume swinging loud and soft): {_listed([e.detail for e in events])}; "
+                 "bring the lectures to one loudness (the pipeline renders every lecture of a "
+                 f"course at one target) ({source}){note}", events)
+
+
 def card_fields(course: Course, lecture: Lecture) -> dict[str, str]:
     """A4: the five fields a title card shows, from the course file."""
     who = course.lecturer(lecture)
@@ -868,14 +908,40 @@ def _measure_bank(target: Store, keys: Sequence[str], prefix: str, folder: Path,
                        issues=tuple(str(i) for i in issues))
 
 
-def _qc_status(target: Store, key: str) -> str | None:
+def _published_qc(target: Store, key: str) -> tuple[str | None, float | None]:
+    """A lecture's published QC report: its verdict and its integrated loudness
+    (``audio.loudness``); None where the report or the value is missing."""
     if not target.exists(key):
-        return None
+        return None, None
     try:
-        status = json.loads(target.get_bytes(key).decode("utf-8")).get("status")
+        data = json.loads(target.get_bytes(key).decode("utf-8"))
+        status = data.get("status")
+        loud = next((c.get("measured") for c in data.get("checks", ())
+                     if isinstance(c, dict) and c.get("id") == "audio.loudness"), None)
     except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
-        return "unreadable"
-    return str(status) if status is not None else None
+        return "unreadable", None
+    lufs = float(loud) if isinstance(loud, int | float) and math.isfinite(loud) else None
+    return (str(status) if status is not None else None), lufs
+
+
+def lecture_loudness(path: Path, *, lecture: str) -> float | None:
+    """Integrated loudness (ITU-R BS.1770-4, LUFS) of a lecture file's sound, streamed;
+    None without sound, or silent."""
+    with open_media(path, lecture=lecture) as container:
+        if not container.streams.audio:
+            return None
+        rate = int(container.streams.audio[0].sample_rate or 48000)
+    feed, meter, done = AudioFeed(path, rate=rate, lecture=lecture), LoudnessMeter(
+        sample_rate=rate), 0
+    while feed.ended_s is None:
+        block = feed.read(rate)
+        if feed.ended_s is not None:
+            block = block[:, : max(0, round(feed.ended_s * rate) - done)]
+        if block.shape[1]:
+            meter.process(block)
+        done += rate
+    lufs = meter.finish().integrated_lufs
+    return lufs if math.isfinite(lufs) else None
 
 
 def lecture_rows(lectures: Sequence[LectureMeasure]) -> list[LectureRow]:
@@ -895,7 +961,7 @@ def lecture_rows(lectures: Sequence[LectureMeasure]) -> list[LectureRow]:
 def check_course(course: Course, *, store: str | Store, profile: Profile,
                  font: FontFace | None = None) -> Report:
     """The course report of a course published to ``store`` (its ``file`` is the course
-    folder, its checks the ten ``course.*`` ids). Lecture files are looked at one at a time
+    folder, its checks the eleven ``course.*`` ids). Lecture files are looked at one at a time
     (downloaded to a temporary folder when the store is not local)."""
     target = open_store(store) if isinstance(store, str) else store
     prefix = course_prefix(course)
@@ -927,7 +993,9 @@ def check_course(course: Course, *, store: str | Store, profile: Profile,
             stem = key.removesuffix(".mp4")
             qc_json, qc_html = f"{stem}.qc.json", f"{stem}.qc.html"
             marker = read_marker(target, key)
-            extra = {"qc_status": _qc_status(target, qc_json),
+            status, lufs = _published_qc(target, qc_json)
+            extra = {"qc_status": status, "loudness_lufs": lufs,
+                     "loudness_from": "report" if lufs is not None else None,
                      "warnings": marker.warnings if marker is not None else (),
                      "qc_json": qc_json if qc_json in present else None,
                      "qc_html": qc_html if qc_html in present else None}
@@ -936,9 +1004,12 @@ def check_course(course: Course, *, store: str | Store, profile: Profile,
                                          extra, error=f"{key} is not published"))
                 continue
             with _fetched(target, key, folder) as path:
-                measures.append(_replace(measure_lecture(path, lecture, key=key,
-                                                         pictures=pictures, profile=profile),
-                                         extra))
+                m = _replace(measure_lecture(path, lecture, key=key, pictures=pictures,
+                                             profile=profile), extra)
+                if m.loudness_lufs is None and m.error is None:
+                    m = replace(m, loudness_lufs=lecture_loudness(path, lecture=lecture.label),
+                                loudness_from="file")
+                measures.append(m)
         expected_preview = preview_key(course)
         chosen = expected_preview if expected_preview in present else (
             previews[0] if previews else None)
@@ -954,6 +1025,7 @@ def check_course(course: Course, *, store: str | Store, profile: Profile,
         check_total_hours(kind=info.kind, hours=info.hours, total_s=total, structure=s,
                           missing=sum(m.duration_s is None for m in measures)),
         check_uniform_resolution(measures, preview),
+        check_loudness(measures),
         check_title_card(course, measures, structure=s),
         check_intro(measures, intro=str(info.intro) if info.intro is not None else None,
                     problem=intro_problem),

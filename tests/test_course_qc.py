@@ -48,6 +48,7 @@ from tasks.course_qc import (
     check_uniform_resolution,
     course_qc_task,
     lecture_count_range,
+    lecture_loudness,
     publish_course_report,
     publish_course_report_task,
     report_keys,
@@ -110,6 +111,14 @@ def _silence() -> np.ndarray:
     return np.zeros((2, PROFILE.delivery.audio_rate // FPS), np.float32)
 
 
+def _tone(frame: int, peak_dbfs: float) -> np.ndarray:
+    """One frame's sound of a steady 440 Hz tone, both channels."""
+    n = PROFILE.delivery.audio_rate // FPS
+    t = (frame * n + np.arange(n)) / PROFILE.delivery.audio_rate
+    x = 10 ** (peak_dbfs / 20) * np.sin(2 * np.pi * 440.0 * t)
+    return np.vstack([x, x]).astype(np.float32)
+
+
 def _write_intro(path: Path) -> None:
     """An opening clip at 480×270 (scaled when put in): moving stripes, faded in."""
     w, h = 480, 270
@@ -140,6 +149,8 @@ class Plan:
     card_s: float = ENC.title_card_s
     credits: bool = False
     size: tuple[int, int] = SIZE
+    #: the content's sound: a 440 Hz tone at this peak level (None: silence)
+    tone_dbfs: float | None = None
 
 
 def _write_lecture(course: Course, number: int, path: Path, plan: Plan) -> float:
@@ -166,8 +177,9 @@ def _write_lecture(course: Course, number: int, path: Path, plan: Plan) -> float
                                  _silence())
         for _ in range(round(plan.card_s * FPS)):
             writer.write(card, _silence())
-        for frame in _content(number, w, h):
-            writer.write(frame, _silence())
+        for k, frame in enumerate(_content(number, w, h)):
+            writer.write(frame, _silence() if plan.tone_dbfs is None else
+                         _tone(k, plan.tone_dbfs))
         if plan.credits:
             for _ in range(round(ENC.credits_s * FPS)):
                 writer.write(credits, _silence())
@@ -270,9 +282,10 @@ STRUCTURE_IDS = {"course.uniform_resolution", "course.title_card", "course.intro
 
 
 def _only(report: Report, failing: set[str]) -> None:
-    """The planted fault fails its check(s); the rest are as for the good course."""
+    """The planted fault fails its check(s); the rest are as for the good course (whose
+    lectures are silent: no loudness to compare)."""
     want = {i: "fail" if i in failing | DURATIONS else "pass" for i in DURATIONS | STRUCTURE_IDS}
-    assert _status(report) == want, report.table()
+    assert _status(report) == want | {"course.loudness": "skip"}, report.table()
 
 
 # ------------------------------------------------------------------------------ good course
@@ -347,7 +360,7 @@ def test_report_published_beside_the_manifest_and_not_in_it(copy: Published) -> 
                     "html": f"{prefix}/{COURSE_REPORT_HTML}"}
     data = json.loads((copy.store / keys["json"]).read_text("utf-8"))
     assert data["status"] == "fail" and data["file"] == prefix
-    assert {c["id"] for c in data["checks"]} == DURATIONS | STRUCTURE_IDS
+    assert {c["id"] for c in data["checks"]} == DURATIONS | STRUCTURE_IDS | {"course.loudness"}
     page = (copy.store / keys["html"]).read_text("utf-8")
     assert page.startswith("<!DOCTYPE html>") and "<script" not in page
     assert "http://" not in page and "https://" not in page  # self-contained
@@ -413,7 +426,8 @@ def test_course_report_on_s3_over_http(good: Published, moto_url: str, aws_env: 
     assert data == run["report"]
     statuses = {c["id"]: c["status"] for c in data["checks"]}
     assert statuses == {**dict.fromkeys(DURATIONS, "fail"),
-                        **dict.fromkeys(STRUCTURE_IDS, "pass")}, data["checks"]
+                        **dict.fromkeys(STRUCTURE_IDS, "pass"),
+                        "course.loudness": "skip"}, data["checks"]
     manifest = next(c for c in data["checks"] if c["id"] == "course.manifest")
     assert manifest["measured"] == "7/7 intact", manifest
     page = read(keys["html"]).decode("utf-8")
@@ -435,7 +449,8 @@ def test_course_report_on_s3_over_http(good: Published, moto_url: str, aws_env: 
     assert statuses == {**dict.fromkeys(DURATIONS, "fail"),
                         **dict.fromkeys(STRUCTURE_IDS, "pass"),
                         "course.uniform_resolution": "warn", "course.title_card": "fail",
-                        "course.credits": "fail", "course.manifest": "fail"}, data["checks"]
+                        "course.credits": "fail", "course.manifest": "fail",
+                        "course.loudness": "skip"}, data["checks"]
     manifest = next(c for c in data["checks"] if c["id"] == "course.manifest")
     assert f"{gone} is listed but missing" in manifest["message"]
     assert manifest["measured"] == "6/7 intact"
@@ -502,6 +517,53 @@ def test_a_lecture_at_another_resolution(copy: Published) -> None:
     check = _check(report, "course.uniform_resolution")
     (event,) = check.events
     assert "第2讲" in event.detail and "256x144" in event.detail and "320x180" in event.detail
+
+
+def test_a_lecture_louder_than_the_rest(copy: Published) -> None:
+    """S4 from one lecture to the next: 6 dB between the lectures' tones puts each about
+    3 LU from the course's median, over the 2 LU allowed; 1 dB does not. Each lecture's
+    loudness is measured from its file (lecture 1's QC report carries none) as FFmpeg's
+    ebur128 reads it."""
+    copy.publish_lecture(1, Plan(intro=True, tone_dbfs=-26.0))
+    copy.relecture(2, Plan(credits=True, tone_dbfs=-20.0))
+    course = copy.course
+    paths = [copy.store / lecture_key(course, course.lecture(n)) for n in (1, 2)]
+    ref = [_ebur128(path) for path in paths]
+    for number, path, lufs in zip((1, 2), paths, ref, strict=True):
+        assert lecture_loudness(path, lecture=str(number)) == pytest.approx(lufs, abs=0.1)
+    report = copy.report()
+    check = _check(report, "course.loudness")
+    assert (check.status, check.clause) == ("warn", "S4"), check.message
+    # the median of two lies half way: each is half their difference from it (≈ 3 LU)
+    assert check.measured == pytest.approx((ref[1] - ref[0]) / 2, abs=0.1)
+    assert "measured here" in check.message
+    assert [e.detail[:3] for e in check.events] == ["第1讲", "第2讲"]
+    # lecture 2 starts where lecture 1 (as probed) ends on the course timeline
+    assert check.events[1].start_s == pytest.approx(copy.durations[1], abs=0.05)
+    _only_but(report, {"course.loudness": "warn"})
+    copy.relecture(2, Plan(credits=True, tone_dbfs=-25.0))
+    near = _ebur128(paths[1])
+    check = _check(copy.report(), "course.loudness")
+    assert check.status == "pass", check.message
+    assert check.measured == pytest.approx(abs(near - ref[0]) / 2, abs=0.1)
+
+
+def _only_but(report: Report, statuses: dict[str, str]) -> None:
+    want = {i: "fail" if i in DURATIONS else "pass" for i in DURATIONS | STRUCTURE_IDS}
+    assert _status(report) == want | statuses, report.table()
+
+
+def _ebur128(path: Path) -> float:
+    """FFmpeg's integrated loudness of a file (the reference meter)."""
+    import re
+    import subprocess
+
+    import imageio_ffmpeg
+
+    run = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostats", "-i",
+                          str(path), "-map", "0:a", "-af", "ebur128", "-f", "null", "-"],
+                         capture_output=True, text=True, check=True, timeout=120)
+    return float(re.findall(r"I:\s+(-?[\d.]+) LUFS", run.stderr)[-1])
 
 
 def test_preview_longer_than_a6(copy: Published) -> None:

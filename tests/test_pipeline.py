@@ -86,9 +86,9 @@ def test_course_report_published(outcome: CourseOutcome) -> None:
     report = json.loads((store / outcome.course_report_key).read_text("utf-8"))
     assert {c["id"]: c["status"] for c in report["checks"]} == {
         **dict.fromkeys(durations, "fail"),
-        **dict.fromkeys(("course.uniform_resolution", "course.title_card", "course.intro",
-                         "course.credits", "course.preview", "course.question_bank",
-                         "course.manifest"), "pass")}
+        **dict.fromkeys(("course.uniform_resolution", "course.loudness", "course.title_card",
+                         "course.intro", "course.credits", "course.preview",
+                         "course.question_bank", "course.manifest"), "pass")}
     rows = report["lectures"]
     assert [r["format"] for r in rows] == ["pass", "pass"]
     assert all(r["qc"] in ("pass", "warn", "fail") for r in rows)
