@@ -1303,10 +1303,10 @@ class AudioQC(Detector):
             found += [(x, y) for x, y in pieces if y - x >= SILENCE_WARN_S - 1e-9]
         longest = max((b - a for a, b in found), default=0.0)
         rule = (f"every sample at or under {SILENCE_DBFS:g} dBFS for {SILENCE_WARN_S:g} s or "
-                "more (FFmpeg silencedetect's rule)")
+                "more, FFmpeg silencedetect's rule")
         if not found:
             return Check("audio.silence", "S4", "pass", 0.0, SILENCE_WARN_S, "s",
-                         f"no silent stretches ({rule})")
+                         f"no silent stretches: nowhere {rule}")
         events = tuple(Event(a, b, f"silent for {b - a:.1f} s") for a, b in found)
         total = sum(b - a for a, b in found)
         lost = longest >= SILENCE_FAIL_S
