@@ -34,6 +34,9 @@ class SourceInfo(BaseModel):
     #: "HLG" or "PQ" for a high-dynamic-range source (a phone's default HDR video), else None
     hdr: str | None = None
     fps: float | None = None
+    #: where the pictures end, seconds from the file's start, when the file says so and
+    #: they end before its sound does (None: they last, or the file does not say)
+    picture_end_s: float | None = None
     has_audio: bool = False
     offset_s: float = 0.0  # source time at lecture t = 0
     #: seconds of this source per second of lecture: a separate recorder's clock against the
@@ -105,6 +108,7 @@ def probe_source(role: str, path: Path, *, lecture: str, needs_video: bool,
             role=role, path=path, duration_s=duration, offset_s=offset_s,
             width=width, height=height, rotation=rotation, hdr=hdr,
             fps=float(video.average_rate) if video and video.average_rate else None,
+            picture_end_s=_shorter_pictures(container, video, duration),
             has_audio=bool(container.streams.audio),
         )
         several = len(container.streams.audio) > 1
@@ -115,6 +119,27 @@ def probe_source(role: str, path: Path, *, lecture: str, needs_video: bool,
     return info.model_copy(update={"audio_stream": chosen,
                                    "tracks": tuple(t.describe() for t in heard),
                                    "backup_stream": backup_track(heard, chosen)})
+
+
+def stream_end(container: av.container.InputContainer, stream: av.stream.Stream
+               ) -> float | None:
+    """Where a stream ends by the file's index, seconds from the file's start (None when
+    the file does not say: Matroska and MPEG-TS often do not)."""
+    if not stream.duration or not stream.time_base:
+        return None
+    origin = container.start_time / av.time_base if container.start_time else 0.0
+    start = float((stream.start_time or 0) * stream.time_base)
+    return start + float(stream.duration * stream.time_base) - origin
+
+
+def _shorter_pictures(container: av.container.InputContainer,
+                      video: av.video.stream.VideoStream | None, duration: float,
+                      ) -> float | None:
+    """The video stream's end when the file goes on after it (its sound is longer)."""
+    if video is None:
+        return None
+    end = stream_end(container, video)
+    return end if end is not None and end < duration - 1e-3 else None
 
 
 def media_duration(container: av.container.InputContainer) -> float:

@@ -499,6 +499,23 @@ def patched(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
             "Next time, check the wireless microphone's batteries, range and channel"]
 
 
+def pictures_end(inputs: LectureInputs) -> list[str]:
+    """Cameras whose pictures end before the lecture does (their file's sound, or another
+    camera, goes on): their place in the layout is empty from there."""
+    end = main_duration(inputs)
+    out = []
+    for role, s in inputs.sources.items():
+        if role == "audio" or s.picture_end_s is None:
+            continue
+        stops = s.picture_end_s - s.offset_s
+        if end - stops > STREAM_ENDS_S:
+            out.append(f"{inputs.label} {role}: its pictures end at {timecode(max(stops, 0.0))} "
+                       f"of the lecture, {end - stops:.1f} s before the lecture does (the "
+                       "file's sound goes on): its place in the layout is empty from there. "
+                       "Re-export the source with its whole picture")
+    return out
+
+
 def sound_ends(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
     """The programme source's sound ends before the lecture does."""
     if audio.sound_ends_s is None or audio.role is None:
@@ -589,7 +606,7 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                 + too_noisy(inputs, audio, profile) + reverberant(inputs, audio)
                 + music_bed(inputs, audio, profile)
                 + two_mics(inputs, audio) + patched(inputs, audio)
-                + sound_ends(inputs, audio))
+                + sound_ends(inputs, audio) + pictures_end(inputs))
     for w in warnings:
         log.warning(w)
     comp = lecture_compositor(lecture, inputs, profile=profile, video=video)

@@ -165,6 +165,33 @@ def test_a_stream_that_starts_late_or_ends_early(tmp_path: Path, picture_s: floa
                                                                   abs=0.03)
 
 
+@pytest.mark.parametrize("picture_s", [5.0, 8.0])
+def test_a_camera_whose_pictures_end_early_is_named(tmp_path: Path, picture_s: float) -> None:
+    """A camera file whose pictures stop 3 s before its sound: the probe reads where they
+    end from the file's index (MediaInfo reads the same video duration), and the render
+    names it (the camera's place in the layout is empty from there); a file whose streams
+    end together is not named."""
+    from pymediainfo import MediaInfo
+
+    from tasks.render import pictures_end
+
+    luma, audio = _signals(0.0)
+    path = tmp_path / "teacher.mp4"
+    _write(path, luma[:round(picture_s * FPS)], audio)
+    course = load_course(one_lecture(tmp_path, {"teacher": "teacher.mp4"},
+                                     layout="teacher_only", name="断画测试"))
+    inputs = probe_lecture(course, course.lectures[0])
+    source = inputs.sources["teacher"]
+    if picture_s == SECONDS:
+        assert source.picture_end_s is None and pictures_end(inputs) == []
+        return
+    video = next(t for t in MediaInfo.parse(str(path)).tracks if t.track_type == "Video")
+    assert source.picture_end_s == pytest.approx(picture_s, abs=0.001)
+    assert source.picture_end_s == pytest.approx(float(video.duration) / 1000, abs=0.001)
+    (warning,) = pictures_end(inputs)
+    assert "00:00:05" in warning and "3.0 s before" in warning and "teacher" in warning
+
+
 # ----------------------------------------------------------------------------- the render
 
 
