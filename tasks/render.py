@@ -484,24 +484,28 @@ def music_bed(inputs: LectureInputs, audio: AudioPlan, profile: Profile) -> list
 
 def patched(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
     """The programme microphone's dropouts, played from another microphone's sound."""
-    if audio.patch_role is None or not audio.patch_spans or audio.role is None:
-        return []
-    other = (f"channel {audio.patch_channel + 1} of the same recording (its other microphone)"
-             if audio.patch_channel is not None else
-             f"track {audio.patch_stream + 1} of the same recording (its other microphone)"
-             if audio.patch_stream is not None else f"the {audio.patch_role} camera's own sound")
     drops = [s for s in audio.patch_spans if s[0] != audio.sound_ends_s]
-    if not drops:
+    if audio.patch_role is None or not drops or audio.role is None:
         return []
     return [f"{inputs.label} {audio.role}: the sound drops out {len(drops)} "
             f"time(s) in the speech (first at {timecode(drops[0][0])} of the lecture); those "
-            f"stretches are played from {other} ({audio.patch_gain_db:+.1f} dB to match). "
+            f"stretches are played from {_patch_source(audio)} "
+            f"({audio.patch_gain_db:+.1f} dB to match). "
             "Next time, check the wireless microphone's batteries, range and channel"]
 
 
+def _patch_source(audio: AudioPlan) -> str:
+    """The microphone the plan's patches are played from, as a person is told of it."""
+    if audio.patch_channel is not None:
+        return f"channel {audio.patch_channel + 1} of the same recording (its other microphone)"
+    if audio.patch_stream is not None:
+        return f"track {audio.patch_stream + 1} of the same recording (its other microphone)"
+    return f"the {audio.patch_role} camera's own sound"
+
+
 def pictures_end(inputs: LectureInputs) -> list[str]:
-    """Cameras whose pictures end before the lecture does (their file's sound, or another
-    camera, goes on): their place in the layout is empty from there."""
+    """Cameras whose pictures end before the lecture does while their file's sound goes on:
+    their place in the layout is empty from there."""
     end = main_duration(inputs)
     out = []
     for role, s in inputs.sources.items():
@@ -524,9 +528,7 @@ def sound_ends(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
     said = (f"{inputs.label} {audio.role}: its sound ends at {timecode(audio.sound_ends_s)} "
             f"of the lecture, {end - audio.sound_ends_s:.1f} s before the pictures do")
     if audio.patch_role is not None and audio.patch_spans[-1][0] == audio.sound_ends_s:
-        other = (f"the {audio.patch_role} camera's own sound" if audio.patch_stream is None
-                 and audio.patch_channel is None else "the same recording's other microphone")
-        return [f"{said}; the rest is played from {other} "
+        return [f"{said}; the rest is played from {_patch_source(audio)} "
                 f"({audio.patch_gain_db:+.1f} dB to match). Check that the recorder ran to the "
                 "end, or that the source was exported with its whole sound"]
     return [f"{said}: the rest of the lecture is silent (no other microphone heard the "
