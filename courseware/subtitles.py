@@ -4,8 +4,8 @@ A cue that cannot be read names the file, the line and what is wrong. The text i
 Chinese subtitle tools save it: UTF-8 (a BOM is fine), UTF-16 with its BOM (Windows
 Notepad's "Unicode"), or GB18030, the national standard that GBK and GB2312 are subsets of
 (the default of Chinese Windows); in the film it is UTF-8, as MP4 timed text is. In the
-delivered film the cues are shifted by the time the lecture
-content starts (after the intro and the title card) and cut at its end.
+delivered film the cues are shifted by the time the lecture content starts (after the intro
+and the title card) and cut at its end.
 """
 
 from __future__ import annotations
