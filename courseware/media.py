@@ -289,6 +289,7 @@ class AudioFeed:
         self._respeed = Respeed(self._read, clock) if clock != 1.0 else None
         self.clock = clock
         self._pos = 0                        # samples given by _read
+        self._out = 0                        # … and by read
         self._ended: int | None = None       # … of which the source's sound ran out here
 
     @property
@@ -321,7 +322,16 @@ class AudioFeed:
 
     def read(self, n: int) -> np.ndarray:
         out = self._respeed.read(n) if self._respeed is not None else self._read(n)
+        self._out += n
         return out * self.gain if self.gain != 1.0 else out
+
+    def read_sound(self, n: int) -> np.ndarray:
+        """As ``read``, without the zeros after the source's end: shorter there, then
+        empty."""
+        start = self._out
+        out = self.read(n)
+        ended = self.ended_s
+        return out if ended is None else out[:, :max(0, round(ended * self.rate) - start)]
 
     def _read(self, n: int) -> np.ndarray:
         lead = min(n, -self._skip) if self._skip < 0 else 0   # silence before the start

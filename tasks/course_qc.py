@@ -931,15 +931,9 @@ def lecture_loudness(path: Path, *, lecture: str) -> float | None:
         if not container.streams.audio:
             return None
         rate = int(container.streams.audio[0].sample_rate or 48000)
-    feed, meter, done = AudioFeed(path, rate=rate, lecture=lecture), LoudnessMeter(
-        sample_rate=rate), 0
-    while feed.ended_s is None:
-        block = feed.read(rate)
-        if feed.ended_s is not None:
-            block = block[:, : max(0, round(feed.ended_s * rate) - done)]
-        if block.shape[1]:
-            meter.process(block)
-        done += rate
+    feed, meter = AudioFeed(path, rate=rate, lecture=lecture), LoudnessMeter(sample_rate=rate)
+    while (block := feed.read_sound(rate)).shape[1]:
+        meter.process(block)
     lufs = meter.finish().integrated_lufs
     return lufs if math.isfinite(lufs) else None
 

@@ -181,9 +181,7 @@ def _measure(inputs: LectureInputs, src: SourceInfo, profile: Profile, *,
     remaining, k = round(main_duration(inputs) * rate), 0
     while remaining > 0:
         n = min(remaining, rate)
-        block = feed.read(n)
-        if feed.ended_s is not None:
-            block = block[:, :max(0, round(feed.ended_s * rate) - k)]
+        block = feed.read_sound(n)
         if block.shape[1]:
             meter.process(block, k / rate)
             pauses.consume(block)
