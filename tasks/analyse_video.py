@@ -55,7 +55,7 @@ from qc_metrics.frames import YUVFrame, as_batch, sample_planes
 from qc_metrics.interlace import InterlaceDetector
 from qc_metrics.noise import estimate_noise, snr_db
 from tasks.probe import LectureInputs, SourceInfo
-from tasks.render import main_duration
+from tasks.render import main_duration, picture_ends
 
 __all__ = ["SourcePlan", "VideoPlan", "analyse_video", "analyse_video_task"]
 
@@ -311,7 +311,7 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
 def analyse_video(inputs: LectureInputs, profile: Profile) -> VideoPlan:
     """Measure every video source of a lecture over its lecture span; decide the corrections."""
     enc, lim, dl = profile.encode, profile.video, profile.delivery
-    span = main_duration(inputs)
+    span, ends = main_duration(inputs), picture_ends(inputs)
     warnings: list[str] = []
     found: dict[str, dict[str, object]] = {}
     samples: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -319,7 +319,9 @@ def analyse_video(inputs: LectureInputs, profile: Profile) -> VideoPlan:
     for role, src in inputs.sources.items():
         if role == "audio":
             continue
-        times = sample_times(src.offset_s, max(span, 1.0 / dl.fps), every_s=enc.analyse_every_s,
+        # a camera that stops early is measured where it has pictures
+        times = sample_times(src.offset_s, max(min(span, ends[role]), 1.0 / dl.fps),
+                             every_s=enc.analyse_every_s,
                              max_frames=enc.analyse_max_frames)
         got = _sample(src, times, lecture=inputs.label, profile=profile)
         fields = _fields(src, times, lecture=inputs.label, profile=profile)

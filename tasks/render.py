@@ -31,6 +31,7 @@ from courseware.audio_chain import (
 from courseware.cards import credits_lines, render_card, title_card_lines
 from courseware.compose import Compositor
 from courseware.course import Course, Lecture
+from courseware.errors import ProfileError
 from courseware.fonts import FontFace, find_face
 from courseware.media import (
     AudioFeed,
@@ -44,7 +45,7 @@ from courseware.report import Check
 from courseware.subtitles import parse_srt, shift_and_clip
 from courseware.tracks import MICROPHONES_APART_DB
 from courseware.video_chain import SourceChain, SourcePlan, VideoPlan
-from encoder_profiles import Profile, load_layout
+from encoder_profiles import Layout, Profile, load_layout, load_layouts
 from qc_metrics.audio import (
     ANTI_PHASE,
     AudioQC,
@@ -148,10 +149,64 @@ def master_audio(inputs: LectureInputs) -> SourceInfo | None:
     return None
 
 
+#: cameras whose pictures end within this of each other stopped with the lecture (an
+#: operator presses stop on one, then the other): the lecture ends with the first. Further
+#: apart, one stopped early (a full card, a flat battery, a recording split into files) and
+#: the lecture goes on without it while another camera and the sound do.
+CAMERAS_APART_S = 30.0
+
+
+def picture_ends(inputs: LectureInputs) -> dict[str, float]:
+    """Where each camera's pictures end, in lecture time (sources aligned by offset)."""
+    return {r: (s.picture_end_s if s.picture_end_s is not None else s.duration_s) - s.offset_s
+            for r, s in inputs.sources.items() if r != "audio"}
+
+
+def _runs_to(src: SourceInfo) -> float:
+    """Where a source's file ends, in lecture time."""
+    return (src.duration_s - src.offset_s) / src.clock
+
+
+def sound_end(inputs: LectureInputs) -> float | None:
+    """Where the last microphone that heard the lecture ends, in lecture time: the
+    programme source, or a camera whose own sound the sync matched to it (it plays on
+    where the programme's ends); None: no sound."""
+    master = master_audio(inputs)
+    if master is None:
+        return None
+    return max(_runs_to(s) for s in inputs.sources.values()
+               if s is master or (s.has_audio and s.matched))
+
+
 def main_duration(inputs: LectureInputs) -> float:
-    """Span during which every video source has pictures (sources aligned by offset)."""
-    spans = [s.duration_s - s.offset_s for r, s in inputs.sources.items() if r != "audio"]
-    return max(0.0, min(spans))
+    """The lecture's length: while every camera has pictures; past a camera that stopped
+    early (more than ``CAMERAS_APART_S`` before another), as long as another camera's
+    pictures and the sound go on."""
+    ends = picture_ends(inputs)
+    first, last = min(ends.values()), max(ends.values())
+    sound = sound_end(inputs)
+    end = first if sound is None else min(last, max(first, sound))
+    return max(0.0, end if end - first > CAMERAS_APART_S else first)
+
+
+def camera_stops(inputs: LectureInputs) -> dict[str, float]:
+    """Cameras whose pictures end before the lecture does, and where (lecture time): each
+    leaves the layout there."""
+    end = main_duration(inputs)
+    return {r: max(0.0, e) for r, e in picture_ends(inputs).items() if end - e > STREAM_ENDS_S}
+
+
+def layout_without(stopped: Sequence[str], sources: Sequence[str]) -> Layout:
+    """The layout that shows the cameras left when ``stopped`` have stopped: the one whose
+    regions are exactly theirs (``<camera>_only`` for one)."""
+    left = [r for r in sources if r not in stopped]
+    layouts = load_layouts()
+    named = layouts.get(f"{left[0]}_only") if len(left) == 1 else None
+    found = named or next((lay for lay in layouts.values()
+                           if sorted(lay.sources) == sorted(left)), None)
+    if found is None:
+        raise ProfileError(f"no layout shows only {', '.join(left)}: add one to layouts.yaml")
+    return found
 
 
 def two_microphones(snr_db: Sequence[float]) -> int | None:
@@ -501,21 +556,40 @@ def _patch_source(audio: AudioPlan) -> str:
     return f"the {audio.patch_role} camera's own sound"
 
 
-def pictures_end(inputs: LectureInputs) -> list[str]:
-    """Cameras whose pictures end before the lecture does while their file's sound goes on:
-    their place in the layout is empty from there."""
+def camera_stopped(inputs: LectureInputs) -> list[str]:
+    """Cameras that stop well before the lecture does: it goes on without them."""
+    stops = camera_stops(inputs)
+    if not stops:
+        return []
     end = main_duration(inputs)
-    out = []
-    for role, s in inputs.sources.items():
-        if role == "audio" or s.picture_end_s is None:
-            continue
-        stops = s.picture_end_s - s.offset_s
-        if end - stops > STREAM_ENDS_S:
-            out.append(f"{inputs.label} {role}: its pictures end at {timecode(max(stops, 0.0))} "
-                       f"of the lecture, {end - stops:.1f} s before the lecture does (the "
-                       "file's sound goes on): its place in the layout is empty from there. "
-                       "Re-export the source with its whole picture")
-    return out
+    rest = layout_without(list(stops), [r for r in inputs.sources if r != "audio"])
+    return [f"{inputs.label} {role}: its pictures end at {timecode(at)} of the lecture, "
+            f"{_length(end - at)} before the lecture does (a full memory card, a flat "
+            "battery, a camera that splits its recording into several files?): from there "
+            f"the layout is {rest.name} ({', '.join(rest.sources)} only). If the camera "
+            "recorded the rest into another file, join the files into one and run again"
+            for role, at in stops.items()]
+
+
+def _length(seconds: float) -> str:
+    """A stretch of time as a person says it: ``50 min``, ``1 min 32 s``, ``32 s``."""
+    m, s = divmod(round(seconds), 60)
+    return f"{m} min {s} s" if m and s else f"{m} min" if m else f"{s} s"
+
+
+def left_out(inputs: LectureInputs) -> list[str]:
+    """Sources that run on well past the lecture's end: that part is not in the lecture."""
+    end = main_duration(inputs)
+    pictures = max(picture_ends(inputs).values())
+    why = ("the cameras' pictures end" if end >= pictures - STREAM_ENDS_S else
+           "the sound ends (no microphone that heard the lecture runs longer)")
+    fix = ("re-export it with its whole picture" if end >= pictures - STREAM_ENDS_S else
+           "give the lecture a sound source that covers it (the recorder's file as its "
+           "audio source)")
+    return [f"{inputs.label} {role}: runs on {_length(_runs_to(s) - end)} past the "
+            f"lecture's end at {timecode(end)}, where {why}; that part is left out. If it "
+            f"belongs to the lecture, {fix}"
+            for role, s in inputs.sources.items() if _runs_to(s) - end > CAMERAS_APART_S]
 
 
 def sound_ends(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
@@ -569,9 +643,22 @@ def lecture_compositor(lecture: Lecture, inputs: LectureInputs, *, profile: Prof
     return Compositor(
         load_layout(lecture.layout or enc.layout), width=enc.width, height=enc.height,
         sizes={r: (s.width or 0, s.height or 0, sars[r]) for r, s in videos.items()},
-        switches=[(sw.at, load_layout(sw.layout)) for sw in lecture.layout_switches],
+        switches=_switches(lecture, inputs),
         chains={r: c for r, c in chains.items() if c.active},
         legal=(lim.luma_range, lim.chroma_range))
+
+
+def _switches(lecture: Lecture, inputs: LectureInputs) -> list[tuple[float, Layout]]:
+    """The lecture's layout switches, and the switch where a camera stops early: from there
+    on the layout shows the cameras left."""
+    switches = [(sw.at, load_layout(sw.layout)) for sw in lecture.layout_switches]
+    stops = camera_stops(inputs)
+    if not stops:
+        return switches
+    cameras = [r for r in inputs.sources if r != "audio"]
+    order = sorted(stops, key=stops.__getitem__)
+    return [sw for sw in switches if sw[0] < stops[order[0]]] + [
+        (stops[r], layout_without(order[:i + 1], cameras)) for i, r in enumerate(order)]
 
 
 def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
@@ -606,7 +693,7 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                 + too_noisy(inputs, audio, profile) + reverberant(inputs, audio)
                 + music_bed(inputs, audio, profile)
                 + two_mics(inputs, audio) + patched(inputs, audio)
-                + sound_ends(inputs, audio) + pictures_end(inputs))
+                + sound_ends(inputs, audio) + camera_stopped(inputs) + left_out(inputs))
     for w in warnings:
         log.warning(w)
     comp = lecture_compositor(lecture, inputs, profile=profile, video=video)

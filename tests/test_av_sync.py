@@ -166,14 +166,14 @@ def test_a_stream_that_starts_late_or_ends_early(tmp_path: Path, picture_s: floa
 
 
 @pytest.mark.parametrize("picture_s", [5.0, 8.0])
-def test_a_camera_whose_pictures_end_early_is_named(tmp_path: Path, picture_s: float) -> None:
+def test_a_lecture_ends_with_its_cameras_pictures(tmp_path: Path, picture_s: float) -> None:
     """A camera file whose pictures stop 3 s before its sound: the probe reads where they
-    end from the file's index (MediaInfo reads the same video duration), and the render
-    names it (the camera's place in the layout is empty from there); a file whose streams
-    end together is not named."""
+    end from the file's index (MediaInfo reads the same video duration), and the lecture
+    ends with them (no stretch without a picture; 3 s is no loss worth a word); a file whose
+    streams end together runs to its end."""
     from pymediainfo import MediaInfo
 
-    from tasks.render import pictures_end
+    from tasks.render import camera_stopped, left_out, main_duration
 
     luma, audio = _signals(0.0)
     path = tmp_path / "teacher.mp4"
@@ -182,14 +182,15 @@ def test_a_camera_whose_pictures_end_early_is_named(tmp_path: Path, picture_s: f
                                      layout="teacher_only", name="断画测试"))
     inputs = probe_lecture(course, course.lectures[0])
     source = inputs.sources["teacher"]
+    assert camera_stopped(inputs) == left_out(inputs) == []
     if picture_s == SECONDS:
-        assert source.picture_end_s is None and pictures_end(inputs) == []
+        assert source.picture_end_s is None
+        assert main_duration(inputs) == pytest.approx(SECONDS, abs=0.05)
         return
     video = next(t for t in MediaInfo.parse(str(path)).tracks if t.track_type == "Video")
     assert source.picture_end_s == pytest.approx(picture_s, abs=0.001)
     assert source.picture_end_s == pytest.approx(float(video.duration) / 1000, abs=0.001)
-    (warning,) = pictures_end(inputs)
-    assert "00:00:05" in warning and "3.0 s before" in warning and "teacher" in warning
+    assert main_duration(inputs) == pytest.approx(picture_s, abs=0.001)
 
 
 # ----------------------------------------------------------------------------- the render

@@ -1,0 +1,175 @@
+"""A camera that stops before the lecture does (a full card, a flat battery, a recording
+split into files), or a source left running after it: where the lecture ends, the layout
+for the rest, and what the render says."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from courseware.course import Lecture, Sources
+from tasks.probe import LectureInputs, SourceInfo
+from tasks.render import (
+    CAMERAS_APART_S,
+    _switches,
+    camera_stopped,
+    camera_stops,
+    left_out,
+    main_duration,
+)
+
+HOUR = 3600.0
+
+
+def _inputs(**sources: tuple[float, bool]) -> LectureInputs:
+    """A lecture of sources by role: (file length in s, has its own sound that the sync
+    matched). A separate recorder (``audio``) is the programme microphone."""
+    return LectureInputs(number=1, label="第1讲 测试", sources={
+        role: SourceInfo(role=role, path=Path(f"{role}.mp4"), duration_s=length,
+                         has_audio=sound or role == "audio",
+                         matched=sound and role != "audio" and "audio" in sources)
+        for role, (length, sound) in sources.items()})
+
+
+def _lecture(*switches: tuple[float, str]) -> Lecture:
+    return Lecture(number=1, title="测试", lecturer="a", layout="pip",
+                   sources=Sources(slides=Path("slides.mp4"), teacher=Path("teacher.mp4")),
+                   layout_switches=[{"at": at, "layout": name} for at, name in switches])
+
+
+def test_cameras_stopped_one_after_the_other_end_the_lecture_with_the_first() -> None:
+    """Operators press stop a few seconds apart: the lecture ends with the first camera,
+    the seconds after are trimmed without a word."""
+    inputs = _inputs(slides=(HOUR + 12.0, False), teacher=(HOUR, True))
+    assert main_duration(inputs) == HOUR
+    assert camera_stops(inputs) == {}
+    assert camera_stopped(inputs) == left_out(inputs) == []
+
+
+def test_a_camera_that_stops_early_leaves_the_layout_while_the_sound_goes_on() -> None:
+    """The teacher camera's card is full after 10 min; the slides capture and the recorder
+    run the whole hour: the lecture runs the hour, the slides fill the frame from 10 min on
+    (a switch the course file asked for after that is overruled; one before it stands),
+    and the render names the camera, where it stops and the layout after."""
+    inputs = _inputs(slides=(HOUR, False), teacher=(600.0, True), audio=(HOUR + 2.0, True))
+    assert main_duration(inputs) == HOUR
+    assert camera_stops(inputs) == {"teacher": 600.0}
+    switches = _switches(_lecture((300.0, "side_by_side"), (1200.0, "pip")), inputs)
+    assert [(at, lay.name) for at, lay in switches] == [(300.0, "side_by_side"),
+                                                        (600.0, "slides_only")]
+    (warning,) = camera_stopped(inputs)
+    assert "teacher" in warning and "00:10:00" in warning and "50 min before" in warning
+    assert "slides_only" in warning
+    assert left_out(inputs) == []
+    # the slides capture crashes instead: the teacher camera fills the frame
+    crashed = _inputs(slides=(900.0, False), teacher=(HOUR, True), audio=(HOUR, True))
+    assert main_duration(crashed) == HOUR
+    assert [(at, lay.name) for at, lay in _switches(_lecture(), crashed)] == [
+        (900.0, "teacher_only")]
+
+
+def test_past_the_sound_the_lecture_ends() -> None:
+    """The teacher camera is the only microphone and stops after 10 min; the slides capture
+    (no sound of its own) runs on: what follows has no sound, so the lecture ends with the
+    camera and the render says what is left out and how to keep it. Where the slides
+    capture has its own microphone (matched by the sync), the lecture goes on."""
+    inputs = _inputs(slides=(HOUR, False), teacher=(600.0, True))
+    assert main_duration(inputs) == 600.0 and camera_stops(inputs) == {}
+    (warning,) = left_out(inputs)
+    assert "slides" in warning and "50 min past" in warning and "sound ends" in warning
+    heard = _inputs(slides=(HOUR, True), teacher=(600.0, True))
+    heard = heard.model_copy(update={"sources": {
+        r: s.model_copy(update={"matched": r == "slides"}) for r, s in heard.sources.items()}})
+    assert main_duration(heard) == HOUR and camera_stops(heard) == {"teacher": 600.0}
+    # just past the operators' skew: still its own part of the lecture
+    inputs = _inputs(slides=(600.0 + CAMERAS_APART_S + 1.0, False), teacher=(600.0, False),
+                     audio=(HOUR, True))
+    assert main_duration(inputs) == 600.0 + CAMERAS_APART_S + 1.0
+    (warning,) = left_out(inputs)          # the recorder left running after the cameras
+    assert warning.startswith("第1讲 测试 audio") and "pictures end" in warning
+
+
+# ------------------------------------------------------------------------------ rendered
+
+FS = 48000
+LECTURE_S = 40.0
+TEACHER_S = 8.0
+SLIDES_RGB, TEACHER_RGB = (40, 60, 200), (200, 40, 40)
+
+
+def _picture(path: Path, rgb: tuple[int, int, int], seconds: float) -> None:
+    import av
+
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 160, 90, "yuv420p"
+        v.codec_context.options = {"preset": "ultrafast"}
+        flat = np.full((90, 160, 3), rgb, np.uint8)
+        for i in range(round(seconds * 25)):
+            frame = av.VideoFrame.from_ndarray(flat, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            out.mux(v.encode(frame))
+        out.mux(v.encode(None))
+
+
+def _frame_at(path: Path, t: float) -> np.ndarray:
+    import av
+
+    with av.open(str(path)) as src:
+        for frame in src.decode(video=0):
+            if frame.time is not None and frame.time >= t:
+                return frame.to_ndarray(format="rgb24")
+    raise AssertionError(f"no frame at {t} s")
+
+
+def test_the_render_goes_on_without_a_camera_that_stopped(tmp_path: Path) -> None:
+    """A picture-in-picture lecture whose teacher camera stops after 8 s of 40 (the slides
+    capture and the recorder run on): the film is the whole 40 s; the teacher's inset is
+    there before the stop, and after it the slides fill the frame where the inset was; the
+    sound goes on at its level; the lecture's layout record (which QC reads) has the switch;
+    the render's warning names the camera and the time."""
+    from audio_signals import decoded_sound, speech_like, write_wav
+    from course_files import one_lecture
+
+    from courseware.course import load_course
+    from encoder_profiles import load_profile
+    from tasks.probe import probe_lecture
+    from tasks.render import plan_audio, render_lecture
+
+    _picture(tmp_path / "slides.mp4", SLIDES_RGB, LECTURE_S)
+    _picture(tmp_path / "teacher.mp4", TEACHER_RGB, TEACHER_S)
+    speech = speech_like(level_dbfs=-26.0, seconds=LECTURE_S, sample_rate=FS, seed=3).samples
+    write_wav(tmp_path / "mic.wav", speech.repeat(2, axis=0), FS)
+    course = load_course(one_lecture(
+        tmp_path, {"slides": "slides.mp4", "teacher": "teacher.mp4", "audio": "mic.wav"},
+        layout="pip", name="断机测试"))
+    profile = load_profile()
+    inputs = probe_lecture(course, course.lectures[0])
+    out = render_lecture(course, inputs, audio=plan_audio(inputs, profile), profile=profile,
+                         out_dir=tmp_path / "out")
+    first, rest = out.cameras
+    start = first.start_s
+    assert rest.start_s - start == pytest.approx(TEACHER_S, abs=0.001)
+    assert rest.end_s - start == pytest.approx(LECTURE_S, abs=0.05)
+    assert set(first.regions) == {"slides", "teacher"} and set(rest.regions) == {"slides"}
+    assert any("teacher" in w and "00:00:08" in w for w in out.warnings), out.warnings
+
+    x, y, w, h = first.regions["teacher"]
+    inset = (slice(y + h // 4, y + 3 * h // 4), slice(x + w // 4, x + 3 * w // 4))
+    before = _frame_at(out.path, start + 4.0)[inset].reshape(-1, 3).mean(axis=0)
+    after = _frame_at(out.path, start + 30.0)[inset].reshape(-1, 3).mean(axis=0)
+    assert np.abs(before - TEACHER_RGB).max() < 25, before     # (after white balance)
+    assert np.abs(after - SLIDES_RGB).max() < 25, after
+
+    sound = decoded_sound(out.path)[0, round(start * FS):]
+
+    def level(a: float, b: float, x: np.ndarray) -> float:
+        part = x[round(a * FS): round(b * FS)]
+        return float(10 * np.log10(np.mean(part * part) + 1e-30))
+
+    gain = level(2.0, 7.0, sound) - level(2.0, 7.0, speech[0])
+    assert level(20.0, 38.0, sound) - level(20.0, 38.0, speech[0]) == pytest.approx(
+        gain, abs=1.5)
