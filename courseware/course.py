@@ -40,10 +40,15 @@ class Lecturer(_Model):
     role: str = Field(default="主讲", description="课程中的角色")
 
 
+#: a source: one file, or the files one recording was split into, in order (a camera
+#: starts a new file at 4 GB on a FAT32 card, AVCHD at 2 GB); they play as one
+Recording = Path | list[Path]
+
+
 class Sources(_Model):
-    slides: Path | None = None
-    teacher: Path | None = None
-    audio: Path | None = None
+    slides: Recording | None = None
+    teacher: Recording | None = None
+    audio: Recording | None = None
     #: manual start offsets in seconds (source time at lecture t=0), per role
     offsets: dict[SourceRole, float] = Field(default_factory=dict)
 
@@ -53,10 +58,22 @@ class Sources(_Model):
             raise ValueError("a lecture needs at least a slides or a teacher source (B1)")
         return self
 
-    def items(self) -> list[tuple[SourceRole, Path]]:
-        pairs: list[tuple[SourceRole, Path | None]] = [
+    @field_validator("slides", "teacher", "audio")
+    @classmethod
+    def _parts(cls, value: Recording | None) -> Recording | None:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("an empty list of files: name the recording's files in order")
+            if len(set(value)) < len(value):
+                raise ValueError("a file is named twice among the recording's parts")
+        return value
+
+    def items(self) -> list[tuple[SourceRole, tuple[Path, ...]]]:
+        """Each source by role: its file, or the files its recording was split into."""
+        pairs: list[tuple[SourceRole, Recording | None]] = [
             ("slides", self.slides), ("teacher", self.teacher), ("audio", self.audio)]
-        return [(role, path) for role, path in pairs if path is not None]
+        return [(role, tuple(paths) if isinstance(paths, list) else (paths,))
+                for role, paths in pairs if paths is not None]
 
 
 def _known_layout(name: str) -> str:
@@ -186,7 +203,8 @@ class Course:
         course order; roles: slides, teacher, audio, subtitles, intro, bank."""
         out: list[tuple[str, Path, Lecture | None]] = []
         for lec in self.lectures:
-            out += [(role, self.resolve(path), lec) for role, path in lec.sources.items()]
+            out += [(role, self.resolve(path), lec) for role, paths in lec.sources.items()
+                    for path in paths]
             if lec.subtitles is not None:
                 out.append(("subtitles", self.resolve(lec.subtitles), lec))
         if self.info.intro is not None:

@@ -29,9 +29,21 @@ def _where(path: Path, lecture: str | None) -> str:
     return f"{path}" + (f" (lecture {lecture})" if lecture else "")
 
 
+#: a recording split into several files is read through FFmpeg's concat list of them
+#: (tasks.probe.join_parts): every reader opens it as one file, the parts one after another
+PARTS_SUFFIX = ".ffconcat"
+
+
+def open_container(path: Path) -> av.container.InputContainer:
+    """``av.open`` for reading, a concat list of a recording's parts included."""
+    if path.suffix == PARTS_SUFFIX:  # the list names the parts by absolute paths
+        return av.open(str(path), format="concat", options={"safe": "0"})
+    return av.open(str(path))
+
+
 def open_media(path: Path, *, lecture: str | None = None) -> av.container.InputContainer:
     try:
-        return av.open(str(path))
+        return open_container(path)
     except av.FFmpegError as exc:
         raise CorruptMediaError(
             f"{_where(path, lecture)}: cannot be read as media ({exc}); "

@@ -20,6 +20,7 @@ from pathlib import Path
 import av
 
 from courseware.errors import CorruptMediaError, MissingSourceError
+from courseware.media import open_container
 
 SCAN_FRAMES = 8  # decoded frames that decide the scan type (D7)
 #: transfer characteristics (ITU-T H.273, AVColorTransferCharacteristic), FFmpeg's names
@@ -199,7 +200,7 @@ def probe_media(path: Path, *, window_s: float, lecture: str | None = None) -> M
 
 def _open(path: Path, where: str) -> av.container.InputContainer:
     try:
-        return av.open(str(path))
+        return open_container(path)
     except av.FFmpegError as exc:
         raise CorruptMediaError(
             f"{where}: cannot be read as media ({exc}); re-export or re-upload the file"

@@ -784,6 +784,8 @@ def _course_yaml(lectures: int) -> str:
         "# 每讲：讲次、标题、主讲教师（lecturers 中的 id）、机位素材。",
         "# sources.slides = PPT 录屏，sources.teacher = 教师机位（B1）；两路起录时间不同，",
         "# 由流水线按音频自动对齐（也可用 sources.offsets 手工指定，单位秒）。",
+        "# 一路录像被相机分成多个文件时（FAT32 卡 4 GB、AVCHD 2 GB 分段），按顺序列出，",
+        "# 如 teacher: [MVI_0001.MP4, MVI_0002.MP4]，作为一路素材连续播放。",
         "lectures:",
     ]
     for n in range(1, lectures + 1):

@@ -154,6 +154,14 @@ def _qc(path: Path, *, profile: str, prof: Profile, lecture: str, json_out: Path
     return result.report
 
 
+def raw_files(inputs: LectureInputs) -> list[tuple[str, Path]]:
+    """The raw files as the base has them, by name in the reports: a source's role, or
+    ``teacher-2`` for the second file of a recording split into several."""
+    return [(role if len(src.parts) < 2 else f"{role}-{k}", path)
+            for role, src in inputs.sources.items()
+            for k, path in enumerate(src.parts or (src.path,), 1)]
+
+
 def _raw_qc(course: Course, inputs: LectureInputs, *, profile: str, prof: Profile, work: Path,
             deployment: str | None) -> dict[str, str]:
     """QC of each raw source: early warnings for the base; never fails the lecture."""
@@ -161,20 +169,20 @@ def _raw_qc(course: Course, inputs: LectureInputs, *, profile: str, prof: Profil
     verdicts: dict[str, str] = {}
     rows: list[dict[str, str]] = []
     lines: list[str] = []
-    for role, src in inputs.sources.items():
+    for role, path in raw_files(inputs):
         try:
-            report = _qc(src.path, profile=profile, prof=prof, lecture=inputs.label,
+            report = _qc(path, profile=profile, prof=prof, lecture=inputs.label,
                          json_out=work / f"raw{inputs.number:02d}-{role}.qc.json",
                          html_out=None, deployment=deployment)
         except Exception as exc:  # reported, never a reason to stop the lecture
-            log.warning("raw-source QC of %s (%s) could not run: %s", src.path, role, exc)
+            log.warning("raw-source QC of %s (%s) could not run: %s", path, role, exc)
             verdicts[role] = "error"
-            lines.append(f"- **{role}** `{src.path.name}`: QC could not run ({exc})")
+            lines.append(f"- **{role}** `{path.name}`: QC could not run ({exc})")
             continue
         verdicts[role] = report.status
         rows += [{"source": role, **row} for row in _rows(report)]
         bad = [c for c in report.checks if c.status in ("fail", "warn")]
-        lines.append(f"- **{role}** `{src.path.name}`: {report.status.upper()}")
+        lines.append(f"- **{role}** `{path.name}`: {report.status.upper()}")
         for c in bad:
             first = f" (first at {c.events[0].start_s:.1f} s)" if c.events else ""
             lines.append(f"  - {c.status}: `{c.id}` ({c.clause}) {c.message}{first}")

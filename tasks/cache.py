@@ -197,8 +197,9 @@ class CacheKey(BaseModel):
 def lecture_cache_key(course: Course, lecture: Lecture, *, profile: Profile,
                       mode: HashMode = "full") -> CacheKey:
     parts: dict[str, str] = {}
-    for role, path in lecture.sources.items():
-        parts[f"sources.{role}"] = file_digest(course.resolve(path), mode=mode)
+    for role, paths in lecture.sources.items():
+        parts[f"sources.{role}"] = ",".join(file_digest(course.resolve(p), mode=mode)
+                                            for p in paths)
     if lecture.number == 1 and course.info.intro is not None:
         parts["sources.intro"] = file_digest(course.resolve(course.info.intro), mode=mode)
     lecturer = course.lecturer(lecture)

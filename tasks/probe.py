@@ -5,6 +5,11 @@ A base learns of a missing or broken file in seconds, with the file and lecture 
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import os
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import av
@@ -12,9 +17,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, ConfigDict
 
-from courseware.course import Course, Lecture
+from courseware.course import Course, Lecture, SourceRole
 from courseware.errors import CorruptMediaError, MissingSourceError
-from courseware.media import open_media
+from courseware.media import PARTS_SUFFIX, open_media, origin_s
 from courseware.probe import HDR_TRANSFERS, transfer_name
 from courseware.subtitles import parse_srt
 from courseware.tracks import backup_track, best_track, listen
@@ -51,6 +56,9 @@ class SourceInfo(BaseModel):
     tracks: tuple[str, ...] = ()
     #: … and another that carries the speech, to play where the chosen one drops out (S4)
     backup_stream: int | None = None
+    #: the files a recording was split into, in order, when it was (``path`` is then the
+    #: concat list that plays them as one: join_parts); empty: one file
+    parts: tuple[Path, ...] = ()
 
     def shown_sar(self, sar: float) -> float:
         """The pixels' aspect as displayed: a quarter turn turns it too."""
@@ -151,13 +159,99 @@ def media_duration(container: av.container.InputContainer) -> float:
     return max(spans, default=0.0)
 
 
+def parts_folder() -> Path:
+    """Where the concat lists of split recordings are written (the parts themselves are
+    never copied or touched)."""
+    return Path(tempfile.gettempdir()) / "courseware-parts"
+
+
+#: a picture's (codec, width, height), each sound track's (codec, rate, channels)
+_Streams = tuple[tuple[tuple[str, int, int], ...], tuple[tuple[str, int, int], ...]]
+
+
+def _streams(container: av.container.InputContainer) -> _Streams:
+    """What the parts of one recording share: the picture's codec and size, and each sound
+    track's codec, rate and channels."""
+    return (tuple((s.codec_context.name, s.codec_context.width, s.codec_context.height)
+                  for s in container.streams.video[:1]),
+            tuple((s.codec_context.name, s.codec_context.sample_rate, s.codec_context.channels)
+                  for s in container.streams.audio))
+
+
+def _describe(streams: _Streams) -> str:
+    video, audio = streams
+    said = [f"{c} {w}×{h}" for c, w, h in video] + [f"{c} {r} Hz {n} ch" for c, r, n in audio]
+    return ", ".join(said) or "no stream"
+
+
+#: a part whose clock starts within this of where the one before started plus its length
+#: goes on from it (AVCHD); further, each part has its own clock (MP4 parts start at 0)
+CLOCK_GOES_ON_S = 1.0
+
+
+def join_parts(role: str, parts: Sequence[Path], *, lecture: str) -> Path:
+    """A recording split into several files (a camera starts a new one at 4 GB on a FAT32
+    card, AVCHD at 2 GB), as one: FFmpeg's concat list of the parts, each played after the
+    one before by its length. Every part must be there, readable, and the same recording's
+    (its picture's codec and size, its sound tracks' codecs, rates and channels as the
+    first part's); the error names the part and what differs."""
+    lengths: list[float] = []
+    starts: list[float] = []
+    first: _Streams | None = None
+    for k, part in enumerate(parts, 1):
+        where = f"{part} (lecture {lecture}, {role}, part {k} of {len(parts)})"
+        if not part.is_file():
+            raise MissingSourceError(f"{where}: file not found; check the path in the course "
+                                     "file or upload the file")
+        with open_media(part, lecture=lecture) as container:
+            streams = _streams(container)
+            lengths.append(media_duration(container))
+            starts.append(origin_s(container))
+        if lengths[-1] <= 0:
+            raise CorruptMediaError(f"{where}: duration unknown or 0; re-export or re-upload "
+                                    "the file")
+        if first is None:
+            first = streams
+        elif streams != first:
+            raise CorruptMediaError(
+                f"{where}: {_describe(streams)}, but part 1 ({parts[0].name}) is "
+                f"{_describe(first)}: the parts of one recording come from one camera at one "
+                f"setting; check the files and their order in sources.{role}")
+    # a camcorder's parts (AVCHD) go on with the clock where the one before stopped: each
+    # is placed by it, so no time is lost or doubled between them
+    for k, (a, b) in enumerate(itertools.pairwise(starts)):
+        if abs(b - a - lengths[k]) < CLOCK_GOES_ON_S:
+            lengths[k] = b - a
+    files = [p.resolve() for p in parts]
+    key = hashlib.sha256(repr([(str(p), p.stat().st_size, p.stat().st_mtime_ns)
+                               for p in files]).encode()).hexdigest()[:16]
+    out = parts_folder() / key / f"{parts[0].stem}-{parts[-1].stem}{PARTS_SUFFIX}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    quoted = ["'" + str(p).replace("'", "'\\''") + "'" for p in files]
+    tmp = out.with_name(f".{out.name}.{os.getpid()}")
+    tmp.write_text("ffconcat version 1.0\n" + "".join(
+        f"file {q}\nduration {d:.6f}\n" for q, d in zip(quoted, lengths, strict=True)),
+        encoding="utf-8")
+    os.replace(tmp, out)
+    return out
+
+
+def _probe_recording(course: Course, lecture: Lecture, role: SourceRole,
+                     paths: Sequence[Path], *,
+                     label: str) -> SourceInfo:
+    files = [course.resolve(p) for p in paths]
+    path = files[0] if len(files) == 1 else join_parts(role, files, lecture=label)
+    info = probe_source(role, path, lecture=label, needs_video=role != "audio",
+                        offset_s=lecture.sources.offsets.get(role, 0.0))
+    return info if len(files) == 1 else info.model_copy(update={"parts": tuple(files)})
+
+
 def probe_lecture(course: Course, lecture: Lecture) -> LectureInputs:
     """Every source of the lecture probed; raises on the first missing or broken one."""
     label = f"{lecture.number} 《{lecture.title}》"
     sources: dict[str, SourceInfo] = {
-        role: probe_source(role, course.resolve(path), lecture=label, needs_video=role != "audio",
-                           offset_s=lecture.sources.offsets.get(role, 0.0))
-        for role, path in lecture.sources.items()
+        role: _probe_recording(course, lecture, role, paths, label=label)
+        for role, paths in lecture.sources.items()
     }
     intro = None
     if lecture.number == 1 and course.info.intro is not None:

@@ -567,7 +567,8 @@ def camera_stopped(inputs: LectureInputs) -> list[str]:
             f"{_length(end - at)} before the lecture does (a full memory card, a flat "
             "battery, a camera that splits its recording into several files?): from there "
             f"the layout is {rest.name} ({', '.join(rest.sources)} only). If the camera "
-            "recorded the rest into another file, join the files into one and run again"
+            "recorded the rest into other files, name them all, in order, as the list "
+            f"sources.{role}: [{inputs.sources[role].path.name}, …]"
             for role, at in stops.items()]
 
 

@@ -43,8 +43,8 @@ def test_course_file_validates(sample: tuple[Path, dict[str, Any]]) -> None:
     assert [lec.number for lec in course.lectures] == [1, 2]
     assert course.info.intro is not None and course.resolve(course.info.intro).is_file()
     for lec in course.lectures:
-        for _, path in lec.sources.items():
-            assert course.resolve(path).is_file()
+        for _, paths in lec.sources.items():
+            assert all(course.resolve(path).is_file() for path in paths)
     assert truth["complete"] is True
     assert [lec["offset_s"] for lec in truth["lectures"]] == [0.7, 1.3]
     text = course_file.read_text(encoding="utf-8")

@@ -1,0 +1,184 @@
+"""A recording split into several files (a camera starts a new file at 4 GB on a FAT32 card,
+AVCHD at 2 GB): named as a list in the course file, it plays as one source."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+FS = 48000
+FPS = 25
+PART_1, PART_2 = (0, 100, 200), (0, 200, 100)
+
+
+def _part(path: Path, rgb: tuple[int, int, int], sound: np.ndarray, *, start_s: float = 0.0,
+          size: tuple[int, int] = (160, 90), container: str | None = None) -> None:
+    """A camera file of one colour and ``sound`` (its length sets the file's), its clock
+    starting at ``start_s``."""
+    import av
+
+    w, h = size
+    with av.open(str(path), "w", format=container) as out:
+        v = out.add_stream("libx264", rate=FPS)
+        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        v.codec_context.options = {"preset": "ultrafast"}
+        a = out.add_stream("aac", rate=FS, layout="stereo")
+        flat = np.full((h, w, 3), rgb, np.uint8)
+        for i in range(round(sound.size / FS * FPS)):
+            frame = av.VideoFrame.from_ndarray(flat, format="rgb24")
+            frame.pts, frame.time_base = i + round(start_s * FPS), Fraction(1, FPS)
+            out.mux(v.encode(frame))
+        stereo = np.ascontiguousarray(np.vstack([sound, sound]), dtype=np.float32)
+        for k in range(0, stereo.shape[1], 1024):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(stereo[:, k:k + 1024]),
+                                               format="fltp", layout="stereo")
+            frame.pts, frame.time_base = k + round(start_s * FS), Fraction(1, FS)
+            frame.sample_rate = FS
+            out.mux(a.encode(frame))
+        out.mux(v.encode(None))
+        out.mux(a.encode(None))
+
+
+def _course(root: Path, teacher: str | list[str]) -> Path:
+    from course_files import one_lecture
+
+    path = one_lecture(root, {"slides": "slides.mp4", "teacher": "teacher.mp4"},
+                       layout="pip", name="分段测试")
+    data = yaml.safe_load(path.read_text("utf-8"))
+    data["lectures"][0]["sources"]["teacher"] = teacher
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    return path
+
+
+def _speech(seconds: float) -> np.ndarray:
+    from audio_signals import speech_like
+
+    return speech_like(level_dbfs=-26.0, seconds=seconds, sample_rate=FS, seed=4).samples[0]
+
+
+def test_a_camera_recording_in_two_files_is_one_lecture(tmp_path: Path) -> None:
+    """The teacher camera's recording is in two MP4 files (6 s and 4 s, each with its clock
+    from 0) beside a 10-s slides capture: the lecture is 10 s (with the first file alone,
+    6 s); the raw-source QC reads each file; the inset shows the first file's pictures,
+    then the second's; the sound goes on across the join at its level; the render says
+    nothing about a camera stopping."""
+    from audio_signals import decoded_sound
+
+    from courseware.course import load_course
+    from encoder_profiles import load_profile
+    from tasks.probe import probe_lecture
+    from tasks.render import main_duration, plan_audio, render_lecture
+
+    speech = _speech(10.0)
+    _part(tmp_path / "MVI_0001.MP4", PART_1, speech[:6 * FS])
+    _part(tmp_path / "MVI_0002.MP4", PART_2, speech[6 * FS:])
+    _part(tmp_path / "slides.mp4", (200, 200, 200), np.zeros(10 * FS, np.float32))
+    course = load_course(_course(tmp_path, ["MVI_0001.MP4", "MVI_0002.MP4"]))
+    profile = load_profile()
+    inputs = probe_lecture(course, course.lectures[0])
+    teacher = inputs.sources["teacher"]
+    assert [p.name for p in teacher.parts] == ["MVI_0001.MP4", "MVI_0002.MP4"]
+    assert teacher.duration_s == pytest.approx(10.0, abs=0.05)
+    assert main_duration(inputs) == pytest.approx(10.0, abs=0.05)
+    first = load_course(_course(tmp_path, "MVI_0001.MP4"))
+    assert main_duration(probe_lecture(first, first.lectures[0])) == pytest.approx(6.0, abs=0.05)
+
+    from flows.lecture import raw_files
+
+    assert [(name, p.name) for name, p in raw_files(inputs)] == [
+        ("slides", "slides.mp4"), ("teacher-1", "MVI_0001.MP4"), ("teacher-2", "MVI_0002.MP4")]
+
+    out = render_lecture(course, inputs, audio=plan_audio(inputs, profile), profile=profile,
+                         out_dir=tmp_path / "out")
+    assert not any("pictures end" in w for w in out.warnings), out.warnings
+    (span,) = out.cameras
+    start = span.start_s
+    assert span.end_s - start == pytest.approx(10.0, abs=0.05)
+    x, y, w, h = span.regions["teacher"]
+    inset = (slice(y + h // 4, y + 3 * h // 4), slice(x + w // 4, x + 3 * w // 4))
+    import av
+
+    seen: dict[float, np.ndarray] = {}
+    with av.open(str(out.path)) as film:
+        for frame in film.decode(video=0):
+            for t in (start + 3.0, start + 5.9, start + 6.1, start + 9.0):
+                if t not in seen and frame.time is not None and frame.time >= t:
+                    seen[t] = frame.to_ndarray(format="rgb24")[inset].reshape(-1, 3).mean(0)
+    # the nearer of the two parts' colours (the white balance moves both a little)
+    shown = [min((PART_1, PART_2), key=lambda c: float(np.abs(got - c).sum()))
+             for got in seen.values()]
+    assert shown == [PART_1, PART_1, PART_2, PART_2], list(seen.values())
+
+    sound = decoded_sound(out.path)[0, round(start * FS):]
+
+    def gain(a: float, b: float) -> float:
+        got, ref = sound[round(a * FS): round(b * FS)], speech[round(a * FS): round(b * FS)]
+        return float(10 * np.log10(np.mean(got * got) / np.mean(ref * ref)))
+
+    assert gain(6.2, 9.8) == pytest.approx(gain(0.5, 5.8), abs=1.0)
+
+
+def test_a_camcorders_parts_go_on_with_its_clock(tmp_path: Path) -> None:
+    """AVCHD: the camcorder's clock starts at 1.4 s and the second file goes on with it
+    (7.4 s): the parts are placed by their clock, the pictures run on at 25 fps across the
+    join (no gap, no frame twice) and the whole is as long as the two."""
+    from courseware.media import open_media
+    from tasks.probe import join_parts, probe_source
+
+    speech = _speech(10.0)
+    _part(tmp_path / "00000.MTS", PART_1, speech[:6 * FS], start_s=1.4, container="mpegts")
+    _part(tmp_path / "00001.MTS", PART_2, speech[6 * FS:], start_s=7.4, container="mpegts")
+    joined = join_parts("teacher", [tmp_path / "00000.MTS", tmp_path / "00001.MTS"],
+                        lecture="1 《测试》")
+    assert probe_source("teacher", joined, lecture="1 《测试》",
+                        needs_video=True).duration_s == pytest.approx(10.0, abs=0.06)
+    with open_media(joined) as film:
+        times = np.array([f.time for f in film.decode(video=0)])
+    assert times.size == 10 * FPS
+    assert np.diff(times) == pytest.approx(1.0 / FPS, abs=1e-3)
+
+
+def test_a_part_that_is_missing_or_from_another_recording_is_named(tmp_path: Path) -> None:
+    """The error names the part, its place, and what differs from the first part."""
+    from courseware.course import load_course
+    from courseware.errors import CorruptMediaError, MissingSourceError
+    from tasks.probe import probe_lecture
+
+    speech = _speech(4.0)
+    _part(tmp_path / "slides.mp4", (200, 200, 200), speech)
+    _part(tmp_path / "a.mp4", PART_1, speech)
+    _part(tmp_path / "b.mp4", PART_2, speech, size=(320, 180))
+    course = load_course(_course(tmp_path, ["a.mp4", "gone.mp4"]))
+    with pytest.raises(MissingSourceError, match=r"gone\.mp4 .*teacher, part 2 of 2\): file not"):
+        probe_lecture(course, course.lectures[0])
+    course = load_course(_course(tmp_path, ["a.mp4", "b.mp4"]))
+    with pytest.raises(CorruptMediaError,
+                       match=r"b\.mp4 .*part 2 of 2\): h264 320×180.*part 1 \(a\.mp4\) is h264 "
+                             r"160×90.*sources\.teacher"):
+        probe_lecture(course, course.lectures[0])
+
+
+def test_every_part_is_a_file_of_the_course(tmp_path: Path) -> None:
+    """A base's submission uploads every part, and a rerun renders again when a part
+    changes; an empty list is refused when the course file is read."""
+    from courseware.course import load_course
+    from courseware.errors import CourseFileError
+    from encoder_profiles import load_profile
+    from tasks.cache import lecture_cache_key
+
+    speech = _speech(2.0)
+    for name in ("slides.mp4", "a.mp4", "b.mp4"):
+        _part(tmp_path / name, PART_1, speech)
+    course = load_course(_course(tmp_path, ["a.mp4", "b.mp4"]))
+    assert [p.name for role, p, _ in course.named_files() if role == "teacher"] == [
+        "a.mp4", "b.mp4"]
+    before = lecture_cache_key(course, course.lectures[0], profile=load_profile())
+    _part(tmp_path / "b.mp4", PART_2, speech)
+    after = lecture_cache_key(course, course.lectures[0], profile=load_profile())
+    assert [k for k in before.parts if before.parts[k] != after.parts[k]] == ["sources.teacher"]
+    with pytest.raises(CourseFileError, match="empty list"):
+        load_course(_course(tmp_path, []))
