@@ -104,6 +104,9 @@ class Lecture(_Model):
     layout: str | None = None
     #: optional layout changes during the lecture, in increasing time
     layout_switches: list[LayoutSwitch] = Field(default_factory=list)
+    #: where the lecture ends, lecture time in seconds (None: where its sources do): what
+    #: the sources run on after it is left out (a camera left running after the class)
+    end: float | None = Field(default=None, gt=0, description="lecture time in seconds")
     summary: str | None = None
 
     @field_validator("layout")

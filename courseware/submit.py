@@ -18,7 +18,7 @@ from pathlib import Path
 from courseware.course import Course, load_course
 from courseware.errors import CourseFileError, MissingSourceError, PipelineError
 from courseware.store import open_store, safe_name
-from tasks.probe import probe_source
+from tasks.probe import join_parts, probe_source
 
 READY_NAME = "READY"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -108,6 +108,14 @@ def _checked_files(course: Course) -> dict[str, Path]:
             problems.append(exc)
             continue
         files.setdefault(rel, path)
+    for lec in course.lectures:  # a recording's files, each fine: are they one recording?
+        for role, paths in lec.sources.items():
+            parts = [course.resolve(p) for p in paths]
+            if len(parts) > 1 and all(p in files.values() for p in parts):
+                try:
+                    join_parts(role, parts, lecture=f"{lec.number} 《{lec.title}》")
+                except PipelineError as exc:
+                    problems.append(exc)
     if len(problems) == 1:
         raise problems[0]
     if problems:

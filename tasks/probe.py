@@ -74,6 +74,8 @@ class LectureInputs(BaseModel):
     intro: SourceInfo | None = None
     subtitles: Path | None = None
     cue_count: int = 0
+    #: the course file's end of the lecture (lecture time, s); None: where the sources end
+    end_s: float | None = None
 
 
 def probe_source(role: str, path: Path, *, lecture: str, needs_video: bool,
@@ -220,7 +222,7 @@ def join_parts(role: str, parts: Sequence[Path], *, lecture: str) -> Path:
     # a camcorder's parts (AVCHD) go on with the clock where the one before stopped: each
     # is placed by it, so no time is lost or doubled between them
     for k, (a, b) in enumerate(itertools.pairwise(starts)):
-        if abs(b - a - lengths[k]) < CLOCK_GOES_ON_S:
+        if b > a and abs(b - a - lengths[k]) < CLOCK_GOES_ON_S:
             lengths[k] = b - a
     files = [p.resolve() for p in parts]
     key = hashlib.sha256(repr([(str(p), p.stat().st_size, p.stat().st_mtime_ns)
@@ -262,7 +264,7 @@ def probe_lecture(course: Course, lecture: Lecture) -> LectureInputs:
         subtitles = course.resolve(lecture.subtitles)
         cues = len(parse_srt(subtitles, lecture=label))
     return LectureInputs(number=lecture.number, label=label, sources=sources, intro=intro,
-                         subtitles=subtitles, cue_count=cues)
+                         subtitles=subtitles, cue_count=cues, end_s=lecture.end)
 
 
 probe_task = task(name="probe", cache_policy=NO_CACHE)(probe_lecture)

@@ -150,10 +150,11 @@ def master_audio(inputs: LectureInputs) -> SourceInfo | None:
 
 
 #: cameras whose pictures end within this of each other stopped with the lecture (an
-#: operator presses stop on one, then the other): the lecture ends with the first. Further
+#: operator stops one, then walks to the other): the lecture ends with the first. Further
 #: apart, one stopped early (a full card, a flat battery, a recording split into files) and
-#: the lecture goes on without it while another camera and the sound do.
-CAMERAS_APART_S = 30.0
+#: the lecture goes on without it while another camera and the sound do (the course file's
+#: ``end`` trims a source left running after the class).
+CAMERAS_APART_S = 60.0
 
 
 def picture_ends(inputs: LectureInputs) -> dict[str, float]:
@@ -178,15 +179,22 @@ def sound_end(inputs: LectureInputs) -> float | None:
                if s is master or (s.has_audio and s.matched))
 
 
-def main_duration(inputs: LectureInputs) -> float:
-    """The lecture's length: while every camera has pictures; past a camera that stopped
-    early (more than ``CAMERAS_APART_S`` before another), as long as another camera's
-    pictures and the sound go on."""
+def sources_end(inputs: LectureInputs) -> float:
+    """Where the sources end the lecture: while every camera has pictures; past a camera
+    that stopped early (more than ``CAMERAS_APART_S`` before another), as long as another
+    camera's pictures and the sound go on."""
     ends = picture_ends(inputs)
     first, last = min(ends.values()), max(ends.values())
     sound = sound_end(inputs)
     end = first if sound is None else min(last, max(first, sound))
     return max(0.0, end if end - first > CAMERAS_APART_S else first)
+
+
+def main_duration(inputs: LectureInputs) -> float:
+    """The lecture's length: where the sources end it (``sources_end``), or earlier where
+    the course file says it ends."""
+    end = sources_end(inputs)
+    return end if inputs.end_s is None else min(end, inputs.end_s)
 
 
 def camera_stops(inputs: LectureInputs) -> dict[str, float]:
@@ -579,18 +587,36 @@ def _length(seconds: float) -> str:
 
 
 def left_out(inputs: LectureInputs) -> list[str]:
-    """Sources that run on well past the lecture's end: that part is not in the lecture."""
+    """Sources that run on well past the lecture's end: that part is not in the lecture
+    (unless the course file ends the lecture there); an end in the course file past the
+    sources'."""
     end = main_duration(inputs)
-    pictures = max(picture_ends(inputs).values())
-    why = ("the cameras' pictures end" if end >= pictures - STREAM_ENDS_S else
-           "the sound ends (no microphone that heard the lecture runs longer)")
-    fix = ("re-export it with its whole picture" if end >= pictures - STREAM_ENDS_S else
-           "give the lecture a sound source that covers it (the recorder's file as its "
-           "audio source)")
-    return [f"{inputs.label} {role}: runs on {_length(_runs_to(s) - end)} past the "
-            f"lecture's end at {timecode(end)}, where {why}; that part is left out. If it "
-            f"belongs to the lecture, {fix}"
-            for role, s in inputs.sources.items() if _runs_to(s) - end > CAMERAS_APART_S]
+    if inputs.end_s is not None:
+        if inputs.end_s - end <= STREAM_ENDS_S:
+            return []
+        return [f"{inputs.label}: the course file ends the lecture at "
+                f"{timecode(inputs.end_s)}, past where its sources do ({timecode(end)}); it "
+                "ends there. The end is lecture time, from where the lecture begins, not "
+                "the time in a source file"]
+    silent = end < max(picture_ends(inputs).values()) - STREAM_ENDS_S   # the sound ended
+    out = []
+    for role, s in inputs.sources.items():
+        if _runs_to(s) - end <= CAMERAS_APART_S:
+            continue
+        said = (f"{inputs.label} {role}: runs on {_length(_runs_to(s) - end)} past the "
+                f"lecture's end at {timecode(end)}, where ")
+        if silent:
+            said += ("the sound ends (no microphone that heard the lecture runs longer); "
+                     "that part is left out. If it belongs to the lecture, give the lecture "
+                     "a sound source that covers it (a recorder's file as its audio source)")
+        elif role == "audio":
+            said += "the cameras' pictures end; that part is left out"
+        else:
+            said += ("the cameras' pictures end (its sound goes on after its pictures); that "
+                     "part is left out. If it belongs to the lecture, re-export the file with "
+                     "its whole picture")
+        out.append(said)
+    return out
 
 
 def sound_ends(inputs: LectureInputs, audio: AudioPlan) -> list[str]:

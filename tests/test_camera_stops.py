@@ -90,12 +90,34 @@ def test_past_the_sound_the_lecture_ends() -> None:
     assert main_duration(inputs) == 600.0 + CAMERAS_APART_S + 1.0
     (warning,) = left_out(inputs)          # the recorder left running after the cameras
     assert warning.startswith("第1讲 测试 audio") and "pictures end" in warning
+    # one camera, its export's pictures 50 min shorter than its sound: no film without a
+    # picture; the lost part is named, with the fix
+    alone = _inputs(teacher=(HOUR, True))
+    alone = alone.model_copy(update={"sources": {"teacher": alone.sources["teacher"].model_copy(
+        update={"picture_end_s": 600.0})}})
+    assert main_duration(alone) == 600.0
+    (warning,) = left_out(alone)
+    assert "sound goes on after its pictures" in warning and "whole picture" in warning
+
+
+def test_the_course_file_ends_a_lecture() -> None:
+    """``end`` in the course file: a slides capture and recorder left running after the
+    class (the teacher camera stopped at 50 min) end where it says, with nothing named as
+    left out or stopped; an end past the sources' is said, and the lecture ends with them."""
+    inputs = _inputs(slides=(HOUR, False), teacher=(3000.0, True), audio=(HOUR, True))
+    assert main_duration(inputs) == HOUR and camera_stops(inputs) == {"teacher": 3000.0}
+    ended = inputs.model_copy(update={"end_s": 2990.0})
+    assert main_duration(ended) == 2990.0 and camera_stops(ended) == {}
+    assert camera_stopped(ended) == left_out(ended) == []
+    (warning,) = left_out(inputs.model_copy(update={"end_s": 4000.0}))
+    assert "01:06:40" in warning and "01:00:00" in warning
+    assert main_duration(inputs.model_copy(update={"end_s": 4000.0})) == HOUR
 
 
 # ------------------------------------------------------------------------------ rendered
 
 FS = 48000
-LECTURE_S = 40.0
+LECTURE_S = 70.0
 TEACHER_S = 8.0
 SLIDES_RGB, TEACHER_RGB = (40, 60, 200), (200, 40, 40)
 
@@ -126,7 +148,7 @@ def _frame_at(path: Path, t: float) -> np.ndarray:
 
 
 def test_the_render_goes_on_without_a_camera_that_stopped(tmp_path: Path) -> None:
-    """A picture-in-picture lecture whose teacher camera stops after 8 s of 40 (the slides
+    """A picture-in-picture lecture whose teacher camera stops after 8 s of 70 (the slides
     capture and the recorder run on): the film is the whole 40 s; the teacher's inset is
     there before the stop, and after it the slides fill the frame where the inset was; the
     sound goes on at its level; the lecture's layout record (which QC reads) has the switch;
@@ -160,7 +182,7 @@ def test_the_render_goes_on_without_a_camera_that_stopped(tmp_path: Path) -> Non
     x, y, w, h = first.regions["teacher"]
     inset = (slice(y + h // 4, y + 3 * h // 4), slice(x + w // 4, x + 3 * w // 4))
     before = _frame_at(out.path, start + 4.0)[inset].reshape(-1, 3).mean(axis=0)
-    after = _frame_at(out.path, start + 30.0)[inset].reshape(-1, 3).mean(axis=0)
+    after = _frame_at(out.path, start + 40.0)[inset].reshape(-1, 3).mean(axis=0)
     assert np.abs(before - TEACHER_RGB).max() < 25, before     # (after white balance)
     assert np.abs(after - SLIDES_RGB).max() < 25, after
 
@@ -171,5 +193,14 @@ def test_the_render_goes_on_without_a_camera_that_stopped(tmp_path: Path) -> Non
         return float(10 * np.log10(np.mean(part * part) + 1e-30))
 
     gain = level(2.0, 7.0, sound) - level(2.0, 7.0, speech[0])
-    assert level(20.0, 38.0, sound) - level(20.0, 38.0, speech[0]) == pytest.approx(
+    assert level(20.0, 68.0, sound) - level(20.0, 68.0, speech[0]) == pytest.approx(
         gain, abs=1.5)
+
+    # the course file's end: read from it, the lecture ends there
+    import yaml
+
+    data = yaml.safe_load(course.path.read_text("utf-8"))
+    data["lectures"][0]["end"] = 20.5
+    course.path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    trimmed = load_course(course.path)
+    assert main_duration(probe_lecture(trimmed, trimmed.lectures[0])) == 20.5
