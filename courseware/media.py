@@ -18,6 +18,7 @@ import numpy as np
 
 from courseware.aac import CbrPadder
 from courseware.errors import CorruptMediaError
+from courseware.isobmff import top_boxes
 from courseware.subtitles import ASS_HEADER, Cue, mov_text_sample
 from courseware.worker import OrderedWorker
 from encoder_profiles import Profile
@@ -45,9 +46,31 @@ def open_media(path: Path, *, lecture: str | None = None) -> av.container.InputC
     try:
         return open_container(path)
     except av.FFmpegError as exc:
-        raise CorruptMediaError(
-            f"{_where(path, lecture)}: cannot be read as media ({exc}); "
-            "re-export or re-upload the file") from exc
+        raise unreadable(path, _where(path, lecture), exc) from exc
+
+
+def unreadable(path: Path, where: str, exc: Exception) -> CorruptMediaError:
+    """The error for a file FFmpeg cannot open: what is wrong with it where that can be
+    told (an MP4 / MOV recording that was never closed), and what to do."""
+    if unclosed_mp4(path):
+        return CorruptMediaError(
+            f"{where}: an MP4/MOV file without its index (no 'moov' box after its "
+            "media data): the recording was not closed (power lost, the card taken out while "
+            "recording) or the copy was cut short, and no player can read it. If the file on "
+            "the camera's card plays, copy or upload it again; otherwise a repair tool such "
+            "as untrunc rebuilds the index from a good file recorded by the same camera at "
+            "the same settings")
+    return CorruptMediaError(f"{where}: cannot be read as media ({exc}); re-export or "
+                             "re-upload the file")
+
+
+def unclosed_mp4(path: Path) -> bool:
+    """An ISO BMFF file (``ftyp`` first) with media data but no ``moov`` box."""
+    try:
+        kinds = [kind for kind, _ in top_boxes(path)]
+    except OSError:
+        return False
+    return kinds[:1] == [b"ftyp"] and b"mdat" in kinds and b"moov" not in kinds
 
 
 def origin_s(container: av.container.InputContainer) -> float:

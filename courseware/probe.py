@@ -9,7 +9,6 @@ The ISO BMFF box layout (moov before mdat, D10) is read from the top-level box h
 
 from __future__ import annotations
 
-import struct
 from array import array
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -20,7 +19,8 @@ from pathlib import Path
 import av
 
 from courseware.errors import CorruptMediaError, MissingSourceError
-from courseware.media import open_container
+from courseware.isobmff import top_boxes
+from courseware.media import open_container, unreadable
 
 SCAN_FRAMES = 8  # decoded frames that decide the scan type (D7)
 #: transfer characteristics (ITU-T H.273, AVColorTransferCharacteristic), FFmpeg's names
@@ -32,7 +32,6 @@ _TRANSFER = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte24
 HDR_TRANSFERS = {"smpte2084": "PQ", "arib-std-b67": "HLG"}
 # AVFieldOrder (libavcodec/defs.h)
 _FIELD_ORDER = {0: "unknown", 1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
-_BOX_HEADER = struct.Struct(">I4s")
 
 
 def transfer_name(code: int | None) -> str | None:
@@ -202,9 +201,7 @@ def _open(path: Path, where: str) -> av.container.InputContainer:
     try:
         return open_container(path)
     except av.FFmpegError as exc:
-        raise CorruptMediaError(
-            f"{where}: cannot be read as media ({exc}); re-export or re-upload the file"
-        ) from exc
+        raise unreadable(path, where, exc) from exc
 
 
 @dataclass(frozen=True)
@@ -320,31 +317,12 @@ def _reduced(ratio: Fraction) -> tuple[int, int]:
 
 
 def _iso_boxes(path: Path) -> tuple[bool, str | None, bool | None]:
-    """(is ISO BMFF, ftyp major brand, moov before mdat) from the top-level box headers
-    (ISO/IEC 14496-12, 4.2): size (32 bits; 1 = 64-bit size follows; 0 = to end), type."""
-    order: list[bytes] = []
-    brand: str | None = None
-    size_total = path.stat().st_size
-    with path.open("rb") as f:
-        offset = 0
-        while offset + 8 <= size_total:
-            f.seek(offset)
-            size, kind = _BOX_HEADER.unpack(f.read(8))
-            header = 8
-            if size == 1:
-                size = struct.unpack(">Q", f.read(8))[0]
-                header = 16
-            elif size == 0:
-                size = size_total - offset
-            if size < header or not kind.isascii() or not kind.decode("ascii").isprintable():
-                break
-            if offset == 0 and kind == b"ftyp":
-                brand = f.read(4).decode("ascii", "replace")
-            order.append(kind)
-            if b"moov" in order and b"mdat" in order:
-                break
-            offset += size
+    """(is ISO BMFF, ftyp major brand, moov before mdat) from the top-level boxes."""
+    order = [kind for kind, _ in top_boxes(path)]
     if not order or order[0] != b"ftyp" or b"moov" not in order:
         return False, None, None
+    with path.open("rb") as f:
+        f.seek(8)
+        brand = f.read(4).decode("ascii", "replace")
     faststart = b"mdat" not in order or order.index(b"moov") < order.index(b"mdat")
     return True, brand, faststart

@@ -283,6 +283,39 @@ def test_garbage_file(tmp_path: Path, profile: Profile, content: bytes) -> None:
         verify_file(path, profile=profile)
 
 
+@pytest.mark.parametrize("reader", ["verify", "probe"])
+def test_a_recording_that_was_never_closed(tmp_path: Path, profile: Profile,
+                                           reader: str) -> None:
+    """A camera MP4 whose recording stopped without closing the file (power lost, the card
+    taken out): its media data is there, its index (``moov``, written last) is not. The
+    error says so and what to do, where a player only says "invalid data"; an MP4 cut in
+    its first box is not taken for one."""
+    from tasks.probe import probe_source
+
+    whole = tmp_path / "whole.mp4"
+    subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=160x90:rate=25", "-t", "2", "-c:v", "libx264",
+                    str(whole)], check=True, capture_output=True)
+    data = whole.read_bytes()
+    assert data.index(b"moov") > data.index(b"mdat")   # as a camera writes it: index last
+    cut = tmp_path / "C0001.MP4"
+    cut.write_bytes(data[:len(data) * 2 // 3])
+    head = tmp_path / "C0002.MP4"
+    head.write_bytes(data[:20])
+
+    def read(path: Path) -> None:
+        if reader == "verify":
+            verify_file(path, profile=profile, lecture="3")
+        else:
+            probe_source("teacher", path, lecture="3", needs_video=True)
+
+    with pytest.raises(CorruptMediaError,
+                       match=r"C0001\.MP4 \(lecture 3.*without its index.*not closed.*untrunc"):
+        read(cut)
+    with pytest.raises(CorruptMediaError, match=r"C0002\.MP4 .*cannot be read as media"):
+        read(head)
+
+
 def test_file_without_audio_or_video(tmp_path: Path, profile: Profile) -> None:
     srt = tmp_path / "subs.srt"
     srt.write_text("1\n00:00:00,000 --> 00:00:02,000\n字幕\n", encoding="utf-8")
