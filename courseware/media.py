@@ -8,10 +8,11 @@ worth of audio, so memory is flat in the length of a lecture.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import av
 import numpy as np
@@ -76,7 +77,11 @@ def unclosed_mp4(path: Path) -> bool:
 def origin_s(container: av.container.InputContainer) -> float:
     """A file's time zero: the start of its earliest stream (FFmpeg's ``start_time``). A
     camera's MPEG-TS / AVCHD file starts at 1.4 s or more, and its sound may start before or
-    after its pictures; the readers place both from here, as a player does."""
+    after its pictures; the readers place both from here, as a player does. A recording
+    split into files (a concat list) starts where its first part does: FFmpeg's concat
+    timeline puts that at 0, and a first AAC frame's priming before it."""
+    if container.format.name == "concat":
+        return 0.0
     start = container.start_time
     return start / 1_000_000 if start is not None else 0.0
 
@@ -137,7 +142,7 @@ def timed_audio(container: av.container.InputContainer, stream: av.audio.stream.
         container.seek(int(max(origin - 1.0, 0.0) / stream.time_base), stream=stream,
                        backward=True)
     clock = SoundClock(origin=origin, rate=rate)
-    for frame in itertools.chain(container.decode(stream), [None]):
+    for frame in itertools.chain(_padding_cut(container.decode(stream)), [None]):
         if frame is not None:
             clock.place(frame.time)
         for out in resampler.resample(frame):
@@ -146,6 +151,40 @@ def timed_audio(container: av.container.InputContainer, stream: av.audio.stream.
             x = clock.take(out.to_ndarray())
             if x.shape[1]:
                 yield x
+
+
+#: a decoded frame that runs on this far (up to AUDIO_GAP_S) past where the next one starts
+#: ends in padding: a file's last AAC frame, under the first sound of the next part of a
+#: recording split into files (within a file, frames follow each other to the sample)
+PADDING_MIN_S = 0.002
+
+
+def _padding_cut(frames: Iterable[av.AudioFrame]) -> Iterator[av.AudioFrame]:
+    """Decoded frames, each held until the next one's time is known, its tail left out where
+    it runs on under the next (PADDING_MIN_S to AUDIO_GAP_S): the encoder's padding that
+    ends one part of a split recording is not played between the parts."""
+    held: av.AudioFrame | None = None
+    for frame in frames:
+        if held is not None:
+            yield _cut_under(held, frame)
+        held = frame
+    if held is not None:
+        yield held
+
+
+def _cut_under(frame: av.AudioFrame, after: av.AudioFrame) -> av.AudioFrame:
+    if frame.time is None or after.time is None or not frame.sample_rate:
+        return frame
+    over = frame.time + frame.samples / frame.sample_rate - after.time
+    keep = frame.samples - round(over * frame.sample_rate)
+    if not PADDING_MIN_S <= over < AUDIO_GAP_S or keep <= 0:
+        return frame
+    x: np.ndarray[Any, Any] = frame.to_ndarray()
+    channels = 1 if frame.format.is_planar else x.shape[1] // frame.samples
+    cut = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[:, :keep * channels]),
+                                     format=frame.format.name, layout=frame.layout.name)
+    cut.sample_rate, cut.pts, cut.time_base = frame.sample_rate, frame.pts, frame.time_base
+    return cut
 
 
 #: frames looked at to decide whether a source is interlaced (D7: detected, never assumed)

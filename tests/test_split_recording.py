@@ -122,6 +122,48 @@ def test_a_camera_recording_in_two_files_is_one_lecture(tmp_path: Path) -> None:
     assert gain(6.2, 9.8) == pytest.approx(gain(0.5, 5.8), abs=1.0)
 
 
+def test_the_sound_runs_on_across_the_join(tmp_path: Path) -> None:
+    """Parts as an encoder closes and opens files (FFmpeg's MP4: the first AAC frame's
+    priming signalled, the last frame padded past the part's end): the joined sound is the
+    whole recording's, in place on both sides of the join, with no quiet stretch where the
+    first part's padding would play (a dropout in the speech for S4)."""
+    import subprocess
+
+    from audio_signals import speech_like
+    from foreign_media import FFMPEG
+
+    from courseware.media import AudioFeed
+    from tasks.probe import join_parts
+
+    voice = speech_like(level_dbfs=-26.0, seconds=10.0, sample_rate=FS, seed=4)
+    # the join inside a word
+    cut = next(k / FPS for k in range(5 * FPS, 7 * FPS)
+               if voice.active[round((k / FPS - 0.1) * FS): round((k / FPS + 0.1) * FS)].all())
+    _part(tmp_path / "whole.mp4", PART_1, voice.samples[0])
+    for name, span in (("a.mp4", ["-t", f"{cut}"]), ("b.mp4", ["-ss", f"{cut}"])):
+        subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-i",
+                        str(tmp_path / "whole.mp4"), *span, "-c:v", "libx264", "-preset",
+                        "ultrafast", "-c:a", "aac", "-b:a", "192k", str(tmp_path / name)],
+                       check=True, capture_output=True)
+    joined = join_parts("teacher", [tmp_path / "a.mp4", tmp_path / "b.mp4"], lecture="1")
+    x = AudioFeed(joined, rate=FS).read(10 * FS)[0]
+    ref = AudioFeed(tmp_path / "whole.mp4", rate=FS).read(10 * FS)[0]
+
+    def lag(a: float, b: float) -> int:
+        k0, k1 = round(a * FS), round(b * FS)
+        return min(range(-1500, 1501), key=lambda d: float(np.mean(
+            (x[k0 + d: k1 + d] - ref[k0:k1]) ** 2)))
+
+    assert abs(lag(cut - 2.0, cut - 0.2)) <= 2 and abs(lag(cut + 0.2, cut + 2.0)) <= 2
+
+    def rms_db(y: np.ndarray) -> np.ndarray:
+        w = y[: y.size // 240 * 240].reshape(-1, 240)      # 5 ms windows
+        return 10 * np.log10(np.mean(w * w, axis=1) + 1e-12)
+
+    near = slice(round((cut - 0.1) * FS), round((cut + 0.1) * FS))
+    assert (rms_db(x[near]) - rms_db(ref[near])).min() > -6.0
+
+
 def test_a_camcorders_parts_go_on_with_its_clock(tmp_path: Path) -> None:
     """AVCHD: the camcorder's clock starts at 1.4 s and the second file goes on with it
     (7.4 s): the parts are placed by their clock, the pictures run on at 25 fps across the
