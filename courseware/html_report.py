@@ -143,6 +143,10 @@ def _summary(result: QcResult) -> str:
     ]
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     notes = "".join(f'<p class="note">注意 Note: {escape(n)}</p>' for n in result.notes)
+    made = r.extra.get("render_notes")
+    if isinstance(made, list) and made:
+        notes += ('<h3 id="render-notes">制作说明 From the render</h3><ul>'
+                  + "".join(f"<li>{escape(str(n))}</li>" for n in made) + "</ul>")
     failed = [c for c in r.checks if c.status == "fail"]
     todo = ""
     if failed:

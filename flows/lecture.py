@@ -126,17 +126,20 @@ def _rows(report: Report) -> list[dict[str, str]]:
 
 def _qc(path: Path, *, profile: str, prof: Profile, lecture: str, json_out: Path,
         html_out: Path | None, deployment: str | None,
-        cameras: Sequence[CameraSpan] = (), name: str | None = None) -> Report:
+        cameras: Sequence[CameraSpan] = (), name: str | None = None,
+        render_notes: Sequence[str] = ()) -> Report:
     """Full QC of ``path``: in this process, or on the ``gpu`` pool through a deployment.
     ``cameras``: where the render put each camera (V3 camera match); ``name``: what the
-    report calls the file (the published key, not the working copy that is deleted)."""
+    report calls the file (the published key, not the working copy that is deleted);
+    ``render_notes``: the render's warnings, kept in the report."""
     if deployment:
         from prefect.deployments import run_deployment
 
         run = run_deployment(deployment, parameters={
             "path": str(path), "json_out": str(json_out),
             "html_out": str(html_out) if html_out else None, "profile": profile,
-            "lecture": lecture, "cameras": [asdict(c) for c in cameras], "name": name},
+            "lecture": lecture, "cameras": [asdict(c) for c in cameras], "name": name,
+            "render_notes": list(render_notes)},
             as_subflow=True)
         assert isinstance(run, FlowRun)
         if run.state is None or not run.state.is_completed():
@@ -147,7 +150,7 @@ def _qc(path: Path, *, profile: str, prof: Profile, lecture: str, json_out: Path
     from tasks.qc import qc_task
 
     result = qc_task(path, profile=prof, lecture=lecture, thumbnails=html_out is not None,
-                     cameras=cameras, name=name)
+                     cameras=cameras, name=name, render_notes=render_notes)
     result.report.write_json(json_out)
     if html_out is not None:
         html_out.write_text(render_html(result), "utf-8")
@@ -295,7 +298,7 @@ def lecture_flow(course_file: str, number: int, store: str, profile: str = DEFAU
     try:
         full = _qc(rendered.path, profile=profile, prof=prof, lecture=inputs.label,
                    json_out=json_local, html_out=html_local, deployment=qc_deployment,
-                   cameras=rendered.cameras, name=video_key)
+                   cameras=rendered.cameras, name=video_key, render_notes=rendered.warnings)
         qc_status = full.status
         create_table_artifact(
             key=f"qc-full-{_slug(course)}-l{number}", table=_rows(full),

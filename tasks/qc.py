@@ -130,14 +130,18 @@ class QcResult:
 
 def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
             thumbnails: bool = True, gpu: bool | None = None,
-            cameras: Sequence[CameraSpan] | None = None, name: str | None = None) -> QcResult:
+            cameras: Sequence[CameraSpan] | None = None, name: str | None = None,
+            render_notes: Sequence[str] = ()) -> QcResult:
     """Every QC check of ``path`` (format D2–D10, video V1–V4, audio S1–S4) in one decode pass.
 
     ``gpu``: None uses CuPy when a CUDA device is usable, True asks for it (falling back to
     NumPy, noted, when there is none), False runs on NumPy. ``cameras``: which part of the
     picture shows which camera when (the render's layout); without it ``video.camera_match``
     is skipped. ``name``: what the report calls the file, when ``path`` is a working copy
-    (the published key of a rendered lecture). Raises MissingSourceError /
+    (the published key of a rendered lecture). ``render_notes``: what the render said about
+    the lecture's sources and what it did (a camera that stopped, dropouts played from
+    another microphone), kept in the report (``render_notes``) for the people it goes to.
+    Raises MissingSourceError /
     CorruptMediaError when the file is absent, unreadable or damaged.
     """
     fmt = verify_file(path, profile=profile, lecture=lecture)
@@ -191,7 +195,8 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
     ran = [p.qc.backend for p in (video, audio) if p is not None and p.qc.backend]
     backend = ran[0] if ran else backend_name(xp)
     report = Report(file=name or str(path), profile=profile.name, duration_s=fmt.duration_s,
-                    checks=tuple(checks), backend=backend)
+                    checks=tuple(checks), backend=backend,
+                    extra={"render_notes": list(render_notes)} if render_notes else {})
     thumbs: tuple[Thumbnail, ...] = ()
     if thumbnails and video is not None:
         thumbs = _thumbnails(path, _event_starts(report.checks), lecture=lecture)

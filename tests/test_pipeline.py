@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -47,7 +48,10 @@ def test_every_lecture_is_published_and_passes_verify(outcome: CourseOutcome) ->
         path = _store(outcome) / lec.key
         report = verify_file(path, profile=PROFILE)
         assert report.status == "pass", report.table()
-        assert path.with_name(path.name.removesuffix(".mp4") + ".qc.json").is_file()
+        qc = json.loads(path.with_name(path.name.removesuffix(".mp4") + ".qc.json")
+                        .read_text("utf-8"))
+        # what the render said about the lecture travels with its report
+        assert qc.get("render_notes", []) == list(lec.warnings)
     assert not list(_store(outcome).rglob("*.part"))
 
 

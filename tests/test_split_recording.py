@@ -121,6 +121,17 @@ def test_a_camera_recording_in_two_files_is_one_lecture(tmp_path: Path) -> None:
 
     assert gain(6.2, 9.8) == pytest.approx(gain(0.5, 5.8), abs=1.0)
 
+    # the render's notes (here: sources below 1280×720, B2) go into the lecture's QC report
+    from courseware.html_report import render_html
+    from tasks.qc import qc_file
+
+    assert any("below 1280×720" in w for w in out.warnings)
+    qc = qc_file(out.path, profile=profile, cameras=out.cameras, thumbnails=False,
+                 render_notes=out.warnings)
+    assert qc.report.to_dict()["render_notes"] == list(out.warnings)
+    page = render_html(qc)
+    assert 'id="render-notes"' in page and "below 1280×720" in page
+
 
 def test_the_sound_runs_on_across_the_join(tmp_path: Path) -> None:
     """Parts as an encoder closes and opens files (FFmpeg's MP4: the first AAC frame's
