@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from pymediainfo import MediaInfo
+from video_signals import frame_at
 
 from courseware.cards import BACKGROUND
 from courseware.sample import make_sample
@@ -146,14 +147,6 @@ def test_windowed_video_bit_rate_stays_inside_d3(outcome: CourseOutcome) -> None
         assert min(rates) >= kbps.min and max(rates) <= kbps.max, rates
 
 
-def _frame_at(path: Path, t: float) -> np.ndarray:
-    with av.open(str(path)) as c:
-        for frame in c.decode(video=0):
-            if frame.time is not None and frame.time >= t:
-                return frame.to_ndarray(format="rgb24")
-    raise AssertionError(f"no frame at {t} s in {path}")
-
-
 def test_structure_intro_card_lecture_credits(outcome: CourseOutcome, raw: Path) -> None:
     first, last = (_store(outcome) / lec.key for lec in outcome.lectures if lec.key)
     with av.open(str(raw.parent / "intro.mp4")) as c:
@@ -165,14 +158,14 @@ def test_structure_intro_card_lecture_credits(outcome: CourseOutcome, raw: Path)
     assert outcome.lectures[1].duration_s == pytest.approx(card + SECONDS + credits, abs=0.2)
     for path, t in ((first, intro_s + card / 2), (last, card / 2),
                     (last, card + SECONDS + credits / 2)):
-        corner = _frame_at(path, t)[10:40, 10:40].reshape(-1, 3).mean(axis=0)
+        corner = frame_at(path, t)[10:40, 10:40].reshape(-1, 3).mean(axis=0)
         assert np.abs(corner - BACKGROUND).max() < 6, (path.name, t, corner)
     # the opening frames are the intro's own pictures, scaled to the delivery size
-    intro = _frame_at(raw.parent / "intro.mp4", 1.5)
-    shown = _frame_at(first, 1.5)
+    intro = frame_at(raw.parent / "intro.mp4", 1.5)
+    shown = frame_at(first, 1.5)
     scaled = np.asarray(Image.fromarray(intro).resize(shown.shape[1::-1], Image.BILINEAR))
     assert np.abs(scaled.astype(float) - shown).mean() < 6
-    card_frame = _frame_at(first, intro_s + card / 2)
+    card_frame = frame_at(first, intro_s + card / 2)
     assert np.abs(card_frame.astype(float) - shown).mean() > 10
 
 

@@ -217,6 +217,17 @@ def decode(path: Path) -> list[tuple[YUVFrame, float]]:
                 for f in src.decode(video=0)]
 
 
+def frame_at(path: Path, t: float) -> np.ndarray:
+    """The first decoded picture at or after ``t`` seconds, as RGB."""
+    import av
+
+    with av.open(str(path)) as src:
+        for frame in src.decode(video=0):
+            if frame.time is not None and frame.time >= t:
+                return frame.to_ndarray(format="rgb24")
+    raise AssertionError(f"no frame at {t} s in {path}")
+
+
 def ffmpeg_filter(path: Path, vf: str) -> tuple[list[dict[str, str]], str]:
     """Run an FFmpeg video filter chain ending in ``metadata=print``; per-frame metadata
     (``{"pts_time": …, "lavfi.…": …}``) and the log text."""
