@@ -103,6 +103,12 @@ def timecode(t: float) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
 
 
+def spoken_length(seconds: float) -> str:
+    """A stretch of time as a person says it: ``50 min``, ``1 min 32 s``, ``32 s``."""
+    m, s = divmod(round(seconds), 60)
+    return f"{m} min {s} s" if m and s else f"{m} min" if m else f"{s} s"
+
+
 def runs(flags: Sequence[bool]) -> list[tuple[int, int]]:
     """Index ranges [i, j) of consecutive true flags."""
     out: list[tuple[int, int]] = []

@@ -5,12 +5,14 @@ A base learns of a missing or broken file in seconds, with the file and lecture 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import itertools
 import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import av
 from prefect import task
@@ -23,6 +25,7 @@ from courseware.media import PARTS_SUFFIX, open_media, origin_s
 from courseware.probe import HDR_TRANSFERS, transfer_name
 from courseware.subtitles import parse_srt
 from courseware.tracks import backup_track, best_track, listen
+from qc_metrics.frames import spoken_length
 
 
 class SourceInfo(BaseModel):
@@ -59,6 +62,8 @@ class SourceInfo(BaseModel):
     #: the files a recording was split into, in order, when it was (``path`` is then the
     #: concat list that plays them as one: join_parts); empty: one file
     parts: tuple[Path, ...] = ()
+    #: … and what a person should know of how they were joined (join_parts)
+    part_notes: tuple[str, ...] = ()
 
     def shown_sar(self, sar: float) -> float:
         """The pixels' aspect as displayed: a quarter turn turns it too."""
@@ -191,14 +196,39 @@ def _describe(streams: _Streams) -> str:
 CLOCK_GOES_ON_S = 1.0
 
 
-def join_parts(role: str, parts: Sequence[Path], *, lecture: str) -> Path:
+#: parts whose creation times are further apart than the first one's length and this have a
+#: gap between them (creation times are to the second)
+PART_GAP_S = 2.0
+
+
+class Joined(NamedTuple):
+    """A recording's parts as one file (a concat list), and what a person should know."""
+
+    path: Path
+    notes: tuple[str, ...] = ()
+
+
+def _created(container: av.container.InputContainer) -> dt.datetime | None:
+    """When the camera started the file (its ``creation_time``), where it says."""
+    text = container.metadata.get("creation_time")
+    try:
+        return dt.datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def join_parts(role: str, parts: Sequence[Path], *, lecture: str) -> Joined:
     """A recording split into several files (a camera starts a new one at 4 GB on a FAT32
     card, AVCHD at 2 GB), as one: FFmpeg's concat list of the parts, each played after the
     one before by its length. Every part must be there, readable, and the same recording's
     (its picture's codec and size, its sound tracks' codecs, rates and channels as the
-    first part's); the error names the part and what differs."""
+    first part's); the error names the part and what differs. Where the files' creation
+    times say time passed between two parts (a file left out, the camera stopped), the
+    later part is placed by them, so it stays in step with the other sources; that, and
+    parts named out of their order, are in ``notes``."""
     lengths: list[float] = []
     starts: list[float] = []
+    created: list[dt.datetime | None] = []
     first: _Streams | None = None
     for k, part in enumerate(parts, 1):
         where = f"{part} (lecture {lecture}, {role}, part {k} of {len(parts)})"
@@ -209,6 +239,7 @@ def join_parts(role: str, parts: Sequence[Path], *, lecture: str) -> Path:
             streams = _streams(container)
             lengths.append(media_duration(container))
             starts.append(origin_s(container))
+            created.append(_created(container))
         if lengths[-1] <= 0:
             raise CorruptMediaError(f"{where}: duration unknown or 0; re-export or re-upload "
                                     "the file")
@@ -221,9 +252,28 @@ def join_parts(role: str, parts: Sequence[Path], *, lecture: str) -> Path:
                 f"setting; check the files and their order in sources.{role}")
     # a camcorder's parts (AVCHD) go on with the clock where the one before stopped: each
     # is placed by it, so no time is lost or doubled between them
+    notes: list[str] = []
     for k, (a, b) in enumerate(itertools.pairwise(starts)):
         if b > a and abs(b - a - lengths[k]) < CLOCK_GOES_ON_S:
             lengths[k] = b - a
+            continue
+        began, then = created[k], created[k + 1]
+        if began is None or then is None or (began.tzinfo is None) != (then.tzinfo is None):
+            continue
+        one, other = f"part {k + 1} ({parts[k].name})", f"part {k + 2} ({parts[k + 1].name})"
+        apart = (then - began).total_seconds()
+        if apart < 0:
+            notes.append(f"{lecture} {role}: {other} was started before {one}, by the files' "
+                         f"creation times: check their order in sources.{role}")
+        elif apart - lengths[k] > PART_GAP_S:
+            gap = apart - lengths[k]
+            notes.append(f"{lecture} {role}: {spoken_length(gap)} passed between the end of "
+                         f"{one} and the start of {other}, by the files' creation times (a "
+                         "file left out, or the camera stopped?): the later part is placed "
+                         "by them, in step with the other sources; in between, its last "
+                         "picture is held and its sound is silent. If a file is missing, "
+                         f"add it to sources.{role}")
+            lengths[k] = apart
     files = [p.resolve() for p in parts]
     key = hashlib.sha256(repr([(str(p), p.stat().st_size, p.stat().st_mtime_ns)
                                for p in files]).encode()).hexdigest()[:16]
@@ -235,17 +285,18 @@ def join_parts(role: str, parts: Sequence[Path], *, lecture: str) -> Path:
         f"file {q}\nduration {d:.6f}\n" for q, d in zip(quoted, lengths, strict=True)),
         encoding="utf-8")
     os.replace(tmp, out)
-    return out
+    return Joined(out, tuple(notes))
 
 
 def _probe_recording(course: Course, lecture: Lecture, role: SourceRole,
                      paths: Sequence[Path], *,
                      label: str) -> SourceInfo:
     files = [course.resolve(p) for p in paths]
-    path = files[0] if len(files) == 1 else join_parts(role, files, lecture=label)
-    info = probe_source(role, path, lecture=label, needs_video=role != "audio",
+    joined = Joined(files[0]) if len(files) == 1 else join_parts(role, files, lecture=label)
+    info = probe_source(role, joined.path, lecture=label, needs_video=role != "audio",
                         offset_s=lecture.sources.offsets.get(role, 0.0))
-    return info if len(files) == 1 else info.model_copy(update={"parts": tuple(files)})
+    return info if len(files) == 1 else info.model_copy(update={
+        "parts": tuple(files), "part_notes": joined.notes})
 
 
 def probe_lecture(course: Course, lecture: Lecture) -> LectureInputs:

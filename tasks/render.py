@@ -56,7 +56,7 @@ from qc_metrics.audio import (
     live_channel,
 )
 from qc_metrics.colour import CameraSpan
-from qc_metrics.frames import timecode
+from qc_metrics.frames import spoken_length, timecode
 from qc_metrics.loudness import FilterBank, LoudnessMeter
 from qc_metrics.temporal import STREAM_ENDS_S
 from tasks.probe import LectureInputs, SourceInfo
@@ -572,18 +572,12 @@ def camera_stopped(inputs: LectureInputs) -> list[str]:
     end = main_duration(inputs)
     rest = layout_without(list(stops), [r for r in inputs.sources if r != "audio"])
     return [f"{inputs.label} {role}: its pictures end at {timecode(at)} of the lecture, "
-            f"{_length(end - at)} before the lecture does (a full memory card, a flat "
+            f"{spoken_length(end - at)} before the lecture does (a full memory card, a flat "
             "battery, a camera that splits its recording into several files?): from there "
             f"the layout is {rest.name} ({', '.join(rest.sources)} only). If the camera "
             "recorded the rest into other files, name them all, in order, as the list "
             f"sources.{role}: [{inputs.sources[role].path.name}, …]"
             for role, at in stops.items()]
-
-
-def _length(seconds: float) -> str:
-    """A stretch of time as a person says it: ``50 min``, ``1 min 32 s``, ``32 s``."""
-    m, s = divmod(round(seconds), 60)
-    return f"{m} min {s} s" if m and s else f"{m} min" if m else f"{s} s"
 
 
 def left_out(inputs: LectureInputs) -> list[str]:
@@ -603,7 +597,7 @@ def left_out(inputs: LectureInputs) -> list[str]:
     for role, s in inputs.sources.items():
         if _runs_to(s) - end <= CAMERAS_APART_S:
             continue
-        said = (f"{inputs.label} {role}: runs on {_length(_runs_to(s) - end)} past the "
+        said = (f"{inputs.label} {role}: runs on {spoken_length(_runs_to(s) - end)} past the "
                 f"lecture's end at {timecode(end)}, where ")
         if silent:
             said += ("the sound ends (no microphone that heard the lecture runs longer); "
@@ -714,7 +708,8 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
             width=enc.width, height=enc.height, font=font, what="the closing credits")
     videos = {r: s for r, s in inputs.sources.items() if r != "audio"}
     plans = video.sources if video is not None else {}
-    warnings = (below_hd(inputs, profile) + hdr_sources(inputs) + several_tracks(inputs)
+    warnings = ([n for s in inputs.sources.values() for n in s.part_notes]
+                + below_hd(inputs, profile) + hdr_sources(inputs) + several_tracks(inputs)
                 + combed(inputs, video)
                 + one_sided(inputs, audio) + anti_phase(inputs, audio)
                 + too_noisy(inputs, audio, profile) + reverberant(inputs, audio)

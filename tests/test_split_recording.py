@@ -17,13 +17,16 @@ PART_1, PART_2 = (0, 100, 200), (0, 200, 100)
 
 
 def _part(path: Path, rgb: tuple[int, int, int], sound: np.ndarray, *, start_s: float = 0.0,
-          size: tuple[int, int] = (160, 90), container: str | None = None) -> None:
+          size: tuple[int, int] = (160, 90), container: str | None = None,
+          created: str | None = None) -> None:
     """A camera file of one colour and ``sound`` (its length sets the file's), its clock
-    starting at ``start_s``."""
+    starting at ``start_s``, started at ``created`` (its creation time, ISO 8601)."""
     import av
 
     w, h = size
     with av.open(str(path), "w", format=container) as out:
+        if created is not None:
+            out.metadata["creation_time"] = created
         v = out.add_stream("libx264", rate=FPS)
         v.width, v.height, v.pix_fmt = w, h, "yuv420p"
         v.codec_context.options = {"preset": "ultrafast"}
@@ -151,7 +154,8 @@ def test_the_sound_runs_on_across_the_join(tmp_path: Path) -> None:
                         str(tmp_path / "whole.mp4"), *span, "-c:v", "libx264", "-preset",
                         "ultrafast", "-c:a", "aac", "-b:a", "192k", str(tmp_path / name)],
                        check=True, capture_output=True)
-    joined = join_parts("teacher", [tmp_path / "a.mp4", tmp_path / "b.mp4"], lecture="1")
+    joined = join_parts("teacher", [tmp_path / "a.mp4", tmp_path / "b.mp4"],
+                        lecture="1").path
     x = AudioFeed(joined, rate=FS).read(10 * FS)[0]
     ref = AudioFeed(tmp_path / "whole.mp4", rate=FS).read(10 * FS)[0]
 
@@ -181,13 +185,49 @@ def test_a_camcorders_parts_go_on_with_its_clock(tmp_path: Path) -> None:
     _part(tmp_path / "00000.MTS", PART_1, speech[:6 * FS], start_s=1.4, container="mpegts")
     _part(tmp_path / "00001.MTS", PART_2, speech[6 * FS:], start_s=7.4, container="mpegts")
     joined = join_parts("teacher", [tmp_path / "00000.MTS", tmp_path / "00001.MTS"],
-                        lecture="1 《测试》")
+                        lecture="1 《测试》").path
     assert probe_source("teacher", joined, lecture="1 《测试》",
                         needs_video=True).duration_s == pytest.approx(10.0, abs=0.06)
     with open_media(joined) as film:
         times = np.array([f.time for f in film.decode(video=0)])
     assert times.size == 10 * FPS
     assert np.diff(times) == pytest.approx(1.0 / FPS, abs=1e-3)
+
+
+def test_time_between_parts_is_kept_by_the_files_creation_times(tmp_path: Path) -> None:
+    """The camera started its second file 10 s after its first (6 s long): 4 s passed in
+    between (a file left out, the camera stopped). The second part is placed by the clock,
+    so it stays in step with sources that ran on: its pictures at 10 s, the whole 14 s long,
+    and a person is told. Files 6 s apart join end to end without a word; files named in
+    the wrong order are said to be."""
+    from courseware.media import open_media
+    from tasks.probe import join_parts, probe_source
+
+    speech = _speech(10.0)
+    clock = "2026-11-01T09:00:{:02d}.000000Z"
+    _part(tmp_path / "a.mp4", PART_1, speech[:6 * FS], created=clock.format(0))
+    _part(tmp_path / "b.mp4", PART_2, speech[6 * FS:], created=clock.format(10))
+    _part(tmp_path / "c.mp4", PART_2, speech[6 * FS:], created=clock.format(6))
+    gap = join_parts("teacher", [tmp_path / "a.mp4", tmp_path / "b.mp4"], lecture="1")
+    (note,) = gap.notes
+    assert "4 s passed between the end of part 1 (a.mp4) and the start of part 2" in note
+    assert probe_source("teacher", gap.path, lecture="1",
+                        needs_video=True).duration_s == pytest.approx(14.0, abs=0.05)
+    with open_media(gap.path) as film:
+        times = [f.time for f in film.decode(video=0)]
+    assert times[6 * FPS - 1] == pytest.approx(6.0 - 1 / FPS, abs=1e-3)
+    assert times[6 * FPS] == pytest.approx(10.0, abs=1e-3)
+    assert join_parts("teacher", [tmp_path / "a.mp4", tmp_path / "c.mp4"], lecture="1").notes == ()
+    # the lecture's probe keeps the note for the render to say
+    from courseware.course import load_course
+    from tasks.probe import probe_lecture
+
+    _part(tmp_path / "slides.mp4", (200, 200, 200), np.zeros(14 * FS, np.float32))
+    course = load_course(_course(tmp_path, ["a.mp4", "b.mp4"]))
+    (kept,) = probe_lecture(course, course.lectures[0]).sources["teacher"].part_notes
+    assert "4 s passed" in kept and kept.startswith("1 《第一讲》 teacher")
+    (note,) = join_parts("teacher", [tmp_path / "b.mp4", tmp_path / "a.mp4"], lecture="1").notes
+    assert "part 2 (a.mp4) was started before part 1 (b.mp4)" in note
 
 
 def test_a_part_that_is_missing_or_from_another_recording_is_named(tmp_path: Path) -> None:
