@@ -147,14 +147,49 @@ def stream_end(container: av.container.InputContainer, stream: av.stream.Stream
     return start + float(stream.duration * stream.time_base) - origin
 
 
+#: how much of a file's end is read, packet by packet, to find where its pictures and its
+#: sound end when the file's index does not say (Matroska, MPEG-TS, a recording in parts)
+TAIL_S = 15.0
+
+
 def _shorter_pictures(container: av.container.InputContainer,
                       video: av.video.stream.VideoStream | None, duration: float,
                       ) -> float | None:
-    """The video stream's end when the file goes on after it (its sound is longer)."""
+    """The video stream's end when the file goes on after it (its sound is longer): by the
+    file's index, else by the last packets of each stream."""
     if video is None:
         return None
     end = stream_end(container, video)
+    if end is None and container.streams.audio:
+        pictures, sound = _packet_ends(container, video, since_s=duration - TAIL_S)
+        if pictures is None and sound is not None:    # they end before the stretch read
+            pictures, sound = _packet_ends(container, video, since_s=0.0)
+        if pictures is not None and sound is not None and pictures < sound - 1e-3:
+            end = pictures
     return end if end is not None and end < duration - 1e-3 else None
+
+
+def _packet_ends(container: av.container.InputContainer,
+                 video: av.video.stream.VideoStream, *, since_s: float,
+                 ) -> tuple[float | None, float | None]:
+    """Where the pictures and the sound end (seconds from the file's start) by the packets
+    from ``since_s`` on (demuxed, not decoded); None: no packet of that kind there."""
+    origin = origin_s(container)
+    pictures: float | None = None
+    sound: float | None = None
+    try:
+        container.seek(int((origin + max(since_s, 0.0)) * av.time_base), backward=True)
+        for packet in container.demux():
+            if packet.pts is None or packet.time_base is None:
+                continue
+            t = float((packet.pts + (packet.duration or 0)) * packet.time_base) - origin
+            if packet.stream is video:
+                pictures = t if pictures is None else max(pictures, t)
+            elif packet.stream.type == "audio":
+                sound = t if sound is None else max(sound, t)
+    except av.FFmpegError:          # a damaged end: what was read is what there is
+        pass
+    return pictures, sound
 
 
 def media_duration(container: av.container.InputContainer) -> float:

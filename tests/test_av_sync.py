@@ -18,7 +18,7 @@ from foreign_media import FFMPEG
 from courseware.course import load_course
 from encoder_profiles import load_profile
 from qc_metrics.avsync import AvSync
-from tasks.probe import probe_lecture
+from tasks.probe import LectureInputs, probe_lecture
 from tasks.qc import qc_file
 from tasks.render import plan_audio, render_lecture
 
@@ -191,6 +191,29 @@ def test_a_lecture_ends_with_its_cameras_pictures(tmp_path: Path, picture_s: flo
     assert source.picture_end_s == pytest.approx(picture_s, abs=0.001)
     assert source.picture_end_s == pytest.approx(float(video.duration) / 1000, abs=0.001)
     assert main_duration(inputs) == pytest.approx(picture_s, abs=0.001)
+
+
+@pytest.mark.parametrize("container", ["mpegts", "matroska"])
+def test_where_the_pictures_end_when_the_index_does_not_say(tmp_path: Path,
+                                                          container: str) -> None:
+    """MPEG-TS and Matroska files give no stream lengths: where the pictures end is read
+    from the last packets (the file's last 15 s, or the whole file where the pictures end
+    before that), and the lecture ends with them."""
+    from tasks.probe import probe_source
+    from tasks.render import main_duration
+
+    luma, audio = _signals(0.0)
+    path = tmp_path / "teacher.bin"
+    _write(path, luma[:round(5.0 * FPS)], audio, container=container)
+    info = probe_source("teacher", path, lecture="1", needs_video=True)
+    assert info.picture_end_s == pytest.approx(5.0, abs=0.03)   # TS: from its AAC priming
+    assert main_duration(LectureInputs(number=1, label="1", sources={"teacher": info})
+                         ) == info.picture_end_s
+    _write(path, luma[:FPS], np.zeros((2, 20 * RATE), np.float32), container=container)
+    assert probe_source("teacher", path, lecture="1",
+                        needs_video=True).picture_end_s == pytest.approx(1.0, abs=0.03)
+    _write(path, luma, audio, container=container)                   # streams end together
+    assert probe_source("teacher", path, lecture="1", needs_video=True).picture_end_s is None
 
 
 # ----------------------------------------------------------------------------- the render
