@@ -141,8 +141,8 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
     (the published key of a rendered lecture). ``render_notes``: what the render said about
     the lecture's sources and what it did (a camera that stopped, dropouts played from
     another microphone), kept in the report (``render_notes``) for the people it goes to.
-    Raises MissingSourceError /
-    CorruptMediaError when the file is absent, unreadable or damaged.
+    Raises MissingSourceError / CorruptMediaError when the file is absent, unreadable or
+    damaged.
     """
     fmt = verify_file(path, profile=profile, lecture=lecture)
     notes: list[str] = []
