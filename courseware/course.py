@@ -104,9 +104,13 @@ class Lecture(_Model):
     layout: str | None = None
     #: optional layout changes during the lecture, in increasing time
     layout_switches: list[LayoutSwitch] = Field(default_factory=list)
-    #: where the lecture ends, lecture time in seconds (None: where its sources do): what
-    #: the sources run on after it is left out (a camera left running after the class)
-    end: float | None = Field(default=None, gt=0, description="lecture time in seconds")
+    #: where the lecture begins, in seconds on the sources' timeline (0: where every source
+    #: has started, as a render without it begins): what comes before it (setting up) is
+    #: left out. ``end`` and the layout switches are on that timeline too
+    start: float = Field(default=0.0, ge=0, description="seconds on the sources' timeline")
+    #: where the lecture ends (None: where its sources do): what the sources run on after it
+    #: is left out (a camera left running after the class)
+    end: float | None = Field(default=None, gt=0, description="seconds on the sources' timeline")
     summary: str | None = None
 
     @field_validator("layout")
@@ -121,6 +125,12 @@ class Lecture(_Model):
         if any(b <= a for a, b in itertools.pairwise(times)):
             raise ValueError(f"layout switch times must increase, got {times}")
         return value
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> Lecture:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"end ({self.end:g} s) must come after start ({self.start:g} s)")
+        return self
 
     @property
     def label(self) -> str:

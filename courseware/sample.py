@@ -786,7 +786,8 @@ def _course_yaml(lectures: int) -> str:
         "# 由流水线按音频自动对齐（也可用 sources.offsets 手工指定，单位秒）。",
         "# 一路录像被相机分成多个文件时（FAT32 卡 4 GB、AVCHD 2 GB 分段），按顺序列出，",
         "# 如 teacher: [MVI_0001.MP4, MVI_0002.MP4]，作为一路素材连续播放。",
-        "# end（可选，秒）：本讲在此结束，其后素材不用（如课后忘关的录屏、录音）。",
+        "# start / end（可选，秒，以各路素材对齐后的时间计）：本讲在此开始 / 结束，之前的",
+        "# 准备时间、课后忘关的录屏或录音不用。",
         "lectures:",
     ]
     for n in range(1, lectures + 1):

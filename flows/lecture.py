@@ -58,7 +58,7 @@ from tasks.cache import (
     sha256_file,
     write_marker_task,
 )
-from tasks.probe import LectureInputs, probe_task
+from tasks.probe import LectureInputs, begin_at, probe_task
 from tasks.publish import lecture_key, publish_task
 from tasks.render import analyse_task, render_task
 from tasks.sync import sync_task
@@ -264,6 +264,7 @@ def lecture_flow(course_file: str, number: int, store: str, profile: str = DEFAU
         log.info("using the offsets from the course file: %s", lecture.sources.offsets)
     else:
         inputs = sync_task(inputs)
+    inputs = begin_at(inputs, lecture.start)   # the course file's start, on that timeline
     # the two analysis passes read different streams and mostly run in C: side by side
     audio_pass = analyse_task.submit(inputs, prof)  # S1/S3/S4: loudness, true peak, hum
     video_pass = analyse_video_task.submit(inputs, prof)  # V2/V3, interlacing

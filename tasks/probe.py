@@ -81,6 +81,9 @@ class LectureInputs(BaseModel):
     cue_count: int = 0
     #: the course file's end of the lecture (lecture time, s); None: where the sources end
     end_s: float | None = None
+    #: where the lecture begins on the sources' timeline (s): the offsets include it
+    #: (begin_at); the course file's layout switches are on that timeline
+    start_s: float = 0.0
 
 
 def probe_source(role: str, path: Path, *, lecture: str, needs_video: bool,
@@ -351,6 +354,19 @@ def probe_lecture(course: Course, lecture: Lecture) -> LectureInputs:
         cues = len(parse_srt(subtitles, lecture=label))
     return LectureInputs(number=lecture.number, label=label, sources=sources, intro=intro,
                          subtitles=subtitles, cue_count=cues, end_s=lecture.end)
+
+
+def begin_at(inputs: LectureInputs, start_s: float) -> LectureInputs:
+    """The lecture from ``start_s`` on the sources' timeline (the course file's ``start``;
+    after the sync, which sets the offsets): every source read from there, the end from
+    there."""
+    if start_s <= 0:
+        return inputs
+    return inputs.model_copy(update={
+        "start_s": inputs.start_s + start_s,
+        "end_s": None if inputs.end_s is None else inputs.end_s - start_s,
+        "sources": {r: s.model_copy(update={"offset_s": s.offset_s + s.clock * start_s})
+                    for r, s in inputs.sources.items()}})
 
 
 probe_task = task(name="probe", cache_policy=NO_CACHE)(probe_lecture)

@@ -589,9 +589,10 @@ def left_out(inputs: LectureInputs) -> list[str]:
         if inputs.end_s - end <= STREAM_ENDS_S:
             return []
         return [f"{inputs.label}: the course file ends the lecture at "
-                f"{timecode(inputs.end_s)}, past where its sources do ({timecode(end)}); it "
-                "ends there. The end is lecture time, from where the lecture begins, not "
-                "the time in a source file"]
+                f"{timecode(inputs.end_s + inputs.start_s)}, past where its sources do "
+                f"({timecode(end + inputs.start_s)}); it ends there. The end is on the "
+                "sources' timeline (where the lecture begins without a start), not the "
+                "time in a source file"]
     silent = end < max(picture_ends(inputs).values()) - STREAM_ENDS_S   # the sound ended
     out = []
     for role, s in inputs.sources.items():
@@ -672,7 +673,8 @@ def lecture_compositor(lecture: Lecture, inputs: LectureInputs, *, profile: Prof
 def _switches(lecture: Lecture, inputs: LectureInputs) -> list[tuple[float, Layout]]:
     """The lecture's layout switches, and the switch where a camera stops early: from there
     on the layout shows the cameras left."""
-    switches = [(sw.at, load_layout(sw.layout)) for sw in lecture.layout_switches]
+    switches = [(sw.at - inputs.start_s, load_layout(sw.layout))
+                for sw in lecture.layout_switches]
     stops = camera_stops(inputs)
     if not stops:
         return switches

@@ -113,6 +113,11 @@ def test_the_course_file_ends_a_lecture() -> None:
     (warning,) = left_out(inputs.model_copy(update={"end_s": 4000.0}))
     assert "01:06:40" in warning and "01:00:00" in warning
     assert main_duration(inputs.model_copy(update={"end_s": 4000.0})) == HOUR
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"end \(5 s\) must come after start \(10 s\)"):
+        Lecture(number=1, title="测试", lecturer="a", start=10.0, end=5.0,
+                sources=Sources(slides=Path("slides.mp4")))
 
 
 # ------------------------------------------------------------------------------ rendered
@@ -195,3 +200,58 @@ def test_the_render_goes_on_without_a_camera_that_stopped(tmp_path: Path) -> Non
     course.path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
     trimmed = load_course(course.path)
     assert main_duration(probe_lecture(trimmed, trimmed.lectures[0])) == 20.5
+
+
+def test_the_course_file_starts_a_lecture(tmp_path: Path) -> None:
+    """``start`` and ``end`` on the sources' timeline: a slides capture whose first 4 s are
+    setting up (another colour) begins at 4.5 s and ends at 10 s: 5.5 s of lecture, the
+    first picture after the setting up; a layout switch at 2 s (before the start) is the
+    layout the lecture begins in, one at 7 s comes 2.5 s in. A separate recorder whose
+    clock runs fast is read from its own time for 4.5 s of the cameras'."""
+    import av
+    import yaml
+    from course_files import one_lecture
+
+    from courseware.course import load_course
+    from encoder_profiles import load_profile
+    from tasks.probe import begin_at, probe_lecture
+    from tasks.render import plan_audio, render_lecture
+
+    with av.open(str(tmp_path / "slides.mp4"), "w") as out:
+        v = out.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 160, 90, "yuv420p"
+        for i in range(12 * 25):
+            rgb = TEACHER_RGB if i < 4 * 25 else SLIDES_RGB       # setting up, then slides
+            frame = av.VideoFrame.from_ndarray(np.full((90, 160, 3), rgb, np.uint8),
+                                               format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            out.mux(v.encode(frame))
+        out.mux(v.encode(None))
+    path = one_lecture(tmp_path, {"slides": "slides.mp4"}, layout="pip", name="起止测试",
+                       switches=[{"at": 2.0, "layout": "side_by_side"},
+                                 {"at": 7.0, "layout": "slides_only"}])
+    data = yaml.safe_load(path.read_text("utf-8"))
+    data["lectures"][0] |= {"start": 4.5, "end": 10.0}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    course = load_course(path)
+    profile = load_profile()
+    inputs = begin_at(probe_lecture(course, course.lectures[0]), course.lectures[0].start)
+    out = render_lecture(course, inputs, audio=plan_audio(inputs, profile), profile=profile,
+                         out_dir=tmp_path / "out")
+    first, second = out.cameras
+    start = first.start_s
+    assert second.start_s - start == pytest.approx(2.5, abs=0.001)
+    assert second.end_s - start == pytest.approx(5.5, abs=0.05)
+    assert first.regions["slides"] != second.regions["slides"] == (0, 0, 1280, 720)
+    x, y, w, h = first.regions["slides"]
+    shown = frame_at(out.path, start)[y + h // 4: y + 3 * h // 4, x + w // 4: x + 3 * w // 4]
+    assert np.abs(shown.reshape(-1, 3).mean(axis=0) - SLIDES_RGB).max() < 25
+
+    fast = _inputs(slides=(HOUR, False), audio=(HOUR, True))
+    fast = fast.model_copy(update={"end_s": 3000.0, "sources": {
+        **fast.sources, "audio": fast.sources["audio"].model_copy(
+            update={"offset_s": 1.0, "clock": 1.0008})}})
+    later = begin_at(fast, 100.0)
+    assert later.sources["audio"].offset_s == pytest.approx(1.0 + 100.08)
+    assert later.sources["slides"].offset_s == pytest.approx(100.0)
+    assert later.end_s == 2900.0 and main_duration(later) == 2900.0
