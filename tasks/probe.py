@@ -20,7 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, ConfigDict
 
 from courseware.course import Course, Lecture, SourceRole
-from courseware.errors import CorruptMediaError, MissingSourceError
+from courseware.errors import CorruptMediaError, CourseFileError, MissingSourceError
 from courseware.media import PARTS_SUFFIX, open_media, origin_s
 from courseware.probe import HDR_TRANSFERS, transfer_name
 from courseware.subtitles import parse_srt
@@ -362,6 +362,12 @@ def begin_at(inputs: LectureInputs, start_s: float) -> LectureInputs:
     there."""
     if start_s <= 0:
         return inputs
+    pictures = max((s.picture_end_s or s.duration_s) - s.offset_s
+                   for r, s in inputs.sources.items() if r != "audio")
+    if start_s >= pictures:
+        raise CourseFileError(f"lecture {inputs.label}: start {start_s:g} s is at or past "
+                              f"where its pictures end ({pictures:.1f} s on the sources' "
+                              "timeline); give a start inside the lecture")
     return inputs.model_copy(update={
         "start_s": inputs.start_s + start_s,
         "end_s": None if inputs.end_s is None else inputs.end_s - start_s,

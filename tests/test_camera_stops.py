@@ -255,3 +255,7 @@ def test_the_course_file_starts_a_lecture(tmp_path: Path) -> None:
     assert later.sources["audio"].offset_s == pytest.approx(1.0 + 100.08)
     assert later.sources["slides"].offset_s == pytest.approx(100.0)
     assert later.end_s == 2900.0 and main_duration(later) == 2900.0
+    from courseware.errors import CourseFileError
+
+    with pytest.raises(CourseFileError, match=r"start 3601 s is at or past .*3600\.0 s"):
+        begin_at(fast, 3601.0)
