@@ -8,11 +8,11 @@ from pathlib import Path
 _BOX_HEADER = struct.Struct(">I4s")
 
 
-def top_boxes(path: Path) -> list[tuple[bytes, int]]:
-    """(type, offset) of the top-level boxes from their headers: size (32 bits; 1 = a
+def top_boxes(path: Path) -> list[bytes]:
+    """The types of the top-level boxes, in order, from their headers: size (32 bits; 1 = a
     64-bit size follows; 0 = to the end), type; as far as the file goes, until a header
     that is not one, or until both ``moov`` and ``mdat`` are found."""
-    boxes: list[tuple[bytes, int]] = []
+    kinds: list[bytes] = []
     total = path.stat().st_size
     with path.open("rb") as f:
         offset = 0
@@ -27,9 +27,8 @@ def top_boxes(path: Path) -> list[tuple[bytes, int]]:
                 size = total - offset
             if size < header or not kind.isascii() or not kind.decode("ascii").isprintable():
                 break
-            boxes.append((kind, offset))
-            kinds = {k for k, _ in boxes}
+            kinds.append(kind)
             if b"moov" in kinds and b"mdat" in kinds:
                 break
             offset += size
-    return boxes
+    return kinds

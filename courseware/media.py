@@ -68,7 +68,7 @@ def unreadable(path: Path, where: str, exc: Exception) -> CorruptMediaError:
 def unclosed_mp4(path: Path) -> bool:
     """An ISO BMFF file (``ftyp`` first) with media data but no ``moov`` box."""
     try:
-        kinds = [kind for kind, _ in top_boxes(path)]
+        kinds = top_boxes(path)
     except OSError:
         return False
     return kinds[:1] == [b"ftyp"] and b"mdat" in kinds and b"moov" not in kinds

@@ -318,7 +318,7 @@ def _reduced(ratio: Fraction) -> tuple[int, int]:
 
 def _iso_boxes(path: Path) -> tuple[bool, str | None, bool | None]:
     """(is ISO BMFF, ftyp major brand, moov before mdat) from the top-level boxes."""
-    order = [kind for kind, _ in top_boxes(path)]
+    order = top_boxes(path)
     if not order or order[0] != b"ftyp" or b"moov" not in order:
         return False, None, None
     with path.open("rb") as f:

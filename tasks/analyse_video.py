@@ -54,8 +54,8 @@ from qc_metrics.colour import Cast, colour_cast, delta_e2000, rgb_to_lab
 from qc_metrics.frames import YUVFrame, as_batch, sample_planes
 from qc_metrics.interlace import InterlaceDetector
 from qc_metrics.noise import estimate_noise, snr_db
-from tasks.probe import LectureInputs, SourceInfo
-from tasks.render import main_duration, picture_ends
+from tasks.probe import LectureInputs, SourceInfo, picture_ends
+from tasks.render import main_duration
 
 __all__ = ["SourcePlan", "VideoPlan", "analyse_video", "analyse_video_task"]
 

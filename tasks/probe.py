@@ -356,14 +356,19 @@ def probe_lecture(course: Course, lecture: Lecture) -> LectureInputs:
                          subtitles=subtitles, cue_count=cues, end_s=lecture.end)
 
 
+def picture_ends(inputs: LectureInputs) -> dict[str, float]:
+    """Where each camera's pictures end, in lecture time (sources aligned by offset)."""
+    return {r: (s.picture_end_s if s.picture_end_s is not None else s.duration_s) - s.offset_s
+            for r, s in inputs.sources.items() if r != "audio"}
+
+
 def begin_at(inputs: LectureInputs, start_s: float) -> LectureInputs:
     """The lecture from ``start_s`` on the sources' timeline (the course file's ``start``;
     after the sync, which sets the offsets): every source read from there, the end from
     there."""
     if start_s <= 0:
         return inputs
-    pictures = max((s.picture_end_s or s.duration_s) - s.offset_s
-                   for r, s in inputs.sources.items() if r != "audio")
+    pictures = max(picture_ends(inputs).values())
     if start_s >= pictures:
         raise CourseFileError(f"lecture {inputs.label}: start {start_s:g} s is at or past "
                               f"where its pictures end ({pictures:.1f} s on the sources' "

@@ -59,7 +59,7 @@ from qc_metrics.colour import CameraSpan
 from qc_metrics.frames import spoken_length, timecode
 from qc_metrics.loudness import FilterBank, LoudnessMeter
 from qc_metrics.temporal import STREAM_ENDS_S
-from tasks.probe import LectureInputs, SourceInfo
+from tasks.probe import LectureInputs, SourceInfo, picture_ends
 
 log = logging.getLogger(__name__)
 
@@ -155,12 +155,6 @@ def master_audio(inputs: LectureInputs) -> SourceInfo | None:
 #: the lecture goes on without it while another camera and the sound do (the course file's
 #: ``end`` trims a source left running after the class).
 CAMERAS_APART_S = 60.0
-
-
-def picture_ends(inputs: LectureInputs) -> dict[str, float]:
-    """Where each camera's pictures end, in lecture time (sources aligned by offset)."""
-    return {r: (s.picture_end_s if s.picture_end_s is not None else s.duration_s) - s.offset_s
-            for r, s in inputs.sources.items() if r != "audio"}
 
 
 def _runs_to(src: SourceInfo) -> float:
