@@ -84,9 +84,10 @@ def _known_layout(name: str) -> str:
 
 
 class LayoutSwitch(_Model):
-    """From lecture time ``at`` (seconds from the lecture's start) on, use ``layout``."""
+    """From ``at`` (seconds on the sources' timeline, as the lecture's ``start``) on, use
+    ``layout``."""
 
-    at: float = Field(ge=0, description="lecture time in seconds")
+    at: float = Field(description="seconds on the sources' timeline (as the lecture's start)")
     layout: str
 
     @field_validator("layout")
@@ -106,8 +107,9 @@ class Lecture(_Model):
     layout_switches: list[LayoutSwitch] = Field(default_factory=list)
     #: where the lecture begins, in seconds on the sources' timeline (0: where every source
     #: has started, as a render without it begins): what comes before it (setting up) is
-    #: left out. ``end`` and the layout switches are on that timeline too
-    start: float = Field(default=0.0, ge=0, description="seconds on the sources' timeline")
+    #: left out. Negative: before the last source started (a camera switched on late joins
+    #: the layout where it begins). ``end`` and the layout switches are on that timeline too
+    start: float = Field(default=0.0, description="seconds on the sources' timeline")
     #: where the lecture ends (None: where its sources do): what the sources run on after it
     #: is left out (a camera left running after the class)
     end: float | None = Field(default=None, gt=0, description="seconds on the sources' timeline")

@@ -423,7 +423,7 @@ class AudioFeed:
             if block is None:
                 break
             self._buf = np.concatenate([self._buf, block.astype(np.float32)], axis=1)
-        if self._skip:
+        if self._skip > 0:
             drop = min(self._skip, self._buf.shape[1])
             self._buf, self._skip = self._buf[:, drop:], self._skip - drop
         out, self._buf = self._buf[:, :n], self._buf[:, n:]

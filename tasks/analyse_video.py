@@ -54,7 +54,7 @@ from qc_metrics.colour import Cast, colour_cast, delta_e2000, rgb_to_lab
 from qc_metrics.frames import YUVFrame, as_batch, sample_planes
 from qc_metrics.interlace import InterlaceDetector
 from qc_metrics.noise import estimate_noise, snr_db
-from tasks.probe import LectureInputs, SourceInfo, picture_ends
+from tasks.probe import LectureInputs, SourceInfo, picture_ends, picture_starts
 from tasks.render import main_duration
 
 __all__ = ["SourcePlan", "VideoPlan", "analyse_video", "analyse_video_task"]
@@ -311,7 +311,7 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
 def analyse_video(inputs: LectureInputs, profile: Profile) -> VideoPlan:
     """Measure every video source of a lecture over its lecture span; decide the corrections."""
     enc, lim, dl = profile.encode, profile.video, profile.delivery
-    span, ends = main_duration(inputs), picture_ends(inputs)
+    span, ends, begins = main_duration(inputs), picture_ends(inputs), picture_starts(inputs)
     warnings: list[str] = []
     found: dict[str, dict[str, object]] = {}
     samples: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -319,8 +319,9 @@ def analyse_video(inputs: LectureInputs, profile: Profile) -> VideoPlan:
     for role, src in inputs.sources.items():
         if role == "audio":
             continue
-        # a camera that stops early is measured where it has pictures
-        times = sample_times(src.offset_s, max(min(span, ends[role]), 1.0 / dl.fps),
+        # a camera that starts late or stops early is measured where it has pictures
+        times = sample_times(src.offset_s + src.clock * begins[role],
+                             max(min(span, ends[role]) - begins[role], 1.0 / dl.fps),
                              every_s=enc.analyse_every_s,
                              max_frames=enc.analyse_max_frames)
         got = _sample(src, times, lecture=inputs.label, profile=profile)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+import math
 import os
 import tempfile
 from collections.abc import Sequence
@@ -64,6 +65,9 @@ class SourceInfo(BaseModel):
     parts: tuple[Path, ...] = ()
     #: … and what a person should know of how they were joined (join_parts)
     part_notes: tuple[str, ...] = ()
+    #: … and where, in the joined file's time (s), the recording has nothing between two
+    #: parts (the camera stopped, or a file is missing: by the files' creation times)
+    gaps: tuple[tuple[float, float], ...] = ()
 
     def shown_sar(self, sar: float) -> float:
         """The pixels' aspect as displayed: a quarter turn turns it too."""
@@ -244,6 +248,8 @@ class Joined(NamedTuple):
 
     path: Path
     notes: tuple[str, ...] = ()
+    #: (from, to) in the joined file's time: nothing recorded between two parts
+    gaps: tuple[tuple[float, float], ...] = ()
 
 
 def _created(container: av.container.InputContainer) -> dt.datetime | None:
@@ -291,6 +297,7 @@ def join_parts(role: str, parts: Sequence[Path], *, lecture: str) -> Joined:
     # a camcorder's parts (AVCHD) go on with the clock where the one before stopped: each
     # is placed by it, so no time is lost or doubled between them
     notes: list[str] = []
+    gaps: list[tuple[float, float]] = []
     for k, (a, b) in enumerate(itertools.pairwise(starts)):
         if b > a and abs(b - a - lengths[k]) < CLOCK_GOES_ON_S:
             lengths[k] = b - a
@@ -308,9 +315,12 @@ def join_parts(role: str, parts: Sequence[Path], *, lecture: str) -> Joined:
             notes.append(f"{lecture} {role}: {spoken_length(gap)} passed between the end of "
                          f"{one} and the start of {other}, by the files' creation times (a "
                          "file left out, or the camera stopped?): the later part is placed "
-                         "by them, in step with the other sources; in between, its last "
-                         "picture is held and its sound is silent. If a file is missing, "
+                         "by them, in step with the other sources; in between, the layout "
+                         "leaves the camera out where another camera runs (else its last "
+                         "picture is held) and its sound is silent. If a file is missing, "
                          f"add it to sources.{role}")
+            placed = sum(lengths[:k])
+            gaps.append((placed + lengths[k], placed + apart))
             lengths[k] = apart
     files = [p.resolve() for p in parts]
     key = hashlib.sha256(repr([(str(p), p.stat().st_size, p.stat().st_mtime_ns)
@@ -323,7 +333,7 @@ def join_parts(role: str, parts: Sequence[Path], *, lecture: str) -> Joined:
         f"file {q}\nduration {d:.6f}\n" for q, d in zip(quoted, lengths, strict=True)),
         encoding="utf-8")
     os.replace(tmp, out)
-    return Joined(out, tuple(notes))
+    return Joined(out, tuple(notes), tuple(gaps))
 
 
 def _probe_recording(course: Course, lecture: Lecture, role: SourceRole,
@@ -334,7 +344,7 @@ def _probe_recording(course: Course, lecture: Lecture, role: SourceRole,
     info = probe_source(role, joined.path, lecture=label, needs_video=role != "audio",
                         offset_s=lecture.sources.offsets.get(role, 0.0))
     return info if len(files) == 1 else info.model_copy(update={
-        "parts": tuple(files), "part_notes": joined.notes})
+        "parts": tuple(files), "part_notes": joined.notes, "gaps": joined.gaps})
 
 
 def probe_lecture(course: Course, lecture: Lecture) -> LectureInputs:
@@ -362,22 +372,48 @@ def picture_ends(inputs: LectureInputs) -> dict[str, float]:
             for r, s in inputs.sources.items() if r != "audio"}
 
 
+#: a start this much before the first camera's pictures is taken as at them (a start
+#: written to the tenth of a second)
+START_SLACK_S = 0.05
+
+
+def picture_starts(inputs: LectureInputs) -> dict[str, float]:
+    """Where each camera's pictures begin, in lecture time: 0, or later for a camera that
+    starts after the lecture does (a lecture begun before it: a negative ``start``)."""
+    return {r: max(0.0, -s.offset_s / s.clock)
+            for r, s in inputs.sources.items() if r != "audio"}
+
+
 def begin_at(inputs: LectureInputs, start_s: float) -> LectureInputs:
     """The lecture from ``start_s`` on the sources' timeline (the course file's ``start``;
     after the sync, which sets the offsets): every source read from there, the end from
-    there."""
-    if start_s <= 0:
+    there. A negative start begins the lecture before the last source started (a camera
+    switched on late): the sources that ran then are read from earlier, the late ones join
+    where they begin."""
+    if start_s == 0:
         return inputs
     pictures = max(picture_ends(inputs).values())
     if start_s >= pictures:
         raise CourseFileError(f"lecture {inputs.label}: start {start_s:g} s is at or past "
                               f"where its pictures end ({pictures:.1f} s on the sources' "
                               "timeline); give a start inside the lecture")
+    first = max((s.offset_s, r) for r, s in inputs.sources.items() if r != "audio")
+    if start_s < -first[0] - START_SLACK_S:
+        raise CourseFileError(
+            f"lecture {inputs.label}: start {start_s:g} s is before any camera's pictures "
+            f"begin (the first, {first[1]}, begins at {-first[0]:.2f} s on the sources' "
+            f"timeline); give a start of {earliest_start(first[0])} or later")
     return inputs.model_copy(update={
         "start_s": inputs.start_s + start_s,
         "end_s": None if inputs.end_s is None else inputs.end_s - start_s,
         "sources": {r: s.model_copy(update={"offset_s": s.offset_s + s.clock * start_s})
                     for r, s in inputs.sources.items()}})
+
+
+def earliest_start(before_s: float) -> str:
+    """A course file's ``start`` that begins a lecture with a source that ran ``before_s``
+    before it: to 0.1 s, not before the source."""
+    return f"{-math.floor(before_s * 10) / 10:g}"
 
 
 probe_task = task(name="probe", cache_policy=NO_CACHE)(probe_lecture)

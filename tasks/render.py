@@ -59,7 +59,7 @@ from qc_metrics.colour import CameraSpan
 from qc_metrics.frames import spoken_length, timecode
 from qc_metrics.loudness import FilterBank, LoudnessMeter
 from qc_metrics.temporal import STREAM_ENDS_S
-from tasks.probe import LectureInputs, SourceInfo, picture_ends
+from tasks.probe import LectureInputs, SourceInfo, earliest_start, picture_ends, picture_starts
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,10 @@ class AudioPlan(BaseModel):
     #: where in the lecture (s) the source's sound ends, when it ends before the lecture
     #: (the last of ``patch_spans`` when another microphone plays the rest); None: it lasts
     sound_ends_s: float | None = None
+    #: where in the lecture (s) the source's sound begins, when after the lecture does (a
+    #: lecture begun before its microphone: the first of ``patch_spans`` when another
+    #: microphone plays the head); None: from the start
+    sound_begins_s: float | None = None
 
 
 class RenderResult(BaseModel):
@@ -198,6 +202,24 @@ def camera_stops(inputs: LectureInputs) -> dict[str, float]:
     return {r: max(0.0, e) for r, e in picture_ends(inputs).items() if end - e > STREAM_ENDS_S}
 
 
+def camera_absences(inputs: LectureInputs) -> dict[str, tuple[tuple[float, float], ...]]:
+    """Where each camera has no pictures while the lecture runs (lecture time): before it
+    starts (a lecture begun before it), between two parts of its recording that time passed
+    between, after it stops early. Each span is left out of the layout."""
+    end, starts, stops = main_duration(inputs), picture_starts(inputs), camera_stops(inputs)
+    out: dict[str, tuple[tuple[float, float], ...]] = {}
+    for role, src in inputs.sources.items():
+        if role == "audio":
+            continue
+        spans = [(0.0, starts[role])] + [
+            ((a - src.offset_s) / src.clock, (b - src.offset_s) / src.clock)
+            for a, b in src.gaps] + ([(stops[role], end)] if role in stops else [])
+        spans = [(max(a, 0.0), min(b, end)) for a, b in spans]
+        if kept := tuple((a, b) for a, b in spans if b - a > STREAM_ENDS_S):
+            out[role] = kept
+    return out
+
+
 def layout_without(stopped: Sequence[str], sources: Sequence[str]) -> Layout:
     """The layout that shows the cameras left when ``stopped`` have stopped: the one whose
     regions are exactly theirs (``<camera>_only`` for one)."""
@@ -228,14 +250,18 @@ def _measure(inputs: LectureInputs, src: SourceInfo, profile: Profile, *,
     """One pass over the source's sound in the lecture (``channel`` on both sides): every
     audio check, the spectrum of its pauses, and where in the lecture its sound ends when it
     ends before the lecture does (None: it lasts). What comes after that end is not sound of
-    the source and is not measured."""
+    the source and is not measured, nor what comes before the source begins (a lecture
+    begun before it)."""
     rate = profile.delivery.audio_rate
-    feed = AudioFeed(src.path, rate=rate, start_s=src.offset_s, lecture=inputs.label,
-                     clock=src.clock, channel=channel, stream=src.audio_stream)
+    head_s = sound_begins(src)
+    feed = AudioFeed(src.path, rate=rate, start_s=src.offset_s + src.clock * head_s,
+                     lecture=inputs.label, clock=src.clock, channel=channel,
+                     stream=src.audio_stream)
     meter = AudioQC(sample_rate=rate, profile=profile,
                     hum_prominence_db=profile.encode.hum_prominence_db)
     pauses = pause_spectrum(rate)
-    remaining, k = round(main_duration(inputs) * rate), 0
+    k = round(head_s * rate)
+    remaining = round(main_duration(inputs) * rate) - k
     while remaining > 0:
         n = min(remaining, rate)
         block = feed.read_sound(n)
@@ -245,7 +271,14 @@ def _measure(inputs: LectureInputs, src: SourceInfo, profile: Profile, *,
         if block.shape[1] < n:
             break
         remaining, k = remaining - n, k + n
-    return meter, pauses, {c.id: c for c in meter.finish()}, feed.ended_s
+    ended = None if feed.ended_s is None else feed.ended_s + head_s
+    return meter, pauses, {c.id: c for c in meter.finish()}, ended
+
+
+def sound_begins(src: SourceInfo) -> float:
+    """Where a source's sound begins in lecture time: 0, or later where the lecture begins
+    before the source does."""
+    return max(0.0, -src.offset_s / src.clock)
 
 
 def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
@@ -307,10 +340,13 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
     lecture_s = main_duration(inputs)
     ends = ends if ends is not None and lecture_s - ends > STREAM_ENDS_S else None
     tail = ((ends, lecture_s),) if ends is not None else ()
+    late = sound_begins(src)
+    begins = late if late > STREAM_ENDS_S else None
+    head = ((0.0, late),) if begins is not None else ()
     patch = _dropout_patch(inputs, src, checks["audio.dropouts"], speech_dbfs=speech.speech_dbfs,
                            rate=rate, other=other, other_dbfs=None if other is None else
                            estimate_speech_noise(first.channel_power[other]).speech_dbfs,
-                           tail=tail)
+                           silent=head + tail)
     return AudioPlan(role=src.role, integrated_lufs=_finite(integrated),
                      true_peak_dbfs=loud.true_peak_dbfs, gain_db=gain, notch_hz=notch,
                      channel=channel, correlation=correlation, dc_offset=dc,
@@ -320,23 +356,24 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
                      channel_snr_db=tuple(x if math.isfinite(x) else 999.0 for x in mics),
                      snr_db=_finite(speech.snr_db), noise_reduction_db=reduction,
                      noise_spectrum=spectrum, intro_gain_db=intro, music_under_db=music,
-                     reverberant=unsettled, sound_ends_s=ends,
+                     reverberant=unsettled, sound_ends_s=ends, sound_begins_s=begins,
                      **patch)
 
 
 def _dropout_patch(inputs: LectureInputs, src: SourceInfo, dropouts: Check, *,
                    speech_dbfs: float, rate: int, other: int | None,
                    other_dbfs: float | None,
-                   tail: tuple[tuple[float, float], ...] = ()) -> dict[str, Any]:
+                   silent: tuple[tuple[float, float], ...] = ()) -> dict[str, Any]:
     """S4: the programme microphone's dropouts, and another microphone that heard the same
     speech, to play there: ``other``, the source's other channel when the source carries two
     microphones (its speech level ``other_dbfs``, measured already), else the source's other
     track that carries the speech (a camcorder's inputs on tracks of their own), else a
     camera whose own sound was matched in the sync (measured here); with the gain that
     brings its speech to the microphone's level (P.56 active levels). AudioPlan's patch
-    fields; none when there is no such microphone. ``tail``: where the source's sound has
-    ended before the lecture's end, played from that microphone too."""
-    spans = tuple((e.start_s, e.end_s) for e in dropouts.events) + tail
+    fields; none when there is no such microphone. ``silent``: where the source has no sound
+    while the lecture runs (before it begins, after it ends), played from that microphone
+    too."""
+    spans = tuple(sorted([*((e.start_s, e.end_s) for e in dropouts.events), *silent]))
     track = src.backup_stream if other is None else None
     backup = (src.model_copy(update={"audio_stream": track}) if track is not None else
               src if other is not None else next(
@@ -539,7 +576,8 @@ def music_bed(inputs: LectureInputs, audio: AudioPlan, profile: Profile) -> list
 
 def patched(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
     """The programme microphone's dropouts, played from another microphone's sound."""
-    drops = [s for s in audio.patch_spans if s[0] != audio.sound_ends_s]
+    drops = [s for s in audio.patch_spans
+             if s[0] != audio.sound_ends_s and s[1] != audio.sound_begins_s]
     if audio.patch_role is None or not drops or audio.role is None:
         return []
     return [f"{inputs.label} {audio.role}: the sound drops out {len(drops)} "
@@ -572,6 +610,51 @@ def camera_stopped(inputs: LectureInputs) -> list[str]:
             "recorded the rest into other files, name them all, in order, as the list "
             f"sources.{role}: [{inputs.sources[role].path.name}, …]"
             for role, at in stops.items()]
+
+
+def camera_late(inputs: LectureInputs) -> list[str]:
+    """Cameras that begin after the lecture does (the course file's start before them)."""
+    cameras = [r for r in inputs.sources if r != "audio"]
+    late = {r: at for r, at in picture_starts(inputs).items() if at > STREAM_ENDS_S}
+    out = []
+    for role, at in late.items():
+        waiting = [r for r, a in late.items() if a >= at]
+        if len(waiting) == len(cameras):
+            continue
+        rest = layout_without(waiting, cameras)
+        out.append(f"{inputs.label} {role}: its pictures begin at {timecode(at)} of the "
+                   "lecture (the lecture begins before it, where the course file's start "
+                   f"says): until then the layout is {rest.name} "
+                   f"({', '.join(rest.sources)} only)")
+    return out
+
+
+def head_left_out(inputs: LectureInputs) -> list[str]:
+    """Cameras whose pictures begin well before the lecture does (where the last source
+    starts, as a lecture without a start begins): that part is left out; how to keep it."""
+    if inputs.start_s != 0:
+        return []
+    last = min(inputs.sources.values(), key=lambda s: s.offset_s)
+    master = master_audio(inputs)
+    heard = max((s.offset_s / s.clock for s in inputs.sources.values()
+                 if s is master or (s.has_audio and s.matched)), default=0.0)
+    late = "the recorder" if last.role == "audio" else f"the {last.role} camera"
+    out = []
+    for role, src in inputs.sources.items():
+        ahead = src.offset_s / src.clock
+        if role == "audio" or ahead <= CAMERAS_APART_S:
+            continue
+        said = (f"{inputs.label} {role}: its pictures begin {spoken_length(ahead)} before the "
+                f"lecture does, where {late} starts: that part is left out (setting up "
+                "before the class?). If the lecture had begun, give lecture "
+                f"{inputs.number} start: {earliest_start(ahead)} in the course file: it then "
+                "begins with this camera, and the layout leaves out the cameras not "
+                "started yet")
+        if heard < ahead - CAMERAS_APART_S:
+            said += (f"; no microphone heard the first {spoken_length(ahead - heard)} of it "
+                     "(that part would be silent)")
+        out.append(said)
+    return out
 
 
 def left_out(inputs: LectureInputs) -> list[str]:
@@ -624,6 +707,19 @@ def sound_ends(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
             "recorder's file as its audio source"]
 
 
+def sound_late(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
+    """The programme source's sound begins after the lecture does (a start before it)."""
+    if audio.sound_begins_s is None or audio.role is None:
+        return []
+    said = (f"{inputs.label} {audio.role}: its sound begins at "
+            f"{timecode(audio.sound_begins_s)} of the lecture (the lecture begins before it)")
+    if audio.patch_role is not None and audio.patch_spans[0][1] == audio.sound_begins_s:
+        return [f"{said}; until then the sound is played from {_patch_source(audio)} "
+                f"({audio.patch_gain_db:+.1f} dB to match)"]
+    return [f"{said}: until then the lecture is silent (no other microphone heard it). "
+            "Give the lecture a source whose sound covers its start, or a later start"]
+
+
 def two_mics(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
     """The programme source's two channels are two microphones: the cleaner is used."""
     if not audio.channel_snr_db or audio.channel is None or audio.role is None:
@@ -656,26 +752,38 @@ def lecture_compositor(lecture: Lecture, inputs: LectureInputs, *, profile: Prof
             else s.shown_sar(source_sar(s.path, lecture=inputs.label))
             for r, s in videos.items()}
     chains = {r: SourceChain(plans[r], profile=profile) for r in videos if r in plans}
+    base = load_layout(lecture.layout or enc.layout)
     return Compositor(
-        load_layout(lecture.layout or enc.layout), width=enc.width, height=enc.height,
+        base, width=enc.width, height=enc.height,
         sizes={r: (s.width or 0, s.height or 0, sars[r]) for r, s in videos.items()},
-        switches=_switches(lecture, inputs),
+        switches=_switches(lecture, inputs, base),
         chains={r: c for r, c in chains.items() if c.active},
         legal=(lim.luma_range, lim.chroma_range))
 
 
-def _switches(lecture: Lecture, inputs: LectureInputs) -> list[tuple[float, Layout]]:
-    """The lecture's layout switches, and the switch where a camera stops early: from there
-    on the layout shows the cameras left."""
-    switches = [(sw.at - inputs.start_s, load_layout(sw.layout))
-                for sw in lecture.layout_switches]
-    stops = camera_stops(inputs)
-    if not stops:
-        return switches
+def _switches(lecture: Lecture, inputs: LectureInputs, base: Layout
+              ) -> list[tuple[float, Layout]]:
+    """The lecture's layout switches (``base`` the layout it begins in), and where a camera
+    has no pictures (``camera_absences``: it has not started yet, stopped early, or stopped
+    between two parts of its recording) the layout that shows the cameras left."""
+    asked = [(sw.at - inputs.start_s, load_layout(sw.layout))
+             for sw in lecture.layout_switches]
+    absent = camera_absences(inputs)
+    if not absent:
+        return asked
     cameras = [r for r in inputs.sources if r != "audio"]
-    order = sorted(stops, key=stops.__getitem__)
-    return [sw for sw in switches if sw[0] < stops[order[0]]] + [
-        (stops[r], layout_without(order[:i + 1], cameras)) for i, r in enumerate(order)]
+    times = sorted({0.0, *(at for at, _ in asked if at > 0),
+                    *(t for spans in absent.values() for span in spans for t in span)})
+    out: list[tuple[float, Layout]] = []
+    shown = base
+    for t in (t for t in times if t < main_duration(inputs)):
+        gone = [r for r in cameras if any(a <= t < b for a, b in absent.get(r, ()))]
+        lay = (layout_without(gone, cameras) if gone and len(gone) < len(cameras) else
+               next((lay for at, lay in reversed(asked) if at <= t), base))
+        if lay.name != shown.name:
+            out.append((t, lay))
+            shown = lay
+    return out
 
 
 def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
@@ -711,7 +819,9 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                 + too_noisy(inputs, audio, profile) + reverberant(inputs, audio)
                 + music_bed(inputs, audio, profile)
                 + two_mics(inputs, audio) + patched(inputs, audio)
-                + sound_ends(inputs, audio) + camera_stopped(inputs) + left_out(inputs))
+                + sound_late(inputs, audio) + sound_ends(inputs, audio)
+                + head_left_out(inputs) + camera_late(inputs) + camera_stopped(inputs)
+                + left_out(inputs))
     for w in warnings:
         log.warning(w)
     comp = lecture_compositor(lecture, inputs, profile=profile, video=video)

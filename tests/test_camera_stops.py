@@ -1,6 +1,7 @@
 """A camera that stops before the lecture does (a full card, a flat battery, a recording
 split into files), or a source left running after it: where the lecture ends, the layout
-for the rest, and what the render says."""
+for the rest, and what the render says. A camera switched on late: what the render says,
+and a lecture begun before it (a negative start)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,23 @@ import pytest
 from video_signals import frame_at
 
 from courseware.course import Lecture, Sources
-from tasks.probe import LectureInputs, SourceInfo
+from courseware.errors import CourseFileError
+from encoder_profiles import load_layout
+from tasks.probe import LectureInputs, SourceInfo, begin_at, earliest_start, picture_starts
 from tasks.render import (
     CAMERAS_APART_S,
     _switches,
+    camera_absences,
+    camera_late,
     camera_stopped,
     camera_stops,
+    head_left_out,
     left_out,
     main_duration,
 )
 
 HOUR = 3600.0
+PIP = load_layout("pip")
 
 
 def _inputs(**sources: tuple[float, bool]) -> LectureInputs:
@@ -58,7 +65,7 @@ def test_a_camera_that_stops_early_leaves_the_layout_while_the_sound_goes_on() -
     inputs = _inputs(slides=(HOUR, False), teacher=(600.0, True), audio=(HOUR + 2.0, True))
     assert main_duration(inputs) == HOUR
     assert camera_stops(inputs) == {"teacher": 600.0}
-    switches = _switches(_lecture((300.0, "side_by_side"), (1200.0, "pip")), inputs)
+    switches = _switches(_lecture((300.0, "side_by_side"), (1200.0, "pip")), inputs, PIP)
     assert [(at, lay.name) for at, lay in switches] == [(300.0, "side_by_side"),
                                                         (600.0, "slides_only")]
     (warning,) = camera_stopped(inputs)
@@ -68,7 +75,7 @@ def test_a_camera_that_stops_early_leaves_the_layout_while_the_sound_goes_on() -
     # the slides capture crashes instead: the teacher camera fills the frame
     crashed = _inputs(slides=(900.0, False), teacher=(HOUR, True), audio=(HOUR, True))
     assert main_duration(crashed) == HOUR
-    assert [(at, lay.name) for at, lay in _switches(_lecture(), crashed)] == [
+    assert [(at, lay.name) for at, lay in _switches(_lecture(), crashed, PIP)] == [
         (900.0, "teacher_only")]
 
 
@@ -118,6 +125,63 @@ def test_the_course_file_ends_a_lecture() -> None:
     with pytest.raises(ValidationError, match=r"end \(5 s\) must come after start \(10 s\)"):
         Lecture(number=1, title="测试", lecturer="a", start=10.0, end=5.0,
                 sources=Sources(slides=Path("slides.mp4")))
+
+
+def _late_teacher(*, slides_heard: bool) -> LectureInputs:
+    """The slides capture started at 8:50 (its own microphone matched by the sync when
+    ``slides_heard``), the teacher camera (the programme microphone) at 9:00 and ran the
+    hour; the sync puts the lecture's 0 where the teacher camera starts."""
+    inputs = _inputs(slides=(HOUR + 600.0, slides_heard), teacher=(HOUR, True))
+    slides = inputs.sources["slides"].model_copy(update={"offset_s": 600.0,
+                                                         "matched": slides_heard})
+    return inputs.model_copy(update={"sources": {**inputs.sources, "slides": slides}})
+
+
+def test_a_camera_switched_on_late() -> None:
+    """The slides capture runs 10 min before the teacher camera: by default that part is
+    left out, and the render says so and which start keeps it. With that start (−600 s),
+    the lecture runs 70 min, the teacher camera joins at 10 min: the slides fill the frame
+    until then (a switch the course file asked for in the head is overruled; the one in
+    force when the camera starts is the layout from there), and the render says where it
+    joins. A start before every camera's pictures is refused with the earliest one."""
+    inputs = _late_teacher(slides_heard=True)
+    assert main_duration(inputs) == HOUR and camera_absences(inputs) == {}
+    (warning,) = head_left_out(inputs)
+    assert "slides" in warning and "10 min before the lecture" in warning
+    assert "the teacher camera starts" in warning and "start: -600" in warning
+    assert "silent" not in warning
+    (unheard,) = head_left_out(_late_teacher(slides_heard=False))
+    assert "no microphone heard the first 10 min" in unheard
+
+    begun = begin_at(inputs, -600.0)
+    assert picture_starts(begun) == {"slides": 0.0, "teacher": 600.0}
+    assert main_duration(begun) == HOUR + 600.0
+    assert camera_absences(begun) == {"teacher": ((0.0, 600.0),)}
+    lecture = _lecture((-300.0, "side_by_side"), (1200.0, "pip"))
+    assert [(at, lay.name) for at, lay in _switches(lecture, begun, PIP)] == [
+        (0.0, "slides_only"), (600.0, "side_by_side"), (1800.0, "pip")]
+    assert head_left_out(begun) == []
+    (joined,) = camera_late(begun)
+    assert "teacher" in joined and "00:10:00" in joined and "slides_only" in joined
+    assert camera_late(inputs) == []
+
+    assert begin_at(inputs, -600.03).sources["teacher"].offset_s == pytest.approx(-600.03)
+    with pytest.raises(CourseFileError, match=r"start -700 s is before any camera's "
+                                              r"pictures begin .*give a start of -600 or later"):
+        begin_at(inputs, -700.0)
+    assert earliest_start(600.37) == "-600.3"
+
+
+def test_a_camera_missing_between_two_parts_leaves_the_layout() -> None:
+    """A teacher recording in parts with 2 min between them (by the files' creation times):
+    for those 2 min the slides fill the frame, then the course file's layout comes back."""
+    inputs = _inputs(slides=(HOUR, False), teacher=(HOUR, True))
+    teacher = inputs.sources["teacher"].model_copy(update={"gaps": ((1200.0, 1320.0),)})
+    gap = inputs.model_copy(update={"sources": {**inputs.sources, "teacher": teacher}})
+    assert camera_absences(gap) == {"teacher": ((1200.0, 1320.0),)}
+    assert [(at, lay.name) for at, lay in _switches(_lecture((1250.0, "side_by_side")),
+                                                    gap, PIP)] == [
+        (1200.0, "slides_only"), (1320.0, "side_by_side")]
 
 
 # ------------------------------------------------------------------------------ rendered
@@ -259,3 +323,68 @@ def test_the_course_file_starts_a_lecture(tmp_path: Path) -> None:
 
     with pytest.raises(CourseFileError, match=r"start 3601 s is at or past .*3600\.0 s"):
         begin_at(fast, 3601.0)
+
+
+def test_a_lecture_begun_before_its_teacher_camera(tmp_path: Path) -> None:
+    """The slides capture (with a microphone of its own, 6 dB quieter) ran 6 s before the
+    teacher camera, whose sound is the programme's; ``start: -6`` keeps those 6 s. The film
+    is the whole 18 s: the slides fill the frame until the camera starts, then the
+    picture-in-picture; the sound of the first 6 s comes from the slides capture at the
+    programme's level; the render says where the camera and its sound begin."""
+    import yaml
+    from audio_signals import decoded_sound, speech_like
+    from course_files import one_lecture
+    from video_signals import camera_file
+
+    from courseware.course import load_course
+    from encoder_profiles import load_profile
+    from tasks.probe import probe_lecture
+    from tasks.render import plan_audio, render_lecture
+
+    speech = speech_like(level_dbfs=-26.0, seconds=18.0, sample_rate=FS, seed=5).samples[0]
+    speech += np.random.default_rng(5).normal(0.0, 10 ** (-70 / 20), speech.size)  # a room
+    camera_file(tmp_path / "slides.mp4", SLIDES_RGB, speech * 10 ** (-6 / 20))
+    camera_file(tmp_path / "teacher.mp4", TEACHER_RGB, speech[6 * FS:])
+    path = one_lecture(tmp_path, {"slides": "slides.mp4", "teacher": "teacher.mp4"},
+                       layout="pip", name="迟到测试")
+    data = yaml.safe_load(path.read_text("utf-8"))
+    data["lectures"][0]["sources"]["offsets"] = {"slides": 6.0}
+    data["lectures"][0]["start"] = -6.0
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    course = load_course(path)
+    profile = load_profile()
+    probed = probe_lecture(course, course.lectures[0])
+    assert [w for w in head_left_out(probed)] == []       # 6 s: no more than setting up
+    matched = probed.sources["slides"].model_copy(update={"matched": True})   # as the sync
+    inputs = begin_at(probed.model_copy(update={"sources": {**probed.sources,
+                                                            "slides": matched}}),
+                      course.lectures[0].start)
+    audio = plan_audio(inputs, profile)
+    assert audio.role == "teacher" and audio.patch_role == "slides"
+    assert audio.sound_begins_s == pytest.approx(6.0, abs=0.05)
+    assert audio.patch_gain_db == pytest.approx(6.0, abs=1.0)
+    out = render_lecture(course, inputs, audio=audio, profile=profile,
+                         out_dir=tmp_path / "out")
+    head, rest = out.cameras
+    start = head.start_s
+    assert set(head.regions) == {"slides"} and set(rest.regions) == {"slides", "teacher"}
+    assert rest.start_s - start == pytest.approx(6.0, abs=0.001)
+    assert rest.end_s - start == pytest.approx(18.0, abs=0.05)
+    x, y, w, h = rest.regions["teacher"]
+    inset = (slice(y + h // 4, y + 3 * h // 4), slice(x + w // 4, x + 3 * w // 4))
+    before = frame_at(out.path, start + 3.0)[inset].reshape(-1, 3).mean(axis=0)
+    after = frame_at(out.path, start + 10.0)[inset].reshape(-1, 3).mean(axis=0)
+    assert np.abs(before - SLIDES_RGB).max() < 25, before
+    assert np.abs(after - TEACHER_RGB).max() < 25, after
+    assert any("teacher: its pictures begin at 00:00:06" in w for w in out.warnings)
+    assert any("teacher: its sound begins at 00:00:06" in w and "slides camera's own sound"
+               in w for w in out.warnings), out.warnings
+
+    sound = decoded_sound(out.path)[0, round(start * FS):]
+
+    def level(a: float, b: float, x: np.ndarray) -> float:
+        part = x[round(a * FS): round(b * FS)]
+        return float(10 * np.log10(np.mean(part * part) + 1e-30))
+
+    gain = level(7.0, 17.0, sound) - level(7.0, 17.0, speech)
+    assert level(0.5, 5.5, sound) - level(0.5, 5.5, speech) == pytest.approx(gain, abs=1.5)

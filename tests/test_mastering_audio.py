@@ -274,6 +274,24 @@ def test_a_dc_offset_is_removed(tmp_path: Path) -> None:
     assert max(abs(m) for m in qc.channel_means()) < 10 ** (-55 / 20), qc.channel_means()
 
 
+@pytest.mark.parametrize("block", [1920, 48000])
+def test_a_feed_read_from_before_its_source_begins(tmp_path: Path, block: int) -> None:
+    """A source that begins 0.5 s into the lecture (``start_s`` −0.5): exactly 0.5 s of
+    silence, then the source sample for sample, read in a frame's samples at a time (as the
+    render does) or a second at a time."""
+    from audio_signals import write_wav
+
+    from courseware.media import AudioFeed
+
+    rng = np.random.default_rng(7)
+    stored = write_wav(tmp_path / "x.wav", rng.uniform(-0.5, 0.5, (2, 48000)), 48000)
+    feed = AudioFeed(tmp_path / "x.wav", rate=48000, start_s=-0.5)
+    got = np.concatenate([feed.read(block) for _ in range(-(-72000 // block))], axis=1)
+    assert not got[:, :24000].any()
+    np.testing.assert_allclose(got[:, 24000:72000], stored[:, :48000], atol=1e-6)
+    assert feed.ended_s is None or feed.ended_s == pytest.approx(1.5)
+
+
 @pytest.mark.parametrize(("levels", "live"), [
     ((-20.0, -math.inf), 0), ((-math.inf, -20.0), 1), ((-20.0, -45.0), 0),
     ((-20.0, -30.0), None), ((-20.0,), None), ((-math.inf, -math.inf), None)])

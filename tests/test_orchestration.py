@@ -138,6 +138,30 @@ def test_changed_title_rerenders_only_that_lecture(raw: Path, first_run: FirstRu
     assert [lec.rendered for lec in third.lectures] == [True, False] and renders == 1
 
 
+def test_a_start_before_the_last_camera_begins_the_lecture_there(raw: Path,
+                                                                  first_run: FirstRun,
+                                                                  tmp_path: Path) -> None:
+    """Lecture 1's teacher camera started 0.7 s before its slides capture (the sample's
+    planted offset); ``start: -0.4`` in the course file begins the lecture 0.4 s earlier,
+    through the sync the flow runs: that lecture alone is rendered again, 0.4 s longer, and
+    the render says where the slides capture joins."""
+    import yaml
+
+    course = tmp_path / "course"
+    shutil.copytree(raw.parent, course)
+    store, work = _copy(first_run, tmp_path)
+    data = yaml.safe_load((course / raw.name).read_text("utf-8"))
+    data["lectures"][0]["start"] = -0.4
+    (course / raw.name).write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    second, renders = _run(course / raw.name, store, work, raw_qc=False)
+    assert renders == 1 and [lec.rendered for lec in second.lectures] == [True, False]
+    before, after = first_run.outcome.lectures[0], second.lectures[0]
+    assert after.status == "pass" and after.duration_s - before.duration_s == pytest.approx(
+        0.4, abs=0.05)
+    assert any("slides: its pictures begin at 00:00:00.4" in w for w in after.warnings), (
+        after.warnings)
+
+
 def _submission(raw: Path, inbox: Path, name: str, course_name: str) -> Path:
     folder = inbox / name
     shutil.copytree(raw.parent, folder)

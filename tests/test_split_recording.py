@@ -3,48 +3,16 @@ AVCHD at 2 GB): named as a list in the course file, it plays as one source."""
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from video_signals import frame_at
+from video_signals import camera_file, frame_at
 
 FS = 48000
 FPS = 25
 PART_1, PART_2 = (0, 100, 200), (0, 200, 100)
-
-
-def _part(path: Path, rgb: tuple[int, int, int], sound: np.ndarray, *, start_s: float = 0.0,
-          size: tuple[int, int] = (160, 90), container: str | None = None,
-          created: str | None = None) -> None:
-    """A camera file of one colour and ``sound`` (its length sets the file's), its clock
-    starting at ``start_s``, started at ``created`` (its creation time, ISO 8601)."""
-    import av
-
-    w, h = size
-    with av.open(str(path), "w", format=container) as out:
-        if created is not None:
-            out.metadata["creation_time"] = created
-        v = out.add_stream("libx264", rate=FPS)
-        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
-        v.codec_context.options = {"preset": "ultrafast"}
-        a = out.add_stream("aac", rate=FS, layout="stereo")
-        flat = np.full((h, w, 3), rgb, np.uint8)
-        for i in range(round(sound.size / FS * FPS)):
-            frame = av.VideoFrame.from_ndarray(flat, format="rgb24")
-            frame.pts, frame.time_base = i + round(start_s * FPS), Fraction(1, FPS)
-            out.mux(v.encode(frame))
-        stereo = np.ascontiguousarray(np.vstack([sound, sound]), dtype=np.float32)
-        for k in range(0, stereo.shape[1], 1024):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(stereo[:, k:k + 1024]),
-                                               format="fltp", layout="stereo")
-            frame.pts, frame.time_base = k + round(start_s * FS), Fraction(1, FS)
-            frame.sample_rate = FS
-            out.mux(a.encode(frame))
-        out.mux(v.encode(None))
-        out.mux(a.encode(None))
 
 
 def _course(root: Path, teacher: str | list[str]) -> Path:
@@ -78,9 +46,9 @@ def test_a_camera_recording_in_two_files_is_one_lecture(tmp_path: Path) -> None:
     from tasks.render import main_duration, plan_audio, render_lecture
 
     speech = _speech(10.0)
-    _part(tmp_path / "MVI_0001.MP4", PART_1, speech[:6 * FS])
-    _part(tmp_path / "MVI_0002.MP4", PART_2, speech[6 * FS:])
-    _part(tmp_path / "slides.mp4", (200, 200, 200), np.zeros(10 * FS, np.float32))
+    camera_file(tmp_path / "MVI_0001.MP4", PART_1, speech[:6 * FS])
+    camera_file(tmp_path / "MVI_0002.MP4", PART_2, speech[6 * FS:])
+    camera_file(tmp_path / "slides.mp4", (200, 200, 200), np.zeros(10 * FS, np.float32))
     course = load_course(_course(tmp_path, ["MVI_0001.MP4", "MVI_0002.MP4"]))
     profile = load_profile()
     inputs = probe_lecture(course, course.lectures[0])
@@ -148,7 +116,7 @@ def test_the_sound_runs_on_across_the_join(tmp_path: Path) -> None:
     # the join inside a word
     cut = next(k / FPS for k in range(5 * FPS, 7 * FPS)
                if voice.active[round((k / FPS - 0.1) * FS): round((k / FPS + 0.1) * FS)].all())
-    _part(tmp_path / "whole.mp4", PART_1, voice.samples[0])
+    camera_file(tmp_path / "whole.mp4", PART_1, voice.samples[0])
     for name, span in (("a.mp4", ["-t", f"{cut}"]), ("b.mp4", ["-ss", f"{cut}"])):
         subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-i",
                         str(tmp_path / "whole.mp4"), *span, "-c:v", "libx264", "-preset",
@@ -182,8 +150,8 @@ def test_a_camcorders_parts_go_on_with_its_clock(tmp_path: Path) -> None:
     from tasks.probe import join_parts, probe_source
 
     speech = _speech(10.0)
-    _part(tmp_path / "00000.MTS", PART_1, speech[:6 * FS], start_s=1.4, container="mpegts")
-    _part(tmp_path / "00001.MTS", PART_2, speech[6 * FS:], start_s=7.4, container="mpegts")
+    camera_file(tmp_path / "00000.MTS", PART_1, speech[:6 * FS], start_s=1.4, container="mpegts")
+    camera_file(tmp_path / "00001.MTS", PART_2, speech[6 * FS:], start_s=7.4, container="mpegts")
     joined = join_parts("teacher", [tmp_path / "00000.MTS", tmp_path / "00001.MTS"],
                         lecture="1 《测试》").path
     assert probe_source("teacher", joined, lecture="1 《测试》",
@@ -205,9 +173,9 @@ def test_time_between_parts_is_kept_by_the_files_creation_times(tmp_path: Path) 
 
     speech = _speech(10.0)
     clock = "2026-11-01T09:00:{:02d}.000000Z"
-    _part(tmp_path / "a.mp4", PART_1, speech[:6 * FS], created=clock.format(0))
-    _part(tmp_path / "b.mp4", PART_2, speech[6 * FS:], created=clock.format(10))
-    _part(tmp_path / "c.mp4", PART_2, speech[6 * FS:], created=clock.format(6))
+    camera_file(tmp_path / "a.mp4", PART_1, speech[:6 * FS], created=clock.format(0))
+    camera_file(tmp_path / "b.mp4", PART_2, speech[6 * FS:], created=clock.format(10))
+    camera_file(tmp_path / "c.mp4", PART_2, speech[6 * FS:], created=clock.format(6))
     gap = join_parts("teacher", [tmp_path / "a.mp4", tmp_path / "b.mp4"], lecture="1")
     (note,) = gap.notes
     assert "4 s passed between the end of part 1 (a.mp4) and the start of part 2" in note
@@ -222,10 +190,21 @@ def test_time_between_parts_is_kept_by_the_files_creation_times(tmp_path: Path) 
     from courseware.course import load_course
     from tasks.probe import probe_lecture
 
-    _part(tmp_path / "slides.mp4", (200, 200, 200), np.zeros(14 * FS, np.float32))
+    camera_file(tmp_path / "slides.mp4", (200, 200, 200), np.zeros(14 * FS, np.float32))
     course = load_course(_course(tmp_path, ["a.mp4", "b.mp4"]))
-    (kept,) = probe_lecture(course, course.lectures[0]).sources["teacher"].part_notes
+    inputs = probe_lecture(course, course.lectures[0])
+    (kept,) = inputs.sources["teacher"].part_notes
     assert "4 s passed" in kept and kept.startswith("1 《第一讲》 teacher")
+    # in the gap the layout leaves the camera out: the slides fill the frame, then the
+    # picture-in-picture comes back
+    from encoder_profiles import load_layout
+    from tasks.render import _switches, camera_absences
+
+    ((a, b),) = gap.gaps
+    assert (a, b) == (pytest.approx(6.0, abs=0.05), pytest.approx(10.0, abs=0.05))
+    assert camera_absences(inputs) == {"teacher": ((a, b),)}
+    assert [(at, lay.name) for at, lay in _switches(
+        course.lectures[0], inputs, load_layout("pip"))] == [(a, "slides_only"), (b, "pip")]
     (note,) = join_parts("teacher", [tmp_path / "b.mp4", tmp_path / "a.mp4"], lecture="1").notes
     assert "part 2 (a.mp4) was started before part 1 (b.mp4)" in note
 
@@ -237,9 +216,9 @@ def test_a_part_that_is_missing_or_from_another_recording_is_named(tmp_path: Pat
     from tasks.probe import probe_lecture
 
     speech = _speech(4.0)
-    _part(tmp_path / "slides.mp4", (200, 200, 200), speech)
-    _part(tmp_path / "a.mp4", PART_1, speech)
-    _part(tmp_path / "b.mp4", PART_2, speech, size=(320, 180))
+    camera_file(tmp_path / "slides.mp4", (200, 200, 200), speech)
+    camera_file(tmp_path / "a.mp4", PART_1, speech)
+    camera_file(tmp_path / "b.mp4", PART_2, speech, size=(320, 180))
     course = load_course(_course(tmp_path, ["a.mp4", "gone.mp4"]))
     with pytest.raises(MissingSourceError, match=r"gone\.mp4 .*teacher, part 2 of 2\): file not"):
         probe_lecture(course, course.lectures[0])
@@ -266,12 +245,12 @@ def test_every_part_is_a_file_of_the_course(tmp_path: Path) -> None:
 
     speech = _speech(2.0)
     for name in ("slides.mp4", "a.mp4", "b.mp4"):
-        _part(tmp_path / name, PART_1, speech)
+        camera_file(tmp_path / name, PART_1, speech)
     course = load_course(_course(tmp_path, ["a.mp4", "b.mp4"]))
     assert [p.name for role, p, _ in course.named_files() if role == "teacher"] == [
         "a.mp4", "b.mp4"]
     before = lecture_cache_key(course, course.lectures[0], profile=load_profile())
-    _part(tmp_path / "b.mp4", PART_2, speech)
+    camera_file(tmp_path / "b.mp4", PART_2, speech)
     after = lecture_cache_key(course, course.lectures[0], profile=load_profile())
     assert [k for k in before.parts if before.parts[k] != after.parts[k]] == ["sources.teacher"]
     with pytest.raises(CourseFileError, match="empty list"):

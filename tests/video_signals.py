@@ -268,3 +268,38 @@ def meta_spans(frames: list[dict[str, str]], key: str,
     if start is not None:
         spans.append((start, end_of_stream))
     return spans
+
+
+def camera_file(path: Path, rgb: tuple[int, int, int], sound: np.ndarray, *,
+                start_s: float = 0.0, size: tuple[int, int] = (160, 90),
+                container: str | None = None, created: str | None = None) -> None:
+    """A 25-fps H.264 + AAC camera file of one colour and ``sound`` (mono, 48 kHz, on both
+    channels; its length sets the file's), its clock starting at ``start_s``, started at
+    ``created`` (its creation time, ISO 8601)."""
+    from fractions import Fraction
+
+    import av
+
+    fps, fs = 25, 48000
+    w, h = size
+    with av.open(str(path), "w", format=container) as out:
+        if created is not None:
+            out.metadata["creation_time"] = created
+        v = out.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        v.codec_context.options = {"preset": "ultrafast"}
+        a = out.add_stream("aac", rate=fs, layout="stereo")
+        flat = np.full((h, w, 3), rgb, np.uint8)
+        for i in range(round(sound.size / fs * fps)):
+            frame = av.VideoFrame.from_ndarray(flat, format="rgb24")
+            frame.pts, frame.time_base = i + round(start_s * fps), Fraction(1, fps)
+            out.mux(v.encode(frame))
+        stereo = np.ascontiguousarray(np.vstack([sound, sound]), dtype=np.float32)
+        for k in range(0, stereo.shape[1], 1024):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(stereo[:, k:k + 1024]),
+                                               format="fltp", layout="stereo")
+            frame.pts, frame.time_base = k + round(start_s * fs), Fraction(1, fs)
+            frame.sample_rate = fs
+            out.mux(a.encode(frame))
+        out.mux(v.encode(None))
+        out.mux(a.encode(None))
