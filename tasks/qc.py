@@ -34,7 +34,7 @@ from prefect.cache_policies import NO_CACHE
 
 from courseware.compose import JPEG_RANGE
 from courseware.errors import CorruptMediaError
-from courseware.media import SoundClock, open_media
+from courseware.media import SoundClock, open_media, origin_s
 from courseware.report import Check, Event, Report
 from courseware.tracks import best_track, listen
 from courseware.worker import OrderedWorker
@@ -273,15 +273,20 @@ def _decode_pass(path: Path, *, profile: Profile, lecture: str | None, xp: Modul
 
     The detectors run on a worker thread, in the order the frames and audio blocks were
     decoded, while this thread demuxes, decodes and copies the next batch: NumPy, CuPy and
-    FFmpeg's decoder release the GIL, so on a CPU the checks overlap decoding."""
+    FFmpeg's decoder release the GIL, so on a CPU the checks overlap decoding.
+
+    Times are from the file's start (``origin_s``), as a player shows them: a camera's
+    MPEG-TS file whose clock starts at 1.4 s, or at the time of day, reports its first
+    picture at 0."""
     with open_media(path, lecture=lecture) as container, \
             OrderedWorker("qc-detectors", depth=QUEUE_BATCHES) as worker:
         vs = container.streams.video[0] if container.streams.video else None
         aus = container.streams.audio[audio_stream] if container.streams.audio else None
-        video = (_VideoPass(vs, profile=profile, xp=xp, worker=worker, cameras=cameras)
-                 if vs is not None else None)
-        audio = (_AudioPass(aus, profile=profile, xp=xp, worker=worker, cameras=cameras)
-                 if aus is not None else None)
+        origin = origin_s(container)
+        video = (_VideoPass(vs, profile=profile, xp=xp, worker=worker, cameras=cameras,
+                            origin=origin) if vs is not None else None)
+        audio = (_AudioPass(aus, profile=profile, xp=xp, worker=worker, cameras=cameras,
+                            origin=origin) if aus is not None else None)
         if video is not None and audio is not None:  # S3: one meter sees both
             sync = AvSync(sample_rate=audio.rate, av_sync_ms=profile.audio.av_sync_ms)
             video.sync = audio.sync = sync
@@ -317,9 +322,10 @@ class _VideoPass:
 
     def __init__(self, stream: av.video.stream.VideoStream, *, profile: Profile,
                  xp: ModuleType, worker: OrderedWorker,
-                 cameras: Sequence[CameraSpan] | None = None) -> None:
+                 cameras: Sequence[CameraSpan] | None = None, origin: float = 0.0) -> None:
         rate = stream.average_rate or stream.guessed_rate
         self.worker = worker
+        self.origin = origin        #: the file's time zero, taken off every frame's time
         self.fps = float(rate) if rate else float(profile.delivery.fps)
         self.full_range = _full_range(stream)
         self.qc = VideoQC(fps=self.fps, profile=profile, batch=BATCH, cameras=cameras,
@@ -334,7 +340,8 @@ class _VideoPass:
         self._ts: list[float] = []
 
     def add(self, frame: av.VideoFrame) -> None:
-        t = frame.time if frame.time is not None else self.last_t + 1.0 / self.fps
+        t = (frame.time - self.origin if frame.time is not None
+             else self.last_t + 1.0 / self.fps)
         if self.size is None:
             # 4:2:0 needs even sizes; an odd source loses its last row/column
             self.size = (frame.width - frame.width % 2, frame.height - frame.height % 2)
@@ -411,8 +418,9 @@ class _AudioPass:
 
     def __init__(self, stream: av.audio.stream.AudioStream, *, profile: Profile,
                  xp: ModuleType, worker: OrderedWorker,
-                 cameras: Sequence[CameraSpan] | None = None) -> None:
+                 cameras: Sequence[CameraSpan] | None = None, origin: float = 0.0) -> None:
         self.worker = worker
+        self.origin = origin        #: the file's time zero, taken off every frame's time
         self.rate = int(stream.sample_rate or profile.delivery.audio_rate)
         # the lecture itself (not the intro and the cards) when the layout is known
         self.qc = AudioQC(sample_rate=self.rate, profile=profile,
@@ -439,9 +447,10 @@ class _AudioPass:
 
     def add(self, frame: av.AudioFrame | None) -> None:
         if frame is not None:
+            at = None if frame.time is None else frame.time - self.origin
             if self._clock is None:
-                self._clock = SoundClock(origin=float(frame.time or 0.0), rate=self.rate)
-            self._clock.place(frame.time)   # a gap: silence, as a player plays it
+                self._clock = SoundClock(origin=float(at or 0.0), rate=self.rate)
+            self._clock.place(at)   # a gap: silence, as a player plays it
         for out in self._resampler.resample(frame):
             if out is None or self._clock is None:   # a pass-through resampler echoes the flush
                 continue
@@ -603,22 +612,28 @@ def _thumbnails(path: Path, starts: list[float], *, lecture: str | None,
             return ()
         rate = stream.average_rate or stream.guessed_rate
         half = 0.5 / float(rate) if rate else 0.02
+        origin = origin_s(container)            # times are from the file's start
+
+        def time(frame: av.VideoFrame) -> float | None:
+            return None if frame.time is None else frame.time - origin
+
         frames: Iterator[av.VideoFrame] | None = None
         current: av.VideoFrame | None = None
         for at in starts:
             try:
                 # decode on from the last picture when the next time is a little ahead;
                 # seek (to the keyframe before) otherwise
-                if (frames is None or current is None or current.time is None
-                        or at < current.time or at - current.time > THUMB_DECODE_ON_S):
-                    container.seek(max(0, int(at / tb)), stream=stream, backward=True)
-                    frames, current = container.decode(stream), None
-                frame = current if current is not None and (current.time or 0) >= at - half \
-                    else None
+                now = None if current is None else time(current)
+                if frames is None or now is None or at < now or at - now > THUMB_DECODE_ON_S:
+                    container.seek(max(0, int((at + origin) / tb)), stream=stream,
+                                   backward=True)
+                    frames, current, now = container.decode(stream), None, None
+                frame = current if now is not None and now >= at - half else None
                 if frame is None:
                     for candidate in frames:
                         frame = current = candidate
-                        if candidate.time is not None and candidate.time >= at - half:
+                        then = time(candidate)
+                        if then is not None and then >= at - half:
                             break
             except av.FFmpegError as exc:
                 log.warning("%s: no thumbnail at %s (%s)", _where(path, lecture),
@@ -638,6 +653,6 @@ def _thumbnails(path: Path, starts: list[float], *, lecture: str | None,
                 image = frame.to_image(width=THUMB_WIDTH, height=height)
             jpeg = io.BytesIO()
             image.save(jpeg, format="JPEG", quality=80)
-            out.append(Thumbnail(at_s=at, frame_s=float(frame.time or at), width=THUMB_WIDTH,
+            out.append(Thumbnail(at_s=at, frame_s=float(time(frame) or at), width=THUMB_WIDTH,
                                  height=height, jpeg=jpeg.getvalue()))
     return tuple(out)

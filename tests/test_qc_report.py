@@ -142,6 +142,26 @@ def test_thumbnails_show_the_event_frames(result: QcResult) -> None:
         np.asarray(Image.open(io.BytesIO(th.jpeg)).convert("L")).mean() > 60 for th in others)
 
 
+def test_times_are_from_the_files_start(defects: Path, tmp_path: Path,
+                                        profile: Profile) -> None:
+    """The same clip as a camera's MPEG-TS file whose clock starts at one hour (AVCHD and
+    broadcast recorders start at the time of day): events, timelines and thumbnails are
+    timed from the file's start, as a player shows them, not on the file's clock."""
+    ts = tmp_path / "clock.ts"
+    _ffmpeg("-i", str(defects), "-c", "copy", "-f", "mpegts", "-output_ts_offset", "3600",
+            str(ts))
+    got = qc_file(ts, profile=profile, gpu=False)
+    (event,) = _check(got.report, "video.black").events
+    assert event.start_s == pytest.approx(BLACK[0], abs=0.05)
+    assert all(LOUD[0] - 0.1 <= e.start_s and e.end_s <= LOUD[1] + 0.1
+               for e in _check(got.report, "audio.peak").events)
+    for line in got.timelines:
+        assert min(line.times) >= 0.0 and max(line.times) <= SECONDS + 1.0, line.key
+    thumb = next(th for th in got.thumbnails if th.at_s == event.start_s)
+    assert thumb.frame_s == pytest.approx(BLACK[0], abs=0.05)
+    assert np.asarray(Image.open(io.BytesIO(thumb.jpeg)).convert("L")).mean() < 30
+
+
 def test_thumbnails_of_a_phone_video_are_upright(tmp_path: Path) -> None:
     # a display rotation (a phone held upright): thumbnails show what players show
     plain, phone = tmp_path / "plain.mp4", tmp_path / "phone.mp4"
