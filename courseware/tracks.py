@@ -3,7 +3,8 @@
 Professional camcorders record each input on a track of its own (MXF, MOV: two to eight
 mono tracks), and a camera or recorder may carry the lavalier on the second while the first
 is silent (nothing plugged in) or holds the camera's own microphone. The readers take one
-track; :func:`listen` hears every track of a file for a few minutes and :func:`best_track`
+track; :func:`listen` hears every track of a file for a few minutes, spread over the file
+(a lavalier switched on after the class began is heard), and :func:`best_track`
 picks the one that carries the speech best: the first, unless another is clearly cleaner
 (S2, by ``MICROPHONES_APART_DB``) or the first carries no speech at all.
 """
@@ -18,12 +19,14 @@ import av
 import numpy as np
 
 from courseware.errors import CorruptMediaError
-from courseware.media import open_media
+from courseware.media import open_media, origin_s
 from qc_metrics.audio import estimate_speech_noise
 from qc_metrics.loudness import Framer
 
-#: seconds of each track heard to choose between them (S2 needs 10 s of sound)
+#: seconds of each track heard to choose between them (S2 needs 10 s of sound) …
 LISTEN_S = 300.0
+#: … in this many stretches spread over a longer file, from its start to its end
+LISTEN_WINDOWS = 5
 #: two microphones differ when their S2 are this far apart (a stereo pair, or one microphone
 #: on two inputs, hears one room on both); the cleaner is used
 MICROPHONES_APART_DB = 6.0
@@ -67,47 +70,32 @@ class Track:
         return f"track {self.index + 1}: {heard}"
 
 
-def listen(path: Path, *, lecture: str | None = None, seconds: float = LISTEN_S
-           ) -> list[Track]:
-    """Every audio track of ``path``, heard for its first ``seconds`` (mono, 48 kHz, 50 ms
-    frames): level, speech level and S2."""
+def listen(path: Path, *, lecture: str | None = None, seconds: float = LISTEN_S,
+           windows: int = LISTEN_WINDOWS) -> list[Track]:
+    """Every audio track of ``path`` (mono, 48 kHz, 50 ms frames): level, speech level and
+    S2. A file longer than ``seconds`` is heard for that long in all, in ``windows``
+    stretches from its start to its end (one stretch where the file cannot seek)."""
     with open_media(path, lecture=lecture) as container:
         streams = list(container.streams.audio)
         if not streams:
             return []
         ids = [s.index for s in streams]      # the file's stream numbers
-        resamplers = {i: av.AudioResampler(format="flt", layout="mono", rate=_RATE)
-                      for i in ids}
-        framers = {i: Framer(_FRAME) for i in ids}
         power: dict[int, list[np.ndarray]] = {i: [] for i in ids}
         energy = {i: 0.0 for i in ids}
         count = {i: 0 for i in ids}
-        want = round(seconds * _RATE)
         broken: set[int] = set()
+        length = container.duration / 1_000_000 if container.duration else 0.0
+        starts = ([0.0] if length <= seconds or windows < 2 else
+                  [k * (length - seconds / windows) / (windows - 1) for k in range(windows)])
         try:
-            for packet in container.demux(*streams):
-                i = packet.stream_index
-                if i not in count:        # demux ends with an empty packet of every stream
-                    continue
-                if count[i] >= want:
-                    if all(count[k] >= want for k in ids if k not in broken):
+            for k, at in enumerate(starts):
+                if k:
+                    try:
+                        container.seek(round((at + origin_s(container)) * 1_000_000))
+                    except av.FFmpegError:
                         break
-                    continue
-                if i in broken:
-                    continue
-                try:
-                    frames = packet.decode()
-                except av.FFmpegError:    # this track is damaged: it is never chosen
-                    broken.add(i)
-                    continue
-                for frame in frames:
-                    assert isinstance(frame, av.AudioFrame)
-                    for block in resamplers[i].resample(frame):
-                        f = framers[i].push(block.to_ndarray().reshape(1, -1))[0]
-                        f = f.astype(np.float64)                  # (m, 50 ms)
-                        power[i].append(f.var(axis=1))
-                        energy[i] += float((f * f).sum())
-                        count[i] += f.size
+                _hear(container, streams, seconds / len(starts), power=power, energy=energy,
+                      count=count, broken=broken)
         except av.FFmpegError as exc:
             where = f"{path}" + (f" (lecture {lecture})" if lecture else "")
             raise CorruptMediaError(f"{where}: audio cannot be decoded ({exc}); re-export or "
@@ -121,6 +109,43 @@ def listen(path: Path, *, lecture: str | None = None, seconds: float = LISTEN_S
                             est.speech_dbfs, math.nan if i in broken else est.snr_db,
                             damaged=i in broken, unsettled=est.floor == "unsettled"))
     return tracks
+
+
+def _hear(container: av.container.InputContainer, streams: list[av.audio.AudioStream],
+          seconds: float, *, power: dict[int, list[np.ndarray]], energy: dict[int, float],
+          count: dict[int, int], broken: set[int]) -> None:
+    """``seconds`` of every track from where the container stands: each 50-ms frame's power,
+    the energy and the samples heard added to the track's (by stream number); a track that
+    cannot be decoded is ``broken``."""
+    ids = [s.index for s in streams]
+    resamplers = {i: av.AudioResampler(format="flt", layout="mono", rate=_RATE) for i in ids}
+    framers = {i: Framer(_FRAME) for i in ids}
+    heard = dict.fromkeys(ids, 0)
+    want = round(seconds * _RATE)
+    for packet in container.demux(*streams):
+        i = packet.stream_index
+        if i not in heard:            # demux ends with an empty packet of every stream
+            continue
+        if heard[i] >= want:
+            if all(heard[k] >= want for k in ids if k not in broken):
+                return
+            continue
+        if i in broken:
+            continue
+        try:
+            frames = packet.decode()
+        except av.FFmpegError:        # this track is damaged: it is never chosen
+            broken.add(i)
+            continue
+        for frame in frames:
+            assert isinstance(frame, av.AudioFrame)
+            for block in resamplers[i].resample(frame):
+                f = framers[i].push(block.to_ndarray().reshape(1, -1))[0]
+                f = f.astype(np.float64)                  # (m, 50 ms)
+                power[i].append(f.var(axis=1))
+                energy[i] += float((f * f).sum())
+                heard[i] += f.size
+                count[i] += f.size
 
 
 def backup_track(tracks: list[Track], chosen: int) -> int | None:

@@ -30,19 +30,19 @@ def _room(dbfs: float, seed: int = 3) -> np.ndarray:
     return a.pink_noise(rms_dbfs=dbfs, seconds=SECONDS, sample_rate=FS, seed=seed)
 
 
-def _camera(path: Path, tracks: list[np.ndarray | None]) -> Path:
+def _camera(path: Path, tracks: list[np.ndarray | None], seconds: float = SECONDS) -> Path:
     """An MP4 with a test picture and one mono AAC track per entry (None: a silent input)."""
-    args = ["-f", "lavfi", "-i", f"testsrc2=size=320x180:rate=25:duration={SECONDS}"]
+    args = ["-f", "lavfi", "-i", f"testsrc2=size=320x180:rate=25:duration={seconds}"]
     for k, x in enumerate(tracks):
         if x is None:
-            args += ["-f", "lavfi", "-t", str(SECONDS), "-i", f"anullsrc=r={FS}:cl=mono"]
+            args += ["-f", "lavfi", "-t", str(seconds), "-i", f"anullsrc=r={FS}:cl=mono"]
         else:
             wav = path.with_name(f"{path.stem}.{k}.wav")
             a.write_wav(wav, x, FS)
             args += ["-i", str(wav)]
     maps = ["-map", "0:v"] + [m for k in range(len(tracks)) for m in ("-map", f"{k + 1}:a")]
     subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-y", *args, *maps,
-                    "-t", str(SECONDS), "-c:v", "libx264", "-preset", "ultrafast",
+                    "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast",
                     "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", str(path)],
                    check=True, capture_output=True, timeout=120)
     return path
@@ -84,6 +84,24 @@ def test_the_track_that_carries_the_speech_is_chosen(tmp_path: Path, case: str,
     if case == "camera mic, then lavalier":
         assert heard[0].snr_db == pytest.approx(30.0, abs=1.5)
         assert heard[1].snr_db == pytest.approx(44.0, abs=1.5)
+
+
+def test_a_lavalier_switched_on_after_the_class_began_is_heard(tmp_path: Path) -> None:
+    """Track 1 the camera's microphone (30 dB over the room), track 2 a lavalier whose
+    transmitter was switched on 30 s into a 60-s recording (its receiver's hiss until then,
+    the speech 50 dB over it after). Heard for 30 s in all, spread over the file, track 2 is
+    chosen; heard for the first 30 s only, it was not (it seemed to carry no speech)."""
+    speech = a.speech_like(level_dbfs=-20.0, seconds=60.0, sample_rate=FS, seed=2).samples[:1]
+    room = a.pink_noise(rms_dbfs=-56.0, seconds=60.0, sample_rate=FS, seed=3)
+    hiss = a.pink_noise(rms_dbfs=-70.0, seconds=60.0, sample_rate=FS, seed=4)
+    on = np.arange(speech.shape[1]) >= 30 * FS
+    path = _camera(tmp_path / "camera.mp4", [0.5 * speech + room, speech * on + hiss],
+                   seconds=60.0)
+    heard = listen(path, seconds=30.0)
+    assert best_track(heard) == 1, [t.describe() for t in heard]
+    assert heard[1].snr_db == pytest.approx(50.0, abs=2.0)
+    first = listen(path, seconds=30.0, windows=1)
+    assert best_track(first) == 0 and not first[1].speaks, [t.describe() for t in first]
 
 
 def test_a_camera_whose_first_track_is_silent(tmp_path: Path) -> None:
