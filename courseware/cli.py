@@ -8,6 +8,7 @@ printed (the demo's few-second lectures fail A2 by design).
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -97,6 +98,30 @@ def submit(course_file: Path, to: str) -> None:
     click.echo(f"  READY: {result.ready}")
 
 
+class Seconds(click.ParamType):
+    """A time in a file: seconds (``754.5``) or a timecode (``12:34.5``, ``01:02:03``)."""
+
+    name = "time"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        text = str(value).strip()
+        try:
+            parts = [float(p) for p in text.split(":")]
+        except ValueError:
+            parts = []
+        if not 1 <= len(parts) <= 3 or any(p < 0 for p in parts) or any(
+                p >= 60 for p in parts[1:]):
+            self.fail(f"{text!r} is not a time: give seconds (754.5) or a timecode "
+                      "(12:34.5, 01:02:03)", param, ctx)
+        total = 0.0
+        for p in parts:
+            total = total * 60 + p
+        return total
+
+
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
@@ -111,9 +136,14 @@ def submit(course_file: Path, to: str) -> None:
               help="with --layout: this source is a digital capture (slides straight from a "
                    "computer), not a camera: its colours and slide changes are the author's "
                    "(repeatable)")
+@click.option("--start", type=Seconds(), help="check the pictures and sound from here on "
+              "(seconds or a timecode from the file's start, as a player shows it)")
+@click.option("--end", type=Seconds(), help="… up to here (the format checks are always of "
+              "the whole file)")
 @profile_option
 def qc(file: Path, json_out: Path | None, html_out: Path | None, cpu: bool,
-       layout: str | None, authored: tuple[str, ...], profile: str) -> None:
+       layout: str | None, authored: tuple[str, ...], start: float | None,
+       end: float | None, profile: str) -> None:
     """Full QC of a media file: format (D2–D10), video (V1–V4) and audio (S1–S4) clauses."""
     from courseware.html_report import render_html
     from encoder_profiles import load_profile
@@ -123,8 +153,14 @@ def qc(file: Path, json_out: Path | None, html_out: Path | None, cpu: bool,
         raise click.BadParameter("needs --layout (which region shows it)",
                                  param_hint="--authored")
     cameras = _layout_cameras(file, layout, authored) if layout else None
+    span = None
+    if start is not None or end is not None:
+        span = (start or 0.0, end if end is not None else math.inf)
+        if span[1] <= span[0]:
+            raise click.BadParameter(f"must come after --start ({span[0]:g} s)",
+                                     param_hint="--end")
     result = qc_file(file, profile=load_profile(profile), thumbnails=html_out is not None,
-                     gpu=False if cpu else None, cameras=cameras)
+                     gpu=False if cpu else None, cameras=cameras, span=span)
     report = result.report
     click.echo(report.table())
     if where := report.where():

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import NamedTuple
 from uuid import UUID
 
 from prefect import flow, get_run_logger, task
@@ -42,6 +43,7 @@ from courseware.store import open_store
 from encoder_profiles import DEFAULT_PROFILE, Profile, load_profile
 from flows.qc import report_from_dict
 from qc_metrics.colour import CameraSpan
+from qc_metrics.frames import timecode
 from tasks.analyse_video import analyse_video_task
 from tasks.cache import (
     STORAGE_RETRIES,
@@ -60,7 +62,7 @@ from tasks.cache import (
 )
 from tasks.probe import LectureInputs, begin_at, probe_task
 from tasks.publish import lecture_key, publish_task
-from tasks.render import analyse_task, render_task
+from tasks.render import analyse_task, main_duration, render_task
 from tasks.sync import sync_task
 from tasks.verify import verify_task
 
@@ -127,11 +129,12 @@ def _rows(report: Report) -> list[dict[str, str]]:
 def _qc(path: Path, *, profile: str, prof: Profile, lecture: str, json_out: Path,
         html_out: Path | None, deployment: str | None,
         cameras: Sequence[CameraSpan] = (), name: str | None = None,
-        render_notes: Sequence[str] = ()) -> Report:
+        render_notes: Sequence[str] = (), span: tuple[float, float] | None = None) -> Report:
     """Full QC of ``path``: in this process, or on the ``gpu`` pool through a deployment.
     ``cameras``: where the render put each camera (V3 camera match); ``name``: what the
     report calls the file (the published key, not the working copy that is deleted);
-    ``render_notes``: the render's warnings, kept in the report."""
+    ``render_notes``: the render's warnings, kept in the report; ``span``: the part of the
+    file (seconds from its start) the video and audio checks judge (None: all of it)."""
     if deployment:
         from prefect.deployments import run_deployment
 
@@ -139,7 +142,8 @@ def _qc(path: Path, *, profile: str, prof: Profile, lecture: str, json_out: Path
             "path": str(path), "json_out": str(json_out),
             "html_out": str(html_out) if html_out else None, "profile": profile,
             "lecture": lecture, "cameras": [asdict(c) for c in cameras], "name": name,
-            "render_notes": list(render_notes)},
+            "render_notes": list(render_notes),
+            "span": list(span) if span is not None else None},
             as_subflow=True)
         assert isinstance(run, FlowRun)
         if run.state is None or not run.state.is_completed():
@@ -150,42 +154,77 @@ def _qc(path: Path, *, profile: str, prof: Profile, lecture: str, json_out: Path
     from tasks.qc import qc_task
 
     result = qc_task(path, profile=prof, lecture=lecture, thumbnails=html_out is not None,
-                     cameras=cameras, name=name, render_notes=render_notes)
+                     cameras=cameras, name=name, render_notes=render_notes, span=span)
     result.report.write_json(json_out)
     if html_out is not None:
         html_out.write_text(render_html(result), "utf-8")
     return result.report
 
 
-def raw_files(inputs: LectureInputs) -> list[tuple[str, Path]]:
-    """The raw files as the base has them, by name in the reports: a source's role, or
-    ``teacher-2`` for the second file of a recording split into several."""
-    return [(role if len(src.parts) < 2 else f"{role}-{k}", path)
-            for role, src in inputs.sources.items()
-            for k, path in enumerate(src.parts or (src.path,), 1)]
+#: a raw file whose part in the lecture is all of it but this much is checked whole
+WHOLE_FILE_S = 2.0
+
+
+class RawFile(NamedTuple):
+    """A raw file as the base has it, and the part of it the lecture uses."""
+
+    name: str       #: in the reports: the source's role, ``teacher-2`` for a second part
+    path: Path
+    #: (from, to), seconds from the file's start; None: all of it (within WHOLE_FILE_S)
+    span: tuple[float, float] | None
+    #: no part of the file is in the lecture (a part after its end, a head before its start)
+    unused: bool = False
+
+
+def raw_files(inputs: LectureInputs) -> list[RawFile]:
+    """Every raw file of the lecture (each part of a recording split into several), and
+    the part of it that goes into the lecture, by the sources' offsets (after the sync and
+    the course file's start) and the lecture's length."""
+    length = main_duration(inputs)
+    out = []
+    for role, src in inputs.sources.items():
+        files = src.parts or (src.path,)
+        starts = src.part_starts or (0.0,)
+        used = (max(0.0, src.offset_s), src.offset_s + src.clock * length)
+        for k, (path, a, b) in enumerate(zip(files, starts, [*starts[1:], src.duration_s],
+                                             strict=True), 1):
+            lo, hi = max(used[0], a) - a, min(used[1], b) - a
+            name = role if len(files) < 2 else f"{role}-{k}"
+            whole = lo <= WHOLE_FILE_S and hi >= b - a - WHOLE_FILE_S
+            out.append(RawFile(name, path, None if whole or hi <= lo else (lo, hi),
+                               unused=hi <= lo))
+    return out
 
 
 def _raw_qc(course: Course, inputs: LectureInputs, *, profile: str, prof: Profile, work: Path,
             deployment: str | None) -> dict[str, str]:
-    """QC of each raw source: early warnings for the base; never fails the lecture."""
+    """QC of each raw source, of the part that goes into the lecture (the setting up before
+    it and what ran on after it are not judged): early warnings for the base; never fails
+    the lecture."""
     log = get_run_logger()
     verdicts: dict[str, str] = {}
     rows: list[dict[str, str]] = []
     lines: list[str] = []
-    for role, path in raw_files(inputs):
+    for role, path, span, unused in raw_files(inputs):
+        if unused:
+            lines.append(f"- **{role}** `{path.name}`: no part of it is in the lecture (it "
+                         "lies before the lecture's start or after its end): not checked")
+            continue
+        part = ("" if span is None else f" ({timecode(span[0])}–{timecode(span[1])}, the "
+                "part in the lecture)")
         try:
             report = _qc(path, profile=profile, prof=prof, lecture=inputs.label,
                          json_out=work / f"raw{inputs.number:02d}-{role}.qc.json",
-                         html_out=None, deployment=deployment)
+                         html_out=None, deployment=deployment, span=span)
         except Exception as exc:  # reported, never a reason to stop the lecture
             log.warning("raw-source QC of %s (%s) could not run: %s", path, role, exc)
             verdicts[role] = "error"
-            lines.append(f"- **{role}** `{path.name}`: QC could not run ({exc})")
+            lines.append(f"- **{role}** `{path.name}`{part}: QC could not run ({exc})")
             continue
         verdicts[role] = report.status
         rows += [{"source": role, **row} for row in _rows(report)]
         bad = [c for c in report.checks if c.status in ("fail", "warn")]
-        lines.append(f"- **{role}** `{path.name}`: {report.status.upper()}")
+        lines.append(f"- **{role}** `{path.name}`{part}: {report.status.upper()}")
         for c in bad:
             first = f" (first at {c.events[0].start_s:.1f} s)" if c.events else ""
             lines.append(f"  - {c.status}: `{c.id}` ({c.clause}) {c.message}{first}")
@@ -258,13 +297,13 @@ def lecture_flow(course_file: str, number: int, store: str, profile: str = DEFAU
         return _skipped(lecture, marker, store)
     log.info("第%d讲 will be rendered: %s", number, why)
 
-    verdicts = (_raw_qc(course, inputs, profile=profile, prof=prof, work=work,
-                        deployment=qc_deployment) if raw_qc else {})
     if lecture.sources.offsets:
         log.info("using the offsets from the course file: %s", lecture.sources.offsets)
     else:
         inputs = sync_task(inputs)
     inputs = begin_at(inputs, lecture.start)   # the course file's start, on that timeline
+    verdicts = (_raw_qc(course, inputs, profile=profile, prof=prof, work=work,
+                        deployment=qc_deployment) if raw_qc else {})
     # the two analysis passes read different streams and mostly run in C: side by side
     audio_pass = analyse_task.submit(inputs, prof)  # S1/S3/S4: loudness, true peak, hum
     video_pass = analyse_video_task.submit(inputs, prof)  # V2/V3, interlacing

@@ -41,11 +41,14 @@ def _run_name() -> str:
 def qc_flow(path: str, json_out: str, html_out: str | None = None,
             profile: str = DEFAULT_PROFILE, lecture: str | None = None,
             gpu: bool | None = None, cameras: list[dict[str, Any]] | None = None,
-            name: str | None = None, render_notes: list[str] | None = None) -> str:
+            name: str | None = None, render_notes: list[str] | None = None,
+            span: list[float] | None = None) -> str:
     """QC ``path``; write the contract JSON to ``json_out`` (and HTML to ``html_out``).
     ``cameras``: the render's camera spans (start_s, end_s, regions) for V3 camera match.
     ``name``: what the report calls the file (default: ``path``). ``render_notes``: the
-    render's warnings, kept in the report. Returns the overall status."""
+    render's warnings, kept in the report. ``span``: [from, to], seconds from the file's
+    start: the part of it the video and audio checks judge (default: all of it). Returns the
+    overall status."""
     from courseware.html_report import render_html
     from qc_metrics.colour import CameraSpan
     from tasks.qc import qc_task
@@ -56,7 +59,8 @@ def qc_flow(path: str, json_out: str, html_out: str | None = None,
                                          {k: tuple(v) for k, v in c["regions"].items()},
                                          authored=tuple(c.get("authored", ())))
                               for c in cameras or ()], name=name,
-                     render_notes=render_notes or ())
+                     render_notes=render_notes or (),
+                     span=(float(span[0]), float(span[1])) if span else None)
     result.report.write_json(Path(json_out))
     if html_out is not None:
         Path(html_out).write_text(render_html(result), "utf-8")

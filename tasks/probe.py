@@ -66,8 +66,10 @@ class SourceInfo(BaseModel):
     #: … and what a person should know of how they were joined (join_parts)
     part_notes: tuple[str, ...] = ()
     #: … and where, in the joined file's time (s), the recording has nothing between two
-    #: parts (the camera stopped, or a file is missing: by the files' creation times)
+    #: parts (the camera stopped, or a file is missing: by the files' creation times) …
     gaps: tuple[tuple[float, float], ...] = ()
+    #: … and where each part begins in it
+    part_starts: tuple[float, ...] = ()
 
     def shown_sar(self, sar: float) -> float:
         """The pixels' aspect as displayed: a quarter turn turns it too."""
@@ -250,6 +252,8 @@ class Joined(NamedTuple):
     notes: tuple[str, ...] = ()
     #: (from, to) in the joined file's time: nothing recorded between two parts
     gaps: tuple[tuple[float, float], ...] = ()
+    #: where each part begins in the joined file's time
+    starts: tuple[float, ...] = ()
 
 
 def _created(container: av.container.InputContainer) -> dt.datetime | None:
@@ -333,7 +337,8 @@ def join_parts(role: str, parts: Sequence[Path], *, lecture: str) -> Joined:
         f"file {q}\nduration {d:.6f}\n" for q, d in zip(quoted, lengths, strict=True)),
         encoding="utf-8")
     os.replace(tmp, out)
-    return Joined(out, tuple(notes), tuple(gaps))
+    return Joined(out, tuple(notes), tuple(gaps),
+                  tuple(itertools.accumulate(lengths[:-1], initial=0.0)))
 
 
 def _probe_recording(course: Course, lecture: Lecture, role: SourceRole,
@@ -344,7 +349,8 @@ def _probe_recording(course: Course, lecture: Lecture, role: SourceRole,
     info = probe_source(role, joined.path, lecture=label, needs_video=role != "audio",
                         offset_s=lecture.sources.offsets.get(role, 0.0))
     return info if len(files) == 1 else info.model_copy(update={
-        "parts": tuple(files), "part_notes": joined.notes, "gaps": joined.gaps})
+        "parts": tuple(files), "part_notes": joined.notes, "gaps": joined.gaps,
+        "part_starts": joined.starts})
 
 
 def probe_lecture(course: Course, lecture: Lecture) -> LectureInputs:

@@ -131,7 +131,8 @@ class QcResult:
 def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
             thumbnails: bool = True, gpu: bool | None = None,
             cameras: Sequence[CameraSpan] | None = None, name: str | None = None,
-            render_notes: Sequence[str] = ()) -> QcResult:
+            render_notes: Sequence[str] = (),
+            span: tuple[float, float] | None = None) -> QcResult:
     """Every QC check of ``path`` (format D2–D10, video V1–V4, audio S1–S4) in one decode pass.
 
     ``gpu``: None uses CuPy when a CUDA device is usable, True asks for it (falling back to
@@ -141,8 +142,10 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
     (the published key of a rendered lecture). ``render_notes``: what the render said about
     the lecture's sources and what it did (a camera that stopped, dropouts played from
     another microphone), kept in the report (``render_notes``) for the people it goes to.
-    Raises MissingSourceError / CorruptMediaError when the file is absent, unreadable or
-    damaged.
+    ``span``: (from, to) in seconds from the file's start: the video and audio checks judge
+    that part of the file only (a raw source's part that goes into the lecture); the format
+    checks are of the whole file. Raises MissingSourceError / CorruptMediaError when the
+    file is absent, unreadable or damaged.
     """
     fmt = verify_file(path, profile=profile, lecture=lecture)
     notes: list[str] = []
@@ -165,8 +168,13 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
                      + f"): the audio checks are of track {track + 1}, the one the pipeline "
                      "would use; the others are not checked")
     started = time.perf_counter()
+    if span is not None:
+        if math.isinf(span[1]) and fmt.duration_s:      # to the end
+            span = (span[0], max(span[0], fmt.duration_s))
+        notes.append(f"the video and audio checks are of {timecode(span[0])}–"
+                     f"{timecode(span[1])} of the file only; the format checks of all of it")
     video, audio = _decode_pass(path, profile=profile, lecture=lecture, xp=xp,
-                                cameras=cameras, audio_stream=track)
+                                cameras=cameras, audio_stream=track, span=span)
     elapsed = time.perf_counter() - started
 
     checks: list[Check] = list(fmt.checks)
@@ -194,9 +202,11 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
         checks += [Check(i, c, "skip", None, None, "", "no audio stream") for i, c in _AUDIO_IDS]
     ran = [p.qc.backend for p in (video, audio) if p is not None and p.qc.backend]
     backend = ran[0] if ran else backend_name(xp)
+    extra: dict[str, object] = {"render_notes": list(render_notes)} if render_notes else {}
+    if span is not None:
+        extra["span_s"] = [round(span[0], 3), round(span[1], 3)]
     report = Report(file=name or str(path), profile=profile.name, duration_s=fmt.duration_s,
-                    checks=tuple(checks), backend=backend,
-                    extra={"render_notes": list(render_notes)} if render_notes else {})
+                    checks=tuple(checks), backend=backend, extra=extra)
     thumbs: tuple[Thumbnail, ...] = ()
     if thumbnails and video is not None:
         thumbs = _thumbnails(path, _event_starts(report.checks), lecture=lecture)
@@ -267,6 +277,7 @@ def _where(path: Path, lecture: str | None) -> str:
 
 def _decode_pass(path: Path, *, profile: Profile, lecture: str | None, xp: ModuleType,
                  cameras: Sequence[CameraSpan] | None = None, audio_stream: int = 0,
+                 span: tuple[float, float] | None = None,
                  ) -> tuple[_VideoPass | None, _AudioPass | None]:
     """Demux once, decode both streams (``audio_stream``: which of the audio tracks), feed
     the detectors.
@@ -277,7 +288,8 @@ def _decode_pass(path: Path, *, profile: Profile, lecture: str | None, xp: Modul
 
     Times are from the file's start (``origin_s``), as a player shows them: a camera's
     MPEG-TS file whose clock starts at 1.4 s, or at the time of day, reports its first
-    picture at 0."""
+    picture at 0. ``span``: (from, to) on that time: only the frames and sound inside it are
+    checked (a seek to the keyframe before ``from``; decoding stops after ``to``)."""
     with open_media(path, lecture=lecture) as container, \
             OrderedWorker("qc-detectors", depth=QUEUE_BATCHES) as worker:
         vs = container.streams.video[0] if container.streams.video else None
@@ -294,15 +306,27 @@ def _decode_pass(path: Path, *, profile: Profile, lecture: str | None, xp: Modul
         if vs is not None:
             vs.thread_type = "AUTO"           # frame + slice threads (audio decodes fast)
         last = 0.0
+        begin, end = span if span is not None else (-math.inf, math.inf)
+        done = {s.index: False for s in streams}
         try:
+            if begin > 0:
+                _seek_before(container, vs, begin, origin=origin)
             # demux ends with an empty packet per stream, which flushes its decoder
             for packet in container.demux(streams):
                 for frame in packet.decode():
+                    if not isinstance(frame, (av.VideoFrame, av.AudioFrame)):
+                        continue
+                    t = None if frame.time is None else frame.time - origin
+                    if t is not None and (t >= end or _ends_before(frame, t, begin)):
+                        done[packet.stream.index] = t >= end
+                        continue
                     if isinstance(frame, av.VideoFrame) and video is not None:
                         video.add(frame)
                         last = video.last_t
                     elif isinstance(frame, av.AudioFrame) and audio is not None:
                         audio.add(frame)
+                if all(done.values()):
+                    break
         except av.FFmpegError as exc:
             raise CorruptMediaError(
                 f"{_where(path, lecture)}: decoding failed near {timecode(last)} ({exc}); "
@@ -315,6 +339,41 @@ def _decode_pass(path: Path, *, profile: Profile, lecture: str | None, xp: Modul
         if audio is not None:
             audio.flush()
     return video, audio
+
+
+#: where a seek lands after the time asked (a file without an index: MPEG-TS), seek this much
+#: earlier, then more, until the first picture decoded is at or before it
+SEEK_BACK_S = (0.0, 2.0, 10.0, 60.0)
+
+
+def _seek_before(container: av.container.InputContainer, video: av.VideoStream | None,
+                 at: float, *, origin: float) -> None:
+    """Seek so that decoding gives the pictures from ``at`` (from the file's start) on: to
+    the keyframe before it, by the file's index; in a file without one (MPEG-TS), earlier
+    and earlier (``SEEK_BACK_S``) until the first picture decoded comes at or before ``at``
+    (a seek lands on any packet, and pictures decode from the next keyframe); at worst the
+    file's start. Sound needs no keyframe: any seek will do."""
+    for back in SEEK_BACK_S:
+        target = round((at - back + origin) * 1_000_000)
+        if at - back <= 0:
+            break
+        container.seek(target, backward=True)
+        if video is None:
+            return
+        first = next((f.time - origin for packet in container.demux(video)
+                      for f in packet.decode() if f.time is not None), None)
+        if first is not None and first <= at + 1e-6:
+            container.seek(target, backward=True)
+            return
+    container.seek(round(origin * 1_000_000), backward=True)
+
+
+def _ends_before(frame: av.VideoFrame | av.AudioFrame, t: float, begin: float) -> bool:
+    """The frame (at ``t``) is over before ``begin``: a picture shown before it, sound that
+    ends at it or before."""
+    if isinstance(frame, av.AudioFrame):
+        return t + frame.samples / frame.sample_rate <= begin
+    return t < begin - 1e-6
 
 
 class _VideoPass:

@@ -162,6 +162,46 @@ def test_times_are_from_the_files_start(defects: Path, tmp_path: Path,
     assert np.asarray(Image.open(io.BytesIO(thumb.jpeg)).convert("L")).mean() < 30
 
 
+def test_a_span_of_the_file_is_checked(defects: Path, tmp_path: Path,
+                                       profile: Profile) -> None:
+    """``span`` (a raw source's part that goes into the lecture): the pictures and sound
+    inside it only, timed from the file's start; what lies outside is not judged. In an
+    MP4 and in an MPEG-TS whose clock starts at 1.4 s (the seek is on the file's clock)."""
+    ts = tmp_path / "camera.ts"
+    _ffmpeg("-i", str(defects), "-c", "copy", "-f", "mpegts", str(ts))
+    for path in (defects, ts):
+        inside = qc_file(path, profile=profile, gpu=False, span=(2.0, 4.0))
+        assert inside.frames == 50, path
+        (event,) = _check(inside.report, "video.black").events
+        assert (event.start_s, event.end_s) == pytest.approx(BLACK, abs=0.05)
+        assert _check(inside.report, "audio.peak").status == "fail"
+        assert inside.report.extra["span_s"] == [2.0, 4.0]
+        assert any("00:00:02.000–00:00:04.000 of the file only" in n for n in inside.notes)
+        # the same file past its black second and its loud one: nothing to find
+        after = qc_file(path, profile=profile, gpu=False, span=(4.2, 6.0))
+        assert after.frames == 45, path
+        assert _check(after.report, "video.black").status == "pass"
+        # the sine alone (1/8 of full scale), far under its loud second's peak
+        assert _check(after.report, "audio.peak").measured < LOUD_PEAK_DBFS - 12.0
+        assert _check(after.report, "audio.timestamps").status == "pass", _check(
+            after.report, "audio.timestamps").message
+        assert _check(after.report, "video.timestamps").status == "pass"
+
+
+def test_the_qc_flow_takes_a_span(defects: Path, tmp_path: Path, prefect_server: None) -> None:
+    """The QC deployment's flow (where raw-source QC goes with ``qc_deployment``) is given
+    the span as JSON takes it, a list, and the report says which part it judged."""
+    from flows.qc import qc_flow
+
+    out = tmp_path / "span.qc.json"
+    assert qc_flow(str(defects), str(out), span=[2.0, 4.0], gpu=False) == "fail"
+    data = json.loads(out.read_text("utf-8"))
+    assert data["span_s"] == [2.0, 4.0]
+    (black,) = [c for c in data["checks"] if c["id"] == "video.black"]
+    assert [(e["start_s"], e["end_s"]) for e in black["events"]] == [
+        pytest.approx(BLACK, abs=0.05)]
+
+
 def test_thumbnails_of_a_phone_video_are_upright(tmp_path: Path) -> None:
     # a display rotation (a phone held upright): thumbnails show what players show
     plain, phone = tmp_path / "plain.mp4", tmp_path / "phone.mp4"
@@ -384,6 +424,22 @@ def test_cli_layout_with_an_authored_source(defects: Path, tmp_path: Path) -> No
     assert "slides: an authored capture, not measured" in snr["message"], snr
     bad = _cli("qc", str(defects), "--layout", "pip", "--authored", "screen", "--cpu")
     assert bad.returncode == 2 and "screen: not a source of layout pip" in bad.stderr
+
+
+def test_cli_checks_part_of_a_file(defects: Path, tmp_path: Path) -> None:
+    """``--start``/``--end`` in seconds or as timecodes: the part after the black second
+    and the loud one is judged alone; a time that is not one, or an end before the start,
+    is refused with what to give."""
+    json_out = tmp_path / "r.json"
+    run = _cli("qc", str(defects), "--start", "0:04.2", "--cpu", "--json", str(json_out))
+    assert "00:00:04.200–00:00:06.000 of the file only" in run.stderr, run.stderr
+    doc = json.loads(json_out.read_text("utf-8"))
+    assert doc["span_s"] == [4.2, 6.0]
+    assert next(c for c in doc["checks"] if c["id"] == "video.black")["status"] == "pass"
+    bad = _cli("qc", str(defects), "--start", "1:75", "--cpu")
+    assert bad.returncode == 2 and "'1:75' is not a time" in bad.stderr
+    bad = _cli("qc", str(defects), "--start", "5", "--end", "4", "--cpu")
+    assert bad.returncode == 2 and "must come after --start (5 s)" in bad.stderr
 
 
 def test_cli_missing_file_exits_2(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ def test_a_camera_recording_in_two_files_is_one_lecture(tmp_path: Path) -> None:
 
     from courseware.course import load_course
     from encoder_profiles import load_profile
-    from tasks.probe import probe_lecture
+    from tasks.probe import LectureInputs, begin_at, probe_lecture
     from tasks.render import main_duration, plan_audio, render_lecture
 
     speech = _speech(10.0)
@@ -61,8 +61,24 @@ def test_a_camera_recording_in_two_files_is_one_lecture(tmp_path: Path) -> None:
 
     from flows.lecture import raw_files
 
-    assert [(name, p.name) for name, p in raw_files(inputs)] == [
-        ("slides", "slides.mp4"), ("teacher-1", "MVI_0001.MP4"), ("teacher-2", "MVI_0002.MP4")]
+    def parts(lecture: LectureInputs) -> list[tuple[str, str, object, bool]]:
+        return [(f.name, f.path.name, f.span and pytest.approx(f.span, abs=0.05), f.unused)
+                for f in raw_files(lecture)]
+
+    assert parts(inputs) == [("slides", "slides.mp4", None, False),
+                             ("teacher-1", "MVI_0001.MP4", None, False),
+                             ("teacher-2", "MVI_0002.MP4", None, False)]
+    # the raw-source QC judges what goes into the lecture: a lecture ending at 3.5 s uses
+    # the first 3.5 s of the slides and of the first part, none of the second
+    assert parts(inputs.model_copy(update={"end_s": 3.5})) == [
+        ("slides", "slides.mp4", (0.0, 3.5), False),
+        ("teacher-1", "MVI_0001.MP4", (0.0, 3.5), False),
+        ("teacher-2", "MVI_0002.MP4", None, True)]
+    # one that starts at 7 s: the slides from 7 s, the second part (all but its first second)
+    assert parts(begin_at(inputs, 7.0)) == [
+        ("slides", "slides.mp4", (7.0, 10.0), False),
+        ("teacher-1", "MVI_0001.MP4", None, True),
+        ("teacher-2", "MVI_0002.MP4", None, False)]
 
     out = render_lecture(course, inputs, audio=plan_audio(inputs, profile), profile=profile,
                          out_dir=tmp_path / "out")
