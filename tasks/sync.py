@@ -1,9 +1,11 @@
 """Find each source's start offset from its audio, so the cameras play in step (V1, S3).
 
 The master microphone is the reference; every other source with audio is correlated
-against it. Offsets given in the course file win over the measurement. A separate sound
-recorder is also measured against the teacher camera at the end of the lecture: its clock
-drift (SourceInfo.clock) is resampled away where it is read (courseware.media.AudioFeed).
+against it: their first two minutes, and where those do not match (sources switched on
+minutes apart), each one's start within the other's first half hour. Offsets given in the
+course file win over the measurement. A separate sound recorder is also measured against
+the teacher camera at the end of the lecture: its clock drift (SourceInfo.clock) is
+resampled away where it is read (courseware.media.AudioFeed).
 """
 
 from __future__ import annotations
@@ -15,15 +17,22 @@ import numpy as np
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
+from scipy.signal import resample_poly
 
 from courseware.errors import CorruptMediaError
 from courseware.media import open_media, timed_audio
-from qc_metrics.sync import estimate_offset
+from qc_metrics.sync import OffsetEstimate, estimate_offset
 from tasks.probe import LectureInputs, SourceInfo
 from tasks.render import master_audio
 
 SYNC_RATE = 8000  # Hz: plenty for ±1 frame (40 ms) and light to correlate
 MIN_CONFIDENCE = 8.0
+#: sources switched on up to this far apart are found (a camera started minutes late, a
+#: recorder minutes early): each one's first window is looked for in the other's first
+#: LATE_SEARCH_S, when the first windows do not match …
+LATE_SEARCH_S = 1800.0
+#: … at this rate first (the speech's low band tells where), then at SYNC_RATE there
+COARSE_RATE = 1000
 
 
 def _mono(src: SourceInfo, *, seconds: float, lecture: str, start_s: float = 0.0
@@ -73,6 +82,9 @@ def sync_sources(inputs: LectureInputs, *, window_s: float = 120.0,
             continue
         est = estimate_offset(reference, other, rate=SYNC_RATE, max_lag_s=max_lag_s)
         if est.confidence < MIN_CONFIDENCE:
+            est = _far_offset(ref, src, reference=reference, other=other,
+                              window_s=window_s, lecture=inputs.label) or est
+        if est.confidence < MIN_CONFIDENCE:
             log.warning("lecture %s: %s audio does not match %s (confidence %.1f); "
                         "keeping offset 0: set sources.offsets in the course file",
                         inputs.label, role, ref.role, est.confidence)
@@ -96,6 +108,31 @@ def sync_sources(inputs: LectureInputs, *, window_s: float = 120.0,
         sources[ref.role] = sources[ref.role].model_copy(update={
             "offset_s": (shift + rate * anchor) / (1.0 + rate), "clock": 1.0 / (1.0 + rate)})
     return inputs.model_copy(update={"sources": sources})
+
+
+def _far_offset(ref: SourceInfo, src: SourceInfo, *, reference: np.ndarray,
+                other: np.ndarray, window_s: float, lecture: str) -> OffsetEstimate | None:
+    """The lag between two sources switched on further apart than their first windows
+    reach (as ``estimate_offset``'s: the same sound at t_ref = t_src + lag): the source's
+    first window looked for in the reference's first ``LATE_SEARCH_S``, and the reference's
+    in the source's, at ``COARSE_RATE``, then measured at ``SYNC_RATE`` where it was found.
+    The better match of the two; None where neither is found."""
+    best: OffsetEstimate | None = None
+    for longer_src, short, sign in ((ref, other, 1.0), (src, reference, -1.0)):
+        longer = _mono(longer_src, seconds=LATE_SEARCH_S, lecture=lecture)
+        if longer.size <= short.size + SYNC_RATE:      # no longer than the first window
+            continue
+        down = SYNC_RATE // COARSE_RATE
+        coarse = estimate_offset(resample_poly(longer, 1, down), resample_poly(short, 1, down),
+                                 rate=COARSE_RATE, max_lag_s=LATE_SEARCH_S)
+        if coarse.confidence < MIN_CONFIDENCE or coarse.lag_s < 0:
+            continue
+        at = max(0.0, coarse.lag_s - 2.0)             # the short window lies from here on
+        piece = longer[round(at * SYNC_RATE): round((at + window_s + 4.0) * SYNC_RATE)]
+        fine = estimate_offset(piece, short, rate=SYNC_RATE, max_lag_s=6.0)
+        if best is None or fine.confidence > best.confidence:
+            best = OffsetEstimate(lag_s=sign * (at + fine.lag_s), confidence=fine.confidence)
+    return best
 
 
 #: a separate recorder drifting by less than this over the lecture is left as it is

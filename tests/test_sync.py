@@ -267,3 +267,61 @@ def test_a_recorders_dropouts_are_played_from_the_cameras_own_sound(tmp_path) ->
     assert dropouts.status == "fail", dropouts.message
     assert dropouts.events[0].start_s == pytest.approx(9.0, abs=0.06)
     assert rms_db(9.05, 9.25) < -100.0                     # the recorder's silence
+
+
+# ------------------------------------------------------------------ sources started far apart
+
+def _far_apart(tmp_path, late_role: str, late_s: float, *, related: bool = True):
+    """A room's speech heard by the slides capture's microphone and, more
+    quietly and through another filter, by the teacher camera's; ``late_role`` switched
+    on ``late_s`` after the other. WAV files at the sync's rate (only the sound is read)."""
+    from audio_signals import speech_like, write_wav
+
+    from tasks.probe import LectureInputs, SourceInfo
+
+    def talk(seed: int) -> np.ndarray:
+        return speech_like(level_dbfs=-20.0, seconds=late_s + 240.0, sample_rate=RATE,
+                           seed=seed).samples[0]
+
+    world = talk(11)
+    rng = np.random.default_rng(12)
+    heard = {
+        "slides": world + 0.005 * rng.standard_normal(world.size),
+        "teacher": np.convolve(0.4 * world, np.ones(5) / 5, mode="same")
+        + 0.003 * rng.standard_normal(world.size),
+    }
+    if not related:
+        heard["slides"] = talk(13) + 0.005 * rng.standard_normal(world.size)
+    sources = {}
+    for role, x in heard.items():
+        x = x[round(late_s * RATE):] if role == late_role else x
+        path = tmp_path / f"{role}.wav"
+        write_wav(path, np.clip(x, -1, 1)[None].astype(np.float32), RATE)
+        sources[role] = SourceInfo(role=role, path=path, duration_s=x.size / RATE,
+                                   has_audio=True)
+    return LectureInputs(number=1, label="1 《远》", sources=sources)
+
+
+@pytest.mark.parametrize("late_role", ["teacher", "slides"])
+def test_sources_switched_on_minutes_apart_are_synced(tmp_path, late_role: str) -> None:
+    """The teacher camera (the programme microphone) switched on 7 min after the slides
+    capture, or the slides capture 7 min after the camera: beyond the first windows' reach
+    (±30 s), each one's first window is found in the other's first half hour; the earlier
+    source's offset is the 7 min, to the sample rate's precision (a frame is 40 ms)."""
+    from tasks.sync import sync_sources
+
+    inputs = sync_sources(_far_apart(tmp_path, late_role, 420.0), window_s=60.0)
+    early = "slides" if late_role == "teacher" else "teacher"
+    assert inputs.sources[early].offset_s == pytest.approx(420.0, abs=0.005)
+    assert inputs.sources[late_role].offset_s == 0.0
+    assert inputs.sources["slides"].matched
+
+
+def test_unrelated_sound_far_apart_is_not_matched(tmp_path) -> None:
+    """A slides capture whose sound is another room's: no match near or far, the offset
+    stays 0 (and the log says to set it in the course file)."""
+    from tasks.sync import sync_sources
+
+    inputs = sync_sources(_far_apart(tmp_path, "teacher", 420.0, related=False),
+                          window_s=60.0)
+    assert inputs.sources["slides"].offset_s == 0.0 and not inputs.sources["slides"].matched
