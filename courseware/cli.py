@@ -67,6 +67,52 @@ def run(course_file: Path, store: str, work_dir: str | None, profile: str) -> No
 
 
 @cli.command()
+@click.argument("course_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--lecture", "numbers", type=int, multiple=True, metavar="N",
+              help="this lecture only (repeatable; default: every lecture)")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the plans (JSON) here")
+@profile_option
+def plan(course_file: Path, numbers: tuple[int, ...], json_out: Path | None,
+         profile: str) -> None:
+    """What each lecture will be, before rendering: its sources in step, where it begins
+    and ends, the layout over time, and what the render will say (a camera that starts or
+    stops apart from the others, what is left out, and the course-file setting to change
+    it). Reads only the sources' sound."""
+    import json
+
+    from courseware.course import load_course
+    from encoder_profiles import load_profile
+    from qc_metrics.frames import timecode
+    from tasks.plan import plan_lecture
+
+    course = load_course(course_file)
+    known = [lec.number for lec in course.lectures]
+    if missing := [n for n in numbers if n not in known]:
+        raise click.BadParameter(f"no lecture {missing[0]} in {course_file} (it has "
+                                 f"{', '.join(map(str, known))})", param_hint="--lecture")
+    prof = load_profile(profile)
+    plans = [plan_lecture(course, lec, prof) for lec in course.lectures
+             if not numbers or lec.number in numbers]
+    for p in plans:
+        begins = "" if p.start_s == 0 else f", from {p.start_s:+.1f} s on the sources' timeline"
+        click.echo(f"第{p.number}讲 《{p.title}》: {timecode(p.duration_s)}{begins}")
+        for s in p.sources:
+            size = f"{s.width}×{s.height}" if s.width else "sound only"
+            rate = f" {s.fps:g} fps" if s.fps else ""
+            files = s.files[0] + (f" + {len(s.files) - 1} part(s)" if len(s.files) > 1 else "")
+            click.echo(f"  {s.role:<8} {files}  {size}{rate}  offset {s.offset_s:+.3f} s"
+                       f"{' (matched)' if s.matched else ''}  "
+                       f"{timecode(s.begins_s)}–{timecode(s.ends_s)}")
+        click.echo("  layout   " + ", ".join(f"{timecode(at)} {name}" for at, name in p.layouts))
+        for note in p.notes:
+            click.echo(f"  note: {note}")
+    if json_out is not None:
+        json_out.write_text(json.dumps([p.model_dump() for p in plans], ensure_ascii=False,
+                                       indent=2), "utf-8")
+
+
+@cli.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="write the QC report (contract JSON) here")

@@ -35,13 +35,15 @@ def estimate_offset(a: Any, b: Any, *, rate: float, max_lag_s: float) -> OffsetE
     cross = xp.fft.rfft(a, n) * xp.conj(xp.fft.rfft(b, n))
     cross /= xp.maximum(xp.abs(cross), 1e-12)  # PHAT weighting
     corr = xp.fft.irfft(cross, n)
-    max_lag = min(int(max_lag_s * rate), n // 2 - 1)
-    # lags 0…max_lag then −max_lag…−1 (circular layout of the inverse FFT)
-    window = xp.concatenate([corr[-max_lag:], corr[: max_lag + 1]])
+    # the inverse FFT's circular layout (n ≥ len(a) + len(b) − 1): lags 0…len(a) − 1 from the
+    # start, −1…−(len(b) − 1) from the end; each side as far as asked
+    ahead = min(int(max_lag_s * rate), a.shape[0] - 1)
+    behind = min(int(max_lag_s * rate), b.shape[0] - 1)
+    window = xp.concatenate([corr[n - behind:], corr[: ahead + 1]])
     k = int(xp.argmax(window))
     peak = float(window[k])
     floor = float(xp.median(xp.abs(window))) or 1e-12
-    lag: float = k - max_lag
+    lag: float = k - behind
     # parabolic interpolation around the peak for sub-sample precision
     if 0 < k < window.shape[0] - 1:
         y0, y1, y2 = float(window[k - 1]), peak, float(window[k + 1])

@@ -90,6 +90,8 @@ class LectureInputs(BaseModel):
     #: where the lecture begins on the sources' timeline (s): the offsets include it
     #: (begin_at); the course file's layout switches are on that timeline
     start_s: float = 0.0
+    #: what the sync found that a person should know (tasks.sync), said by the render
+    notes: tuple[str, ...] = ()
 
 
 def probe_source(role: str, path: Path, *, lecture: str, needs_video: bool,

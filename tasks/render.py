@@ -741,6 +741,16 @@ def one_sided(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
             "the microphone on both inputs or set the camera to mono"]
 
 
+def source_notes(inputs: LectureInputs, profile: Profile) -> list[str]:
+    """What a person should know of a lecture's sources before any of them is analysed:
+    the sync's findings, parts joined, below HD, HDR, several tracks, where the lecture
+    begins and ends against its cameras."""
+    return (list(inputs.notes) + [n for s in inputs.sources.values() for n in s.part_notes]
+            + below_hd(inputs, profile) + hdr_sources(inputs) + several_tracks(inputs)
+            + head_left_out(inputs) + camera_late(inputs) + camera_stopped(inputs)
+            + left_out(inputs))
+
+
 def lecture_compositor(lecture: Lecture, inputs: LectureInputs, *, profile: Profile,
                        video: VideoPlan | None) -> Compositor:
     """The lecture's compositor: its layout (and switches), each source fitted by its sample
@@ -756,13 +766,13 @@ def lecture_compositor(lecture: Lecture, inputs: LectureInputs, *, profile: Prof
     return Compositor(
         base, width=enc.width, height=enc.height,
         sizes={r: (s.width or 0, s.height or 0, sars[r]) for r, s in videos.items()},
-        switches=_switches(lecture, inputs, base),
+        switches=layout_timeline(lecture, inputs, base),
         chains={r: c for r, c in chains.items() if c.active},
         legal=(lim.luma_range, lim.chroma_range))
 
 
-def _switches(lecture: Lecture, inputs: LectureInputs, base: Layout
-              ) -> list[tuple[float, Layout]]:
+def layout_timeline(lecture: Lecture, inputs: LectureInputs, base: Layout
+                    ) -> list[tuple[float, Layout]]:
     """The lecture's layout switches (``base`` the layout it begins in), and where a camera
     has no pictures (``camera_absences``: it has not started yet, stopped early, or stopped
     between two parts of its recording) the layout that shows the cameras left."""
@@ -812,16 +822,12 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
             width=enc.width, height=enc.height, font=font, what="the closing credits")
     videos = {r: s for r, s in inputs.sources.items() if r != "audio"}
     plans = video.sources if video is not None else {}
-    warnings = ([n for s in inputs.sources.values() for n in s.part_notes]
-                + below_hd(inputs, profile) + hdr_sources(inputs) + several_tracks(inputs)
-                + combed(inputs, video)
+    warnings = (source_notes(inputs, profile) + combed(inputs, video)
                 + one_sided(inputs, audio) + anti_phase(inputs, audio)
                 + too_noisy(inputs, audio, profile) + reverberant(inputs, audio)
                 + music_bed(inputs, audio, profile)
                 + two_mics(inputs, audio) + patched(inputs, audio)
-                + sound_late(inputs, audio) + sound_ends(inputs, audio)
-                + head_left_out(inputs) + camera_late(inputs) + camera_stopped(inputs)
-                + left_out(inputs))
+                + sound_late(inputs, audio) + sound_ends(inputs, audio))
     for w in warnings:
         log.warning(w)
     comp = lecture_compositor(lecture, inputs, profile=profile, video=video)

@@ -27,6 +27,13 @@ from tasks.render import master_audio
 
 SYNC_RATE = 8000  # Hz: plenty for ±1 frame (40 ms) and light to correlate
 MIN_CONFIDENCE = 8.0
+#: a peak this clear is the match; one between MIN_CONFIDENCE and this must be found again
+#: in both halves of the sound the sources hold in common there (two windows that share no
+#: sound can peak at 8–13 by chance; speech that matches peaks in the hundreds) …
+CERTAIN_CONFIDENCE = 100.0
+#: … at the same offset within a frame, in each half of at least this much sound in common
+CONFIRM_S = 0.04
+CONFIRM_MIN_S = 5.0
 #: sources switched on up to this far apart are found (a camera started minutes late, a
 #: recorder minutes early): each one's first window is looked for in the other's first
 #: LATE_SEARCH_S, when the first windows do not match …
@@ -61,9 +68,12 @@ def _mono(src: SourceInfo, *, seconds: float, lecture: str, start_s: float = 0.0
 
 def sync_sources(inputs: LectureInputs, *, window_s: float = 120.0,
                  max_lag_s: float = 30.0) -> LectureInputs:
-    """``inputs`` with measured offsets (source time at lecture t = 0), all ≥ 0.
+    """``inputs`` with measured offsets (source time at lecture t = 0), all ≥ 0, and in
+    ``notes`` what a person should know (a source that matched nothing, a recorder's drift
+    that could not be measured).
 
-    Only the first ``window_s`` seconds are read: enough speech to match on.
+    Only the first ``window_s`` seconds are read: enough speech to match on (up to
+    ``LATE_SEARCH_S`` where sources were switched on further apart).
     """
     try:
         log: logging.Logger | logging.LoggerAdapter[logging.Logger] = get_run_logger()
@@ -74,28 +84,32 @@ def sync_sources(inputs: LectureInputs, *, window_s: float = 120.0,
         return inputs
     reference = _mono(ref, seconds=window_s, lecture=inputs.label)
     offsets = {ref.role: 0.0}
+    notes: list[str] = []
     for role, src in inputs.sources.items():
         if role == ref.role or not src.has_audio:
             continue
         other = _mono(src, seconds=window_s, lecture=inputs.label)
         if other.size < SYNC_RATE or reference.size < SYNC_RATE:
             continue
-        est = estimate_offset(reference, other, rate=SYNC_RATE, max_lag_s=max_lag_s)
-        if est.confidence < MIN_CONFIDENCE:
-            est = _far_offset(ref, src, reference=reference, other=other,
-                              window_s=window_s, lecture=inputs.label) or est
-        if est.confidence < MIN_CONFIDENCE:
-            log.warning("lecture %s: %s audio does not match %s (confidence %.1f); "
-                        "keeping offset 0: set sources.offsets in the course file",
-                        inputs.label, role, ref.role, est.confidence)
+        near = estimate_offset(reference, other, rate=SYNC_RATE, max_lag_s=max_lag_s)
+        est = (near if _confirmed(reference, other, near)
+               else _far_offset(ref, src, reference=reference, other=other,
+                                window_s=window_s, lecture=inputs.label))
+        if est is None:
+            notes.append(f"{inputs.label} {role}: its sound does not match the {ref.role}'s "
+                         f"(looked for up to {LATE_SEARCH_S / 60:.0f} min apart; the best "
+                         f"near match {near.confidence:.1f}): it is played from its start "
+                         "as the others are, maybe out of step; if it is, set "
+                         f"sources.offsets.{role} in the course file")
+            log.warning(notes[-1])
             continue
         # the same sound is at t_ref = t_src + lag: source time = reference time − lag
         offsets[role] = -est.lag_s
         log.info("lecture %s: %s is %+.3f s against %s (confidence %.0f)",
                  inputs.label, role, -est.lag_s, ref.role, est.confidence)
     if len(offsets) == 1:
-        return inputs
-    drift = _recorder_drift(inputs, ref, offsets, window_s=window_s, log=log)
+        return inputs.model_copy(update={"notes": inputs.notes + tuple(notes)})
+    drift = _recorder_drift(inputs, ref, offsets, window_s=window_s, log=log, notes=notes)
     # source time at reference time 0; shift so that every source has started at t = 0
     shift = max(0.0, *(-off for off in offsets.values()))
     sources = {role: src.model_copy(update={"offset_s": offsets[role] + shift,
@@ -107,7 +121,30 @@ def sync_sources(inputs: LectureInputs, *, window_s: float = 120.0,
         rate, anchor = drift
         sources[ref.role] = sources[ref.role].model_copy(update={
             "offset_s": (shift + rate * anchor) / (1.0 + rate), "clock": 1.0 / (1.0 + rate)})
-    return inputs.model_copy(update={"sources": sources})
+    return inputs.model_copy(update={"sources": sources, "notes": inputs.notes + tuple(notes)})
+
+
+def _confirmed(a: np.ndarray, b: np.ndarray, est: OffsetEstimate) -> bool:
+    """``est`` (of ``estimate_offset(a, b)``) is the match: its peak is clear
+    (``CERTAIN_CONFIDENCE``), or over ``MIN_CONFIDENCE`` and found again, within
+    ``CONFIRM_S``, in each half of the sound the two hold in common at that offset (a
+    peak by chance is not where both halves put it; a stretch in common too short to halve
+    confirms nothing)."""
+    if est.confidence >= CERTAIN_CONFIDENCE:
+        return True
+    if est.confidence < MIN_CONFIDENCE:
+        return False
+    lag = round(est.lag_s * SYNC_RATE)              # a[k] holds the sound of b[k - lag]
+    start, stop = max(0, lag), min(a.size, lag + b.size)
+    if stop - start < 2 * CONFIRM_MIN_S * SYNC_RATE:
+        return False
+    mid = (start + stop) // 2
+    for lo, hi in ((start, mid), (mid, stop)):
+        check = estimate_offset(a[lo:hi], b[lo - lag: hi - lag], rate=SYNC_RATE,
+                                max_lag_s=1.0)
+        if check.confidence < MIN_CONFIDENCE or abs(check.lag_s) > CONFIRM_S:
+            return False
+    return True
 
 
 def _far_offset(ref: SourceInfo, src: SourceInfo, *, reference: np.ndarray,
@@ -116,7 +153,8 @@ def _far_offset(ref: SourceInfo, src: SourceInfo, *, reference: np.ndarray,
     reach (as ``estimate_offset``'s: the same sound at t_ref = t_src + lag): the source's
     first window looked for in the reference's first ``LATE_SEARCH_S``, and the reference's
     in the source's, at ``COARSE_RATE``, then measured at ``SYNC_RATE`` where it was found.
-    The better match of the two; None where neither is found."""
+    The better match of the two that is confirmed (``_confirmed``); None where neither is
+    found."""
     best: OffsetEstimate | None = None
     for longer_src, short, sign in ((ref, other, 1.0), (src, reference, -1.0)):
         longer = _mono(longer_src, seconds=LATE_SEARCH_S, lecture=lecture)
@@ -130,8 +168,10 @@ def _far_offset(ref: SourceInfo, src: SourceInfo, *, reference: np.ndarray,
         at = max(0.0, coarse.lag_s - 2.0)             # the short window lies from here on
         piece = longer[round(at * SYNC_RATE): round((at + window_s + 4.0) * SYNC_RATE)]
         fine = estimate_offset(piece, short, rate=SYNC_RATE, max_lag_s=6.0)
-        if best is None or fine.confidence > best.confidence:
-            best = OffsetEstimate(lag_s=sign * (at + fine.lag_s), confidence=fine.confidence)
+        found = OffsetEstimate(lag_s=sign * (at + fine.lag_s), confidence=fine.confidence)
+        if (best is None or found.confidence > best.confidence) and _confirmed(
+                piece, short, fine):
+            best = found
     return best
 
 
@@ -144,7 +184,7 @@ DRIFT_MAX = 1e-3
 def _recorder_drift(inputs: LectureInputs, ref: SourceInfo, offsets: dict[str, float], *,
                     window_s: float,
                     log: logging.Logger | logging.LoggerAdapter[logging.Logger],
-                    ) -> tuple[float, float] | None:
+                    notes: list[str]) -> tuple[float, float] | None:
     """How a separate sound recorder's clock runs against the teacher camera's: ``rate``,
     the camera's seconds gained per second of the recorder, and ``anchor``, the recorder
     time at which the start offset holds (camera time = recorder time + offset + rate ·
@@ -167,18 +207,21 @@ def _recorder_drift(inputs: LectureInputs, ref: SourceInfo, offsets: dict[str, f
                                  start_s=span + start),
                            rate=SYNC_RATE, max_lag_s=1.0)
     if late.confidence < MIN_CONFIDENCE:
-        log.warning("lecture %s: the end of the audio does not match the teacher camera "
-                    "(confidence %.1f): clock drift not measured", inputs.label,
-                    late.confidence)
+        notes.append(f"{inputs.label} audio: the end of its sound does not match the teacher "
+                     f"camera's (confidence {late.confidence:.1f}): the recorder's clock drift "
+                     "is not measured (over an hour it may put the sound 0.1–0.4 s out of "
+                     "step by the end)")
+        log.warning(notes[-1])
         return None
     drift = -late.lag_s                        # camera ahead of the recorder by this more
     rate = drift / (span + window_s / 2.0 - anchor)   # between the two windows' middles
     if abs(drift) < DRIFT_MIN_S:
         return None
     if abs(rate) > DRIFT_MAX:
-        log.warning("lecture %s: the audio and the teacher camera drift apart by %.0f ppm: "
-                    "not a clock; check the recording speed. Not corrected", inputs.label,
-                    rate * 1e6)
+        notes.append(f"{inputs.label} audio: it and the teacher camera drift apart by "
+                     f"{rate * 1e6:.0f} ppm: not a clock's drift; check the recording speed. "
+                     "Not corrected")
+        log.warning(notes[-1])
         return None
     log.info("lecture %s: the audio recorder's clock runs %+.0f ppm against the teacher "
              "camera (%+.3f s over %.0f s): resampled to keep it in step", inputs.label,

@@ -18,12 +18,12 @@ from encoder_profiles import load_layout
 from tasks.probe import LectureInputs, SourceInfo, begin_at, earliest_start, picture_starts
 from tasks.render import (
     CAMERAS_APART_S,
-    _switches,
     camera_absences,
     camera_late,
     camera_stopped,
     camera_stops,
     head_left_out,
+    layout_timeline,
     left_out,
     main_duration,
 )
@@ -65,7 +65,7 @@ def test_a_camera_that_stops_early_leaves_the_layout_while_the_sound_goes_on() -
     inputs = _inputs(slides=(HOUR, False), teacher=(600.0, True), audio=(HOUR + 2.0, True))
     assert main_duration(inputs) == HOUR
     assert camera_stops(inputs) == {"teacher": 600.0}
-    switches = _switches(_lecture((300.0, "side_by_side"), (1200.0, "pip")), inputs, PIP)
+    switches = layout_timeline(_lecture((300.0, "side_by_side"), (1200.0, "pip")), inputs, PIP)
     assert [(at, lay.name) for at, lay in switches] == [(300.0, "side_by_side"),
                                                         (600.0, "slides_only")]
     (warning,) = camera_stopped(inputs)
@@ -75,7 +75,7 @@ def test_a_camera_that_stops_early_leaves_the_layout_while_the_sound_goes_on() -
     # the slides capture crashes instead: the teacher camera fills the frame
     crashed = _inputs(slides=(900.0, False), teacher=(HOUR, True), audio=(HOUR, True))
     assert main_duration(crashed) == HOUR
-    assert [(at, lay.name) for at, lay in _switches(_lecture(), crashed, PIP)] == [
+    assert [(at, lay.name) for at, lay in layout_timeline(_lecture(), crashed, PIP)] == [
         (900.0, "teacher_only")]
 
 
@@ -158,7 +158,7 @@ def test_a_camera_switched_on_late() -> None:
     assert main_duration(begun) == HOUR + 600.0
     assert camera_absences(begun) == {"teacher": ((0.0, 600.0),)}
     lecture = _lecture((-300.0, "side_by_side"), (1200.0, "pip"))
-    assert [(at, lay.name) for at, lay in _switches(lecture, begun, PIP)] == [
+    assert [(at, lay.name) for at, lay in layout_timeline(lecture, begun, PIP)] == [
         (0.0, "slides_only"), (600.0, "side_by_side"), (1800.0, "pip")]
     assert head_left_out(begun) == []
     (joined,) = camera_late(begun)
@@ -179,7 +179,7 @@ def test_a_camera_missing_between_two_parts_leaves_the_layout() -> None:
     teacher = inputs.sources["teacher"].model_copy(update={"gaps": ((1200.0, 1320.0),)})
     gap = inputs.model_copy(update={"sources": {**inputs.sources, "teacher": teacher}})
     assert camera_absences(gap) == {"teacher": ((1200.0, 1320.0),)}
-    assert [(at, lay.name) for at, lay in _switches(_lecture((1250.0, "side_by_side")),
+    assert [(at, lay.name) for at, lay in layout_timeline(_lecture((1250.0, "side_by_side")),
                                                     gap, PIP)] == [
         (1200.0, "slides_only"), (1320.0, "side_by_side")]
 

@@ -214,12 +214,12 @@ def test_time_between_parts_is_kept_by_the_files_creation_times(tmp_path: Path) 
     # in the gap the layout leaves the camera out: the slides fill the frame, then the
     # picture-in-picture comes back
     from encoder_profiles import load_layout
-    from tasks.render import _switches, camera_absences
+    from tasks.render import camera_absences, layout_timeline
 
     ((a, b),) = gap.gaps
     assert (a, b) == (pytest.approx(6.0, abs=0.05), pytest.approx(10.0, abs=0.05))
     assert camera_absences(inputs) == {"teacher": ((a, b),)}
-    assert [(at, lay.name) for at, lay in _switches(
+    assert [(at, lay.name) for at, lay in layout_timeline(
         course.lectures[0], inputs, load_layout("pip"))] == [(a, "slides_only"), (b, "pip")]
     (note,) = join_parts("teacher", [tmp_path / "b.mp4", tmp_path / "a.mp4"], lecture="1").notes
     assert "part 2 (a.mp4) was started before part 1 (b.mp4)" in note

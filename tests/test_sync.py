@@ -35,6 +35,21 @@ def test_planted_lag_is_recovered(lag_s: float) -> None:
     assert est.confidence > 20
 
 
+@pytest.mark.parametrize("late_s", [70.0, 5.0])
+def test_a_short_window_is_found_far_into_a_long_one(late_s: float) -> None:
+    """20 s of sound found 70 s into 100 s (further than half the correlation's length,
+    where its circular layout once read it as a negative lag) and 5 s in; and the long one
+    found in the short one's place the other way round (a negative lag)."""
+    rng = np.random.default_rng(9)
+    a = rng.standard_normal(100 * RATE)
+    k = round(late_s * RATE)
+    b = np.convolve(0.5 * a[k: k + 20 * RATE], np.ones(3) / 3, mode="same")
+    est = estimate_offset(a, b, rate=RATE, max_lag_s=100.0)
+    assert est.lag_s == pytest.approx(late_s, abs=1 / RATE) and est.confidence > 100
+    assert estimate_offset(b, a, rate=RATE, max_lag_s=100.0).lag_s == pytest.approx(
+        -late_s, abs=1 / RATE)
+
+
 def test_unrelated_audio_has_low_confidence() -> None:
     a, b = _speechish(10, seed=3), _speechish(10, seed=4)
     rng = np.random.default_rng(5)
@@ -319,9 +334,12 @@ def test_sources_switched_on_minutes_apart_are_synced(tmp_path, late_role: str) 
 
 def test_unrelated_sound_far_apart_is_not_matched(tmp_path) -> None:
     """A slides capture whose sound is another room's: no match near or far, the offset
-    stays 0 (and the log says to set it in the course file)."""
+    stays 0, and the lecture's notes say so and where to set it."""
     from tasks.sync import sync_sources
 
     inputs = sync_sources(_far_apart(tmp_path, "teacher", 420.0, related=False),
                           window_s=60.0)
     assert inputs.sources["slides"].offset_s == 0.0 and not inputs.sources["slides"].matched
+    (note,) = inputs.notes               # said by the render and the plan (source_notes)
+    assert "slides: its sound does not match the teacher's" in note
+    assert "up to 30 min apart" in note and "sources.offsets.slides" in note

@@ -1,0 +1,82 @@
+"""What a lecture will be, before it is rendered (``courseware plan``): its sources in
+step, where it begins and ends, the layout over time, and what the render will say of its
+sources. Only the sources' sound is read (for the sync); nothing is rendered or written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from courseware.course import Course, Lecture
+from encoder_profiles import Profile, load_layout
+from tasks.probe import begin_at, picture_ends, picture_starts, probe_lecture
+from tasks.render import layout_timeline, main_duration, source_notes
+from tasks.sync import sync_sources
+
+
+class PlannedSource(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    role: str
+    files: list[str]             #: as named in the course file (several: one recording)
+    width: int | None
+    height: int | None
+    fps: float | None
+    sound: bool
+    #: source time at the lecture's start (s): how far into the file the lecture begins
+    #: (negative: the source begins that long after the lecture does)
+    offset_s: float
+    #: seconds of the source per second of lecture (a recorder's clock against the cameras')
+    clock: float
+    #: its sound matched the programme microphone's in the sync
+    matched: bool
+    #: where its pictures (a recorder: its sound) begin and end, in lecture time (s)
+    begins_s: float
+    ends_s: float
+
+
+class LecturePlan(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    number: int
+    title: str
+    #: where the lecture begins on the sources' timeline (the course file's start) …
+    start_s: float
+    #: … and how long it runs (s), between the title card and the credits
+    duration_s: float
+    sources: list[PlannedSource]
+    #: (lecture time, layout name): the layout from there on, the first at 0
+    layouts: list[tuple[float, str]]
+    #: what the render will say of the sources
+    notes: list[str]
+
+
+def plan_lecture(course: Course, lecture: Lecture, profile: Profile) -> LecturePlan:
+    """Probe the lecture's sources, sync them (unless the course file gives the offsets),
+    apply its start and end: the lecture as the render will make it."""
+    inputs = probe_lecture(course, lecture)
+    if not lecture.sources.offsets:
+        inputs = sync_sources(inputs)
+    inputs = begin_at(inputs, lecture.start)
+    base = load_layout(lecture.layout or profile.encode.layout)
+    timeline = [(0.0, base.name)]
+    for at, layout in layout_timeline(lecture, inputs, base):
+        if at <= 0.0:
+            timeline = [(0.0, layout.name)]
+        elif layout.name != timeline[-1][1]:
+            timeline.append((at, layout.name))
+    begins, ends = picture_starts(inputs), picture_ends(inputs)
+    named: dict[str, tuple[Path, ...]] = dict(lecture.sources.items())
+    sources = []
+    for role, src in inputs.sources.items():
+        runs_to = (src.duration_s - src.offset_s) / src.clock
+        sources.append(PlannedSource(
+            role=role, files=[str(f) for f in named[role]], width=src.width, height=src.height,
+            fps=src.fps, sound=src.has_audio, offset_s=src.offset_s, clock=src.clock,
+            matched=src.matched,
+            begins_s=begins.get(role, max(0.0, -src.offset_s / src.clock)),
+            ends_s=ends.get(role, runs_to)))
+    return LecturePlan(number=lecture.number, title=lecture.title, start_s=inputs.start_s,
+                       duration_s=main_duration(inputs), sources=sources, layouts=timeline,
+                       notes=source_notes(inputs, profile))

@@ -1,0 +1,86 @@
+"""``courseware plan``: what each lecture will be before it is rendered, from the sources'
+sound alone: the sync's offsets, where the lecture begins and ends, the layout over time,
+what the render will say."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+FS = 48000
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "courseware.cli", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_the_sample_course_is_planned_as_its_truth_says(tmp_path: Path) -> None:
+    """The sample's planted offsets (the teacher camera started 0.7 s and 1.3 s before the
+    slides capture) come out of the sync, each lecture as long as its slides capture; the
+    table names each lecture; a lecture that is not there is refused."""
+    from courseware.sample import make_sample
+
+    course = make_sample(tmp_path / "course", lectures=2, seconds=4.0)
+    truth = json.loads((course.parent / "sample-truth.json").read_text("utf-8"))
+    run = _cli("plan", str(course), "--json", str(tmp_path / "plan.json"))
+    assert run.returncode == 0, run.stderr
+    assert "第1讲" in run.stdout and "第2讲" in run.stdout and "layout" in run.stdout
+    plans = json.loads((tmp_path / "plan.json").read_text("utf-8"))
+    assert [p["number"] for p in plans] == [1, 2]
+    for plan, lecture in zip(plans, truth["lectures"], strict=True):
+        offsets = {s["role"]: s["offset_s"] for s in plan["sources"]}
+        assert offsets == {r: pytest.approx(o, abs=0.01) for r, o in lecture["offsets"].items()}
+        assert plan["duration_s"] == pytest.approx(lecture["slides"]["duration_s"], abs=0.05)
+        assert plan["layouts"][0][0] == 0.0
+    one = _cli("plan", str(course), "--lecture", "2", "--json", str(tmp_path / "two.json"))
+    assert one.returncode == 0 and "第1讲" not in one.stdout
+    bad = _cli("plan", str(course), "--lecture", "7")
+    assert bad.returncode == 2 and "no lecture 7" in bad.stderr
+
+
+def test_a_camera_switched_on_late_is_found_and_the_start_that_keeps_the_head_given(
+        tmp_path: Path) -> None:
+    """Real camera files (H.264 + AAC): the slides capture ran 70 s before the teacher
+    camera was switched on (beyond the sync's first windows). The plan finds the 70 s,
+    begins the lecture where the camera starts and says which start keeps the 70 s; with
+    that start in the course file the lecture runs from the slides' start, the slides fill
+    the frame until the camera joins, and the plan says so."""
+    from audio_signals import speech_like
+    from course_files import one_lecture
+    from video_signals import camera_file
+
+    speech = speech_like(level_dbfs=-24.0, seconds=90.0, sample_rate=FS, seed=8).samples[0]
+    speech += np.random.default_rng(8).normal(0.0, 10 ** (-45 / 20), speech.size)  # the room
+    camera_file(tmp_path / "slides.mp4", (40, 60, 200), 0.5 * speech)
+    camera_file(tmp_path / "teacher.mp4", (200, 40, 40), speech[70 * FS:])
+    path = one_lecture(tmp_path, {"slides": "slides.mp4", "teacher": "teacher.mp4"},
+                       layout="pip", name="迟开机")
+    run = _cli("plan", str(path), "--json", str(tmp_path / "plan.json"))
+    assert run.returncode == 0, run.stderr
+    (plan,) = json.loads((tmp_path / "plan.json").read_text("utf-8"))
+    offsets = {s["role"]: s["offset_s"] for s in plan["sources"]}
+    assert offsets == {"slides": pytest.approx(70.0, abs=0.03), "teacher": 0.0}
+    assert plan["duration_s"] == pytest.approx(20.0, abs=0.05)
+    (head,) = [n for n in plan["notes"] if "before the lecture does" in n]
+    assert "slides" in head and "start: -70" in head and "start: -70" in run.stdout
+
+    data = yaml.safe_load(path.read_text("utf-8"))
+    data["lectures"][0]["start"] = -70.0
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    run = _cli("plan", str(path), "--json", str(tmp_path / "begun.json"))
+    assert run.returncode == 0, run.stderr
+    (plan,) = json.loads((tmp_path / "begun.json").read_text("utf-8"))
+    assert plan["duration_s"] == pytest.approx(90.0, abs=0.05)
+    assert plan["layouts"] == [[0.0, "slides_only"], [pytest.approx(70.0, abs=0.05), "pip"]]
+    teacher = next(s for s in plan["sources"] if s["role"] == "teacher")
+    assert teacher["begins_s"] == pytest.approx(70.0, abs=0.05)
+    assert not any("before the lecture does" in n for n in plan["notes"])
+    assert any("teacher: its pictures begin at 00:01:10" in n for n in plan["notes"])
