@@ -323,7 +323,8 @@ def join_parts(role: str, parts: Sequence[Path], *, lecture: str) -> Joined:
                          "file left out, or the camera stopped?): the later part is placed "
                          "by them, in step with the other sources; in between, the layout "
                          "leaves the camera out where another camera runs (else its last "
-                         "picture is held) and its sound is silent. If a file is missing, "
+                         "picture is held), and its sound comes from another microphone "
+                         "that heard the lecture (else silence). If a file is missing, "
                          f"add it to sources.{role}")
             placed = sum(lengths[:k])
             gaps.append((placed + lengths[k], placed + apart))

@@ -127,6 +127,9 @@ class AudioPlan(BaseModel):
     #: lecture begun before its microphone: the first of ``patch_spans`` when another
     #: microphone plays the head); None: from the start
     sound_begins_s: float | None = None
+    #: where in the lecture (s) the source has no sound between two parts of its recording
+    #: (time passed between them; patched like the head and the tail)
+    sound_gaps_s: tuple[tuple[float, float], ...] = ()
 
 
 class RenderResult(BaseModel):
@@ -275,6 +278,14 @@ def _measure(inputs: LectureInputs, src: SourceInfo, profile: Profile, *,
     return meter, pauses, {c.id: c for c in meter.finish()}, ended
 
 
+def sound_gaps(src: SourceInfo, end: float) -> tuple[tuple[float, float], ...]:
+    """Where, in a lecture of length ``end``, a source has nothing between two parts of its
+    recording (lecture time)."""
+    spans = [(max(0.0, (a - src.offset_s) / src.clock), min(end, (b - src.offset_s) / src.clock))
+             for a, b in src.gaps]
+    return tuple((a, b) for a, b in spans if b - a > STREAM_ENDS_S)
+
+
 def sound_begins(src: SourceInfo) -> float:
     """Where a source's sound begins in lecture time: 0, or later where the lecture begins
     before the source does."""
@@ -343,10 +354,11 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
     late = sound_begins(src)
     begins = late if late > STREAM_ENDS_S else None
     head = ((0.0, late),) if begins is not None else ()
+    gaps = sound_gaps(src, lecture_s)
     patch = _dropout_patch(inputs, src, checks["audio.dropouts"], speech_dbfs=speech.speech_dbfs,
                            rate=rate, other=other, other_dbfs=None if other is None else
                            estimate_speech_noise(first.channel_power[other]).speech_dbfs,
-                           silent=head + tail)
+                           silent=head + gaps + tail)
     return AudioPlan(role=src.role, integrated_lufs=_finite(integrated),
                      true_peak_dbfs=loud.true_peak_dbfs, gain_db=gain, notch_hz=notch,
                      channel=channel, correlation=correlation, dc_offset=dc,
@@ -357,6 +369,7 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
                      snr_db=_finite(speech.snr_db), noise_reduction_db=reduction,
                      noise_spectrum=spectrum, intro_gain_db=intro, music_under_db=music,
                      reverberant=unsettled, sound_ends_s=ends, sound_begins_s=begins,
+                     sound_gaps_s=gaps,
                      **patch)
 
 
@@ -371,8 +384,8 @@ def _dropout_patch(inputs: LectureInputs, src: SourceInfo, dropouts: Check, *,
     camera whose own sound was matched in the sync (measured here); with the gain that
     brings its speech to the microphone's level (P.56 active levels). AudioPlan's patch
     fields; none when there is no such microphone. ``silent``: where the source has no sound
-    while the lecture runs (before it begins, after it ends), played from that microphone
-    too."""
+    while the lecture runs (before it begins, between two parts, after it ends), played from
+    that microphone too."""
     spans = tuple(sorted([*((e.start_s, e.end_s) for e in dropouts.events), *silent]))
     track = src.backup_stream if other is None else None
     backup = (src.model_copy(update={"audio_stream": track}) if track is not None else
@@ -576,8 +589,8 @@ def music_bed(inputs: LectureInputs, audio: AudioPlan, profile: Profile) -> list
 
 def patched(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
     """The programme microphone's dropouts, played from another microphone's sound."""
-    drops = [s for s in audio.patch_spans
-             if s[0] != audio.sound_ends_s and s[1] != audio.sound_begins_s]
+    drops = [s for s in audio.patch_spans if s[0] != audio.sound_ends_s
+             and s[1] != audio.sound_begins_s and s not in audio.sound_gaps_s]
     if audio.patch_role is None or not drops or audio.role is None:
         return []
     return [f"{inputs.label} {audio.role}: the sound drops out {len(drops)} "
@@ -720,6 +733,20 @@ def sound_late(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
             "Give the lecture a source whose sound covers its start, or a later start"]
 
 
+def sound_missing(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
+    """The programme source's sound is missing between two parts of its recording."""
+    if not audio.sound_gaps_s or audio.role is None:
+        return []
+    spans = ", ".join(f"{timecode(a)}–{timecode(b)}" for a, b in audio.sound_gaps_s)
+    said = (f"{inputs.label} {audio.role}: its sound is missing at {spans} of the lecture "
+            "(time passed between two parts of its recording)")
+    if audio.patch_role is not None and audio.sound_gaps_s[0] in audio.patch_spans:
+        return [f"{said}; there the sound is played from {_patch_source(audio)} "
+                f"({audio.patch_gain_db:+.1f} dB to match)"]
+    return [f"{said}: there the lecture is silent (no other microphone heard it). If a file "
+            f"is missing, add it to sources.{audio.role}"]
+
+
 def two_mics(inputs: LectureInputs, audio: AudioPlan) -> list[str]:
     """The programme source's two channels are two microphones: the cleaner is used."""
     if not audio.channel_snr_db or audio.channel is None or audio.role is None:
@@ -827,7 +854,8 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                 + too_noisy(inputs, audio, profile) + reverberant(inputs, audio)
                 + music_bed(inputs, audio, profile)
                 + two_mics(inputs, audio) + patched(inputs, audio)
-                + sound_late(inputs, audio) + sound_ends(inputs, audio))
+                + sound_late(inputs, audio) + sound_missing(inputs, audio)
+                + sound_ends(inputs, audio))
     for w in warnings:
         log.warning(w)
     comp = lecture_compositor(lecture, inputs, profile=profile, video=video)

@@ -225,6 +225,48 @@ def test_time_between_parts_is_kept_by_the_files_creation_times(tmp_path: Path) 
     assert "part 2 (a.mp4) was started before part 1 (b.mp4)" in note
 
 
+def test_time_passed_between_two_parts_is_bridged(tmp_path: Path) -> None:
+    """The teacher camera (the programme microphone) stopped for 4 s between its two files
+    (by their creation times); the slides capture ran on, its own microphone 6 dB quieter.
+    For those 4 s the slides fill the frame and the sound comes from the slides capture at
+    the programme's level; the render says so; the inset comes back after."""
+    from audio_signals import decoded_sound
+
+    from courseware.course import load_course
+    from encoder_profiles import load_profile
+    from tasks.probe import probe_lecture
+    from tasks.render import plan_audio, render_lecture
+
+    speech = _speech(14.0) + np.random.default_rng(4).normal(0.0, 10 ** (-60 / 20), 14 * FS)
+    clock = "2026-11-01T09:00:{:02d}.000000Z"
+    camera_file(tmp_path / "a.mp4", PART_1, speech[:6 * FS], created=clock.format(0))
+    camera_file(tmp_path / "b.mp4", PART_2, speech[10 * FS:], created=clock.format(10))
+    camera_file(tmp_path / "slides.mp4", (200, 200, 200), 0.5 * speech)
+    course = load_course(_course(tmp_path, ["a.mp4", "b.mp4"]))
+    profile = load_profile()
+    probed = probe_lecture(course, course.lectures[0])
+    slides = probed.sources["slides"].model_copy(update={"matched": True})    # as the sync
+    inputs = probed.model_copy(update={"sources": {**probed.sources, "slides": slides}})
+    audio = plan_audio(inputs, profile)
+    ((a, b),) = audio.sound_gaps_s
+    assert (a, b) == (pytest.approx(6.0, abs=0.05), pytest.approx(10.0, abs=0.05))
+    assert audio.role == "teacher" and audio.patch_role == "slides" and (a, b) in audio.patch_spans
+    out = render_lecture(course, inputs, audio=audio, profile=profile, out_dir=tmp_path / "out")
+    assert [set(c.regions) for c in out.cameras] == [{"slides", "teacher"}, {"slides"},
+                                                     {"slides", "teacher"}]
+    start = out.cameras[0].start_s
+    assert any("its sound is missing at 00:00:06" in w and "slides camera's own sound" in w
+               for w in out.warnings), out.warnings
+    sound = decoded_sound(out.path)[0, round(start * FS):]
+
+    def gain(lo: float, hi: float) -> float:
+        got, ref = sound[round(lo * FS): round(hi * FS)], speech[round(lo * FS): round(hi * FS)]
+        return float(10 * np.log10(np.mean(got * got) / np.mean(ref * ref)))
+
+    assert gain(6.3, 9.7) == pytest.approx(gain(0.5, 5.7), abs=1.5)
+    assert gain(10.3, 13.7) == pytest.approx(gain(0.5, 5.7), abs=1.5)
+
+
 def test_a_part_that_is_missing_or_from_another_recording_is_named(tmp_path: Path) -> None:
     """The error names the part, its place, and what differs from the first part."""
     from courseware.course import load_course
