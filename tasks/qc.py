@@ -53,8 +53,11 @@ from tasks.verify import verify_file
 
 log = logging.getLogger(__name__)
 
-#: frames handed to the video detectors per call (one host→GPU copy per batch)
+#: frames handed to the video detectors per call (one host→GPU copy per batch) …
 BATCH = 16
+#: … fewer where frames are larger than 1080p, so a batch holds at most this many pixels
+#: (4K: 4 frames; memory then does not grow with the picture size)
+BATCH_PIXELS = BATCH * 1920 * 1088
 #: batches (video) or blocks (audio) waiting for the detector thread: bounds memory
 QUEUE_BATCHES = 3
 #: audio handed to the audio detectors per call, in seconds
@@ -392,6 +395,7 @@ class _VideoPass:
         self.sync: AvSync | None = None
         self.xp = xp
         self.size: tuple[int, int] | None = None    # (width, height) of the first frame
+        self.batch = BATCH                           # frames per batch, by that size
         self.frames = 0
         self.first_t: float | None = None
         self.last_t = 0.0
@@ -404,6 +408,7 @@ class _VideoPass:
         if self.size is None:
             # 4:2:0 needs even sizes; an odd source loses its last row/column
             self.size = (frame.width - frame.width % 2, frame.height - frame.height % 2)
+            self.batch = max(1, min(BATCH, BATCH_PIXELS // max(1, self.size[0] * self.size[1])))
         if frame.format.name not in _AS_IS or (frame.width, frame.height) != self.size:
             # other pixel formats (4:2:2, 10-bit, RGB) and mid-stream size changes; a full-range
             # file stays in its codes (VideoQC measures it as the limited-range picture)
@@ -414,14 +419,14 @@ class _VideoPass:
         if self._buf is None:
             # a fresh buffer per batch: detectors may keep views of the frames they got.
             # Layout of split_yuv420p: (H·3/2, W) = Y (H×W), then U and V (H/2×W/2 each)
-            self._buf = np.empty((BATCH, height * 3 // 2, width), np.uint8)
+            self._buf = np.empty((self.batch, height * 3 // 2, width), np.uint8)
         _copy_planes(frame, self._buf[len(self._ts)].reshape(-1), width, height)
         self._ts.append(float(t))
         self.frames += 1
         if self.first_t is None:
             self.first_t = float(t)
         self.last_t = float(t)
-        if len(self._ts) == BATCH:
+        if len(self._ts) == self.batch:
             self.flush()
 
     def flush(self) -> None:

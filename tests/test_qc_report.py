@@ -115,6 +115,23 @@ def test_planted_black_and_peak_are_found(result: QcResult) -> None:
     assert _check(report, "video.snr").measured is not None         # noise was measurable
 
 
+def test_smaller_batches_give_the_same_report(defects: Path, result: QcResult,
+                                              profile: Profile,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frames larger than 1080p go to the detectors in smaller batches (a batch holds at
+    most BATCH_PIXELS: memory does not grow with the picture size). Every check's verdict,
+    value and events are the same whatever the batch: here 3 frames of 640×360 at a time
+    against 16."""
+    import tasks.qc
+
+    monkeypatch.setattr(tasks.qc, "BATCH_PIXELS", 3 * 640 * 360)
+    small = qc_file(defects, profile=profile, gpu=False, thumbnails=False)
+    assert small.frames == result.frames
+    for got, ref in zip(small.report.checks, result.report.checks, strict=True):
+        assert (got.id, got.status, got.measured, got.events) == (
+            ref.id, ref.status, ref.measured, ref.events), got.id
+
+
 def test_timelines_follow_the_clip(result: QcResult) -> None:
     lines = {tl.key: tl for tl in result.timelines}
     assert set(lines) == {"loudness", "snr", "motion"}
