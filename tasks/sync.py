@@ -199,8 +199,10 @@ def _recorder_drift(inputs: LectureInputs, ref: SourceInfo, offsets: dict[str, f
     span = min(ref.duration_s, cam.duration_s - start) - window_s
     if span < 2 * window_s:
         return None
-    # the start offset holds in the middle of what the first windows share (recorder time)
-    anchor = (max(0.0, -start) + min(window_s, window_s - start)) / 2.0
+    # the start offset holds in the middle of what the first windows share (recorder time);
+    # sources switched on minutes apart share none: it was measured on the later one's
+    lo, hi = max(0.0, -start), min(window_s, window_s - start)
+    anchor = (lo + hi) / 2.0 if hi > lo else lo + window_s / 2.0
     late = estimate_offset(_mono(ref, seconds=window_s, lecture=inputs.label,
                                  start_s=span),
                            _mono(cam, seconds=window_s, lecture=inputs.label,

@@ -343,3 +343,31 @@ def test_unrelated_sound_far_apart_is_not_matched(tmp_path) -> None:
     (note,) = inputs.notes               # said by the render and the plan (source_notes)
     assert "slides: its sound does not match the teacher's" in note
     assert "up to 30 min apart" in note and "sources.offsets.slides" in note
+
+
+def test_a_recorder_started_minutes_early_and_running_fast(tmp_path) -> None:
+    """A recorder switched on 7 min before the teacher camera, its clock 800 ppm fast: the
+    far search finds the start, the end of the lecture the drift; the recorder is read from
+    where its clock stood when the camera started (7 min × its rate), within 5 ms."""
+    from audio_signals import speech_like, write_wav
+    from scipy.signal import resample
+
+    from tasks.probe import LectureInputs, SourceInfo
+    from tasks.sync import sync_sources
+
+    world = speech_like(level_dbfs=-20.0, seconds=720.0, sample_rate=RATE, seed=21).samples[0]
+    world = world + np.random.default_rng(22).normal(0.0, 0.003, world.size)
+    fast = resample(world, round(world.size * (1 + FAST)))        # more samples per second
+    camera = np.convolve(0.4 * world[420 * RATE:], np.ones(5) / 5, mode="same")
+    write_wav(tmp_path / "mic.wav", np.clip(fast, -1, 1)[None], RATE)
+    write_wav(tmp_path / "teacher.wav", np.clip(camera, -1, 1)[None], RATE)
+    inputs = LectureInputs(number=1, label="1 《漂》", sources={
+        "teacher": SourceInfo(role="teacher", path=tmp_path / "teacher.wav",
+                              duration_s=camera.size / RATE, has_audio=True),
+        "audio": SourceInfo(role="audio", path=tmp_path / "mic.wav",
+                            duration_s=fast.size / RATE, has_audio=True)})
+    synced = sync_sources(inputs, window_s=60.0)
+    mic = synced.sources["audio"]
+    assert mic.clock == pytest.approx(1 + FAST, abs=30e-6)
+    assert mic.offset_s == pytest.approx(420.0 * (1 + FAST), abs=0.005)
+    assert synced.sources["teacher"].offset_s == 0.0
