@@ -10,6 +10,7 @@ resampled away where it is read (courseware.media.AudioFeed).
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 import av
@@ -28,12 +29,14 @@ from tasks.render import master_audio
 SYNC_RATE = 8000  # Hz: plenty for ±1 frame (40 ms) and light to correlate
 MIN_CONFIDENCE = 8.0
 #: a peak this clear is the match; one between MIN_CONFIDENCE and this must be found again
-#: in both halves of the sound the sources hold in common there (two windows that share no
-#: sound can peak at 8–13 by chance; speech that matches peaks in the hundreds) …
+#: in two of the quarters of the sound the sources hold in common there (two windows that
+#: share no sound can peak at 8–13 by chance; speech that matches peaks in the hundreds;
+#: a quarter may hold only the room's silence before the class) …
 CERTAIN_CONFIDENCE = 100.0
-#: … at the same offset within a frame, in each half of at least this much sound in common
+#: … at the same offset within a frame, each quarter at least this long
 CONFIRM_S = 0.04
 CONFIRM_MIN_S = 5.0
+CONFIRM_PIECES, CONFIRM_AGREE = 4, 2
 #: sources switched on up to this far apart are found (a camera started minutes late, a
 #: recorder minutes early): each one's first window is looked for in the other's first
 #: LATE_SEARCH_S, when the first windows do not match …
@@ -127,24 +130,25 @@ def sync_sources(inputs: LectureInputs, *, window_s: float = 120.0,
 def _confirmed(a: np.ndarray, b: np.ndarray, est: OffsetEstimate) -> bool:
     """``est`` (of ``estimate_offset(a, b)``) is the match: its peak is clear
     (``CERTAIN_CONFIDENCE``), or over ``MIN_CONFIDENCE`` and found again, within
-    ``CONFIRM_S``, in each half of the sound the two hold in common at that offset (a
-    peak by chance is not where both halves put it; a stretch in common too short to halve
-    confirms nothing)."""
+    ``CONFIRM_S``, in ``CONFIRM_AGREE`` of the ``CONFIRM_PIECES`` pieces of the sound the two
+    hold in common at that offset (a peak by chance is not where two pieces put it; a
+    stretch in common too short for two pieces confirms nothing)."""
     if est.confidence >= CERTAIN_CONFIDENCE:
         return True
     if est.confidence < MIN_CONFIDENCE:
         return False
     lag = round(est.lag_s * SYNC_RATE)              # a[k] holds the sound of b[k - lag]
     start, stop = max(0, lag), min(a.size, lag + b.size)
-    if stop - start < 2 * CONFIRM_MIN_S * SYNC_RATE:
+    pieces = min(CONFIRM_PIECES, int((stop - start) // (CONFIRM_MIN_S * SYNC_RATE)))
+    if pieces < CONFIRM_AGREE:
         return False
-    mid = (start + stop) // 2
-    for lo, hi in ((start, mid), (mid, stop)):
+    edges = np.linspace(start, stop, pieces + 1).astype(int)
+    agree = 0
+    for lo, hi in itertools.pairwise(edges):
         check = estimate_offset(a[lo:hi], b[lo - lag: hi - lag], rate=SYNC_RATE,
                                 max_lag_s=1.0)
-        if check.confidence < MIN_CONFIDENCE or abs(check.lag_s) > CONFIRM_S:
-            return False
-    return True
+        agree += check.confidence >= MIN_CONFIDENCE and abs(check.lag_s) <= CONFIRM_S
+    return agree >= CONFIRM_AGREE
 
 
 def _far_offset(ref: SourceInfo, src: SourceInfo, *, reference: np.ndarray,

@@ -57,6 +57,31 @@ def test_unrelated_audio_has_low_confidence() -> None:
     assert est.confidence < 8
 
 
+def test_a_weak_peak_must_be_found_again() -> None:
+    """A peak between MIN_CONFIDENCE and CERTAIN_CONFIDENCE is kept only where two pieces
+    of the sound the two share find it again: two microphones whose first minute is only
+    their own hiss (the room before the class) and whose second is the same speech agree;
+    a peak put at a wrong offset, or two unrelated recordings, do not."""
+    from dataclasses import replace
+
+    from tasks.sync import _confirmed
+
+    rng = np.random.default_rng(30)
+    speech = _speechish(61.3, seed=31)
+    a = np.r_[0.01 * rng.standard_normal(60 * RATE), speech[round(1.3 * RATE):]]
+    b = np.r_[0.01 * rng.standard_normal(60 * RATE), speech[: 60 * RATE]]
+    b = np.convolve(0.4 * b, np.ones(5) / 5, mode="same")
+    found = estimate_offset(a, b, rate=RATE, max_lag_s=30)
+    assert found.lag_s == pytest.approx(-1.3, abs=0.001)
+    weak = replace(found, confidence=50.0)          # as a quieter room might give
+    assert _confirmed(a, b, weak)
+    assert not _confirmed(a, b, replace(weak, lag_s=weak.lag_s + 7.0))
+    from audio_signals import speech_like
+
+    other = speech_like(level_dbfs=-20.0, seconds=120.0, sample_rate=RATE, seed=32).samples[0]
+    assert not _confirmed(other, b, replace(weak, lag_s=0.0))
+
+
 # ----------------------------------------------------------------------------- clock drift
 
 FS = 48000
