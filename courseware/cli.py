@@ -101,9 +101,10 @@ def plan(course_file: Path, numbers: tuple[int, ...], json_out: Path | None,
             size = f"{s.width}×{s.height}" if s.width else "sound only"
             rate = f" {s.fps:g} fps" if s.fps else ""
             files = s.files[0] + (f" + {len(s.files) - 1} part(s)" if len(s.files) > 1 else "")
+            sound = (" (programme sound)" if s.programme else " (sound matched)"
+                     if s.matched else "" if not s.sound else " (sound not matched)")
             click.echo(f"  {s.role:<8} {files}  {size}{rate}  offset {s.offset_s:+.3f} s"
-                       f"{' (matched)' if s.matched else ''}  "
-                       f"{timecode(s.begins_s)}–{timecode(s.ends_s)}")
+                       f"{sound}  {timecode(s.begins_s)}–{timecode(s.ends_s)}")
         click.echo("  layout   " + ", ".join(f"{timecode(at)} {name}" for at, name in p.layouts))
         for note in p.notes:
             click.echo(f"  note: {note}")

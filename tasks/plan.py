@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from courseware.course import Course, Lecture
 from encoder_profiles import Profile, load_layout
 from tasks.probe import begin_at, picture_ends, picture_starts, probe_lecture
-from tasks.render import layout_timeline, main_duration, source_notes
+from tasks.render import layout_timeline, main_duration, master_audio, source_notes
 from tasks.sync import sync_sources
 
 
@@ -29,8 +29,10 @@ class PlannedSource(BaseModel):
     offset_s: float
     #: seconds of the source per second of lecture (a recorder's clock against the cameras')
     clock: float
-    #: its sound matched the programme microphone's in the sync
+    #: its sound matched the programme microphone's in the sync …
     matched: bool
+    #: … which is this source's (the sync's reference, what the lecture plays)
+    programme: bool
     #: where its pictures (a recorder: its sound) begin and end, in lecture time (s)
     begins_s: float
     ends_s: float
@@ -68,13 +70,14 @@ def plan_lecture(course: Course, lecture: Lecture, profile: Profile) -> LectureP
             timeline.append((at, layout.name))
     begins, ends = picture_starts(inputs), picture_ends(inputs)
     named: dict[str, tuple[Path, ...]] = dict(lecture.sources.items())
+    master = master_audio(inputs)
     sources = []
     for role, src in inputs.sources.items():
         runs_to = (src.duration_s - src.offset_s) / src.clock
         sources.append(PlannedSource(
             role=role, files=[str(f) for f in named[role]], width=src.width, height=src.height,
             fps=src.fps, sound=src.has_audio, offset_s=src.offset_s, clock=src.clock,
-            matched=src.matched,
+            matched=src.matched, programme=master is not None and master.role == role,
             begins_s=begins.get(role, max(0.0, -src.offset_s / src.clock)),
             ends_s=ends.get(role, runs_to)))
     return LecturePlan(number=lecture.number, title=lecture.title, start_s=inputs.start_s,

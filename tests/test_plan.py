@@ -40,6 +40,9 @@ def test_the_sample_course_is_planned_as_its_truth_says(tmp_path: Path) -> None:
         assert offsets == {r: pytest.approx(o, abs=0.01) for r, o in lecture["offsets"].items()}
         assert plan["duration_s"] == pytest.approx(lecture["slides"]["duration_s"], abs=0.05)
         assert plan["layouts"][0][0] == 0.0
+        sound = {s["role"]: (s["programme"], s["matched"]) for s in plan["sources"]}
+        assert sound == {"teacher": (True, False), "slides": (False, True)}
+    assert "(programme sound)" in run.stdout and "(sound matched)" in run.stdout
     one = _cli("plan", str(course), "--lecture", "2", "--json", str(tmp_path / "two.json"))
     assert one.returncode == 0 and "第1讲" not in one.stdout
     bad = _cli("plan", str(course), "--lecture", "7")

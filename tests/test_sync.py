@@ -50,6 +50,19 @@ def test_a_short_window_is_found_far_into_a_long_one(late_s: float) -> None:
         -late_s, abs=1 / RATE)
 
 
+@pytest.mark.gpu
+def test_cupy_offset_parity() -> None:
+    """The same lag and peak on CuPy as on NumPy, a short window far into a long one."""
+    cupy = pytest.importorskip("cupy")
+    rng = np.random.default_rng(10)
+    a = rng.standard_normal(100 * RATE)
+    b = np.convolve(0.5 * a[70 * RATE: 90 * RATE], np.ones(3) / 3, mode="same")
+    cpu = estimate_offset(a, b, rate=RATE, max_lag_s=100.0)
+    gpu = estimate_offset(cupy.asarray(a), cupy.asarray(b), rate=RATE, max_lag_s=100.0)
+    assert gpu.lag_s == pytest.approx(cpu.lag_s, abs=1e-6)
+    assert gpu.confidence == pytest.approx(cpu.confidence, rel=1e-6)
+
+
 def test_unrelated_audio_has_low_confidence() -> None:
     a, b = _speechish(10, seed=3), _speechish(10, seed=4)
     rng = np.random.default_rng(5)
