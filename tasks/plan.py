@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict
 
 from courseware.course import Course, Lecture
 from encoder_profiles import Profile, load_layout
-from tasks.probe import begin_at, picture_ends, picture_starts, probe_lecture
-from tasks.render import layout_timeline, main_duration, master_audio, source_notes
+from tasks.probe import begin_at, picture_ends, probe_lecture, starts_at
+from tasks.render import layout_timeline, main_duration, master_audio, runs_to, source_notes
 from tasks.sync import sync_sources
 
 
@@ -68,18 +68,16 @@ def plan_lecture(course: Course, lecture: Lecture, profile: Profile) -> LectureP
             timeline = [(0.0, layout.name)]
         elif layout.name != timeline[-1][1]:
             timeline.append((at, layout.name))
-    begins, ends = picture_starts(inputs), picture_ends(inputs)
+    ends = picture_ends(inputs)
     named: dict[str, tuple[Path, ...]] = dict(lecture.sources.items())
     master = master_audio(inputs)
     sources = []
     for role, src in inputs.sources.items():
-        runs_to = (src.duration_s - src.offset_s) / src.clock
         sources.append(PlannedSource(
             role=role, files=[str(f) for f in named[role]], width=src.width, height=src.height,
             fps=src.fps, sound=src.has_audio, offset_s=src.offset_s, clock=src.clock,
             matched=src.matched, programme=master is not None and master.role == role,
-            begins_s=begins.get(role, max(0.0, -src.offset_s / src.clock)),
-            ends_s=ends.get(role, runs_to)))
+            begins_s=starts_at(src), ends_s=ends.get(role, runs_to(src))))
     return LecturePlan(number=lecture.number, title=lecture.title, start_s=inputs.start_s,
                        duration_s=main_duration(inputs), sources=sources, layouts=timeline,
                        notes=source_notes(inputs, profile))

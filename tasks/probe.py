@@ -386,11 +386,15 @@ def picture_ends(inputs: LectureInputs) -> dict[str, float]:
 START_SLACK_S = 0.05
 
 
+def starts_at(src: SourceInfo) -> float:
+    """Where a source begins, in lecture time: 0, or later for a source that starts after
+    the lecture does (a lecture begun before it: a negative ``start``)."""
+    return max(0.0, -src.offset_s / src.clock)
+
+
 def picture_starts(inputs: LectureInputs) -> dict[str, float]:
-    """Where each camera's pictures begin, in lecture time: 0, or later for a camera that
-    starts after the lecture does (a lecture begun before it: a negative ``start``)."""
-    return {r: max(0.0, -s.offset_s / s.clock)
-            for r, s in inputs.sources.items() if r != "audio"}
+    """Where each camera's pictures begin, in lecture time (``starts_at``)."""
+    return {r: starts_at(s) for r, s in inputs.sources.items() if r != "audio"}
 
 
 def begin_at(inputs: LectureInputs, start_s: float) -> LectureInputs:

@@ -298,10 +298,10 @@ def _decode_pass(path: Path, *, profile: Profile, lecture: str | None, xp: Modul
         vs = container.streams.video[0] if container.streams.video else None
         aus = container.streams.audio[audio_stream] if container.streams.audio else None
         origin = origin_s(container)
-        video = (_VideoPass(vs, profile=profile, xp=xp, worker=worker, cameras=cameras,
-                            origin=origin) if vs is not None else None)
-        audio = (_AudioPass(aus, profile=profile, xp=xp, worker=worker, cameras=cameras,
-                            origin=origin) if aus is not None else None)
+        video = (_VideoPass(vs, profile=profile, xp=xp, worker=worker, cameras=cameras)
+                 if vs is not None else None)
+        audio = (_AudioPass(aus, profile=profile, xp=xp, worker=worker, cameras=cameras)
+                 if aus is not None else None)
         if video is not None and audio is not None:  # S3: one meter sees both
             sync = AvSync(sample_rate=audio.rate, av_sync_ms=profile.audio.av_sync_ms)
             video.sync = audio.sync = sync
@@ -324,10 +324,10 @@ def _decode_pass(path: Path, *, profile: Profile, lecture: str | None, xp: Modul
                         done[packet.stream.index] = t >= end
                         continue
                     if isinstance(frame, av.VideoFrame) and video is not None:
-                        video.add(frame)
+                        video.add(frame, t)
                         last = video.last_t
                     elif isinstance(frame, av.AudioFrame) and audio is not None:
-                        audio.add(frame)
+                        audio.add(frame, t)
                 if all(done.values()):
                     break
         except av.FFmpegError as exc:
@@ -357,9 +357,9 @@ def _seek_before(container: av.container.InputContainer, video: av.VideoStream |
     (a seek lands on any packet, and pictures decode from the next keyframe); at worst the
     file's start. Sound needs no keyframe: any seek will do."""
     for back in SEEK_BACK_S:
-        target = round((at - back + origin) * 1_000_000)
         if at - back <= 0:
             break
+        target = round((at - back + origin) * 1_000_000)
         container.seek(target, backward=True)
         if video is None:
             return
@@ -384,10 +384,9 @@ class _VideoPass:
 
     def __init__(self, stream: av.video.stream.VideoStream, *, profile: Profile,
                  xp: ModuleType, worker: OrderedWorker,
-                 cameras: Sequence[CameraSpan] | None = None, origin: float = 0.0) -> None:
+                 cameras: Sequence[CameraSpan] | None = None) -> None:
         rate = stream.average_rate or stream.guessed_rate
         self.worker = worker
-        self.origin = origin        #: the file's time zero, taken off every frame's time
         self.fps = float(rate) if rate else float(profile.delivery.fps)
         self.full_range = _full_range(stream)
         self.qc = VideoQC(fps=self.fps, profile=profile, batch=BATCH, cameras=cameras,
@@ -402,9 +401,10 @@ class _VideoPass:
         self._buf: np.ndarray | None = None
         self._ts: list[float] = []
 
-    def add(self, frame: av.VideoFrame) -> None:
-        t = (frame.time - self.origin if frame.time is not None
-             else self.last_t + 1.0 / self.fps)
+    def add(self, frame: av.VideoFrame, t: float | None) -> None:
+        """``t``: the frame's time from the file's start (None: the file gives none)."""
+        if t is None:
+            t = self.last_t + 1.0 / self.fps
         if self.size is None:
             # 4:2:0 needs even sizes; an odd source loses its last row/column
             self.size = (frame.width - frame.width % 2, frame.height - frame.height % 2)
@@ -482,9 +482,8 @@ class _AudioPass:
 
     def __init__(self, stream: av.audio.stream.AudioStream, *, profile: Profile,
                  xp: ModuleType, worker: OrderedWorker,
-                 cameras: Sequence[CameraSpan] | None = None, origin: float = 0.0) -> None:
+                 cameras: Sequence[CameraSpan] | None = None) -> None:
         self.worker = worker
-        self.origin = origin        #: the file's time zero, taken off every frame's time
         self.rate = int(stream.sample_rate or profile.delivery.audio_rate)
         # the lecture itself (not the intro and the cards) when the layout is known
         self.qc = AudioQC(sample_rate=self.rate, profile=profile,
@@ -509,9 +508,9 @@ class _AudioPass:
         """(start, end) of the sound: the first sample's time to the last one's end."""
         return (self._start, self._start + self.samples / self.rate)
 
-    def add(self, frame: av.AudioFrame | None) -> None:
+    def add(self, frame: av.AudioFrame | None, at: float | None = None) -> None:
+        """``at``: the frame's time from the file's start (None: the file gives none)."""
         if frame is not None:
-            at = None if frame.time is None else frame.time - self.origin
             if self._clock is None:
                 self._clock = SoundClock(origin=float(at or 0.0), rate=self.rate)
             self._clock.place(at)   # a gap: silence, as a player plays it

@@ -59,7 +59,14 @@ from qc_metrics.colour import CameraSpan
 from qc_metrics.frames import spoken_length, timecode
 from qc_metrics.loudness import FilterBank, LoudnessMeter
 from qc_metrics.temporal import STREAM_ENDS_S
-from tasks.probe import LectureInputs, SourceInfo, earliest_start, picture_ends, picture_starts
+from tasks.probe import (
+    LectureInputs,
+    SourceInfo,
+    earliest_start,
+    picture_ends,
+    picture_starts,
+    starts_at,
+)
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +171,7 @@ def master_audio(inputs: LectureInputs) -> SourceInfo | None:
 CAMERAS_APART_S = 60.0
 
 
-def _runs_to(src: SourceInfo) -> float:
+def runs_to(src: SourceInfo) -> float:
     """Where a source's file ends, in lecture time."""
     return (src.duration_s - src.offset_s) / src.clock
 
@@ -176,7 +183,7 @@ def sound_end(inputs: LectureInputs) -> float | None:
     master = master_audio(inputs)
     if master is None:
         return None
-    return max(_runs_to(s) for s in inputs.sources.values()
+    return max(runs_to(s) for s in inputs.sources.values()
                if s is master or (s.has_audio and s.matched))
 
 
@@ -209,15 +216,13 @@ def camera_absences(inputs: LectureInputs) -> dict[str, tuple[tuple[float, float
     """Where each camera has no pictures while the lecture runs (lecture time): before it
     starts (a lecture begun before it), between two parts of its recording that time passed
     between, after it stops early. Each span is left out of the layout."""
-    end, starts, stops = main_duration(inputs), picture_starts(inputs), camera_stops(inputs)
+    end, stops = main_duration(inputs), camera_stops(inputs)
     out: dict[str, tuple[tuple[float, float], ...]] = {}
     for role, src in inputs.sources.items():
         if role == "audio":
             continue
-        spans = [(0.0, starts[role])] + [
-            ((a - src.offset_s) / src.clock, (b - src.offset_s) / src.clock)
-            for a, b in src.gaps] + ([(stops[role], end)] if role in stops else [])
-        spans = [(max(a, 0.0), min(b, end)) for a, b in spans]
+        spans = [(0.0, min(starts_at(src), end)), *gaps_in_lecture(src, end)] + (
+            [(stops[role], end)] if role in stops else [])
         if kept := tuple((a, b) for a, b in spans if b - a > STREAM_ENDS_S):
             out[role] = kept
     return out
@@ -256,7 +261,7 @@ def _measure(inputs: LectureInputs, src: SourceInfo, profile: Profile, *,
     the source and is not measured, nor what comes before the source begins (a lecture
     begun before it)."""
     rate = profile.delivery.audio_rate
-    head_s = sound_begins(src)
+    head_s = starts_at(src)
     feed = AudioFeed(src.path, rate=rate, start_s=src.offset_s + src.clock * head_s,
                      lecture=inputs.label, clock=src.clock, channel=channel,
                      stream=src.audio_stream)
@@ -278,18 +283,12 @@ def _measure(inputs: LectureInputs, src: SourceInfo, profile: Profile, *,
     return meter, pauses, {c.id: c for c in meter.finish()}, ended
 
 
-def sound_gaps(src: SourceInfo, end: float) -> tuple[tuple[float, float], ...]:
+def gaps_in_lecture(src: SourceInfo, end: float) -> tuple[tuple[float, float], ...]:
     """Where, in a lecture of length ``end``, a source has nothing between two parts of its
-    recording (lecture time)."""
+    recording (lecture time): neither pictures nor sound."""
     spans = [(max(0.0, (a - src.offset_s) / src.clock), min(end, (b - src.offset_s) / src.clock))
              for a, b in src.gaps]
     return tuple((a, b) for a, b in spans if b - a > STREAM_ENDS_S)
-
-
-def sound_begins(src: SourceInfo) -> float:
-    """Where a source's sound begins in lecture time: 0, or later where the lecture begins
-    before the source does."""
-    return max(0.0, -src.offset_s / src.clock)
 
 
 def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
@@ -351,10 +350,10 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
     lecture_s = main_duration(inputs)
     ends = ends if ends is not None and lecture_s - ends > STREAM_ENDS_S else None
     tail = ((ends, lecture_s),) if ends is not None else ()
-    late = sound_begins(src)
+    late = starts_at(src)
     begins = late if late > STREAM_ENDS_S else None
     head = ((0.0, late),) if begins is not None else ()
-    gaps = sound_gaps(src, lecture_s)
+    gaps = gaps_in_lecture(src, lecture_s)
     patch = _dropout_patch(inputs, src, checks["audio.dropouts"], speech_dbfs=speech.speech_dbfs,
                            rate=rate, other=other, other_dbfs=None if other is None else
                            estimate_speech_noise(first.channel_power[other]).speech_dbfs,
@@ -686,9 +685,9 @@ def left_out(inputs: LectureInputs) -> list[str]:
     silent = end < max(picture_ends(inputs).values()) - STREAM_ENDS_S   # the sound ended
     out = []
     for role, s in inputs.sources.items():
-        if _runs_to(s) - end <= CAMERAS_APART_S:
+        if runs_to(s) - end <= CAMERAS_APART_S:
             continue
-        said = (f"{inputs.label} {role}: runs on {spoken_length(_runs_to(s) - end)} past the "
+        said = (f"{inputs.label} {role}: runs on {spoken_length(runs_to(s) - end)} past the "
                 f"lecture's end at {timecode(end)}, where ")
         if silent:
             said += ("the sound ends (no microphone that heard the lecture runs longer); "
