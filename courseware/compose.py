@@ -3,13 +3,16 @@
 Works on planar yuv420p: the canvas is one packed buffer whose Y, U and V views the
 sources are pasted into; each source is scaled once per frame by swscale to its slot (a held
 frame of a slower source is scaled once), then filtered at slot size by its chain
-(:mod:`courseware.video_chain`). Layouts may switch at given lecture times.
+(:mod:`courseware.video_chain`). Layouts may switch at given lecture times, and a source whose
+pictures are black for a while (:func:`black_runs`: a capture that lost its signal, a lens
+cap) is left out of the layout there, the other cameras shown in its place.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 
 import av
@@ -18,6 +21,7 @@ import numpy as np
 from courseware.media import rgb_to_frame
 from courseware.video_chain import clamp_legal
 from encoder_profiles import Layout
+from qc_metrics.temporal import PIC_TH, black_level, black_shares
 
 
 def _even(x: float) -> int:
@@ -96,13 +100,77 @@ PlaneFilter = Callable[[np.ndarray, np.ndarray, np.ndarray],
                        tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
+#: 8-bit pixel formats whose first plane is the luma, read as they are for the black test
+_LUMA_FIRST = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p",
+                         "nv12", "nv21", "gray"})
+
+
+def black_picture(frame: av.VideoFrame, luma_range: Sequence[int]) -> bool:
+    """FFmpeg blackdetect's test (as ``video.black`` applies it) on a source picture: its
+    luma point samples, against the black level of the range it is coded in. Pictures of
+    other formats (10-bit, RGB) are brought to limited-range yuv420p first, at a quarter of
+    their size."""
+    if frame.format.name in _LUMA_FIRST:
+        plane = frame.planes[0]
+        y = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
+        y = y[: plane.height, : plane.width]
+        level = black_level((0, 255) if _range(frame) == "JPEG" else luma_range)
+        step = 4
+    else:
+        y = _planes(scale_frame(frame, _even(frame.width / 4), _even(frame.height / 4)))[0]
+        level, step = black_level(luma_range), 1
+    return bool(black_shares(y[None], level, step=step)[0] >= PIC_TH)
+
+
+def black_runs(frames: Iterator[av.VideoFrame | None], *, min_frames: int,
+               luma_range: Sequence[int]
+               ) -> Generator[tuple[av.VideoFrame | None, bool], None, None]:
+    """A source's frames, each with whether it lies in a run of at least ``min_frames`` black
+    pictures (:func:`black_picture`; 0: never). Looks ahead only while the pictures are
+    black, holding at most ``min_frames`` of them, so the run is known from its first frame;
+    a held frame (a CFR repeat) is judged once. Closing it closes ``frames``."""
+    held: deque[av.VideoFrame | None] = deque()
+    confirmed = False
+    last: av.VideoFrame | None = None
+    dark = False
+    try:
+        for frame in frames:
+            if frame is not last:
+                last = frame
+                dark = min_frames > 0 and frame is not None and black_picture(frame, luma_range)
+            if not dark:
+                confirmed = False
+                while held:
+                    yield held.popleft(), False
+                yield frame, False
+            elif confirmed:
+                yield frame, True
+            else:
+                held.append(frame)
+                if len(held) >= min_frames:
+                    confirmed = True
+                    while held:
+                        yield held.popleft(), True
+        while held:                # a shorter run where the source ends
+            yield held.popleft(), False
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()
+
+
 @dataclass(frozen=True)
-class _Scene:
+class Scene:
     """One layout's slots and background, in force from lecture time ``at``."""
 
     at: float
     slots: tuple[Slot, ...]
     background: tuple[int, int, int]
+    layout: str = ""
+
+    @property
+    def sources(self) -> frozenset[str]:
+        return frozenset(sl.source for sl in self.slots)
 
 
 def _background(layout: Layout) -> tuple[int, int, int]:
@@ -118,17 +186,24 @@ class Compositor:
     and the lecture time they start at (A7: one film, the layout may change). ``chains``: per
     source a filter on the scaled planes (colour, denoise: :mod:`courseware.video_chain`).
     ``legal``: (luma_range, chroma_range) the finished canvas is clamped to (V4).
+    ``stand_in``: the layout that shows exactly the given sources (None: there is none), for
+    a source hidden while it is black (:meth:`compose`). ``timeline`` records the scenes
+    composed, each from the lecture time it was first shown.
     """
 
     def __init__(self, layout: Layout, *, width: int, height: int,
                  sizes: dict[str, tuple[int, int, float]],
                  switches: Sequence[tuple[float, Layout]] = (),
                  chains: Mapping[str, PlaneFilter] | None = None,
-                 legal: tuple[Sequence[int], Sequence[int]] | None = None) -> None:
+                 legal: tuple[Sequence[int], Sequence[int]] | None = None,
+                 stand_in: Callable[[frozenset[str]], Layout | None] | None = None) -> None:
         self.width, self.height = width, height
         self.sizes = sizes
         self.chains = dict(chains or {})
         self.legal = legal
+        self.stand_in = stand_in
+        self._stand_ins: dict[tuple[float, frozenset[str]], Scene] = {}
+        self.timeline: list[tuple[float, Scene]] = []
         scenes = [self._scene(0.0, layout)]
         for at, lay in sorted(switches, key=lambda s: s[0]):
             if at <= 0.0:
@@ -143,13 +218,13 @@ class Compositor:
         self._cache: dict[str, tuple[av.VideoFrame, tuple[int, int], av.VideoFrame,
                                      tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
 
-    def _scene(self, at: float, layout: Layout) -> _Scene:
+    def _scene(self, at: float, layout: Layout) -> Scene:
         regions = region_px(layout, self.width, self.height)
         slots = tuple(fit(regions[s], *self.sizes[s], source=s) for s in layout.sources
                       if s in self.sizes)
-        return _Scene(at, slots, _background(layout))
+        return Scene(at, slots, _background(layout), layout.name)
 
-    def scene_at(self, t: float) -> _Scene:
+    def scene_at(self, t: float) -> Scene:
         return self.scenes[max(0, bisect_right(self._starts, t + 1e-9) - 1)]
 
     def _canvas(self, bg: tuple[int, int, int]
@@ -162,10 +237,29 @@ class Compositor:
         y[:], u[:], v[:] = bg
         return buf, y, u, v
 
-    def compose(self, frames: dict[str, av.VideoFrame | None], t: float = 0.0) -> av.VideoFrame:
-        """The output frame at lecture time ``t`` (picks the layout in force then)."""
+    def compose(self, frames: dict[str, av.VideoFrame | None], t: float = 0.0,
+                hidden: Set[str] = frozenset()) -> av.VideoFrame:
+        """The output frame at lecture time ``t``, in the layout in force then; where it
+        shows a source of ``hidden`` (black pictures), in the layout of its other sources,
+        else of the other sources that have a frame (``stand_in``)."""
         scene = self.scene_at(t)
+        if hidden & scene.sources:
+            scene = self._without(scene, frozenset(hidden), frames)
+        if not self.timeline or self.timeline[-1][1] is not scene:
+            self.timeline.append((t, scene))
         return self._paint(scene.slots, frames, scene.background)
+
+    def _without(self, scene: Scene, hidden: frozenset[str],
+                 frames: Mapping[str, av.VideoFrame | None]) -> Scene:
+        shown = scene.sources - hidden or frozenset(
+            r for r, f in frames.items() if f is not None and r in self.sizes) - hidden
+        if not shown or self.stand_in is None:
+            return scene
+        key = (scene.at, shown)
+        if key not in self._stand_ins:
+            layout = self.stand_in(shown)
+            self._stand_ins[key] = scene if layout is None else self._scene(scene.at, layout)
+        return self._stand_ins[key]
 
     def full_frame(self, frame: av.VideoFrame, sar: float = 1.0) -> av.VideoFrame:
         """One source fitted to the whole frame (intro clips of any size)."""

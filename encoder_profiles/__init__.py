@@ -109,6 +109,9 @@ class Encode(_Model):
     denoise: Literal["auto", "off"] = "auto"
     denoise_weight: float = Field(default=0.25, gt=0, le=1)
     denoise_threshold_sigmas: float = Field(default=3.0, gt=0)
+    #: a camera's pictures black this long or longer (lost signal, lens cap) are left out of
+    #: the layout while another camera has pictures; 0: never
+    hide_black_s: float = Field(default=2.0, ge=0)
     # audio noise reduction (S2); defaults keep older profiles valid
     audio_denoise: Literal["auto", "off"] = "auto"
     audio_denoise_margin_db: float = Field(default=6.0, ge=0)

@@ -247,6 +247,26 @@ class FreezeDetector(VideoDetector):
                       self.min_duration_s, "s", message, events)]
 
 
+#: FFmpeg blackdetect's defaults: a pixel is black at or under black + PIX_TH·(white − black);
+#: a picture is black where at least PIC_TH of its pixels are
+PIX_TH = 0.10
+PIC_TH = 0.98
+
+
+def black_level(luma_range: Sequence[int], pix_th: float = PIX_TH) -> int:
+    """blackdetect's pixel_black_th_i: the highest luma code a black pixel has (truncated)."""
+    lo, hi = luma_range
+    return int(lo + pix_th * (hi - lo))
+
+
+def black_shares(y: Any, level: int, *, step: int = 4) -> Any:
+    """Per picture of a batch of luma planes (n, h, w), the share of its pixels at or under
+    ``level``, from point samples every ``step`` pixels (per-pixel meaning kept)."""
+    ys = y[:, ::step, ::step]
+    black = (ys <= level).reshape(ys.shape[0], -1)
+    return black.astype(array_namespace(ys).float32).mean(axis=1)
+
+
 class BlackDetector(VideoDetector):
     """``video.black`` (V1): black spans, FFmpeg blackdetect semantics (see module doc).
 
@@ -255,14 +275,12 @@ class BlackDetector(VideoDetector):
     authored capture (digital slides full screen), black inside the film is a warning too: a
     dark slide of the author's looks the same as a lost capture signal, and a person judges."""
 
-    def __init__(self, *, fps: float, profile: Profile, pix_th: float = 0.10,
-                 pic_th: float = 0.98, min_duration_s: float = 0.5, step: int = 4,
+    def __init__(self, *, fps: float, profile: Profile, pix_th: float = PIX_TH,
+                 pic_th: float = PIC_TH, min_duration_s: float = 0.5, step: int = 4,
                  spans: Sequence[CameraSpan] = ()) -> None:
         self.fps = float(fps)
         self.spans = sorted(spans, key=lambda c: c.start_s)
-        lo, hi = profile.video.luma_range
-        # blackdetect: pixel_black_th_i = black + pix_th·(white − black), truncated
-        self.black_level = int(lo + pix_th * (hi - lo))
+        self.black_level = black_level(profile.video.luma_range, pix_th)
         self.pic_th = pic_th
         self.min_duration_s = min_duration_s
         self.step = step
@@ -270,10 +288,7 @@ class BlackDetector(VideoDetector):
         self._black: list[bool] = []
 
     def process_batch(self, frames: YUVFrame, ts: Sequence[float]) -> None:
-        y = as_batch(frames).y
-        ys = y[:, :: self.step, :: self.step]
-        black = (ys <= self.black_level).reshape(ys.shape[0], -1)
-        share = black.astype(array_namespace(ys).float32).mean(axis=1)
+        share = black_shares(as_batch(frames).y, self.black_level, step=self.step)
         self._black.extend(bool(s >= self.pic_th) for s in to_host(share))
         self._times.extend(float(t) for t in ts)
 

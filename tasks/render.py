@@ -29,7 +29,7 @@ from courseware.audio_chain import (
     pause_spectrum,
 )
 from courseware.cards import credits_lines, render_card, title_card_lines
-from courseware.compose import Compositor
+from courseware.compose import Compositor, Scene, black_runs
 from courseware.course import Course, Lecture
 from courseware.errors import ProfileError
 from courseware.fonts import FontFace, find_face
@@ -789,12 +789,19 @@ def lecture_compositor(lecture: Lecture, inputs: LectureInputs, *, profile: Prof
             for r, s in videos.items()}
     chains = {r: SourceChain(plans[r], profile=profile) for r in videos if r in plans}
     base = load_layout(lecture.layout or enc.layout)
+
+    def showing(shown: frozenset[str]) -> Layout | None:
+        try:
+            return layout_without([r for r in videos if r not in shown], list(videos))
+        except ProfileError:
+            return None
+
     return Compositor(
         base, width=enc.width, height=enc.height,
         sizes={r: (s.width or 0, s.height or 0, sars[r]) for r, s in videos.items()},
         switches=layout_timeline(lecture, inputs, base),
         chains={r: c for r, c in chains.items() if c.active},
-        legal=(lim.luma_range, lim.chroma_range))
+        legal=(lim.luma_range, lim.chroma_range), stand_in=showing)
 
 
 def layout_timeline(lecture: Lecture, inputs: LectureInputs, base: Layout
@@ -920,22 +927,39 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                     floor_db=-audio.noise_reduction_db).read
             programme.cut_to(sound)
             # D6/D7: constant 25p; interlacing as the analysis found it, else detected here
-            readers = {r: cfr_frames(s.path, fps=fps, start_s=s.offset_s, lecture=inputs.label,
-                                     deinterlace=_deinterlace(plans.get(r)))
+            # V1: a camera black for hide_black_s (lost signal, lens cap) leaves the layout
+            readers = {r: black_runs(cfr_frames(s.path, fps=fps, start_s=s.offset_s,
+                                                lecture=inputs.label,
+                                                deinterlace=_deinterlace(plans.get(r))),
+                                     min_frames=round(enc.hide_black_s * fps),
+                                     luma_range=profile.video.luma_range)
                        for r, s in videos.items()}
             if inputs.subtitles is not None:  # D8: cues are in lecture time, from t = 0
                 start = writer.time_s
                 writer.add_cues(shift_and_clip(parse_srt(inputs.subtitles, lecture=inputs.label),
                                                offset_s=start, start_s=start,
                                                end_s=start + main_frames / fps))
-            cameras = camera_spans(comp, start_s=writer.time_s, end_s=main_frames / fps,
-                                   authored=tuple(r for r, p in plans.items() if p.authored))
+            film_start = writer.time_s
+            blacked: dict[str, list[list[int]]] = {}   # runs [i, j) of a shown camera black
             for i in range(main_frames):
-                current = {r: next(it, None) for r, it in readers.items()}
-                writer.write(comp.compose(current, i / fps), programme.read(spf))
+                got = {r: next(it, (None, False)) for r, it in readers.items()}
+                dark = {r for r, (_, black) in got.items() if black}
+                for r in dark & comp.scene_at(i / fps).sources:
+                    runs = blacked.setdefault(r, [])
+                    if runs and runs[-1][1] == i:
+                        runs[-1][1] = i + 1
+                    else:
+                        runs.append([i, i + 1])
+                writer.write(comp.compose({r: f for r, (f, _) in got.items()}, i / fps,
+                                          hidden=dark), programme.read(spf))
                 tick(writer.frames)
             for it in readers.values():
                 it.close()
+            cameras = camera_spans(comp.timeline, start_s=film_start, end_s=main_frames / fps,
+                                   authored=tuple(r for r, p in plans.items() if p.authored))
+            for note in blackouts(inputs, comp, blacked, fps=fps):
+                log.warning(note)
+                warnings.append(note)
             if credits is not None:  # A5: credits close the course
                 programme.cut_to(silence)
                 for frame in _card_frames(credits, enc.credits_s, fps):
@@ -948,14 +972,37 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                         video=video, warnings=tuple(warnings), cameras=cameras)
 
 
-def camera_spans(comp: Compositor, *, start_s: float, end_s: float,
+def blackouts(inputs: LectureInputs, comp: Compositor, blacked: dict[str, list[list[int]]],
+              *, fps: int) -> list[str]:
+    """Where a camera the layout shows had black pictures (``blacked``: runs [i, j) of its
+    frames) and what the film showed instead (the compositor's timeline)."""
+    out = []
+    for role, runs in blacked.items():
+        for i, j in runs:
+            a, b = i / fps, j / fps
+            shown = next(sc for at, sc in reversed(comp.timeline) if at <= a + 1e-9)
+            said = (f"{inputs.label} {role}: its pictures are black from {timecode(a)} to "
+                    f"{timecode(b)} of the lecture ({spoken_length(b - a)}: a capture that "
+                    "lost its signal, a lens cap, a dark slide?): ")
+            if role in shown.sources:
+                said += ("no other camera has pictures then, so the black is in the film "
+                         "(QC's video.black judges it)")
+            else:
+                said += (f"there the layout is {shown.layout} ({', '.join(sorted(shown.sources))}"
+                         f" only). If that part of the {role} matters, check the recording")
+            out.append(said)
+    return out
+
+
+def camera_spans(timeline: Sequence[tuple[float, Scene]], *, start_s: float, end_s: float,
                  authored: tuple[str, ...] = ()) -> tuple[CameraSpan, ...]:
-    """Where each camera is in the film while the lecture runs: one span per layout in force
-    (lecture time ``0…end_s`` starts at film time ``start_s``, after the intro and card).
-    ``authored``: sources whose colours are the author's (a digital slides capture)."""
-    starts = [min(sc.at, end_s) for sc in comp.scenes] + [end_s]
+    """Where each camera is in the film while the lecture runs: one span per scene the
+    compositor showed (``timeline``; lecture time ``0…end_s`` starts at film time
+    ``start_s``, after the intro and card). ``authored``: sources whose colours are the
+    author's (a digital slides capture)."""
+    starts = [min(at, end_s) for at, _ in timeline] + [end_s]
     spans = []
-    for sc, a, b in zip(comp.scenes, starts, starts[1:], strict=False):
+    for (_, sc), a, b in zip(timeline, starts, starts[1:], strict=False):
         if b > a:
             regions = {sl.source: (sl.x, sl.y, sl.w, sl.h) for sl in sc.slots}
             spans.append(CameraSpan(start_s + a, start_s + b, regions,

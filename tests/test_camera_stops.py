@@ -270,8 +270,9 @@ def test_the_course_file_starts_a_lecture(tmp_path: Path) -> None:
     """``start`` and ``end`` on the sources' timeline: a slides capture whose first 4 s are
     setting up (another colour) begins at 4.5 s and ends at 10 s: 5.5 s of lecture, the
     first picture after the setting up; a layout switch at 2 s (before the start) is the
-    layout the lecture begins in, one at 7 s comes 2.5 s in. A separate recorder whose
-    clock runs fast is read from its own time for 4.5 s of the cameras'."""
+    layout the lecture begins in, one at 7 s comes 2.5 s in (the film's first frame in it is
+    at 2.52 s, where the layout record has it). A separate recorder whose clock runs fast
+    is read from its own time for 4.5 s of the cameras'."""
     import av
     import yaml
     from course_files import one_lecture
@@ -304,7 +305,7 @@ def test_the_course_file_starts_a_lecture(tmp_path: Path) -> None:
                          out_dir=tmp_path / "out")
     first, second = out.cameras
     start = first.start_s
-    assert second.start_s - start == pytest.approx(2.5, abs=0.001)
+    assert second.start_s - start == pytest.approx(2.52, abs=0.001)   # its first frame
     assert second.end_s - start == pytest.approx(5.5, abs=0.05)
     assert first.regions["slides"] != second.regions["slides"] == (0, 0, 1280, 720)
     x, y, w, h = first.regions["slides"]
