@@ -128,7 +128,8 @@ def black_runs(frames: Iterator[av.VideoFrame | None], *, min_frames: int,
     """A source's frames, each with whether it lies in a run of at least ``min_frames`` black
     pictures (:func:`black_picture`; 0: never). Looks ahead only while the pictures are
     black, holding at most ``min_frames`` of them, so the run is known from its first frame;
-    a held frame (a CFR repeat) is judged once. Closing it closes ``frames``."""
+    a picture the same as the one before (a CFR repeat, a lost signal's steady black) is
+    judged and held once, whatever its size. Closing it closes ``frames``."""
     held: deque[av.VideoFrame | None] = deque()
     confirmed = False
     last: av.VideoFrame | None = None
@@ -146,7 +147,7 @@ def black_runs(frames: Iterator[av.VideoFrame | None], *, min_frames: int,
             elif confirmed:
                 yield frame, True
             else:
-                held.append(frame)
+                held.append(held[-1] if held and _same(held[-1], frame) else frame)
                 if len(held) >= min_frames:
                     confirmed = True
                     while held:
@@ -157,6 +158,18 @@ def black_runs(frames: Iterator[av.VideoFrame | None], *, min_frames: int,
         close = getattr(frames, "close", None)
         if close is not None:
             close()
+
+
+def _same(a: av.VideoFrame | None, b: av.VideoFrame | None) -> bool:
+    """Two decoded pictures with the same pixels."""
+    if a is b:
+        return True
+    if a is None or b is None or (a.format.name, a.width, a.height) != (
+            b.format.name, b.width, b.height):
+        return False
+    return all(np.array_equal(np.frombuffer(memoryview(pa), np.uint8),
+                              np.frombuffer(memoryview(pb), np.uint8))
+               for pa, pb in zip(a.planes, b.planes, strict=True))
 
 
 @dataclass(frozen=True)

@@ -59,12 +59,13 @@ def test_a_black_picture_by_ffmpeg_blackdetects_test() -> None:
 
 def test_black_runs_look_ahead_only_over_black_pictures(monkeypatch: pytest.MonkeyPatch
                                                         ) -> None:
-    """Flags for every frame in order, the same frames; a run of ``min_frames`` black
-    pictures is known from its first; a shorter one (also at the end) is not; held
-    repeats (the same frame object) are judged once; closing it closes its source."""
+    """Flags for every frame in order; a run of ``min_frames`` black pictures is known from
+    its first; a shorter one (also at the end) is not; the same frame object again (a CFR
+    repeat) is judged once, and a held black picture with the same pixels as the one before
+    it (a lost signal's steady black) is held as that one; closing it closes its source."""
     lit, dark = _yuv(120), _yuv(16)
-    dark_again = _yuv(16)
-    seq = [None, lit, dark, dark, lit, dark, dark, dark, dark_again, lit, dark, dark]
+    dark_again, grey = _yuv(16), _yuv(20)       # the same pixels as ``dark``; other ones
+    seq = [None, lit, dark, dark, lit, dark, dark_again, grey, dark, lit, dark, dark]
     judged: list[av.VideoFrame] = []
 
     def counting(frame: av.VideoFrame, luma_range: tuple[int, int]) -> bool:
@@ -73,11 +74,11 @@ def test_black_runs_look_ahead_only_over_black_pictures(monkeypatch: pytest.Monk
 
     monkeypatch.setattr("courseware.compose.black_picture", counting)
     out = list(black_runs(iter(seq), min_frames=3, luma_range=LIMITED))
-    assert [f for f, _ in out] == seq
+    assert [f for f, _ in out] == [*seq[:6], dark, *seq[7:]]
+    assert out[6][0] is dark and out[7][0] is grey
     assert [b for _, b in out] == [False, False, False, False, False,
                                    True, True, True, True, False, False, False]
-    # None is not judged; each run of repeats once: lit, dark, lit, dark, dark_again, lit, dark
-    assert len(judged) == 7
+    assert len(judged) == 9                      # not None, nor a repeated object
 
     assert not any(b for _, b in black_runs(iter([dark] * 10), min_frames=0,
                                             luma_range=LIMITED))
