@@ -43,11 +43,73 @@ def open_container(path: Path) -> av.container.InputContainer:
     return av.open(str(path))
 
 
-def open_media(path: Path, *, lecture: str | None = None) -> av.container.InputContainer:
+def open_media(path: Path, *, lecture: str | None = None, where: str | None = None
+               ) -> av.container.InputContainer:
+    """A source file opened for reading; a file that is not a recording (a slide deck, a
+    still picture, an archive, a saved web page, an empty file) is an error saying so.
+    ``where``: how errors name the file (else by its path and ``lecture``)."""
+    where = where or _where(path, lecture)
+    if path.suffix != PARTS_SUFFIX and (kind := not_a_recording(path)) is not None:
+        raise CorruptMediaError(f"{where}: {kind}")
     try:
         return open_container(path)
     except av.FFmpegError as exc:
-        raise unreadable(path, _where(path, lecture), exc) from exc
+        raise unreadable(path, where, exc) from exc
+
+
+_RECORD_IT = ("not a recording. Sources are the recordings made in class (B1): for the slides, "
+              "a capture of the screen or the projector's signal as the lecturer showed them, "
+              "which the film shows in step with the lecture; name that video file here")
+
+#: leading bytes of files people hand in instead of a recording, and what each is
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF", f"a PDF document, {_RECORD_IT}"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+     f"an Office document (PowerPoint, Word or Excel, 97–2003), {_RECORD_IT}"),
+    (b"\x89PNG", f"a still picture (PNG), {_RECORD_IT}"),
+    (b"\xff\xd8\xff", f"a still picture (JPEG), {_RECORD_IT}"),
+    (b"GIF8", f"a picture (GIF), {_RECORD_IT}"),
+    (b"BM", f"a still picture (BMP), {_RECORD_IT}"),
+    (b"Rar!", "a RAR archive: unpack it and name the recording inside it"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive: unpack it and name the recording inside it"),
+)
+
+
+def not_a_recording(path: Path) -> str | None:
+    """What a file is, with what to do, when it is plainly not a recording: a document, a
+    still picture, an archive, a web page (a download link saved as the page), an empty
+    file. None: it may be one (FFmpeg decides)."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(512)
+    except OSError:
+        return None
+    if size == 0:
+        return ("the file is empty (0 bytes): its copy or upload did not finish; copy or "
+                "upload it again")
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return f"a still picture (WebP), {_RECORD_IT}"
+    if head[:4] == b"PK\x03\x04":
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = z.namelist()
+        except (zipfile.BadZipFile, OSError):
+            names = []
+        for folder, what in (("ppt/", "a PowerPoint deck"), ("word/", "a Word document"),
+                             ("xl/", "an Excel workbook")):
+            if any(n.startswith(folder) for n in names):
+                return f"{what}, {_RECORD_IT}"
+        return "a ZIP archive: unpack it and name the recording inside it"
+    if head.lstrip()[:15].lower() in (b"<!doctype html>", ) or b"<html" in head[:200].lower():
+        return ("a web page (HTML), not a recording: a download link saved as the page (a "
+                "cloud drive's share page?); download the file itself")
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return what
+    return None
 
 
 def unreadable(path: Path, where: str, exc: Exception) -> CorruptMediaError:

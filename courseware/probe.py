@@ -20,7 +20,7 @@ import av
 
 from courseware.errors import CorruptMediaError, MissingSourceError
 from courseware.isobmff import top_boxes
-from courseware.media import open_container, unreadable
+from courseware.media import open_media
 
 SCAN_FRAMES = 8  # decoded frames that decide the scan type (D7)
 #: transfer characteristics (ITU-T H.273, AVColorTransferCharacteristic), FFmpeg's names
@@ -167,7 +167,7 @@ def probe_media(path: Path, *, window_s: float, lecture: str | None = None) -> M
             f"{where}: cannot be read ({exc.strerror}); check its permissions or copy it "
             "again") from exc
     scan = _first_frames(path, where)
-    container = _open(path, where)
+    container = open_media(path, where=where)
     with container:
         video = container.streams.video[0] if container.streams.video else None
         audio = container.streams.audio[0] if container.streams.audio else None
@@ -197,13 +197,6 @@ def probe_media(path: Path, *, window_s: float, lecture: str | None = None) -> M
             duration_s=float(duration), video=v, audio=a)
 
 
-def _open(path: Path, where: str) -> av.container.InputContainer:
-    try:
-        return open_container(path)
-    except av.FFmpegError as exc:
-        raise unreadable(path, where, exc) from exc
-
-
 @dataclass(frozen=True)
 class _FirstFrames:
     """What the first decoded frames tell: the scan type (D7), the display rotation (D5) and
@@ -221,7 +214,7 @@ class _FirstFrames:
 def _first_frames(path: Path, where: str) -> _FirstFrames:
     """The first decoded frames (D7: a frame coded as fields or MBAFF is flagged interlaced
     by the H.264 decoder)."""
-    container = _open(path, where)
+    container = open_media(path, where=where)
     with container:
         if not container.streams.video:
             return _FirstFrames()

@@ -100,7 +100,7 @@ def probe_source(role: str, path: Path, *, lecture: str, needs_video: bool,
         raise MissingSourceError(
             f"{path} (lecture {lecture}, {role}): file not found; check the path in the "
             "course file or upload the file")
-    with open_media(path, lecture=lecture) as container:
+    with open_media(path, lecture=f"{lecture}, {role}") as container:
         video = container.streams.video[0] if container.streams.video else None
         if needs_video and video is None:
             raise CorruptMediaError(
@@ -122,7 +122,8 @@ def probe_source(role: str, path: Path, *, lecture: str, needs_video: bool,
                     f"{path} (lecture {lecture}, {role}): video cannot be decoded ({cause}); "
                     "re-export or re-upload the file")
         if duration <= 0:
-            raise CorruptMediaError(f"{path} (lecture {lecture}, {role}): duration unknown or 0")
+            raise CorruptMediaError(f"{path} (lecture {lecture}, {role}): duration unknown or 0; "
+                                    "re-export or re-upload the file")
         rotation = round(first.rotation) if video is not None and first is not None else 0
         width = video.codec_context.width if video else None
         height = video.codec_context.height if video else None

@@ -275,10 +275,9 @@ def test_missing_file(tmp_path: Path, profile: Profile) -> None:
         verify_file(path, profile=profile, lecture="3")
 
 
-@pytest.mark.parametrize("content", [b"", b"not a video at all " * 500])
-def test_garbage_file(tmp_path: Path, profile: Profile, content: bytes) -> None:
+def test_garbage_file(tmp_path: Path, profile: Profile) -> None:
     path = tmp_path / "broken.mp4"
-    path.write_bytes(content)
+    path.write_bytes(b"not a video at all " * 500)   # an empty file: below
     with pytest.raises(CorruptMediaError, match=r"broken\.mp4.*re-export"):
         verify_file(path, profile=profile)
 
@@ -314,6 +313,61 @@ def test_a_recording_that_was_never_closed(tmp_path: Path, profile: Profile,
         read(cut)
     with pytest.raises(CorruptMediaError, match=r"C0002\.MP4 .*cannot be read as media"):
         read(head)
+
+
+def _handed_in(tmp_path: Path, kind: str) -> Path:
+    """A file a base hands in where a recording belongs, named as if it were one."""
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    path = tmp_path / f"{kind}.mp4"
+    picture = Image.fromarray(np.full((72, 128, 3), 200, np.uint8))
+    if kind in ("png", "jpeg"):
+        buf = io.BytesIO()
+        picture.save(buf, format=kind.upper())
+        path.write_bytes(buf.getvalue())
+    elif kind == "pdf":
+        picture.save(path, format="PDF")
+    elif kind in ("pptx", "zip"):
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("[Content_Types].xml", "<Types/>")
+            z.writestr("ppt/presentation.xml" if kind == "pptx" else "lecture/slides.mp4",
+                       "x")
+    elif kind == "ppt":
+        path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4088))
+    elif kind == "html":
+        path.write_text("<!DOCTYPE html>\n<html><head><title>百度网盘 请输入提取码</title>",
+                        "utf-8")
+    else:
+        path.write_bytes(b"")
+    return path
+
+
+@pytest.mark.parametrize(("kind", "said"), [
+    ("pdf", "a PDF document, not a recording.*capture of the screen"),
+    ("pptx", "a PowerPoint deck, not a recording"),
+    ("ppt", "an Office document .*not a recording"),
+    ("png", r"a still picture \(PNG\), not a recording"),
+    ("jpeg", r"a still picture \(JPEG\), not a recording"),
+    ("zip", "a ZIP archive: unpack it"),
+    ("html", "a web page.*download the file itself"),
+    ("empty", r"the file is empty \(0 bytes\).*did not finish"),
+])
+def test_a_file_that_is_not_a_recording_is_named_as_what_it_is(
+        tmp_path: Path, profile: Profile, kind: str, said: str) -> None:
+    """A slide deck, a still picture, an archive, a cloud drive's share page saved instead
+    of the download, an upload that never finished: each named by what it is (from its
+    bytes, whatever its name), with what to do, wherever a source is read. FFmpeg opens a
+    picture as a one-frame video and says of the rest only "invalid data"."""
+    from tasks.probe import probe_source
+
+    path = _handed_in(tmp_path, kind)
+    with pytest.raises(CorruptMediaError, match=rf"{kind}\.mp4 \(lecture 3, slides\): {said}"):
+        probe_source("slides", path, lecture="3", needs_video=True)
+    with pytest.raises(CorruptMediaError, match=rf"{kind}\.mp4 \(lecture 3\): {said}"):
+        verify_file(path, profile=profile, lecture="3")
 
 
 def test_file_without_audio_or_video(tmp_path: Path, profile: Profile) -> None:
