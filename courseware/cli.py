@@ -78,13 +78,15 @@ def plan(course_file: Path, numbers: tuple[int, ...], json_out: Path | None,
     """What each lecture will be, before rendering: its sources in step, where it begins
     and ends, the layout over time, and what the render will say (a camera that starts or
     stops apart from the others, what is left out, and the course-file setting to change
-    it). Reads only the sources' sound."""
+    it); for the whole course, the lecture count, lengths and hours (A1/A2) as the course
+    report will judge them. Reads only the sources' sound."""
     import json
+    from dataclasses import asdict
 
     from courseware.course import load_course
     from encoder_profiles import load_profile
     from qc_metrics.frames import timecode
-    from tasks.plan import plan_lecture
+    from tasks.plan import course_length_checks, plan_lecture
 
     course = load_course(course_file)
     known = [lec.number for lec in course.lectures]
@@ -96,7 +98,8 @@ def plan(course_file: Path, numbers: tuple[int, ...], json_out: Path | None,
              if not numbers or lec.number in numbers]
     for p in plans:
         begins = "" if p.start_s == 0 else f", from {p.start_s:+.1f} s on the sources' timeline"
-        click.echo(f"第{p.number}讲 《{p.title}》: {timecode(p.duration_s)}{begins}")
+        click.echo(f"第{p.number}讲 《{p.title}》: {timecode(p.duration_s)}{begins} "
+                   f"(the film {timecode(p.film_s)}, its cards and intro included)")
         for s in p.sources:
             size = f"{s.width}×{s.height}" if s.width else "sound only"
             rate = f" {s.fps:g} fps" if s.fps else ""
@@ -108,9 +111,15 @@ def plan(course_file: Path, numbers: tuple[int, ...], json_out: Path | None,
         click.echo("  layout   " + ", ".join(f"{timecode(at)} {name}" for at, name in p.layouts))
         for note in p.notes:
             click.echo(f"  note: {note}")
+    checks = course_length_checks(course, plans, prof)
+    if checks:
+        click.echo("course (A1/A2, as the course report will judge the published lectures):")
+        for c in checks:
+            click.echo(f"  {c.status.upper():<4} {c.id} ({c.clause}): {c.message}")
     if json_out is not None:
-        json_out.write_text(json.dumps([p.model_dump() for p in plans], ensure_ascii=False,
-                                       indent=2), "utf-8")
+        json_out.write_text(json.dumps({"lectures": [p.model_dump() for p in plans],
+                                        "course_checks": [asdict(c) for c in checks]},
+                                       ensure_ascii=False, indent=2), "utf-8")
 
 
 @cli.command()

@@ -458,7 +458,7 @@ def check_lecture_count(*, kind: Kind, hours: int, count: int, structure: Struct
             want = f"{lo}" if lo == hi else f"{lo}–{hi}"
             problems.append(
                 f"{count} lectures for {hours} hours; at about {s.lecture_minutes:g} min "
-                f"(±{s.lecture_tolerance:.0%}) a lecture that is {want} (A2): "
+                f"(±{s.lecture_tolerance:.0%}) a lecture, that is {want} lectures (A2): "
                 "split or merge lectures")
     threshold = f"{lo}" if lo == hi else f"{lo}–{hi}"
     status: Status = "fail" if problems else "pass"
@@ -528,6 +528,19 @@ def check_total_hours(*, kind: Kind, hours: int, total_s: float, structure: Stru
                    + ("record more" if measured < lo else "shorten or re-plan the course"))
     return Check("course.total_hours", clause, "pass" if ok else "fail", round(measured, 3),
                  f"{lo:g}–{hi:g}", "h", message)
+
+
+def length_checks(course: Course, lectures: Sequence[LectureMeasure], profile: Profile
+                  ) -> tuple[Check, Check, Check]:
+    """A1/A2 from the lectures' lengths: how many lectures, each one's length, the hours."""
+    info, s = course.info, profile.structure
+    return (
+        check_lecture_count(kind=info.kind, hours=info.hours, count=len(course.lectures),
+                            structure=s),
+        check_lecture_duration(lectures, kind=info.kind, structure=s),
+        check_total_hours(kind=info.kind, hours=info.hours,
+                          total_s=sum(m.duration_s or 0.0 for m in lectures), structure=s,
+                          missing=sum(m.duration_s is None for m in lectures)))
 
 
 def check_uniform_resolution(lectures: Sequence[LectureMeasure],
@@ -1013,11 +1026,7 @@ def check_course(course: Course, *, store: str | Store, profile: Profile,
     info, s = course.info, profile.structure
     total = sum(m.duration_s or 0.0 for m in measures)
     checks = (
-        check_lecture_count(kind=info.kind, hours=info.hours, count=len(course.lectures),
-                            structure=s),
-        check_lecture_duration(measures, kind=info.kind, structure=s),
-        check_total_hours(kind=info.kind, hours=info.hours, total_s=total, structure=s,
-                          missing=sum(m.duration_s is None for m in measures)),
+        *length_checks(course, measures, profile),
         check_uniform_resolution(measures, preview),
         check_loudness(measures),
         check_title_card(course, measures, structure=s),

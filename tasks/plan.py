@@ -9,9 +9,18 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from courseware.course import Course, Lecture
+from courseware.report import Check
 from encoder_profiles import Profile, load_layout
+from tasks.course_qc import LectureMeasure, length_checks
 from tasks.probe import begin_at, picture_ends, probe_lecture, starts_at
-from tasks.render import layout_timeline, main_duration, master_audio, runs_to, source_notes
+from tasks.render import (
+    film_duration,
+    layout_timeline,
+    main_duration,
+    master_audio,
+    runs_to,
+    source_notes,
+)
 from tasks.sync import sync_sources
 
 
@@ -47,6 +56,9 @@ class LecturePlan(BaseModel):
     start_s: float
     #: … and how long it runs (s), between the title card and the credits
     duration_s: float
+    #: what the learner sits through (s): lecture 1's intro, the card, the lecture, the
+    #: last lecture's credits (A1/A2 judge this)
+    film_s: float
     sources: list[PlannedSource]
     #: (lecture time, layout name): the layout from there on, the first at 0
     layouts: list[tuple[float, str]]
@@ -78,6 +90,18 @@ def plan_lecture(course: Course, lecture: Lecture, profile: Profile) -> LectureP
             fps=src.fps, sound=src.has_audio, offset_s=src.offset_s, clock=src.clock,
             matched=src.matched, programme=master is not None and master.role == role,
             begins_s=starts_at(src), ends_s=ends.get(role, runs_to(src))))
+    last = lecture.number == max(lec.number for lec in course.lectures)
     return LecturePlan(number=lecture.number, title=lecture.title, start_s=inputs.start_s,
-                       duration_s=main_duration(inputs), sources=sources, layouts=timeline,
-                       notes=source_notes(inputs, profile))
+                       duration_s=main_duration(inputs),
+                       film_s=film_duration(inputs, profile, last=last), sources=sources,
+                       layouts=timeline, notes=source_notes(inputs, profile))
+
+
+def course_length_checks(course: Course, plans: list[LecturePlan], profile: Profile
+                         ) -> tuple[Check, ...]:
+    """A1/A2 on the planned lectures' films, as the course report will judge the published
+    ones (every lecture planned; else none)."""
+    if sorted(p.number for p in plans) != sorted(lec.number for lec in course.lectures):
+        return ()
+    return length_checks(course, [LectureMeasure(number=p.number, title=p.title, key="",
+                                                 duration_s=p.film_s) for p in plans], profile)

@@ -198,6 +198,15 @@ def sources_end(inputs: LectureInputs) -> float:
     return max(0.0, end if end - first > CAMERAS_APART_S else first)
 
 
+def film_duration(inputs: LectureInputs, profile: Profile, *, last: bool) -> float:
+    """What the learner sits through (A1/A2): lecture 1's intro, the title card, the
+    lecture, the last lecture's credits (s, on whole frames)."""
+    enc, fps = profile.encode, profile.delivery.fps
+    extra = (enc.title_card_s + (enc.credits_s if last else 0.0)
+             + (inputs.intro.duration_s if inputs.intro is not None else 0.0))
+    return (math.floor(main_duration(inputs) * fps) + round(extra * fps)) / fps
+
+
 def main_duration(inputs: LectureInputs) -> float:
     """The lecture's length: where the sources end it (``sources_end``), or earlier where
     the course file says it ends."""
@@ -875,9 +884,7 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
         return np.zeros((2, n), np.float32)
 
     main_frames = math.floor(main_duration(inputs) * fps)
-    expected = main_frames + round(
-        (enc.title_card_s + (enc.credits_s if last else 0.0)
-         + (inputs.intro.duration_s if inputs.intro is not None else 0.0)) * fps)
+    expected = round(film_duration(inputs, profile, last=last) * fps)
 
     def tick(done: int) -> None:
         if progress is not None and done % fps == 0:

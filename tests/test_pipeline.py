@@ -77,6 +77,30 @@ def test_delivery_package(outcome: CourseOutcome) -> None:
     assert outcome.course in listing and "第1讲" in listing and "第2讲" in listing
 
 
+def test_the_plan_foretells_the_course_reports_lengths(raw: Path,
+                                                      outcome: CourseOutcome) -> None:
+    """``courseware plan``, before anything is rendered, gives each film's length (intro,
+    card, lecture, credits) as the published file has it, and the course report's A1/A2
+    length checks with its verdicts and values."""
+    from courseware.course import load_course
+    from tasks.plan import course_length_checks, plan_lecture
+
+    course = load_course(raw)
+    plans = [plan_lecture(course, lec, PROFILE) for lec in course.lectures]
+    for plan, lec in zip(plans, outcome.lectures, strict=True):
+        assert plan.film_s == pytest.approx(lec.duration_s, abs=1 / PROFILE.delivery.fps)
+    report = json.loads((_store(outcome) / outcome.course_report_key).read_text("utf-8"))
+    published = {c["id"]: (c["status"], c["measured"]) for c in report["checks"]}
+    planned = course_length_checks(course, plans, PROFILE)
+    assert [c.id for c in planned] == [
+        "course.lecture_count", "course.lecture_duration", "course.total_hours"]
+    for c in planned:
+        status, measured = published[c.id]
+        assert c.status == status
+        assert c.measured == pytest.approx(measured, abs=0.01), c
+    assert course_length_checks(course, plans[:1], PROFILE) == ()   # not every lecture
+
+
 def test_course_report_published(outcome: CourseOutcome) -> None:
     """The course report (course.*) after the package: the rendered structure passes (intro,
     title cards, credits, preview, bank, manifest, one size); the few-second sample lectures

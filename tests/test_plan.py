@@ -33,8 +33,14 @@ def test_the_sample_course_is_planned_as_its_truth_says(tmp_path: Path) -> None:
     run = _cli("plan", str(course), "--json", str(tmp_path / "plan.json"))
     assert run.returncode == 0, run.stderr
     assert "第1讲" in run.stdout and "第2讲" in run.stdout and "layout" in run.stdout
-    plans = json.loads((tmp_path / "plan.json").read_text("utf-8"))
+    planned = json.loads((tmp_path / "plan.json").read_text("utf-8"))
+    plans = planned["lectures"]
     assert [p["number"] for p in plans] == [1, 2]
+    # the few-second sample fails A2's lengths (as its course report does), said before
+    assert [(c["id"], c["status"]) for c in planned["course_checks"]] == [
+        ("course.lecture_count", "fail"), ("course.lecture_duration", "fail"),
+        ("course.total_hours", "fail")]
+    assert "FAIL course.lecture_duration (A2)" in run.stdout
     for plan, lecture in zip(plans, truth["lectures"], strict=True):
         offsets = {s["role"]: s["offset_s"] for s in plan["sources"]}
         assert offsets == {r: pytest.approx(o, abs=0.01) for r, o in lecture["offsets"].items()}
@@ -44,7 +50,8 @@ def test_the_sample_course_is_planned_as_its_truth_says(tmp_path: Path) -> None:
         assert sound == {"teacher": (True, False), "slides": (False, True)}
     assert "(programme sound)" in run.stdout and "(sound matched)" in run.stdout
     one = _cli("plan", str(course), "--lecture", "2", "--json", str(tmp_path / "two.json"))
-    assert one.returncode == 0 and "第1讲" not in one.stdout
+    assert one.returncode == 0 and "第1讲" not in one.stdout and "course (A1" not in one.stdout
+    assert json.loads((tmp_path / "two.json").read_text("utf-8"))["course_checks"] == []
     bad = _cli("plan", str(course), "--lecture", "7")
     assert bad.returncode == 2 and "no lecture 7" in bad.stderr
 
@@ -68,7 +75,7 @@ def test_a_camera_switched_on_late_is_found_and_the_start_that_keeps_the_head_gi
                        layout="pip", name="迟开机")
     run = _cli("plan", str(path), "--json", str(tmp_path / "plan.json"))
     assert run.returncode == 0, run.stderr
-    (plan,) = json.loads((tmp_path / "plan.json").read_text("utf-8"))
+    (plan,) = json.loads((tmp_path / "plan.json").read_text("utf-8"))["lectures"]
     offsets = {s["role"]: s["offset_s"] for s in plan["sources"]}
     assert offsets == {"slides": pytest.approx(70.0, abs=0.03), "teacher": 0.0}
     assert plan["duration_s"] == pytest.approx(20.0, abs=0.05)
@@ -80,7 +87,7 @@ def test_a_camera_switched_on_late_is_found_and_the_start_that_keeps_the_head_gi
     path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
     run = _cli("plan", str(path), "--json", str(tmp_path / "begun.json"))
     assert run.returncode == 0, run.stderr
-    (plan,) = json.loads((tmp_path / "begun.json").read_text("utf-8"))
+    (plan,) = json.loads((tmp_path / "begun.json").read_text("utf-8"))["lectures"]
     assert plan["duration_s"] == pytest.approx(90.0, abs=0.05)
     assert plan["layouts"] == [[0.0, "slides_only"], [pytest.approx(70.0, abs=0.05), "pip"]]
     teacher = next(s for s in plan["sources"] if s["role"] == "teacher")
