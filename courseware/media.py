@@ -193,6 +193,39 @@ class SoundClock:
         return x
 
 
+#: where a seek lands after the time asked (a file without an index: MPEG-TS), seek this much
+#: earlier, then more, until the first frame decoded is at or before it
+SEEK_BACK_S = (0.0, 2.0, 10.0, 60.0)
+#: a reader that starts further into a file than this seeks there (to the keyframe before
+#: it) instead of decoding its way there: a lecture's start after the setting up, a second
+#: lecture in the same recording, a camera switched on minutes before the others
+SEEK_FROM_S = 5.0
+
+
+def seek_before(container: av.container.InputContainer,
+                stream: av.video.stream.VideoStream | av.audio.stream.AudioStream | None,
+                at: float, *, origin: float) -> None:
+    """Seek so that decoding ``stream`` gives its frames from ``at`` (from the file's start)
+    on: to the keyframe before it, by the file's index; in a file without one (MPEG-TS),
+    earlier and earlier (``SEEK_BACK_S``) until the first frame decoded comes at or before
+    ``at`` (a seek lands on any packet, and pictures decode from the next keyframe); at worst
+    the file's start. None: any seek will do (sound alone needs no keyframe)."""
+    for back in SEEK_BACK_S:
+        if at - back <= 0:
+            break
+        target = round((at - back + origin) * 1_000_000)
+        container.seek(target, backward=True)
+        if stream is None:
+            return
+        first = next((t - origin for packet in container.demux(stream)
+                      for f in packet.decode() if (t := getattr(f, "time", None)) is not None),
+                     None)
+        if first is not None and first <= at + 1e-6:
+            container.seek(target, backward=True)
+            return
+    container.seek(round(origin * 1_000_000), backward=True)
+
+
 def timed_audio(container: av.container.InputContainer, stream: av.audio.stream.AudioStream,
                 resampler: av.AudioResampler, rate: int, *,
                 start_s: float = 0.0) -> Iterator[np.ndarray]:
@@ -200,9 +233,8 @@ def timed_audio(container: av.container.InputContainer, stream: av.audio.stream.
     from ``start_s`` after the file's origin (:class:`SoundClock`; a later start seeks
     there first). Raises av.FFmpegError on damaged audio."""
     origin = origin_s(container) + start_s
-    if start_s > 0 and stream.time_base:
-        container.seek(int(max(origin - 1.0, 0.0) / stream.time_base), stream=stream,
-                       backward=True)
+    if start_s > 0:      # a second before, for the decoder's overlap with the frame before
+        seek_before(container, stream, start_s - 1.0, origin=origin_s(container))
     clock = SoundClock(origin=origin, rate=rate)
     for frame in itertools.chain(_padding_cut(container.decode(stream)), [None]):
         if frame is not None:
@@ -376,6 +408,8 @@ def cfr_frames(path: Path, *, fps: int, start_s: float = 0.0, lecture: str | Non
         held_t = float("-inf")
         origin = origin_s(container)     # pictures placed as the sound is (AudioFeed)
         frame_dur = 1.0 / float(stream.average_rate or fps)
+        if start_s > SEEK_FROM_S:
+            seek_before(container, stream, start_s, origin=origin)
         try:
             for frame in _upright(stream, _progressive(container, stream, deinterlace)):
                 if frame.pts is None or frame.time is None:
@@ -420,7 +454,10 @@ class AudioFeed:
         self.invert = invert
         self.offset = np.asarray(offset, np.float32)[:, None] if offset else None
         self._buf = np.zeros((2, 0), np.float32)
-        self._skip = round(start_s * rate)  # > 0: drop leading samples; < 0: pad silence
+        #: where in the file reading starts (far in: a seek there) …
+        self._seek_s = start_s if start_s > SEEK_FROM_S else 0.0
+        #: … then leading samples dropped (> 0) or silence before them (< 0)
+        self._skip = round((start_s - self._seek_s) * rate)
         self._it = self._blocks() if path is not None else iter(())
         self._respeed = Respeed(self._read, clock) if clock != 1.0 else None
         self.clock = clock
@@ -440,7 +477,7 @@ class AudioFeed:
             resampler = av.AudioResampler(format="fltp", layout="stereo", rate=self.rate)
             try:
                 for block in timed_audio(container, container.streams.audio[self.stream],
-                                         resampler, self.rate):
+                                         resampler, self.rate, start_s=self._seek_s):
                     yield self._fix(block)
             except av.FFmpegError as exc:
                 raise CorruptMediaError(
@@ -480,15 +517,19 @@ class AudioFeed:
 
     def _take(self, n: int) -> tuple[np.ndarray, int]:
         """The next n samples of the source (zeros after its end), and how many it gave."""
-        while self._buf.shape[1] < n + self._skip:
+        blocks = [self._buf]
+        held = self._buf.shape[1]
+        while held < n:
             block = next(self._it, None)
             if block is None:
                 break
-            self._buf = np.concatenate([self._buf, block.astype(np.float32)], axis=1)
-        if self._skip > 0:
-            drop = min(self._skip, self._buf.shape[1])
-            self._buf, self._skip = self._buf[:, drop:], self._skip - drop
-        out, self._buf = self._buf[:, :n], self._buf[:, n:]
+            if self._skip > 0:         # dropped as it comes: memory stays one read's worth
+                drop = min(self._skip, block.shape[1])
+                block, self._skip = block[:, drop:], self._skip - drop
+            blocks.append(block.astype(np.float32, copy=False))
+            held += block.shape[1]
+        buf = np.concatenate(blocks, axis=1) if len(blocks) > 1 else self._buf
+        out, self._buf = buf[:, :n], buf[:, n:]
         given = out.shape[1]
         if given < n:
             out = np.concatenate([out, np.zeros((2, n - given), np.float32)], axis=1)

@@ -34,7 +34,7 @@ from prefect.cache_policies import NO_CACHE
 
 from courseware.compose import JPEG_RANGE
 from courseware.errors import CorruptMediaError
-from courseware.media import SoundClock, open_media, origin_s
+from courseware.media import SoundClock, open_media, origin_s, seek_before
 from courseware.report import Check, Event, Report
 from courseware.tracks import best_track, listen
 from courseware.worker import OrderedWorker
@@ -313,7 +313,7 @@ def _decode_pass(path: Path, *, profile: Profile, lecture: str | None, xp: Modul
         done = {s.index: False for s in streams}
         try:
             if begin > 0:
-                _seek_before(container, vs, begin, origin=origin)
+                seek_before(container, vs, begin, origin=origin)
             # demux ends with an empty packet per stream, which flushes its decoder
             for packet in container.demux(streams):
                 for frame in packet.decode():
@@ -342,33 +342,6 @@ def _decode_pass(path: Path, *, profile: Profile, lecture: str | None, xp: Modul
         if audio is not None:
             audio.flush()
     return video, audio
-
-
-#: where a seek lands after the time asked (a file without an index: MPEG-TS), seek this much
-#: earlier, then more, until the first picture decoded is at or before it
-SEEK_BACK_S = (0.0, 2.0, 10.0, 60.0)
-
-
-def _seek_before(container: av.container.InputContainer, video: av.VideoStream | None,
-                 at: float, *, origin: float) -> None:
-    """Seek so that decoding gives the pictures from ``at`` (from the file's start) on: to
-    the keyframe before it, by the file's index; in a file without one (MPEG-TS), earlier
-    and earlier (``SEEK_BACK_S``) until the first picture decoded comes at or before ``at``
-    (a seek lands on any packet, and pictures decode from the next keyframe); at worst the
-    file's start. Sound needs no keyframe: any seek will do."""
-    for back in SEEK_BACK_S:
-        if at - back <= 0:
-            break
-        target = round((at - back + origin) * 1_000_000)
-        container.seek(target, backward=True)
-        if video is None:
-            return
-        first = next((f.time - origin for packet in container.demux(video)
-                      for f in packet.decode() if f.time is not None), None)
-        if first is not None and first <= at + 1e-6:
-            container.seek(target, backward=True)
-            return
-    container.seek(round(origin * 1_000_000), backward=True)
 
 
 def _ends_before(frame: av.VideoFrame | av.AudioFrame, t: float, begin: float) -> bool:
