@@ -14,6 +14,8 @@ from encoder_profiles import Profile, load_layout
 from tasks.course_qc import LectureMeasure, length_checks
 from tasks.probe import begin_at, picture_ends, probe_lecture, starts_at
 from tasks.render import (
+    cleaner_microphone,
+    cleaner_source,
     film_duration,
     layout_timeline,
     main_duration,
@@ -94,7 +96,9 @@ def plan_lecture(course: Course, lecture: Lecture, profile: Profile) -> LectureP
     return LecturePlan(number=lecture.number, title=lecture.title, start_s=inputs.start_s,
                        duration_s=main_duration(inputs),
                        film_s=film_duration(inputs, profile, last=last), sources=sources,
-                       layouts=timeline, notes=source_notes(inputs, profile))
+                       layouts=timeline,
+                       notes=source_notes(inputs, profile) + cleaner_microphone(
+                           inputs, cleaner_source(inputs, profile), profile))
 
 
 def course_length_checks(course: Course, plans: list[LecturePlan], profile: Profile

@@ -43,7 +43,7 @@ from courseware.media import (
 )
 from courseware.report import Check
 from courseware.subtitles import parse_srt, shift_and_clip
-from courseware.tracks import MICROPHONES_APART_DB
+from courseware.tracks import MICROPHONES_APART_DB, listen
 from courseware.video_chain import SourceChain, SourcePlan, VideoPlan
 from encoder_profiles import Layout, Profile, load_layout, load_layouts
 from qc_metrics.audio import (
@@ -73,6 +73,19 @@ log = logging.getLogger(__name__)
 
 #: a channel level standing for digital silence (−inf dBFS) in a plan
 SILENT_DBFS = -200.0
+
+
+class Cleaner(BaseModel):
+    """A source whose microphone heard the lecture (its sound matched the programme's in the
+    sync) with the speech further over the room's noise than the programme microphone's,
+    while that one needs noise reduction: S2 of each, as ``courseware.tracks.listen`` hears
+    them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: str
+    snr_db: float                     #: 999: digital silence in its pauses
+    programme_snr_db: float | None    #: None: no speech found over its noise
 
 
 class AudioPlan(BaseModel):
@@ -137,6 +150,8 @@ class AudioPlan(BaseModel):
     #: where in the lecture (s) the source has no sound between two parts of its recording
     #: (time passed between them; patched like the head and the tail)
     sound_gaps_s: tuple[tuple[float, float], ...] = ()
+    #: another source that heard the lecture through a cleaner microphone (cleaner_source)
+    cleaner: Cleaner | None = None
 
 
 class RenderResult(BaseModel):
@@ -377,8 +392,62 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
                      snr_db=_finite(speech.snr_db), noise_reduction_db=reduction,
                      noise_spectrum=spectrum, intro_gain_db=intro, music_under_db=music,
                      reverberant=unsettled, sound_ends_s=ends, sound_begins_s=begins,
-                     sound_gaps_s=gaps,
+                     sound_gaps_s=gaps, cleaner=cleaner_source(inputs, profile),
                      **patch)
+
+
+def cleaner_source(inputs: LectureInputs, profile: Profile) -> Cleaner | None:
+    """Where the programme microphone (``master_audio``) hears the speech less than S2's
+    minimum and the noise reducer's margin over the room's noise, or in a room whose pauses
+    never settle (a camera's microphone far from the lecturer): another source whose own
+    sound the sync matched to it and that is ``MICROPHONES_APART_DB`` or more cleaner (a
+    lavalier into the slides capture's computer). Each heard by ``tracks.listen`` (five
+    stretches over the file, its chosen track). None: none, or no need."""
+    src = master_audio(inputs)
+    others = [o for o in inputs.sources.values()
+              if src is not None and o is not src and o.has_audio and o.matched]
+    if src is None or not others:
+        return None
+    mine, settled = _heard(src, inputs.label)
+    if settled and mine >= profile.audio.snr_min_db + profile.encode.audio_denoise_margin_db:
+        return None
+    best: Cleaner | None = None
+    for other in others:
+        snr, _ = _heard(other, inputs.label)
+        if snr >= mine + MICROPHONES_APART_DB and (best is None or snr > best.snr_db):
+            best = Cleaner(role=other.role, snr_db=min(snr, 999.0),
+                           programme_snr_db=mine if math.isfinite(mine) else None)
+    return best
+
+
+def _heard(src: SourceInfo, lecture: str) -> tuple[float, bool]:
+    """S2 of the source's chosen track as ``tracks.listen`` hears it (−inf: no speech; a
+    lower bound where its pauses never settle), and whether they settle."""
+    tracks = listen(src.path, lecture=lecture)
+    track = tracks[src.audio_stream] if src.audio_stream < len(tracks) else None
+    if track is None or not track.speaks or math.isnan(track.snr_db):
+        return -math.inf, True
+    return track.snr_db, not track.unsettled
+
+
+def cleaner_microphone(inputs: LectureInputs, c: Cleaner | None, profile: Profile
+                       ) -> list[str]:
+    """A source with a cleaner microphone than the one the lecture plays (``master_audio``),
+    and how to play it instead."""
+    master = master_audio(inputs)
+    if c is None or master is None:
+        return []
+    kind = "recorder" if master.role == "audio" else "camera"
+    mine = (f"{c.programme_snr_db:.0f} dB" if c.programme_snr_db is not None
+            else "no speech found over its noise")
+    theirs = ("with digital silence in the pauses" if c.snr_db >= 999.0 else
+              f"{c.snr_db:.0f} dB over the room's noise")
+    parts = "s" if len(inputs.sources[c.role].parts) > 1 else ""
+    return [f"{inputs.label} {c.role}: its microphone hears the speech {theirs}, cleaner than "
+            f"the {master.role} {kind}'s that the lecture plays ({mine}; S2 wants "
+            f"{profile.audio.snr_min_db:g} dB). To play it instead, give sources.audio the "
+            f"same file{parts} as sources.{c.role}: the sync places it and keeps it in step "
+            "with the teacher camera"]
 
 
 def _dropout_patch(inputs: LectureInputs, src: SourceInfo, dropouts: Check, *,
@@ -869,6 +938,7 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                 + too_noisy(inputs, audio, profile) + reverberant(inputs, audio)
                 + music_bed(inputs, audio, profile)
                 + two_mics(inputs, audio) + patched(inputs, audio)
+                + cleaner_microphone(inputs, audio.cleaner, profile)
                 + sound_late(inputs, audio) + sound_missing(inputs, audio)
                 + sound_ends(inputs, audio))
     for w in warnings:

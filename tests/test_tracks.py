@@ -221,3 +221,60 @@ def test_a_dropout_is_played_from_the_other_track(tmp_path: Path) -> None:
                                            cameras=out.cameras).report.checks}
         assert checks["audio.dropouts"].status == ("pass" if audio is plan else "fail"), \
             checks["audio.dropouts"].message
+
+
+def test_a_cleaner_microphone_in_another_source_is_named_with_how_to_play_it(
+        tmp_path: Path) -> None:
+    """The teacher camera's own microphone, across the room, hears the speech about 30 dB
+    over its noise (S2 wants 48); the slides capture's computer recorded the lecturer's
+    lavalier, 60 dB over. The lecture plays the camera's (the teacher camera's sound is the
+    programme's) and says so, with the setting that plays the lavalier: with it, the
+    lavalier is the programme sound, in step, and nothing needs noise reduction. Where the
+    camera's microphone is the clean one, nothing is said."""
+    from video_signals import camera_file
+
+    from courseware.course import Course, Lecture
+    from tasks.plan import plan_lecture
+    from tasks.probe import probe_lecture
+    from tasks.render import cleaner_microphone, cleaner_source, plan_audio
+    from tasks.sync import sync_sources
+
+    seconds = 40.0
+    talk = a.speech_like(level_dbfs=-24.0, seconds=seconds, sample_rate=FS, seed=11).samples[0]
+    far = talk + a.pink_noise(rms_dbfs=-54.0, seconds=seconds, sample_rate=FS, seed=2)[0]
+    near = talk + a.pink_noise(rms_dbfs=-84.0, seconds=seconds, sample_rate=FS, seed=4)[0]
+    camera_file(tmp_path / "teacher.mp4", (200, 40, 40), far)
+    camera_file(tmp_path / "slides.mp4", (40, 60, 200), near[FS:])      # 1 s later
+    camera_file(tmp_path / "quiet.mp4", (200, 40, 40), near)
+    camera_file(tmp_path / "loud.mp4", (40, 60, 200), far[FS:])
+
+    def lecture(sources: dict[str, str]) -> tuple[Course, Lecture]:
+        course = load_course(one_lecture(tmp_path, sources, layout="pip", name="话筒"))
+        return course, course.lectures[0]
+
+    course, lec = lecture({"slides": "slides.mp4", "teacher": "teacher.mp4"})
+    inputs = sync_sources(probe_lecture(course, lec))
+    assert inputs.sources["slides"].matched
+    found = cleaner_source(inputs, PROFILE)
+    assert found is not None and found.role == "slides", found
+    assert found.programme_snr_db == pytest.approx(30.0, abs=4.0)
+    assert found.snr_db >= 50.0
+    (note,) = cleaner_microphone(inputs, found, PROFILE)
+    assert "give sources.audio the same file as sources.slides" in note, note
+    assert f"teacher camera's that the lecture plays ({found.programme_snr_db:.0f} dB" in note
+    assert note in plan_lecture(course, lec, PROFILE).notes
+
+    course, lec = lecture({"slides": "slides.mp4", "teacher": "teacher.mp4",
+                           "audio": "slides.mp4"})
+    plan = plan_lecture(course, lec, PROFILE)        
+    offsets = {s.role: s.offset_s for s in plan.sources}
+    assert offsets["audio"] == pytest.approx(offsets["slides"], abs=0.01)
+    assert [s.role for s in plan.sources if s.programme] == ["audio"]
+    assert not [n for n in plan.notes if "sources.audio" in n], plan.notes
+    inputs = sync_sources(probe_lecture(course, lec))
+    audio = plan_audio(inputs, PROFILE)
+    assert audio.role == "audio" and audio.noise_reduction_db == 0.0, audio
+
+    course, lec = lecture({"slides": "loud.mp4", "teacher": "quiet.mp4"})
+    assert cleaner_source(sync_sources(probe_lecture(course, lec)),
+                          PROFILE) is None
