@@ -414,7 +414,8 @@ def cleaner_source(inputs: LectureInputs, profile: Profile) -> Cleaner | None:
     best: Cleaner | None = None
     for other in others:
         snr, _ = _heard(other, inputs.label)
-        if snr >= mine + MICROPHONES_APART_DB and (best is None or snr > best.snr_db):
+        if (snr > -math.inf and snr >= mine + MICROPHONES_APART_DB
+                and (best is None or snr > best.snr_db)):
             best = Cleaner(role=other.role, snr_db=min(snr, 999.0),
                            programme_snr_db=mine if math.isfinite(mine) else None)
     return best

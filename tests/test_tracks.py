@@ -276,5 +276,11 @@ def test_a_cleaner_microphone_in_another_source_is_named_with_how_to_play_it(
     assert audio.role == "audio" and audio.noise_reduction_db == 0.0, audio
 
     course, lec = lecture({"slides": "loud.mp4", "teacher": "quiet.mp4"})
-    assert cleaner_source(sync_sources(probe_lecture(course, lec)),
-                          PROFILE) is None
+    assert cleaner_source(sync_sources(probe_lecture(course, lec)), PROFILE) is None
+    # no speech heard in either (a room before the class): nothing to prefer
+    hum = a.pink_noise(rms_dbfs=-40.0, seconds=seconds, sample_rate=FS, seed=6)[0]
+    camera_file(tmp_path / "room.mp4", (200, 40, 40), hum)
+    camera_file(tmp_path / "room-slides.mp4", (40, 60, 200), hum[FS:])
+    course, lec = lecture({"slides": "room-slides.mp4", "teacher": "room.mp4"})
+    inputs = sync_sources(probe_lecture(course, lec))
+    assert inputs.sources["slides"].matched and cleaner_source(inputs, PROFILE) is None
