@@ -1050,26 +1050,51 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                         video=video, warnings=tuple(warnings), cameras=cameras)
 
 
+#: a note lists this many stretches of a camera's black pictures, then counts the rest
+MAX_LISTED_SPANS = 5
+
+
 def blackouts(inputs: LectureInputs, comp: Compositor, blacked: dict[str, list[list[int]]],
               *, fps: int) -> list[str]:
     """Where a camera the layout shows had black pictures (``blacked``: runs [i, j) of its
-    frames) and what the film showed instead (the compositor's timeline)."""
+    frames) and what the film showed instead (the compositor's timeline): one note per
+    camera for the stretches another camera stood in, one for those none could (a cable
+    that keeps losing the signal is one note, not one per dropout)."""
     out = []
     for role, runs in blacked.items():
+        replaced: list[tuple[float, float]] = []
+        kept: list[tuple[float, float]] = []
+        shown_instead: set[str] = set()
         for i, j in runs:
             a, b = i / fps, j / fps
             shown = next(sc for at, sc in reversed(comp.timeline) if at <= a + 1e-9)
-            said = (f"{inputs.label} {role}: its pictures are black from {timecode(a)} to "
-                    f"{timecode(b)} of the lecture ({spoken_length(b - a)}: a capture that "
-                    "lost its signal, a lens cap, a dark slide?): ")
             if role in shown.sources:
-                said += ("no other camera has pictures then, so the black is in the film "
-                         "(QC's video.black judges it)")
+                kept.append((a, b))
             else:
-                said += (f"there the layout is {shown.layout} ({', '.join(sorted(shown.sources))}"
-                         f" only). If that part of the {role} matters, check the recording")
-            out.append(said)
+                replaced.append((a, b))
+                shown_instead.add(f"{shown.layout} ({', '.join(sorted(shown.sources))} only)")
+        head = f"{inputs.label} {role}: its pictures are black"
+        if replaced:
+            out.append(f"{head} {_stretches(replaced)} (a capture that lost its signal, a lens "
+                       f"cap, a dark slide?): there the layout is "
+                       f"{' / '.join(sorted(shown_instead))}. If that part of the {role} "
+                       "matters, check the recording")
+        if kept:
+            out.append(f"{head} {_stretches(kept)}, and no other camera has pictures then: "
+                       "the black is in the film (QC's video.black judges it)")
     return out
+
+
+def _stretches(spans: Sequence[tuple[float, float]]) -> str:
+    """"from A to B of the lecture, 3 s" or "4 times, 12 s in all: A–B, …, and 1 more"."""
+    if len(spans) == 1:
+        (a, b), = spans
+        return f"from {timecode(a)} to {timecode(b)} of the lecture, {spoken_length(b - a)}"
+    listed = ", ".join(f"{timecode(a)}–{timecode(b)}" for a, b in spans[:MAX_LISTED_SPANS])
+    more = (f", and {len(spans) - MAX_LISTED_SPANS} more" if len(spans) > MAX_LISTED_SPANS
+            else "")
+    total = sum(b - a for a, b in spans)
+    return f"{len(spans)} times, {spoken_length(total)} in all: {listed}{more}"
 
 
 def camera_spans(timeline: Sequence[tuple[float, Scene]], *, start_s: float, end_s: float,
