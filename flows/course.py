@@ -206,11 +206,14 @@ def course_flow(course_file: str, store: str, profile: str = DEFAULT_PROFILE,
                              for c in bad))
     else:
         verdict = f"## Course report\n\n{report_message}\n"
+    said = "".join(f"- {w}\n" for o in outcomes for w in o.warnings)
     create_markdown_artifact(
         key="course-summary",
         markdown=(f"# {course.info.name}\n\n| 讲次 | 标题 | 格式 | QC | 渲染 | 时长 (s) | 发布 |\n"
                   f"|---|---|---|---|---|---|---|\n{rows}\n\n"
                   + (f"## Failed\n\n{failures}\n" if failures else "All lectures published.\n")
-                  + "\n" + verdict),
+                  + "\n" + verdict
+                  + (f"\n## What the render found in the sources and did about it\n\n{said}"
+                     if said else "")),
         description=f"{course.info.name}: {len(outcome.failed)} of {len(outcomes)} failed")
     return outcome

@@ -160,6 +160,13 @@ def test_a_start_before_the_last_camera_begins_the_lecture_there(raw: Path,
         0.4, abs=0.05)
     assert any("slides: its pictures begin at 00:00:00.4" in w for w in after.warnings), (
         after.warnings)
+    # the operator reads it in the Prefect UI: the course's summary artifact lists it
+    from prefect.artifacts import Artifact
+
+    summary = Artifact.get("course-summary")
+    assert summary is not None and isinstance(summary.data, str)
+    assert "## What the render found in the sources" in summary.data
+    assert all(f"- {w}" in summary.data for w in after.warnings), summary.data
 
 
 def _submission(raw: Path, inbox: Path, name: str, course_name: str) -> Path:
