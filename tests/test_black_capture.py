@@ -19,7 +19,7 @@ from encoder_profiles import load_profile
 
 PROFILE = load_profile()
 LIMITED = PROFILE.video.luma_range
-FS = 25
+FPS = 25
 SLIDES_RGB = (200, 210, 220)
 TEACHER_RGB = (150, 100, 60)
 
@@ -100,13 +100,13 @@ def test_black_runs_look_ahead_only_over_black_pictures(monkeypatch: pytest.Monk
 def _clip(path: Path, colour_at: Callable[[float], tuple[int, int, int]], seconds: float
           ) -> None:
     with av.open(str(path), "w") as out:
-        v = out.add_stream("libx264", rate=FS)
+        v = out.add_stream("libx264", rate=FPS)
         v.width, v.height, v.pix_fmt = 160, 90, "yuv420p"
         v.codec_context.options = {"preset": "ultrafast"}
-        for i in range(round(seconds * FS)):
-            rgb = np.full((90, 160, 3), colour_at(i / FS), np.uint8)
+        for i in range(round(seconds * FPS)):
+            rgb = np.full((90, 160, 3), colour_at(i / FPS), np.uint8)
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, FS)
+            frame.pts, frame.time_base = i, Fraction(1, FPS)
             out.mux(v.encode(frame))
         out.mux(v.encode(None))
 
@@ -219,13 +219,13 @@ def test_a_cable_that_keeps_losing_the_signal_is_one_note() -> None:
     frame = _yuv(120, size=(64, 36))
     for i in range(0, 700):
         dark = {"slides"} if i % 100 >= 50 else set()
-        comp.compose({"slides": frame, "teacher": frame}, i / FS, hidden=dark)
+        comp.compose({"slides": frame, "teacher": frame}, i / FPS, hidden=dark)
     inputs = LectureInputs(number=1, label="第1讲", sources={
         r: SourceInfo(role=r, path=Path(f"{r}.mp4"), duration_s=28.0) for r in sizes})
     runs = [[k * 100 + 50, k * 100 + 100] for k in range(7)]
-    (note,) = blackouts(inputs, comp, {"slides": runs}, fps=FS)
+    (note,) = blackouts(inputs, comp, {"slides": runs}, fps=FPS)
     assert "black 7 times, 14 s in all: 00:00:02.000–00:00:04.000, " in note, note
     assert "00:00:18.000–00:00:20.000, and 2 more" in note, note
     assert "the layout is teacher_only (teacher only)" in note
-    (one,) = blackouts(inputs, comp, {"slides": runs[:1]}, fps=FS)
+    (one,) = blackouts(inputs, comp, {"slides": runs[:1]}, fps=FPS)
     assert "black from 00:00:02.000 to 00:00:04.000 of the lecture, 2 s (" in one, one
