@@ -114,7 +114,8 @@ def black_picture(frame: av.VideoFrame, luma_range: Sequence[int]) -> bool:
         plane = frame.planes[0]
         y = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
         y = y[: plane.height, : plane.width]
-        level = black_level((0, 255) if _range(frame) == "JPEG" else luma_range)
+        full = _range(frame) == "JPEG" or frame.format.name.startswith("yuvj")
+        level = black_level((0, 255) if full else luma_range)
         step = 4
     else:
         y = _planes(scale_frame(frame, _even(frame.width / 4), _even(frame.height / 4)))[0]

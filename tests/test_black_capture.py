@@ -34,6 +34,11 @@ def _yuv(y: int, *, fmt: str = "yuv420p", size: tuple[int, int] = (64, 36),
     luma.reshape(-1)[white] = 235
     buf = np.concatenate([luma.reshape(-1), np.full(w * h // 2, 128, np.uint8)])
     frame = av.VideoFrame.from_ndarray(buf.reshape(h * 3 // 2, w), format="yuv420p")
+    if fmt == "yuvj420p":              # the same codes, read as full range
+        full = av.VideoFrame(w, h, fmt)
+        for mine, theirs in zip(full.planes, frame.planes, strict=True):
+            mine.update(bytes(theirs))
+        return full
     return frame if fmt == "yuv420p" else frame.reformat(format=fmt)
 
 
@@ -53,6 +58,7 @@ def test_a_black_picture_by_ffmpeg_blackdetects_test() -> None:
     full = _yuv(20)
     full.color_range = 2
     assert black_picture(full, LIMITED)
+    assert not black_picture(_yuv(30, fmt="yuvj420p"), LIMITED)  # full range by its format
     assert black_picture(_yuv(20, fmt="yuv420p10le"), LIMITED)
     assert not black_picture(_yuv(120, fmt="yuv420p10le"), LIMITED)
 
