@@ -109,6 +109,12 @@ def plan(course_file: Path, numbers: tuple[int, ...], json_out: Path | None,
             click.echo(f"  {s.role:<8} {files}  {size}{rate}  offset {s.offset_s:+.3f} s"
                        f"{sound}  {timecode(s.begins_s)}–{timecode(s.ends_s)}")
         click.echo("  layout   " + ", ".join(f"{timecode(at)} {name}" for at, name in p.layouts))
+        if p.sound_snr_db is not None:
+            over = ("digital silence in its pauses" if p.sound_snr_db >= 999.0 else
+                    f"speech about {p.sound_snr_db:.0f} dB over the room's noise")
+            lowered = (f"; the render lowers the noise by {p.noise_reduction_db:.0f} dB"
+                       if p.noise_reduction_db > 0 else "")
+            click.echo(f"  sound    {over} (S2 wants {prof.audio.snr_min_db:g} dB){lowered}")
         for note in p.notes:
             click.echo(f"  note: {note}")
     checks = course_length_checks(course, plans, prof)

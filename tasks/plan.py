@@ -4,6 +4,7 @@ sources. Only the sources' sound is read (for the sync); nothing is rendered or 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -17,10 +18,13 @@ from tasks.render import (
     cleaner_microphone,
     cleaner_source,
     film_duration,
+    heard_snr,
     layout_timeline,
     main_duration,
     master_audio,
+    reduction_for,
     runs_to,
+    short_of_s2,
     source_notes,
 )
 from tasks.sync import sync_sources
@@ -66,6 +70,11 @@ class LecturePlan(BaseModel):
     layouts: list[tuple[float, str]]
     #: what the render will say of the sources
     notes: list[str]
+    #: S2 of the programme microphone, heard in five stretches over its file (None: no speech
+    #: found, or no sound): the render measures the whole lecture
+    sound_snr_db: float | None = None
+    #: … and how far the render will lower its noise for S2 (dB)
+    noise_reduction_db: float = 0.0
 
 
 def plan_lecture(course: Course, lecture: Lecture, profile: Profile) -> LecturePlan:
@@ -93,12 +102,22 @@ def plan_lecture(course: Course, lecture: Lecture, profile: Profile) -> LectureP
             matched=src.matched, programme=master is not None and master.role == role,
             begins_s=starts_at(src), ends_s=ends.get(role, runs_to(src))))
     last = lecture.number == max(lec.number for lec in course.lectures)
+    notes = source_notes(inputs, profile)
+    snr, reduction = None, 0.0
+    if master is not None and (master.has_audio or master.role == "audio"):
+        heard = heard_snr(master, inputs.label)
+        if heard[0] > -math.inf:                   # speech heard (inf: silent pauses)
+            snr, reduction = heard[0], reduction_for(heard[0], profile)
+            notes += short_of_s2(inputs.label, master.role, snr, reduction, profile,
+                                 about=True)
+        notes += cleaner_microphone(inputs, cleaner_source(inputs, profile, heard=heard),
+                                    profile)
     return LecturePlan(number=lecture.number, title=lecture.title, start_s=inputs.start_s,
                        duration_s=main_duration(inputs),
                        film_s=film_duration(inputs, profile, last=last), sources=sources,
-                       layouts=timeline,
-                       notes=source_notes(inputs, profile) + cleaner_microphone(
-                           inputs, cleaner_source(inputs, profile), profile))
+                       layouts=timeline, notes=notes,
+                       sound_snr_db=None if snr is None else min(snr, 999.0),
+                       noise_reduction_db=reduction)
 
 
 def course_length_checks(course: Course, plans: list[LecturePlan], profile: Profile

@@ -396,24 +396,26 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
                      **patch)
 
 
-def cleaner_source(inputs: LectureInputs, profile: Profile) -> Cleaner | None:
+def cleaner_source(inputs: LectureInputs, profile: Profile, *,
+                   heard: tuple[float, bool] | None = None) -> Cleaner | None:
     """Where the programme microphone (``master_audio``) hears the speech less than S2's
     minimum and the noise reducer's margin over the room's noise, or in a room whose pauses
     never settle (a camera's microphone far from the lecturer): another source whose own
     sound the sync matched to it and that is ``MICROPHONES_APART_DB`` or more cleaner (a
     lavalier into the slides capture's computer). Each heard by ``tracks.listen`` (five
-    stretches over the file, its chosen track). None: none, or no need."""
+    stretches over the file, its chosen track; ``heard``: the programme's, heard already).
+    None: none, or no need."""
     src = master_audio(inputs)
     others = [o for o in inputs.sources.values()
               if src is not None and o is not src and o.has_audio and o.matched]
     if src is None or not others:
         return None
-    mine, settled = _heard(src, inputs.label)
+    mine, settled = heard or heard_snr(src, inputs.label)
     if settled and mine >= profile.audio.snr_min_db + profile.encode.audio_denoise_margin_db:
         return None
     best: Cleaner | None = None
     for other in others:
-        snr, _ = _heard(other, inputs.label)
+        snr, _ = heard_snr(other, inputs.label)
         if (snr > -math.inf and snr >= mine + MICROPHONES_APART_DB
                 and (best is None or snr > best.snr_db)):
             best = Cleaner(role=other.role, snr_db=min(snr, 999.0),
@@ -421,7 +423,7 @@ def cleaner_source(inputs: LectureInputs, profile: Profile) -> Cleaner | None:
     return best
 
 
-def _heard(src: SourceInfo, lecture: str) -> tuple[float, bool]:
+def heard_snr(src: SourceInfo, lecture: str) -> tuple[float, bool]:
     """S2 of the source's chosen track as ``tracks.listen`` hears it (−inf: no speech; a
     lower bound where its pauses never settle), and whether they settle."""
     tracks = listen(src.path, lecture=lecture)
@@ -516,16 +518,27 @@ def _noise_reduction(snr: float, pauses: SpectrumClasses, *, channel: int | None
     ``audio_denoise_margin_db`` above S2's minimum, at most ``audio_denoise_max_db``;
     nothing when the SNR is good enough, not measurable (no speech, digital silence in the
     pauses) or ``audio_denoise`` is off."""
-    enc = profile.encode
-    want = profile.audio.snr_min_db + enc.audio_denoise_margin_db - snr
-    if enc.audio_denoise == "off" or not math.isfinite(want) or want <= 0:
+    amount = reduction_for(snr, profile)
+    if amount <= 0:
         return 0.0, ()
     noise = pauses.quietest(0.1, 1)          # (channels, bins): the pauses, as S2 takes them
     if noise.ndim != 2:                      # nothing with sound was measured
         return 0.0, ()
     # the noise as the reducer meets it: the live channel on both sides, else as recorded
     per_bin = noise[channel] if channel is not None else noise.mean(axis=0)
-    return min(want, enc.audio_denoise_max_db), tuple(float(x) for x in per_bin)
+    return amount, tuple(float(x) for x in per_bin)
+
+
+def reduction_for(snr: float, profile: Profile) -> float:
+    """How far the noise reducer lowers the noise of a microphone of S2 ``snr`` (dB): just
+    enough to land ``audio_denoise_margin_db`` over S2's minimum, at most
+    ``audio_denoise_max_db``; 0 when it needs none, its S2 is not measurable, or
+    ``audio_denoise`` is off."""
+    enc = profile.encode
+    want = profile.audio.snr_min_db + enc.audio_denoise_margin_db - snr
+    if enc.audio_denoise == "off" or not math.isfinite(want) or want <= 0:
+        return 0.0
+    return min(want, enc.audio_denoise_max_db)
 
 
 def _finite(x: float) -> float | None:
@@ -619,14 +632,23 @@ def too_noisy(inputs: LectureInputs, audio: AudioPlan, profile: Profile) -> list
     the lecture under it (QC of the lecture will fail S2)."""
     if audio.snr_db is None or audio.role is None or audio.noise_reduction_db <= 0:
         return []
+    return short_of_s2(inputs.label, audio.role, audio.snr_db, audio.noise_reduction_db,
+                       profile)
+
+
+def short_of_s2(label: str, role: str, snr: float, reduction: float, profile: Profile, *,
+                about: bool = False) -> list[str]:
+    """The note for a microphone of S2 ``snr`` that stays under S2's minimum after the
+    reducer lowers its noise by ``reduction`` (dB); ``about``: an estimate (the plan's,
+    from part of the sound)."""
     minimum = profile.audio.snr_min_db
-    if audio.snr_db + audio.noise_reduction_db >= minimum:
+    if snr + reduction >= minimum:
         return []
-    return [f"{inputs.label} {audio.role}: the speech is only {audio.snr_db:.0f} dB over the "
-            f"room's noise (S2 wants {minimum:g} dB); lowered by "
-            f"{audio.noise_reduction_db:g} dB, the most that leaves speech natural, it stays "
-            "under S2. Next time, put the microphone close to the lecturer (a lavalier or "
-            "headset) and quieten the room (fans, projector, air conditioning)"]
+    return [f"{label} {role}: the speech is only {'about ' if about else ''}{snr:.0f} dB over "
+            f"the room's noise (S2 wants {minimum:g} dB); lowered by {reduction:g} dB, the "
+            "most that leaves speech natural, it stays under S2. Next time, put the "
+            "microphone close to the lecturer (a lavalier or headset) and quieten the room "
+            "(fans, projector, air conditioning)"]
 
 
 def several_tracks(inputs: LectureInputs) -> list[str]:

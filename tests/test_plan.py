@@ -94,3 +94,41 @@ def test_a_camera_switched_on_late_is_found_and_the_start_that_keeps_the_head_gi
     assert teacher["begins_s"] == pytest.approx(70.0, abs=0.05)
     assert not any("before the lecture does" in n for n in plan["notes"])
     assert any("teacher: its pictures begin at 00:01:10" in n for n in plan["notes"])
+
+
+def test_the_plan_foresees_s2_as_the_render_measures_it(tmp_path: Path) -> None:
+    """A camera microphone 24 dB over its room (S2 wants 48): the plan, from five stretches
+    of the sound, gives about the S2 the render's analysis measures over the whole lecture
+    (within 3 dB), how far the render will lower the noise, and the note the render will
+    give: even lowered by the most, it stays under S2."""
+    import audio_signals as a
+    from course_files import one_lecture
+    from video_signals import camera_file
+
+    from courseware.course import load_course
+    from encoder_profiles import load_profile
+    from tasks.plan import plan_lecture
+    from tasks.probe import probe_lecture
+    from tasks.render import plan_audio, too_noisy
+
+    profile = load_profile()
+    talk = a.speech_like(level_dbfs=-24.0, seconds=40.0, sample_rate=FS, seed=12).samples[0]
+    room = a.pink_noise(rms_dbfs=-48.0, seconds=40.0, sample_rate=FS, seed=5)[0]
+    camera_file(tmp_path / "teacher.mp4", (200, 40, 40), talk + room)
+    course = load_course(one_lecture(tmp_path, {"teacher": "teacher.mp4"},
+                                     layout="teacher_only", name="嘈杂"))
+    plan = plan_lecture(course, course.lectures[0], profile)
+    inputs = probe_lecture(course, course.lectures[0])
+    audio = plan_audio(inputs, profile)
+    assert plan.sound_snr_db is not None and audio.snr_db is not None
+    assert plan.sound_snr_db == pytest.approx(audio.snr_db, abs=3.0)
+    assert plan.sound_snr_db == pytest.approx(24.0, abs=4.0)
+    assert plan.noise_reduction_db == audio.noise_reduction_db == 20.0
+    (foreseen,) = [n for n in plan.notes if "stays under S2" in n]
+    (said,) = too_noisy(inputs, audio, profile)
+    assert "the speech is only about" in foreseen
+    assert foreseen.split(" dB over")[1] == said.split(" dB over")[1]   # the same advice
+    run = _cli("plan", str(course.path))
+    assert run.returncode == 0, run.stderr
+    assert (f"  sound    speech about {plan.sound_snr_db:.0f} dB over the room's noise (S2 "
+            "wants 48 dB); the render lowers the noise by 20 dB") in run.stdout, run.stdout
