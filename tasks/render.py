@@ -392,7 +392,9 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
                      snr_db=_finite(speech.snr_db), noise_reduction_db=reduction,
                      noise_spectrum=spectrum, intro_gain_db=intro, music_under_db=music,
                      reverberant=unsettled, sound_ends_s=ends, sound_begins_s=begins,
-                     sound_gaps_s=gaps, cleaner=cleaner_source(inputs, profile),
+                     sound_gaps_s=gaps, cleaner=cleaner_source(
+                         inputs, profile, heard=(-math.inf if math.isnan(speech.snr_db)
+                                                 else speech.snr_db, not unsettled)),
                      **patch)
 
 
@@ -403,8 +405,9 @@ def cleaner_source(inputs: LectureInputs, profile: Profile, *,
     never settle (a camera's microphone far from the lecturer): another source whose own
     sound the sync matched to it and that is ``MICROPHONES_APART_DB`` or more cleaner (a
     lavalier into the slides capture's computer). Each heard by ``tracks.listen`` (five
-    stretches over the file, its chosen track; ``heard``: the programme's, heard already).
-    None: none, or no need."""
+    stretches over the file, its chosen track; ``heard``: the programme's S2 and whether its
+    pauses settle, measured already: the analysis pass measures the whole lecture). None:
+    none, or no need."""
     src = master_audio(inputs)
     others = [o for o in inputs.sources.values()
               if src is not None and o is not src and o.has_audio and o.matched]
@@ -1044,7 +1047,7 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
             for i in range(main_frames):
                 got = {r: next(it, (None, False)) for r, it in readers.items()}
                 dark = {r for r, (_, black) in got.items() if black}
-                for r in dark & comp.scene_at(i / fps).sources:
+                for r in dark & comp.scene_at(i / fps).sources if dark else ():
                     runs = blacked.setdefault(r, [])
                     if runs and runs[-1][1] == i:
                         runs[-1][1] = i + 1

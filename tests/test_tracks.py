@@ -263,6 +263,10 @@ def test_a_cleaner_microphone_in_another_source_is_named_with_how_to_play_it(
     assert "give sources.audio the same file as sources.slides" in note, note
     assert f"teacher camera's that the lecture plays ({found.programme_snr_db:.0f} dB" in note
     assert note in plan_lecture(course, lec, PROFILE).notes
+    # the render's analysis compares its own whole-lecture S2 of the camera's microphone
+    rendered = plan_audio(inputs, PROFILE).cleaner
+    assert rendered is not None and rendered.role == "slides", rendered
+    assert rendered.programme_snr_db == pytest.approx(found.programme_snr_db, abs=3.0)
 
     course, lec = lecture({"slides": "slides.mp4", "teacher": "teacher.mp4",
                            "audio": "slides.mp4"})
