@@ -104,7 +104,7 @@ def plan_lecture(course: Course, lecture: Lecture, profile: Profile) -> LectureP
     last = lecture.number == max(lec.number for lec in course.lectures)
     notes = source_notes(inputs, profile)
     snr, reduction = None, 0.0
-    if master is not None and (master.has_audio or master.role == "audio"):
+    if master is not None:                         # a microphone (master_audio: with sound)
         heard = heard_snr(master, inputs.label)
         if heard[0] > -math.inf:                   # speech heard (inf: silent pauses)
             snr, reduction = heard[0], reduction_for(heard[0], profile)
