@@ -1,8 +1,9 @@
 """The course report (``course.*`` checks, tasks/course_qc.py) as one self-contained HTML page.
 
-Same look as the lecture page (courseware.html_report: its CSS and badges): inline CSS, no
-scripts, no external resources. The per-lecture table links each lecture's own QC page by a
-relative link, so the course folder can be forwarded or copied onto a stick as it is.
+Same look as the lecture page (courseware.html_report: its page, CSS and badges): inline CSS
+and glyphs, no scripts, no external resources. The per-lecture table links each lecture's own
+QC page by a relative link, so the course folder can be forwarded or copied onto a stick as
+it is.
 """
 
 from __future__ import annotations
@@ -11,7 +12,15 @@ from html import escape
 from urllib.parse import quote
 
 from courseware.errors import ProfileError
-from courseware.html_report import _CSS, COLOURS, VERDICT_ZH, _badge, _value, clause_texts
+from courseware.html_report import (
+    _CSS,
+    COLOURS,
+    VERDICT_ZH,
+    _badge,
+    _value,
+    clause_texts,
+    page,
+)
 from courseware.report import Check, Report
 from encoder_profiles import Profile, load_profile
 
@@ -58,15 +67,6 @@ def render_course_html(report: Report) -> str:
     except ProfileError:  # a report of another profile: no clause hints
         texts = {}
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="zh-CN">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>课程质检报告 Course QC report — {escape(course)}</title>",
-        f"<style>{_CSS}{_EXTRA_CSS}</style>",
-        "</head>",
-        "<body>",
         f'<header class="band" id="verdict" style="background:{COLOURS[status]}">',
         f"<h1>课程质检报告 · Course QC report — {escape(course)}</h1>",
         f'<div class="verdict">结论 Verdict: {VERDICT_ZH[status]} · {status.upper()}</div>',
@@ -77,11 +77,8 @@ def render_course_html(report: Report) -> str:
         _lectures(report),
         _events(report.checks),
         "</main>",
-        "</body>",
-        "</html>",
-        "",
     ]
-    return "\n".join(parts)
+    return page(f"课程质检报告 Course QC report — {escape(course)}", _CSS + _EXTRA_CSS, parts)
 
 
 def _summary(report: Report, course: str) -> str:

@@ -1,7 +1,9 @@
 """The QC report as one self-contained HTML page a person can read and forward.
 
-Everything is inline: CSS, SVG charts, thumbnails as ``data:`` URIs; no scripts, no external
-resources, so the page opens the same offline, in a mail attachment or on a USB stick.
+Everything is inline: CSS, SVG charts, thumbnails and the glyphs of the page's text
+(courseware.fonts.web_font_face) as ``data:`` URIs; no scripts, no external resources, so the
+page opens and reads the same offline, in a mail attachment, on a USB stick, on a machine
+without a Chinese font.
 Labels are Chinese with English beside them (``lang="zh-CN"``); every piece of text that
 comes from the file or the checks is escaped.
 """
@@ -12,9 +14,11 @@ import base64
 import math
 from collections.abc import Sequence
 from html import escape
+from string import Template
 from typing import TYPE_CHECKING
 
 from courseware.errors import ProfileError
+from courseware.fonts import WEB_FAMILY, web_font_face
 from courseware.report import Check, Event
 from encoder_profiles import Profile, load_profile
 from qc_metrics.frames import timecode
@@ -54,10 +58,11 @@ MAX_EVENTS = 50          # per check on the page
 MAX_POINTS = 1200        # per chart line (longer series are averaged in buckets)
 THUMB_MATCH_S = 0.1      # an event shows the thumbnail taken this close to its start
 
-_CSS = """
+_CSS = Template("""
 * { box-sizing: border-box; }
-body { margin: 0; font: 15px/1.5 "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei",
-       "PingFang SC", "WenQuanYi Micro Hei", "Noto Sans", "DejaVu Sans", sans-serif;
+body { margin: 0; font: 15px/1.5 "$web", "Noto Sans CJK SC", "Source Han Sans SC",
+       "Microsoft YaHei", "PingFang SC", "WenQuanYi Micro Hei", "Noto Sans", "DejaVu Sans",
+       sans-serif;
        color: #212121; background: #f5f5f5; }
 main { max-width: 1200px; margin: 0 auto; padding: 0 24px 48px; }
 .band { color: #fff; padding: 20px 24px; }
@@ -72,7 +77,7 @@ th, td { text-align: left; vertical-align: top; padding: 6px 8px;
          border-bottom: 1px solid #e0e0e0; }
 th { background: #fafafa; font-weight: 600; white-space: nowrap; }
 td.num { white-space: nowrap; font-variant-numeric: tabular-nums; }
-code { font-family: "DejaVu Sans Mono", monospace; font-size: 13px; }
+code { font-family: $mono; font-size: 13px; }
 .badge { display: inline-block; min-width: 64px; text-align: center; color: #fff;
          border-radius: 4px; padding: 1px 8px; font-weight: bold; font-size: 13px; }
 .meta th { width: 220px; background: none; }
@@ -82,10 +87,11 @@ code { font-family: "DejaVu Sans Mono", monospace; font-size: 13px; }
 .events li { display: flex; gap: 12px; align-items: flex-start; padding: 6px 0;
              border-bottom: 1px solid #eee; }
 .events img { width: 192px; height: auto; border: 1px solid #bdbdbd; flex: none; }
-.tc { font-family: "DejaVu Sans Mono", monospace; white-space: nowrap; }
+.tc { font-family: $mono; white-space: nowrap; }
 .chart { width: 100%; height: auto; }
 .source { color: #616161; font-size: 13px; margin: 2px 0 12px; }
-"""
+""").substitute(web=WEB_FAMILY,  # file names in code are Chinese: the page's font draws them
+               mono=f'"{WEB_FAMILY}", "DejaVu Sans Mono", Consolas, Menlo, monospace')
 
 
 def render_html(result: QcResult) -> str:
@@ -93,15 +99,6 @@ def render_html(result: QcResult) -> str:
     report = result.report
     status = report.status
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="zh-CN">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>课件质检报告 QC report — {escape(_basename(report.file))}</title>",
-        f"<style>{_CSS}</style>",
-        "</head>",
-        "<body>",
         f'<header class="band" id="verdict" style="background:{COLOURS[status]}">',
         "<h1>课件质检报告 · Courseware QC report</h1>",
         f'<div class="verdict">结论 Verdict: {VERDICT_ZH[status]} · {status.upper()}</div>',
@@ -120,8 +117,29 @@ def render_html(result: QcResult) -> str:
             parts.append(_check_table(checks, zh, en, clauses, texts))
     parts.append(_events(report.checks, result.thumbnails))
     parts.append(_charts(result.timelines, report.checks, report.duration_s))
-    parts += ["</main>", "</body>", "</html>", ""]
-    return "\n".join(parts)
+    parts.append("</main>")
+    return page(f"课件质检报告 QC report — {escape(_basename(report.file))}", _CSS, parts)
+
+
+def page(title: str, css: str, body: Sequence[str]) -> str:
+    """The whole page: ``body`` (markup) under a head with ``title``, ``css`` and the glyphs
+    its text needs."""
+    font = web_font_face(title + "".join(body))
+    return "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="zh-CN">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{title}</title>",
+        f"<style>{font}{css}</style>",
+        "</head>",
+        "<body>",
+        *body,
+        "</body>",
+        "</html>",
+        "",
+    ])
 
 
 # ------------------------------------------------------------------------------ sections

@@ -24,6 +24,7 @@ import boto3
 import numpy as np
 import pytest
 from bank_data import bank_rows, write_csv
+from browser import cjk, fonts_drawn
 from click.testing import CliRunner
 from prefect import flow
 
@@ -371,6 +372,21 @@ def test_report_published_beside_the_manifest_and_not_in_it(copy: Published) -> 
     manifest = json.loads((copy.store / prefix / "manifest.json").read_text("utf-8"))
     assert not {o["key"] for o in manifest["objects"]} & set(keys.values())
     assert _status(copy.report())["course.manifest"] == "pass"
+
+
+def test_course_page_draws_its_chinese_with_the_glyphs_it_carries(good: Published,
+                                                                  tmp_path: Path) -> None:
+    """The course page forwarded as it is reads on a machine without a CJK font: every
+    Chinese character (the course's title, the lectures', the clauses') is drawn by the font
+    it carries (tests/test_qc_report.py checks the lecture page the same way)."""
+    page = tmp_path / "course.html"
+    page.write_text(render_course_html(good.report()), "utf-8")
+    drawn = fonts_drawn(page, profile=tmp_path / "profile")
+    chinese = [d for d in drawn if cjk(d.text)]
+    assert any(good.course.lecture(2).title in d.text for d in chinese)
+    for d in chinese:
+        assert sum(d.custom.values()) >= cjk(d.text), d
+        assert set(d.custom) <= {FONT.family}, d
 
 
 def test_check_course_cli(good: Published, tmp_path: Path) -> None:

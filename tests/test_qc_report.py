@@ -13,16 +13,17 @@ import io
 import json
 import math
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from browser import cjk, fonts_drawn, screenshot
 from foreign_media import FFMPEG
 from PIL import Image
 
+from courseware.fonts import find_face
 from courseware.html_report import COLOURS, render_html
 from courseware.report import Check, Report
 from encoder_profiles import DEFAULT_PROFILE, Profile, load_profile
@@ -482,25 +483,11 @@ def test_html_is_self_contained_and_escaped(result: QcResult) -> None:
         assert group in page
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or next(
-        (p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).exists()), None)
-
-
 def test_html_renders_in_chromium(result: QcResult, tmp_path: Path) -> None:
-    browser = _chromium()
-    if browser is None:
-        pytest.skip("headless Chromium not found (Debian: apt-get install chromium; "
-                    "`make sysdeps` does it): the HTML screenshot is not checked")
     page, png = tmp_path / "report.html", tmp_path / "report.png"
     page.write_text(render_html(result), "utf-8")
     width, height = 1280, 6000
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}",
-                    f"--window-size={width},{height}", page.as_uri()],
-                   check=True, capture_output=True, timeout=120)
+    screenshot(page, png, width=width, height=height, profile=tmp_path / "profile")
     pixels = np.asarray(Image.open(png).convert("RGB")).astype(np.int16)
     assert pixels.shape == (height, width, 3)
     assert pixels.std() > 20                                   # not blank
@@ -518,6 +505,27 @@ def test_html_renders_in_chromium(result: QcResult, tmp_path: Path) -> None:
     # the chart lines (#1565c0) and the status badges are drawn
     assert share(pixels, "#1565c0") > 1e-4
     assert share(pixels, COLOURS["pass"]) > 1e-4
+
+
+def test_html_draws_its_chinese_with_the_glyphs_it_carries(result: QcResult,
+                                                           tmp_path: Path) -> None:
+    """Every Chinese character on the page, in the text and in monospace file names, is
+    drawn by the font the page carries, whatever fonts the machine has (this one and CI
+    have no CJK font: without it they are boxes); ASCII is left to the machine's fonts."""
+    renamed = dataclasses.replace(result.report, file="/课程/第01讲_碳中和.mp4")
+    page = tmp_path / "report.html"
+    page.write_text(render_html(dataclasses.replace(result, report=renamed)), "utf-8")
+    drawn = fonts_drawn(page, profile=tmp_path / "profile")
+    chinese = [d for d in drawn if cjk(d.text)]
+    assert len(chinese) > 30
+    for d in chinese:
+        assert sum(d.custom.values()) >= cjk(d.text), d
+        assert set(d.custom) <= {find_face().family}, d
+    title = next(d for d in drawn if d.text.startswith("课件质检报告"))
+    assert sum(title.custom.values()) == sum(ord(ch) > 0x7F for ch in title.text), title
+    name = next(d for d in drawn if d.text == renamed.file)
+    assert sum(name.custom.values()) == cjk(name.text), name
+    assert sum(name.system.values()) == len(name.text) - cjk(name.text), name  # the Latin
 
 
 # ------------------------------------------------------------------------------ backends
