@@ -116,6 +116,7 @@ def web_font_face(text: str, face: FontFace | None = None, *, family: str = WEB_
         subsetter = subset.Subsetter(options)
         subsetter.populate(unicodes=wanted)
         subsetter.subset(font)
+        font.recalcTimestamp = False       # the same page, byte for byte, for the same text
         out = io.BytesIO()
         font.save(out)
     except (FontError, OSError, subset.Subsetter.SubsettingError) as exc:
