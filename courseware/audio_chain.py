@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import ndimage, signal
 
-from qc_metrics.audio import SpectrumClasses
+from qc_metrics.audio import CLIP_MIN_SAMPLES, SpectrumClasses
 
 
 class HumNotch:
@@ -239,3 +239,129 @@ class NoiseReducer:
             out, self._primed = out[:, NR_HOP:], True
         self._out.append(out.astype(np.float32))
         self._queued += out.shape[1]
+
+
+# ------------------------------------------------------------------------------ S1 clipping
+
+#: a clipped run is restored from this much sound on each side (the AR model is fitted there
+#: and the run interpolated from it): 10.7 ms at 48 kHz, a few pitch periods of a voice
+DECLIP_CONTEXT = 512
+#: order of the AR model (a voice's spectral envelope at 48 kHz)
+DECLIP_ORDER = 32
+#: the longest run restored: 1 ms (interpolation holds a voice's waveform over a fraction of
+#: its pitch period; longer runs are left and said)
+DECLIP_MAX_S = 0.001
+
+
+def restore_clipped(x: np.ndarray, missing: np.ndarray, *, level: float,
+                    order: int = DECLIP_ORDER, rounds: int = 4) -> np.ndarray:
+    """``x`` (1-D) with its ``missing`` samples (a clipped run and its context's other runs)
+    interpolated by least-squares AR interpolation, constrained to lie beyond the clip level.
+
+    The AR model (``order``) is fitted by least squares (covariance method) on the windows of
+    the known samples; the missing samples are those that minimise the model's prediction
+    error over every window that touches them (Janssen, Veldhuis & Vries, IEEE Trans. ASSP
+    34(2), 1986). A clipped sample's true value lay beyond the level, on its side: where the
+    interpolation falls short, the sample is held at the level and the rest solved again
+    (consistent declipping)."""
+    x = np.asarray(x, dtype=np.float64).copy()
+    n, p = x.size, order
+    known = ~missing
+    windows = np.lib.stride_tricks.sliding_window_view(x, p + 1)      # (n − p, p + 1)
+    clean = np.lib.stride_tricks.sliding_window_view(known, p + 1).all(axis=1)
+    if clean.sum() < 4 * p:                 # too little sound around it to model
+        return x
+    past, now = windows[clean, :p], windows[clean, p]
+    gram = past.T @ past
+    gram[np.diag_indices(p)] += 1e-9 * max(float(np.trace(gram)) / p, 1e-30)
+    a = np.linalg.solve(gram, past.T @ now)                           # x[t] ≈ past · a
+    taps = np.concatenate([-a, [1.0]])                                # e[t] = taps · x[t−p…t]
+    sign = np.sign(x)
+    free = missing.copy()
+    for _ in range(rounds):
+        cols = np.flatnonzero(free)
+        if not cols.size:
+            break
+        # the prediction errors of the windows that touch a free sample
+        rows = np.unique(np.clip((cols[:, None] - np.arange(p + 1)[None]).ravel(), 0, n - p - 1))
+        band = np.zeros((rows.size, n))
+        for j in range(p + 1):
+            band[np.arange(rows.size), rows + j] = taps[j]
+        fixed = x.copy()
+        fixed[cols] = 0.0
+        rhs = -(band @ fixed)
+        sol = np.linalg.lstsq(band[:, cols], rhs, rcond=None)[0]
+        x[cols] = sol
+        short = free & (x * sign < level)                  # under the level on its side
+        if not short.any():
+            break
+        x[short] = sign[short] * level
+        free &= ~short
+    return x
+
+
+class Declipper:
+    """Clipped runs restored, streamed: a reader of (2, n) blocks in, the same blocks out,
+    sample-aligned, with every run of ``min_samples`` or more samples at or beyond ``level``
+    (|x|) and at most ``max_samples`` long interpolated from the sound around it
+    (:func:`restore_clipped`). Longer runs are left as they are (too much is missing to
+    interpolate) and counted. Nothing else is changed."""
+
+    def __init__(self, read: Callable[[int], np.ndarray], *, level: float, max_samples: int,
+                 min_samples: int = CLIP_MIN_SAMPLES, context: int = DECLIP_CONTEXT,
+                 channels: int = 2) -> None:
+        self._read = read
+        self.level, self.max_samples = float(level), int(max_samples)
+        self.min_samples, self.context = int(min_samples), int(context)
+        self._history = np.zeros((channels, context))  # the last samples given out
+        self._pending = np.zeros((channels, 0))        # read, not yet given out
+        self.position = 0                              # samples given out
+        #: (start, end) samples of each run restored / left, per channel
+        self.restored: list[tuple[int, int, int]] = []
+        self.left: list[tuple[int, int, int]] = []
+
+    def read(self, n: int) -> np.ndarray:
+        look = self.max_samples + self.context
+        while self._pending.shape[1] < n + look:
+            self._pending = np.concatenate(
+                [self._pending, np.asarray(self._read(max(n, look)), np.float64)], axis=1)
+        c = self.context
+        channels = self._pending.shape[0]
+        same = channels == 2 and np.array_equal(self._pending[0], self._pending[1]) \
+            and np.array_equal(self._history[0], self._history[1])  # one microphone, both sides
+        for ch in range(1 if same else channels):
+            work = np.concatenate([self._history[ch], self._pending[ch, : n + look]])
+            beyond = np.abs(work) >= self.level
+            if not beyond[c: c + n].any():
+                continue
+            runs = _runs(beyond)
+            long_enough = [(a, b) for a, b in runs if b - a >= self.min_samples]
+            for a, b in long_enough:
+                if not c <= a < c + n:            # begun earlier (done) or later (next time)
+                    continue
+                where = (ch, self.position + a - c, self.position + b - c)
+                if b - a > self.max_samples or b > work.size - c:
+                    self.left.append(where)
+                    continue
+                lo, hi = a - c, min(work.size, b + c)
+                missing = np.zeros(hi - lo, dtype=bool)
+                for s, e in long_enough:          # this run and the unrestored ones after it
+                    if s >= a and s < hi:
+                        missing[s - lo: min(e, hi) - lo] = True
+                fixed = restore_clipped(work[lo:hi], missing, level=self.level)
+                work[a:b] = fixed[a - lo: b - lo]
+                self.restored.append(where)
+            self._pending[ch, : n + look] = work[c:]
+            if same:
+                self._pending[1, : n + look] = work[c:]
+        out = self._pending[:, :n]
+        self._pending = self._pending[:, n:]
+        self._history = np.concatenate([self._history, out], axis=1)[:, -c:]
+        self.position += n
+        return out.astype(np.float32)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of the runs of True in ``mask``."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.view(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))

@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict
 
 from courseware.course import Course, Lecture, load_course
 from courseware.errors import PipelineError
-from courseware.report import Report
+from courseware.report import Check, Report
 from courseware.store import open_store
 from encoder_profiles import DEFAULT_PROFILE, Profile, load_profile
 from flows.qc import report_from_dict
@@ -129,12 +129,14 @@ def _rows(report: Report) -> list[dict[str, str]]:
 def _qc(path: Path, *, profile: str, prof: Profile, lecture: str, json_out: Path,
         html_out: Path | None, deployment: str | None,
         cameras: Sequence[CameraSpan] = (), name: str | None = None,
-        render_notes: Sequence[str] = (), span: tuple[float, float] | None = None) -> Report:
+        render_notes: Sequence[str] = (), span: tuple[float, float] | None = None,
+        source_checks: Sequence[Check] = ()) -> Report:
     """Full QC of ``path``: in this process, or on the ``gpu`` pool through a deployment.
     ``cameras``: where the render put each camera (V3 camera match); ``name``: what the
     report calls the file (the published key, not the working copy that is deleted);
     ``render_notes``: the render's warnings, kept in the report; ``span``: the part of the
-    file (seconds from its start) the video and audio checks judge (None: all of it)."""
+    file (seconds from its start) the video and audio checks judge (None: all of it);
+    ``source_checks``: what the render measured of its sources (S1: a clipped microphone)."""
     if deployment:
         from prefect.deployments import run_deployment
 
@@ -143,7 +145,8 @@ def _qc(path: Path, *, profile: str, prof: Profile, lecture: str, json_out: Path
             "html_out": str(html_out) if html_out else None, "profile": profile,
             "lecture": lecture, "cameras": [asdict(c) for c in cameras], "name": name,
             "render_notes": list(render_notes),
-            "span": list(span) if span is not None else None},
+            "span": list(span) if span is not None else None,
+            "source_checks": [asdict(c) for c in source_checks]},
             as_subflow=True)
         assert isinstance(run, FlowRun)
         if run.state is None or not run.state.is_completed():
@@ -154,7 +157,8 @@ def _qc(path: Path, *, profile: str, prof: Profile, lecture: str, json_out: Path
     from tasks.qc import qc_task
 
     result = qc_task(path, profile=prof, lecture=lecture, thumbnails=html_out is not None,
-                     cameras=cameras, name=name, render_notes=render_notes, span=span)
+                     cameras=cameras, name=name, render_notes=render_notes, span=span,
+                     source_checks=source_checks)
     result.report.write_json(json_out)
     if html_out is not None:
         html_out.write_text(render_html(result), "utf-8")
@@ -338,7 +342,8 @@ def lecture_flow(course_file: str, number: int, store: str, profile: str = DEFAU
     try:
         full = _qc(rendered.path, profile=profile, prof=prof, lecture=inputs.label,
                    json_out=json_local, html_out=html_local, deployment=qc_deployment,
-                   cameras=rendered.cameras, name=video_key, render_notes=rendered.warnings)
+                   cameras=rendered.cameras, name=video_key, render_notes=rendered.warnings,
+                   source_checks=rendered.checks)
         qc_status = full.status
         create_table_artifact(
             key=f"qc-full-{_slug(course)}-l{number}", table=_rows(full),

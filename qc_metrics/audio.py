@@ -64,17 +64,21 @@ if TYPE_CHECKING:  # only ``profile.audio`` is read; metrics need not import pyd
     from encoder_profiles import Profile
 
 __all__ = [
-    "ANTI_PHASE", "DC_OFFSET_DBFS", "DEAD_CHANNEL_DB", "SILENCE_DBFS", "SILENCE_FAIL_S",
-    "SILENCE_WARN_S", "AudioQC", "Clipping", "ClippingMeter",
+    "ANTI_PHASE", "CLIP_LEVEL", "CLIP_MIN_SAMPLES", "DC_OFFSET_DBFS", "DEAD_CHANNEL_DB",
+    "SILENCE_DBFS", "SILENCE_FAIL_S", "SILENCE_WARN_S", "AudioQC", "Clipping", "ClippingMeter",
     "Dropout", "DropoutMeter", "Dropouts",
     "Hum", "HumLine", "HumMeter", "Loudness", "MusicBed", "MusicMeter", "MusicSpan",
     "RunTracker", "SpeechNoise", "SpeechNoiseMeter", "Swing",
     "estimate_speech_noise", "hum_lines", "live_channel", "measure_clipping", "measure_hum",
-    "measure_loudness", "measure_speech_noise", "mono_loss_db", "volume_swings",
+    "measure_loudness", "measure_speech_noise", "merge_events", "mono_loss_db", "volume_swings",
 ]
 
 #: frames quieter than this carry no recording noise (digital silence), −120 dBFS
 _SILENCE_POWER = 1e-12
+#: S1 clipping: a run of this many consecutive samples of one channel at |x| ≥ CLIP_LEVEL
+#: (0.999 ≈ −0.009 dBFS; 3 samples as Audacity's Find Clipping)
+CLIP_LEVEL = 0.999
+CLIP_MIN_SAMPLES = 3
 
 # ------------------------------------------------------------------------------ runs / events
 
@@ -125,7 +129,7 @@ class RunTracker:
         return done
 
 
-def _merge_events(spans: Sequence[tuple[float, float, str]], *, gap_s: float,
+def merge_events(spans: Sequence[tuple[float, float, str]], *, gap_s: float,
                   limit: int) -> tuple[Event, ...]:
     """Events from (start_s, end_s, detail) spans in time order, joining those closer than
     ``gap_s`` (the first detail is kept, with a count), at most ``limit`` of them."""
@@ -189,8 +193,8 @@ class ClippingMeter:
                                        channel))
 
 
-def measure_clipping(samples: Any, *, sample_rate: float, level: float = 0.999,
-                     min_samples: int = 3) -> Clipping:
+def measure_clipping(samples: Any, *, sample_rate: float, level: float = CLIP_LEVEL,
+                     min_samples: int = CLIP_MIN_SAMPLES) -> Clipping:
     """Clipping runs of a whole signal (channels, n); times from its first sample."""
     bank = FilterBank(sample_rate=sample_rate)
     meter = ClippingMeter(sample_rate=sample_rate, level=level, min_samples=min_samples)
@@ -1028,7 +1032,7 @@ class AudioQC(Detector):
 
     def __init__(self, *, sample_rate: float, profile: Profile,
                  channel_weights: Sequence[float] | None = None,
-                 clip_level: float = 0.999, clip_min_samples: int = 3,
+                 clip_level: float = CLIP_LEVEL, clip_min_samples: int = CLIP_MIN_SAMPLES,
                  hum_prominence_db: float = 10.0, hum_harmonics: int = 8,
                  hum_min_level_dbfs: float = -70.0,
                  swing_lu: float = 6.0, max_events: int = 50,
@@ -1211,7 +1215,7 @@ class AudioQC(Detector):
             return Check("audio.clipping", "S1", "pass", 0.0, 0.0, "runs", "no clipping found")
         spans = [(self._time(s), self._time(e), f"channel {c + 1} at full scale "
                   f"for {round((e - s) * self.sample_rate)} samples") for s, e, c in clip.spans]
-        events = _merge_events(spans, gap_s=0.25, limit=self.max_events)
+        events = merge_events(spans, gap_s=0.25, limit=self.max_events)
         first = timecode(events[0].start_s)
         msg = (f"{clip.runs} clipping run(s), {clip.clipped_samples} samples at full scale, "
                f"first at {first}; re-record or restore (declip) these passages")
@@ -1284,7 +1288,7 @@ class AudioQC(Detector):
                          f", {result.floor_dbfs - d.level_dbfs:.0f} dB under the room"
                          if d.channel is None else "")) + ")")
                  for d in found]
-        events = _merge_events(spans, gap_s=0.25, limit=self.max_events)
+        events = merge_events(spans, gap_s=0.25, limit=self.max_events)
         return Check("audio.dropouts", "S4", "fail", float(len(found)), 0.0, "dropouts",
                      f"{len(found)} dropout(s), first at {timecode(events[0].start_s)}: the "
                      f"sound breaks off in the middle of speech ({rule}); a wireless "

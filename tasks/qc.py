@@ -135,7 +135,8 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
             thumbnails: bool = True, gpu: bool | None = None,
             cameras: Sequence[CameraSpan] | None = None, name: str | None = None,
             render_notes: Sequence[str] = (),
-            span: tuple[float, float] | None = None) -> QcResult:
+            span: tuple[float, float] | None = None,
+            source_checks: Sequence[Check] = ()) -> QcResult:
     """Every QC check of ``path`` (format D2–D10, video V1–V4, audio S1–S4) in one decode pass.
 
     ``gpu``: None uses CuPy when a CUDA device is usable, True asks for it (falling back to
@@ -147,8 +148,10 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
     another microphone), kept in the report (``render_notes``) for the people it goes to.
     ``span``: (from, to) in seconds from the file's start: the video and audio checks judge
     that part of the file only (a raw source's part that goes into the lecture); the format
-    checks are of the whole file. Raises MissingSourceError / CorruptMediaError when the
-    file is absent, unreadable or damaged.
+    checks are of the whole file. ``source_checks``: what the render measured of its sources
+    that cannot be measured on the film (``audio.source_clipping``: a clipped microphone whose
+    level the render lowered), added to the report. Raises MissingSourceError /
+    CorruptMediaError when the file is absent, unreadable or damaged.
     """
     fmt = verify_file(path, profile=profile, lecture=lecture)
     notes: list[str] = []
@@ -203,6 +206,7 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
             checks = _stream_ends(checks, pictures=video.span, sound=audio.span, fps=video.fps)
     else:
         checks += [Check(i, c, "skip", None, None, "", "no audio stream") for i, c in _AUDIO_IDS]
+    checks += source_checks
     ran = [p.qc.backend for p in (video, audio) if p is not None and p.qc.backend]
     backend = ran[0] if ran else backend_name(xp)
     extra: dict[str, object] = {"render_notes": list(render_notes)} if render_notes else {}

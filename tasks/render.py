@@ -21,6 +21,8 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, ConfigDict
 
 from courseware.audio_chain import (
+    DECLIP_MAX_S,
+    Declipper,
     HumNotch,
     NoiseReducer,
     Patch,
@@ -48,12 +50,14 @@ from courseware.video_chain import SourceChain, SourcePlan, VideoPlan
 from encoder_profiles import Layout, Profile, load_layout, load_layouts
 from qc_metrics.audio import (
     ANTI_PHASE,
+    CLIP_LEVEL,
     AudioQC,
     SpectrumClasses,
     SpeechNoiseMeter,
     estimate_speech_noise,
     hum_to_remove,
     live_channel,
+    merge_events,
 )
 from qc_metrics.colour import CameraSpan
 from qc_metrics.frames import spoken_length, timecode
@@ -152,6 +156,9 @@ class AudioPlan(BaseModel):
     sound_gaps_s: tuple[tuple[float, float], ...] = ()
     #: another source that heard the lecture through a cleaner microphone (cleaner_source)
     cleaner: Cleaner | None = None
+    #: S1: runs of the source's samples at full scale in the lecture (the microphone or its
+    #: recorder overdriven), which the render restores (courseware.audio_chain.Declipper)
+    clipped_runs: int = 0
 
 
 class RenderResult(BaseModel):
@@ -164,6 +171,10 @@ class RenderResult(BaseModel):
     video: VideoPlan | None = None
     warnings: tuple[str, ...] = ()  # e.g. B2: a source below 1280×720
     cameras: tuple[CameraSpan, ...] = ()  # film time → where each camera is (V3 camera match)
+    #: what the render measured of its sources that the film's QC cannot measure on the film
+    #: (``audio.source_clipping``: the level lowered, a clipped run no longer reaches full
+    #: scale), for the lecture's QC report
+    checks: tuple[Check, ...] = ()
 
 
 def master_audio(inputs: LectureInputs) -> SourceInfo | None:
@@ -395,6 +406,7 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
                      sound_gaps_s=gaps, cleaner=cleaner_source(
                          inputs, profile, heard=(-math.inf if math.isnan(speech.snr_db)
                                                  else speech.snr_db, not unsettled)),
+                     clipped_runs=round(float(checks["audio.clipping"].measured or 0.0)),
                      **patch)
 
 
@@ -1010,9 +1022,15 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                 notch.warm_up(_programme_feed(master, audio, rate=rate,
                                               lecture=inputs.label).read(rate))
             read = feed.read
+            declip = None
+            if audio.clipped_runs:               # S1: the clipped runs restored
+                dc = max(map(abs, audio.dc_offset), default=0.0)
+                declip = Declipper(feed.read, level=10 ** (audio.gain_db / 20) * (CLIP_LEVEL - dc),
+                                   max_samples=round(DECLIP_MAX_S * rate))
+                read = declip.read
             if audio.patch_role is not None and audio.patch_spans:   # S4: the dropouts
                 backup = inputs.sources[audio.patch_role]
-                read = Patch(feed.read, AudioFeed(
+                read = Patch(read, AudioFeed(
                     backup.path, rate=rate, start_s=backup.offset_s, lecture=inputs.label,
                     gain=10 ** ((audio.gain_db + audio.patch_gain_db) / 20),
                     clock=backup.clock, channel=audio.patch_channel,
@@ -1060,7 +1078,8 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                 it.close()
             cameras = camera_spans(comp.timeline, start_s=film_start, end_s=main_frames / fps,
                                    authored=tuple(r for r, p in plans.items() if p.authored))
-            for note in blackouts(inputs, comp, blacked, fps=fps):
+            clipping = declipped(inputs, audio, declip, film_start=film_start, rate=rate)
+            for note in blackouts(inputs, comp, blacked, fps=fps) + clipping.notes:
                 log.warning(note)
                 warnings.append(note)
             if credits is not None:  # A5: credits close the course
@@ -1072,7 +1091,73 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
     finally:
         tmp.unlink(missing_ok=True)
     return RenderResult(path=final, duration_s=total / fps, frames=total, audio=audio,
-                        video=video, warnings=tuple(warnings), cameras=cameras)
+                        video=video, warnings=tuple(warnings), cameras=cameras,
+                        checks=(clipping.check,) if clipping.check is not None else ())
+
+
+class Declipped(BaseModel):
+    """What became of the programme microphone's clipping: the render's note and the
+    lecture's ``audio.source_clipping`` check."""
+
+    model_config = ConfigDict(frozen=True)
+
+    notes: list[str] = []
+    check: Check | None = None
+
+
+def declipped(inputs: LectureInputs, audio: AudioPlan, declip: Declipper | None, *,
+              film_start: float, rate: int) -> Declipped:
+    """S1 "no obvious distortion" of the sound the lecture plays, judged on its source: the
+    render lowers the level of an overdriven microphone, so its clipped runs no longer reach
+    full scale in the film and QC's ``audio.clipping`` cannot find them there. Runs the
+    render restored pass; longer ones, left distorted, fail (film time, as QC's)."""
+    if audio.role is None:
+        return Declipped()
+    name = f"{audio.role}: {inputs.sources[audio.role].path.name}"
+    if declip is None:
+        return Declipped(check=Check("audio.source_clipping", "S1", "pass", 0.0, 0.0, "runs",
+                                     f"the microphone the lecture plays ({name}) did not clip"))
+    restored, left = _places(declip.restored), _places(declip.left)
+    longest = DECLIP_MAX_S * 1000
+    head = (f"{inputs.label} {audio.role}: the microphone the lecture plays clipped "
+            f"{len(restored) + len(left)} time(s) (overdriven: the first at "
+            f"{timecode(min(restored + left)[0] / rate)} of the lecture)")
+    fix = (f"Next time, lower the input gain of the {audio.role}'s microphone (its loudest "
+           "words should peak around −12 dBFS)")
+    if not left:
+        message = (f"the microphone the lecture plays ({name}) clipped {len(restored)} "
+                   f"time(s), each run of {longest:g} ms or less, all restored from the "
+                   "sound around them")
+        return Declipped(notes=[f"{head}; each run was {longest:g} ms or shorter and is "
+                                f"restored from the sound around it. {fix}"],
+                         check=Check("audio.source_clipping", "S1", "pass", 0.0, 0.0, "runs",
+                                     message))
+    spans = [(film_start + a / rate, film_start + b / rate,
+              f"clipped for {(b - a) / rate * 1000:.1f} ms, too long to restore")
+             for a, b in left]
+    events = merge_events(spans, gap_s=0.25, limit=50)
+    message = (f"the microphone the lecture plays ({name}) clipped {len(restored) + len(left)} "
+               f"time(s): {len(restored)} run(s) of {longest:g} ms or less restored, "
+               f"{len(left)} longer one(s) left distorted, first at "
+               f"{timecode(spans[0][0])}; re-record these passages with the gain lower, or "
+               "restore them in an audio editor")
+    note = (f"{head}; {len(restored)} short run(s) restored, {len(left)} of more than "
+            f"{longest:g} ms left distorted (the first at {timecode(left[0][0] / rate)} of "
+            f"the lecture: QC's audio.source_clipping lists them). {fix}")
+    return Declipped(notes=[note], check=Check("audio.source_clipping", "S1", "fail",
+                                               float(len(left)), 0.0, "runs", message,
+                                               events))
+
+
+def _places(runs: Sequence[tuple[int, int, int]]) -> list[tuple[int, int]]:
+    """(start, end) samples of the clipped runs, the channels' runs at the same place once."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted((a, b) for _, a, b in runs):
+        if out and a < out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
 
 
 #: a note lists this many stretches of a camera's black pictures, then counts the rest

@@ -1,0 +1,194 @@
+"""S1 "no obvious distortion": an overdriven microphone's clipped runs restored where they
+can be, said where they cannot, and judged on the source (the film's lowered level hides
+them from QC's own ``audio.clipping``)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import audio_signals as sig
+import av
+import numpy as np
+import pytest
+from course_files import one_lecture
+
+from courseware.audio_chain import DECLIP_MAX_S, Declipper
+from courseware.course import load_course
+from encoder_profiles import load_profile
+from qc_metrics.audio import CLIP_LEVEL
+from tasks.probe import probe_lecture
+from tasks.qc import qc_file
+from tasks.render import plan_audio, render_lecture
+
+RATE = 48000
+PROFILE = load_profile()
+LONGEST = round(DECLIP_MAX_S * RATE)
+
+
+def _voice(seconds: float, seed: int = 3) -> np.ndarray:
+    return sig.speech_like(level_dbfs=-14.0, seconds=seconds, sample_rate=RATE,
+                           seed=seed).samples[0]
+
+
+def _overdriven(x: np.ndarray, drive_db: float) -> tuple[np.ndarray, np.ndarray]:
+    """The voice as it was (its peaks ``drive_db`` over full scale) and as recorded."""
+    truth = x * sig.amp(drive_db) / np.abs(x).max()
+    return truth, np.clip(truth, -1.0, 1.0)
+
+
+def _declipped(x: np.ndarray, *, block: int) -> tuple[np.ndarray, Declipper]:
+    """``x`` (mono) on both channels through a Declipper read in ``block``s."""
+    stereo = np.stack([x, x])
+    at = 0
+
+    def read(n: int) -> np.ndarray:
+        nonlocal at
+        out = stereo[:, at: at + n]
+        at += n
+        return np.pad(out, ((0, 0), (0, n - out.shape[1])))
+
+    d = Declipper(read, level=CLIP_LEVEL, max_samples=LONGEST)
+    out = np.concatenate([d.read(block) for _ in range(-(-x.size // block))], axis=1)
+    return out[:, : x.size], d
+
+
+def _snr_db(x: np.ndarray, truth: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(truth ** 2) / np.sum((x - truth) ** 2)))
+
+
+def _adeclip(x: np.ndarray) -> np.ndarray:
+    """FFmpeg's declipper (``adeclip``, autoregressive) over the same samples: the
+    reference to do at least as well as."""
+    graph = av.filter.Graph()
+    src = graph.add_abuffer(format="fltp", sample_rate=RATE, layout="mono", channels=1)
+    declip, sink = graph.add("adeclip", ""), graph.add("abuffersink")
+    src.link_to(declip)
+    declip.link_to(sink)
+    graph.configure()
+    out: list[np.ndarray] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                out.append(graph.pull().to_ndarray()[0])
+            except (av.BlockingIOError, av.EOFError):
+                return
+
+    for k in range(0, x.size, 1024):
+        frame = av.AudioFrame.from_ndarray(x[None, k: k + 1024].astype(np.float32),
+                                           format="fltp", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = RATE, k, Fraction(1, RATE)
+        graph.push(frame)
+        drain()
+    graph.push(None)
+    drain()
+    return np.concatenate(out)[: x.size]
+
+
+@pytest.mark.parametrize("drive_db", [1.0, 2.0])
+def test_clipped_runs_are_restored_closer_than_ffmpegs_adeclip(drive_db: float) -> None:
+    truth, clipped = _overdriven(_voice(12.0), drive_db)
+    out, d = _declipped(clipped, block=4800)
+    assert d.restored and not d.left
+    before, ours, ffmpeg = (_snr_db(y, truth) for y in (clipped, out[0], _adeclip(clipped)))
+    assert ours >= before + 25.0, (before, ours)
+    assert ours >= ffmpeg + 5.0, (ours, ffmpeg)
+    assert np.array_equal(out[0], out[1])
+    kept = np.abs(clipped) < CLIP_LEVEL                     # nothing else is touched
+    assert np.array_equal(out[0][kept], clipped[kept].astype(np.float32))
+
+
+def test_the_same_samples_whatever_the_blocks() -> None:
+    _, clipped = _overdriven(_voice(6.0, seed=5), 2.0)
+    a, _ = _declipped(clipped, block=1000)
+    b, _ = _declipped(clipped, block=4801)
+    assert np.array_equal(a, b)
+
+
+def test_a_run_too_long_to_restore_is_left_and_counted() -> None:
+    x = _voice(4.0) * 0.5
+    at = round(2.0 * RATE)
+    x[at: at + 3 * LONGEST] = 1.0                     # 3 ms at full scale
+    out, d = _declipped(x, block=4800)
+    assert d.restored == [] and [(a, b) for _, a, b in d.left] == [(at, at + 3 * LONGEST)]
+    assert np.array_equal(out[0], x.astype(np.float32))
+
+
+# ------------------------------------------------------------------------------ a lecture
+
+def _camera(path: Path, sound: np.ndarray, seconds: float) -> None:
+    """A camera that records its sound uncompressed (PCM in MOV, as broadcast camcorders)."""
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 320, 180, "yuv420p"
+        v.codec_context.options = {"preset": "ultrafast"}
+        a = out.add_stream("pcm_s16le", rate=RATE, layout="stereo")
+        picture = np.full((180, 320, 3), 128, np.uint8)
+        for i in range(round(seconds * 25)):
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            for p in v.encode(frame):
+                out.mux(p)
+        stereo = np.repeat(sound[None].astype(np.float32), 2, axis=0)
+        for k in range(0, stereo.shape[1], 1024):
+            block = av.AudioFrame.from_ndarray(np.ascontiguousarray(stereo[:, k: k + 1024]),
+                                               format="fltp", layout="stereo")
+            block.sample_rate, block.pts, block.time_base = RATE, k, Fraction(1, RATE)
+            for p in a.encode(block):
+                out.mux(p)
+        for stream in (a, v):
+            for p in stream.encode(None):
+                out.mux(p)
+
+
+def _lecture(root: Path, sound: np.ndarray, seconds: float) -> tuple[Path, object]:
+    root.mkdir()
+    _camera(root / "teacher.mov", sound, seconds)
+    course = load_course(one_lecture(root, {"teacher": "teacher.mov"}, layout="teacher_only"))
+    inputs = probe_lecture(course, course.lectures[0])
+    plan = plan_audio(inputs, PROFILE)
+    return root, (course, inputs, plan)
+
+
+def test_an_overdriven_microphone_is_restored_and_judged_on_its_source(tmp_path: Path) -> None:
+    """Clipped loud syllables restored: the lecture passes ``audio.source_clipping``. With
+    one run too long to restore, it fails there, at the run's film time, while the film's
+    own ``audio.clipping`` finds nothing: the render lowered the level."""
+    seconds = 8.0
+    _, clipped = _overdriven(_voice(seconds), 1.0)
+    long_at = 5.0
+    held = clipped.copy()
+    held[round(long_at * RATE): round(long_at * RATE) + 4 * LONGEST] = 1.0
+    for name, sound, fails in (("restored", clipped, False), ("held", held, True)):
+        _, (course, inputs, plan) = _lecture(tmp_path / name, sound, seconds)
+        assert plan.clipped_runs > 10, plan.clipped_runs
+        out = render_lecture(course, inputs, audio=plan, profile=PROFILE,
+                             out_dir=tmp_path / name / "out")
+        check, = out.checks
+        assert check.id == "audio.source_clipping" and check.clause == "S1"
+        said = [w for w in out.warnings if "clipped" in w]
+        assert len(said) == 1 and "lower the input gain" in said[0], out.warnings
+        report = qc_file(out.path, profile=PROFILE, thumbnails=False,
+                         source_checks=out.checks).report
+        checks = {c.id: c for c in report.checks}
+        assert checks["audio.clipping"].status == "pass"         # the film shows no clipping
+        assert checks["audio.source_clipping"] == check
+        if not fails:
+            assert check.status == "pass" and "all restored" in check.message, check
+            continue
+        assert check.status == "fail" and check.measured == 1.0, check
+        event, = check.events
+        film_s = PROFILE.encode.title_card_s + long_at
+        assert event.start_s == pytest.approx(film_s, abs=0.002)
+        assert "too long to restore" in event.detail
+        assert report.status == "fail"
+
+
+def test_a_microphone_that_never_clipped_passes(tmp_path: Path) -> None:
+    _, (course, inputs, plan) = _lecture(tmp_path / "clean", _voice(6.0) * 0.4, 6.0)
+    assert plan.clipped_runs == 0
+    out = render_lecture(course, inputs, audio=plan, profile=PROFILE, out_dir=tmp_path / "o")
+    check, = out.checks
+    assert check.status == "pass" and "did not clip" in check.message
+    assert not [w for w in out.warnings if "clipped" in w]
