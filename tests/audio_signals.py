@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import wave
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +172,38 @@ def clip_run(x: np.ndarray, *, at_s: float, samples: int, sample_rate: int,
     i = round(at_s * sample_rate)
     y[channel, i: i + samples] = 1.0
     return y
+
+
+def adeclip(x: np.ndarray, sample_rate: int) -> np.ndarray:
+    """FFmpeg's declipper (``adeclip``: autoregressive, detects the clipped samples itself)
+    over a mono signal, through PyAV's filter graph: the reference for ours."""
+    import av
+
+    graph = av.filter.Graph()
+    src = graph.add_abuffer(format="fltp", sample_rate=sample_rate, layout="mono", channels=1)
+    declip, sink = graph.add("adeclip", ""), graph.add("abuffersink")
+    src.link_to(declip)
+    declip.link_to(sink)
+    graph.configure()
+    out: list[np.ndarray] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                out.append(graph.pull().to_ndarray()[0])
+            except (av.BlockingIOError, av.EOFError):
+                return
+
+    for k in range(0, x.size, 1024):
+        frame = av.AudioFrame.from_ndarray(x[None, k: k + 1024].astype(np.float32),
+                                           format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = sample_rate, k
+        frame.time_base = Fraction(1, sample_rate)
+        graph.push(frame)
+        drain()
+    graph.push(None)
+    drain()
+    return np.concatenate(out)[: x.size]
 
 
 def write_wav(path: Path, x: np.ndarray, sample_rate: int) -> np.ndarray:
