@@ -193,6 +193,21 @@ class SoundClock:
         return x
 
 
+#: audio codecs that keep every sample as recorded: a clipped run is still flat at the level
+#: it clipped at (a lossy codec's decoder smears it into ripples around that level)
+LOSSLESS_AUDIO = ("pcm_", "flac", "alac", "wavpack", "tta", "mlp", "truehd", "s302m")
+
+
+def audio_codec(path: Path, stream: int = 0, *, lecture: str | None = None) -> str:
+    """The codec of the file's ``stream``-th audio track ("aac", "pcm_s24le", …)."""
+    with open_media(path, lecture=lecture) as container:
+        return str(container.streams.audio[stream].codec_context.name)
+
+
+def lossless_audio(codec: str) -> bool:
+    return codec.startswith(LOSSLESS_AUDIO)
+
+
 #: where a seek lands after the time asked (a file without an index: MPEG-TS), seek this much
 #: earlier, then more, until the first frame decoded is at or before it
 SEEK_BACK_S = (0.0, 2.0, 10.0, 60.0)

@@ -39,7 +39,9 @@ from courseware.media import (
     AudioFeed,
     BackgroundWriter,
     DeliveryWriter,
+    audio_codec,
     cfr_frames,
+    lossless_audio,
     open_media,
     rgb_to_frame,
 )
@@ -158,7 +160,12 @@ class AudioPlan(BaseModel):
     cleaner: Cleaner | None = None
     #: S1: runs of the source's samples at full scale in the lecture (the microphone or its
     #: recorder overdriven), which the render restores (courseware.audio_chain.Declipper)
+    #: where the source keeps its samples as recorded (``codec`` lossless) …
     clipped_runs: int = 0
+    #: … where they are in the lecture (s; QC's events: runs close together joined)
+    clipped_s: tuple[tuple[float, float], ...] = ()
+    #: the source's audio codec
+    codec: str = ""
 
 
 class RenderResult(BaseModel):
@@ -407,6 +414,9 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
                          inputs, profile, heard=(-math.inf if math.isnan(speech.snr_db)
                                                  else speech.snr_db, not unsettled)),
                      clipped_runs=round(float(checks["audio.clipping"].measured or 0.0)),
+                     clipped_s=tuple((e.start_s, e.end_s)
+                                     for e in checks["audio.clipping"].events),
+                     codec=audio_codec(src.path, src.audio_stream, lecture=inputs.label),
                      **patch)
 
 
@@ -1023,7 +1033,7 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                                               lecture=inputs.label).read(rate))
             read = feed.read
             declip = None
-            if audio.clipped_runs:               # S1: the clipped runs restored
+            if audio.clipped_runs and lossless_audio(audio.codec):  # S1: clipped runs restored
                 dc = max(map(abs, audio.dc_offset), default=0.0)
                 declip = Declipper(feed.read, level=10 ** (audio.gain_db / 20) * (CLIP_LEVEL - dc),
                                    max_samples=round(DECLIP_MAX_S * rate))
@@ -1110,20 +1120,37 @@ def declipped(inputs: LectureInputs, audio: AudioPlan, declip: Declipper | None,
     """S1 "no obvious distortion" of the sound the lecture plays, judged on its source: the
     render lowers the level of an overdriven microphone, so its clipped runs no longer reach
     full scale in the film and QC's ``audio.clipping`` cannot find them there. Runs the
-    render restored pass; longer ones, left distorted, fail (film time, as QC's)."""
+    render restored pass; longer ones, left distorted, fail (film time, as QC's); those of a
+    lossy-coded source, whose decoder smeared them (not restored), are to be listened to
+    (warn)."""
     if audio.role is None:
         return Declipped()
     name = f"{audio.role}: {inputs.sources[audio.role].path.name}"
-    if declip is None:
+    fix = (f"Next time, lower the input gain of the {audio.role}'s microphone (its loudest "
+           "words should peak around −12 dBFS)")
+    if not audio.clipped_runs:
         return Declipped(check=Check("audio.source_clipping", "S1", "pass", 0.0, 0.0, "runs",
                                      f"the microphone the lecture plays ({name}) did not clip"))
+    if declip is None or not (declip.restored or declip.left):
+        why = (f"its sound is {audio.codec}-coded, which smears a clipped passage into ripples,"
+               " so it is not restored" if declip is None else
+               "the runs were not found again at the level the render plays it")
+        spans = [(film_start + a, film_start + b, "at full scale") for a, b in audio.clipped_s]
+        first = timecode(audio.clipped_s[0][0]) if audio.clipped_s else "?"
+        return Declipped(
+            notes=[f"{inputs.label} {audio.role}: the microphone the lecture plays clipped "
+                   f"({audio.clipped_runs} run(s) at full scale, the first at {first} of the "
+                   f"lecture); {why}: listen to those passages. {fix}"],
+            check=Check("audio.source_clipping", "S1", "warn", float(audio.clipped_runs), 0.0,
+                        "runs", f"the microphone the lecture plays ({name}, {audio.codec}) "
+                        f"shows {audio.clipped_runs} clipping run(s), the first at "
+                        f"{timecode(spans[0][0]) if spans else '?'}; {why}: listen to these "
+                        "passages", merge_events(spans, gap_s=0.25, limit=50)))
     restored, left = _places(declip.restored), _places(declip.left)
     longest = DECLIP_MAX_S * 1000
     head = (f"{inputs.label} {audio.role}: the microphone the lecture plays clipped "
             f"{len(restored) + len(left)} time(s) (overdriven: the first at "
             f"{timecode(min(restored + left)[0] / rate)} of the lecture)")
-    fix = (f"Next time, lower the input gain of the {audio.role}'s microphone (its loudest "
-           "words should peak around −12 dBFS)")
     if not left:
         message = (f"the microphone the lecture plays ({name}) clipped {len(restored)} "
                    f"time(s), each run of {longest:g} ms or less, all restored from the "

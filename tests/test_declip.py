@@ -89,13 +89,16 @@ def test_a_run_too_long_to_restore_is_left_and_counted() -> None:
 
 # ------------------------------------------------------------------------------ a lecture
 
-def _camera(path: Path, sound: np.ndarray, seconds: float) -> None:
-    """A camera that records its sound uncompressed (PCM in MOV, as broadcast camcorders)."""
+def _camera(path: Path, sound: np.ndarray, seconds: float, codec: str = "pcm_s16le") -> None:
+    """A camera that records its sound uncompressed (PCM in MOV, as broadcast camcorders),
+    or as most do (AAC in MP4)."""
     with av.open(str(path), "w") as out:
         v = out.add_stream("libx264", rate=25)
         v.width, v.height, v.pix_fmt = 320, 180, "yuv420p"
         v.codec_context.options = {"preset": "ultrafast"}
-        a = out.add_stream("pcm_s16le", rate=RATE, layout="stereo")
+        a = out.add_stream(codec, rate=RATE, layout="stereo")
+        if codec == "aac":
+            a.bit_rate = 256000
         picture = np.full((180, 320, 3), 128, np.uint8)
         for i in range(round(seconds * 25)):
             frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
@@ -114,10 +117,11 @@ def _camera(path: Path, sound: np.ndarray, seconds: float) -> None:
                 out.mux(p)
 
 
-def _lecture(root: Path, sound: np.ndarray, seconds: float) -> tuple[Path, object]:
+def _lecture(root: Path, sound: np.ndarray, seconds: float,
+             name: str = "teacher.mov") -> tuple[Path, object]:
     root.mkdir()
-    _camera(root / "teacher.mov", sound, seconds)
-    course = load_course(one_lecture(root, {"teacher": "teacher.mov"}, layout="teacher_only"))
+    _camera(root / name, sound, seconds, "aac" if name.endswith(".mp4") else "pcm_s16le")
+    course = load_course(one_lecture(root, {"teacher": name}, layout="teacher_only"))
     inputs = probe_lecture(course, course.lectures[0])
     plan = plan_audio(inputs, PROFILE)
     return root, (course, inputs, plan)
@@ -164,3 +168,20 @@ def test_a_microphone_that_never_clipped_passes(tmp_path: Path) -> None:
     check, = out.checks
     assert check.status == "pass" and "did not clip" in check.message
     assert not [w for w in out.warnings if "clipped" in w]
+
+
+def test_a_lossy_sources_clipping_is_not_restored_but_said(tmp_path: Path) -> None:
+    """AAC smears a clipped passage into ripples around full scale: what reaches it are
+    fragments, not the runs; nothing is restored, and the lecture's report asks for a
+    listen (warn) where they are."""
+    _, clipped = _overdriven(_voice(6.0), 3.0)
+    _, (course, inputs, plan) = _lecture(tmp_path / "aac", clipped, 6.0, "teacher.mp4")
+    assert plan.codec == "aac" and plan.clipped_runs > 0 and plan.clipped_s
+    out = render_lecture(course, inputs, audio=plan, profile=PROFILE, out_dir=tmp_path / "o")
+    check, = out.checks
+    assert check.status == "warn" and check.measured == plan.clipped_runs, check
+    assert "listen to these passages" in check.message
+    film_s = PROFILE.encode.title_card_s + plan.clipped_s[0][0]
+    assert check.events[0].start_s == pytest.approx(film_s, abs=1e-6)
+    said, = [w for w in out.warnings if "clipped" in w]
+    assert "aac-coded" in said and "not restored" in said
