@@ -34,15 +34,8 @@ def snr_db(x: np.ndarray, truth: np.ndarray) -> float:
 
 def ours(x: np.ndarray) -> tuple[np.ndarray, int, int]:
     """``x`` on both channels (one microphone, as the render plays it) in 40 ms blocks."""
-    stereo, at = np.stack([x, x]), 0
-
-    def read(n: int) -> np.ndarray:
-        nonlocal at
-        out = stereo[:, at: at + n]
-        at += n
-        return np.pad(out, ((0, 0), (0, n - out.shape[1])))
-
-    d = Declipper(read, level=CLIP_LEVEL, max_samples=round(DECLIP_MAX_S * RATE))
+    d = Declipper(sig.reader(np.stack([x, x])), level=CLIP_LEVEL,
+                  max_samples=round(DECLIP_MAX_S * RATE))
     out = np.concatenate([d.read(1920) for _ in range(-(-x.size // 1920))], axis=1)
     return out[0, : x.size], len(d.restored), len(d.left)
 

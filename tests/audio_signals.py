@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -224,6 +225,20 @@ def decoded_sound(path: Path) -> np.ndarray:
 
     with av.open(str(path)) as c:
         return np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)
+
+
+def reader(x: np.ndarray, dtype: type = np.float64) -> Callable[[int], np.ndarray]:
+    """``x`` (channels, n) as the render's readers give sound: ``read(n)`` the next n samples,
+    silence past its end."""
+    pos = 0
+
+    def read(n: int) -> np.ndarray:
+        nonlocal pos
+        out = x[:, pos: pos + n]
+        pos += n
+        return np.pad(out, ((0, 0), (0, n - out.shape[1]))).astype(dtype, copy=False)
+
+    return read
 
 
 def blocks(x: np.ndarray, size: int):

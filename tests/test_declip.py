@@ -4,14 +4,13 @@ them from QC's own ``audio.clipping``)."""
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import audio_signals as sig
-import av
 import numpy as np
 import pytest
 from course_files import one_lecture
+from video_signals import camera_file
 
 from courseware.audio_chain import DECLIP_MAX_S, Declipper
 from courseware.course import load_course
@@ -39,16 +38,7 @@ def _overdriven(x: np.ndarray, drive_db: float) -> tuple[np.ndarray, np.ndarray]
 
 def _declipped(x: np.ndarray, *, block: int) -> tuple[np.ndarray, Declipper]:
     """``x`` (mono) on both channels through a Declipper read in ``block``s."""
-    stereo = np.stack([x, x])
-    at = 0
-
-    def read(n: int) -> np.ndarray:
-        nonlocal at
-        out = stereo[:, at: at + n]
-        at += n
-        return np.pad(out, ((0, 0), (0, n - out.shape[1])))
-
-    d = Declipper(read, level=CLIP_LEVEL, max_samples=LONGEST)
+    d = Declipper(sig.reader(np.stack([x, x])), level=CLIP_LEVEL, max_samples=LONGEST)
     out = np.concatenate([d.read(block) for _ in range(-(-x.size // block))], axis=1)
     return out[:, : x.size], d
 
@@ -89,38 +79,11 @@ def test_a_run_too_long_to_restore_is_left_and_counted() -> None:
 
 # ------------------------------------------------------------------------------ a lecture
 
-def _camera(path: Path, sound: np.ndarray, seconds: float, codec: str = "pcm_s16le") -> None:
-    """A camera that records its sound uncompressed (PCM in MOV, as broadcast camcorders),
-    or as most do (AAC in MP4)."""
-    with av.open(str(path), "w") as out:
-        v = out.add_stream("libx264", rate=25)
-        v.width, v.height, v.pix_fmt = 320, 180, "yuv420p"
-        v.codec_context.options = {"preset": "ultrafast"}
-        a = out.add_stream(codec, rate=RATE, layout="stereo")
-        if codec == "aac":
-            a.bit_rate = 256000
-        picture = np.full((180, 320, 3), 128, np.uint8)
-        for i in range(round(seconds * 25)):
-            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, 25)
-            for p in v.encode(frame):
-                out.mux(p)
-        stereo = np.repeat(sound[None].astype(np.float32), 2, axis=0)
-        for k in range(0, stereo.shape[1], 1024):
-            block = av.AudioFrame.from_ndarray(np.ascontiguousarray(stereo[:, k: k + 1024]),
-                                               format="fltp", layout="stereo")
-            block.sample_rate, block.pts, block.time_base = RATE, k, Fraction(1, RATE)
-            for p in a.encode(block):
-                out.mux(p)
-        for stream in (a, v):
-            for p in stream.encode(None):
-                out.mux(p)
-
-
 def _lecture(root: Path, sound: np.ndarray, seconds: float,
              name: str = "teacher.mov") -> tuple[Path, object]:
     root.mkdir()
-    _camera(root / name, sound, seconds, "aac" if name.endswith(".mp4") else "pcm_s16le")
+    camera_file(root / name, (128, 128, 128), sound[: round(seconds * RATE)],
+                codec="aac" if name.endswith(".mp4") else "pcm_s16le")
     course = load_course(one_lecture(root, {"teacher": name}, layout="teacher_only"))
     inputs = probe_lecture(course, course.lectures[0])
     plan = plan_audio(inputs, PROFILE)

@@ -318,15 +318,7 @@ def test_limiter_never_exceeds_its_ceiling_and_notch_is_narrow() -> None:
 
 def _reduced(x: np.ndarray, noise: np.ndarray, floor_db: float) -> np.ndarray:
     """``x`` through the noise reducer, read in video-frame-sized pieces as the render does."""
-    pos = 0
-
-    def read(n: int) -> np.ndarray:
-        nonlocal pos
-        out = x[:, pos: pos + n]
-        pos += n
-        return np.pad(out, ((0, 0), (0, n - out.shape[1])))
-
-    reducer = NoiseReducer(read, noise, floor_db=floor_db)
+    reducer = NoiseReducer(sig.reader(x), noise, floor_db=floor_db)
     return np.concatenate([reducer.read(1920) for _ in range(x.shape[1] // 1920)], axis=1)
 
 

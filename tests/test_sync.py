@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import audio_signals as sig
 import numpy as np
 import pytest
 
@@ -186,15 +187,7 @@ def test_respeed_is_a_clean_resampler(ratio: float) -> None:
 
     k = np.arange(3 * FS)
     x = np.stack([np.sin(2 * np.pi * 1000 * k / FS), np.sin(2 * np.pi * 5000 * k / FS + 1)])
-    pos = 0
-
-    def source(n: int) -> np.ndarray:
-        nonlocal pos
-        out = x[:, pos: pos + n]
-        pos += n
-        return np.pad(out, ((0, 0), (0, n - out.shape[1]))).astype(np.float32)
-
-    respeed = Respeed(source, ratio)
+    respeed = Respeed(sig.reader(x, np.float32), ratio)
     y = np.concatenate([respeed.read(1920) for _ in range(2 * FS // 1920)], axis=1)
     t = ratio * np.arange(y.shape[1]) / FS
     truth = np.stack([np.sin(2 * np.pi * 1000 * t), np.sin(2 * np.pi * 5000 * t + 1)])

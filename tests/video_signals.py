@@ -272,10 +272,12 @@ def meta_spans(frames: list[dict[str, str]], key: str,
 
 def camera_file(path: Path, rgb: tuple[int, int, int], sound: np.ndarray, *,
                 start_s: float = 0.0, size: tuple[int, int] = (160, 90),
-                container: str | None = None, created: str | None = None) -> None:
+                container: str | None = None, created: str | None = None,
+                codec: str = "aac") -> None:
     """A 25-fps H.264 + AAC camera file of one colour and ``sound`` (mono, 48 kHz, on both
     channels; its length sets the file's), its clock starting at ``start_s``, started at
-    ``created`` (its creation time, ISO 8601)."""
+    ``created`` (its creation time, ISO 8601); ``codec``: its sound's (``pcm_s16le`` in a
+    MOV: a broadcast camcorder's)."""
     from fractions import Fraction
 
     import av
@@ -288,7 +290,7 @@ def camera_file(path: Path, rgb: tuple[int, int, int], sound: np.ndarray, *,
         v = out.add_stream("libx264", rate=fps)
         v.width, v.height, v.pix_fmt = w, h, "yuv420p"
         v.codec_context.options = {"preset": "ultrafast"}
-        a = out.add_stream("aac", rate=fs, layout="stereo")
+        a = out.add_stream(codec, rate=fs, layout="stereo")
         flat = np.full((h, w, 3), rgb, np.uint8)
         for i in range(round(sound.size / fs * fps)):
             frame = av.VideoFrame.from_ndarray(flat, format="rgb24")
