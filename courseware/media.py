@@ -198,10 +198,13 @@ class SoundClock:
 LOSSLESS_AUDIO = ("pcm_", "flac", "alac", "wavpack", "tta", "mlp", "truehd", "s302m")
 
 
-def audio_codec(path: Path, stream: int = 0, *, lecture: str | None = None) -> str:
-    """The codec of the file's ``stream``-th audio track ("aac", "pcm_s24le", …)."""
+def audio_format(path: Path, stream: int = 0, *, lecture: str | None = None
+                 ) -> tuple[str, int]:
+    """The codec ("aac", "pcm_s24le", …) and sample rate of the file's ``stream``-th audio
+    track."""
     with open_media(path, lecture=lecture) as container:
-        return str(container.streams.audio[stream].codec_context.name)
+        ctx = container.streams.audio[stream].codec_context
+        return str(ctx.name), int(ctx.sample_rate or 0)
 
 
 def lossless_audio(codec: str) -> bool:

@@ -39,7 +39,7 @@ from courseware.media import (
     AudioFeed,
     BackgroundWriter,
     DeliveryWriter,
-    audio_codec,
+    audio_format,
     cfr_frames,
     lossless_audio,
     open_media,
@@ -164,8 +164,10 @@ class AudioPlan(BaseModel):
     clipped_runs: int = 0
     #: … where they are in the lecture (s; QC's events: runs close together joined)
     clipped_s: tuple[tuple[float, float], ...] = ()
-    #: the source's audio codec
+    #: the source's audio codec and sample rate: its clipped runs are whole (flat at the
+    #: level) only where it keeps its samples and plays at its own rate
     codec: str = ""
+    codec_rate: int = 0
 
 
 class RenderResult(BaseModel):
@@ -400,6 +402,7 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
                            rate=rate, other=other, other_dbfs=None if other is None else
                            estimate_speech_noise(first.channel_power[other]).speech_dbfs,
                            silent=head + gaps + tail)
+    codec, codec_rate = audio_format(src.path, src.audio_stream, lecture=inputs.label)
     return AudioPlan(role=src.role, integrated_lufs=_finite(integrated),
                      true_peak_dbfs=loud.true_peak_dbfs, gain_db=gain, notch_hz=notch,
                      channel=channel, correlation=correlation, dc_offset=dc,
@@ -416,8 +419,7 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
                      clipped_runs=round(float(checks["audio.clipping"].measured or 0.0)),
                      clipped_s=tuple((e.start_s, e.end_s)
                                      for e in checks["audio.clipping"].events),
-                     codec=audio_codec(src.path, src.audio_stream, lecture=inputs.label),
-                     **patch)
+                     codec=codec, codec_rate=codec_rate, **patch)
 
 
 def cleaner_source(inputs: LectureInputs, profile: Profile, *,
@@ -1033,7 +1035,7 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                                               lecture=inputs.label).read(rate))
             read = feed.read
             declip = None
-            if audio.clipped_runs and lossless_audio(audio.codec):  # S1: clipped runs restored
+            if audio.clipped_runs and runs_whole(audio, rate):  # S1: clipped runs restored
                 dc = max(map(abs, audio.dc_offset), default=0.0)
                 declip = Declipper(feed.read, level=10 ** (audio.gain_db / 20) * (CLIP_LEVEL - dc),
                                    max_samples=round(DECLIP_MAX_S * rate))
@@ -1105,6 +1107,13 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                         checks=(clipping.check,) if clipping.check is not None else ())
 
 
+def runs_whole(audio: AudioPlan, rate: int) -> bool:
+    """The source's clipped runs reach the render whole (flat at the level they clipped at):
+    a codec that keeps every sample, played at its own rate (a lossy codec's decoder, or
+    resampling, smears them into ripples that only touch the level here and there)."""
+    return lossless_audio(audio.codec) and audio.codec_rate == rate
+
+
 class Declipped(BaseModel):
     """What became of the programme microphone's clipping: the render's note and the
     lecture's ``audio.source_clipping`` check."""
@@ -1132,9 +1141,13 @@ def declipped(inputs: LectureInputs, audio: AudioPlan, declip: Declipper | None,
         return Declipped(check=Check("audio.source_clipping", "S1", "pass", 0.0, 0.0, "runs",
                                      f"the microphone the lecture plays ({name}) did not clip"))
     if declip is None or not (declip.restored or declip.left):
-        why = (f"its sound is {audio.codec}-coded, which smears a clipped passage into ripples,"
-               " so it is not restored" if declip is None else
-               "the runs were not found again at the level the render plays it")
+        why = ("the runs were not found again at the level the render plays it"
+               if declip is not None else
+               f"its sound is {audio.codec}-coded, which smears a clipped passage into ripples,"
+               " so it is not restored" if not lossless_audio(audio.codec) else
+               f"its sound, recorded at {audio.codec_rate / 1000:g} kHz, is resampled to "
+               f"{rate / 1000:g} kHz, which smears a clipped passage into ripples, so it is "
+               "not restored")
         spans = [(film_start + a, film_start + b, "at full scale") for a, b in audio.clipped_s]
         first = timecode(audio.clipped_s[0][0]) if audio.clipped_s else "?"
         return Declipped(

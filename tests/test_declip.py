@@ -25,8 +25,8 @@ PROFILE = load_profile()
 LONGEST = round(DECLIP_MAX_S * RATE)
 
 
-def _voice(seconds: float, seed: int = 3) -> np.ndarray:
-    return sig.speech_like(level_dbfs=-14.0, seconds=seconds, sample_rate=RATE,
+def _voice(seconds: float, seed: int = 3, rate: int = RATE) -> np.ndarray:
+    return sig.speech_like(level_dbfs=-14.0, seconds=seconds, sample_rate=rate,
                            seed=seed).samples[0]
 
 
@@ -80,10 +80,10 @@ def test_a_run_too_long_to_restore_is_left_and_counted() -> None:
 # ------------------------------------------------------------------------------ a lecture
 
 def _lecture(root: Path, sound: np.ndarray, seconds: float,
-             name: str = "teacher.mov") -> tuple[Path, object]:
+             name: str = "teacher.mov", rate: int = RATE) -> tuple[Path, object]:
     root.mkdir()
-    camera_file(root / name, (128, 128, 128), sound[: round(seconds * RATE)],
-                codec="aac" if name.endswith(".mp4") else "pcm_s16le")
+    camera_file(root / name, (128, 128, 128), sound[: round(seconds * rate)],
+                codec="aac" if name.endswith(".mp4") else "pcm_s16le", rate=rate)
     course = load_course(one_lecture(root, {"teacher": name}, layout="teacher_only"))
     inputs = probe_lecture(course, course.lectures[0])
     plan = plan_audio(inputs, PROFILE)
@@ -133,13 +133,16 @@ def test_a_microphone_that_never_clipped_passes(tmp_path: Path) -> None:
     assert not [w for w in out.warnings if "clipped" in w]
 
 
-def test_a_lossy_sources_clipping_is_not_restored_but_said(tmp_path: Path) -> None:
-    """AAC smears a clipped passage into ripples around full scale: what reaches it are
-    fragments, not the runs; nothing is restored, and the lecture's report asks for a
-    listen (warn) where they are."""
-    _, clipped = _overdriven(_voice(6.0), 3.0)
-    _, (course, inputs, plan) = _lecture(tmp_path / "aac", clipped, 6.0, "teacher.mp4")
-    assert plan.codec == "aac" and plan.clipped_runs > 0 and plan.clipped_s
+@pytest.mark.parametrize(("name", "rate", "why"), [("teacher.mp4", RATE, "aac-coded"),
+                                                   ("teacher.mov", 44100, "44.1 kHz")])
+def test_clipping_smeared_on_its_way_is_not_restored_but_said(tmp_path: Path, name: str,
+                                                              rate: int, why: str) -> None:
+    """AAC, or resampling a 44.1-kHz recording to 48 kHz, smears a clipped passage into
+    ripples around full scale: what reaches it are fragments, not the runs; nothing is
+    restored, and the lecture's report asks for a listen (warn) where they are."""
+    _, clipped = _overdriven(_voice(6.0, rate=rate), 3.0)
+    _, (course, inputs, plan) = _lecture(tmp_path / "s", clipped, 6.0, name, rate)
+    assert plan.clipped_runs > 0 and plan.clipped_s, plan
     out = render_lecture(course, inputs, audio=plan, profile=PROFILE, out_dir=tmp_path / "o")
     check, = out.checks
     assert check.status == "warn" and check.measured == plan.clipped_runs, check
@@ -147,4 +150,4 @@ def test_a_lossy_sources_clipping_is_not_restored_but_said(tmp_path: Path) -> No
     film_s = PROFILE.encode.title_card_s + plan.clipped_s[0][0]
     assert check.events[0].start_s == pytest.approx(film_s, abs=1e-6)
     said, = [w for w in out.warnings if "clipped" in w]
-    assert "aac-coded" in said and "not restored" in said
+    assert why in said and "not restored" in said

@@ -273,8 +273,8 @@ def meta_spans(frames: list[dict[str, str]], key: str,
 def camera_file(path: Path, rgb: tuple[int, int, int], sound: np.ndarray, *,
                 start_s: float = 0.0, size: tuple[int, int] = (160, 90),
                 container: str | None = None, created: str | None = None,
-                codec: str = "aac") -> None:
-    """A 25-fps H.264 + AAC camera file of one colour and ``sound`` (mono, 48 kHz, on both
+                codec: str = "aac", rate: int = 48000) -> None:
+    """A 25-fps H.264 + AAC camera file of one colour and ``sound`` (mono, ``rate``, on both
     channels; its length sets the file's), its clock starting at ``start_s``, started at
     ``created`` (its creation time, ISO 8601); ``codec``: its sound's (``pcm_s16le`` in a
     MOV: a broadcast camcorder's)."""
@@ -282,7 +282,7 @@ def camera_file(path: Path, rgb: tuple[int, int, int], sound: np.ndarray, *,
 
     import av
 
-    fps, fs = 25, 48000
+    fps, fs = 25, rate
     w, h = size
     with av.open(str(path), "w", format=container) as out:
         if created is not None:
