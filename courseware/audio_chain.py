@@ -254,7 +254,8 @@ DECLIP_MAX_S = 0.001
 
 
 def restore_clipped(x: np.ndarray, missing: np.ndarray, *, level: float,
-                    order: int = DECLIP_ORDER, rounds: int = 4) -> np.ndarray:
+                    made: np.ndarray | None = None, order: int = DECLIP_ORDER,
+                    rounds: int = 4) -> np.ndarray | None:
     """``x`` (1-D) with its ``missing`` samples (a clipped run and its context's other runs)
     interpolated by least-squares AR interpolation, constrained to lie beyond the clip level.
 
@@ -263,14 +264,17 @@ def restore_clipped(x: np.ndarray, missing: np.ndarray, *, level: float,
     error over every window that touches them (Janssen, Veldhuis & Vries, IEEE Trans. ASSP
     34(2), 1986). A clipped sample's true value lay beyond the level, on its side: where the
     interpolation falls short, the sample is held at the level and the rest solved again
-    (consistent declipping)."""
+    (consistent declipping). ``made``: samples that are not the recording's own (runs
+    restored before, the silence before it begins): known for the interpolation, never
+    fitted. None when too little of the sound around the run is the recording's own,
+    unclipped, to fit the model on (four windows per coefficient)."""
     x = np.asarray(x, dtype=np.float64).copy()
     n, p = x.size, order
-    known = ~missing
+    own = ~missing if made is None else ~(missing | made)
     windows = np.lib.stride_tricks.sliding_window_view(x, p + 1)      # (n − p, p + 1)
-    clean = np.lib.stride_tricks.sliding_window_view(known, p + 1).all(axis=1)
+    clean = np.lib.stride_tricks.sliding_window_view(own, p + 1).all(axis=1)
     if clean.sum() < 4 * p:                 # too little sound around it to model
-        return x
+        return None
     past, now = windows[clean, :p], windows[clean, p]
     gram = past.T @ past
     gram[np.diag_indices(p)] += 1e-9 * max(float(np.trace(gram)) / p, 1e-30)
@@ -304,8 +308,9 @@ class Declipper:
     """Clipped runs restored, streamed: a reader of (2, n) blocks in, the same blocks out,
     sample-aligned, with every run of ``min_samples`` or more samples at or beyond ``level``
     (|x|) and at most ``max_samples`` long interpolated from the sound around it
-    (:func:`restore_clipped`). Longer runs are left as they are (too much is missing to
-    interpolate) and counted. Nothing else is changed."""
+    (:func:`restore_clipped`). Longer runs, and runs in sound clipped so densely that too
+    little around them is whole, are left as they are and counted. Nothing else is
+    changed."""
 
     def __init__(self, read: Callable[[int], np.ndarray], *, level: float, max_samples: int,
                  min_samples: int = CLIP_MIN_SAMPLES, context: int = DECLIP_CONTEXT,
@@ -315,6 +320,9 @@ class Declipper:
         self.min_samples, self.context = int(min_samples), int(context)
         self._history = np.zeros((channels, context))  # the last samples given out
         self._pending = np.zeros((channels, 0))        # read, not yet given out
+        # which of those are made up (restored runs; the silence before the first sample)
+        self._history_made = np.ones((channels, context), dtype=bool)
+        self._pending_made = np.zeros((channels, 0), dtype=bool)
         self.position = 0                              # samples given out
         #: (start, end) samples of each run restored / left, per channel
         self.restored: list[tuple[int, int, int]] = []
@@ -323,19 +331,26 @@ class Declipper:
     def read(self, n: int) -> np.ndarray:
         look = self.max_samples + self.context
         while self._pending.shape[1] < n + look:
-            self._pending = np.concatenate(
-                [self._pending, np.asarray(self._read(max(n, look)), np.float64)], axis=1)
+            block = np.asarray(self._read(max(n, look)), np.float64)
+            self._pending = np.concatenate([self._pending, block], axis=1)
+            self._pending_made = np.concatenate(
+                [self._pending_made, np.zeros(block.shape, dtype=bool)], axis=1)
         c = self.context
         channels = self._pending.shape[0]
         same = channels == 2 and np.array_equal(self._pending[0], self._pending[1]) \
-            and np.array_equal(self._history[0], self._history[1])  # one microphone, both sides
+            and np.array_equal(self._history[0], self._history[1]) \
+            and np.array_equal(self._history_made[0], self._history_made[1])  # one microphone
         for ch in range(1 if same else channels):
             work = np.concatenate([self._history[ch], self._pending[ch, : n + look]])
+            made = np.concatenate([self._history_made[ch], self._pending_made[ch, : n + look]])
             beyond = np.abs(work) >= self.level
             if not beyond[c: c + n].any():
                 continue
             runs = _runs(beyond)
             long_enough = [(a, b) for a, b in runs if b - a >= self.min_samples]
+            clipped = np.zeros(work.size, dtype=bool)    # never fitted: not the sound itself
+            for a, b in long_enough:
+                clipped[a:b] = True
             for a, b in long_enough:
                 if not c <= a < c + n:            # begun earlier (done) or later (next time)
                     continue
@@ -348,15 +363,23 @@ class Declipper:
                 for s, e in long_enough:          # this run and the unrestored ones after it
                     if s >= a and s < hi:
                         missing[s - lo: min(e, hi) - lo] = True
-                fixed = restore_clipped(work[lo:hi], missing, level=self.level)
+                fixed = restore_clipped(work[lo:hi], missing, level=self.level,
+                                        made=made[lo:hi] | clipped[lo:hi])
+                if fixed is None:
+                    self.left.append(where)
+                    continue
                 work[a:b] = fixed[a - lo: b - lo]
+                made[a:b] = True
                 self.restored.append(where)
-            self._pending[ch, : n + look] = work[c:]
-            if same:
-                self._pending[1, : n + look] = work[c:]
+            for k in (0, 1) if same else (ch,):
+                self._pending[k, : n + look] = work[c:]
+                self._pending_made[k, : n + look] = made[c:]
         out = self._pending[:, :n]
-        self._pending = self._pending[:, n:]
         self._history = np.concatenate([self._history, out], axis=1)[:, -c:]
+        self._history_made = np.concatenate(
+            [self._history_made, self._pending_made[:, :n]], axis=1)[:, -c:]
+        self._pending = self._pending[:, n:]
+        self._pending_made = self._pending_made[:, n:]
         self.position += n
         return out.astype(np.float32)
 

@@ -12,7 +12,7 @@ import pytest
 from course_files import one_lecture
 from video_signals import camera_file
 
-from courseware.audio_chain import DECLIP_MAX_S, Declipper
+from courseware.audio_chain import DECLIP_CONTEXT, DECLIP_MAX_S, Declipper
 from courseware.course import load_course
 from encoder_profiles import load_profile
 from qc_metrics.audio import CLIP_LEVEL
@@ -75,6 +75,20 @@ def test_a_run_too_long_to_restore_is_left_and_counted() -> None:
     out, d = _declipped(x, block=4800)
     assert d.restored == [] and [(a, b) for _, a, b in d.left] == [(at, at + 3 * LONGEST)]
     assert np.array_equal(out[0], x.astype(np.float32))
+
+
+def test_sound_clipped_too_densely_to_model_is_left() -> None:
+    """A 1 kHz tone 3 dB over full scale: a 12-sample run every 24 samples, no whole window
+    of the model's length between them: nothing to interpolate from, so nothing is made
+    up; the runs are counted as left (but the last few, before the silence after the tone,
+    which is sound to model on)."""
+    t = np.arange(RATE) / RATE
+    x = np.clip(sig.amp(3.0) * np.sin(2 * np.pi * 1000.0 * t), -1.0, 1.0)
+    out, d = _declipped(x, block=4800)
+    assert len(d.left) > 1950
+    assert all(a > x.size - DECLIP_CONTEXT for _, a, _ in d.restored), d.restored[:3]
+    body = slice(0, x.size - DECLIP_CONTEXT)
+    assert np.array_equal(out[0][body], x[body].astype(np.float32))
 
 
 # ------------------------------------------------------------------------------ a lecture
