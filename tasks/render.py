@@ -1173,17 +1173,19 @@ def declipped(inputs: LectureInputs, audio: AudioPlan, declip: Declipper | None,
                          check=Check("audio.source_clipping", "S1", "pass", 0.0, 0.0, "runs",
                                      message))
     spans = [(film_start + a / rate, film_start + b / rate,
-              f"clipped for {(b - a) / rate * 1000:.1f} ms, too long to restore")
-             for a, b in left]
+              f"clipped for {(b - a) / rate * 1000:.1f} ms, "
+              + ("too long to restore" if b - a > declip.max_samples else
+                 "amid clipping too dense to restore")) for a, b in left]
     events = merge_events(spans, gap_s=0.25, limit=50)
     message = (f"the microphone the lecture plays ({name}) clipped {len(restored) + len(left)} "
-               f"time(s): {len(restored)} run(s) of {longest:g} ms or less restored, "
-               f"{len(left)} longer one(s) left distorted, first at "
+               f"time(s): {len(restored)} run(s) restored, {len(left)} left distorted (longer "
+               f"than {longest:g} ms, or amid clipping too dense to restore), the first at "
                f"{timecode(spans[0][0])}; re-record these passages with the gain lower, or "
                "restore them in an audio editor")
-    note = (f"{head}; {len(restored)} short run(s) restored, {len(left)} of more than "
-            f"{longest:g} ms left distorted (the first at {timecode(left[0][0] / rate)} of "
-            f"the lecture: QC's audio.source_clipping lists them). {fix}")
+    note = (f"{head}; {len(restored)} run(s) restored, {len(left)} left distorted (longer "
+            f"than {longest:g} ms or amid clipping too dense to restore; the first at "
+            f"{timecode(left[0][0] / rate)} of the lecture: QC's audio.source_clipping lists "
+            f"them). {fix}")
     return Declipped(notes=[note], check=Check("audio.source_clipping", "S1", "fail",
                                                float(len(left)), 0.0, "runs", message,
                                                events))
