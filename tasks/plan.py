@@ -17,8 +17,10 @@ from tasks.probe import begin_at, picture_ends, probe_lecture, starts_at
 from tasks.render import (
     cleaner_microphone,
     cleaner_source,
+    clipping_heard,
     film_duration,
     heard_snr,
+    heard_track,
     layout_timeline,
     main_duration,
     master_audio,
@@ -75,6 +77,8 @@ class LecturePlan(BaseModel):
     sound_snr_db: float | None = None
     #: … and how far the render will lower its noise for S2 (dB)
     noise_reduction_db: float = 0.0
+    #: S1: its runs at full scale in what was heard (the render's clipping note foreseen)
+    clipped_runs: int = 0
 
 
 def plan_lecture(course: Course, lecture: Lecture, profile: Profile) -> LecturePlan:
@@ -104,8 +108,13 @@ def plan_lecture(course: Course, lecture: Lecture, profile: Profile) -> LectureP
     last = lecture.number == max(lec.number for lec in course.lectures)
     notes = source_notes(inputs, profile)
     snr, reduction = None, 0.0
+    clipped = 0
     if master is not None:                         # a microphone (master_audio: with sound)
-        heard = heard_snr(master, inputs.label)
+        track = heard_track(master, inputs.label)
+        heard = heard_snr(master, inputs.label, track)
+        if track is not None:
+            clipped = track.clipped_runs
+            notes += clipping_heard(inputs.label, master, track, profile.delivery.audio_rate)
         if heard[0] > -math.inf:                   # speech heard (inf: silent pauses)
             snr, reduction = heard[0], reduction_for(heard[0], profile)
             notes += short_of_s2(inputs.label, master.role, snr, reduction, profile,
@@ -117,7 +126,7 @@ def plan_lecture(course: Course, lecture: Lecture, profile: Profile) -> LectureP
                        film_s=film_duration(inputs, profile, last=last), sources=sources,
                        layouts=timeline, notes=notes,
                        sound_snr_db=None if snr is None else min(snr, 999.0),
-                       noise_reduction_db=reduction)
+                       noise_reduction_db=reduction, clipped_runs=clipped)
 
 
 def course_length_checks(course: Course, plans: list[LecturePlan], profile: Profile

@@ -47,7 +47,7 @@ from courseware.media import (
 )
 from courseware.report import Check
 from courseware.subtitles import parse_srt, shift_and_clip
-from courseware.tracks import MICROPHONES_APART_DB, listen
+from courseware.tracks import MICROPHONES_APART_DB, Track, listen
 from courseware.video_chain import SourceChain, SourcePlan, VideoPlan
 from encoder_profiles import Layout, Profile, load_layout, load_layouts
 from qc_metrics.audio import (
@@ -450,11 +450,17 @@ def cleaner_source(inputs: LectureInputs, profile: Profile, *,
     return best
 
 
-def heard_snr(src: SourceInfo, lecture: str) -> tuple[float, bool]:
-    """S2 of the source's chosen track as ``tracks.listen`` hears it (−inf: no speech; a
-    lower bound where its pauses never settle), and whether they settle."""
+def heard_track(src: SourceInfo, lecture: str) -> Track | None:
+    """The source's chosen track as ``tracks.listen`` hears it (a few minutes over its file)."""
     tracks = listen(src.path, lecture=lecture)
-    track = tracks[src.audio_stream] if src.audio_stream < len(tracks) else None
+    return tracks[src.audio_stream] if src.audio_stream < len(tracks) else None
+
+
+def heard_snr(src: SourceInfo, lecture: str, track: Track | None = None) -> tuple[float, bool]:
+    """S2 of the source's chosen track as ``tracks.listen`` hears it (−inf: no speech; a
+    lower bound where its pauses never settle), and whether they settle. ``track``: that
+    track, already heard."""
+    track = track or heard_track(src, lecture)
     if track is None or not track.speaks or math.isnan(track.snr_db):
         return -math.inf, True
     return track.snr_db, not track.unsettled
@@ -1105,6 +1111,24 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
     return RenderResult(path=final, duration_s=total / fps, frames=total, audio=audio,
                         video=video, warnings=tuple(warnings), cameras=cameras,
                         checks=(clipping.check,) if clipping.check is not None else ())
+
+
+def clipping_heard(label: str, src: SourceInfo, track: Track, rate: int) -> list[str]:
+    """The plan's foresight of the render's clipping note: the programme microphone's runs
+    at full scale in what ``tracks.listen`` heard of it, and whether the render can restore
+    them (a lossless source at the film's rate)."""
+    if not track.clipped_runs:
+        return []
+    codec, codec_rate = audio_format(src.path, src.audio_stream, lecture=label)
+    can = runs_whole(AudioPlan(role=src.role, codec=codec, codec_rate=codec_rate), rate)
+    then = (f"the render restores the runs of up to {DECLIP_MAX_S * 1000:g} ms and says "
+            "where any longer are left" if can else
+            f"its sound is {codec} at {codec_rate / 1000:g} kHz: the render cannot restore "
+            "them, and the lecture's QC will ask for a listen where they are")
+    return [f"{label} {src.role}: the microphone the lecture plays clipped "
+            f"{track.clipped_runs} time(s) in the {spoken_length(track.heard_s)} of it heard "
+            f"(overdriven): {then}. Next time, lower its input gain (its loudest words should "
+            "peak around −12 dBFS)"]
 
 
 def runs_whole(audio: AudioPlan, rate: int) -> bool:

@@ -13,12 +13,12 @@ from course_files import one_lecture
 from video_signals import camera_file
 
 from courseware.audio_chain import DECLIP_CONTEXT, DECLIP_MAX_S, Declipper
-from courseware.course import load_course
+from courseware.course import Course, load_course
 from encoder_profiles import load_profile
 from qc_metrics.audio import CLIP_LEVEL
-from tasks.probe import probe_lecture
+from tasks.probe import LectureInputs, probe_lecture
 from tasks.qc import qc_file
-from tasks.render import plan_audio, render_lecture
+from tasks.render import AudioPlan, plan_audio, render_lecture
 
 RATE = 48000
 PROFILE = load_profile()
@@ -93,15 +93,21 @@ def test_sound_clipped_too_densely_to_model_is_left() -> None:
 
 # ------------------------------------------------------------------------------ a lecture
 
-def _lecture(root: Path, sound: np.ndarray, seconds: float,
-             name: str = "teacher.mov", rate: int = RATE) -> tuple[Path, object]:
+def _course(root: Path, sound: np.ndarray, name: str = "teacher.mov",
+            rate: int = RATE) -> Course:
+    """A lecture of one camera whose microphone recorded ``sound``: PCM in a MOV, or AAC in
+    an MP4."""
     root.mkdir()
-    camera_file(root / name, (128, 128, 128), sound[: round(seconds * rate)],
+    camera_file(root / name, (128, 128, 128), sound,
                 codec="aac" if name.endswith(".mp4") else "pcm_s16le", rate=rate)
-    course = load_course(one_lecture(root, {"teacher": name}, layout="teacher_only"))
+    return load_course(one_lecture(root, {"teacher": name}, layout="teacher_only"))
+
+
+def _lecture(root: Path, sound: np.ndarray, name: str = "teacher.mov",
+             rate: int = RATE) -> tuple[Course, LectureInputs, AudioPlan]:
+    course = _course(root, sound, name, rate)
     inputs = probe_lecture(course, course.lectures[0])
-    plan = plan_audio(inputs, PROFILE)
-    return root, (course, inputs, plan)
+    return course, inputs, plan_audio(inputs, PROFILE)
 
 
 def test_an_overdriven_microphone_is_restored_and_judged_on_its_source(tmp_path: Path) -> None:
@@ -114,7 +120,7 @@ def test_an_overdriven_microphone_is_restored_and_judged_on_its_source(tmp_path:
     held = clipped.copy()
     held[round(long_at * RATE): round(long_at * RATE) + 4 * LONGEST] = 1.0
     for name, sound, fails in (("restored", clipped, False), ("held", held, True)):
-        _, (course, inputs, plan) = _lecture(tmp_path / name, sound, seconds)
+        course, inputs, plan = _lecture(tmp_path / name, sound)
         assert plan.clipped_runs > 10, plan.clipped_runs
         out = render_lecture(course, inputs, audio=plan, profile=PROFILE,
                              out_dir=tmp_path / name / "out")
@@ -139,7 +145,7 @@ def test_an_overdriven_microphone_is_restored_and_judged_on_its_source(tmp_path:
 
 
 def test_a_microphone_that_never_clipped_passes(tmp_path: Path) -> None:
-    _, (course, inputs, plan) = _lecture(tmp_path / "clean", _voice(6.0) * 0.4, 6.0)
+    course, inputs, plan = _lecture(tmp_path / "clean", _voice(6.0) * 0.4)
     assert plan.clipped_runs == 0
     out = render_lecture(course, inputs, audio=plan, profile=PROFILE, out_dir=tmp_path / "o")
     check, = out.checks
@@ -155,7 +161,7 @@ def test_clipping_smeared_on_its_way_is_not_restored_but_said(tmp_path: Path, na
     ripples around full scale: what reaches it are fragments, not the runs; nothing is
     restored, and the lecture's report asks for a listen (warn) where they are."""
     _, clipped = _overdriven(_voice(6.0, rate=rate), 3.0)
-    _, (course, inputs, plan) = _lecture(tmp_path / "s", clipped, 6.0, name, rate)
+    course, inputs, plan = _lecture(tmp_path / "s", clipped, name, rate)
     assert plan.clipped_runs > 0 and plan.clipped_s, plan
     out = render_lecture(course, inputs, audio=plan, profile=PROFILE, out_dir=tmp_path / "o")
     check, = out.checks
@@ -165,3 +171,20 @@ def test_clipping_smeared_on_its_way_is_not_restored_but_said(tmp_path: Path, na
     assert check.events[0].start_s == pytest.approx(film_s, abs=1e-6)
     said, = [w for w in out.warnings if "clipped" in w]
     assert why in said and "not restored" in said
+
+
+@pytest.mark.parametrize(("name", "rate", "then"), [
+    ("teacher.mov", RATE, "the render restores the runs"),
+    ("teacher.mp4", RATE, "the render cannot restore them")])
+def test_the_plan_foresees_the_clipping(tmp_path: Path, name: str, rate: int,
+                                        then: str) -> None:
+    """`courseware plan` says what the render will: the microphone clipped in what was heard
+    of it, and whether the render can restore it."""
+    from tasks.plan import plan_lecture
+
+    _, clipped = _overdriven(_voice(6.0, rate=rate), 2.0)
+    course = _course(tmp_path / "p", clipped, name, rate)
+    plan = plan_lecture(course, course.lectures[0], PROFILE)
+    assert plan.clipped_runs > 0
+    said, = [n for n in plan.notes if "clipped" in n]
+    assert then in said and "lower its input gain" in said

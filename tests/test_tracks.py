@@ -288,3 +288,32 @@ def test_a_cleaner_microphone_in_another_source_is_named_with_how_to_play_it(
     course, lec = lecture({"slides": "room-slides.mp4", "teacher": "room.mp4"})
     inputs = sync_sources(probe_lecture(course, lec))
     assert inputs.sources["slides"].matched and cleaner_source(inputs, PROFILE) is None
+
+
+def test_clipping_heard_counts_as_qc_does(tmp_path: Path) -> None:
+    """The runs at full scale that listen counts on a track's own samples (a recorder's
+    16-bit WAV, decoded in the decoder's blocks) are QC's (audio.clipping's rule)."""
+    from qc_metrics.audio import measure_clipping
+
+    rng = np.random.default_rng(0)
+    x = np.clip(rng.normal(0.0, 0.4, (2, 20 * 48000)), -1.0, 1.0)
+    x[0, 4800:4810] = 1.0
+    stored = a.write_wav(tmp_path / "rec.wav", x, 48000)
+    track, = listen(tmp_path / "rec.wav")
+    assert track.clipped_runs == measure_clipping(stored, sample_rate=48000).runs > 3
+    assert track.heard_s == pytest.approx(20.0, abs=0.05)
+
+
+@pytest.mark.parametrize("block", [1, 2, 7, 1024])
+def test_clipping_runs_across_blocks_are_counted_once(block: int) -> None:
+    from courseware.tracks import _Clips
+    from qc_metrics.audio import measure_clipping
+
+    x = np.zeros((2, 4000))
+    for at, n in ((10, 2), (100, 3), (500, 40), (1021, 9), (3996, 4)):  # the last to the end
+        x[0, at: at + n] = 1.0
+        x[1, at + 1: at + 1 + n] = -1.0
+    clips = _Clips()
+    for k in range(0, x.shape[1], block):
+        clips.push(x[:, k: k + block])
+    assert clips.runs == measure_clipping(x, sample_rate=48000).runs == 8
