@@ -351,7 +351,7 @@ class Declipper:
             clipped = np.zeros(work.size, dtype=bool)    # never fitted: not the sound itself
             for a, b in long_enough:
                 clipped[a:b] = True
-            for a, b in long_enough:
+            for i, (a, b) in enumerate(long_enough):
                 if not c <= a < c + n:            # begun earlier (done) or later (next time)
                     continue
                 where = (ch, self.position + a - c, self.position + b - c)
@@ -360,9 +360,10 @@ class Declipper:
                     continue
                 lo, hi = a - c, min(work.size, b + c)
                 missing = np.zeros(hi - lo, dtype=bool)
-                for s, e in long_enough:          # this run and the unrestored ones after it
-                    if s >= a and s < hi:
-                        missing[s - lo: min(e, hi) - lo] = True
+                for s, e in long_enough[i:]:      # this run and the unrestored ones after it
+                    if s >= hi:
+                        break
+                    missing[s - lo: min(e, hi) - lo] = True
                 fixed = restore_clipped(work[lo:hi], missing, level=self.level,
                                         made=made[lo:hi] | clipped[lo:hi])
                 if fixed is None:
