@@ -18,11 +18,13 @@ import av
 import numpy as np
 
 from courseware.aac import CbrPadder
+from courseware.audio_chain import Declipper
 from courseware.errors import CorruptMediaError
 from courseware.isobmff import top_boxes
 from courseware.subtitles import ASS_HEADER, Cue, mov_text_sample
 from courseware.worker import OrderedWorker
 from encoder_profiles import Profile
+from qc_metrics.audio import CLIP_LEVEL
 
 AAC_FRAME = 1024
 
@@ -459,13 +461,16 @@ class AudioFeed:
     ``clock``: seconds of the source per second read (a separate recorder whose clock runs
     against the cameras'): the source is resampled by that ratio (:class:`Respeed`).
     ``stream``: which of the file's audio tracks (:mod:`courseware.tracks`).
+    ``declip``: the longest clipped run to restore (samples; 0: none), on the source's own
+    samples, before the clock's resampling would smear them (``declipper`` then says what
+    it did, in samples read from the first).
     ``ended_s``: once a read went past the end of the source's sound, the time (seconds read,
     from the first) where it ended; None while it lasts."""
 
     def __init__(self, path: Path | None, *, rate: int, start_s: float = 0.0, gain: float = 1.0,
                  lecture: str | None = None, channel: int | None = None,
                  invert: bool = False, offset: tuple[float, ...] = (),
-                 clock: float = 1.0, stream: int = 0) -> None:
+                 clock: float = 1.0, stream: int = 0, declip: int = 0) -> None:
         self.path, self.rate, self.gain, self.lecture = path, rate, gain, lecture
         self.stream = stream
         self.channel = channel
@@ -477,7 +482,14 @@ class AudioFeed:
         #: … then leading samples dropped (> 0) or silence before them (< 0)
         self._skip = round((start_s - self._seek_s) * rate)
         self._it = self._blocks() if path is not None else iter(())
-        self._respeed = Respeed(self._read, clock) if clock != 1.0 else None
+        self.declipper: Declipper | None = None
+        own: Callable[[int], np.ndarray] = self._read
+        if declip:       # the clip level where the DC offset left it
+            worst = float(np.abs(self.offset).max()) if self.offset is not None else 0.0
+            self.declipper = Declipper(self._read, level=CLIP_LEVEL - worst, max_samples=declip)
+            own = self.declipper.read
+        self._own = own
+        self._respeed = Respeed(own, clock) if clock != 1.0 else None
         self.clock = clock
         self._pos = 0                        # samples given by _read
         self._out = 0                        # … and by read
@@ -492,11 +504,16 @@ class AudioFeed:
         with open_media(self.path, lecture=self.lecture) as container:
             if not container.streams.audio:
                 return
-            resampler = av.AudioResampler(format="fltp", layout="stereo", rate=self.rate)
+            stream = container.streams.audio[self.stream]
+            # one microphone on both sides at its own level (FFmpeg's upmix would take it
+            # 3 dB down, and its clipped runs with it, under the level they clipped at)
+            mono = stream.codec_context.channels == 1
+            resampler = av.AudioResampler(format="fltp", layout="mono" if mono else "stereo",
+                                          rate=self.rate)
             try:
-                for block in timed_audio(container, container.streams.audio[self.stream],
-                                         resampler, self.rate, start_s=self._seek_s):
-                    yield self._fix(block)
+                for block in timed_audio(container, stream, resampler, self.rate,
+                                         start_s=self._seek_s):
+                    yield self._fix(np.repeat(block, 2, axis=0) if mono else block)
             except av.FFmpegError as exc:
                 raise CorruptMediaError(
                     f"{_where(self.path, self.lecture)}: audio decoding failed ({exc}); "
@@ -512,7 +529,7 @@ class AudioFeed:
         return block * np.array([[1.0], [-1.0]], np.float32) if self.invert else block
 
     def read(self, n: int) -> np.ndarray:
-        out = self._respeed.read(n) if self._respeed is not None else self._read(n)
+        out = self._respeed.read(n) if self._respeed is not None else self._own(n)
         self._out += n
         return out * self.gain if self.gain != 1.0 else out
 

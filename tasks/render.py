@@ -52,7 +52,6 @@ from courseware.video_chain import SourceChain, SourcePlan, VideoPlan
 from encoder_profiles import Layout, Profile, load_layout, load_layouts
 from qc_metrics.audio import (
     ANTI_PHASE,
-    CLIP_LEVEL,
     AudioQC,
     SpectrumClasses,
     SpeechNoiseMeter,
@@ -636,14 +635,14 @@ def _deinterlace(plan: SourcePlan | None) -> bool | str | None:
 
 
 def _programme_feed(master: SourceInfo | None, audio: AudioPlan, *, rate: int, lecture: str,
-                    gain: float = 1.0) -> AudioFeed:
-    """The master microphone as the plan puts it right (DC offset, channel, polarity), on
-    the cameras' clock."""
+                    gain: float = 1.0, declip: int = 0) -> AudioFeed:
+    """The master microphone as the plan puts it right (DC offset, channel, polarity, its
+    clipped runs of up to ``declip`` samples restored), on the cameras' clock."""
     return AudioFeed(master.path if master else None, rate=rate,
                      start_s=master.offset_s if master else 0.0, gain=gain, lecture=lecture,
                      channel=audio.channel, invert=audio.invert, offset=audio.dc_offset,
                      clock=master.clock if master else 1.0,
-                     stream=master.audio_stream if master else 0)
+                     stream=master.audio_stream if master else 0, declip=declip)
 
 
 #: a source's DC offset at or above this share of full scale (−60 dBFS) is removed
@@ -1033,19 +1032,15 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
             for frame in _card_frames(card, enc.title_card_s, fps):  # A4: ≤ 5 s title card
                 writer.write(frame, programme.read(spf))
             master = inputs.sources.get(audio.role) if audio.role else None
+            restore = audio.clipped_runs > 0 and runs_whole(audio, rate)   # S1: declip
             feed = _programme_feed(master, audio, rate=rate, lecture=inputs.label,
-                                   gain=10 ** (audio.gain_db / 20))
+                                   gain=10 ** (audio.gain_db / 20),
+                                   declip=round(DECLIP_MAX_S * rate) if restore else 0)
             notch = HumNotch(audio.notch_hz, sample_rate=rate)
             if notch.active and master is not None:  # no ringing where the lecture begins
                 notch.warm_up(_programme_feed(master, audio, rate=rate,
                                               lecture=inputs.label).read(rate))
             read = feed.read
-            declip = None
-            if audio.clipped_runs and runs_whole(audio, rate):  # S1: clipped runs restored
-                dc = max(map(abs, audio.dc_offset), default=0.0)
-                declip = Declipper(feed.read, level=10 ** (audio.gain_db / 20) * (CLIP_LEVEL - dc),
-                                   max_samples=round(DECLIP_MAX_S * rate))
-                read = declip.read
             if audio.patch_role is not None and audio.patch_spans:   # S4: the dropouts
                 backup = inputs.sources[audio.patch_role]
                 read = Patch(read, AudioFeed(
@@ -1096,7 +1091,8 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                 it.close()
             cameras = camera_spans(comp.timeline, start_s=film_start, end_s=main_frames / fps,
                                    authored=tuple(r for r, p in plans.items() if p.authored))
-            clipping = declipped(inputs, audio, declip, film_start=film_start, rate=rate)
+            clipping = declipped(inputs, audio, feed.declipper, film_start=film_start,
+                                 rate=rate)
             for note in blackouts(inputs, comp, blacked, fps=fps) + clipping.notes:
                 log.warning(note)
                 warnings.append(note)
@@ -1184,10 +1180,11 @@ def declipped(inputs: LectureInputs, audio: AudioPlan, declip: Declipper | None,
                         f"{timecode(spans[0][0]) if spans else '?'}; {why}: listen to these "
                         "passages", merge_events(spans, gap_s=0.25, limit=50)))
     restored, left = _places(declip.restored), _places(declip.left)
+    per_s = rate * inputs.sources[audio.role].clock      # the source's samples per second
     longest = DECLIP_MAX_S * 1000
     head = (f"{inputs.label} {audio.role}: the microphone the lecture plays clipped "
             f"{len(restored) + len(left)} time(s) (overdriven: the first at "
-            f"{timecode(min(restored + left)[0] / rate)} of the lecture)")
+            f"{timecode(min(restored + left)[0] / per_s)} of the lecture)")
     if not left:
         message = (f"the microphone the lecture plays ({name}) clipped {len(restored)} "
                    f"time(s), each run of {longest:g} ms or less, all restored from the "
@@ -1196,7 +1193,7 @@ def declipped(inputs: LectureInputs, audio: AudioPlan, declip: Declipper | None,
                                 f"restored from the sound around it. {fix}"],
                          check=Check("audio.source_clipping", "S1", "pass", 0.0, 0.0, "runs",
                                      message))
-    spans = [(film_start + a / rate, film_start + b / rate,
+    spans = [(film_start + a / per_s, film_start + b / per_s,
               f"clipped for {(b - a) / rate * 1000:.1f} ms, "
               + ("too long to restore" if b - a > declip.max_samples else
                  "amid clipping too dense to restore")) for a, b in left]
@@ -1208,7 +1205,7 @@ def declipped(inputs: LectureInputs, audio: AudioPlan, declip: Declipper | None,
                "restore them in an audio editor")
     note = (f"{head}; {len(restored)} run(s) restored, {len(left)} left distorted (longer "
             f"than {longest:g} ms or amid clipping too dense to restore; the first at "
-            f"{timecode(left[0][0] / rate)} of the lecture: QC's audio.source_clipping lists "
+            f"{timecode(left[0][0] / per_s)} of the lecture: QC's audio.source_clipping lists "
             f"them). {fix}")
     return Declipped(notes=[note], check=Check("audio.source_clipping", "S1", "fail",
                                                float(len(left)), 0.0, "runs", message,

@@ -91,6 +91,44 @@ def test_sound_clipped_too_densely_to_model_is_left() -> None:
     assert np.array_equal(out[0][body], x[body].astype(np.float32))
 
 
+def test_a_mono_microphone_is_read_at_its_own_level_on_both_sides(tmp_path: Path) -> None:
+    """A mono recording read as the render's stereo: its samples as stored on both channels
+    (FFmpeg's upmix takes them 3 dB down: a clipped run would no longer reach full scale,
+    and the plan would not find it)."""
+    from courseware.media import AudioFeed
+
+    _, clipped = _overdriven(_voice(3.0), 2.0)
+    stored = sig.write_wav(tmp_path / "mono.wav", clipped[None], RATE)[0]
+    feed = AudioFeed(tmp_path / "mono.wav", rate=RATE)
+    heard = feed.read(stored.size)
+    assert np.array_equal(heard[0], heard[1])
+    assert np.allclose(heard[0], stored, atol=1e-6)
+
+
+def test_a_recorder_on_its_own_clock_is_restored_before_it_is_resampled(tmp_path: Path
+                                                                         ) -> None:
+    """A recorder drifting 40 ppm against the cameras is resampled by the drift (Respeed),
+    which would smear its flat runs into ripples: the feed restores them on the recorder's
+    own samples first. Against the unclipped voice through the same feed: as close as
+    without a clock (restoring after the resampling gained 3 dB)."""
+    from courseware.media import AudioFeed
+
+    truth, clipped = _overdriven(_voice(8.0), 2.0)
+    sig.write_wav(tmp_path / "clipped.wav", clipped[None], RATE)
+    sig.write_wav(tmp_path / "half.wav", truth[None] / 2, RATE)   # the voice, unclipped
+
+    def heard(name: str, **kw: object) -> tuple[np.ndarray, AudioFeed]:
+        feed = AudioFeed(tmp_path / name, rate=RATE, clock=1.00004, **kw)  # type: ignore[arg-type]
+        return np.concatenate([feed.read(1920) for _ in range(7 * RATE // 1920)],
+                              axis=1)[0].astype(np.float64), feed
+
+    reference, _ = heard("half.wav", gain=2.0)
+    as_clipped, _ = heard("clipped.wav")
+    restored, feed = heard("clipped.wav", declip=LONGEST)
+    assert feed.declipper is not None and feed.declipper.restored
+    assert _snr_db(restored, reference) >= _snr_db(as_clipped, reference) + 25.0
+
+
 # ------------------------------------------------------------------------------ a lecture
 
 def _course(root: Path, sound: np.ndarray, name: str = "teacher.mov",
