@@ -1032,7 +1032,7 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
             for frame in _card_frames(card, enc.title_card_s, fps):  # A4: ≤ 5 s title card
                 writer.write(frame, programme.read(spf))
             master = inputs.sources.get(audio.role) if audio.role else None
-            restore = audio.clipped_runs > 0 and runs_whole(audio, rate)   # S1: declip
+            restore = audio.clipped_runs > 0 and runs_whole(audio.codec, audio.codec_rate, rate)
             feed = _programme_feed(master, audio, rate=rate, lecture=inputs.label,
                                    gain=10 ** (audio.gain_db / 20),
                                    declip=round(DECLIP_MAX_S * rate) if restore else 0)
@@ -1116,7 +1116,7 @@ def clipping_heard(label: str, src: SourceInfo, track: Track, rate: int) -> list
     if not track.clipped_runs:
         return []
     codec, codec_rate = audio_format(src.path, src.audio_stream, lecture=label)
-    can = runs_whole(AudioPlan(role=src.role, codec=codec, codec_rate=codec_rate), rate)
+    can = runs_whole(codec, codec_rate, rate)
     then = (f"the render restores the runs of up to {DECLIP_MAX_S * 1000:g} ms and says "
             "where any longer are left" if can else
             f"its sound is {codec} at {codec_rate / 1000:g} kHz: the render cannot restore "
@@ -1127,11 +1127,11 @@ def clipping_heard(label: str, src: SourceInfo, track: Track, rate: int) -> list
             "peak around −12 dBFS)"]
 
 
-def runs_whole(audio: AudioPlan, rate: int) -> bool:
-    """The source's clipped runs reach the render whole (flat at the level they clipped at):
+def runs_whole(codec: str, codec_rate: int, rate: int) -> bool:
+    """A source's clipped runs reach the render whole (flat at the level they clipped at):
     a codec that keeps every sample, played at its own rate (a lossy codec's decoder, or
     resampling, smears them into ripples that only touch the level here and there)."""
-    return lossless_audio(audio.codec) and audio.codec_rate == rate
+    return lossless_audio(codec) and codec_rate == rate
 
 
 class Declipped(BaseModel):
