@@ -15,6 +15,7 @@ import numpy as np
 from scipy import ndimage, signal
 
 from qc_metrics.audio import CLIP_MIN_SAMPLES, SpectrumClasses
+from qc_metrics.frames import runs as frame_runs
 
 
 class HumNotch:
@@ -346,7 +347,7 @@ class Declipper:
             beyond = np.abs(work) >= self.level
             if not beyond[c: c + n].any():
                 continue
-            runs = _runs(beyond)
+            runs = frame_runs(beyond)
             long_enough = [(a, b) for a, b in runs if b - a >= self.min_samples]
             clipped = np.zeros(work.size, dtype=bool)    # never fitted: not the sound itself
             for a, b in long_enough:
@@ -384,8 +385,3 @@ class Declipper:
         self.position += n
         return out.astype(np.float32)
 
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(start, end) of the runs of True in ``mask``."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.view(np.int8), [0]])))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))

@@ -20,7 +20,12 @@ import numpy as np
 
 from courseware.errors import CorruptMediaError
 from courseware.media import open_media, origin_s
-from qc_metrics.audio import CLIP_LEVEL, CLIP_MIN_SAMPLES, estimate_speech_noise
+from qc_metrics.audio import (
+    CLIP_LEVEL,
+    CLIP_MIN_SAMPLES,
+    ClippingMeter,
+    estimate_speech_noise,
+)
 from qc_metrics.loudness import Framer
 
 #: seconds of each track heard to choose between them (S2 needs 10 s of sound) …
@@ -88,7 +93,9 @@ def listen(path: Path, *, lecture: str | None = None, seconds: float = LISTEN_S,
         power: dict[int, list[np.ndarray]] = {i: [] for i in ids}
         energy = {i: 0.0 for i in ids}
         count = {i: 0 for i in ids}
-        clips = {i: _Clips() for i in ids}
+        clips = {i: ClippingMeter(sample_rate=_RATE, level=CLIP_LEVEL,
+                                  min_samples=CLIP_MIN_SAMPLES, keep=0) for i in ids}
+        recorded = dict.fromkeys(ids, 0)
         broken: set[int] = set()
         length = container.duration / 1_000_000 if container.duration else 0.0
         starts = ([0.0] if length <= seconds or windows < 2 else
@@ -101,7 +108,9 @@ def listen(path: Path, *, lecture: str | None = None, seconds: float = LISTEN_S,
                     except av.FFmpegError:
                         break
                 _hear(container, streams, seconds / len(starts), power=power, energy=energy,
-                      count=count, broken=broken, clips=clips)
+                      count=count, broken=broken, clips=clips, recorded=recorded)
+                for i in ids:   # a sample apart: no run joins the next stretch's first
+                    recorded[i] += 1
         except av.FFmpegError as exc:
             where = f"{path}" + (f" (lecture {lecture})" if lecture else "")
             raise CorruptMediaError(f"{where}: audio cannot be decoded ({exc}); re-export or "
@@ -114,16 +123,18 @@ def listen(path: Path, *, lecture: str | None = None, seconds: float = LISTEN_S,
         tracks.append(Track(k, 20.0 * math.log10(rms) if rms > 0 else -math.inf,
                             est.speech_dbfs, math.nan if i in broken else est.snr_db,
                             damaged=i in broken, unsettled=est.floor == "unsettled",
-                            clipped_runs=clips[i].runs, heard_s=count[i] / _RATE))
+                            clipped_runs=clips[i].finish().runs, heard_s=count[i] / _RATE))
     return tracks
 
 
 def _hear(container: av.container.InputContainer, streams: list[av.audio.AudioStream],
           seconds: float, *, power: dict[int, list[np.ndarray]], energy: dict[int, float],
-          count: dict[int, int], broken: set[int], clips: dict[int, _Clips]) -> None:
+          count: dict[int, int], broken: set[int],
+          clips: dict[int, ClippingMeter], recorded: dict[int, int]) -> None:
     """``seconds`` of every track from where the container stands: each 50-ms frame's power,
     the energy and the samples heard added to the track's (by stream number), and its
-    channels' own samples to its ``clips``; a track that cannot be decoded is ``broken``."""
+    channels' own samples to its ``clips`` (``recorded``: how many it had); a track that
+    cannot be decoded is ``broken``."""
     ids = [s.index for s in streams]
     resamplers = {i: av.AudioResampler(format="flt", layout="mono", rate=_RATE) for i in ids}
     as_recorded = {i: av.AudioResampler(format="fltp") for i in ids}  # its own samples
@@ -148,7 +159,8 @@ def _hear(container: av.container.InputContainer, streams: list[av.audio.AudioSt
         for frame in frames:
             assert isinstance(frame, av.AudioFrame)
             for own in as_recorded[i].resample(frame):
-                clips[i].push(own.to_ndarray())
+                clips[i].push(own.to_ndarray(), recorded[i])
+                recorded[i] += own.samples
             for block in resamplers[i].resample(frame):
                 f = framers[i].push(block.to_ndarray().reshape(1, -1))[0]
                 f = f.astype(np.float64)                  # (m, 50 ms)
@@ -156,47 +168,6 @@ def _hear(container: av.container.InputContainer, streams: list[av.audio.AudioSt
                 energy[i] += float((f * f).sum())
                 heard[i] += f.size
                 count[i] += f.size
-
-
-class _Clips:
-    """Clipping runs (QC's audio.clipping rule) of each channel over consecutive blocks."""
-
-    def __init__(self) -> None:
-        self.done = 0
-        self._open: np.ndarray | None = None   # each channel's run still open at the end
-
-    @property
-    def runs(self) -> int:
-        still = 0 if self._open is None else int(np.count_nonzero(
-            self._open >= CLIP_MIN_SAMPLES))
-        return self.done + still
-
-    def push(self, x: np.ndarray) -> None:
-        if not x.size:
-            return
-        at = np.abs(x) >= CLIP_LEVEL
-        if self._open is None or self._open.shape[0] != at.shape[0]:
-            self._open = np.zeros(at.shape[0], dtype=np.int64)
-        for c in range(at.shape[0]):
-            edges = np.flatnonzero(np.diff(np.concatenate([[0], at[c].view(np.int8), [0]])))
-            lengths = edges[1::2] - edges[::2]
-            if not lengths.size:
-                self._close(c)
-                continue
-            if edges[0] == 0:                      # goes on from the last block
-                lengths[0] += self._open[c]
-            elif self._open[c]:
-                self._close(c)
-            last_open = edges[-1] == at.shape[1]
-            done = lengths[:-1] if last_open else lengths
-            self.done += int(np.count_nonzero(done >= CLIP_MIN_SAMPLES))
-            self._open[c] = lengths[-1] if last_open else 0
-
-    def _close(self, c: int) -> None:
-        assert self._open is not None
-        if self._open[c] >= CLIP_MIN_SAMPLES:
-            self.done += 1
-        self._open[c] = 0
 
 
 def backup_track(tracks: list[Track], chosen: int) -> int | None:

@@ -170,13 +170,17 @@ class ClippingMeter:
         self.spans: list[tuple[float, float, int]] = []
 
     def consume(self, hop: Hop) -> None:
-        xp = array_namespace(hop.raw)
+        self.push(hop.raw, hop.start)
+
+    def push(self, raw: Any, start: int) -> None:
+        """Samples (channels, n) as recorded; ``start``: the stream's index of the first."""
+        xp = array_namespace(raw)
         if not self._trackers:
-            self._trackers = [RunTracker(gap=0) for _ in range(hop.raw.shape[0])]
-        a = xp.abs(hop.raw)
+            self._trackers = [RunTracker(gap=0) for _ in range(raw.shape[0])]
+        a = xp.abs(raw)
         mask = a >= self.level
         for c, tracker in enumerate(self._trackers):
-            self._count(c, tracker.push(mask[c], a[c], hop.start))
+            self._count(c, tracker.push(mask[c], a[c], start))
 
     def finish(self) -> Clipping:
         for c, tracker in enumerate(self._trackers):

@@ -20,6 +20,8 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from qc_metrics.detector import Detector
 from qc_metrics.xp import array_namespace
 
@@ -109,19 +111,13 @@ def spoken_length(seconds: float) -> str:
     return f"{m} min {s} s" if m and s else f"{m} min" if m else f"{s} s"
 
 
-def runs(flags: Sequence[bool]) -> list[tuple[int, int]]:
+def runs(flags: Sequence[bool] | np.ndarray) -> list[tuple[int, int]]:
     """Index ranges [i, j) of consecutive true flags."""
-    out: list[tuple[int, int]] = []
-    start = None
-    for i, flag in enumerate(flags):
-        if flag and start is None:
-            start = i
-        elif not flag and start is not None:
-            out.append((start, i))
-            start = None
-    if start is not None:
-        out.append((start, len(flags)))
-    return out
+    mask = np.asarray(flags, dtype=bool)
+    if not mask.size:
+        return []
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.view(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
 class VideoDetector(Detector):

@@ -306,14 +306,13 @@ def test_clipping_heard_counts_as_qc_does(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("block", [1, 2, 7, 1024])
 def test_clipping_runs_across_blocks_are_counted_once(block: int) -> None:
-    from courseware.tracks import _Clips
-    from qc_metrics.audio import measure_clipping
+    from qc_metrics.audio import CLIP_LEVEL, CLIP_MIN_SAMPLES, ClippingMeter, measure_clipping
 
     x = np.zeros((2, 4000))
     for at, n in ((10, 2), (100, 3), (500, 40), (1021, 9), (3996, 4)):  # the last to the end
         x[0, at: at + n] = 1.0
         x[1, at + 1: at + 1 + n] = -1.0
-    clips = _Clips()
+    clips = ClippingMeter(sample_rate=48000, level=CLIP_LEVEL, min_samples=CLIP_MIN_SAMPLES)
     for k in range(0, x.shape[1], block):
-        clips.push(x[:, k: k + block])
-    assert clips.runs == measure_clipping(x, sample_rate=48000).runs == 8
+        clips.push(x[:, k: k + block], k)
+    assert clips.finish().runs == measure_clipping(x, sample_rate=48000).runs == 8
