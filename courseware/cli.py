@@ -129,7 +129,12 @@ def plan(course_file: Path, numbers: tuple[int, ...], json_out: Path | None,
 
 
 @cli.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "store", help="several files or folders (a delivery stick): write each "
+              "file's report (JSON, HTML) here, under its own name, and the summary "
+              "质检汇总.html / .json (a folder or s3://bucket/prefix)")
+@click.option("--force", is_flag=True, help="with --out: check again files whose earlier "
+              "report there is still valid (same file, profile and QC code)")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="write the QC report (contract JSON) here")
 @profile_option
@@ -185,7 +190,12 @@ class Seconds(click.ParamType):
 
 
 @cli.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "store", help="several files or folders (a delivery stick): write each "
+              "file's report (JSON, HTML) here, under its own name, and the summary "
+              "质检汇总.html / .json (a folder or s3://bucket/prefix)")
+@click.option("--force", is_flag=True, help="with --out: check again files whose earlier "
+              "report there is still valid (same file, profile and QC code)")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="write the QC report (contract JSON) here")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path),
@@ -203,14 +213,26 @@ class Seconds(click.ParamType):
 @click.option("--end", type=Seconds(), help="… up to here (the format checks are always of "
               "the whole file)")
 @profile_option
-def qc(file: Path, json_out: Path | None, html_out: Path | None, cpu: bool,
-       layout: str | None, authored: tuple[str, ...], start: float | None,
-       end: float | None, profile: str) -> None:
-    """Full QC of a media file: format (D2–D10), video (V1–V4) and audio (S1–S4) clauses."""
+def qc(files: tuple[Path, ...], store: str | None, force: bool, json_out: Path | None,
+       html_out: Path | None, cpu: bool, layout: str | None, authored: tuple[str, ...],
+       start: float | None, end: float | None, profile: str) -> None:
+    """Full QC of a media file: format (D2–D10), video (V1–V4) and audio (S1–S4) clauses.
+
+    Several files or folders (a delivery stick, a base's footage) with --out: every
+    recording and lecture in them, a report each and a summary."""
     from courseware.html_report import render_html
     from encoder_profiles import load_profile
     from tasks.qc import qc_file
 
+    if store is not None or len(files) > 1 or files[0].is_dir():
+        _qc_batch(files, store, force=force, cpu=cpu, profile=profile, single={
+            "--json": json_out, "--html": html_out, "--layout": layout,
+            "--authored": authored, "--start": start, "--end": end})
+        return
+    if force:
+        raise click.BadParameter("only with --out (reports of several files)",
+                                 param_hint="--force")
+    file = files[0]
     if authored and not layout:
         raise click.BadParameter("needs --layout (which region shows it)",
                                  param_hint="--authored")
@@ -237,6 +259,42 @@ def qc(file: Path, json_out: Path | None, html_out: Path | None, cpu: bool,
     if html_out is not None:
         html_out.write_text(render_html(result), "utf-8")
     if report.status == "fail":
+        sys.exit(1)
+
+
+def _qc_batch(paths: tuple[Path, ...], store: str | None, *, force: bool, cpu: bool,
+              profile: str, single: dict[str, object]) -> None:
+    """``courseware qc`` of several files or folders: the qc-batch flow, a line per file as
+    it is done, the summary's place; exit 2 if a file could not be checked, 1 if one
+    failed."""
+    from flows.qc import qc_batch_flow
+    from tasks.qc_batch import SUMMARY_NAME, line
+
+    given = [name for name, value in single.items() if value]
+    if given:
+        raise click.BadParameter("is for one file; with several, each file's report goes "
+                                 "under --out", param_hint=" / ".join(given))
+    if store is None:
+        raise click.BadParameter("several files or a folder: give --out DIR (or "
+                                 "s3://bucket/prefix) for their reports and the summary",
+                                 param_hint="--out")
+    result = qc_batch_flow([str(p) for p in paths], store, profile,
+                           gpu=False if cpu else None, force=force)
+    counts = ", ".join(f"{n} {s}" for s, n in result.counts().items() if n)
+    click.echo(f"{len(result.files)} file(s): {counts}"
+               + (f"; {len(result.skipped)} other file(s) passed over" if result.skipped
+                  else ""))
+    for f in result.files:
+        if f.status in ("fail", "error"):
+            click.echo(line(f))
+    for folder in result.folders:
+        if len(folder.resolutions) > 1:
+            click.echo(f"D4: {folder.folder or '.'} mixes sizes {', '.join(folder.resolutions)}"
+                       " (one course, one size)")
+    click.echo(f"summary: {SUMMARY_NAME}.html / .json in {store}")
+    if result.status == "error":
+        sys.exit(2)
+    if result.status == "fail":
         sys.exit(1)
 
 

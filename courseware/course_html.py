@@ -19,6 +19,7 @@ from courseware.html_report import (
     _badge,
     _value,
     clause_texts,
+    clock,
     page,
 )
 from courseware.report import Check, Report
@@ -94,7 +95,7 @@ def _summary(report: Report, course: str) -> str:
         ("类别 Kind", f"{escape(kind)} · {escape(str(extra.get('hours', '—')))} 学时 hours"),
         ("规范 Profile", escape(report.profile)),
         ("结论 Verdict", _badge(report.status)),
-        ("总时长 Total", f'<span class="tc">{_clock(report.duration_s)}</span> '
+        ("总时长 Total", f'<span class="tc">{clock(report.duration_s)}</span> '
                        f"({report.duration_s / 3600:.2f} h)"),
         ("检查项 Checks", '<span class="counts">' + "".join(
             f"<span>{_badge(s)} × {n}</span>" for s, n in counts.items() if n) + "</span>"),
@@ -154,7 +155,7 @@ def _lectures(report: Report) -> str:
         out.append(
             f"<tr><td>{escape(str(row.get('number')))}</td>"
             f"<td>{escape(str(row.get('title')))}{error}</td>"
-            f'<td class="num">{_clock(duration) if duration is not None else "—"}</td>'
+            f'<td class="num">{clock(duration) if duration is not None else "—"}</td>'
             f"<td>{escape(str(row.get('resolution') or '—'))}</td>"
             f"<td>{_verdict(row.get('format'))}</td><td>{_verdict(row.get('qc'))}</td>"
             f'<td class="num">{"—" if card is None else f"{card:.2f} s"}</td>'
@@ -194,8 +195,3 @@ def _verdict(value: object) -> str:
 
 def _name(key: str) -> str:
     return key.rsplit("/", 1)[-1]
-
-
-def _clock(seconds: float) -> str:
-    s = round(seconds)
-    return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"

@@ -26,8 +26,11 @@ from qc_metrics.frames import timecode
 if TYPE_CHECKING:
     from tasks.qc import QcResult, Thumbnail, Timeline
 
-COLOURS = {"pass": "#2e7d32", "warn": "#e65100", "fail": "#c62828", "skip": "#757575"}
-VERDICT_ZH = {"pass": "合格", "warn": "需复核", "fail": "不合格", "skip": "未检"}
+COLOURS = {"pass": "#2e7d32", "warn": "#e65100", "fail": "#c62828", "skip": "#757575",
+           "error": "#6a1b9a"}
+#: "error": a file of a batch that could not be checked at all (tasks/qc_batch.py)
+VERDICT_ZH = {"pass": "合格", "warn": "需复核", "fail": "不合格", "skip": "未检",
+              "error": "无法检查"}
 #: the groups of the report: check-id prefix, Chinese and English titles, clauses
 GROUPS = (
     ("format", "封装格式", "Format", "D2–D10"),
@@ -357,6 +360,12 @@ def _value(value: float | str | None) -> str:
     if isinstance(value, float):
         return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.0f}"
     return str(value)
+
+
+def clock(seconds: float) -> str:
+    """H:MM:SS, a length as a person reads it."""
+    s = round(seconds)
+    return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
 def _basename(path: str) -> str:

@@ -69,8 +69,11 @@ class Report:
             **self.extra,
         }
 
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n"
+
     def write_json(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n", "utf-8")
+        path.write_text(self.to_json(), "utf-8")
 
     def table(self) -> str:
         """A fixed-width table a person reads in a terminal."""

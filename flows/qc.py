@@ -11,11 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run
 
+from courseware.errors import StoreError
 from courseware.report import Check, Event, Report
 from encoder_profiles import DEFAULT_PROFILE, load_profile
+from tasks.qc_batch import BatchQc, FileOutcome
 
 
 def check_from_dict(raw: dict[str, Any]) -> Check:
@@ -71,3 +74,65 @@ def qc_flow(path: str, json_out: str, html_out: str | None = None,
     if html_out is not None:
         Path(html_out).write_text(render_html(result), "utf-8")
     return result.report.status
+
+
+def _batch_run_name() -> str:
+    paths = flow_run.parameters.get("paths") or []
+    first = Path(str(paths[0])).name if paths else "?"
+    return f"qc-batch · {first}" + (f" + {len(paths) - 1}" if len(paths) > 1 else "")
+
+
+@flow(name="qc-batch", flow_run_name=_batch_run_name, log_prints=True)
+def qc_batch_flow(paths: list[str], out: str, profile: str = DEFAULT_PROFILE,
+                  gpu: bool | None = None, force: bool = False) -> BatchQc:
+    """Full QC of every media file under ``paths`` (folders walked, files as given; see
+    :mod:`tasks.qc_batch`): each file's report (JSON and HTML) into the store ``out`` (a
+    folder or s3://…) under its relative name, then the summary ``质检汇总.json``/``.html``.
+    A file that cannot be read is a row with the reason; the others go on. ``force``: check
+    again files whose earlier report is still valid."""
+    from courseware.batch_html import render_batch_html
+    from courseware.store import open_store
+    from tasks.qc_batch import (
+        SUMMARY_NAME,
+        check_one_task,
+        failure,
+        find_media,
+        folders,
+        line,
+        report_keys,
+    )
+
+    log = get_run_logger()
+    store = open_store(out)
+    prof = load_profile(profile)
+    found, other = find_media([Path(p) for p in paths])
+    keys = report_keys([f.name for f in found])
+    log.info("%d media file(s) to check%s", len(found),
+             f", {len(other)} other file(s) passed over" if other else "")
+    results: list[FileOutcome] = []
+    for item in found:
+        try:
+            done = check_one_task.with_options(task_run_name=f"qc · {item.name}")(
+                item, keys=(keys[item.name] + ".json", keys[item.name] + ".html"),
+                store=store, profile=prof, gpu=gpu, force=force)
+        except StoreError:
+            raise           # the output is unwritable: every file would fail the same way
+        except Exception as exc:   # a fault of this tool (logged by the task): the rest go on
+            done = failure(item.name, exc)
+        results.append(done)
+        print(line(done))
+    summary = BatchQc(profile=prof.name, sources=[str(p) for p in paths], out=out,
+                      files=results, folders=folders(results), skipped=other)
+    store.put_bytes(render_batch_html(summary).encode("utf-8"), SUMMARY_NAME + ".html")
+    store.put_bytes((summary.model_dump_json(indent=2) + "\n").encode("utf-8"),
+                    SUMMARY_NAME + ".json")
+    create_table_artifact(
+        key="qc-batch",
+        table=[{"file": f.file, "status": f.status,
+                "duration": "" if f.duration_s is None else f"{f.duration_s:.1f} s",
+                "failed": ", ".join(f"{c.clause} {c.id}" for c in f.failed),
+                "why": f.error or "; ".join(c.message for c in f.failed[:2])}
+               for f in results],
+        description=f"QC of {len(results)} file(s): "
+                    + ", ".join(f"{n} {s}" for s, n in summary.counts().items() if n))
+    return summary

@@ -1060,8 +1060,7 @@ def publish_course_report(course: Course, report: Report, *, store: str | Store,
 
     target = open_store(store) if isinstance(store, str) else store
     keys = report_keys(course)
-    data = json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n"
-    target.put_bytes(data.encode("utf-8"), keys["json"])
+    target.put_bytes(report.to_json().encode("utf-8"), keys["json"])
     target.put_bytes(render_course_html(report).encode("utf-8"), keys["html"])
     return keys
 

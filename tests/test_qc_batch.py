@@ -1,0 +1,226 @@
+"""``courseware qc FOLDER --out DIR``: every recording and lecture of a delivery stick checked,
+a report each under its own name, and a summary (质检汇总.json / .html), through the real
+Prefect flow ``qc-batch``."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+from urllib.parse import unquote
+
+import boto3
+import numpy as np
+import pytest
+from audio_signals import speech_like
+from browser import cjk, fonts_drawn
+from click.testing import CliRunner
+from video_signals import camera_file
+
+from courseware.cli import cli
+from courseware.errors import MissingSourceError
+from courseware.fonts import find_face
+from encoder_profiles import load_profile
+from tasks.qc import qc_file
+from tasks.qc_batch import SUMMARY_NAME, find_media, report_keys
+
+FS = 48000
+PROFILE = load_profile()
+
+
+def _speech(seconds: float, seed: int) -> np.ndarray:
+    return speech_like(level_dbfs=-24.0, seconds=seconds, sample_rate=FS, seed=seed).samples
+
+
+def test_the_walk_takes_recordings_in_lecture_order_and_passes_over_the_rest(
+        tmp_path: Path) -> None:
+    """Natural order (第2讲 before 第10讲); documents, banks and the hidden copies a Mac leaves
+    on a stick (``._x.mp4``, ``.DS_Store``, ``.Trashes/``) are passed over and listed; a file
+    given by name is taken whatever its suffix; two folders of the same name keep their files
+    apart; what does not exist, or holds nothing to check, is an error naming it."""
+    stick = tmp_path / "stick"
+    course = stick / "课程A"
+    (course / ".Trashes").mkdir(parents=True)
+    for name in ("第10讲.mp4", "第2讲.MP4", "第1讲.mov", "._第1讲.mov", ".DS_Store", "题库.csv",
+                 "申报表.docx", ".Trashes/old.mp4"):
+        (course / name).write_bytes(b"x")
+    (stick / "课程清单.txt").write_text("课程A", "utf-8")
+    found, other = find_media([stick])
+    assert [f.name for f in found] == ["课程A/第1讲.mov", "课程A/第2讲.MP4", "课程A/第10讲.mp4"]
+    assert sorted(other) == sorted(["课程A/.DS_Store", "课程A/.Trashes/old.mp4",
+                                    "课程A/._第1讲.mov", "课程A/申报表.docx", "课程A/题库.csv",
+                                    "课程清单.txt"])
+    odd = tmp_path / "export.bin"
+    odd.write_bytes(b"x")
+    found, other = find_media([odd])
+    assert [(f.path, f.name) for f in found] == [(odd, "export.bin")] and other == []
+
+    twin = tmp_path / "b" / "stick"
+    (twin / "课程A").mkdir(parents=True)
+    (twin / "课程A" / "第1讲.mov").write_bytes(b"x")
+    found, _ = find_media([stick, twin, odd, twin / "课程A" / "第1讲.mov"])
+    assert [f.name for f in found] == [       # both folders are "stick"
+        "stick/课程A/第1讲.mov", "stick/课程A/第2讲.MP4", "stick/课程A/第10讲.mp4",
+        "stick (2)/课程A/第1讲.mov", "export.bin"]   # and the file given again: once
+    found, _ = find_media([stick / "课程A" / "第1讲.mov", twin / "课程A" / "第1讲.mov"])
+    assert [f.name for f in found] == ["第1讲.mov", "第1讲 (2).mov"]
+
+    with pytest.raises(MissingSourceError, match=r"nothing\.mp4: no such file or folder"):
+        find_media([tmp_path / "nothing.mp4"])
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "申报表.docx").write_bytes(b"x")
+    with pytest.raises(MissingSourceError, match=r"no recordings or lectures found \(only "
+                                                 r"申报表\.docx\)"):
+        find_media([docs])
+
+
+def test_report_names_follow_the_files_and_never_collide() -> None:
+    assert report_keys(["课程A/第01讲.mp4", "课程A/第02讲.mov", "预览"]) == {
+        "课程A/第01讲.mp4": "课程A/第01讲.qc", "课程A/第02讲.mov": "课程A/第02讲.qc",
+        "预览": "预览.qc"}
+    assert report_keys(["a/x.mp4", "a/x.mov", "b/x.mp4"]) == {
+        "a/x.mp4": "a/x.mp4.qc", "a/x.mov": "a/x.mov.qc", "b/x.mp4": "b/x.qc"}
+
+
+@pytest.fixture
+def stick(tmp_path: Path) -> Path:
+    """A stick as a base might bring it: a course folder with two lectures of different sizes
+    (D4 wants one), a recording whose file was never closed (its index missing), a bank and
+    a Mac's hidden copy of a lecture."""
+    root = tmp_path / "stick"
+    course = root / "碳达峰课程"
+    course.mkdir(parents=True)
+    camera_file(course / "第2讲.mp4", (200, 120, 90), _speech(2.0, 1), size=(320, 180))
+    camera_file(course / "第10讲.mp4", (90, 120, 200), _speech(2.4, 2), size=(160, 90))
+    whole = tmp_path / "whole.mp4"
+    camera_file(whole, (120, 120, 120), _speech(2.0, 3))
+    data = whole.read_bytes()
+    (course / "第11讲.mp4").write_bytes(data[: len(data) // 2])
+    (course / "题库.csv").write_text("题型,题干\n", "utf-8")
+    (course / "._第2讲.mp4").write_bytes(b"\x00\x05\x16\x07")
+    return root
+
+
+def _summary(out: Path) -> dict[str, object]:
+    data = json.loads((out / f"{SUMMARY_NAME}.json").read_text("utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def test_a_stick_checked_file_by_file_with_a_summary(stick: Path, tmp_path: Path,
+                                                     prefect_server: None) -> None:
+    """Every lecture gets the report ``courseware qc`` gives it alone, under its own name; the
+    file that cannot be read is a row saying why and what to do, and the others are checked
+    all the same (exit 2: a file needs the base's action); the summary lists them in lecture
+    order, says the folder mixes sizes, links each page, and passes over the rest. A rerun
+    reuses what is still valid and checks again what changed."""
+    out = tmp_path / "reports"
+    result = CliRunner().invoke(cli, ["qc", str(stick), "--out", str(out), "--cpu"])
+    assert result.exit_code == 2, result.output
+    assert "D4: 碳达峰课程 mixes sizes 160x90, 320x180" in result.output, result.output
+    assert re.search(r"^ERROR  碳达峰课程/第11讲\.mp4\n .*was not closed", result.output, re.M)
+    assert re.search(r"^FAIL   碳达峰课程/第2讲\.mp4  0:00:02  failed: D3 format\.bitrate",
+                     result.output, re.M), result.output
+    summary = _summary(out)
+    files = summary["files"]
+    assert isinstance(files, list)
+    assert [f["file"] for f in files] == ["碳达峰课程/第2讲.mp4", "碳达峰课程/第10讲.mp4",
+                                          "碳达峰课程/第11讲.mp4"]
+    assert [f["status"] for f in files] == ["fail", "fail", "error"]
+    broken = files[2]
+    assert "第11讲.mp4" in broken["error"] and "was not closed" in broken["error"], broken
+    assert broken["report"] is None
+    assert summary["skipped"] == ["碳达峰课程/._第2讲.mp4", "碳达峰课程/题库.csv"]
+    (folder,) = summary["folders"]
+    assert folder["resolutions"] == ["160x90", "320x180"]
+    assert folder["counts"] == {"fail": 2, "error": 1}
+
+    for f, path in zip(files[:2], ("第2讲.mp4", "第10讲.mp4"), strict=True):
+        report = json.loads((out / f["report"]).read_text("utf-8"))
+        alone = qc_file(stick / "碳达峰课程" / path, profile=PROFILE, thumbnails=False,
+                        gpu=False).report
+        assert report["file"] == f["file"]
+        assert [(c["id"], c["status"]) for c in report["checks"]] == [
+            (c.id, c.status) for c in alone.checks]
+        assert [c["id"] for c in f["checks"] if c["status"] == "fail"] == [
+            c.id for c in alone.checks if c.status == "fail"]
+        assert "format.resolution" in [c["id"] for c in f["checks"]]
+        assert (out / f["page"]).read_text("utf-8").startswith("<!DOCTYPE html>")
+    assert f"{SUMMARY_NAME}.html" in result.output
+
+    page = out / f"{SUMMARY_NAME}.html"
+    html = page.read_text("utf-8")
+    links = [unquote(h) for h in re.findall(r'href="([^"]+)"', html)]
+    assert links == [files[0]["page"], files[0]["report"], files[1]["page"], files[1]["report"]]
+    assert all((out / link).is_file() for link in links)
+    assert "第11讲.mp4" in html and "was not closed" in html
+    assert "one course, one size (D4)" in html
+
+    # a rerun: nothing changed, nothing checked again; one lecture re-exported, that one is
+    before = {f["file"]: (out / f["report"]).stat().st_mtime_ns for f in files[:2]}
+    camera_file(stick / "碳达峰课程" / "第10讲.mp4", (90, 120, 200), _speech(3.2, 2),
+                size=(160, 90))
+    result = CliRunner().invoke(cli, ["qc", str(stick), "--out", str(out), "--cpu"])
+    assert result.exit_code == 2, result.output
+    again = {f["file"]: f for f in _summary(out)["files"]}  # type: ignore[union-attr]
+    assert again["碳达峰课程/第2讲.mp4"]["reused"] is True
+    assert (out / again["碳达峰课程/第2讲.mp4"]["report"]).stat().st_mtime_ns == before[
+        "碳达峰课程/第2讲.mp4"]
+    assert again["碳达峰课程/第10讲.mp4"]["reused"] is False
+    assert again["碳达峰课程/第10讲.mp4"]["duration_s"] > files[1]["duration_s"] + 0.5
+    assert "[earlier report, unchanged]" in result.output        # failed, and not checked again
+    result = CliRunner().invoke(cli, ["qc", str(stick), "--out", str(out), "--cpu", "--force"])
+    assert not any(f["reused"] for f in _summary(out)["files"])  # type: ignore[union-attr]
+
+
+def test_the_summary_reads_without_a_chinese_font(stick: Path, tmp_path: Path,
+                                                  prefect_server: None) -> None:
+    """The summary page forwarded as it is: every Chinese character (labels, the course
+    folder's and the lectures' names) drawn by the glyphs it carries."""
+    out = tmp_path / "reports"
+    CliRunner().invoke(cli, ["qc", str(stick / "碳达峰课程" / "第2讲.mp4"), "--out", str(out),
+                             "--cpu"])
+    drawn = fonts_drawn(out / f"{SUMMARY_NAME}.html", profile=tmp_path / "profile")
+    chinese = [d for d in drawn if cjk(d.text)]
+    assert any("碳达峰课程/第2讲.mp4" in d.text for d in chinese)
+    family = find_face().family
+    for d in chinese:
+        assert sum(d.custom.values()) >= cjk(d.text), d
+        assert set(d.custom) <= {family}, d
+
+
+def test_reports_and_summary_into_s3_over_http(stick: Path, moto_url: str, aws_env: None,
+                                               prefect_server: None) -> None:
+    """``--out s3://…`` (moto over HTTP, boto3 unpatched): the reports and the summary land
+    under the prefix; a rerun reads the earlier reports back from the bucket and reuses them."""
+    admin = boto3.session.Session().client("s3", endpoint_url=moto_url, region_name="us-east-1")
+    bucket = f"qcb-{uuid.uuid4().hex[:12]}"
+    admin.create_bucket(Bucket=bucket)
+    uri = f"s3://{bucket}/qc?endpoint={moto_url}"
+    lecture = stick / "碳达峰课程" / "第2讲.mp4"
+    result = CliRunner().invoke(cli, ["qc", str(lecture), "--out", uri, "--cpu"])
+    assert result.exit_code == 1, result.output            # 320×180: fails D4 and more
+    keys = sorted(o["Key"] for o in admin.list_objects_v2(Bucket=bucket)["Contents"])
+    assert keys == ["qc/第2讲.qc.html", "qc/第2讲.qc.json", f"qc/{SUMMARY_NAME}.html",
+                    f"qc/{SUMMARY_NAME}.json"]
+    summary = json.loads(admin.get_object(Bucket=bucket, Key=f"qc/{SUMMARY_NAME}.json")
+                         ["Body"].read())
+    assert [(f["file"], f["status"], f["reused"]) for f in summary["files"]] == [
+        ("第2讲.mp4", "fail", False)]
+    CliRunner().invoke(cli, ["qc", str(lecture), "--out", uri, "--cpu"])
+    summary = json.loads(admin.get_object(Bucket=bucket, Key=f"qc/{SUMMARY_NAME}.json")
+                         ["Body"].read())
+    assert summary["files"][0]["reused"] is True
+
+
+def test_options_for_one_file_are_refused_for_several(stick: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["qc", str(stick)])
+    assert result.exit_code == 2 and "give --out DIR" in result.output, result.output
+    result = runner.invoke(cli, ["qc", str(stick), "--out", str(tmp_path / "o"), "--json",
+                                 str(tmp_path / "r.json")])
+    assert result.exit_code == 2 and "is for one file" in result.output, result.output
+    result = runner.invoke(cli, ["qc", str(stick / "碳达峰课程" / "第2讲.mp4"), "--force"])
+    assert result.exit_code == 2 and "only with --out" in result.output, result.output
