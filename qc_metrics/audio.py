@@ -383,6 +383,11 @@ def measure_speech_noise(samples: Any, *, sample_rate: float) -> SpeechNoise:
 
 # ------------------------------------------------------------------------------ S4 dropouts
 
+#: sound and picture that break within this of each other make one edit: a silence that
+#: begins and ends with a still picture (a card) is cut, not lost (about two frames at 25 fps;
+#: a cut's fade and AAC's frames move the sound's edges by tens of ms)
+EDIT_ALIGN_S = 0.1
+
 
 @dataclass(frozen=True)
 class Dropout:
@@ -1060,6 +1065,10 @@ class AudioQC(Detector):
         self.music = MusicMeter(sample_rate=sample_rate)
         self.music_bed: MusicBed | None = None   #: after finish()
         self.spans = tuple(spans)
+        #: the picture's still stretches (start, end; the file's time), set before
+        #: ``finish`` by whoever decodes the pictures: a silence cut in and out with one is
+        #: an edit (a card between excerpts), not a dropout
+        self.stills: Sequence[tuple[float, float]] = ()
         # S1: true peak above the window's top, runs merged within 0.5 s
         self._over_level = 10.0 ** (profile.audio.peak_dbfs[1] / 20.0)
         self._overs = RunTracker(gap=round(0.5 * self.sample_rate))
@@ -1278,9 +1287,17 @@ class AudioQC(Detector):
         found = [d for d in result.found
                  if not self.spans or any(a <= self._time(d.start_s) < b
                                           for a, b in self.spans)]
+        edits = [d for d in found if d.channel is None and any(
+            abs(self._time(d.start_s) - a) <= EDIT_ALIGN_S
+            and abs(self._time(d.end_s) - b) <= EDIT_ALIGN_S for a, b in self.stills)]
+        found = [d for d in found if d not in edits]
         rule = (f"the sound {meter.depth_db:g} dB or more under the room's noise floor "
                 f"({result.floor_dbfs:.1f} dBFS) for {1000 * meter.min_s:g} ms to "
                 f"{meter.max_s:g} s, with speech on both sides")
+        if edits:
+            rule += (f"; {len(edits)} such silence(s) cut in and out with a still picture "
+                     f"(first at {timecode(self._time(edits[0].start_s))}): an edit, a card "
+                     "between two excerpts, not a dropout")
         if not found:
             return Check("audio.dropouts", "S4", "pass", 0.0, 0.0, "dropouts",
                          f"no dropouts: the sound never broke off in the speech ({rule})")

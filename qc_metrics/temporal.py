@@ -174,6 +174,11 @@ class TimestampDetector(VideoDetector):
                       tuple(events))]
 
 
+#: still stretches this long or longer are kept (:meth:`FreezeDetector.stills`): two frames
+#: at 25 fps, a card or a slide, not one repeated frame
+STILL_MIN_S = 0.08
+
+
 class FreezeDetector(VideoDetector):
     """``video.freeze`` (V1): frozen spans, FFmpeg freezedetect semantics (see module doc).
 
@@ -192,7 +197,7 @@ class FreezeDetector(VideoDetector):
         self._ref_is_prev = True        # the reference is the frame just before
         self._last: Any = None          # samples of the last frame seen
         self._last_t = 0.0
-        self._spans: list[tuple[float, float]] = []
+        self._stills: list[tuple[float, float]] = []
 
     def process_batch(self, frames: YUVFrame, ts: Sequence[float]) -> None:
         xp = array_namespace(frames.y)
@@ -229,14 +234,19 @@ class FreezeDetector(VideoDetector):
 
     def _close(self, t: float) -> None:
         """The still stretch that started at the reference frame ends at ``t``."""
-        if t - self._ref_t >= self.min_duration_s:
-            self._spans.append((self._ref_t, t))
+        if t - self._ref_t >= STILL_MIN_S:
+            self._stills.append((self._ref_t, t))
+
+    def stills(self) -> list[tuple[float, float]]:
+        """Every still stretch of ``STILL_MIN_S`` or more seen so far (start, end): a card,
+        a slide, a frozen camera; the last one up to the end of the stream."""
+        end = self._last_t + 1.0 / self.fps
+        last = ([(self._ref_t, end)] if self._ref is not None
+                and end - self._ref_t >= STILL_MIN_S else [])
+        return self._stills + last
 
     def finish(self) -> list[Check]:
-        spans = list(self._spans)
-        end = self._last_t + 1.0 / self.fps
-        if self._ref is not None and end - self._ref_t >= self.min_duration_s:
-            spans.append((self._ref_t, end))
+        spans = [(a, b) for a, b in self.stills() if b - a >= self.min_duration_s]
         events = tuple(Event(a, b, f"{timecode(a)}–{timecode(b)}: picture frozen for "
                                    f"{b - a:.2f} s") for a, b in spans)
         total = sum(b - a for a, b in spans)

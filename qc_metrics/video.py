@@ -128,6 +128,10 @@ class VideoQC(VideoDetector):
                       else c for c in checks]
         return checks
 
+    def stills(self) -> list[tuple[float, float]]:
+        """The picture's still stretches seen so far (:meth:`FreezeDetector.stills`)."""
+        return next(d for d in self.detectors if isinstance(d, FreezeDetector)).stills()
+
     def _flush(self) -> None:
         if not self._pending:
             return

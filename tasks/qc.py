@@ -191,6 +191,8 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
     else:
         checks += [Check(i, c, "skip", None, None, "", "no video stream") for i, c in _VIDEO_IDS]
     if audio is not None:
+        if video is not None:       # S4: a silence cut with a card is an edit
+            audio.qc.stills = video.qc.stills()
         audio_checks = audio.qc.finish()
         checks = [_one_sided(c, audio.qc.channel_levels_dbfs())
                   if c.id == "format.audio_channels" else c for c in checks]

@@ -278,6 +278,66 @@ def test_a_dropout_survives_aac_and_is_found(tmp_path: Path, profile: Profile) -
     assert (event.start_s, event.end_s) == pytest.approx((7.6, 7.9), abs=0.03)
 
 
+def _cut_to_a_card(path: Path, sound: np.ndarray, *, still: tuple[float, float] | None,
+                   seconds: float, rate: int = 48000) -> None:
+    """A 25-fps film whose picture moves every frame, except a still card over ``still``."""
+    import av
+
+    fps, (h, w) = 25, (90, 160)
+    texture = np.random.default_rng(4).integers(40, 200, (h, 2 * w, 3), dtype=np.uint8)
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        v.codec_context.options = {"preset": "ultrafast", "crf": "12"}
+        a = out.add_stream("aac", rate=rate, layout="stereo")
+        for i in range(round(seconds * fps)):
+            t = i / fps
+            card = still is not None and still[0] <= t + 1e-9 < still[1]
+            rgb = (np.full((h, w, 3), (30, 60, 120), np.uint8) if card
+                   else np.ascontiguousarray(texture[:, i % w: i % w + w]))
+            out.mux(v.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        for k in range(0, sound.shape[1], 1024):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(sound[:, k:k + 1024]),
+                                               format="fltp", layout="stereo")
+            frame.sample_rate, frame.pts = rate, k
+            out.mux(a.encode(frame))
+        out.mux(v.encode(None))
+        out.mux(a.encode(None))
+
+
+def test_a_silence_cut_with_a_card_is_an_edit_not_a_dropout(tmp_path: Path,
+                                                            profile: Profile) -> None:
+    """A preview cuts from an excerpt to a silent 1.5-s card and back: sound and picture break
+    together, an edit. The same silence under a moving picture is a dropout, and so is one in
+    the middle of a slide that stays up before and after it: a receiver losing the microphone
+    does not wait for the picture to change."""
+    rate, seconds = 48000, 12.0
+    speech = audio_signals.speech_like(level_dbfs=-20.0, seconds=seconds, sample_rate=rate,
+                                       seed=1)
+    x = (speech.samples.repeat(2, axis=0) + audio_signals.white_noise(
+        rms_dbfs=-65.0, seconds=seconds, sample_rate=rate, channels=2, seed=2)).astype(
+        np.float32)
+    # a cut at a frame boundary with speech on both sides (the card comes mid-sentence)
+    i = next(k for k in range(round(5.0 * rate), round(7.0 * rate), rate // 25)
+             if speech.active[k - 4800: k].all() and speech.active[k + 72000: k + 76800].all())
+    j = i + 72000
+    cut = (i / rate, j / rate)
+    x[:, i:j] = 0.0
+    verdicts = {}
+    for case, still in (("card", cut), ("moving", None), ("slide", (cut[0] - 2, cut[1] + 2))):
+        path = tmp_path / f"{case}.mp4"
+        _cut_to_a_card(path, x, still=still, seconds=seconds)
+        check = _check(qc_file(path, profile=profile, gpu=False).report, "audio.dropouts")
+        verdicts[case] = (check.status, check.measured)
+        if case == "card":
+            assert "1 such silence(s) cut in and out with a still picture" in check.message
+        else:
+            (event,) = check.events
+            assert (event.start_s, event.end_s) == pytest.approx(cut, abs=0.03)
+    assert verdicts == {"card": ("pass", 0.0), "moving": ("fail", 1.0),
+                        "slide": ("fail", 1.0)}
+
+
 def test_one_channels_dropout_is_found(tmp_path: Path, profile: Profile) -> None:
     # a camcorder: a wireless lavalier on input 1 loses its receiver for 300 ms while the
     # camera's own microphone on input 2 goes on (6 dB quieter, its room 20 dB under)
