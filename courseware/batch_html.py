@@ -70,8 +70,10 @@ def _summary(summary: BatchQc) -> str:
 def _folders(folders: list[FolderSummary]) -> str:
     if len(folders) < 2 and not any(f.folder for f in folders):
         return ""
+    courses = any(f.status for f in folders)
     head = ("<tr><th>文件夹 Folder</th><th>文件 Files</th><th>总时长 Total</th>"
-            "<th>分辨率 Sizes (D4)</th><th>结论 Verdicts</th></tr>")
+            "<th>分辨率 Sizes (D4)</th><th>各文件结论 Files' verdicts</th>"
+            + ("<th>课程结论 Course</th>" if courses else "") + "</tr>")
     rows = []
     for f in folders:
         sizes = ", ".join(f.resolutions) or "—"
@@ -85,10 +87,23 @@ def _folders(folders: list[FolderSummary]) -> str:
             f'<td class="num">{f.files}</td>'
             f'<td class="num">{clock(f.duration_s)} ({f.duration_s / 3600:.2f} h)</td>'
             f"<td>{sizes}</td><td>"
-            + " ".join(f"{_badge(s)} × {n}" for s, n in f.counts.items()) + "</td></tr>")
-    return (f"<section><h2>各文件夹 Folders</h2><table>{head}{''.join(rows)}</table>"
-            '<p class="source">一个文件夹 = 优盘上的一门课程 · A folder is a course on the '
+            + " ".join(f"{_badge(s)} × {n}" for s, n in f.counts.items()) + "</td>"
+            + (_course(f) if courses else "") + "</tr>")
+    return (f'<section><h2>各文件夹 Folders</h2><table class="files">{head}{"".join(rows)}'
+            '</table><p class="source">一个文件夹 = 优盘上的一门课程 · A folder is a course on the '
             "stick: its lectures' total length (A1/A2 count hours) and sizes.</p></section>")
+
+
+def _course(f: FolderSummary) -> str:
+    """The folder's course verdict, its failed clauses and a link to its course report."""
+    if not f.status:
+        return "<td>—</td>"
+    failed = "".join(f"<li>{escape(c.clause)} <code>{escape(c.id)}</code>: "
+                     f"{escape(c.message)}</li>" for c in f.failed)
+    link = (f' <a href="{escape(quote(f.page))}">课程质检报告 Course report</a>'
+            if f.page else "")
+    return (f'<td class="msg">{_badge(f.status)}{link}'
+            + (f"<ul>{failed}</ul>" if failed else "") + "</td>")
 
 
 def _files(files: list[FileOutcome]) -> str:

@@ -135,6 +135,9 @@ def plan(course_file: Path, numbers: tuple[int, ...], json_out: Path | None,
               "质检汇总.html / .json (a folder or s3://bucket/prefix)")
 @click.option("--force", is_flag=True, help="with --out: check again files whose earlier "
               "report there is still valid (same file, profile and QC code)")
+@click.option("--stick", is_flag=True, help="with --out: the folders are a delivery stick; "
+              "also judge each folder of lectures as a course (A1/A2, A6, D1, D4/D5, D11, "
+              "Q1/Q3, S4), a course report each")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="write the QC report (contract JSON) here")
 @profile_option
@@ -196,6 +199,9 @@ class Seconds(click.ParamType):
               "质检汇总.html / .json (a folder or s3://bucket/prefix)")
 @click.option("--force", is_flag=True, help="with --out: check again files whose earlier "
               "report there is still valid (same file, profile and QC code)")
+@click.option("--stick", is_flag=True, help="with --out: the folders are a delivery stick; "
+              "also judge each folder of lectures as a course (A1/A2, A6, D1, D4/D5, D11, "
+              "Q1/Q3, S4), a course report each")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="write the QC report (contract JSON) here")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path),
@@ -213,7 +219,8 @@ class Seconds(click.ParamType):
 @click.option("--end", type=Seconds(), help="… up to here (the format checks are always of "
               "the whole file)")
 @profile_option
-def qc(files: tuple[Path, ...], store: str | None, force: bool, json_out: Path | None,
+def qc(files: tuple[Path, ...], store: str | None, force: bool, stick: bool,
+       json_out: Path | None,
        html_out: Path | None, cpu: bool, layout: str | None, authored: tuple[str, ...],
        start: float | None, end: float | None, profile: str) -> None:
     """Full QC of a media file: format (D2–D10), video (V1–V4) and audio (S1–S4) clauses.
@@ -225,13 +232,13 @@ def qc(files: tuple[Path, ...], store: str | None, force: bool, json_out: Path |
     from tasks.qc import qc_file
 
     if store is not None or len(files) > 1 or files[0].is_dir():
-        _qc_batch(files, store, force=force, cpu=cpu, profile=profile, single={
+        _qc_batch(files, store, force=force, stick=stick, cpu=cpu, profile=profile, single={
             "--json": json_out, "--html": html_out, "--layout": layout,
             "--authored": authored, "--start": start, "--end": end})
         return
-    if force:
+    if force or stick:
         raise click.BadParameter("only with --out (reports of several files)",
-                                 param_hint="--force")
+                                 param_hint="--force" if force else "--stick")
     file = files[0]
     if authored and not layout:
         raise click.BadParameter("needs --layout (which region shows it)",
@@ -262,8 +269,8 @@ def qc(files: tuple[Path, ...], store: str | None, force: bool, json_out: Path |
         sys.exit(1)
 
 
-def _qc_batch(paths: tuple[Path, ...], store: str | None, *, force: bool, cpu: bool,
-              profile: str, single: dict[str, object]) -> None:
+def _qc_batch(paths: tuple[Path, ...], store: str | None, *, force: bool, stick: bool,
+              cpu: bool, profile: str, single: dict[str, object]) -> None:
     """``courseware qc`` of several files or folders: the qc-batch flow, a line per file as
     it is done, the summary's place; exit 2 if a file could not be checked, 1 if one
     failed."""
@@ -279,7 +286,7 @@ def _qc_batch(paths: tuple[Path, ...], store: str | None, *, force: bool, cpu: b
                                  "s3://bucket/prefix) for their reports and the summary",
                                  param_hint="--out")
     result = qc_batch_flow([str(p) for p in paths], store, profile,
-                           gpu=False if cpu else None, force=force)
+                           gpu=False if cpu else None, force=force, stick=stick)
     counts = ", ".join(f"{n} {s}" for s, n in result.counts().items() if n)
     click.echo(f"{len(result.files)} file(s): {counts}"
                + (f"; {len(result.skipped)} other file(s) passed over" if result.skipped
@@ -288,7 +295,11 @@ def _qc_batch(paths: tuple[Path, ...], store: str | None, *, force: bool, cpu: b
         if f.status in ("fail", "error"):
             click.echo(line(f))
     for folder in result.folders:
-        if len(folder.resolutions) > 1:
+        if folder.status is not None:
+            failed = ", ".join(f"{c.clause} {c.id}" for c in folder.failed)
+            click.echo(f"course {folder.folder or '.'}: {folder.status.upper()}"
+                       + (f"  failed: {failed}" if failed else "") + f"  ({folder.page})")
+        elif len(folder.resolutions) > 1:
             click.echo(f"D4: {folder.folder or '.'} mixes sizes {', '.join(folder.resolutions)}"
                        " (one course, one size)")
     click.echo(f"summary: {SUMMARY_NAME}.html / .json in {store}")

@@ -26,7 +26,7 @@ from courseware.report import Check, Report
 from encoder_profiles import Profile, load_profile
 
 #: clauses of the course checks, in the order of the specification
-CLAUSE_ORDER = ("A1", "A2", "A3", "A4", "A5", "A6", "D1", "D4/D5", "Q1/Q3")
+CLAUSE_ORDER = ("A1", "A2", "A1/A2", "A3", "A4", "A5", "A6", "D1", "D4/D5", "D11", "Q1/Q3")
 MAX_EVENTS = 50  # per check on the page
 
 _EXTRA_CSS = """
@@ -46,6 +46,7 @@ def course_clause_texts(profile: Profile) -> dict[str, str]:
     return {
         "A1": f"公需课 {s.public_lectures} 讲、{s.public_hours} 学时，{each}",
         "A2": f"专业课 {hours} 学时，{each}",
+        "A1/A2": f"公需课 {s.public_hours} 学时或专业课 {hours} 学时，{each}",
         "A3": "第 1 讲以全省统一片头开始，其他讲不加",
         "A4": (f"每讲片头字幕卡 ≤ {s.title_card_max_s:g} 秒：课程名称、讲次、姓名、"
                "专业技术职务、单位"),
@@ -53,6 +54,7 @@ def course_clause_texts(profile: Profile) -> dict[str, str]:
         "A6": f"一门课程一个预览小视频，≤ {s.preview_max_s:g} 秒",
         "D1": "交付包：课程文件夹、清单（大小与 SHA-256）、根目录课程清单",
         "D4/D5": f"全课程统一分辨率与宽高比（{lecture['D4']}，{lecture['D5']}）",
+        "D11": "随视频交付课程题库与申报表（附件1/附件2）",
         "Q1/Q3": (f"课程题库：单选 ≥ {b.min_single}、多选 ≥ {b.min_multiple}、"
                   f"判断 ≥ {b.min_true_false}，格式符合模板"),
     }

@@ -84,12 +84,15 @@ def _batch_run_name() -> str:
 
 @flow(name="qc-batch", flow_run_name=_batch_run_name, log_prints=True)
 def qc_batch_flow(paths: list[str], out: str, profile: str = DEFAULT_PROFILE,
-                  gpu: bool | None = None, force: bool = False) -> BatchQc:
+                  gpu: bool | None = None, force: bool = False, stick: bool = False
+                  ) -> BatchQc:
     """Full QC of every media file under ``paths`` (folders walked, files as given; see
     :mod:`tasks.qc_batch`): each file's report (JSON and HTML) into the store ``out`` (a
     folder or s3://…) under its relative name, then the summary ``质检汇总.json``/``.html``.
     A file that cannot be read is a row with the reason; the others go on. ``force``: check
-    again files whose earlier report is still valid."""
+    again files whose earlier report is still valid. ``stick``: the paths are a delivery
+    stick; each folder of recordings is also judged as a course (tasks/stick_qc.py), its
+    course report beside its lectures' reports."""
     from courseware.batch_html import render_batch_html
     from courseware.store import open_store
     from tasks.qc_batch import (
@@ -121,8 +124,14 @@ def qc_batch_flow(paths: list[str], out: str, profile: str = DEFAULT_PROFILE,
             done = failure(item.name, exc)
         results.append(done)
         print(line(done))
+    courses = None
+    if stick:
+        from tasks.stick_qc import course_reports
+
+        courses = course_reports(results, found, other, store=store, profile=prof)
     summary = BatchQc(profile=prof.name, sources=[str(p) for p in paths], out=out,
-                      files=results, folders=folders(results), skipped=other)
+                      files=results, folders=folders(results, courses),
+                      skipped=[o.name for o in other])
     store.put_bytes(render_batch_html(summary).encode("utf-8"), SUMMARY_NAME + ".html")
     store.put_bytes((summary.model_dump_json(indent=2) + "\n").encode("utf-8"),
                     SUMMARY_NAME + ".json")

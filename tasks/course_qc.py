@@ -469,10 +469,11 @@ def check_lecture_count(*, kind: Kind, hours: int, count: int, structure: Struct
                  "lectures", message)
 
 
-def check_lecture_duration(lectures: Sequence[LectureMeasure], *, kind: Kind,
+def check_lecture_duration(lectures: Sequence[LectureMeasure], *, kind: Kind | None,
                            structure: Structure) -> Check:
     """A1/A2: every lecture lasts lecture_minutes ± lecture_tolerance (the probed file,
-    intro, title card and credits included: that is what the learner sits through)."""
+    intro, title card and credits included: that is what the learner sits through).
+    ``kind`` None: a course whose kind is not known (a stick without its course file)."""
     s = structure
     lo = s.lecture_minutes * (1 - s.lecture_tolerance)
     hi = s.lecture_minutes * (1 + s.lecture_tolerance)
@@ -493,7 +494,7 @@ def check_lecture_duration(lectures: Sequence[LectureMeasure], *, kind: Kind,
                 f"{m.label}: {minutes:.1f} min ({_clock(m.duration_s)}), outside "
                 f"{lo:g}–{hi:g} min: {what}")))
     threshold = f"{lo:g}–{hi:g}"
-    clause = structure_clause(kind)
+    clause = structure_clause(kind) if kind is not None else "A1/A2"
     measured = None if worst is None else round(worst, 2)
     if not events:
         durations = [m.duration_s / 60 for m in lectures if m.duration_s is not None]
@@ -912,11 +913,16 @@ def _measure_bank(target: Store, keys: Sequence[str], prefix: str, folder: Path,
         return BankMeasure(key=None)
     key = found[0]
     with _fetched(target, key, folder) as path:
-        try:
-            bank = load_bank(path)
-            issues = validate_bank(bank, profile)
-        except BankError as exc:
-            return BankMeasure(key=key, error=_clean(exc, path, key))
+        return bank_measure(path, key, profile)
+
+
+def bank_measure(path: Path, key: str, profile: Profile) -> BankMeasure:
+    """The question bank at ``path`` (called ``key`` in messages), counted and validated."""
+    try:
+        bank = load_bank(path)
+        issues = validate_bank(bank, profile)
+    except BankError as exc:
+        return BankMeasure(key=key, error=_clean(exc, path, key))
     return BankMeasure(key=key, counts={k: len(bank.of_kind(k)) for k in profile.bank.minimums},
                        issues=tuple(str(i) for i in issues))
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, ConfigDict
 
 from courseware.errors import MissingSourceError, PipelineError, StoreError
-from courseware.report import Report
+from courseware.report import Check, Report, overall
 from courseware.store import Store
 from encoder_profiles import Profile
 
@@ -57,10 +58,12 @@ _ORDER: tuple[Status, ...] = ("pass", "warn", "fail", "error")
 
 @dataclass(frozen=True)
 class Found:
-    """A media file to check: where it is, and the name it goes by (relative, POSIX)."""
+    """A file under the paths given: where it is, the name it goes by (relative, POSIX), and
+    the folder given that it was found in (None: the file was given by name)."""
 
     path: Path
     name: str
+    root: Path | None = None
 
 
 def _natural(name: str) -> list[tuple[int, int | str]]:
@@ -75,13 +78,13 @@ def _hidden(rel: PurePosixPath) -> bool:
     return any(part.startswith(".") for part in rel.parts)
 
 
-def find_media(paths: Sequence[Path]) -> tuple[list[Found], list[str]]:
+def find_media(paths: Sequence[Path]) -> tuple[list[Found], list[Found]]:
     """The media files to check under ``paths`` (folders, walked; files, taken as given), in
     natural order, each with a unique relative name; and the names of the other files the
     walk passed over (documents, banks, hidden copies), for the summary. A path that does not
     exist, or folders with no media in them, raise :class:`MissingSourceError` naming them."""
     found: list[Found] = []
-    other: list[str] = []
+    other: list[Found] = []
     seen: set[Path] = set()
     labels: set[str] = set()
     for given in paths:
@@ -99,14 +102,16 @@ def find_media(paths: Sequence[Path]) -> tuple[list[Found], list[str]]:
             items = [(p, str(root / rel), _hidden(PurePosixPath(rel))
                       or PurePosixPath(rel).suffix.lower() not in MEDIA_SUFFIXES)
                      for p, rel in walked]
+        root_dir = None if given.is_file() else given
         for path, name, passed_over in items:
             if passed_over:
-                other.append(name)
+                other.append(Found(path, name, root_dir))
             elif path.resolve() not in seen:
                 seen.add(path.resolve())
-                found.append(Found(path, name))
+                found.append(Found(path, name, root_dir))
     if not found:
-        listed = ", ".join(other[:5]) + (f" and {len(other) - 5} more" if len(other) > 5 else "")
+        names = [f.name for f in other]
+        listed = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         raise MissingSourceError(
             f"{', '.join(str(p) for p in paths)}: no recordings or lectures found"
             + (f" (only {listed})" if other else " (empty)")
@@ -171,6 +176,9 @@ class FileOutcome(BaseModel):
     status: Status
     duration_s: float | None = None
     resolution: str | None = None   #: "1280x720", from format.resolution
+    aspect: str | None = None       #: "16:9", from format.aspect
+    format_status: str | None = None   #: the format checks' (D2–D10) verdict
+    loudness_lufs: float | None = None  #: audio.loudness: integrated, BS.1770-4
     report: str | None = None       #: the JSON report's key in the output store
     page: str | None = None         #: the HTML report's
     checks: list[Listed] = []       #: the failed ones, then the warned ones
@@ -184,7 +192,7 @@ class FileOutcome(BaseModel):
 
 
 class FolderSummary(BaseModel):
-    """A folder's files together: a course folder on a stick."""
+    """A folder's files together: a course folder on a stick, with its course report."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -193,6 +201,10 @@ class FolderSummary(BaseModel):
     duration_s: float
     resolutions: list[str]
     counts: dict[str, int]
+    status: Status | None = None    #: the course report's verdict
+    report: str | None = None       #: its keys (JSON, HTML) in the output store
+    page: str | None = None
+    failed: list[Listed] = []       #: its failed checks
 
 
 class BatchQc(BaseModel):
@@ -209,7 +221,9 @@ class BatchQc(BaseModel):
 
     @property
     def status(self) -> Status:
-        return max((f.status for f in self.files), key=_ORDER.index, default="pass")
+        """The worst of the files' and the course folders' verdicts."""
+        verdicts = [f.status for f in self.files] + [f.status for f in self.folders if f.status]
+        return max(verdicts, key=_ORDER.index, default="pass")
 
     def counts(self) -> dict[str, int]:
         return {s: sum(f.status == s for f in self.files) for s in _ORDER}
@@ -218,14 +232,27 @@ class BatchQc(BaseModel):
 def outcome(name: str, report: Report, *, keys: tuple[str, str], reused: bool = False,
             notes: Sequence[str] = ()) -> FileOutcome:
     """A file's summary line from its report."""
-    resolution = next((c.measured for c in report.checks if c.id == "format.resolution"),
-                      None)
-    listed = [Listed(id=c.id, clause=c.clause, status=c.status, message=c.message)
-              for status in ("fail", "warn") for c in report.checks if c.status == status]
-    return FileOutcome(file=name, status=report.status, duration_s=round(report.duration_s, 3),
-                       resolution=resolution if isinstance(resolution, str) else None,
-                       report=keys[0], page=keys[1], checks=listed, reused=reused,
-                       notes=list(notes))
+    measured = {c.id: c.measured for c in report.checks}
+    loudness = measured.get("audio.loudness")
+    return FileOutcome(
+        file=name, status=report.status, duration_s=round(report.duration_s, 3),
+        resolution=_text(measured.get("format.resolution")),
+        aspect=_text(measured.get("format.aspect")),
+        format_status=overall([c for c in report.checks if c.id.startswith("format.")]),
+        loudness_lufs=float(loudness) if isinstance(loudness, int | float)
+        and math.isfinite(loudness) else None,
+        report=keys[0], page=keys[1], checks=listed(report.checks), reused=reused,
+        notes=list(notes))
+
+
+def listed(checks: Sequence[Check]) -> list[Listed]:
+    """The failed checks, then the warned ones, as a summary lists them."""
+    return [Listed(id=c.id, clause=c.clause, status=c.status, message=c.message)
+            for status in ("fail", "warn") for c in checks if c.status == status]
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def failure(name: str, exc: BaseException) -> FileOutcome:
@@ -240,19 +267,28 @@ def failure(name: str, exc: BaseException) -> FileOutcome:
     return FileOutcome(file=name, status="error", error=why)
 
 
-def folders(files: Sequence[FileOutcome]) -> list[FolderSummary]:
+def folders(files: Sequence[FileOutcome],
+            courses: dict[str, tuple[Report, tuple[str, str]]] | None = None
+            ) -> list[FolderSummary]:
     """Per folder (a course on a stick), in the files' order: how many, how long in all,
-    which sizes (D4: one per course) and the verdicts."""
+    which sizes (D4: one per course) and the verdicts; with ``courses`` (its course report
+    and their keys, tasks/stick_qc.py), the course's verdict and failed checks."""
     groups: dict[str, list[FileOutcome]] = {}
     for f in files:
         groups.setdefault(str(PurePosixPath(f.file).parent), []).append(f)
     out = []
     for folder, group in groups.items():
+        name = "" if folder == "." else folder
         sizes = sorted({f.resolution for f in group if f.resolution})
+        course = (courses or {}).get(name)
         out.append(FolderSummary(
-            folder="" if folder == "." else folder, files=len(group),
+            folder=name, files=len(group),
             duration_s=round(sum(f.duration_s or 0.0 for f in group), 3), resolutions=sizes,
-            counts={s: n for s in _ORDER if (n := sum(f.status == s for f in group))}))
+            counts={s: n for s in _ORDER if (n := sum(f.status == s for f in group))},
+            status=course[0].status if course else None,
+            report=course[1][0] if course else None, page=course[1][1] if course else None,
+            failed=[c for c in listed(course[0].checks) if c.status == "fail"]
+            if course else []))
     return out
 
 

@@ -22,8 +22,10 @@ from courseware.cli import cli
 from courseware.errors import MissingSourceError
 from courseware.fonts import find_face
 from encoder_profiles import load_profile
+from tasks.course_qc import LectureMeasure
 from tasks.qc import qc_file
 from tasks.qc_batch import SUMMARY_NAME, find_media, report_keys
+from tasks.stick_qc import check_course_size, numbered
 
 FS = 48000
 PROFILE = load_profile()
@@ -48,7 +50,7 @@ def test_the_walk_takes_recordings_in_lecture_order_and_passes_over_the_rest(
     (stick / "课程清单.txt").write_text("课程A", "utf-8")
     found, other = find_media([stick])
     assert [f.name for f in found] == ["课程A/第1讲.mov", "课程A/第2讲.MP4", "课程A/第10讲.mp4"]
-    assert sorted(other) == sorted(["课程A/.DS_Store", "课程A/.Trashes/old.mp4",
+    assert sorted(o.name for o in other) == sorted(["课程A/.DS_Store", "课程A/.Trashes/old.mp4",
                                     "课程A/._第1讲.mov", "课程A/申报表.docx", "课程A/题库.csv",
                                     "课程清单.txt"])
     odd = tmp_path / "export.bin"
@@ -224,3 +226,85 @@ def test_options_for_one_file_are_refused_for_several(stick: Path, tmp_path: Pat
     assert result.exit_code == 2 and "is for one file" in result.output, result.output
     result = runner.invoke(cli, ["qc", str(stick / "碳达峰课程" / "第2讲.mp4"), "--force"])
     assert result.exit_code == 2 and "only with --out" in result.output, result.output
+
+
+def _lectures(*minutes: float) -> list[LectureMeasure]:
+    return [LectureMeasure(number=k, title=f"第{k}讲", key=f"c/第{k}讲.mp4",
+                           duration_s=m * 60) for k, m in enumerate(minutes, 1)]
+
+
+def test_lecture_numbers_and_titles_from_the_files_names() -> None:
+    assert numbered(["c/第01讲_“双碳”目标的由来.mp4", "c/第2讲 能源结构.mp4", "c/第10讲.mp4"]) == [
+        (1, "“双碳”目标的由来"), (2, "能源结构"), (10, "第10讲")]
+    # a name without a number, or two with the same: their places in the order
+    assert numbered(["c/开篇.mp4", "c/第2讲.mp4"]) == [(1, "开篇"), (2, "第2讲")]
+    assert numbered(["c/第1讲上.mp4", "c/第1讲下.mp4"]) == [(1, "上"), (2, "下")]
+
+
+def test_a_folders_length_fits_a_course_size_the_profile_allows() -> None:
+    """Without the course file the kind is unknown: the total must fit one of the sizes
+    (public 16 h; professional 8/16/24/32/56 h, each ±10 %) with a lecture count that size
+    allows at about an hour a lecture."""
+    def verdict(*minutes: float) -> tuple[str, float | str | None]:
+        check = check_course_size(_lectures(*minutes), PROFILE)
+        assert (check.id, check.clause) == ("course.total_hours", "A1/A2")
+        return check.status, check.measured
+
+    assert verdict(*[58.0] * 16) == ("pass", pytest.approx(15.467, abs=1e-3))   # 16 h
+    assert verdict(*[61.0] * 8) == ("pass", pytest.approx(8.133, abs=1e-3))     # 8 h
+    assert verdict(*[60.0] * 5)[0] == "fail"                  # 5 h: no size
+    assert verdict(*[60.0] * 12)[0] == "fail"                 # 12 h: between 8 and 16
+    check = check_course_size(_lectures(*[96.0] * 10), PROFILE)   # 16 h in 10 long lectures
+    assert check.status == "fail" and "is 15–17 lectures" in check.message, check.message
+    missing = [*_lectures(*[60.0] * 8), LectureMeasure(number=9, title="x", key="c/x.mp4")]
+    check = check_course_size(missing, PROFILE)
+    assert check.status == "fail" and "1 file(s) not measured" in check.message
+
+
+def test_a_stick_judged_course_by_course(stick: Path, tmp_path: Path,
+                                        prefect_server: None) -> None:
+    """``--stick``: the course folder is judged as a course from what was measured, its report
+    (the contract's Report, course.* checks) beside its lectures' reports, linked from the
+    summary: the preview found by its name, the form and the root listing found, the bank
+    read and counted, the mixed sizes named; a listing that forgets the course fails D1."""
+    from bank_data import bank_rows, write_csv
+
+    course = stick / "碳达峰课程"
+    camera_file(course / "课程预览.mp4", (90, 120, 200), _speech(1.6, 4), size=(160, 90))
+    (course / "附件2_申报表.docx").write_bytes(b"PK\x03\x04")
+    write_csv(course / "题库.csv", bank_rows(single=80))
+    (stick / "课程清单.txt").write_text("碳达峰课程：第2讲、第10讲、第11讲\n", "utf-8")
+    out = tmp_path / "reports"
+    result = CliRunner().invoke(cli, ["qc", str(stick), "--out", str(out), "--cpu", "--stick"])
+    assert result.exit_code == 2, result.output
+    report = json.loads((out / "碳达峰课程" / "课程质检报告.json").read_text("utf-8"))
+    checks = {c["id"]: c for c in report["checks"]}
+    assert {i: c["status"] for i, c in checks.items()} == {
+        "course.lecture_duration": "fail", "course.total_hours": "fail",
+        "course.uniform_resolution": "fail", "course.preview": "fail",
+        "course.question_bank": "fail", "course.application_form": "pass",
+        "course.listing": "pass", "course.loudness": checks["course.loudness"]["status"]}
+    assert "第2讲 《第2讲》 is 320x180 (16:9); the rest of the course is 160x90" in checks[
+        "course.uniform_resolution"]["message"], checks["course.uniform_resolution"]["message"]
+    assert checks["course.preview"]["measured"] == pytest.approx(1.6, abs=0.1)
+    assert "fails the format checks" in checks["course.preview"]["message"]
+    assert "单选 80 < 90" in checks["course.question_bank"]["message"], checks[
+        "course.question_bank"]["message"]
+    assert "附件2_申报表.docx" in checks["course.application_form"]["message"]
+    assert "3 lecture(s)" in checks["course.total_hours"]["message"]   # the preview is not one
+    assert [row["key"] for row in report["lectures"]] == [
+        "碳达峰课程/第2讲.mp4", "碳达峰课程/第10讲.mp4", "碳达峰课程/第11讲.mp4"]
+    assert report["lectures"][0]["qc_html"] == "第2讲.qc.html"
+    assert (out / "碳达峰课程" / "第2讲.qc.html").is_file()
+    assert "course 碳达峰课程: FAIL" in result.output
+    (folder,) = _summary(out)["folders"]
+    assert folder["status"] == "fail" and folder["page"] == "碳达峰课程/课程质检报告.html"
+    html = (out / f"{SUMMARY_NAME}.html").read_text("utf-8")
+    assert "%E7%A2%B3%E8%BE%BE%E5%B3%B0%E8%AF%BE%E7%A8%8B/" \
+           "%E8%AF%BE%E7%A8%8B%E8%B4%A8%E6%A3%80%E6%8A%A5%E5%91%8A.html" in html
+
+    (stick / "课程清单.txt").write_text("另一门课程\n", "utf-8")
+    CliRunner().invoke(cli, ["qc", str(stick), "--out", str(out), "--cpu", "--stick"])
+    report = json.loads((out / "碳达峰课程" / "课程质检报告.json").read_text("utf-8"))
+    listing = next(c for c in report["checks"] if c["id"] == "course.listing")
+    assert listing["status"] == "fail" and "does not name 碳达峰课程" in listing["message"]

@@ -1,0 +1,250 @@
+"""A delivery stick's course folders judged as courses, without their course files.
+
+A base hands the province a stick (D1): a folder per course with its lectures, its preview,
+its question bank and its application form, and at the root a text file listing the
+courses. ``courseware qc STICK/ --out DIR`` checks every file (tasks/qc_batch.py); this
+module then reads each folder that holds recordings as a course and writes its course
+report (``<folder>/课程质检报告.json`` and ``.html``, the contract's ``Report`` with
+``course.*`` checks, on the same page as ``check-course`` makes), from what was measured:
+
+=============================  ========  =================================================
+check id                       clause    measured
+=============================  ========  =================================================
+``course.lecture_duration``    A1/A2     each lecture lasts about an hour (profile)
+``course.total_hours``         A1/A2     the lectures add up to a course size (8/16/24/…)
+``course.uniform_resolution``  D4/D5     one size and aspect for the lectures and preview
+``course.preview``             A6        one preview (``预览`` in its name), ≤ 180 s
+``course.question_bank``       Q1/Q3     a bank (``题库`` .csv/.xlsx) valid and big enough
+``course.application_form``    D11       the application form (附件1/2) is there
+``course.listing``             D1        the root's text listing names the course
+``course.loudness``            S4        no lecture far from the others' loudness
+=============================  ========  =================================================
+
+What needs the course file (the kind and declared hours, the title card's words, the intro,
+the credits) is ``check-course``'s, not this: the kind is not known here, so the lengths are
+judged against every course size the profile allows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+
+from courseware.report import Check, Report, Status
+from courseware.store import Store
+from encoder_profiles import Profile
+from tasks.course_qc import (
+    BankMeasure,
+    LectureMeasure,
+    PreviewMeasure,
+    bank_measure,
+    check_lecture_duration,
+    check_loudness,
+    check_preview,
+    check_question_bank,
+    check_uniform_resolution,
+    lecture_count_range,
+    lecture_rows,
+)
+from tasks.package import COURSE_REPORT_HTML, COURSE_REPORT_JSON
+from tasks.qc_batch import FileOutcome, Found
+
+#: a file whose name says it is a course's preview (A6)
+PREVIEW_WORDS = ("预览", "preview", "片花", "宣传片")
+#: what an application form (附件1 / 附件2, D11) is delivered as
+FORM_SUFFIXES = frozenset({".doc", ".docx", ".pdf", ".wps", ".odt"})
+#: what a question bank (Q1) is delivered as, with 题库 in its name
+BANK_SUFFIXES = frozenset({".csv", ".xlsx"})
+
+
+def is_preview(name: str) -> bool:
+    stem = PurePosixPath(name).stem.casefold()
+    return any(word in stem for word in PREVIEW_WORDS)
+
+
+def _size(text: str | None) -> tuple[int, int] | None:
+    match = re.fullmatch(r"(\d+)x(\d+)", text or "")
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def _aspect(text: str | None) -> tuple[int, int] | None:
+    match = re.fullmatch(r"(\d+):(\d+)", text or "")
+    return (int(match[1]), int(match[2])) if match else None
+
+
+#: a lecture file's name: 第3讲_标题, 第03讲 标题 …
+_NUMBERED = re.compile(r"第\s*0*(\d+)\s*讲[\s_\-—:：、.]*(.*)")
+
+
+def numbered(names: Sequence[str]) -> list[tuple[int, str]]:
+    """Each lecture file's number and title: from its name (第3讲_标题) when every name
+    gives a different number, else its place in the order; the title is the rest of the
+    name (the whole name when that is empty)."""
+    stems = [PurePosixPath(n).stem for n in names]
+    found = [_NUMBERED.match(s) for s in stems]
+    numbers = [int(m[1]) if m else 0 for m in found]
+    by_name = all(found) and len(set(numbers)) == len(numbers)
+    return [(numbers[k] if by_name else k + 1, (m[2] if m and m[2] else stem))
+            for k, (m, stem) in enumerate(zip(found, stems, strict=True))]
+
+
+def measure(f: FileOutcome, number: int, title: str) -> LectureMeasure:
+    """A checked file as the course checks take a lecture."""
+    size = _size(f.resolution)
+    return LectureMeasure(
+        number=number, title=title, key=f.file, duration_s=f.duration_s,
+        width=size[0] if size else None, height=size[1] if size else None,
+        display_aspect=_aspect(f.aspect), format_status=f.format_status,
+        qc_status=None if f.status == "error" else f.status, qc_json=f.report, qc_html=f.page,
+        error=f.error, loudness_lufs=f.loudness_lufs,
+        loudness_from="report" if f.loudness_lufs is not None else None)
+
+
+def check_course_size(lectures: Sequence[LectureMeasure], profile: Profile) -> Check:
+    """A1/A2 without the course file: the lectures' total fits one of the course sizes the
+    profile allows (public: ``public_hours``; professional: ``professional_hours``), each
+    ± the lecture tolerance, with a lecture count that size allows."""
+    s = profile.structure
+    total_h = sum(m.duration_s or 0.0 for m in lectures) / 3600
+    sizes = sorted({s.public_hours, *s.professional_hours})
+    fits = [h for h in sizes
+            if h * (1 - s.lecture_tolerance) <= total_h <= h * (1 + s.lecture_tolerance)]
+    allowed = "/".join(str(h) for h in sizes)
+    missing = [m for m in lectures if m.duration_s is None]
+    gap = f" ({len(missing)} file(s) not measured)" if missing else ""
+    if not fits:
+        return Check("course.total_hours", "A1/A2", "fail", round(total_h, 3),
+                     f"{allowed} h ± {s.lecture_tolerance:.0%}", "h",
+                     f"{len(lectures)} lecture(s), {total_h:.2f} h in all{gap}: no course size "
+                     f"fits ({allowed} h, each ± {s.lecture_tolerance:.0%}; A1/A2)")
+    hours = fits[0]
+    lo, hi = lecture_count_range(hours, s)
+    public = hours == s.public_hours and len(lectures) == s.public_lectures
+    status: Status = "pass" if lo <= len(lectures) <= hi or public else "fail"
+    count = f"{lo}" if lo == hi else f"{lo}–{hi}"
+    message = (f"{len(lectures)} lecture(s), {total_h:.2f} h in all{gap}: a {hours}-hour course"
+               + (f" (public courses: {s.public_lectures} lectures)" if hours == s.public_hours
+                  else "")
+               + ("" if status == "pass" else
+                  f", but {hours} h at about {s.lecture_minutes:g} min a lecture is {count} "
+                  "lectures: split or merge them"))
+    return Check("course.total_hours", "A1/A2", "fail" if missing else status,
+                 round(total_h, 3), f"{allowed} h ± {s.lecture_tolerance:.0%}", "h", message)
+
+
+def check_form(others: Sequence[Found]) -> Check:
+    """D11: the application form (附件1 for public, 附件2 for professional courses) comes with
+    the videos: a document in the course folder."""
+    forms = [f.name for f in others if PurePosixPath(f.name).suffix.lower() in FORM_SUFFIXES]
+    if not forms:
+        return Check("course.application_form", "D11", "fail", None, "a document", "",
+                     "no application form in the course folder (附件1/附件2 as .docx or .pdf, "
+                     "D11): add it (`courseware form COURSE.yaml` fills it from the course "
+                     "file)")
+    return Check("course.application_form", "D11", "pass", len(forms), "a document", "files",
+                 f"{', '.join(forms)} (D11; its content is read by a person)")
+
+
+def check_listing(folder: str, listings: Sequence[Path] | None) -> Check:
+    """D1: the stick's root holds a text file naming every course. ``listings``: the text
+    files at the root (None: the root was not given, only the course folder)."""
+    if listings is None:
+        return Check("course.listing", "D1", "skip", None, "named at the root", "",
+                     "the course folder was given on its own: give the whole stick to check "
+                     "its root listing")
+    if not listings:
+        return Check("course.listing", "D1", "fail", None, "named at the root", "",
+                     "no text file at the stick's root lists the courses (D1: course names, "
+                     "lecture numbers and durations): add one (课程清单.txt)")
+    name = PurePosixPath(folder).parts[-1] if folder else ""
+    for path in listings:
+        try:
+            text = path.read_text("utf-8")
+        except UnicodeDecodeError:
+            text = path.read_bytes().decode("gb18030", errors="replace")   # Windows Notepad
+        if name and name in text:
+            return Check("course.listing", "D1", "pass", path.name, "named at the root", "",
+                         f"{path.name} names the course {name} (D1)")
+    return Check("course.listing", "D1", "fail", None, "named at the root", "",
+                 f"{', '.join(p.name for p in listings)} at the stick's root does not name "
+                 f"{name or 'this course'} (D1): list every course folder with its lectures "
+                 "and durations")
+
+
+def folder_report(folder: str, files: Sequence[FileOutcome], others: Sequence[Found], *,
+                  listings: Sequence[Path] | None, profile: Profile) -> Report:
+    """The course report of one folder of a stick: ``files`` its checked media (lectures and
+    preview), ``others`` its other files (bank, form), ``listings`` the root's text files."""
+    previews = [f for f in files if is_preview(f.file)]
+    taught = [f for f in files if not is_preview(f.file)]
+    lectures = [measure(f, number, title) for f, (number, title)
+                in zip(taught, numbered([f.file for f in taught]), strict=True)]
+    preview = None
+    if previews:
+        p = previews[0]
+        size = _size(p.resolution)
+        preview = PreviewMeasure(key=p.file, duration_s=p.duration_s,
+                                 width=size[0] if size else None,
+                                 height=size[1] if size else None,
+                                 display_aspect=_aspect(p.aspect),
+                                 format_status=p.format_status,
+                                 format_failed=tuple(c.id for c in p.failed
+                                                     if c.id.startswith("format.")),
+                                 error=p.error)
+    banks = [f for f in others if "题库" in PurePosixPath(f.name).stem
+             and PurePosixPath(f.name).suffix.lower() in BANK_SUFFIXES]
+    bank = bank_measure(banks[0].path, banks[0].name, profile) if banks else BankMeasure(None)
+    name = PurePosixPath(folder).parts[-1] if folder else "."
+    checks = [
+        check_lecture_duration(lectures, kind=None, structure=profile.structure),
+        check_course_size(lectures, profile),
+        check_uniform_resolution(lectures, preview),
+        check_preview([p.file for p in previews], preview,
+                      expected_key=f"a file with 预览 in its name in {name}", profile=profile),
+        check_question_bank(bank, profile=profile),
+        check_form(others),
+        check_listing(folder, listings),
+        check_loudness(lectures),
+    ]
+    total = sum(m.duration_s or 0.0 for m in lectures)
+    return Report(file=folder or ".", profile=profile.name, duration_s=total,
+                  checks=tuple(checks), extra={"course": name,
+                                               "kind": "未知 unknown (no course file)",
+                                               "lectures": lecture_rows(lectures),
+                                               "preview": {"key": previews[0].file}
+                                               if previews else None})
+
+
+def report_keys(folder: str) -> tuple[str, str]:
+    """Where a folder's course report goes in the output store (JSON, HTML)."""
+    base = PurePosixPath(folder) if folder else PurePosixPath()
+    return str(base / COURSE_REPORT_JSON), str(base / COURSE_REPORT_HTML)
+
+
+def course_reports(results: Sequence[FileOutcome], found: Sequence[Found],
+                   others: Sequence[Found], *, store: Store, profile: Profile
+                   ) -> dict[str, tuple[Report, tuple[str, str]]]:
+    """Each folder holding checked files judged as a course: its report written to
+    ``store`` (JSON, then the page) beside its lectures' reports; per folder, the report and
+    its keys."""
+    from courseware.course_html import render_course_html
+
+    where = {f.name: f for f in found}
+    out: dict[str, tuple[Report, tuple[str, str]]] = {}
+    for folder in dict.fromkeys(str(PurePosixPath(f.file).parent) for f in results):
+        files = [f for f in results if str(PurePosixPath(f.file).parent) == folder]
+        item = where[files[0].file]
+        listings = None
+        if item.root is not None and item.path.parent.resolve() != item.root.resolve():
+            listings = sorted(p for p in item.root.glob("*.txt")
+                              if p.is_file() and not p.name.startswith("."))
+        name = "" if folder == "." else folder
+        report = folder_report(name, files, [o for o in others
+                                             if str(PurePosixPath(o.name).parent) == folder],
+                               listings=listings, profile=profile)
+        keys = report_keys(name)
+        store.put_bytes(report.to_json().encode("utf-8"), keys[0])
+        store.put_bytes(render_course_html(report).encode("utf-8"), keys[1])
+        out[name] = (report, keys)
+    return out
