@@ -144,4 +144,12 @@ def qc_batch_flow(paths: list[str], out: str, profile: str = DEFAULT_PROFILE,
                for f in results],
         description=f"QC of {len(results)} file(s): "
                     + ", ".join(f"{n} {s}" for s, n in summary.counts().items() if n))
+    if courses:
+        create_table_artifact(
+            key="qc-batch-courses",
+            table=[{"course": f.folder or ".", "status": f.status or "-",
+                    "files": str(f.files), "total": f"{f.duration_s / 3600:.2f} h",
+                    "failed": "; ".join(f"{c.clause} {c.id}: {c.message}" for c in f.failed)}
+                   for f in summary.folders],
+            description=f"{len(courses)} course folder(s) judged as courses")
     return summary
