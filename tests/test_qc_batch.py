@@ -303,6 +303,14 @@ def test_a_stick_judged_course_by_course(stick: Path, tmp_path: Path,
     assert "%E7%A2%B3%E8%BE%BE%E5%B3%B0%E8%AF%BE%E7%A8%8B/" \
            "%E8%AF%BE%E7%A8%8B%E8%B4%A8%E6%A3%80%E6%8A%A5%E5%91%8A.html" in html
 
+    from prefect.artifacts import Artifact  # what the operator sees in the Prefect UI
+
+    table = Artifact.get("qc-batch-courses")
+    assert table is not None and isinstance(table.data, str)
+    (row,) = json.loads(table.data)
+    assert (row["course"], row["status"]) == ("碳达峰课程", "fail")
+    assert "course.total_hours" in row["failed"] and "course.listing" not in row["failed"]
+
     (stick / "课程清单.txt").write_text("另一门课程\n", "utf-8")
     CliRunner().invoke(cli, ["qc", str(stick), "--out", str(out), "--cpu", "--stick"])
     report = json.loads((out / "碳达峰课程" / "课程质检报告.json").read_text("utf-8"))
