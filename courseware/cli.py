@@ -129,15 +129,7 @@ def plan(course_file: Path, numbers: tuple[int, ...], json_out: Path | None,
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", "store", help="several files or folders (a delivery stick): write each "
-              "file's report (JSON, HTML) here, under its own name, and the summary "
-              "质检汇总.html / .json (a folder or s3://bucket/prefix)")
-@click.option("--force", is_flag=True, help="with --out: check again files whose earlier "
-              "report there is still valid (same file, profile and QC code)")
-@click.option("--stick", is_flag=True, help="with --out: the folders are a delivery stick; "
-              "also judge each folder of lectures as a course (A1/A2, A6, D1, D4/D5, D11, "
-              "Q1/Q3, S4), a course report each")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="write the QC report (contract JSON) here")
 @profile_option
