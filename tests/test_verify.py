@@ -383,3 +383,27 @@ def test_file_without_audio_or_video(tmp_path: Path, profile: Profile) -> None:
 def test_prefect_task_wraps_verify_file() -> None:
     assert verify_task.name == "verify"
     assert verify_task.fn is verify_file
+
+
+def test_the_verify_command(tmp_path: Path) -> None:
+    """``courseware verify FILE [--json]``: the table, exit 1 on a failed clause, the report as
+    JSON; a folder is refused (verify takes one file)."""
+    import json
+
+    from audio_signals import speech_like
+    from click.testing import CliRunner
+    from video_signals import camera_file
+
+    from courseware.cli import cli
+
+    path = tmp_path / "camera.mp4"
+    camera_file(path, (120, 120, 120), speech_like(level_dbfs=-24.0, seconds=2.0,
+                                                   sample_rate=48000).samples)
+    result = CliRunner().invoke(cli, ["verify", str(path), "--json", str(tmp_path / "r.json")])
+    assert result.exit_code == 1, result.output
+    assert "format.resolution" in result.output and "→  FAIL" in result.output
+    report = json.loads((tmp_path / "r.json").read_text("utf-8"))
+    assert report["status"] == "fail" and {c["id"] for c in report["checks"]} >= {
+        "format.resolution", "format.bitrate"}
+    result = CliRunner().invoke(cli, ["verify", str(tmp_path)])
+    assert result.exit_code == 2 and "is a directory" in result.output, result.output
