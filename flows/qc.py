@@ -117,7 +117,7 @@ def qc_batch_flow(paths: list[str], out: str, profile: str = DEFAULT_PROFILE,
         try:
             done = check_one_task.with_options(task_run_name=f"qc · {item.name}")(
                 item, keys=(keys[item.name] + ".json", keys[item.name] + ".html"),
-                store=store, profile=prof, gpu=gpu, force=force)
+                store=store, profile=prof, gpu=gpu, force=force, finished=stick)
         except StoreError:
             raise           # the output is unwritable: every file would fail the same way
         except Exception as exc:   # a fault of this tool (logged by the task): the rest go on

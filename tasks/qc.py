@@ -17,6 +17,7 @@ the report's ``backend`` says which ran, and a fallback is logged and noted (Sty
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import math
@@ -69,6 +70,10 @@ THUMB_WIDTH = 240
 THUMB_MERGE_S = 0.1
 #: the next thumbnail this close after the last decoded picture is decoded to, not sought
 THUMB_DECODE_ON_S = 4.0
+
+#: a finished lecture's still at most this far from its first (last) picture is its title
+#: card (closing credits): a fade in from black or out to it may come first (after)
+CARD_EDGE_S = 1.0
 
 #: checks that cannot run without the stream, with their clause (shared/DESIGN.md ids)
 _VIDEO_IDS = (("video.snr", "V2"), ("video.white_balance", "V3"), ("video.levels", "V4"),
@@ -136,7 +141,7 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
             cameras: Sequence[CameraSpan] | None = None, name: str | None = None,
             render_notes: Sequence[str] = (),
             span: tuple[float, float] | None = None,
-            source_checks: Sequence[Check] = ()) -> QcResult:
+            source_checks: Sequence[Check] = (), finished: bool = False) -> QcResult:
     """Every QC check of ``path`` (format D2–D10, video V1–V4, audio S1–S4) in one decode pass.
 
     ``gpu``: None uses CuPy when a CUDA device is usable, True asks for it (falling back to
@@ -150,8 +155,11 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
     that part of the file only (a raw source's part that goes into the lecture); the format
     checks are of the whole file. ``source_checks``: what the render measured of its sources
     that cannot be measured on the film (``audio.source_clipping``: a clipped microphone whose
-    level the render lowered), added to the report. Raises MissingSourceError /
-    CorruptMediaError when the file is absent, unreadable or damaged.
+    level the render lowered), added to the report. ``finished``: the file is a finished
+    lecture checked without its layout (a delivery stick's): a still picture of at most A4's
+    title-card length at its very start is the title card, at its very end the credits card
+    (A5), not a frozen picture. Raises MissingSourceError / CorruptMediaError when the file is
+    absent, unreadable or damaged.
     """
     fmt = verify_file(path, profile=profile, lecture=lecture)
     notes: list[str] = []
@@ -186,7 +194,11 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
     checks: list[Check] = list(fmt.checks)
     timelines: list[Timeline] = []
     if video is not None:
-        checks += video.qc.finish()
+        video_checks = video.qc.finish()
+        if finished and not cameras:
+            video_checks = _cards(video_checks, pictures=video.span,
+                                  limit_s=profile.structure.title_card_max_s, fps=video.fps)
+        checks += video_checks
         timelines += video.timelines(profile)
     else:
         checks += [Check(i, c, "skip", None, None, "", "no video stream") for i, c in _VIDEO_IDS]
@@ -236,6 +248,42 @@ def _one_sided(check: Check, levels_dbfs: list[float]) -> Check:
         f"{DEAD_CHANNEL_DB:g} dB apart or more): the lecture is heard in one ear; the "
         "specification wants stereo sound (D9): put the microphone on both channels (the "
         "pipeline does so itself for a raw source)"))
+
+
+def _cards(checks: list[Check], *, pictures: tuple[float, float], limit_s: float,
+           fps: float) -> list[Check]:
+    """A finished lecture's own stills (A4, A5): a frozen span of at most ``limit_s`` (A4's
+    title-card length, and a frame) that begins within ``CARD_EDGE_S`` of the first picture
+    is the title card; one that ends within it of the last picture is the closing credits.
+    They leave ``video.freeze``, said in its message; any other frozen span stays."""
+    first, end = pictures
+    out = []
+    for c in checks:
+        if c.id != "video.freeze" or not c.events:
+            out.append(c)
+            continue
+        said, kept = [], []
+        for e in c.events:
+            short = e.end_s - e.start_s <= limit_s + 1.0 / fps
+            where = f"{timecode(e.start_s)}–{timecode(e.end_s)}"
+            if short and e.start_s - first <= CARD_EDGE_S:
+                said.append(f"the title card at the start ({where}, A4)")
+            elif short and end - e.end_s <= CARD_EDGE_S:
+                said.append(f"the closing card at the end ({where}, credits, A5)")
+            else:
+                kept.append(e)
+        if not said:
+            out.append(c)
+            continue
+        note = " and ".join(said) + ": still by design, not counted"
+        total = sum(e.end_s - e.start_s for e in kept)
+        threshold = c.threshold if isinstance(c.threshold, int | float) else 0.0
+        out.append(dataclasses.replace(
+            c, status=c.status if kept else "pass", measured=round(total, 3),
+            events=tuple(kept),
+            message=(f"{len(kept)} frozen span(s), {total:.1f} s in all (≥ {threshold:g} s "
+                     f"each); {note}" if kept else f"no frozen spans in the lecture; {note}")))
+    return out
 
 
 def _stream_ends(checks: list[Check], *, pictures: tuple[float, float],

@@ -313,22 +313,26 @@ def reusable(store: Store, keys: tuple[str, str], checked: dict[str, str]) -> Re
 
 
 def check_one(item: Found, *, keys: tuple[str, str], store: Store, profile: Profile,
-              gpu: bool | None = None, force: bool = False) -> FileOutcome:
+              gpu: bool | None = None, force: bool = False, finished: bool = False
+              ) -> FileOutcome:
     """QC ``item`` and write its page, then its JSON report (``keys``) into ``store``; or reuse
     the report an earlier run left there for the same file, profile and code (unless
-    ``force``). A file the pipeline cannot read is an ``error`` line with its message, not an
-    exception; a store that cannot be written raises (every file would fail the same way)."""
+    ``force``). ``finished``: the file is a finished lecture (a stick's; see
+    ``tasks.qc.qc_file``). A file the pipeline cannot read is an ``error`` line with its
+    message, not an exception; a store that cannot be written raises (every file would fail
+    the same way)."""
     import dataclasses
 
     from courseware.html_report import render_html
     from tasks.qc import qc_file
 
     try:
-        checked = fingerprint(item.path, profile)
+        checked = fingerprint(item.path, profile) | {"finished": str(finished)}
         old = None if force else reusable(store, keys, checked)
         if old is not None:
             return outcome(item.name, old, keys=keys, reused=True)
-        result = qc_file(item.path, profile=profile, gpu=gpu, name=item.name)
+        result = qc_file(item.path, profile=profile, gpu=gpu, name=item.name,
+                         finished=finished)
         report = with_checked(result.report, checked)
         store.put_bytes(render_html(dataclasses.replace(result, report=report)).encode("utf-8"),
                         keys[1])

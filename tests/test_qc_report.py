@@ -279,8 +279,10 @@ def test_a_dropout_survives_aac_and_is_found(tmp_path: Path, profile: Profile) -
 
 
 def _cut_to_a_card(path: Path, sound: np.ndarray, *, still: tuple[float, float] | None,
-                   seconds: float, rate: int = 48000) -> None:
-    """A 25-fps film whose picture moves every frame, except a still card over ``still``."""
+                   seconds: float, rate: int = 48000,
+                   more: tuple[tuple[float, float], ...] = ()) -> None:
+    """A 25-fps film whose picture moves every frame, except a still card over ``still``
+    (and over each of ``more``)."""
     import av
 
     fps, (h, w) = 25, (90, 160)
@@ -292,7 +294,7 @@ def _cut_to_a_card(path: Path, sound: np.ndarray, *, still: tuple[float, float] 
         a = out.add_stream("aac", rate=rate, layout="stereo")
         for i in range(round(seconds * fps)):
             t = i / fps
-            card = still is not None and still[0] <= t + 1e-9 < still[1]
+            card = any(a <= t + 1e-9 < b for a, b in ((still,) if still else ()) + more)
             rgb = (np.full((h, w, 3), (30, 60, 120), np.uint8) if card
                    else np.ascontiguousarray(texture[:, i % w: i % w + w]))
             out.mux(v.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
@@ -336,6 +338,33 @@ def test_a_silence_cut_with_a_card_is_an_edit_not_a_dropout(tmp_path: Path,
             assert (event.start_s, event.end_s) == pytest.approx(cut, abs=0.03)
     assert verdicts == {"card": ("pass", 0.0), "moving": ("fail", 1.0),
                         "slide": ("fail", 1.0)}
+
+
+def test_a_finished_lectures_title_card_and_credits_are_not_freezes(tmp_path: Path,
+                                                                    profile: Profile) -> None:
+    """A lecture off a stick (``finished``): the still title card at its start (A4: ≤ 5 s)
+    and the credits at its end (A5) are the regulation's, not frozen pictures; a picture
+    frozen inside the lecture still is. Checked as a raw file, all three are freezes."""
+    rate, seconds = 48000, 16.0
+    sound = np.zeros((2, round(seconds * rate)), np.float32)
+    path = tmp_path / "lecture.mp4"
+    _cut_to_a_card(path, sound, still=(0.0, 4.0), seconds=seconds,
+                   more=((7.0, 9.6), (13.0, 16.0)))
+    raw = _check(qc_file(path, profile=profile, gpu=False).report, "video.freeze")
+    assert raw.status == "warn" and len(raw.events) == 3, raw
+    done = _check(qc_file(path, profile=profile, gpu=False, finished=True).report,
+                  "video.freeze")
+    assert done.status == "warn" and [(e.start_s, e.end_s) for e in done.events] == [
+        pytest.approx((7.0, 9.6), abs=0.05)], done
+    assert "the title card at the start (00:00:00.000–00:00:04.000, A4)" in done.message
+    assert "the closing card at the end (00:00:13.000–00:00:16.000, credits, A5)" in \
+        done.message
+    assert done.measured == pytest.approx(2.6, abs=0.05)
+    # a still too long for a title card, at the very start: a frozen picture all the same
+    _cut_to_a_card(path, sound, still=(0.0, 6.0), seconds=seconds)
+    long = _check(qc_file(path, profile=profile, gpu=False, finished=True).report,
+                  "video.freeze")
+    assert long.status == "warn" and long.events[0].start_s == 0.0, long
 
 
 def test_one_channels_dropout_is_found(tmp_path: Path, profile: Profile) -> None:
