@@ -202,6 +202,9 @@ class Seconds(click.ParamType):
 @click.option("--layout", help="the file shows its cameras in this layout throughout (a name "
               "from encoder_profiles/layouts.yaml): judge each camera on its own, compare the "
               "cameras' colours (V3)")
+@click.option("--finished", is_flag=True, help="finished lectures (not raw footage): a still "
+              "picture at the very start up to the title card's length is the title card (A4), "
+              "at the very end the credits (A5), not a frozen picture (--stick implies it)")
 @click.option("--authored", multiple=True, metavar="SOURCE",
               help="with --layout: this source is a digital capture (slides straight from a "
                    "computer), not a camera: its colours and slide changes are the author's "
@@ -212,7 +215,7 @@ class Seconds(click.ParamType):
               "the whole file)")
 @profile_option
 def qc(files: tuple[Path, ...], store: str | None, force: bool, stick: bool,
-       json_out: Path | None,
+       finished: bool, json_out: Path | None,
        html_out: Path | None, cpu: bool, layout: str | None, authored: tuple[str, ...],
        start: float | None, end: float | None, profile: str) -> None:
     """Full QC of a media file: format (D2–D10), video (V1–V4) and audio (S1–S4) clauses.
@@ -224,7 +227,8 @@ def qc(files: tuple[Path, ...], store: str | None, force: bool, stick: bool,
     from tasks.qc import qc_file
 
     if store is not None or len(files) > 1 or files[0].is_dir():
-        _qc_batch(files, store, force=force, stick=stick, cpu=cpu, profile=profile, single={
+        _qc_batch(files, store, force=force, stick=stick, finished=finished, cpu=cpu,
+                  profile=profile, single={
             "--json": json_out, "--html": html_out, "--layout": layout,
             "--authored": authored, "--start": start, "--end": end})
         return
@@ -243,7 +247,8 @@ def qc(files: tuple[Path, ...], store: str | None, force: bool, stick: bool,
             raise click.BadParameter(f"must come after --start ({span[0]:g} s)",
                                      param_hint="--end")
     result = qc_file(file, profile=load_profile(profile), thumbnails=html_out is not None,
-                     gpu=False if cpu else None, cameras=cameras, span=span)
+                     gpu=False if cpu else None, cameras=cameras, span=span,
+                     finished=finished)
     report = result.report
     click.echo(report.table())
     if where := report.where():
@@ -262,7 +267,7 @@ def qc(files: tuple[Path, ...], store: str | None, force: bool, stick: bool,
 
 
 def _qc_batch(paths: tuple[Path, ...], store: str | None, *, force: bool, stick: bool,
-              cpu: bool, profile: str, single: dict[str, object]) -> None:
+              finished: bool, cpu: bool, profile: str, single: dict[str, object]) -> None:
     """``courseware qc`` of several files or folders: the qc-batch flow, a line per file as
     it is done, the summary's place; exit 2 if a file could not be checked, 1 if one
     failed."""
@@ -278,7 +283,8 @@ def _qc_batch(paths: tuple[Path, ...], store: str | None, *, force: bool, stick:
                                  "s3://bucket/prefix) for their reports and the summary",
                                  param_hint="--out")
     result = qc_batch_flow([str(p) for p in paths], store, profile,
-                           gpu=False if cpu else None, force=force, stick=stick)
+                           gpu=False if cpu else None, force=force, stick=stick,
+                           finished=finished or stick)
     counts = ", ".join(f"{n} {s}" for s, n in result.counts().items() if n)
     click.echo(f"{len(result.files)} file(s): {counts}"
                + (f"; {len(result.skipped)} other file(s) passed over" if result.skipped

@@ -84,15 +84,16 @@ def _batch_run_name() -> str:
 
 @flow(name="qc-batch", flow_run_name=_batch_run_name, log_prints=True)
 def qc_batch_flow(paths: list[str], out: str, profile: str = DEFAULT_PROFILE,
-                  gpu: bool | None = None, force: bool = False, stick: bool = False
-                  ) -> BatchQc:
+                  gpu: bool | None = None, force: bool = False, stick: bool = False,
+                  finished: bool | None = None) -> BatchQc:
     """Full QC of every media file under ``paths`` (folders walked, files as given; see
     :mod:`tasks.qc_batch`): each file's report (JSON and HTML) into the store ``out`` (a
     folder or s3://…) under its relative name, then the summary ``质检汇总.json``/``.html``.
     A file that cannot be read is a row with the reason; the others go on. ``force``: check
     again files whose earlier report is still valid. ``stick``: the paths are a delivery
     stick; each folder of recordings is also judged as a course (tasks/stick_qc.py), its
-    course report beside its lectures' reports."""
+    course report beside its lectures' reports. ``finished``: the files are finished
+    lectures (their title card and credits are not frozen pictures; default: ``stick``)."""
     from courseware.batch_html import render_batch_html
     from courseware.store import open_store
     from tasks.qc_batch import (
@@ -117,7 +118,8 @@ def qc_batch_flow(paths: list[str], out: str, profile: str = DEFAULT_PROFILE,
         try:
             done = check_one_task.with_options(task_run_name=f"qc · {item.name}")(
                 item, keys=(keys[item.name] + ".json", keys[item.name] + ".html"),
-                store=store, profile=prof, gpu=gpu, force=force, finished=stick)
+                store=store, profile=prof, gpu=gpu, force=force,
+                finished=stick if finished is None else finished)
         except StoreError:
             raise           # the output is unwritable: every file would fail the same way
         except Exception as exc:   # a fault of this tool (logged by the task): the rest go on

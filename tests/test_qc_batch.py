@@ -316,3 +316,19 @@ def test_a_stick_judged_course_by_course(stick: Path, tmp_path: Path,
     report = json.loads((out / "碳达峰课程" / "课程质检报告.json").read_text("utf-8"))
     listing = next(c for c in report["checks"] if c["id"] == "course.listing")
     assert listing["status"] == "fail" and "does not name 碳达峰课程" in listing["message"]
+
+
+def test_finished_tells_a_title_card_from_a_frozen_picture(stick: Path, tmp_path: Path
+                                                          ) -> None:
+    """``courseware qc FILE --finished``: the 2-s still that is the whole of this short file
+    starts at its first picture and is no longer than A4's title card, so it is one."""
+    lecture = stick / "碳达峰课程" / "第2讲.mp4"
+    verdicts = {}
+    for flags in ((), ("--finished",)):
+        out = tmp_path / f"r{len(flags)}.json"
+        CliRunner().invoke(cli, ["qc", str(lecture), "--cpu", "--json", str(out), *flags])
+        report = json.loads(out.read_text("utf-8"))
+        verdicts[flags] = next(c for c in report["checks"] if c["id"] == "video.freeze")
+    assert verdicts[()]["status"] == "warn"
+    assert verdicts[("--finished",)]["status"] == "pass"
+    assert "the title card at the start" in verdicts[("--finished",)]["message"]
