@@ -15,7 +15,8 @@ export PYTHONUNBUFFERED=1
   python3 -c "import cupy, numpy; print('cupy', cupy.__version__, 'numpy', numpy.__version__)"
   nproc; } 2>&1 | tee "$OUT/machine.txt"
 python3 -m pytest -q -m gpu -o addopts="" -p no:cacheprovider \
-  tests/test_video_metrics.py tests/test_audio_metrics.py tests/test_sync.py 2>&1 \
+  tests/test_video_metrics.py tests/test_audio_metrics.py tests/test_sync.py \
+  tests/test_colour_bars.py 2>&1 \
   | tee "$OUT/parity.txt"
 for batch in 16 64; do
   python3 benchmarks/bench_video_qc.py --frames 512 --batch $batch 2>&1 | tee -a "$OUT/bench.txt"

@@ -14,6 +14,7 @@ check id                 clause  detector                    measured
 ``video.colour_jumps``   V1      :class:`ColourJumpDetector` sudden colour changes
 ``video.freeze``         V1      :class:`FreezeDetector`     seconds frozen (freezedetect)
 ``video.black``          V1      :class:`BlackDetector`      seconds black (blackdetect)
+``video.colour_bars``    V1      :class:`ColourBarsDetector`  seconds of colour bars
 ``video.camera_match``   V3      :class:`CameraMatchDetector`  ΔE2000 between cameras
 ``video.interlacing``    D7      :class:`InterlaceDetector`  share of moving frames combed
 =======================  ======  ==========================  ===============================
@@ -46,6 +47,7 @@ from typing import Any
 
 from courseware.report import Check
 from encoder_profiles import Profile
+from qc_metrics.bars import ColourBarsDetector, colour_bars
 from qc_metrics.colour import (
     CameraMatchDetector,
     CameraSpan,
@@ -70,12 +72,13 @@ from qc_metrics.temporal import BlackDetector, FreezeDetector, TimestampDetector
 from qc_metrics.xp import array_namespace, backend_name
 
 __all__ = [
-    "BlackDetector", "CameraMatchDetector", "CameraSpan", "Cast", "ColourJumpDetector",
+    "BlackDetector", "CameraMatchDetector", "CameraSpan", "Cast", "ColourBarsDetector",
+    "ColourJumpDetector",
     "FreezeDetector", "InterlaceDetector", "Levels",
     "LevelsDetector", "NoiseDetector", "NoiseEstimate", "Shift", "StabilityDetector",
     "TimestampDetector", "VideoQC", "WhiteBalanceDetector", "YUVFrame", "camera_delta_e",
-    "colour_cast", "delta_e2000", "estimate_noise", "levels", "mean_lab", "phase_correlate",
-    "snr_db", "split_yuv420p",
+    "colour_bars", "colour_cast", "delta_e2000", "estimate_noise", "levels", "mean_lab",
+    "phase_correlate", "snr_db", "split_yuv420p",
 ]
 
 
@@ -98,6 +101,7 @@ class VideoQC(VideoDetector):
             ColourJumpDetector(fps=fps, profile=profile, spans=cameras or ()),
             FreezeDetector(fps=fps, profile=profile),
             BlackDetector(fps=fps, profile=profile, spans=cameras or ()),
+            ColourBarsDetector(fps=fps, profile=profile, spans=cameras or ()),
             CameraMatchDetector(fps=fps, profile=profile, spans=cameras or ()),
             InterlaceDetector(fps=fps, profile=profile),
         )

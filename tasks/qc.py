@@ -79,6 +79,7 @@ CARD_EDGE_S = 1.0
 _VIDEO_IDS = (("video.snr", "V2"), ("video.white_balance", "V3"), ("video.levels", "V4"),
               ("video.stability", "V1"), ("video.timestamps", "V1"),
               ("video.colour_jumps", "V1"), ("video.freeze", "V1"), ("video.black", "V1"),
+              ("video.colour_bars", "V1"),
               ("video.camera_match", "V3"), ("video.interlacing", "D7"))
 _AUDIO_IDS = (("audio.peak", "S1"), ("audio.clipping", "S1"), ("audio.snr", "S2"),
               ("audio.hum", "S3"), ("audio.volume_swings", "S4"), ("audio.loudness", "S4"),

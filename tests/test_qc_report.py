@@ -47,7 +47,7 @@ FILE_IDS = {
     "format.audio_rate", "format.audio_bitrate", "format.audio_channels", "format.faststart",
     "video.stability", "video.timestamps", "video.colour_jumps", "video.freeze", "video.black",
     "video.snr", "video.white_balance", "video.levels", "video.camera_match",
-    "video.interlacing",
+    "video.interlacing", "video.colour_bars",
     "audio.peak", "audio.clipping", "audio.snr", "audio.hum", "audio.volume_swings",
     "audio.loudness", "audio.phase", "audio.dc_offset", "audio.dropouts", "audio.silence",
     "audio.timestamps", "audio.music_bed",

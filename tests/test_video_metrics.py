@@ -696,7 +696,8 @@ def test_video_qc_on_clip(clip):
     checks = {c.id: c for c in qc.finish()}
     assert list(checks) == ["video.snr", "video.white_balance", "video.levels",
                             "video.stability", "video.timestamps", "video.colour_jumps",
-                            "video.freeze", "video.black", "video.camera_match",
+                            "video.freeze", "video.black", "video.colour_bars",
+                            "video.camera_match",
                             "video.interlacing"]
     assert checks["video.camera_match"].status == "skip"   # one picture, no layout given
     assert qc.backend == "numpy"
