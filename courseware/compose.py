@@ -21,6 +21,7 @@ import numpy as np
 from courseware.media import rgb_to_frame
 from courseware.video_chain import clamp_legal
 from encoder_profiles import Layout
+from qc_metrics.bars import colour_bars
 from qc_metrics.temporal import PIC_TH, black_level, black_shares
 
 
@@ -123,38 +124,53 @@ def black_picture(frame: av.VideoFrame, luma_range: Sequence[int]) -> bool:
     return bool(black_shares(y[None], level, step=step)[0] >= PIC_TH)
 
 
+def no_picture(frame: av.VideoFrame, luma_range: Sequence[int]) -> str | None:
+    """What stands where a camera's picture should be: ``"black"`` (:func:`black_picture`),
+    ``"colour bars"`` (a test signal, :func:`qc_metrics.bars.colour_bars`, as QC's
+    ``video.colour_bars`` judges it), or None: a picture."""
+    if black_picture(frame, luma_range):
+        return "black"
+    plain = frame.format.name == "yuv420p" and _range(frame) != "JPEG"
+    picture = frame if plain else scale_frame(frame, _even(frame.width / 2),
+                                              _even(frame.height / 2))
+    return "colour bars" if colour_bars(*_planes(picture)) else None
+
+
 def black_runs(frames: Iterator[av.VideoFrame | None], *, min_frames: int,
                luma_range: Sequence[int]
-               ) -> Generator[tuple[av.VideoFrame | None, bool], None, None]:
-    """A source's frames, each with whether it lies in a run of at least ``min_frames`` black
-    pictures (:func:`black_picture`; 0: never). Looks ahead only while the pictures are
-    black, holding at most ``min_frames`` of them, so the run is known from its first frame;
-    a picture the same as the one before (a CFR repeat, a lost signal's steady black) is
-    judged and held once, whatever its size. Closing it closes ``frames``."""
-    held: deque[av.VideoFrame | None] = deque()
+               ) -> Generator[tuple[av.VideoFrame | None, str | None], None, None]:
+    """A source's frames, each with what it shows instead of a picture (:func:`no_picture`:
+    "black", "colour bars") when it lies in a run of at least ``min_frames`` such frames
+    (0: never), else None. Looks ahead only while there is no picture, holding at most
+    ``min_frames`` frames, so the run is known from its first frame; a picture the same as
+    the one before (a CFR repeat, a lost signal's steady black) is judged and held once,
+    whatever its size. Closing it closes ``frames``."""
+    held: deque[tuple[av.VideoFrame | None, str]] = deque()
     confirmed = False
     last: av.VideoFrame | None = None
-    dark = False
+    dark: str | None = None
     try:
         for frame in frames:
             if frame is not last:
                 last = frame
-                dark = min_frames > 0 and frame is not None and black_picture(frame, luma_range)
-            if not dark:
+                dark = (no_picture(frame, luma_range) if min_frames > 0 and frame is not None
+                        else None)
+            if dark is None:
                 confirmed = False
                 while held:
-                    yield held.popleft(), False
-                yield frame, False
+                    yield held.popleft()[0], None
+                yield frame, None
             elif confirmed:
-                yield frame, True
+                yield frame, dark
             else:
-                held.append(held[-1] if held and _same(held[-1], frame) else frame)
+                same = held and _same(held[-1][0], frame)
+                held.append((held[-1][0] if same else frame, dark))
                 if len(held) >= min_frames:
                     confirmed = True
                     while held:
-                        yield held.popleft(), True
+                        yield held.popleft()
         while held:                # a shorter run where the source ends
-            yield held.popleft(), False
+            yield held.popleft()[0], None
     finally:
         close = getattr(frames, "close", None)
         if close is not None:

@@ -1075,10 +1075,13 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                                                end_s=start + main_frames / fps))
             film_start = writer.time_s
             blacked: dict[str, list[list[int]]] = {}   # runs [i, j) of a shown camera black
+            shown: dict[str, set[str]] = {}            # … and what it showed: black, bars
             for i in range(main_frames):
-                got = {r: next(it, (None, False)) for r, it in readers.items()}
-                dark = {r for r, (_, black) in got.items() if black}
+                got: dict[str, tuple[av.VideoFrame | None, str | None]] = {
+                    r: next(it, (None, None)) for r, it in readers.items()}
+                dark = {r for r, (_, kind) in got.items() if kind}
                 for r in dark & comp.scene_at(i / fps).sources if dark else ():
+                    shown.setdefault(r, set()).add(str(got[r][1]))
                     runs = blacked.setdefault(r, [])
                     if runs and runs[-1][1] == i:
                         runs[-1][1] = i + 1
@@ -1093,7 +1096,7 @@ def render_lecture(course: Course, inputs: LectureInputs, *, audio: AudioPlan,
                                    authored=tuple(r for r, p in plans.items() if p.authored))
             clipping = declipped(inputs, audio, feed.declipper, film_start=film_start,
                                  rate=rate)
-            for note in blackouts(inputs, comp, blacked, fps=fps) + clipping.notes:
+            for note in blackouts(inputs, comp, blacked, fps=fps, kinds=shown) + clipping.notes:
                 log.warning(note)
                 warnings.append(note)
             if credits is not None:  # A5: credits close the course
@@ -1227,14 +1230,28 @@ def _places(runs: Sequence[tuple[int, int, int]]) -> list[tuple[int, int]]:
 MAX_LISTED_SPANS = 5
 
 
+#: what a camera showed instead of pictures, as a note says it: its words, the likely causes
+#: and the QC check that judges it in the film
+_NO_PICTURE = {
+    "black": ("its pictures are black", "a capture that lost its signal, a lens cap, a dark "
+              "slide?", "the black is in the film (QC's video.black judges it)"),
+    "colour bars": ("it shows colour bars", "a camera or recorder left on bars, a capture "
+                    "device with no input?", "the bars are in the film (QC's "
+                    "video.colour_bars fails them)"),
+}
+
+
 def blackouts(inputs: LectureInputs, comp: Compositor, blacked: dict[str, list[list[int]]],
-              *, fps: int) -> list[str]:
-    """Where a camera the layout shows had black pictures (``blacked``: runs [i, j) of its
-    frames) and what the film showed instead (the compositor's timeline): one note per
-    camera for the stretches another camera stood in, one for those none could (a cable
-    that keeps losing the signal is one note, not one per dropout)."""
+              *, fps: int, kinds: dict[str, set[str]] | None = None) -> list[str]:
+    """Where a camera the layout shows had no pictures (``blacked``: runs [i, j) of its
+    frames; ``kinds``: what it showed instead, "black" unless said) and what the film showed
+    instead (the compositor's timeline): one note per camera for the stretches another
+    camera stood in, one for those none could (a cable that keeps losing the signal is one
+    note, not one per dropout)."""
     out = []
     for role, runs in blacked.items():
+        showed = sorted((kinds or {}).get(role) or {"black"})
+        words, causes, kept_in = zip(*(_NO_PICTURE[k] for k in showed), strict=True)
         replaced: list[tuple[float, float]] = []
         kept: list[tuple[float, float]] = []
         shown_instead: set[str] = set()
@@ -1246,15 +1263,14 @@ def blackouts(inputs: LectureInputs, comp: Compositor, blacked: dict[str, list[l
             else:
                 replaced.append((a, b))
                 shown_instead.add(f"{shown.layout} ({', '.join(sorted(shown.sources))} only)")
-        head = f"{inputs.label} {role}: its pictures are black"
+        head = f"{inputs.label} {role}: {' or '.join(words)}"
         if replaced:
-            out.append(f"{head} {_stretches(replaced)} (a capture that lost its signal, a lens "
-                       f"cap, a dark slide?): there the layout is "
-                       f"{' / '.join(sorted(shown_instead))}. If that part of the {role} "
+            out.append(f"{head} {_stretches(replaced)} ({' '.join(causes)}): there the layout "
+                       f"is {' / '.join(sorted(shown_instead))}. If that part of the {role} "
                        "matters, check the recording")
         if kept:
             out.append(f"{head} {_stretches(kept)}, and no other camera has pictures then: "
-                       "the black is in the film (QC's video.black judges it)")
+                       + "; ".join(kept_in))
     return out
 
 

@@ -82,8 +82,8 @@ def test_black_runs_look_ahead_only_over_black_pictures(monkeypatch: pytest.Monk
     out = list(black_runs(iter(seq), min_frames=3, luma_range=LIMITED))
     assert [f for f, _ in out] == [*seq[:6], dark, *seq[7:]]
     assert out[6][0] is dark and out[7][0] is grey
-    assert [b for _, b in out] == [False, False, False, False, False,
-                                   True, True, True, True, False, False, False]
+    assert [b for _, b in out] == [None, None, None, None, None,
+                                   "black", "black", "black", "black", None, None, None]
     assert len(judged) == 9                      # not None, nor a repeated object
 
     assert not any(b for _, b in black_runs(iter([dark] * 10), min_frames=0,
@@ -98,19 +98,26 @@ def test_black_runs_look_ahead_only_over_black_pictures(monkeypatch: pytest.Monk
             closed.append(True)
 
     runs = black_runs(source(), min_frames=4, luma_range=LIMITED)
-    assert next(runs) == (dark, True)
+    assert next(runs) == (dark, "black")
     runs.close()
     assert closed == [True]
 
 
-def _clip(path: Path, colour_at: Callable[[float], tuple[int, int, int]], seconds: float
-          ) -> None:
+#: 75 % colour bars (SMPTE ECR 1-1978's upper part) at the test clips' size, as R'G'B'
+BARS_RGB = np.repeat(np.array([(191, 191, 191), (191, 191, 0), (0, 191, 191), (0, 191, 0),
+                               (191, 0, 191), (191, 0, 0), (0, 0, 191)], np.uint8),
+                     [23, 23, 23, 23, 23, 23, 22], axis=0)[None].repeat(90, axis=0)
+
+
+def _clip(path: Path, colour_at: Callable[[float], tuple[int, int, int] | np.ndarray],
+          seconds: float) -> None:
     with av.open(str(path), "w") as out:
         v = out.add_stream("libx264", rate=FPS)
         v.width, v.height, v.pix_fmt = 160, 90, "yuv420p"
         v.codec_context.options = {"preset": "ultrafast"}
         for i in range(round(seconds * FPS)):
-            rgb = np.full((90, 160, 3), colour_at(i / FPS), np.uint8)
+            rgb = np.ascontiguousarray(np.broadcast_to(
+                np.asarray(colour_at(i / FPS), np.uint8), (90, 160, 3)))
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts, frame.time_base = i, Fraction(1, FPS)
             out.mux(v.encode(frame))
@@ -209,6 +216,49 @@ def test_with_no_other_camera_the_black_is_in_the_film(tmp_path: Path) -> None:
     out = render_lecture(course, inputs, audio=plan_audio(inputs, never), profile=never,
                          out_dir=tmp_path / "never")
     assert not [w for w in out.warnings if "pictures are black" in w]
+
+
+def test_a_camera_on_colour_bars_leaves_the_layout(tmp_path: Path) -> None:
+    """The teacher camera shows its colour bars for 2.6 s (an operator pressed BARS; a
+    recorder's input lost): the slides fill the frame there, as for a black camera, the note
+    says bars, and QC finds no bars in the film."""
+    from audio_signals import speech_like, write_wav
+    from course_files import one_lecture
+
+    from courseware.course import load_course
+    from qc_metrics.bars import colour_bars
+    from tasks.probe import probe_lecture
+    from tasks.qc import qc_file
+    from tasks.render import plan_audio, render_lecture
+
+    seconds, on_bars = 8.0, (3.0, 5.6)
+    _clip(tmp_path / "slides.mp4", lambda t: SLIDES_RGB, seconds)
+    _clip(tmp_path / "teacher.mp4",
+          lambda t: BARS_RGB if on_bars[0] <= t < on_bars[1] else TEACHER_RGB, seconds)
+    speech = speech_like(level_dbfs=-26.0, seconds=seconds, sample_rate=48000, seed=5).samples
+    write_wav(tmp_path / "mic.wav", speech.repeat(2, axis=0), 48000)
+    course = load_course(one_lecture(
+        tmp_path, {"slides": "slides.mp4", "teacher": "teacher.mp4", "audio": "mic.wav"},
+        layout="pip", name="彩条测试"))
+    inputs = probe_lecture(course, course.lectures[0])
+    out = render_lecture(course, inputs, audio=plan_audio(inputs, PROFILE), profile=PROFILE,
+                         out_dir=tmp_path / "out")
+    start = out.cameras[0].start_s
+    spans = [(round(c.start_s - start, 3), round(c.end_s - start, 3), sorted(c.regions))
+             for c in out.cameras]
+    assert spans == [(0.0, 3.0, ["slides", "teacher"]), (3.0, 5.6, ["slides"]),
+                     (5.6, 8.0, ["slides", "teacher"])], spans
+    (note,) = [w for w in out.warnings if "colour bars" in w]
+    assert "teacher: it shows colour bars from 00:00:03.000 to 00:00:05.600" in note, note
+    assert "left on bars" in note and "the layout is slides_only (slides only)" in note, note
+    with av.open(str(out.path)) as c:      # the film itself: no bars in any picture
+        for f in c.decode(video=0):
+            a, h, w = f.to_ndarray(format="yuv420p"), f.height, f.width
+            assert not colour_bars(a[:h], a[h:h + h // 4].reshape(h // 2, w // 2),
+                                   a[h + h // 4:].reshape(h // 2, w // 2)), f.time
+    report = qc_file(out.path, profile=PROFILE, gpu=False, thumbnails=False,
+                     cameras=out.cameras).report
+    assert next(c for c in report.checks if c.id == "video.colour_bars").status == "pass"
 
 
 def test_a_cable_that_keeps_losing_the_signal_is_one_note() -> None:
