@@ -22,6 +22,8 @@ check id                 clause  method                                    measu
 ``audio.silence``        S4      ≥ 10 s at or under −60 dBFS               longest s
                                  (FFmpeg silencedetect's rule)
 ``audio.music_bed``      S4      tonal, moving sound in the speech pauses  speech − music dB
+``audio.tones``          S4      one spectral peak holding the sound       seconds of tone
+                                 (a test tone, acoustic feedback)
 =======================  ======  ========================================  =================
 
 Regulation numbers (peak window, SNR minimum, mains frequency) come from the profile;
@@ -41,6 +43,7 @@ import numpy as np
 
 from courseware.report import Check, Event
 from qc_metrics.detector import Detector
+from qc_metrics.frames import runs as flag_runs
 from qc_metrics.frames import timecode
 from qc_metrics.loudness import (
     LOUDNESS_OFFSET,
@@ -547,6 +550,88 @@ class MusicBed:
     level_dbfs: float                 #: the music's level in the pauses (nan: none found)
     spans: tuple[MusicSpan, ...]      #: where it was heard, windows merged
     pauses_s: float                   #: seconds of pauses listened to
+
+
+# ------------------------------------------------------------------------------ S4 tones
+
+@dataclass(frozen=True)
+class Tone:
+    start_s: float      #: from the first sample
+    end_s: float
+    hz: float           #: its frequency (the frames' median)
+    level_dbfs: float   #: RMS level of the frames (median)
+
+
+class ToneMeter:
+    """S4 "clear sound, no noise": a steady pure tone where the lecture should be heard: the
+    test tone of bars and tone at a master's head (1 kHz, 400 Hz), or acoustic feedback,
+    the howl of a microphone picked up by the room's loudspeakers.
+
+    Frames of ``FRAME`` samples (85 ms at 48 kHz), Hann-windowed, the channels' mean: a
+    frame is tonal when one spectral peak (± 3 bins) holds ``share`` of its energy (speech
+    and music spread theirs over harmonics and partials: a voiced vowel's strongest
+    harmonic holds at most two thirds; a howl 10 dB over the speech holds 90 %), it is at
+    least ``min_dbfs`` loud and its peak lies above ``min_hz`` (mains hum is
+    ``audio.hum``'s), within 2 bins of a neighbouring frame's. Runs of tonal frames lasting
+    ``min_s`` are tones. Per frame three numbers reach the host."""
+
+    FRAME = 4096
+
+    def __init__(self, *, sample_rate: float, share: float = 0.9, min_dbfs: float = -40.0,
+                 min_hz: float = 150.0, min_s: float = 0.5) -> None:
+        self.sample_rate = float(sample_rate)
+        self.share, self.min_dbfs, self.min_hz, self.min_s = share, min_dbfs, min_hz, min_s
+        self.length = self.FRAME if sample_rate >= 32000 else self.FRAME // 2
+        self._frames = Framer(self.length)
+        self._window: Any = None
+        self._peaks: list[float] = []   # per frame: peak bin (−1: not tonal)
+        self._levels: list[float] = []
+
+    @property
+    def frame_s(self) -> float:
+        return self.length / self.sample_rate
+
+    def consume(self, hop: Hop) -> None:
+        xp = array_namespace(hop.raw)
+        f = self._frames.push(hop.raw)                      # (C, m, L)
+        if not f.shape[1]:
+            return
+        mono = f.mean(axis=0)                               # (m, L)
+        if self._window is None:
+            self._window = xp.asarray(np.hanning(self.length), dtype=mono.dtype)
+        power = xp.abs(xp.fft.rfft(mono * self._window, axis=1)) ** 2
+        peak = xp.argmax(power[:, 1:-1], axis=1) + 1
+        bins = xp.arange(power.shape[1])[None, :]
+        near = xp.abs(bins - peak[:, None]) <= 3
+        share = (power * near).sum(axis=1) / xp.maximum(power.sum(axis=1), 1e-30)
+        rms = xp.sqrt((mono * mono).mean(axis=1))
+        # the peak between bins: a parabola through the log power of it and its neighbours
+        a, b, c = (xp.log(xp.take_along_axis(power, (peak + k)[:, None], axis=1)[:, 0] + 1e-30)
+                   for k in (-1, 0, 1))
+        curve = a - 2 * b + c
+        where = peak + xp.where(curve < 0, 0.5 * (a - c) / xp.where(curve < 0, curve, -1.0), 0.0)
+        for p, sh, r in zip(to_host(where), to_host(share), to_host(rms), strict=True):
+            level = 20.0 * math.log10(float(r)) if r > 0 else -math.inf
+            hz = float(p) * self.sample_rate / self.length
+            tonal = sh >= self.share and level >= self.min_dbfs and hz >= self.min_hz
+            self._peaks.append(float(p) if tonal else -1.0)
+            self._levels.append(level)
+
+    def finish(self) -> list[Tone]:
+        """The tones: runs of tonal frames of one frequency lasting ``min_s`` or more."""
+        peaks = np.asarray(self._peaks)
+        # a tonal frame whose neighbour is tonal at the same frequency (± 2 bins)
+        held = (peaks[1:] >= 0) & (peaks[:-1] >= 0) & (np.abs(np.diff(peaks)) <= 2)
+        steady = np.zeros(peaks.size, dtype=bool)
+        steady[1:] |= held
+        steady[:-1] |= held
+        out = []
+        for i, j in flag_runs(steady):
+            if (j - i) * self.frame_s >= self.min_s:
+                hz = float(np.median(self._peaks[i:j])) * self.sample_rate / self.length
+                out.append(Tone(i * self.frame_s, j * self.frame_s, hz,
+                                float(np.median(self._levels[i:j]))))
+        return out
 
 
 class MusicMeter:
@@ -1063,6 +1148,7 @@ class AudioQC(Detector):
                             harmonics=hum_harmonics)
         self.dropouts = DropoutMeter(sample_rate=sample_rate)
         self.music = MusicMeter(sample_rate=sample_rate)
+        self.tones = ToneMeter(sample_rate=sample_rate)
         self.music_bed: MusicBed | None = None   #: after finish()
         self.spans = tuple(spans)
         #: the picture's still stretches (start, end; the file's time), set before
@@ -1129,6 +1215,7 @@ class AudioQC(Detector):
         self.hum.consume(hop)
         self.dropouts.consume(hop)
         self.music.consume(hop)
+        self.tones.consume(hop)
         # the true-peak envelope lags the input by bank.tp_delay samples
         self._keep_overs(self._overs.push(hop.tp > self._over_level, hop.tp,
                                           hop.start - self.bank.tp_delay))
@@ -1152,7 +1239,8 @@ class AudioQC(Detector):
                 self._snr_check(speech, self.music_bed), self._hum_check(),
                 self._swings_check(loud), self._loudness_check(loud), self._phase_check(),
                 self._dc_check(), self._dropouts_check(speech, power),
-                self._silence_check(), self._music_check(speech, self.music_bed)]
+                self._silence_check(), self._music_check(speech, self.music_bed),
+                self._tones_check()]
 
     # ------------------------------------------------------------------ checks
 
@@ -1316,6 +1404,29 @@ class AudioQC(Detector):
                      "microphone losing its receiver, or a recorder or interface dropping "
                      "samples: re-record these passages or patch them from another "
                      "microphone", events)
+
+    def _tones_check(self) -> Check:
+        """S4: steady pure tones inside the lecture (``spans``; the whole stream without)."""
+        meter = self.tones
+        found = [(self._time(t.start_s), self._time(t.end_s), t) for t in meter.finish()]
+        if self.spans:
+            found = [(a, b, t) for a, b, t in found
+                     if any(x <= a < y for x, y in self.spans)]
+        rule = (f"one frequency holding {meter.share:.0%} of the sound, {meter.min_dbfs:g} "
+                f"dBFS or louder, above {meter.min_hz:g} Hz, for {meter.min_s:g} s or more")
+        if not found:
+            return Check("audio.tones", "S4", "pass", 0.0, meter.min_s, "s",
+                         f"no steady pure tones ({rule})")
+        events = tuple(Event(a, b, f"{timecode(a)}–{timecode(b)}: a steady {t.hz:.0f} Hz tone "
+                                   f"at {t.level_dbfs:.1f} dBFS for {b - a:.1f} s")
+                       for a, b, t in found[: self.max_events])
+        total = sum(b - a for a, b, _ in found)
+        return Check("audio.tones", "S4", "fail", round(total, 3), meter.min_s, "s",
+                     f"{len(found)} steady pure tone(s), {total:.1f} s in all, first "
+                     f"{found[0][2].hz:.0f} Hz at {timecode(found[0][0])} ({rule}): a test tone "
+                     "(bars and tone at a master's head) or acoustic feedback (a microphone "
+                     "heard by the room's loudspeakers howling): cut the tone out, or turn the "
+                     "loudspeakers down or away from the microphone", events)
 
     def _silence_check(self) -> Check:
         """S4: stretches of silence inside the lecture (``spans``; the whole stream without)."""

@@ -85,7 +85,7 @@ _AUDIO_IDS = (("audio.peak", "S1"), ("audio.clipping", "S1"), ("audio.snr", "S2"
               ("audio.hum", "S3"), ("audio.volume_swings", "S4"), ("audio.loudness", "S4"),
               ("audio.av_sync", "S3"), ("audio.phase", "D9"),
               ("audio.dc_offset", "S1"), ("audio.dropouts", "S4"), ("audio.silence", "S4"),
-              ("audio.timestamps", "S3"), ("audio.music_bed", "S4"))
+              ("audio.timestamps", "S3"), ("audio.music_bed", "S4"), ("audio.tones", "S4"))
 
 
 _SEVERITY = {"fail": 0, "warn": 1, "pass": 2, "skip": 3}

@@ -52,7 +52,7 @@ def run_qc(x, *, sample_rate=FS, block=4800, t0=0.0, profile=PROFILE, xp=np,
     assert [c.id for c in checks] == ["audio.peak", "audio.clipping", "audio.snr", "audio.hum",
                                       "audio.volume_swings", "audio.loudness", "audio.phase",
                                       "audio.dc_offset", "audio.dropouts", "audio.silence",
-                                      "audio.music_bed"]
+                                      "audio.music_bed", "audio.tones"]
     return {c.id: c for c in checks}
 
 
@@ -426,8 +426,11 @@ def test_cupy_matches_numpy(speech30):
          + a.mains_hum(mains_hz=A.mains_hz, level_dbfs=-55.0, seconds=30.0, sample_rate=FS)
          + a.music_like(rms_dbfs=-45.0, seconds=30.0, sample_rate=FS, seed=4))
     x = a.clip_run(x, at_s=7.3, samples=5, sample_rate=FS)
+    tone = np.arange(2 * FS) / FS                  # a test tone at 20 s (audio.tones)
+    x[:, 20 * FS:22 * FS] = a.amp(-18.0) * np.sin(2 * np.pi * 1000 * tone)
     on_cpu, on_gpu = run_qc(x), run_qc(x, xp=cp)
     assert on_cpu["audio.music_bed"].events       # the music bed is found on both
+    assert on_cpu["audio.tones"].events           # and the tone
     for key, check in on_cpu.items():
         other = on_gpu[key]
         assert (other.status, len(other.events)) == (check.status, len(check.events)), key

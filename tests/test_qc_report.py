@@ -50,7 +50,7 @@ FILE_IDS = {
     "video.interlacing", "video.colour_bars",
     "audio.peak", "audio.clipping", "audio.snr", "audio.hum", "audio.volume_swings",
     "audio.loudness", "audio.phase", "audio.dc_offset", "audio.dropouts", "audio.silence",
-    "audio.timestamps", "audio.music_bed",
+    "audio.timestamps", "audio.music_bed", "audio.tones",
 }
 
 
