@@ -56,9 +56,13 @@ def _summary(summary: BatchQc) -> str:
                                         "are not recordings (below)"))
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     todo = [f for f in summary.files if f.status in ("fail", "error")]
+    courses = [f for f in summary.folders if f.status == "fail"]
     fix = ""
-    if todo:
+    if todo or courses:
         fix = ("<h3>须整改 To fix</h3><ul>" + "".join(
+            f"<li>课程 course <code>{escape(f.folder or '.')}</code>: " + "; ".join(
+                f"{escape(c.clause)} <code>{escape(c.id)}</code>" for c in f.failed) + "</li>"
+            for f in courses) + "".join(
             f"<li><code>{escape(f.file)}</code>: "
             + (escape(f.error) if f.error else "; ".join(
                 f"{escape(c.clause)} <code>{escape(c.id)}</code>" for c in f.failed))

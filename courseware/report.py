@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 Status = Literal["pass", "warn", "fail", "skip"]
 _RANK = {"skip": 0, "pass": 1, "warn": 2, "fail": 3}
@@ -122,3 +122,20 @@ def _fmt(value: float | str | None, unit: str) -> str:
 def _width(text: str) -> int:
     """Display width: CJK characters take two terminal cells."""
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def check_from_dict(raw: dict[str, Any]) -> Check:
+    """A Check back from its contract JSON."""
+    item = dict(raw)
+    events = tuple(Event(**e) for e in item.pop("events", []))
+    return Check(**item, events=events)
+
+
+def report_from_dict(data: dict[str, Any]) -> Report:
+    """A Report back from its contract JSON (shared/DESIGN.md)."""
+    checks = [check_from_dict(raw) for raw in data.get("checks", [])]
+    known = {"file", "profile", "status", "duration_s", "backend", "checks"}
+    return Report(file=str(data["file"]), profile=str(data["profile"]),
+                  duration_s=float(data.get("duration_s") or 0.0),
+                  checks=tuple(checks), backend=str(data.get("backend", "numpy")),
+                  extra={k: v for k, v in data.items() if k not in known})

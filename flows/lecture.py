@@ -38,10 +38,9 @@ from pydantic import BaseModel, ConfigDict
 
 from courseware.course import Course, Lecture, load_course
 from courseware.errors import PipelineError
-from courseware.report import Check, Report
+from courseware.report import Check, Report, report_from_dict
 from courseware.store import open_store
 from encoder_profiles import DEFAULT_PROFILE, Profile, load_profile
-from flows.qc import report_from_dict
 from qc_metrics.colour import CameraSpan
 from qc_metrics.frames import timecode
 from tasks.analyse_video import analyse_video_task

@@ -16,26 +16,9 @@ from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run
 
 from courseware.errors import StoreError
-from courseware.report import Check, Event, Report
+from courseware.report import check_from_dict
 from encoder_profiles import DEFAULT_PROFILE, load_profile
 from tasks.qc_batch import BatchQc, FileOutcome
-
-
-def check_from_dict(raw: dict[str, Any]) -> Check:
-    """A Check back from its contract JSON."""
-    item = dict(raw)
-    events = tuple(Event(**e) for e in item.pop("events", []))
-    return Check(**item, events=events)
-
-
-def report_from_dict(data: dict[str, Any]) -> Report:
-    """A Report back from its contract JSON (shared/DESIGN.md)."""
-    checks = [check_from_dict(raw) for raw in data.get("checks", [])]
-    known = {"file", "profile", "status", "duration_s", "backend", "checks"}
-    return Report(file=str(data["file"]), profile=str(data["profile"]),
-                  duration_s=float(data.get("duration_s") or 0.0),
-                  checks=tuple(checks), backend=str(data.get("backend", "numpy")),
-                  extra={k: v for k, v in data.items() if k not in known})
 
 
 def _run_name() -> str:

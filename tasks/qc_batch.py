@@ -34,7 +34,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, ConfigDict
 
 from courseware.errors import MissingSourceError, PipelineError, StoreError
-from courseware.report import Check, Report, overall
+from courseware.report import Check, Report, overall, report_from_dict
 from courseware.store import Store
 from encoder_profiles import Profile
 
@@ -295,8 +295,6 @@ def folders(files: Sequence[FileOutcome],
 def reusable(store: Store, keys: tuple[str, str], checked: dict[str, str]) -> Report | None:
     """The report an earlier run wrote for this file, when it was made of the same file,
     profile and code and its page is there too; else None."""
-    from flows.qc import report_from_dict
-
     json_key, html_key = keys
     try:
         if not (store.exists(json_key) and store.exists(html_key)):
