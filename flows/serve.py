@@ -85,7 +85,7 @@ def setup(env: Mapping[str, str], *, cpu_limit: int, render_limit: int,
     made = prefect(["gcl", "create", "render", "--limit", str(render_limit)], env, check=False)
     if made.returncode != 0:
         prefect(["gcl", "update", "render", "--limit", str(render_limit)], env)
-    names = ["course", "lecture", "batch", "qc-cpu"] + (["qc-gpu"] if gpu else [])
+    names = ["course", "lecture", "batch", "qc-cpu", "qc-batch"] + (["qc-gpu"] if gpu else [])
     prefect(["deploy", *[a for n in names for a in ("--name", n)]], env, timeout_s=300)
 
 

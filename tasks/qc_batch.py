@@ -80,8 +80,9 @@ def _hidden(rel: PurePosixPath) -> bool:
 
 def find_media(paths: Sequence[Path]) -> tuple[list[Found], list[Found]]:
     """The media files to check under ``paths`` (folders, walked; files, taken as given), in
-    natural order, each with a unique relative name; and the names of the other files the
-    walk passed over (documents, banks, hidden copies), for the summary. A path that does not
+    natural order, each with a unique relative name; and the other files the walk passed
+    over (documents, banks, hidden copies), for the summary and the course checks. A path
+    that does not
     exist, or folders with no media in them, raise :class:`MissingSourceError` naming them."""
     found: list[Found] = []
     other: list[Found] = []

@@ -359,3 +359,26 @@ def test_infra_files_are_valid_and_consistent() -> None:
     for dep in workers.values():
         for vol in dep["spec"]["template"]["spec"]["volumes"]:
             assert vol["persistentVolumeClaim"]["claimName"] in claims
+
+
+@pytest.mark.timeout(240)
+def test_a_stick_checked_by_the_qc_batch_deployment(stack: Stack, tmp_path: Path) -> None:
+    """An operator starts ``qc-batch/qc-batch`` from the UI (here: ``run_deployment``) with a
+    stick on the shared volume: a worker of the cpu pool checks it, and the reports and the
+    summary land in ``out``."""
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    raw = make_sample(tmp_path / "raw", lectures=1, seconds=2.0)
+    out = tmp_path / "reports"
+    with temporary_settings({PREFECT_API_URL: stack.api_url}):
+        run = run_deployment("qc-batch/qc-batch", timeout=200, parameters={
+            "paths": [str(raw.parent / "lecture01")], "out": str(out)})
+    assert run.state is not None and run.state.is_completed(), run.state
+    summary = json.loads((out / "质检汇总.json").read_text("utf-8"))
+    assert sorted(f["file"] for f in summary["files"]) == ["slides.mp4", "teacher.mp4"]
+    assert all(f["status"] != "error" and (out / f["page"]).is_file()
+               for f in summary["files"])
+    (folder,) = summary["folders"]
+    assert folder["status"] == "fail"        # two raw camera files are no course (A6, Q1, …)
+

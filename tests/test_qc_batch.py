@@ -300,6 +300,7 @@ def test_a_stick_judged_course_by_course(stick: Path, tmp_path: Path,
     (folder,) = _summary(out)["folders"]
     assert folder["status"] == "fail" and folder["page"] == "碳达峰课程/课程质检报告.html"
     html = (out / f"{SUMMARY_NAME}.html").read_text("utf-8")
+    assert "<li>课程 course <code>碳达峰课程</code>: A1/A2 <code>course.lecture_duration" in html
     assert "%E7%A2%B3%E8%BE%BE%E5%B3%B0%E8%AF%BE%E7%A8%8B/" \
            "%E8%AF%BE%E7%A8%8B%E8%B4%A8%E6%A3%80%E6%8A%A5%E5%91%8A.html" in html
 

@@ -575,7 +575,7 @@ def test_html_is_self_contained_and_escaped(result: QcResult) -> None:
 def test_html_renders_in_chromium(result: QcResult, tmp_path: Path) -> None:
     page, png = tmp_path / "report.html", tmp_path / "report.png"
     page.write_text(render_html(result), "utf-8")
-    width, height = 1280, 6000
+    width, height = 1280, 8000
     screenshot(page, png, width=width, height=height, profile=tmp_path / "profile")
     pixels = np.asarray(Image.open(png).convert("RGB")).astype(np.int16)
     assert pixels.shape == (height, width, 3)
