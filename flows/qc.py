@@ -1,9 +1,14 @@
-"""Full QC of one media file as its own flow, so it can be routed to the ``gpu`` work pool.
+"""Full QC as flows of its own.
 
-The lecture flow runs QC in-process by default; given ``qc_deployment`` (``qc/qc-gpu`` in
-prefect.yaml) it asks this flow to run there instead. Paths, not frames, cross the wire:
-the file must be readable by the GPU worker (a shared volume in infra/), and the report
-comes back as files (``json_out``, ``html_out``) beside it.
+``qc``: one media file, so it can be routed to the ``gpu`` work pool. The lecture flow runs
+QC in-process by default; given ``qc_deployment`` (``qc/qc-gpu`` in prefect.yaml) it asks
+this flow to run there instead. Paths, not frames, cross the wire: the file must be readable
+by the GPU worker (a shared volume in infra/), and the report comes back as files
+(``json_out``, ``html_out``) beside it.
+
+``qc-batch``: every recording and lecture under some folders (a delivery stick), a report
+each and a summary, each course folder judged as a course with ``stick`` (tasks/qc_batch.py,
+tasks/stick_qc.py); ``courseware qc STICK/ --out DIR`` and the ``qc-batch`` deployment.
 """
 
 from __future__ import annotations

@@ -333,3 +333,29 @@ def test_finished_tells_a_title_card_from_a_frozen_picture(stick: Path, tmp_path
     assert verdicts[()]["status"] == "warn"
     assert verdicts[("--finished",)]["status"] == "pass"
     assert "the title card at the start" in verdicts[("--finished",)]["message"]
+
+
+def test_a_fault_of_the_tool_on_one_file_leaves_the_others_checked(
+        stick: Path, tmp_path: Path, prefect_server: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected error while checking one file (a bug, not the file's fault) is that file's
+    row, marked as the tool's fault; the other files are checked and the summary written."""
+    import tasks.qc
+
+    real = tasks.qc.qc_file
+
+    def flaky(path: Path, **kwargs: object):  # type: ignore[no-untyped-def]
+        if path.name == "第10讲.mp4":
+            raise RuntimeError("simulated fault")
+        return real(path, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tasks.qc, "qc_file", flaky)
+    out = tmp_path / "reports"
+    result = CliRunner().invoke(cli, ["qc", str(stick), "--out", str(out), "--cpu"])
+    assert result.exit_code == 2, result.output
+    files = {f["file"]: f for f in _summary(out)["files"]}  # type: ignore[union-attr]
+    fault = files["碳达峰课程/第10讲.mp4"]
+    assert fault["status"] == "error" and "unexpected RuntimeError: simulated fault" in \
+        fault["error"] and "a fault of this tool" in fault["error"], fault
+    assert files["碳达峰课程/第2讲.mp4"]["status"] == "fail"        # checked all the same
+    assert (out / files["碳达峰课程/第2讲.mp4"]["page"]).is_file()
