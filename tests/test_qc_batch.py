@@ -359,3 +359,20 @@ def test_a_fault_of_the_tool_on_one_file_leaves_the_others_checked(
         fault["error"] and "a fault of this tool" in fault["error"], fault
     assert files["碳达峰课程/第2讲.mp4"]["status"] == "fail"        # checked all the same
     assert (out / files["碳达峰课程/第2讲.mp4"]["page"]).is_file()
+
+
+def test_the_root_listing_and_the_form(tmp_path: Path) -> None:
+    """D1: a listing saved by Windows Notepad (GB18030) names the course as well as a UTF-8
+    one; a course folder given alone has no root to look at. D11: a document is the form."""
+    from tasks.qc_batch import Found
+    from tasks.stick_qc import check_form, check_listing
+
+    gbk = tmp_path / "课程清单.txt"
+    gbk.write_bytes("碳达峰课程 第1讲 58:00\r\n".encode("gb18030"))
+    assert check_listing("stick/碳达峰课程", [gbk]).status == "pass"
+    assert check_listing("stick/另一门", [gbk]).status == "fail"
+    assert check_listing("stick/碳达峰课程", []).status == "fail"
+    assert check_listing("", None).status == "skip"
+    form = Found(tmp_path / "附件1.pdf", "c/附件1.pdf")
+    assert check_form([form]).status == "pass"
+    assert check_form([Found(tmp_path / "题库.csv", "c/题库.csv")]).status == "fail"
