@@ -186,7 +186,8 @@ class Seconds(click.ParamType):
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", "store", help="several files or folders (a delivery stick): write each "
+@click.option("--out", "store", metavar="DIR|S3", help="several files or folders (a delivery "
+              "stick): write each "
               "file's report (JSON, HTML) here, under its own name, and the summary "
               "质检汇总.html / .json (a folder or s3://bucket/prefix)")
 @click.option("--force", is_flag=True, help="with --out: check again files whose earlier "
