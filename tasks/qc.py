@@ -256,34 +256,48 @@ def _cards(checks: list[Check], *, pictures: tuple[float, float], limit_s: float
     """A finished lecture's own stills (A4, A5): a frozen span of at most ``limit_s`` (A4's
     title-card length, and a frame) that begins within ``CARD_EDGE_S`` of the first picture
     is the title card; one that ends within it of the last picture is the closing credits.
-    They leave ``video.freeze``, said in its message; any other frozen span stays."""
+    They leave ``video.freeze``, said in its message; any other frozen span stays. Their
+    colours are the designer's, not a camera's: ``video.white_balance`` events on them (from
+    the first picture to the card's end, from up to ``CARD_EDGE_S`` before the credits to the
+    last picture: a fade) leave it too, as the layout-aware QC of a rendered lecture leaves
+    the cards out."""
     first, end = pictures
+    cards: list[tuple[float, float, str]] = []
+    freeze = next((c for c in checks if c.id == "video.freeze"), None)
+    for e in freeze.events if freeze is not None else ():
+        short = e.end_s - e.start_s <= limit_s + 1.0 / fps
+        where = f"{timecode(e.start_s)}–{timecode(e.end_s)}"
+        if short and e.start_s - first <= CARD_EDGE_S:
+            cards.append((first, e.end_s, f"the title card at the start ({where}, A4)"))
+        elif short and end - e.end_s <= CARD_EDGE_S:
+            cards.append((e.start_s - CARD_EDGE_S, end,
+                          f"the closing card at the end ({where}, credits, A5)"))
+    if not cards:
+        return checks
+
+    def on_card(e: Event) -> bool:
+        return any(a - 1e-6 <= e.start_s and e.end_s <= b + CARD_EDGE_S for a, b, _ in cards)
+
+    note = " and ".join(said for _, _, said in cards)
     out = []
     for c in checks:
-        if c.id != "video.freeze" or not c.events:
+        kept = tuple(e for e in c.events if not on_card(e))
+        if c.id not in ("video.freeze", "video.white_balance") or len(kept) == len(c.events):
             out.append(c)
-            continue
-        said, kept = [], []
-        for e in c.events:
-            short = e.end_s - e.start_s <= limit_s + 1.0 / fps
-            where = f"{timecode(e.start_s)}–{timecode(e.end_s)}"
-            if short and e.start_s - first <= CARD_EDGE_S:
-                said.append(f"the title card at the start ({where}, A4)")
-            elif short and end - e.end_s <= CARD_EDGE_S:
-                said.append(f"the closing card at the end ({where}, credits, A5)")
-            else:
-                kept.append(e)
-        if not said:
-            out.append(c)
-            continue
-        note = " and ".join(said) + ": still by design, not counted"
-        total = sum(e.end_s - e.start_s for e in kept)
-        threshold = c.threshold if isinstance(c.threshold, int | float) else 0.0
-        out.append(dataclasses.replace(
-            c, status=c.status if kept else "pass", measured=round(total, 3),
-            events=tuple(kept),
-            message=(f"{len(kept)} frozen span(s), {total:.1f} s in all (≥ {threshold:g} s "
-                     f"each); {note}" if kept else f"no frozen spans in the lecture; {note}")))
+        elif c.id == "video.freeze":
+            total = sum(e.end_s - e.start_s for e in kept)
+            threshold = c.threshold if isinstance(c.threshold, int | float) else 0.0
+            out.append(dataclasses.replace(
+                c, status=c.status if kept else "pass", measured=round(total, 3), events=kept,
+                message=(f"{len(kept)} frozen span(s), {total:.1f} s in all (≥ {threshold:g} "
+                         f"s each); {note}: still by design, not counted" if kept else
+                         f"no frozen spans in the lecture; {note}: still by design, not "
+                         "counted")))
+        else:     # a warning from the cards alone; a cast over the whole lecture stays
+            status = "pass" if c.status == "warn" and not kept else c.status
+            out.append(dataclasses.replace(
+                c, status=status, events=kept,
+                message=f"{c.message}; {note}: designed graphics, their colours not judged"))
     return out
 
 

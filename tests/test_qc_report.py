@@ -280,9 +280,10 @@ def test_a_dropout_survives_aac_and_is_found(tmp_path: Path, profile: Profile) -
 
 def _cut_to_a_card(path: Path, sound: np.ndarray, *, still: tuple[float, float] | None,
                    seconds: float, rate: int = 48000,
-                   more: tuple[tuple[float, float], ...] = ()) -> None:
-    """A 25-fps film whose picture moves every frame, except a still card over ``still``
-    (and over each of ``more``)."""
+                   more: tuple[tuple[float, float], ...] = (),
+                   card: tuple[int, int, int] = (30, 60, 120)) -> None:
+    """A 25-fps film whose picture moves every frame, except a still card of colour ``card``
+    over ``still`` (and over each of ``more``)."""
     import av
 
     fps, (h, w) = 25, (90, 160)
@@ -294,8 +295,8 @@ def _cut_to_a_card(path: Path, sound: np.ndarray, *, still: tuple[float, float] 
         a = out.add_stream("aac", rate=rate, layout="stereo")
         for i in range(round(seconds * fps)):
             t = i / fps
-            card = any(a <= t + 1e-9 < b for a, b in ((still,) if still else ()) + more)
-            rgb = (np.full((h, w, 3), (30, 60, 120), np.uint8) if card
+            on_card = any(a <= t + 1e-9 < b for a, b in ((still,) if still else ()) + more)
+            rgb = (np.full((h, w, 3), card, np.uint8) if on_card
                    else np.ascontiguousarray(texture[:, i % w: i % w + w]))
             out.mux(v.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
         for k in range(0, sound.shape[1], 1024):
@@ -343,17 +344,25 @@ def test_a_silence_cut_with_a_card_is_an_edit_not_a_dropout(tmp_path: Path,
 def test_a_finished_lectures_title_card_and_credits_are_not_freezes(tmp_path: Path,
                                                                     profile: Profile) -> None:
     """A lecture off a stick (``finished``): the still title card at its start (A4: ≤ 5 s)
-    and the credits at its end (A5) are the regulation's, not frozen pictures; a picture
-    frozen inside the lecture still is. Checked as a raw file, all three are freezes."""
+    and the credits at its end (A5) are the regulation's, not frozen pictures, and their
+    bluish grey is the designer's, not a cast; a picture frozen inside the lecture still is
+    a freeze. Checked as a raw file, all three are freezes and the cards' colour a cast."""
     rate, seconds = 48000, 16.0
     sound = np.zeros((2, round(seconds * rate)), np.float32)
     path = tmp_path / "lecture.mp4"
     _cut_to_a_card(path, sound, still=(0.0, 4.0), seconds=seconds,
-                   more=((7.0, 9.6), (13.0, 16.0)))
-    raw = _check(qc_file(path, profile=profile, gpu=False).report, "video.freeze")
+                   more=((7.0, 9.6), (13.0, 16.0)), card=(160, 165, 182))
+    raw_report = qc_file(path, profile=profile, gpu=False).report
+    raw = _check(raw_report, "video.freeze")
     assert raw.status == "warn" and len(raw.events) == 3, raw
-    done = _check(qc_file(path, profile=profile, gpu=False, finished=True).report,
-                  "video.freeze")
+    cast = _check(raw_report, "video.white_balance")
+    assert cast.status == "warn" and len(cast.events) == 3, cast
+    done_report = qc_file(path, profile=profile, gpu=False, finished=True).report
+    wb = _check(done_report, "video.white_balance")
+    assert [(e.start_s, e.end_s) for e in wb.events] == [(e.start_s, e.end_s)
+                                                         for e in cast.events[1:2]], wb
+    assert "designed graphics, their colours not judged" in wb.message
+    done = _check(done_report, "video.freeze")
     assert done.status == "warn" and [(e.start_s, e.end_s) for e in done.events] == [
         pytest.approx((7.0, 9.6), abs=0.05)], done
     assert "the title card at the start (00:00:00.000–00:00:04.000, A4)" in done.message
