@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -139,11 +140,11 @@ def _mean(path: Path, t: float, box: tuple[int, int, int, int]) -> np.ndarray:
     return part.reshape(-1, 3).mean(axis=0)
 
 
-def test_a_slides_capture_that_goes_black_leaves_the_layout(tmp_path: Path) -> None:
-    """Picture-in-picture, then slides only from 7 s: while the slides capture is black for
-    2 s or more, the teacher camera fills the frame (from the first black frame to the first
-    that is not); the 1-s black stays in its place. The layout record (which QC reads) and
-    the render's notes say so."""
+def _render_pip(tmp_path: Path, seconds: float, *, name: str,
+                switches: list[dict[str, object]] | None = None
+                ) -> tuple[Any, list[tuple[float, float, list[str]]]]:
+    """``slides.mp4`` and ``teacher.mp4`` in ``tmp_path`` with a microphone, rendered in
+    picture-in-picture; the result and where each camera was (lecture time, sources)."""
     from audio_signals import speech_like, write_wav
     from course_files import one_lecture
 
@@ -151,20 +152,30 @@ def test_a_slides_capture_that_goes_black_leaves_the_layout(tmp_path: Path) -> N
     from tasks.probe import probe_lecture
     from tasks.render import plan_audio, render_lecture
 
-    seconds = 10.0
-    _clip(tmp_path / "slides.mp4", _slides, seconds)
-    _clip(tmp_path / "teacher.mp4", lambda t: TEACHER_RGB, seconds)
     speech = speech_like(level_dbfs=-26.0, seconds=seconds, sample_rate=48000, seed=5).samples
     write_wav(tmp_path / "mic.wav", speech.repeat(2, axis=0), 48000)
     course = load_course(one_lecture(
         tmp_path, {"slides": "slides.mp4", "teacher": "teacher.mp4", "audio": "mic.wav"},
-        layout="pip", switches=[{"at": 7.0, "layout": "slides_only"}], name="黑屏测试"))
+        layout="pip", switches=switches or [], name=name))
     inputs = probe_lecture(course, course.lectures[0])
     out = render_lecture(course, inputs, audio=plan_audio(inputs, PROFILE), profile=PROFILE,
                          out_dir=tmp_path / "out")
     start = out.cameras[0].start_s
-    spans = [(round(c.start_s - start, 3), round(c.end_s - start, 3), sorted(c.regions))
-             for c in out.cameras]
+    return out, [(round(c.start_s - start, 3), round(c.end_s - start, 3), sorted(c.regions))
+                 for c in out.cameras]
+
+
+def test_a_slides_capture_that_goes_black_leaves_the_layout(tmp_path: Path) -> None:
+    """Picture-in-picture, then slides only from 7 s: while the slides capture is black for
+    2 s or more, the teacher camera fills the frame (from the first black frame to the first
+    that is not); the 1-s black stays in its place. The layout record (which QC reads) and
+    the render's notes say so."""
+    seconds = 10.0
+    _clip(tmp_path / "slides.mp4", _slides, seconds)
+    _clip(tmp_path / "teacher.mp4", lambda t: TEACHER_RGB, seconds)
+    out, spans = _render_pip(tmp_path, seconds, name="黑屏测试",
+                             switches=[{"at": 7.0, "layout": "slides_only"}])
+    start = out.cameras[0].start_s
     assert spans == [(0.0, 3.0, ["slides", "teacher"]), (3.0, 5.6, ["teacher"]),
                      (5.6, 7.0, ["slides", "teacher"]), (7.0, 7.6, ["slides"]),
                      (7.6, 9.6, ["teacher"]), (9.6, 10.0, ["slides"])], spans
@@ -222,30 +233,14 @@ def test_a_camera_on_colour_bars_leaves_the_layout(tmp_path: Path) -> None:
     """The teacher camera shows its colour bars for 2.6 s (an operator pressed BARS; a
     recorder's input lost): the slides fill the frame there, as for a black camera, the note
     says bars, and QC finds no bars in the film."""
-    from audio_signals import speech_like, write_wav
-    from course_files import one_lecture
-
-    from courseware.course import load_course
     from qc_metrics.bars import colour_bars
-    from tasks.probe import probe_lecture
     from tasks.qc import qc_file
-    from tasks.render import plan_audio, render_lecture
 
     seconds, on_bars = 8.0, (3.0, 5.6)
     _clip(tmp_path / "slides.mp4", lambda t: SLIDES_RGB, seconds)
     _clip(tmp_path / "teacher.mp4",
           lambda t: BARS_RGB if on_bars[0] <= t < on_bars[1] else TEACHER_RGB, seconds)
-    speech = speech_like(level_dbfs=-26.0, seconds=seconds, sample_rate=48000, seed=5).samples
-    write_wav(tmp_path / "mic.wav", speech.repeat(2, axis=0), 48000)
-    course = load_course(one_lecture(
-        tmp_path, {"slides": "slides.mp4", "teacher": "teacher.mp4", "audio": "mic.wav"},
-        layout="pip", name="彩条测试"))
-    inputs = probe_lecture(course, course.lectures[0])
-    out = render_lecture(course, inputs, audio=plan_audio(inputs, PROFILE), profile=PROFILE,
-                         out_dir=tmp_path / "out")
-    start = out.cameras[0].start_s
-    spans = [(round(c.start_s - start, 3), round(c.end_s - start, 3), sorted(c.regions))
-             for c in out.cameras]
+    out, spans = _render_pip(tmp_path, seconds, name="彩条测试")
     assert spans == [(0.0, 3.0, ["slides", "teacher"]), (3.0, 5.6, ["slides"]),
                      (5.6, 8.0, ["slides", "teacher"])], spans
     (note,) = [w for w in out.warnings if "colour bars" in w]
