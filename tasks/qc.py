@@ -159,8 +159,8 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
     level the render lowered), added to the report. ``finished``: the file is a finished
     lecture checked without its layout (a delivery stick's): a still picture of at most A4's
     title-card length at its very start is the title card, at its very end the credits card
-    (A5), not a frozen picture. Raises MissingSourceError / CorruptMediaError when the file is
-    absent, unreadable or damaged.
+    (A5), not a frozen picture, and its colours not a cast (:func:`_cards`). Raises
+    MissingSourceError / CorruptMediaError when the file is absent, unreadable or damaged.
     """
     fmt = verify_file(path, profile=profile, lecture=lecture)
     notes: list[str] = []

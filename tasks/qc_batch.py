@@ -19,6 +19,7 @@ season's lectures goes on where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -34,6 +35,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, ConfigDict
 
 from courseware.errors import MissingSourceError, PipelineError, StoreError
+from courseware.html_report import clock, render_html
 from courseware.report import Check, Report, overall, report_from_dict
 from courseware.store import Store
 from encoder_profiles import Profile
@@ -147,14 +149,15 @@ def report_keys(names: Sequence[str]) -> dict[str, str]:
     return keys
 
 
-def fingerprint(path: Path, profile: Profile) -> dict[str, str]:
+def fingerprint(path: Path, profile: Profile, *, finished: bool) -> dict[str, str]:
     """What a report was made of: the file (quick digest: size, time, first and last MiB),
-    the profile's content and the QC code. A rerun with the same reuses the report."""
+    the profile's content, the QC code and how the file was read (``finished``). A rerun
+    with the same reuses the report."""
     from tasks.cache import file_digest, qc_version
 
     return {"file": file_digest(path, mode="quick"),
             "profile": hashlib.sha256(profile.model_dump_json().encode()).hexdigest()[:16],
-            "qc": qc_version()}
+            "qc": qc_version(), "finished": str(finished)}
 
 
 class Listed(BaseModel):
@@ -320,19 +323,17 @@ def check_one(item: Found, *, keys: tuple[str, str], store: Store, profile: Prof
     ``tasks.qc.qc_file``). A file the pipeline cannot read is an ``error`` line with its
     message, not an exception; a store that cannot be written raises (every file would fail
     the same way)."""
-    import dataclasses
-
-    from courseware.html_report import render_html
     from tasks.qc import qc_file
 
     try:
-        checked = fingerprint(item.path, profile) | {"finished": str(finished)}
+        checked = fingerprint(item.path, profile, finished=finished)
         old = None if force else reusable(store, keys, checked)
         if old is not None:
             return outcome(item.name, old, keys=keys, reused=True)
         result = qc_file(item.path, profile=profile, gpu=gpu, name=item.name,
                          finished=finished)
-        report = with_checked(result.report, checked)
+        report = dataclasses.replace(result.report,
+                                     extra={**result.report.extra, "checked": checked})
         store.put_bytes(render_html(dataclasses.replace(result, report=report)).encode("utf-8"),
                         keys[1])
         store.put_bytes(report.to_json().encode("utf-8"), keys[0])   # last: it vouches
@@ -351,8 +352,6 @@ def line(f: FileOutcome) -> str:
     head = f"{f.status.upper():5}  {f.file}"
     if f.error:
         return f"{head}\n       {f.error}"
-    from courseware.html_report import clock
-
     length = f"  {clock(f.duration_s)}" if f.duration_s is not None else ""
     parts = [f"{c.clause} {c.id}" for c in f.failed][:MAX_LISTED]
     more = len(f.failed) - len(parts)
@@ -363,9 +362,4 @@ def line(f: FileOutcome) -> str:
             + ("  [earlier report, unchanged]" if f.reused else ""))
 
 
-def with_checked(report: Report, checked: dict[str, str]) -> Report:
-    """``report`` carrying what it was made of (``checked``: :func:`fingerprint`)."""
-    return Report(file=report.file, profile=report.profile, duration_s=report.duration_s,
-                  checks=report.checks, backend=report.backend,
-                  extra={**report.extra, "checked": checked})
 
