@@ -63,13 +63,9 @@ def is_preview(name: str) -> bool:
     return any(word in stem for word in PREVIEW_WORDS)
 
 
-def _size(text: str | None) -> tuple[int, int] | None:
-    match = re.fullmatch(r"(\d+)x(\d+)", text or "")
-    return (int(match[1]), int(match[2])) if match else None
-
-
-def _aspect(text: str | None) -> tuple[int, int] | None:
-    match = re.fullmatch(r"(\d+):(\d+)", text or "")
+def _pair(text: str | None) -> tuple[int, int] | None:
+    """Two numbers as the format checks write them: "1280x720", "16:9"."""
+    match = re.fullmatch(r"(\d+)[x:](\d+)", text or "")
     return (int(match[1]), int(match[2])) if match else None
 
 
@@ -91,11 +87,11 @@ def numbered(names: Sequence[str]) -> list[tuple[int, str]]:
 
 def measure(f: FileOutcome, number: int, title: str) -> LectureMeasure:
     """A checked file as the course checks take a lecture."""
-    size = _size(f.resolution)
+    size = _pair(f.resolution)
     return LectureMeasure(
         number=number, title=title, key=f.file, duration_s=f.duration_s,
         width=size[0] if size else None, height=size[1] if size else None,
-        display_aspect=_aspect(f.aspect), format_status=f.format_status,
+        display_aspect=_pair(f.aspect), format_status=f.format_status,
         qc_status=None if f.status == "error" else f.status, qc_json=f.report, qc_html=f.page,
         error=f.error, loudness_lufs=f.loudness_lufs,
         loudness_from="report" if f.loudness_lufs is not None else None)
@@ -183,11 +179,11 @@ def folder_report(folder: str, files: Sequence[FileOutcome], others: Sequence[Fo
     preview = None
     if previews:
         p = previews[0]
-        size = _size(p.resolution)
+        size = _pair(p.resolution)
         preview = PreviewMeasure(key=p.file, duration_s=p.duration_s,
                                  width=size[0] if size else None,
                                  height=size[1] if size else None,
-                                 display_aspect=_aspect(p.aspect),
+                                 display_aspect=_pair(p.aspect),
                                  format_status=p.format_status,
                                  format_failed=tuple(c.id for c in p.failed
                                                      if c.id.startswith("format.")),
