@@ -7,7 +7,13 @@
   difference from the reference frame (the first frame of the still stretch), summed over all
   planes and divided by 2^bitdepth, is ≤ ``noise`` (freezedetect ``n``, default 0.001 = −60 dB);
   a span runs from the reference frame to the first frame that moves, and is reported when it
-  lasts ≥ ``min_duration_s`` (freezedetect ``d``, default 2 s).
+  lasts ≥ ``min_duration_s`` (freezedetect ``d``, default 2 s). One departure: the encoder
+  coding the same picture again (a keyframe's refresh, x264 refining a static picture over its
+  first frames) moves no content, only the coding noise, yet breaks freezedetect's span there:
+  a frozen camera in a file with a keyframe every second is reported by freezedetect as 2 s
+  of a 10-s freeze, or not at all. Here a still whose next still shows the same picture (the
+  means of 16×16 blocks within ``REFRESH_CODES`` of the first still's: coding noise averages
+  out in a block, a moving hand or a new line of text does not) continues it.
 * Where one stream plays and the other has nothing (:func:`uncovered`): sound that starts
   after the pictures or ends before them is silence a player fills in; pictures that end
   before the sound are held (or blacked out) by the player. Neither is a break inside the
@@ -31,7 +37,15 @@ from typing import Any
 from courseware.report import Check, Event, Status
 from encoder_profiles import Profile
 from qc_metrics.colour import CameraSpan
-from qc_metrics.frames import VideoDetector, YUVFrame, as_batch, runs, sample_planes, timecode
+from qc_metrics.frames import (
+    VideoDetector,
+    YUVFrame,
+    as_batch,
+    box_downscale,
+    runs,
+    sample_planes,
+    timecode,
+)
 from qc_metrics.xp import array_namespace, to_host
 
 #: how far the ends of a file's picture and sound may lie apart unremarked: encoders leave an
@@ -72,6 +86,11 @@ def _flatten(frames: YUVFrame) -> Any:
     xp = array_namespace(frames.y)
     n = frames.y.shape[0]
     return xp.concatenate([p.reshape(n, -1) for p in frames], axis=1).astype(xp.int16)
+
+
+def _blocks(y: Any) -> Any:
+    """Means of ``REFRESH_BLOCK``² blocks of one luma plane (H, W)."""
+    return box_downscale(y[None], REFRESH_BLOCK)[0]
 
 
 def mafd(a: Any, b: Any) -> Any:
@@ -178,6 +197,13 @@ class TimestampDetector(VideoDetector):
 #: at 25 fps, a card or a slide, not one repeated frame
 STILL_MIN_S = 0.08
 
+#: the same picture coded again: block means (``REFRESH_BLOCK``² pixels of luma) within this
+#: many codes of the still's first frame. Measured on H.264 at lecture bit rates: a keyframe's
+#: refresh of a title card or a frozen camera moves block means by ≤ 3.8 codes; the smallest
+#: content change between two stills of a rendered lecture (the teacher's inset) by 19.5
+REFRESH_CODES = 8.0
+REFRESH_BLOCK = 16
+
 
 class FreezeDetector(VideoDetector):
     """``video.freeze`` (V1): frozen spans, FFmpeg freezedetect semantics (see module doc).
@@ -198,10 +224,13 @@ class FreezeDetector(VideoDetector):
         self._last: Any = None          # samples of the last frame seen
         self._last_t = 0.0
         self._stills: list[tuple[float, float]] = []
+        self._anchor: Any = None        # block means of the last still's first picture
+        self._continues = False         # the reference frame shows the last still's picture
 
     def process_batch(self, frames: YUVFrame, ts: Sequence[float]) -> None:
+        frames = as_batch(frames)
         xp = array_namespace(frames.y)
-        rows = _flatten(sample_planes(as_batch(frames), self.step))
+        rows = _flatten(sample_planes(frames, self.step))
         times = [float(t) for t in ts]
         start = 0
         if self._ref is None:
@@ -214,10 +243,12 @@ class FreezeDetector(VideoDetector):
         while k < len(times):
             if self._ref_is_prev:
                 if step_diff[k - start] > self.noise:
-                    self._close(times[k])
+                    self._close(times[k], frames.y[k])
                     self._ref, self._ref_t = rows[k:k + 1], times[k]
                 else:
                     self._ref_is_prev = False
+                    if not self._continues:     # a still begins: its picture
+                        self._anchor = _blocks(frames.y[k])
                 k += 1
                 continue
             d = to_host(mafd(rows[k:], self._ref))
@@ -225,25 +256,45 @@ class FreezeDetector(VideoDetector):
             if not moved:
                 break
             m = k + moved[0]
-            self._close(times[m])
+            self._close(times[m], frames.y[m])
             self._ref, self._ref_t, self._ref_is_prev = rows[m:m + 1], times[m], True
             k = m + 1
         self._ref = self._ref.copy()
         self._last = rows[-1:].copy()
         self._last_t = times[-1]
 
-    def _close(self, t: float) -> None:
-        """The still stretch that started at the reference frame ends at ``t``."""
+    def _close(self, t: float, y: Any) -> None:
+        """The still stretch that started at the reference frame ends at ``t``, where the
+        picture ``y`` (luma) begins. While the pictures are the last still's picture coded
+        again (a keyframe's refresh, a few frames of x264 refining it), the still goes on."""
         if t - self._ref_t >= STILL_MIN_S:
-            self._stills.append((self._ref_t, t))
+            if self._continues:
+                self._stills[-1] = (self._stills[-1][0], t)
+            else:
+                self._stills.append((self._ref_t, t))
+        elif not self._continues:
+            self._anchor = None
+        if self._anchor is None:        # no still to continue: nothing to compare
+            self._continues = False
+            return
+        xp = array_namespace(y)
+        self._continues = float(to_host(xp.abs(_blocks(y) - self._anchor).max())) \
+            <= REFRESH_CODES
+        if not self._continues:
+            self._anchor = None
 
     def stills(self) -> list[tuple[float, float]]:
         """Every still stretch of ``STILL_MIN_S`` or more seen so far (start, end): a card,
-        a slide, a frozen camera; the last one up to the end of the stream."""
+        a slide, a frozen camera, each in one piece however often the encoder refreshed it;
+        the last one up to the end of the stream."""
         end = self._last_t + 1.0 / self.fps
-        last = ([(self._ref_t, end)] if self._ref is not None
-                and end - self._ref_t >= STILL_MIN_S else [])
-        return self._stills + last
+        if self._ref is None:
+            return list(self._stills)
+        if self._continues:
+            return [*self._stills[:-1], (self._stills[-1][0], end)]
+        if end - self._ref_t >= STILL_MIN_S:
+            return [*self._stills, (self._ref_t, end)]
+        return list(self._stills)
 
     def finish(self) -> list[Check]:
         spans = [(a, b) for a, b in self.stills() if b - a >= self.min_duration_s]

@@ -663,6 +663,53 @@ def test_freeze_and_black_match_ffmpeg(clip):
     assert (bk.id, bk.status) == ("video.black", "fail")
 
 
+def _refreshed_clip(path: Path) -> None:
+    """15 s of H.264 at a lecture's bits per pixel (640×360, 225 kbps; 1280×720 at 900), a
+    keyframe every second: a camera frozen for 6 s, a lecturer stepping aside and back for
+    3 s (still between the steps), a slide for 3 s, the same slide with one more line for 3."""
+    import cv2
+
+    h, w = 360, 640
+    cam, wall = vs.camera_luma(h, w, seed=3)
+    frozen, _ = vs.add_noise(cam, 2.0, seed=5, mask=wall)
+    chroma = vs.flat_chroma(h, w)
+    slide = vs.to_u8(vs.slide_luma(h, w, seed=1)[0])
+    more = slide.copy()
+    cv2.putText(more, "one more line", (w // 12, h * 7 // 8), cv2.FONT_HERSHEY_SIMPLEX, 0.9,
+                40, 2, cv2.LINE_AA)
+
+    def frames():
+        yield from (YUVFrame(frozen, *chroma) for _ in range(150))
+        yield from vs.lecturer_clip(h, w, 75, steps={15: 6, 30: 12, 45: 6, 60: 0})
+        yield from (YUVFrame(slide, *chroma) for _ in range(75))
+        yield from (YUVFrame(more, *chroma) for _ in range(75))
+
+    vs.write_h264(path, frames(), fps=FPS, kbps=225, keyint=FPS)
+
+
+def test_a_frozen_picture_stays_frozen_through_the_encoders_refreshes(tmp_path):
+    """Each keyframe codes the frozen camera again: freezedetect, comparing pixels, ends
+    its span there and reports a fraction of the 6 s, or nothing with a shorter keyframe
+    interval. Ours reports the whole 6 s; a lecturer's step and a slide's new line, content,
+    still end a still."""
+    path = tmp_path / "refreshed.mp4"
+    _refreshed_clip(path)
+    decoded = vs.decode(path)
+    meta, _ = vs.ffmpeg_filter(path, "freezedetect=n=0.001:d=2")
+    ff = vs.meta_spans(meta, "lavfi.freezedetect.freeze", 15.0)
+    assert sum(min(b, 6.0) - a for a, b in ff if a < 6.0) <= 4.0, ff   # refreshes break it
+
+    freeze = FreezeDetector(fps=FPS, profile=PROFILE)
+    for k in range(0, len(decoded), 16):
+        batch = decoded[k:k + 16]
+        freeze.process_batch(vs.stack([f for f, _ in batch]), [t for _, t in batch])
+    (check,) = freeze.finish()
+    spans = [(e.start_s, e.end_s) for e in check.events]
+    assert spans == [pytest.approx(x, abs=0.5 / FPS) for x in [(0, 6), (9, 12), (12, 15)]]
+    # between the lecturer's steps the picture is still, not one still for the 3 s
+    assert [round(b - a, 2) for a, b in freeze.stills() if 6 <= a < 9] == [0.6] * 5
+
+
 def test_a_dark_slide_full_screen_is_a_warning_a_black_camera_a_failure():
     """A dark section slide (white title on black, 1.2 % of the pixels lit) for 1 s inside
     the film: blackdetect calls it black. With the layout showing the authored slides capture

@@ -208,6 +208,34 @@ def write_lossless(path: Path, frames: Iterable[YUVFrame], *, fps: int) -> None:
         out.mux(stream.encode())
 
 
+def write_h264(path: Path, frames: Iterable[YUVFrame], *, fps: int, kbps: int,
+               keyint: int) -> None:
+    """Write frames as H.264 (x264, ``kbps`` average, a keyframe every ``keyint`` frames
+    and none at scene changes): a camera's or an editor's lossy file, whose keyframes code
+    an unchanged picture again."""
+    from fractions import Fraction
+
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = None
+        for i, (y, u, v) in enumerate(frames):
+            if stream is None:
+                stream = out.add_stream("libx264", rate=fps)
+                stream.height, stream.width = y.shape
+                stream.pix_fmt = "yuv420p"
+                stream.bit_rate = kbps * 1000
+                stream.codec_context.options = {
+                    "preset": "veryfast", "g": str(keyint), "keyint_min": str(keyint),
+                    "sc_threshold": "0"}
+            buf = np.concatenate([y, u.reshape(-1, y.shape[1]), v.reshape(-1, y.shape[1])])
+            frame = av.VideoFrame.from_ndarray(buf, format="yuv420p")
+            frame.pts = i
+            frame.time_base = Fraction(1, fps)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+
+
 def decode(path: Path) -> list[tuple[YUVFrame, float]]:
     """Decoded planes and presentation times, as a QC task would feed the detectors."""
     import av
