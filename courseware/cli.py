@@ -206,6 +206,10 @@ class Seconds(click.ParamType):
 @click.option("--finished", is_flag=True, help="finished lectures (not raw footage): a still "
               "picture at the very start up to the title card's length is the title card (A4), "
               "at the very end the credits (A5), not a frozen picture (--stick implies it)")
+@click.option("--intro", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="the province's intro clip (统一片头, A3); implies --finished: where a "
+              "file opens with it, its pictures are the province's and the title card follows "
+              "it; with --stick, each course's lecture 1 must open with it, no other lecture")
 @click.option("--authored", multiple=True, metavar="SOURCE",
               help="with --layout: this source is a digital capture (slides straight from a "
                    "computer), not a camera: its colours and slide changes are the author's "
@@ -216,7 +220,7 @@ class Seconds(click.ParamType):
               "the whole file)")
 @profile_option
 def qc(files: tuple[Path, ...], store: str | None, force: bool, stick: bool,
-       finished: bool, json_out: Path | None,
+       finished: bool, intro: Path | None, json_out: Path | None,
        html_out: Path | None, cpu: bool, layout: str | None, authored: tuple[str, ...],
        start: float | None, end: float | None, profile: str) -> None:
     """Full QC of a media file: format (D2–D10), video (V1–V4) and audio (S1–S4) clauses.
@@ -228,8 +232,8 @@ def qc(files: tuple[Path, ...], store: str | None, force: bool, stick: bool,
     from tasks.qc import qc_file
 
     if store is not None or len(files) > 1 or files[0].is_dir():
-        _qc_batch(files, store, force=force, stick=stick, finished=finished, cpu=cpu,
-                  profile=profile, single={
+        _qc_batch(files, store, force=force, stick=stick, finished=finished, intro=intro,
+                  cpu=cpu, profile=profile, single={
             "--json": json_out, "--html": html_out, "--layout": layout,
             "--authored": authored, "--start": start, "--end": end})
         return
@@ -247,9 +251,15 @@ def qc(files: tuple[Path, ...], store: str | None, force: bool, stick: bool,
         if span[1] <= span[0]:
             raise click.BadParameter(f"must come after --start ({span[0]:g} s)",
                                      param_hint="--end")
-    result = qc_file(file, profile=load_profile(profile), thumbnails=html_out is not None,
+    prof = load_profile(profile)
+    pictures = None
+    if intro is not None:
+        from tasks.course_qc import IntroPictures
+
+        pictures = IntroPictures(intro, fps=prof.delivery.fps)
+    result = qc_file(file, profile=prof, thumbnails=html_out is not None,
                      gpu=False if cpu else None, cameras=cameras, span=span,
-                     finished=finished)
+                     finished=finished or intro is not None, intro=pictures)
     report = result.report
     click.echo(report.table())
     if where := report.where():
@@ -268,7 +278,8 @@ def qc(files: tuple[Path, ...], store: str | None, force: bool, stick: bool,
 
 
 def _qc_batch(paths: tuple[Path, ...], store: str | None, *, force: bool, stick: bool,
-              finished: bool, cpu: bool, profile: str, single: dict[str, object]) -> None:
+              finished: bool, intro: Path | None, cpu: bool, profile: str,
+              single: dict[str, object]) -> None:
     """``courseware qc`` of several files or folders: the qc-batch flow, a line per file as
     it is done, the summary's place; exit 2 if a file could not be checked, 1 if one
     failed."""
@@ -285,7 +296,8 @@ def _qc_batch(paths: tuple[Path, ...], store: str | None, *, force: bool, stick:
                                  param_hint="--out")
     result = qc_batch_flow([str(p) for p in paths], store, profile,
                            gpu=False if cpu else None, force=force, stick=stick,
-                           finished=finished or stick)
+                           finished=finished or stick or intro is not None,
+                           intro=str(intro) if intro is not None else None)
     counts = ", ".join(f"{n} {s}" for s, n in result.counts().items() if n)
     click.echo(f"{len(result.files)} file(s): {counts}"
                + (f"; {len(result.skipped)} other file(s) passed over" if result.skipped

@@ -20,7 +20,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run
 
-from courseware.errors import StoreError
+from courseware.errors import CorruptMediaError, MissingSourceError, StoreError
 from courseware.report import check_from_dict
 from encoder_profiles import DEFAULT_PROFILE, load_profile
 from tasks.qc_batch import BatchQc, FileOutcome
@@ -73,7 +73,7 @@ def _batch_run_name() -> str:
 @flow(name="qc-batch", flow_run_name=_batch_run_name, log_prints=True)
 def qc_batch_flow(paths: list[str], out: str, profile: str = DEFAULT_PROFILE,
                   gpu: bool | None = None, force: bool = False, stick: bool = False,
-                  finished: bool | None = None) -> BatchQc:
+                  finished: bool | None = None, intro: str | None = None) -> BatchQc:
     """Full QC of every media file under ``paths`` (folders walked, files as given; see
     :mod:`tasks.qc_batch`): each file's report (JSON and HTML) into the store ``out`` (a
     folder or s3://…) under its relative name, then the summary ``质检汇总.json``/``.html``.
@@ -81,7 +81,9 @@ def qc_batch_flow(paths: list[str], out: str, profile: str = DEFAULT_PROFILE,
     again files whose earlier report is still valid. ``stick``: the paths are a delivery
     stick; each folder of recordings is also judged as a course (tasks/stick_qc.py), its
     course report beside its lectures' reports. ``finished``: the files are finished
-    lectures (their title card and credits are not frozen pictures; default: ``stick``)."""
+    lectures (their title card and credits are not frozen pictures; default: ``stick``).
+    ``intro``: the province's intro clip (A3): each finished file's opening is compared with
+    it, and with ``stick`` each course's lecture 1 must open with it, no other lecture."""
     from courseware.batch_html import render_batch_html
     from courseware.store import open_store
     from tasks.qc_batch import (
@@ -97,6 +99,19 @@ def qc_batch_flow(paths: list[str], out: str, profile: str = DEFAULT_PROFILE,
     log = get_run_logger()
     store = open_store(out)
     prof = load_profile(profile)
+    reading = stick if finished is None else finished
+    pictures = None
+    if intro is not None:
+        from tasks.course_qc import IntroPictures
+
+        if not Path(intro).is_file():
+            raise MissingSourceError(f"the intro {intro} is not there: give the province's "
+                                     "intro clip (统一片头) as downloaded from its portal")
+        try:
+            pictures = IntroPictures(Path(intro), fps=prof.delivery.fps)
+        except CorruptMediaError as exc:
+            raise CorruptMediaError(f"the intro (--intro): {exc}; give the province's intro "
+                                    "clip (统一片头) as downloaded from its portal") from exc
     found, other = find_media([Path(p) for p in paths])
     keys = report_keys([f.name for f in found])
     log.info("%d media file(s) to check%s", len(found),
@@ -106,8 +121,8 @@ def qc_batch_flow(paths: list[str], out: str, profile: str = DEFAULT_PROFILE,
         try:
             done = check_one_task.with_options(task_run_name=f"qc · {item.name}")(
                 item, keys=(keys[item.name] + ".json", keys[item.name] + ".html"),
-                store=store, profile=prof, gpu=gpu, force=force,
-                finished=stick if finished is None else finished)
+                store=store, profile=prof, gpu=gpu, force=force, finished=reading,
+                intro=pictures)
         except StoreError:
             raise           # the output is unwritable: every file would fail the same way
         except Exception as exc:   # a fault of this tool (logged by the task): the rest go on
@@ -118,7 +133,8 @@ def qc_batch_flow(paths: list[str], out: str, profile: str = DEFAULT_PROFILE,
     if stick:
         from tasks.stick_qc import course_reports
 
-        courses = course_reports(results, found, other, store=store, profile=prof)
+        courses = course_reports(results, found, other, store=store, profile=prof,
+                                 intro=Path(intro).name if intro is not None else None)
     summary = BatchQc(profile=prof.name, sources=[str(p) for p in paths], out=out,
                       files=results, folders=folders(results, courses),
                       skipped=[o.name for o in other])

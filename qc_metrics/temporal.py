@@ -12,8 +12,9 @@
   first frames) moves no content, only the coding noise, yet breaks freezedetect's span there:
   a frozen camera in a file with a keyframe every second is reported by freezedetect as 2 s
   of a 10-s freeze, or not at all. Here a still whose next still shows the same picture (the
-  means of 16×16 blocks within ``REFRESH_CODES`` of the first still's: coding noise averages
-  out in a block, a moving hand or a new line of text does not) continues it.
+  means of 16×16-pixel blocks, luma and chroma, within ``REFRESH_CODES`` of the first
+  still's: coding noise averages out in a block, a moving hand or a new line of text does
+  not) continues it.
 * Where one stream plays and the other has nothing (:func:`uncovered`): sound that starts
   after the pictures or ends before them is silence a player fills in; pictures that end
   before the sound are held (or blacked out) by the player. Neither is a break inside the
@@ -88,9 +89,14 @@ def _flatten(frames: YUVFrame) -> Any:
     return xp.concatenate([p.reshape(n, -1) for p in frames], axis=1).astype(xp.int16)
 
 
-def _blocks(y: Any) -> Any:
-    """Means of ``REFRESH_BLOCK``² blocks of one luma plane (H, W)."""
-    return box_downscale(y[None], REFRESH_BLOCK)[0]
+def _blocks(frames: YUVFrame, k: int) -> Any:
+    """Means of ``REFRESH_BLOCK``² pixel blocks of frame ``k`` of a batch, luma and chroma
+    (4:2:0: half the block in each chroma plane), as one row."""
+    xp = array_namespace(frames.y)
+    y, u, v = (p[k:k + 1] for p in frames)
+    return xp.concatenate([box_downscale(y, REFRESH_BLOCK).ravel(),
+                           box_downscale(u, REFRESH_BLOCK // 2).ravel(),
+                           box_downscale(v, REFRESH_BLOCK // 2).ravel()])
 
 
 def mafd(a: Any, b: Any) -> Any:
@@ -197,10 +203,11 @@ class TimestampDetector(VideoDetector):
 #: at 25 fps, a card or a slide, not one repeated frame
 STILL_MIN_S = 0.08
 
-#: the same picture coded again: block means (``REFRESH_BLOCK``² pixels of luma) within this
-#: many codes of the still's first frame. Measured on H.264 at lecture bit rates: a keyframe's
-#: refresh of a title card or a frozen camera moves block means by ≤ 3.8 codes; the smallest
-#: content change between two stills of a rendered lecture (the teacher's inset) by 19.5
+#: the same picture coded again: block means (``REFRESH_BLOCK``² pixels; luma and chroma)
+#: within this many codes of the still's first frame. Measured on H.264 at lecture bit
+#: rates: a keyframe's refresh of a title card or a frozen camera moves block means by
+#: ≤ 3.8 codes; the smallest content change between two stills of a rendered lecture (the
+#: teacher's inset) by 19.5
 REFRESH_CODES = 8.0
 REFRESH_BLOCK = 16
 
@@ -243,12 +250,12 @@ class FreezeDetector(VideoDetector):
         while k < len(times):
             if self._ref_is_prev:
                 if step_diff[k - start] > self.noise:
-                    self._close(times[k], frames.y[k])
+                    self._close(times[k], frames, k)
                     self._ref, self._ref_t = rows[k:k + 1], times[k]
                 else:
                     self._ref_is_prev = False
                     if not self._continues:     # a still begins: its picture
-                        self._anchor = _blocks(frames.y[k])
+                        self._anchor = _blocks(frames, k)
                 k += 1
                 continue
             d = to_host(mafd(rows[k:], self._ref))
@@ -256,17 +263,18 @@ class FreezeDetector(VideoDetector):
             if not moved:
                 break
             m = k + moved[0]
-            self._close(times[m], frames.y[m])
+            self._close(times[m], frames, m)
             self._ref, self._ref_t, self._ref_is_prev = rows[m:m + 1], times[m], True
             k = m + 1
         self._ref = self._ref.copy()
         self._last = rows[-1:].copy()
         self._last_t = times[-1]
 
-    def _close(self, t: float, y: Any) -> None:
+    def _close(self, t: float, frames: YUVFrame, k: int) -> None:
         """The still stretch that started at the reference frame ends at ``t``, where the
-        picture ``y`` (luma) begins. While the pictures are the last still's picture coded
-        again (a keyframe's refresh, a few frames of x264 refining it), the still goes on."""
+        picture of frame ``k`` of ``frames`` begins. While the pictures are the last still's
+        picture coded again (a keyframe's refresh, a few frames of x264 refining it), the
+        still goes on."""
         if t - self._ref_t >= STILL_MIN_S:
             if self._continues:
                 self._stills[-1] = (self._stills[-1][0], t)
@@ -277,8 +285,8 @@ class FreezeDetector(VideoDetector):
         if self._anchor is None:        # no still to continue: nothing to compare
             self._continues = False
             return
-        xp = array_namespace(y)
-        self._continues = float(to_host(xp.abs(_blocks(y) - self._anchor).max())) \
+        xp = array_namespace(frames.y)
+        self._continues = float(to_host(xp.abs(_blocks(frames, k) - self._anchor).max())) \
             <= REFRESH_CODES
         if not self._continues:
             self._anchor = None

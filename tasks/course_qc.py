@@ -228,6 +228,64 @@ def _frames(container: av.container.InputContainer, *, start_s: float = 0.0,
 _Placed = tuple[tuple[int, int, int, int], tuple[int, int], list[np.ndarray]]
 
 
+class IntroPictures:
+    """A3: the province's intro clip, decoded once as the render puts it in (constant ``fps``),
+    as analysis pictures; a frame held by the constant-rate reader is looked at once. Raises
+    CorruptMediaError when it cannot be read or has no pictures."""
+
+    def __init__(self, path: Path, *, fps: int) -> None:
+        self.path, self.fps = path, fps
+        sar = source_sar(path)
+        size: tuple[int, int] | None = None
+        first: av.VideoFrame | None = None
+        frames: list[np.ndarray] = []
+        try:
+            for frame in cfr_frames(path, fps=fps):
+                if frame is None:
+                    continue
+                if first is None:
+                    first = frame
+                    size = analysis_size(round(frame.width * sar), frame.height)
+                assert size is not None
+                frames.append(luma(frame, size))
+        except av.FFmpegError as exc:
+            raise CorruptMediaError(f"{path}: the intro cannot be decoded ({exc})") from exc
+        if first is None or size is None:
+            raise CorruptMediaError(f"{path}: the intro has no video frames")
+        self._size, self._frames = size, frames
+        self._shape, self._sar = (first.width, first.height), sar
+
+    @property
+    def duration_s(self) -> float:
+        return len(self._frames) / self.fps
+
+    @property
+    def frames(self) -> int:
+        return len(self._frames)
+
+    def placed(self, width: int, height: int) -> _Placed:
+        """Where the intro sits in a ``width``×``height`` picture (fitted as the render fits
+        it), the analysis size and the intro's analysis pictures."""
+        slot = fit((0, 0, width, height), *self._shape, self._sar, source="intro")
+        return (slot.x, slot.y, slot.w, slot.h), self._size, self._frames
+
+
+def intro_difference(path: Path, intro: IntroPictures, *, label: str | None = None) -> float:
+    """How far the opening of ``path`` is from ``intro``: the mean |ΔY'| (8-bit codes) over
+    the intro's frames, each against the file's frame at the same place; frames the file lacks
+    count as fully different. At most ``INTRO_MAD_CODES``: the file opens with the intro."""
+    diffs: list[float] = []
+    with open_media(path, lecture=label) as container:
+        stream = container.streams.video[0]
+        region, size, ref = intro.placed(stream.codec_context.width,
+                                         stream.codec_context.height)
+        for i, (_, frame) in enumerate(_frames(container)):
+            if i >= len(ref):
+                break
+            diffs.append(mean_difference(luma(frame, size, region), ref[i]))
+    return (sum(diffs) + 255.0 * (len(ref) - len(diffs))) / max(len(ref), 1)
+
+
 class _Pictures:
     """The reference pictures of a course: cards drawn once per frame size, the intro decoded
     once (call :meth:`load_intro` first; it raises when the intro cannot be read)."""
@@ -237,28 +295,12 @@ class _Pictures:
         self.course, self.font, self.intro, self.fps = course, font, intro, fps
         self._cards: dict[tuple[int, int, int], np.ndarray] = {}
         self._credits: dict[tuple[int, int], np.ndarray] = {}
-        self._intro: tuple[int, int, float, tuple[int, int], list[np.ndarray]] | None = None
+        self._intro: IntroPictures | None = None
 
     def load_intro(self) -> None:
-        """A3: the intro's frames as the render puts them in (constant ``fps``), as analysis
-        pictures; a frame held by the constant-rate reader is looked at once."""
-        if self.intro is None:
-            return
-        sar = source_sar(self.intro)
-        size: tuple[int, int] | None = None
-        first: av.VideoFrame | None = None
-        frames: list[np.ndarray] = []
-        for frame in cfr_frames(self.intro, fps=self.fps):
-            if frame is None:
-                continue
-            if first is None:
-                first = frame
-                size = analysis_size(round(frame.width * sar), frame.height)
-            assert size is not None
-            frames.append(luma(frame, size))
-        if first is None or size is None:
-            raise CorruptMediaError(f"{self.intro}: the intro has no video frames")
-        self._intro = (first.width, first.height, sar, size, frames)
+        """A3: the intro's pictures (:class:`IntroPictures`)."""
+        if self.intro is not None:
+            self._intro = IntroPictures(self.intro, fps=self.fps)
 
     def card(self, lecture: Lecture, width: int, height: int) -> np.ndarray | None:
         """A4: the title card as the render draws it from the course file."""
@@ -292,13 +334,8 @@ class _Pictures:
         return self._credits[(width, height)]
 
     def intro_frames(self, width: int, height: int) -> _Placed | None:
-        """Where the intro sits in a ``width``×``height`` picture (fitted as the render fits
-        it), the analysis size and the intro's analysis pictures; None without an intro."""
-        if self._intro is None:
-            return None
-        iw, ih, sar, size, frames = self._intro
-        slot = fit((0, 0, width, height), iw, ih, sar, source="intro")
-        return (slot.x, slot.y, slot.w, slot.h), size, frames
+        """The intro placed in a ``width``×``height`` picture; None without an intro."""
+        return self._intro.placed(width, height) if self._intro is not None else None
 
 
 def measure_pictures(path: Path, lecture: Lecture, *, duration_s: float, width: int,

@@ -24,9 +24,9 @@ import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import numpy as np
@@ -52,6 +52,9 @@ from qc_metrics.video import VideoQC
 from qc_metrics.xp import backend_name, gpu_namespace
 from tasks.verify import verify_file
 
+if TYPE_CHECKING:
+    from tasks.course_qc import IntroPictures
+
 log = logging.getLogger(__name__)
 
 #: frames handed to the video detectors per call (one host→GPU copy per batch) …
@@ -74,6 +77,17 @@ THUMB_DECODE_ON_S = 4.0
 #: a finished lecture's still at most this far from its first (last) picture is its title
 #: card (closing credits): a fade in from black or out to it may come first (after)
 CARD_EDGE_S = 1.0
+#: a card is held long enough to be read: a shorter still (a camera's first frames, a pause
+#: in an animation) is not one
+CARD_MIN_S = 1.0
+#: a file whose name says it is a course's preview (A6): excerpts with cards between them
+PREVIEW_WORDS = ("预览", "preview", "片花", "宣传片")
+
+
+def is_preview(name: str) -> bool:
+    stem = PurePosixPath(name).stem.casefold()
+    return any(word in stem for word in PREVIEW_WORDS)
+
 
 #: checks that cannot run without the stream, with their clause (shared/DESIGN.md ids)
 _VIDEO_IDS = (("video.snr", "V2"), ("video.white_balance", "V3"), ("video.levels", "V4"),
@@ -142,7 +156,8 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
             cameras: Sequence[CameraSpan] | None = None, name: str | None = None,
             render_notes: Sequence[str] = (),
             span: tuple[float, float] | None = None,
-            source_checks: Sequence[Check] = (), finished: bool = False) -> QcResult:
+            source_checks: Sequence[Check] = (), finished: bool = False,
+            intro: IntroPictures | None = None) -> QcResult:
     """Every QC check of ``path`` (format D2–D10, video V1–V4, audio S1–S4) in one decode pass.
 
     ``gpu``: None uses CuPy when a CUDA device is usable, True asks for it (falling back to
@@ -159,8 +174,12 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
     level the render lowered), added to the report. ``finished``: the file is a finished
     lecture checked without its layout (a delivery stick's): a still picture of at most A4's
     title-card length at its very start is the title card, at its very end the credits card
-    (A5), not a frozen picture, and its colours not a cast (:func:`_cards`). Raises
-    MissingSourceError / CorruptMediaError when the file is absent, unreadable or damaged.
+    (A5), not a frozen picture, and its colours not a cast (:func:`_cards`); in a preview
+    (``预览`` in its name, A6) every such still is a card. ``intro``: the province's intro
+    clip (A3), with ``finished``: where the file opens with it, its pictures are the
+    province's and the title card follows it (the report's ``intro`` says how far the
+    opening is from it). Raises MissingSourceError / CorruptMediaError when the file is
+    absent, unreadable or damaged.
     """
     fmt = verify_file(path, profile=profile, lecture=lecture)
     notes: list[str] = []
@@ -194,11 +213,18 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
 
     checks: list[Check] = list(fmt.checks)
     timelines: list[Timeline] = []
+    extra: dict[str, object] = {"render_notes": list(render_notes)} if render_notes else {}
     if video is not None:
         video_checks = video.qc.finish()
         if finished and not cameras:
-            video_checks = _cards(video_checks, pictures=video.span,
-                                  limit_s=profile.structure.title_card_max_s, fps=video.fps)
+            intro_s = None
+            if intro is not None:
+                extra["intro"] = opening = _opening(path, intro, lecture=lecture)
+                intro_s = video.span[0] + intro.duration_s if opening["opens"] else None
+            video_checks, extra["cards"] = _cards(
+                video_checks, stills=video.qc.stills(), pictures=video.span,
+                limit_s=profile.structure.title_card_max_s, fps=video.fps, intro_s=intro_s,
+                preview=is_preview(name or path.name))
         checks += video_checks
         timelines += video.timelines(profile)
     else:
@@ -224,7 +250,6 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
     checks += source_checks
     ran = [p.qc.backend for p in (video, audio) if p is not None and p.qc.backend]
     backend = ran[0] if ran else backend_name(xp)
-    extra: dict[str, object] = {"render_notes": list(render_notes)} if render_notes else {}
     if span is not None:
         extra["span_s"] = [round(span[0], 3), round(span[1], 3)]
     report = Report(file=name or str(path), profile=profile.name, duration_s=fmt.duration_s,
@@ -251,34 +276,86 @@ def _one_sided(check: Check, levels_dbfs: list[float]) -> Check:
         "pipeline does so itself for a raw source)"))
 
 
-def _cards(checks: list[Check], *, pictures: tuple[float, float], limit_s: float,
-           fps: float) -> list[Check]:
-    """A finished lecture's own stills (A4, A5): a frozen span of at most ``limit_s`` (A4's
-    title-card length, and a frame) that begins within ``CARD_EDGE_S`` of the first picture
-    is the title card; one that ends within it of the last picture is the closing credits.
-    They leave ``video.freeze``, said in its message; any other frozen span stays. Their
-    colours are the designer's, not a camera's: ``video.white_balance`` events on them (from
-    the first picture to the card's end, from up to ``CARD_EDGE_S`` before the credits to the
-    last picture: a fade) leave it too, as the layout-aware QC of a rendered lecture leaves
-    the cards out."""
+def _opening(path: Path, intro: IntroPictures, *, lecture: str | None) -> dict[str, object]:
+    """A3: how far the file's opening is from the province's intro, and whether it is it."""
+    from tasks.course_qc import INTRO_MAD_CODES, intro_difference
+
+    mad = intro_difference(path, intro, label=lecture)
+    return {"file": intro.path.name, "mad": round(mad, 2), "frames": intro.frames,
+            "seconds": round(intro.duration_s, 3), "opens": mad <= INTRO_MAD_CODES}
+
+
+def _cards(checks: list[Check], *, stills: Sequence[tuple[float, float]],
+           pictures: tuple[float, float], limit_s: float, fps: float,
+           intro_s: float | None = None, preview: bool = False
+           ) -> tuple[list[Check], dict[str, object]]:
+    """A finished lecture's designed pictures (A3–A6), and the checks without them.
+
+    The title card: the still of ``CARD_MIN_S`` to ``limit_s`` (A4's title-card length, and
+    a frame) that begins within ``CARD_EDGE_S`` of the first picture, or of ``intro_s``,
+    where the province's intro (A3) ends; the closing credits: one that ends within it of
+    the last picture (A5); in a preview (``preview``), every such still (the cards between
+    its excerpts; a preview has no credits). They, and the intro, leave ``video.freeze``,
+    said in its message; any other frozen span stays. Their colours are the designer's, not
+    a camera's: the ``video.white_balance`` events on them (from the first picture, from up
+    to ``CARD_EDGE_S`` before the credits to the last picture: a fade) leave it too, as the
+    layout-aware QC of a rendered lecture leaves the cards out.
+
+    Also returns what was found, for the course checks of a stick: ``opening_still`` (the
+    still where the title card should be, however long: [start, end], None when the opening
+    moves), ``title_card``, ``credits`` and ``intro`` ([start, end] or None)."""
     first, end = pictures
-    cards: list[tuple[float, float, str]] = []
-    freeze = next((c for c in checks if c.id == "video.freeze"), None)
-    for e in freeze.events if freeze is not None else ():
-        short = e.end_s - e.start_s <= limit_s + 1.0 / fps
-        where = f"{timecode(e.start_s)}–{timecode(e.end_s)}"
-        if short and e.start_s - first <= CARD_EDGE_S:
-            cards.append((first, e.end_s, f"the title card at the start ({where}, A4)"))
-        elif short and end - e.end_s <= CARD_EDGE_S:
-            cards.append((e.start_s - CARD_EDGE_S, end,
-                          f"the closing card at the end ({where}, credits, A5)"))
-    if not cards:
-        return checks
+    frame = 1.0 / fps
+    designed: list[tuple[float, float]] = []
+    said: list[str] = []
+    found: dict[str, object] = {"intro": None, "opening_still": None, "title_card": None,
+                                "credits": None}
+
+    def span(a: float, b: float) -> list[float]:
+        return [round(a, 3), round(b, 3)]
+
+    opening = first
+    if intro_s is not None:
+        opening = intro_s
+        designed.append((first, intro_s))
+        said.append(f"the province's intro ({timecode(first)}–{timecode(intro_s)}, A3)")
+        found["intro"] = span(first, intro_s)
+    held = [(a, b) for a, b in stills if b - a >= CARD_MIN_S]
+    short = [(a, b) for a, b in held if b - a <= limit_s + frame]
+    head = next((s for s in held if -frame / 2 <= s[0] - opening <= CARD_EDGE_S), None)
+    if head is not None:
+        found["opening_still"] = span(*head)
+        if head in short:
+            found["title_card"] = span(*head)
+            designed.append((opening, head[1]))
+            said.append(f"the title card at the start ({timecode(head[0])}–"
+                        f"{timecode(head[1])}, A4)")
+    tail = None if preview else next((s for s in reversed(short) if end - s[1] <= CARD_EDGE_S),
+                                     None)
+    if tail is not None and tail != head:
+        found["credits"] = span(*tail)
+        designed.append((tail[0] - CARD_EDGE_S, end))
+        said.append(f"the closing card at the end ({timecode(tail[0])}–{timecode(tail[1])}, "
+                    "credits, A5)")
+    if preview:
+        cards = [s for s in short if s not in (head, tail)]
+        designed += cards
+        if cards:
+            said.append(f"the preview's {len(cards)} still card(s) between its excerpts "
+                        f"(A6, ≤ {limit_s:g} s each)")
+    if not designed:
+        return checks, found
+    merged: list[tuple[float, float]] = []
+    for a, b in sorted(designed):       # the intro and its card, one after the other
+        if merged and a <= merged[-1][1] + frame:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
 
     def on_card(e: Event) -> bool:
-        return any(a - 1e-6 <= e.start_s and e.end_s <= b + CARD_EDGE_S for a, b, _ in cards)
+        return any(a - 1e-6 <= e.start_s and e.end_s <= b + CARD_EDGE_S for a, b in merged)
 
-    note = " and ".join(said for _, _, said in cards)
+    note = " and ".join(said)
     out = []
     for c in checks:
         kept = tuple(e for e in c.events if not on_card(e))
@@ -298,7 +375,7 @@ def _cards(checks: list[Check], *, pictures: tuple[float, float], limit_s: float
             out.append(dataclasses.replace(
                 c, status=status, events=kept,
                 message=f"{c.message}; {note}: designed graphics, their colours not judged"))
-    return out
+    return out, found
 
 
 def _stream_ends(checks: list[Check], *, pictures: tuple[float, float],

@@ -39,6 +39,7 @@ from courseware.html_report import clock, render_html
 from courseware.report import Check, Report, overall, report_from_dict
 from courseware.store import Store
 from encoder_profiles import Profile
+from tasks.course_qc import IntroPictures
 
 log = logging.getLogger(__name__)
 
@@ -149,15 +150,17 @@ def report_keys(names: Sequence[str]) -> dict[str, str]:
     return keys
 
 
-def fingerprint(path: Path, profile: Profile, *, finished: bool) -> dict[str, str]:
+def fingerprint(path: Path, profile: Profile, *, finished: bool,
+                intro: Path | None = None) -> dict[str, str]:
     """What a report was made of: the file (quick digest: size, time, first and last MiB),
-    the profile's content, the QC code and how the file was read (``finished``). A rerun
-    with the same reuses the report."""
+    the profile's content, the QC code, how the file was read (``finished``) and the intro
+    it was compared with (its quick digest). A rerun with the same reuses the report."""
     from tasks.cache import file_digest, qc_version
 
     return {"file": file_digest(path, mode="quick"),
             "profile": hashlib.sha256(profile.model_dump_json().encode()).hexdigest()[:16],
-            "qc": qc_version(), "finished": str(finished)}
+            "qc": qc_version(), "finished": str(finished),
+            "intro": file_digest(intro, mode="quick") if intro is not None else ""}
 
 
 class Listed(BaseModel):
@@ -189,6 +192,13 @@ class FileOutcome(BaseModel):
     error: str | None = None        #: why it could not be checked
     reused: bool = False            #: the report of an earlier run, still valid
     notes: list[str] = []           #: what the check says about its own limits
+    #: a finished file's opening against the province's intro (A3): mean |ΔY'| over the
+    #: intro's frames (None: not compared)
+    intro_mad: float | None = None
+    intro_frames: int = 0
+    #: a finished file's still where its title card belongs (A4): [start, end] in seconds
+    #: (None: not read as finished, or its opening moves)
+    opening_still: list[float] | None = None
 
     @property
     def failed(self) -> list[Listed]:
@@ -238,6 +248,9 @@ def outcome(name: str, report: Report, *, keys: tuple[str, str], reused: bool = 
     """A file's summary line from its report."""
     measured = {c.id: c.measured for c in report.checks}
     loudness = measured.get("audio.loudness")
+    intro = report.extra.get("intro")
+    cards = report.extra.get("cards")
+    opening = cards.get("opening_still") if isinstance(cards, dict) else None
     return FileOutcome(
         file=name, status=report.status, duration_s=round(report.duration_s, 3),
         resolution=_text(measured.get("format.resolution")),
@@ -246,7 +259,10 @@ def outcome(name: str, report: Report, *, keys: tuple[str, str], reused: bool = 
         loudness_lufs=float(loudness) if isinstance(loudness, int | float)
         and math.isfinite(loudness) else None,
         report=keys[0], page=keys[1], checks=listed(report.checks), reused=reused,
-        notes=list(notes))
+        notes=list(notes),
+        intro_mad=intro.get("mad") if isinstance(intro, dict) else None,
+        intro_frames=intro.get("frames", 0) if isinstance(intro, dict) else 0,
+        opening_still=list(opening) if isinstance(opening, list) else None)
 
 
 def listed(checks: Sequence[Check]) -> list[Listed]:
@@ -315,23 +331,24 @@ def reusable(store: Store, keys: tuple[str, str], checked: dict[str, str]) -> Re
 
 
 def check_one(item: Found, *, keys: tuple[str, str], store: Store, profile: Profile,
-              gpu: bool | None = None, force: bool = False, finished: bool = False
-              ) -> FileOutcome:
+              gpu: bool | None = None, force: bool = False, finished: bool = False,
+              intro: IntroPictures | None = None) -> FileOutcome:
     """QC ``item`` and write its page, then its JSON report (``keys``) into ``store``; or reuse
     the report an earlier run left there for the same file, profile and code (unless
-    ``force``). ``finished``: the file is a finished lecture (a stick's; see
-    ``tasks.qc.qc_file``). A file the pipeline cannot read is an ``error`` line with its
-    message, not an exception; a store that cannot be written raises (every file would fail
-    the same way)."""
+    ``force``). ``finished``: the file is a finished lecture (a stick's), ``intro``: the
+    province's intro it may open with (see ``tasks.qc.qc_file``). A file the pipeline cannot
+    read is an ``error`` line with its message, not an exception; a store that cannot be
+    written raises (every file would fail the same way)."""
     from tasks.qc import qc_file
 
     try:
-        checked = fingerprint(item.path, profile, finished=finished)
+        checked = fingerprint(item.path, profile, finished=finished,
+                              intro=intro.path if intro is not None and finished else None)
         old = None if force else reusable(store, keys, checked)
         if old is not None:
             return outcome(item.name, old, keys=keys, reused=True)
         result = qc_file(item.path, profile=profile, gpu=gpu, name=item.name,
-                         finished=finished)
+                         finished=finished, intro=intro)
         report = dataclasses.replace(result.report,
                                      extra={**result.report.extra, "checked": checked})
         store.put_bytes(render_html(dataclasses.replace(result, report=report)).encode("utf-8"),

@@ -18,11 +18,17 @@ check id                       clause    measured
 ``course.application_form``    D11       the application form (附件1/2) is there
 ``course.listing``             D1        the root's text listing names the course
 ``course.loudness``            S4        no lecture far from the others' loudness
+``course.title_card``          A4        each lecture opens (after the intro) with a still
+                                         of at most A4's 5 s; its words are not read
+``course.intro``               A3        with the province's intro given (``--intro``):
+                                         lecture 1 opens with it, no other lecture does
 =============================  ========  =================================================
 
-What needs the course file (the kind and declared hours, the title card's words, the intro,
-the credits) is ``check-course``'s, not this: the kind is not known here, so the lengths are
-judged against every course size the profile allows.
+What needs the course file (the kind and declared hours, the title card's words, the
+credits) is ``check-course``'s, not this: the kind is not known here, so the lengths are
+judged against every course size the profile allows; a title card is known by its still
+picture and its length only, so what is wrong with one is a warning for a person to look at
+(an animated card is no still).
 """
 
 from __future__ import annotations
@@ -35,10 +41,12 @@ from courseware.report import Check, Report, Status
 from courseware.store import Store
 from encoder_profiles import Profile
 from tasks.course_qc import (
+    MAX_LISTED,
     BankMeasure,
     LectureMeasure,
     PreviewMeasure,
     bank_measure,
+    check_intro,
     check_lecture_duration,
     check_loudness,
     check_preview,
@@ -48,19 +56,13 @@ from tasks.course_qc import (
     lecture_rows,
 )
 from tasks.package import COURSE_REPORT_HTML, COURSE_REPORT_JSON
+from tasks.qc import is_preview
 from tasks.qc_batch import FileOutcome, Found
 
-#: a file whose name says it is a course's preview (A6)
-PREVIEW_WORDS = ("预览", "preview", "片花", "宣传片")
 #: what an application form (附件1 / 附件2, D11) is delivered as
 FORM_SUFFIXES = frozenset({".doc", ".docx", ".pdf", ".wps", ".odt"})
 #: what a question bank (Q1) is delivered as, with 题库 in its name
 BANK_SUFFIXES = frozenset({".csv", ".xlsx"})
-
-
-def is_preview(name: str) -> bool:
-    stem = PurePosixPath(name).stem.casefold()
-    return any(word in stem for word in PREVIEW_WORDS)
 
 
 def _pair(text: str | None) -> tuple[int, int] | None:
@@ -94,7 +96,55 @@ def measure(f: FileOutcome, number: int, title: str) -> LectureMeasure:
         display_aspect=_pair(f.aspect), format_status=f.format_status,
         qc_status=None if f.status == "error" else f.status, qc_json=f.report, qc_html=f.page,
         error=f.error, loudness_lufs=f.loudness_lufs,
-        loudness_from="report" if f.loudness_lufs is not None else None)
+        loudness_from="report" if f.loudness_lufs is not None else None,
+        intro_mad=f.intro_mad, intro_frames=f.intro_frames,
+        card_start_s=f.opening_still[0] if f.opening_still else None,
+        card_s=round(f.opening_still[1] - f.opening_still[0], 3) if f.opening_still else None)
+
+
+def check_opening_stills(lectures: Sequence[LectureMeasure], files: Sequence[FileOutcome],
+                         profile: Profile) -> Check:
+    """A4 without the course file: each lecture opens (after the intro on lecture 1) with a
+    still picture of at most A4's title-card length. The card's words are not read and an
+    animated card is no still, so what is wrong is a warning for a person to look at."""
+    limit = profile.structure.title_card_max_s
+    unread = [m.label for m, f in zip(lectures, files, strict=True) if f.status == "error"]
+    problems, spans = [], []
+    for m in lectures:
+        if m.label in unread:
+            continue
+        if m.card_s is None:
+            problems.append(f"{m.label} opens with moving pictures: no still title card "
+                            f"(A4); an animated card cannot be told from the lecture: look")
+        elif m.card_s > limit + 0.04:
+            problems.append(f"{m.label}'s opening still (at {m.card_start_s:.2f} s) lasts "
+                            f"{m.card_s:.1f} s, longer than a title card may (A4: ≤ {limit:g} "
+                            "s): a card held too long, or the lecture opens on a still picture")
+        else:
+            spans.append(m.card_s)
+    gap = f"; {len(unread)} file(s) not read: {', '.join(unread)}" if unread else ""
+    measured = round(max(spans), 3) if spans else None
+    if problems:
+        return Check("course.title_card", "A4", "warn", measured, limit, "s",
+                     f"{len(problems)} lecture(s) without a still title card of at most "
+                     f"{limit:g} s: " + "; ".join(problems[:MAX_LISTED]) + gap)
+    if not spans:
+        return Check("course.title_card", "A4", "skip", None, limit, "s",
+                     "no lecture could be read" + gap)
+    return Check("course.title_card", "A4", "warn" if unread else "pass", measured, limit, "s",
+                 f"every lecture opens with a still of {min(spans):.1f}–{max(spans):.1f} s, a "
+                 f"title card by its length (A4: ≤ {limit:g} s); its words are not read (no "
+                 "course file)" + gap)
+
+
+def check_stick_intro(lectures: Sequence[LectureMeasure], intro: str | None) -> Check:
+    """A3: with the province's intro given, lecture 1 opens with it and no other lecture does
+    (``check-course``'s rule, on what the lectures' QC measured)."""
+    if intro is None:
+        return Check("course.intro", "A3", "skip", None, None, "",
+                     "not checked: give the province's intro clip (`--intro 统一片头.mp4`) to "
+                     "check that lecture 1 opens with it (A3)")
+    return check_intro(lectures, intro=intro)
 
 
 def check_course_size(lectures: Sequence[LectureMeasure], profile: Profile) -> Check:
@@ -169,9 +219,11 @@ def check_listing(folder: str, listings: Sequence[Path] | None) -> Check:
 
 
 def folder_report(folder: str, files: Sequence[FileOutcome], others: Sequence[Found], *,
-                  listings: Sequence[Path] | None, profile: Profile) -> Report:
+                  listings: Sequence[Path] | None, profile: Profile,
+                  intro: str | None = None) -> Report:
     """The course report of one folder of a stick: ``files`` its checked media (lectures and
-    preview), ``others`` its other files (bank, form), ``listings`` the root's text files."""
+    preview), ``others`` its other files (bank, form), ``listings`` the root's text files,
+    ``intro`` the name of the province's intro the files were compared with."""
     previews = [f for f in files if is_preview(f.file)]
     taught = [f for f in files if not is_preview(f.file)]
     lectures = [measure(f, number, title) for f, (number, title)
@@ -202,6 +254,8 @@ def folder_report(folder: str, files: Sequence[FileOutcome], others: Sequence[Fo
         check_form(others),
         check_listing(folder, listings),
         check_loudness(lectures),
+        check_opening_stills(lectures, taught, profile),
+        check_stick_intro(lectures, intro),
     ]
     total = sum(m.duration_s or 0.0 for m in lectures)
     return Report(file=folder or ".", profile=profile.name, duration_s=total,
@@ -219,8 +273,8 @@ def report_keys(folder: str) -> tuple[str, str]:
 
 
 def course_reports(results: Sequence[FileOutcome], found: Sequence[Found],
-                   others: Sequence[Found], *, store: Store, profile: Profile
-                   ) -> dict[str, tuple[Report, tuple[str, str]]]:
+                   others: Sequence[Found], *, store: Store, profile: Profile,
+                   intro: str | None = None) -> dict[str, tuple[Report, tuple[str, str]]]:
     """Each folder holding checked files judged as a course: its report written to
     ``store`` (JSON, then the page) beside its lectures' reports; per folder, the report and
     its keys."""
@@ -238,7 +292,7 @@ def course_reports(results: Sequence[FileOutcome], found: Sequence[Found],
         name = "" if folder == "." else folder
         report = folder_report(name, files, [o for o in others
                                              if str(PurePosixPath(o.name).parent) == folder],
-                               listings=listings, profile=profile)
+                               listings=listings, profile=profile, intro=intro)
         keys = report_keys(name)
         store.put_bytes(report.to_json().encode("utf-8"), keys[0])
         store.put_bytes(render_course_html(report).encode("utf-8"), keys[1])

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from video_signals import camera_file
 
 from courseware.cli import cli
-from courseware.errors import MissingSourceError
+from courseware.errors import MissingSourceError, PipelineError
 from courseware.fonts import find_face
 from encoder_profiles import load_profile
 from tasks.course_qc import LectureMeasure
@@ -283,7 +283,10 @@ def test_a_stick_judged_course_by_course(stick: Path, tmp_path: Path,
         "course.lecture_duration": "fail", "course.total_hours": "fail",
         "course.uniform_resolution": "fail", "course.preview": "fail",
         "course.question_bank": "fail", "course.application_form": "pass",
-        "course.listing": "pass", "course.loudness": checks["course.loudness"]["status"]}
+        "course.listing": "pass", "course.loudness": checks["course.loudness"]["status"],
+        "course.title_card": "warn", "course.intro": "skip"}
+    assert "1 file(s) not read: 第11讲" in checks["course.title_card"]["message"]
+    assert "--intro" in checks["course.intro"]["message"]
     assert "第2讲 《第2讲》 is 320x180 (16:9); the rest of the course is 160x90" in checks[
         "course.uniform_resolution"]["message"], checks["course.uniform_resolution"]["message"]
     assert checks["course.preview"]["measured"] == pytest.approx(1.6, abs=0.1)
@@ -333,6 +336,64 @@ def test_finished_tells_a_title_card_from_a_frozen_picture(stick: Path, tmp_path
     assert verdicts[()]["status"] == "warn"
     assert verdicts[("--finished",)]["status"] == "pass"
     assert "the title card at the start" in verdicts[("--finished",)]["message"]
+
+
+def test_a_sticks_intro_and_title_cards(tmp_path: Path, prefect_server: None) -> None:
+    """``--stick --intro 统一片头.mp4``: lecture 1 opens with the province's intro and no other
+    lecture does (A3), each lecture opens with a still of at most 5 s (A4; its words not
+    read: a warning, naming the lecture whose opening still lasts 7 s); the preview's cards
+    are not freezes. Then lecture 2 opens with the intro too: A3 fails, naming it."""
+    from video_signals import cut_film
+
+    card = (160, 165, 182)
+    intro = [("moving", 7, 1.0), ("still", (120, 130, 165), 2.4)]
+    stick = tmp_path / "stick"
+    course = stick / "课程"
+    course.mkdir(parents=True)
+    cut_film(tmp_path / "统一片头.mp4", intro)
+    cut_film(course / "第1讲.mp4", [*intro, ("still", card, 4.0), ("moving", 1, 3.0)])
+    cut_film(course / "第2讲.mp4", [("still", card, 3.0), ("moving", 2, 3.0)])
+    cut_film(course / "第3讲.mp4", [("still", card, 7.0), ("moving", 3, 3.0)])
+    cut_film(course / "课程预览.mp4", [("still", card, 3.0), ("moving", 4, 3.0),
+                                       ("still", card, 2.4), ("moving", 5, 3.0)])
+    out = tmp_path / "reports"
+    args = ["qc", str(stick), "--out", str(out), "--cpu", "--stick", "--intro",
+            str(tmp_path / "统一片头.mp4")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+
+    def course_checks() -> dict[str, dict[str, object]]:
+        report = json.loads((out / "课程" / "课程质检报告.json").read_text("utf-8"))
+        return {c["id"]: c for c in report["checks"]}
+
+    def file_check(name: str, check: str) -> dict[str, object]:
+        report = json.loads((out / "课程" / f"{name}.qc.json").read_text("utf-8"))
+        return next(c for c in report["checks"] if c["id"] == check)
+
+    checks = course_checks()
+    assert checks["course.intro"]["status"] == "pass", checks["course.intro"]
+    a4 = checks["course.title_card"]
+    assert a4["status"] == "warn" and "第3讲 《第3讲》's opening still (at 0.00 s) lasts 7.0 s" in \
+        str(a4["message"]), a4
+    assert "第1讲" not in str(a4["message"]) and "第2讲" not in str(a4["message"])
+    cards = {"第1讲": [(0.0, 7.4)], "第2讲": [(0.0, 3.0)], "课程预览": [(0.0, 3.0), (6.0, 8.4)]}
+    for name, spans in cards.items():    # the cards' colours are not a cast (a texture may be)
+        assert file_check(name, "video.freeze")["status"] == "pass", name
+        events = file_check(name, "video.white_balance")["events"]
+        assert isinstance(events, list)
+        assert not [e for e in events for a, b in spans if e["start_s"] < b - 0.05], name
+    assert file_check("第3讲", "video.freeze")["status"] == "warn"
+
+    cut_film(course / "第2讲.mp4", [*intro, ("still", card, 3.0), ("moving", 2, 3.0)])
+    CliRunner().invoke(cli, args)
+    a3 = course_checks()["course.intro"]
+    assert a3["status"] == "fail" and "第2讲 《第2讲》 also opens with the intro 统一片头.mp4" in \
+        str(a3["message"]), a3
+
+    (tmp_path / "片头.mp4").write_text("not a film", "utf-8")
+    bad = CliRunner().invoke(cli, [*args[:-1], str(tmp_path / "片头.mp4")])
+    assert isinstance(bad.exception, PipelineError), bad.output   # `main` exits 2 with it
+    assert "the intro (--intro)" in str(bad.exception) and "片头.mp4" in str(bad.exception)
 
 
 def test_a_fault_of_the_tool_on_one_file_leaves_the_others_checked(

@@ -376,6 +376,73 @@ def test_a_finished_lectures_title_card_and_credits_are_not_freezes(tmp_path: Pa
     assert long.status == "warn" and long.events[0].start_s == 0.0, long
 
 
+#: a bluish grey card: a cast were it a camera's picture
+CARD = (160, 165, 182)
+
+
+def test_lecture_1_opens_with_the_provinces_intro(tmp_path: Path, profile: Profile) -> None:
+    """With the province's intro (A3) given, a finished lecture that opens with it: the
+    intro's pictures (its 2.4-s bluish logo included) are the province's and the title card
+    is the still after it, neither a frozen picture nor a cast. Without the intro the logo is
+    taken for the card and the real card 3.4 s in is a freeze; a lecture that does not open
+    with the intro is said so, with how far its opening is from it."""
+    from video_signals import cut_film
+
+    from tasks.course_qc import INTRO_MAD_CODES, IntroPictures
+
+    intro_parts = [("moving", 7, 1.0), ("still", (120, 130, 165), 2.4)]
+    lecture = [("still", CARD, 4.0), ("moving", 3, 6.0)]
+    cut_film(tmp_path / "intro.mp4", intro_parts)
+    cut_film(tmp_path / "first.mp4", [*intro_parts, *lecture])
+    cut_film(tmp_path / "second.mp4", lecture)
+    intro = IntroPictures(tmp_path / "intro.mp4", fps=25)
+    assert intro.duration_s == pytest.approx(3.4)
+
+    report = qc_file(tmp_path / "first.mp4", profile=profile, gpu=False, finished=True,
+                     intro=intro).report
+    opening = report.extra["intro"]
+    assert isinstance(opening, dict) and opening["opens"] is True, opening
+    assert opening["mad"] < INTRO_MAD_CODES
+    assert report.extra["cards"] == {"intro": [0.0, 3.4], "opening_still": [3.4, 7.4],
+                                     "title_card": [3.4, 7.4], "credits": None}
+    freeze, wb = _check(report, "video.freeze"), _check(report, "video.white_balance")
+    assert (freeze.status, wb.status, wb.events) == ("pass", "pass", ()), (freeze, wb)
+    assert "the province's intro (00:00:00.000–00:00:03.400, A3)" in freeze.message
+
+    alone = qc_file(tmp_path / "first.mp4", profile=profile, gpu=False, finished=True).report
+    assert [(e.start_s, e.end_s) for e in _check(alone, "video.freeze").events] == [
+        pytest.approx((3.4, 7.4), abs=0.05)]
+    assert _check(alone, "video.white_balance").status == "warn"
+
+    other = qc_file(tmp_path / "second.mp4", profile=profile, gpu=False, finished=True,
+                    intro=intro).report
+    opening = other.extra["intro"]
+    assert isinstance(opening, dict) and opening["opens"] is False, opening
+    assert opening["mad"] > INTRO_MAD_CODES
+    assert other.extra["cards"]["title_card"] == [0.0, 4.0]   # type: ignore[index]
+
+
+def test_a_previews_cards_between_its_excerpts_are_not_freezes(tmp_path: Path,
+                                                              profile: Profile) -> None:
+    """A preview (预览 in its name, A6) read as finished: the still cards before each excerpt
+    are its own, not frozen pictures or a cast, and it has no credits; the same film under
+    another name keeps the middle card as a freeze."""
+    from video_signals import cut_film
+
+    parts = [("still", CARD, 3.0), ("moving", 3, 4.0), ("still", CARD, 2.4),
+             ("moving", 4, 4.0), ("still", CARD, 2.4), ("moving", 5, 3.0)]
+    cut_film(tmp_path / "课程预览.mp4", parts)
+    (tmp_path / "film.mp4").write_bytes((tmp_path / "课程预览.mp4").read_bytes())
+    preview = qc_file(tmp_path / "课程预览.mp4", profile=profile, gpu=False,
+                      finished=True).report
+    freeze, wb = _check(preview, "video.freeze"), _check(preview, "video.white_balance")
+    assert (freeze.status, wb.status) == ("pass", "pass"), (freeze, wb)
+    assert "the preview's 2 still card(s) between its excerpts" in freeze.message
+    film = qc_file(tmp_path / "film.mp4", profile=profile, gpu=False, finished=True).report
+    assert [(e.start_s, e.end_s) for e in _check(film, "video.freeze").events] == [
+        pytest.approx((7.0, 9.4), abs=0.05), pytest.approx((13.4, 15.8), abs=0.05)]
+
+
 def test_one_channels_dropout_is_found(tmp_path: Path, profile: Profile) -> None:
     # a camcorder: a wireless lavalier on input 1 loses its receiver for 300 ms while the
     # camera's own microphone on input 2 goes on (6 dB quieter, its room 20 dB under)

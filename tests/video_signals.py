@@ -236,6 +236,51 @@ def write_h264(path: Path, frames: Iterable[YUVFrame], *, fps: int, kbps: int,
         out.mux(stream.encode())
 
 
+def cut_film(path: Path, parts: Sequence[tuple[str, object, float]], *,
+             size: tuple[int, int] = (160, 90), fps: int = 25,
+             sound: np.ndarray | None = None, rate: int = 48000) -> None:
+    """A 25-fps H.264 film cut from ``parts``, each (kind, what, seconds): ``("moving",
+    seed, s)`` a random texture scrolling a pixel a frame (the same seed, the same pictures:
+    an intro put in front of a lecture), ``("still", (r, g, b), s)`` a card of one colour;
+    ``sound``: stereo float32 (2, n) at ``rate``, silence when None."""
+    from fractions import Fraction
+
+    import av
+
+    w, h = size
+    seconds = sum(p[2] for p in parts)
+    if sound is None:
+        sound = np.zeros((2, round(seconds * rate)), np.float32)
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        v.codec_context.options = {"preset": "ultrafast", "crf": "12"}
+        a = out.add_stream("aac", rate=rate, layout="stereo")
+        pts = 0
+        for kind, what, length in parts:
+            n = round(length * fps)
+            if kind == "still":
+                rgb = np.full((h, w, 3), what, np.uint8)
+                pictures: Iterable[np.ndarray] = (rgb for _ in range(n))
+            else:
+                texture = np.random.default_rng(int(what)).integers(  # type: ignore[call-overload]
+                    40, 200, (h, 2 * w, 3), dtype=np.uint8)
+                pictures = (np.ascontiguousarray(texture[:, i % w: i % w + w])
+                            for i in range(n))
+            for rgb in pictures:
+                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                frame.pts, frame.time_base = pts, Fraction(1, fps)
+                pts += 1
+                out.mux(v.encode(frame))
+        for k in range(0, sound.shape[1], 1024):
+            block = av.AudioFrame.from_ndarray(np.ascontiguousarray(sound[:, k:k + 1024]),
+                                               format="fltp", layout="stereo")
+            block.sample_rate, block.pts = rate, k
+            out.mux(a.encode(block))
+        out.mux(v.encode(None))
+        out.mux(a.encode(None))
+
+
 def decode(path: Path) -> list[tuple[YUVFrame, float]]:
     """Decoded planes and presentation times, as a QC task would feed the detectors."""
     import av
