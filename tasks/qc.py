@@ -303,13 +303,14 @@ def _cards(checks: list[Check], *, stills: Sequence[tuple[float, float]],
 
     Also returns what was found, for the course checks of a stick: ``opening_still`` (the
     still where the title card should be, however long: [start, end], None when the opening
-    moves), ``title_card``, ``credits`` and ``intro`` ([start, end] or None)."""
+    moves), ``closing_still`` (the same where the credits belong), ``title_card``,
+    ``credits`` and ``intro`` ([start, end] or None)."""
     first, end = pictures
     frame = 1.0 / fps
     designed: list[tuple[float, float]] = []
     said: list[str] = []
     found: dict[str, object] = {"intro": None, "opening_still": None, "title_card": None,
-                                "credits": None}
+                                "closing_still": None, "credits": None}
 
     def span(a: float, b: float) -> list[float]:
         return [round(a, 3), round(b, 3)]
@@ -330,6 +331,8 @@ def _cards(checks: list[Check], *, stills: Sequence[tuple[float, float]],
             designed.append((opening, head[1]))
             said.append(f"the title card at the start ({timecode(head[0])}–"
                         f"{timecode(head[1])}, A4)")
+    if held and held[-1] != head and end - held[-1][1] <= CARD_EDGE_S:
+        found["closing_still"] = span(*held[-1])
     tail = None if preview else next((s for s in reversed(short) if end - s[1] <= CARD_EDGE_S),
                                      None)
     if tail is not None and tail != head:

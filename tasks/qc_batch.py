@@ -199,6 +199,8 @@ class FileOutcome(BaseModel):
     #: a finished file's still where its title card belongs (A4): [start, end] in seconds
     #: (None: not read as finished, or its opening moves)
     opening_still: list[float] | None = None
+    #: … and the still where its closing credits belong (A5)
+    closing_still: list[float] | None = None
 
     @property
     def failed(self) -> list[Listed]:
@@ -251,6 +253,7 @@ def outcome(name: str, report: Report, *, keys: tuple[str, str], reused: bool = 
     intro = report.extra.get("intro")
     cards = report.extra.get("cards")
     opening = cards.get("opening_still") if isinstance(cards, dict) else None
+    closing = cards.get("closing_still") if isinstance(cards, dict) else None
     return FileOutcome(
         file=name, status=report.status, duration_s=round(report.duration_s, 3),
         resolution=_text(measured.get("format.resolution")),
@@ -262,7 +265,8 @@ def outcome(name: str, report: Report, *, keys: tuple[str, str], reused: bool = 
         notes=list(notes),
         intro_mad=intro.get("mad") if isinstance(intro, dict) else None,
         intro_frames=intro.get("frames", 0) if isinstance(intro, dict) else 0,
-        opening_still=list(opening) if isinstance(opening, list) else None)
+        opening_still=list(opening) if isinstance(opening, list) else None,
+        closing_still=list(closing) if isinstance(closing, list) else None)
 
 
 def listed(checks: Sequence[Check]) -> list[Listed]:

@@ -22,13 +22,15 @@ check id                       clause    measured
                                          of at most A4's 5 s; its words are not read
 ``course.intro``               A3        with the province's intro given (``--intro``):
                                          lecture 1 opens with it, no other lecture does
+``course.credits``             A5        the last lecture ends with a still (the credits'
+                                         place); their text is not read
 =============================  ========  =================================================
 
-What needs the course file (the kind and declared hours, the title card's words, the
-credits) is ``check-course``'s, not this: the kind is not known here, so the lengths are
-judged against every course size the profile allows; a title card is known by its still
-picture and its length only, so what is wrong with one is a warning for a person to look at
-(an animated card is no still).
+What needs the course file (the kind and declared hours, the title card's and credits'
+words) is ``check-course``'s, not this: the kind is not known here, so the lengths are judged
+against every course size the profile allows; a title card or the credits are known by a
+still picture in their place only, so what is wrong with one is a warning for a person to
+look at (an animated card, scrolling credits are no still).
 """
 
 from __future__ import annotations
@@ -99,7 +101,28 @@ def measure(f: FileOutcome, number: int, title: str) -> LectureMeasure:
         loudness_from="report" if f.loudness_lufs is not None else None,
         intro_mad=f.intro_mad, intro_frames=f.intro_frames,
         card_start_s=f.opening_still[0] if f.opening_still else None,
-        card_s=round(f.opening_still[1] - f.opening_still[0], 3) if f.opening_still else None)
+        card_s=round(f.opening_still[1] - f.opening_still[0], 3) if f.opening_still else None,
+        credits_s=round(f.closing_still[1] - f.closing_still[0], 3) if f.closing_still
+        else None if f.status == "error" else 0.0)
+
+
+def check_closing_still(lectures: Sequence[LectureMeasure]) -> Check:
+    """A5 without the course file: the last lecture ends with a still picture, where the
+    closing credits (制作单位, 录制时间) belong. Their text is not read and scrolling credits
+    are no still, so a last lecture without one is a warning for a person to look at."""
+    last = max(lectures, key=lambda m: m.number, default=None)
+    if last is None or last.credits_s is None:
+        return Check("course.credits", "A5", "skip", None, None, "s",
+                     "the last lecture could not be read" if last else "no lectures")
+    if last.credits_s <= 0:
+        return Check("course.credits", "A5", "warn", 0.0, None, "s",
+                     f"{last.label}, the last lecture, ends with moving pictures: no still "
+                     "closing credits (A5: 制作单位, 录制时间); scrolling credits cannot be "
+                     "told from the lecture: look")
+    return Check("course.credits", "A5", "pass", last.credits_s, None, "s",
+                 f"{last.label}, the last lecture, ends with a still of {last.credits_s:.1f} "
+                 "s, the closing credits by their place (A5); their text is not read (no "
+                 "course file)")
 
 
 def check_opening_stills(lectures: Sequence[LectureMeasure], files: Sequence[FileOutcome],
@@ -256,6 +279,7 @@ def folder_report(folder: str, files: Sequence[FileOutcome], others: Sequence[Fo
         check_loudness(lectures),
         check_opening_stills(lectures, taught, profile),
         check_stick_intro(lectures, intro),
+        check_closing_still(lectures),
     ]
     total = sum(m.duration_s or 0.0 for m in lectures)
     return Report(file=folder or ".", profile=profile.name, duration_s=total,

@@ -284,7 +284,7 @@ def test_a_stick_judged_course_by_course(stick: Path, tmp_path: Path,
         "course.uniform_resolution": "fail", "course.preview": "fail",
         "course.question_bank": "fail", "course.application_form": "pass",
         "course.listing": "pass", "course.loudness": checks["course.loudness"]["status"],
-        "course.title_card": "warn", "course.intro": "skip"}
+        "course.title_card": "warn", "course.intro": "skip", "course.credits": "skip"}
     assert "1 file(s) not read: 第11讲" in checks["course.title_card"]["message"]
     assert "--intro" in checks["course.intro"]["message"]
     assert "第2讲 《第2讲》 is 320x180 (16:9); the rest of the course is 160x90" in checks[
@@ -342,7 +342,9 @@ def test_a_sticks_intro_and_title_cards(tmp_path: Path, prefect_server: None) ->
     """``--stick --intro 统一片头.mp4``: lecture 1 opens with the province's intro and no other
     lecture does (A3), each lecture opens with a still of at most 5 s (A4; its words not
     read: a warning, naming the lecture whose opening still lasts 7 s); the preview's cards
-    are not freezes. Then lecture 2 opens with the intro too: A3 fails, naming it."""
+    are not freezes; the last lecture ends moving, without credits (A5, a warning). Then
+    lecture 2 opens with the intro too: A3 fails, naming it; the last lecture, cut again with
+    a closing card, has its credits."""
     from video_signals import cut_film
 
     card = (160, 165, 182)
@@ -383,12 +385,20 @@ def test_a_sticks_intro_and_title_cards(tmp_path: Path, prefect_server: None) ->
         assert isinstance(events, list)
         assert not [e for e in events for a, b in spans if e["start_s"] < b - 0.05], name
     assert file_check("第3讲", "video.freeze")["status"] == "warn"
+    a5 = checks["course.credits"]
+    assert a5["status"] == "warn" and "第3讲 《第3讲》, the last lecture, ends with moving" in \
+        str(a5["message"]), a5
 
     cut_film(course / "第2讲.mp4", [*intro, ("still", card, 3.0), ("moving", 2, 3.0)])
+    cut_film(course / "第3讲.mp4", [("still", card, 7.0), ("moving", 3, 3.0),
+                                    ("still", card, 4.0)])
     CliRunner().invoke(cli, args)
-    a3 = course_checks()["course.intro"]
+    checks = course_checks()
+    a3 = checks["course.intro"]
     assert a3["status"] == "fail" and "第2讲 《第2讲》 also opens with the intro 统一片头.mp4" in \
         str(a3["message"]), a3
+    assert (checks["course.credits"]["status"], checks["course.credits"]["measured"]) == (
+        "pass", pytest.approx(4.0, abs=0.05)), checks["course.credits"]
 
     (tmp_path / "片头.mp4").write_text("not a film", "utf-8")
     bad = CliRunner().invoke(cli, [*args[:-1], str(tmp_path / "片头.mp4")])
