@@ -284,28 +284,18 @@ def _cut_to_a_card(path: Path, sound: np.ndarray, *, still: tuple[float, float] 
                    card: tuple[int, int, int] = (30, 60, 120)) -> None:
     """A 25-fps film whose picture moves every frame, except a still card of colour ``card``
     over ``still`` (and over each of ``more``)."""
-    import av
+    from video_signals import cut_film
 
-    fps, (h, w) = 25, (90, 160)
-    texture = np.random.default_rng(4).integers(40, 200, (h, 2 * w, 3), dtype=np.uint8)
-    with av.open(str(path), "w") as out:
-        v = out.add_stream("libx264", rate=fps)
-        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
-        v.codec_context.options = {"preset": "ultrafast", "crf": "12"}
-        a = out.add_stream("aac", rate=rate, layout="stereo")
-        for i in range(round(seconds * fps)):
-            t = i / fps
-            on_card = any(a <= t + 1e-9 < b for a, b in ((still,) if still else ()) + more)
-            rgb = (np.full((h, w, 3), card, np.uint8) if on_card
-                   else np.ascontiguousarray(texture[:, i % w: i % w + w]))
-            out.mux(v.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
-        for k in range(0, sound.shape[1], 1024):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(sound[:, k:k + 1024]),
-                                               format="fltp", layout="stereo")
-            frame.sample_rate, frame.pts = rate, k
-            out.mux(a.encode(frame))
-        out.mux(v.encode(None))
-        out.mux(a.encode(None))
+    parts: list[tuple[str, object, float]] = []
+    t = 0.0
+    for a, b in sorted(((still,) if still else ()) + more):
+        if a > t:
+            parts.append(("moving", 4, a - t))
+        parts.append(("still", card, b - a))
+        t = b
+    if seconds > t:
+        parts.append(("moving", 4, seconds - t))
+    cut_film(path, parts, sound=sound, rate=rate)
 
 
 def test_a_silence_cut_with_a_card_is_an_edit_not_a_dropout(tmp_path: Path,
@@ -404,7 +394,8 @@ def test_lecture_1_opens_with_the_provinces_intro(tmp_path: Path, profile: Profi
     assert isinstance(opening, dict) and opening["opens"] is True, opening
     assert opening["mad"] < INTRO_MAD_CODES
     assert report.extra["cards"] == {"intro": [0.0, 3.4], "opening_still": [3.4, 7.4],
-                                     "title_card": [3.4, 7.4], "credits": None}
+                                     "title_card": [3.4, 7.4], "closing_still": None,
+                                     "credits": None}
     freeze, wb = _check(report, "video.freeze"), _check(report, "video.white_balance")
     assert (freeze.status, wb.status, wb.events) == ("pass", "pass", ()), (freeze, wb)
     assert "the province's intro (00:00:00.000–00:00:03.400, A3)" in freeze.message

@@ -186,8 +186,9 @@ def stack(frames: Sequence[YUVFrame]) -> YUVFrame:
 
 # --------------------------------------------------------------------------- files + FFmpeg
 
-def write_lossless(path: Path, frames: Iterable[YUVFrame], *, fps: int) -> None:
-    """Write frames to a lossless FFV1 Matroska file with PyAV (exact yuv420p round trip)."""
+def _write_yuv(path: Path, frames: Iterable[YUVFrame], *, fps: int, codec: str,
+               bit_rate: int | None = None, options: dict[str, str] | None = None) -> None:
+    """Frames (planar 4:2:0) through PyAV's ``codec`` into ``path``, one tick a frame."""
     from fractions import Fraction
 
     import av
@@ -196,16 +197,24 @@ def write_lossless(path: Path, frames: Iterable[YUVFrame], *, fps: int) -> None:
         stream = None
         for i, (y, u, v) in enumerate(frames):
             if stream is None:
-                stream = out.add_stream("ffv1", rate=fps)
+                stream = out.add_stream(codec, rate=fps)
                 stream.height, stream.width = y.shape
                 stream.pix_fmt = "yuv420p"
                 stream.time_base = Fraction(1, fps)
+                if bit_rate is not None:
+                    stream.bit_rate = bit_rate
+                stream.codec_context.options = options or {}
             buf = np.concatenate([y, u.reshape(-1, y.shape[1]), v.reshape(-1, y.shape[1])])
             frame = av.VideoFrame.from_ndarray(buf, format="yuv420p")
             frame.pts = i
             frame.time_base = Fraction(1, fps)
             out.mux(stream.encode(frame))
         out.mux(stream.encode())
+
+
+def write_lossless(path: Path, frames: Iterable[YUVFrame], *, fps: int) -> None:
+    """Write frames to a lossless FFV1 Matroska file with PyAV (exact yuv420p round trip)."""
+    _write_yuv(path, frames, fps=fps, codec="ffv1")
 
 
 def write_h264(path: Path, frames: Iterable[YUVFrame], *, fps: int, kbps: int,
@@ -213,27 +222,9 @@ def write_h264(path: Path, frames: Iterable[YUVFrame], *, fps: int, kbps: int,
     """Write frames as H.264 (x264, ``kbps`` average, a keyframe every ``keyint`` frames
     and none at scene changes): a camera's or an editor's lossy file, whose keyframes code
     an unchanged picture again."""
-    from fractions import Fraction
-
-    import av
-
-    with av.open(str(path), "w") as out:
-        stream = None
-        for i, (y, u, v) in enumerate(frames):
-            if stream is None:
-                stream = out.add_stream("libx264", rate=fps)
-                stream.height, stream.width = y.shape
-                stream.pix_fmt = "yuv420p"
-                stream.bit_rate = kbps * 1000
-                stream.codec_context.options = {
-                    "preset": "veryfast", "g": str(keyint), "keyint_min": str(keyint),
-                    "sc_threshold": "0"}
-            buf = np.concatenate([y, u.reshape(-1, y.shape[1]), v.reshape(-1, y.shape[1])])
-            frame = av.VideoFrame.from_ndarray(buf, format="yuv420p")
-            frame.pts = i
-            frame.time_base = Fraction(1, fps)
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode())
+    _write_yuv(path, frames, fps=fps, codec="libx264", bit_rate=kbps * 1000,
+               options={"preset": "veryfast", "g": str(keyint), "keyint_min": str(keyint),
+                        "sc_threshold": "0"})
 
 
 def cut_film(path: Path, parts: Sequence[tuple[str, object, float]], *,
