@@ -46,6 +46,7 @@ from courseware.compose import fit
 from courseware.course import Course, Lecture
 from courseware.errors import BankError, CorruptMediaError, FontError
 from courseware.fonts import FontFace, find_face
+from courseware.html_report import clock
 from courseware.media import AudioFeed, cfr_frames, open_media, rgb_to_frame
 from courseware.probe import probe_media
 from courseware.report import Check, Event, Report, Status, overall
@@ -442,11 +443,6 @@ def _clean(exc: BaseException, path: Path, key: str) -> str:
 
 # ------------------------------------------------------------------------------ checks
 
-def _clock(seconds: float) -> str:
-    s = round(seconds)
-    return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
-
-
 def _offsets(lectures: Sequence[LectureMeasure]) -> dict[int, float]:
     """Where each lecture starts on the course timeline."""
     out, t = {}, 0.0
@@ -528,7 +524,7 @@ def check_lecture_duration(lectures: Sequence[LectureMeasure], *, kind: Kind | N
         if not lo <= minutes <= hi:
             what = "re-cut or record more" if minutes < lo else "split it"
             events.append(Event(start, start + m.duration_s, (
-                f"{m.label}: {minutes:.1f} min ({_clock(m.duration_s)}), outside "
+                f"{m.label}: {minutes:.1f} min ({clock(m.duration_s)}), outside "
                 f"{lo:g}–{hi:g} min: {what}")))
     threshold = f"{lo:g}–{hi:g}"
     clause = structure_clause(kind) if kind is not None else "A1/A2"
@@ -561,7 +557,7 @@ def check_total_hours(*, kind: Kind, hours: int, total_s: float, structure: Stru
     if ok:
         message = f"{measured:.2f} h in all, within {lo:g}–{hi:g} h of {want} h ({clause})"
     else:
-        message = (f"{measured:.2f} h in all ({_clock(total_s)}){gap}; a course of {want} hours "
+        message = (f"{measured:.2f} h in all ({clock(total_s)}){gap}; a course of {want} hours "
                    f"needs {lo:g}–{hi:g} h ({clause}): "
                    + ("record more" if measured < lo else "shorten or re-plan the course"))
     return Check("course.total_hours", clause, "pass" if ok else "fail", round(measured, 3),
@@ -883,8 +879,8 @@ def check_manifest(course: Course, target: Store, *,
         listed_s = entry.get("duration_s")
         if (measured is not None and isinstance(listed_s, int | float)
                 and abs(measured - listed_s) > LISTED_DURATION_SLACK_S):
-            problems.append(f"第{lecture.number}讲 is listed as {_clock(listed_s)} but the file "
-                            f"lasts {_clock(measured)}")
+            problems.append(f"第{lecture.number}讲 is listed as {clock(listed_s)} but the file "
+                            f"lasts {clock(measured)}")
     if target.exists(ROOT_TEXT):
         text = target.get_bytes(ROOT_TEXT).decode("utf-8", errors="replace")
         block = text.split(f"课程名称：{course.info.name}（", 1)
@@ -1123,7 +1119,7 @@ def lectures_text(report: Report) -> str:
     for row in rows if isinstance(rows, list) else []:
         d = row.get("duration_s")
         lines.append(f"  第{row['number']}讲 {row['title']}: "
-                     f"{_clock(d) if d is not None else '-':>8}  {row.get('resolution') or '-'}"
+                     f"{clock(d) if d is not None else '-':>8}  {row.get('resolution') or '-'}"
                      f"  format {str(row.get('format') or '-').upper()}"
                      f"  QC {str(row.get('qc') or '-').upper()}  {row['key']}"
                      + (f"  ({row['error']})" if row.get("error") else ""))

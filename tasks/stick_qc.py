@@ -16,7 +16,8 @@ check id                       clause    measured
 ``course.preview``             A6        one preview (``预览`` in its name), ≤ 180 s
 ``course.question_bank``       Q1/Q3     a bank (``题库`` .csv/.xlsx) valid and big enough
 ``course.application_form``    D11       the application form (附件1/2) is there
-``course.listing``             D1        the root's text listing names the course
+``course.listing``             D1        the root's text listing names the course and
+                                         each lecture (第N讲) with the file's duration
 ``course.loudness``            S4        no lecture far from the others' loudness
 ``course.title_card``          A4        each lecture opens (after the intro) with a still
                                          of at most A4's 5 s; its words are not read
@@ -35,10 +36,12 @@ look at (an animated card, scrolling credits are no still).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
+from courseware.html_report import clock
 from courseware.report import Check, Report, Status
 from courseware.store import Store
 from encoder_profiles import Profile
@@ -215,9 +218,82 @@ def check_form(others: Sequence[Found]) -> Check:
                  f"{', '.join(forms)} (D11; its content is read by a person)")
 
 
-def check_listing(folder: str, listings: Sequence[Path] | None) -> Check:
-    """D1: the stick's root holds a text file naming every course. ``listings``: the text
-    files at the root (None: the root was not given, only the course folder)."""
+#: durations as listings write them: 0:58:12, 58:12, 58分12秒, 58分钟, 58 min
+_HMS = re.compile(r"(?<![\d:])(\d{1,2}):(\d{2}):(\d{2})(?![\d:])")
+_MS = re.compile(r"(?<![\d:])(\d{1,3}):(\d{2})(?![\d:])")
+_MIN_SEC = re.compile(r"(\d{1,3})\s*分(?:钟)?\s*(?:(\d{1,2})\s*秒)?")
+_MIN = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*(?:min|mins|minutes)\b", re.IGNORECASE)
+#: a duration listed to the second may differ from the file's by rounding and by how another
+#: tool measures a file (its longest stream, its container)
+LISTED_SLACK_S = 2.0
+
+
+def listed_duration(line: str) -> tuple[float, float] | None:
+    """The duration a listing's line gives, and how precisely (seconds), or None."""
+    if m := _HMS.search(line):
+        return int(m[1]) * 3600 + int(m[2]) * 60 + int(m[3]), LISTED_SLACK_S
+    if m := _MS.search(line):
+        return int(m[1]) * 60 + int(m[2]), LISTED_SLACK_S
+    if m := _MIN_SEC.search(line):
+        if m[2] is not None:
+            return int(m[1]) * 60 + int(m[2]), LISTED_SLACK_S
+        return int(m[1]) * 60, 60.0
+    if m := _MIN.search(line):
+        return float(m[1]) * 60, 60.0
+    return None
+
+
+#: a lecture's number as listings write it: 第3讲, 第 03 讲, 第三讲, 第十二讲
+_LECTURE = re.compile(r"第\s*([0-9]+|[一二三四五六七八九十两〇零]+)\s*讲")
+_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
+
+
+def _number(text: str) -> int | None:
+    """3, 03, 三, 十二, 二十 → the number (up to 99)."""
+    if text.isdigit():
+        return int(text)
+    if "十" in text:
+        tens, _, ones = text.partition("十")
+        if len(tens) > 1 or len(ones) > 1:
+            return None
+        return (_DIGITS.get(tens, -100) if tens else 1) * 10 + (_DIGITS.get(ones, -100)
+                                                                if ones else 0)
+    return _DIGITS.get(text) if len(text) == 1 else None
+
+
+def _lecture_numbers(line: str) -> list[int]:
+    return [n for m in _LECTURE.finditer(line) if (n := _number(m[1])) is not None and n > 0]
+
+
+def _section(lines: Sequence[str], name: str, courses: Sequence[str]) -> list[str]:
+    """The course's part of a listing: from a line naming it up to one naming another
+    course; of several such parts (a summary line first, then the course's own), the one
+    listing the most lectures."""
+    parts = []
+    for i, line in enumerate(lines):
+        if name in line:
+            rest = itertools.takewhile(
+                lambda x: not any(c and c != name and c in x for c in courses), lines[i + 1:])
+            parts.append([line, *rest])
+    return max(parts, key=lambda p: sum(bool(_lecture_numbers(x)) for x in p), default=[])
+
+
+def _read_listing(path: Path) -> str:
+    try:
+        return path.read_text("utf-8")
+    except UnicodeDecodeError:
+        return path.read_bytes().decode("gb18030", errors="replace")   # Windows Notepad
+
+
+def check_listing(folder: str, listings: Sequence[Path] | None,
+                  lectures: Sequence[LectureMeasure] = (),
+                  courses: Sequence[str] = ()) -> Check:
+    """D1: the stick's root holds a text file naming every course with its lecture numbers
+    and durations. ``listings``: the text files at the root (None: the root was not given,
+    only the course folder); ``lectures``: the folder's lectures as measured, each looked for
+    (第N讲) in the course's part of the listing (from its name to another course's,
+    ``courses``), with the duration given on its line; a lecture not listed, or listed
+    with another length, fails; a line without a duration is a warning."""
     if listings is None:
         return Check("course.listing", "D1", "skip", None, "named at the root", "",
                      "the course folder was given on its own: give the whole stick to check "
@@ -227,26 +303,58 @@ def check_listing(folder: str, listings: Sequence[Path] | None) -> Check:
                      "no text file at the stick's root lists the courses (D1: course names, "
                      "lecture numbers and durations): add one (课程清单.txt)")
     name = PurePosixPath(folder).parts[-1] if folder else ""
-    for path in listings:
-        try:
-            text = path.read_text("utf-8")
-        except UnicodeDecodeError:
-            text = path.read_bytes().decode("gb18030", errors="replace")   # Windows Notepad
-        if name and name in text:
-            return Check("course.listing", "D1", "pass", path.name, "named at the root", "",
-                         f"{path.name} names the course {name} (D1)")
-    return Check("course.listing", "D1", "fail", None, "named at the root", "",
-                 f"{', '.join(p.name for p in listings)} at the stick's root does not name "
-                 f"{name or 'this course'} (D1): list every course folder with its lectures "
-                 "and durations")
+    found = next(((p, t) for p in listings if name and name in (t := _read_listing(p))), None)
+    if found is None:
+        return Check("course.listing", "D1", "fail", None, "named at the root", "",
+                     f"{', '.join(p.name for p in listings)} at the stick's root does not name "
+                     f"{name or 'this course'} (D1): list every course folder with its "
+                     "lectures and durations")
+    path, text = found
+    section = _section(text.splitlines(), name, courses)
+    problems: list[str] = []
+    unlisted: list[str] = []
+    numbered_lines = {n: line for line in section for n in _lecture_numbers(line)}
+    for m in lectures if numbered_lines else ():
+        line = numbered_lines.get(m.number)
+        if line is None:
+            problems.append(f"{m.label} is not listed")
+            continue
+        listed = listed_duration(_LECTURE.sub(" ", line))
+        if listed is None:
+            unlisted.append(m.label)
+        elif m.duration_s is not None and abs(listed[0] - m.duration_s) > listed[1]:
+            problems.append(f"{m.label} is listed as {clock(listed[0])}, but the file lasts "
+                            f"{clock(m.duration_s)}")
+    said = f"{path.name} names the course {name}"
+    if problems:
+        return Check("course.listing", "D1", "fail", path.name, "named at the root", "",
+                     f"{said}, but: {'; '.join(problems[:MAX_LISTED])}"
+                     + (f"; and {len(problems) - MAX_LISTED} more"
+                        if len(problems) > MAX_LISTED else "")
+                     + " (D1: each lecture with its number and duration): correct the listing")
+    if lectures and not numbered_lines:
+        return Check("course.listing", "D1", "warn", path.name, "named at the root", "",
+                     f"{said}, but no lecture by its number (第N讲) under it: D1 asks each "
+                     "lecture with its number and duration")
+    if unlisted:
+        return Check("course.listing", "D1", "warn", path.name, "named at the root", "",
+                     f"{said} and its lectures, but gives no duration for "
+                     f"{', '.join(unlisted[:MAX_LISTED])}"
+                     + (f" and {len(unlisted) - MAX_LISTED} more"
+                        if len(unlisted) > MAX_LISTED else "")
+                     + " (D1 asks for each lecture's duration)")
+    return Check("course.listing", "D1", "pass", path.name, "named at the root", "",
+                 f"{said}" + (f", each of its {len(lectures)} lectures with the file's "
+                              "duration (D1)" if lectures else " (D1)"))
 
 
 def folder_report(folder: str, files: Sequence[FileOutcome], others: Sequence[Found], *,
                   listings: Sequence[Path] | None, profile: Profile,
-                  intro: str | None = None) -> Report:
+                  intro: str | None = None, courses: Sequence[str] = ()) -> Report:
     """The course report of one folder of a stick: ``files`` its checked media (lectures and
     preview), ``others`` its other files (bank, form), ``listings`` the root's text files,
-    ``intro`` the name of the province's intro the files were compared with."""
+    ``intro`` the name of the province's intro the files were compared with, ``courses``
+    the names of the stick's course folders (where its part of the listing ends)."""
     previews = [f for f in files if is_preview(f.file)]
     taught = [f for f in files if not is_preview(f.file)]
     lectures = [measure(f, number, title) for f, (number, title)
@@ -275,7 +383,7 @@ def folder_report(folder: str, files: Sequence[FileOutcome], others: Sequence[Fo
                       expected_key=f"a file with 预览 in its name in {name}", profile=profile),
         check_question_bank(bank, profile=profile),
         check_form(others),
-        check_listing(folder, listings),
+        check_listing(folder, listings, lectures, courses),
         check_loudness(lectures),
         check_opening_stills(lectures, taught, profile),
         check_stick_intro(lectures, intro),
@@ -306,7 +414,9 @@ def course_reports(results: Sequence[FileOutcome], found: Sequence[Found],
 
     where = {f.name: f for f in found}
     out: dict[str, tuple[Report, tuple[str, str]]] = {}
-    for folder in dict.fromkeys(str(PurePosixPath(f.file).parent) for f in results):
+    folders = dict.fromkeys(str(PurePosixPath(f.file).parent) for f in results)
+    courses = [PurePosixPath(f).name for f in folders if f != "."]
+    for folder in folders:
         files = [f for f in results if str(PurePosixPath(f.file).parent) == folder]
         item = where[files[0].file]
         listings = None
@@ -316,7 +426,8 @@ def course_reports(results: Sequence[FileOutcome], found: Sequence[Found],
         name = "" if folder == "." else folder
         report = folder_report(name, files, [o for o in others
                                              if str(PurePosixPath(o.name).parent) == folder],
-                               listings=listings, profile=profile, intro=intro)
+                               listings=listings, profile=profile, intro=intro,
+                               courses=courses)
         keys = report_keys(name)
         store.put_bytes(report.to_json().encode("utf-8"), keys[0])
         store.put_bytes(render_course_html(report).encode("utf-8"), keys[1])

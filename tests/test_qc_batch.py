@@ -273,7 +273,8 @@ def test_a_stick_judged_course_by_course(stick: Path, tmp_path: Path,
     camera_file(course / "课程预览.mp4", (90, 120, 200), _speech(1.6, 4), size=(160, 90))
     (course / "附件2_申报表.docx").write_bytes(b"PK\x03\x04")
     write_csv(course / "题库.csv", bank_rows(single=80))
-    (stick / "课程清单.txt").write_text("碳达峰课程：第2讲、第10讲、第11讲\n", "utf-8")
+    (stick / "课程清单.txt").write_text("碳达峰课程\n第2讲 0:00:02\n第10讲 2.4 秒\n第11讲\n",
+                                    "utf-8")
     out = tmp_path / "reports"
     result = CliRunner().invoke(cli, ["qc", str(stick), "--out", str(out), "--cpu", "--stick"])
     assert result.exit_code == 2, result.output
@@ -283,7 +284,7 @@ def test_a_stick_judged_course_by_course(stick: Path, tmp_path: Path,
         "course.lecture_duration": "fail", "course.total_hours": "fail",
         "course.uniform_resolution": "fail", "course.preview": "fail",
         "course.question_bank": "fail", "course.application_form": "pass",
-        "course.listing": "pass", "course.loudness": checks["course.loudness"]["status"],
+        "course.listing": "warn", "course.loudness": checks["course.loudness"]["status"],
         "course.title_card": "warn", "course.intro": "skip", "course.credits": "skip"}
     assert "1 file(s) not read: 第11讲" in checks["course.title_card"]["message"]
     assert "--intro" in checks["course.intro"]["message"]
@@ -295,6 +296,8 @@ def test_a_stick_judged_course_by_course(stick: Path, tmp_path: Path,
         "course.question_bank"]["message"]
     assert "附件2_申报表.docx" in checks["course.application_form"]["message"]
     assert "3 lecture(s)" in checks["course.total_hours"]["message"]   # the preview is not one
+    assert "no duration for 第10讲 《第10讲》, 第11讲 《第11讲》" in checks["course.listing"][
+        "message"], checks["course.listing"]["message"]
     assert [row["key"] for row in report["lectures"]] == [
         "碳达峰课程/第2讲.mp4", "碳达峰课程/第10讲.mp4", "碳达峰课程/第11讲.mp4"]
     assert report["lectures"][0]["qc_html"] == "第2讲.qc.html"
@@ -430,6 +433,46 @@ def test_a_fault_of_the_tool_on_one_file_leaves_the_others_checked(
         fault["error"] and "a fault of this tool" in fault["error"], fault
     assert files["碳达峰课程/第2讲.mp4"]["status"] == "fail"        # checked all the same
     assert (out / files["碳达峰课程/第2讲.mp4"]["page"]).is_file()
+
+
+def test_the_listing_gives_each_lecture_with_its_duration(tmp_path: Path) -> None:
+    """D1: each lecture of the course's part of the listing (after another course's part,
+    and after a summary line naming both) with its number, 第3讲 or 第三讲, and a duration
+    as listings write it (0:58:00, 45:12, 61分钟, 58分12秒): the files' lengths agree to the
+    second, or to the minute where only minutes are given. Another length, a lecture left
+    out, fail; a lecture without a duration is a warning."""
+    from tasks.stick_qc import check_listing, listed_duration
+
+    assert listed_duration("时长 0:58:00") == (3480, 2.0)
+    assert listed_duration("45:12") == (2712, 2.0)
+    assert listed_duration("61分钟") == (3660, 60.0)
+    assert listed_duration("58分12秒") == (3492, 2.0)
+    assert listed_duration("58 min") == (3480, 60.0)
+    assert listed_duration("共2学分") is None
+    lectures = [LectureMeasure(number=k, title=t, key=f"c/{t}.mp4", duration_s=s)
+                for k, t, s in ((1, "双碳目标", 3480.4), (2, "能源转型", 2712.0),
+                                (3, "低碳技术", 3655.0))]
+    listing = tmp_path / "课程清单.txt"
+
+    def verdict(text: str) -> tuple[str, str]:
+        listing.write_text(text, "utf-8")
+        check = check_listing("stick/碳达峰课程", [listing], lectures, ["碳达峰课程", "另一门"])
+        return check.status, check.message
+
+    head = ("课程：碳达峰课程、另一门\n另一门\n第1讲 其他 0:30:00\n第2讲 其他 0:30:00\n"
+            "第3讲 其他 1:00:00\n")
+    good = head + ("碳达峰课程\n第一讲 双碳目标 0:58:00\n第二讲 能源转型 45:12\n"
+                   "第3讲 低碳技术 61分钟\n")
+    assert verdict(good)[0] == "pass", verdict(good)
+    status, message = verdict(good.replace("45:12", "50:12"))
+    assert status == "fail" and "第2讲 《能源转型》 is listed as 0:50:12, but the file lasts " \
+        "0:45:12" in message, message
+    status, message = verdict(good.replace("第3讲 低碳技术 61分钟\n", ""))
+    assert status == "fail" and "第3讲 《低碳技术》 is not listed" in message, message
+    status, message = verdict(good.replace(" 45:12", ""))
+    assert status == "warn" and "no duration for 第2讲 《能源转型》" in message, message
+    status, message = verdict("碳达峰课程：双碳目标、能源转型、低碳技术\n")
+    assert status == "warn" and "no lecture by its number" in message, message
 
 
 def test_the_root_listing_and_the_form(tmp_path: Path) -> None:
