@@ -837,6 +837,25 @@ def test_cupy_parity():
     assert np.array_equal(field_sums(g[:-2], g[1:-1], g[2:]), field_sums(y[:-2], y[1:-1], y[2:]))
 
 
+@pytest.mark.gpu
+def test_cupy_freeze_parity(tmp_path):
+    """Frozen spans through the encoder's refreshes: the same stills on CuPy (block means
+    compared on the device) as on NumPy."""
+    cupy = pytest.importorskip("cupy")
+    path = tmp_path / "refreshed.mp4"
+    _refreshed_clip(path)
+    decoded = vs.decode(path)
+    stills = []
+    for to in (np.asarray, cupy.asarray):
+        freeze = FreezeDetector(fps=FPS, profile=PROFILE)
+        for k in range(0, len(decoded), 16):
+            batch = vs.stack([f for f, _ in decoded[k:k + 16]])
+            freeze.process_batch(YUVFrame(*(to(p) for p in batch)),
+                                 [t for _, t in decoded[k:k + 16]])
+        stills.append(freeze.stills())
+    assert stills[1] == stills[0] and (0.0, 6.0) in stills[0]
+
+
 # --------------------------------------------------------------------------- V3 camera match
 
 def _pip(slides_gains, teacher_gains, *, h=360, w=640):
