@@ -10,7 +10,8 @@ sample of the first block. All filtering runs hop by hop on the block's backend 
 check id                 clause  method                                    measured
 =======================  ======  ========================================  =================
 ``audio.peak``           S1      BS.1770-4 Annex 2 true peak (4×)          true peak dBFS
-``audio.clipping``       S1      runs of samples at full scale             clipping runs
+``audio.clipping``       S1      runs of samples at full scale, or flat    clipping runs
+                                 tops at one level below it
 ``audio.snr``            S2      active-speech level / pause noise floor   dB
 ``audio.hum``            S3      mains lines in the averaged spectrum      prominence dB
 ``audio.volume_swings``  S4      speech short-term loudness vs its minute  largest swing LU
@@ -82,6 +83,15 @@ _SILENCE_POWER = 1e-12
 #: (0.999 ≈ −0.009 dBFS; 3 samples as Audacity's Find Clipping)
 CLIP_LEVEL = 0.999
 CLIP_MIN_SAMPLES = 3
+#: S1 clipping below full scale (a mixer or preamp overdriven before a recorder that kept the
+#: level down): flat tops entered steeply. A run of ``CLIP_MIN_SAMPLES`` identical samples or
+#: more at |x| ≥ ``FLAT_FLOOR`` whose first sample lies at least ``FLAT_STEP`` from the one
+#: before it (a natural peak of a low tone creeps to its top by a code or two a sample); at
+#: one level (± ``FLAT_LEVEL_TOLERANCE``), ``FLAT_MIN_RUNS`` of them or more are a ceiling
+FLAT_FLOOR = 0.1                 # −20 dBFS
+FLAT_STEP = 0.002                # ≈ 66 codes of 16 bits
+FLAT_LEVEL_TOLERANCE = 1e-4      # ≈ 3 codes of 16 bits: +32767 and −32768 are one ceiling
+FLAT_MIN_RUNS = 10
 
 # ------------------------------------------------------------------------------ runs / events
 
@@ -155,6 +165,11 @@ class Clipping:
     runs: int               #: runs of ≥ min_samples consecutive samples at/near full scale
     clipped_samples: int    #: samples inside those runs, all channels
     spans: tuple[tuple[float, float, int], ...]  #: (start_s, end_s, channel) of the first runs
+    #: clipping below full scale: the ceiling (|x|), how many flat tops reached it steeply and
+    #: (start_s, channel) of the first of them; None when none stands out
+    ceiling: float | None = None
+    ceiling_runs: int = 0
+    ceiling_at: tuple[tuple[float, int], ...] = ()
 
 
 class ClippingMeter:
@@ -171,6 +186,8 @@ class ClippingMeter:
         self.runs = 0
         self.samples = 0
         self.spans: list[tuple[float, float, int]] = []
+        self._tail: Any = None          # the last samples of the stream, for flat tops
+        self._flat: dict[float, list[Any]] = {}   # |level| → [count, first (start, channel)s]
 
     def consume(self, hop: Hop) -> None:
         self.push(hop.raw, hop.start)
@@ -184,11 +201,65 @@ class ClippingMeter:
         mask = a >= self.level
         for c, tracker in enumerate(self._trackers):
             self._count(c, tracker.push(mask[c], a[c], start))
+        self._flat_tops(raw, start)
+
+    def _flat_tops(self, raw: Any, start: int) -> None:
+        """Runs of identical samples entered steeply (see ``FLAT_STEP``), by level. A run
+        starting at j needs samples j − 1 … j + 2: each start is judged once, in the piece
+        that holds its sample j + 2."""
+        xp = array_namespace(raw)
+        n = self.min_samples
+        full = raw if self._tail is None else xp.concatenate([self._tail, raw], axis=1)
+        kept = 0 if self._tail is None else self._tail.shape[1]
+        self._tail = full[:, -n:]
+        if full.shape[1] < n + 1:
+            return
+        head = full[:, 1:full.shape[1] - n + 1]          # candidate starts j ≥ 1
+        flat = xp.abs(head) >= FLAT_FLOOR
+        for k in range(1, n):
+            flat &= full[:, 1 + k:full.shape[1] - n + 1 + k] == head
+        flat &= xp.abs(head - full[:, :full.shape[1] - n]) >= FLAT_STEP
+        first = max(0, kept - n)          # starts whose sample j + n − 1 is new
+        if first:
+            flat[:, :first] = False
+        if not bool(xp.any(flat)):
+            return
+        channels, where = (to_host(i) for i in xp.nonzero(flat))
+        levels, which, counts = np.unique(to_host(xp.abs(head[flat])), return_inverse=True,
+                                          return_counts=True)
+        for u, (level, count) in enumerate(zip(levels, counts, strict=True)):
+            entry = self._flat.setdefault(float(level), [0, []])
+            entry[0] += int(count)
+            room = self.keep - len(entry[1])
+            if room > 0:
+                entry[1] += [((start - kept + 1 + int(where[i])) / self.sample_rate,
+                              int(channels[i])) for i in np.nonzero(which == u)[0][:room]]
+
+    def _ceiling(self) -> tuple[float, int, tuple[tuple[float, int], ...]] | None:
+        """The level most flat tops reached (levels within ``FLAT_LEVEL_TOLERANCE`` together),
+        when they are ``FLAT_MIN_RUNS`` or more."""
+        groups: list[list[Any]] = []
+        for level in sorted(self._flat):
+            count, at = self._flat[level]
+            if groups and level - groups[-1][0] <= FLAT_LEVEL_TOLERANCE:
+                groups[-1][1] += count
+                groups[-1][2] += at
+            else:
+                groups.append([level, count, list(at)])
+        best = max(groups, key=lambda g: g[1], default=None)
+        if best is None or best[1] < FLAT_MIN_RUNS:
+            return None
+        return best[0], best[1], tuple(sorted(best[2])[: self.keep])
 
     def finish(self) -> Clipping:
         for c, tracker in enumerate(self._trackers):
             self._count(c, tracker.finish())
-        return Clipping(runs=self.runs, clipped_samples=self.samples, spans=tuple(self.spans))
+        ceiling = self._ceiling()
+        if ceiling is None or ceiling[0] >= self.level:      # full scale: the runs say it
+            return Clipping(runs=self.runs, clipped_samples=self.samples,
+                            spans=tuple(self.spans))
+        return Clipping(runs=self.runs, clipped_samples=self.samples, spans=tuple(self.spans),
+                        ceiling=ceiling[0], ceiling_runs=ceiling[1], ceiling_at=ceiling[2])
 
     def _count(self, channel: int, runs: list[Run]) -> None:
         for r in runs:
@@ -1312,6 +1383,17 @@ class AudioQC(Detector):
 
     def _clipping_check(self) -> Check:
         clip = self.clipping.finish()
+        if clip.runs == 0 and clip.ceiling is not None:
+            level = 20 * math.log10(clip.ceiling)
+            spans = [(self._time(t), self._time(t), f"channel {c + 1} flat at {level:.1f} dBFS")
+                     for t, c in clip.ceiling_at]
+            events = merge_events(spans, gap_s=0.25, limit=self.max_events)
+            return Check("audio.clipping", "S1", "fail", float(clip.ceiling_runs), 0.0, "runs",
+                         f"clipped below full scale: {clip.ceiling_runs} flat tops at "
+                         f"{level:.1f} dBFS, the loudest level of the recording (a mixer or "
+                         "preamp overdriven before the recorder, the level lowered after), "
+                         f"first at {timecode(events[0].start_s)}; record again with less "
+                         "gain before the recorder", events)
         if clip.runs == 0:
             return Check("audio.clipping", "S1", "pass", 0.0, 0.0, "runs", "no clipping found")
         spans = [(self._time(s), self._time(e), f"channel {c + 1} at full scale "

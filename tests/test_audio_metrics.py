@@ -171,6 +171,59 @@ def test_clipping_run_found_at_its_time():
     assert (clip.runs, clip.clipped_samples) == (1, 20)
 
 
+def ffmpeg_astats(path: Path) -> dict[str, float]:
+    """FFmpeg astats' overall "Peak level dB", "Peak count" and "Flat factor" (flatness of
+    the signal at its peaks: consecutive samples at the min or max level)."""
+    import imageio_ffmpeg
+
+    out = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostats", "-i",
+                          str(path), "-af", "astats", "-f", "null", "-"], capture_output=True,
+                         text=True, check=True, timeout=120)
+    overall = out.stderr.split("Overall")[1]
+    return {k: float(re.search(rf"{k}:\s*(\S+)", overall)[1])  # type: ignore[index]
+            for k in ("Peak level dB", "Peak count", "Flat factor")}
+
+
+@pytest.mark.parametrize(("ceiling", "status"), [(None, "pass"), (-8.0, "fail"), (-3.0, "fail")])
+def test_clipping_below_full_scale_against_ffmpeg_astats(tmp_path, speech30, ceiling, status):
+    """A microphone clipped at a mixer or preamp, its level lowered before a 16-bit recorder:
+    speech peaking at −2 dBFS, cut flat at −8 or −3 dBFS. Ours finds the ceiling, where the
+    first flat top begins, and how many; FFmpeg astats on the same file sees the same peak
+    level, flat at its peaks (flat factor) where clipped and not flat where not."""
+    x = speech30.samples[0][: 10 * FS]
+    x = x / np.abs(x).max() * 10 ** (-2 / 20)
+    if ceiling is not None:
+        x = np.clip(x, -(10 ** (ceiling / 20)), 10 ** (ceiling / 20))
+    path = tmp_path / "recorder.wav"
+    stored = a.write_wav(path, np.vstack([x, x]), FS)
+    check = run_qc(stored, t0=30.0)["audio.clipping"]
+    ref = ffmpeg_astats(path)
+    assert (check.status, check.clause) == (status, "S1"), check.message
+    if ceiling is None:
+        assert ref["Flat factor"] == 0.0 and check.events == ()
+        return
+    assert ref["Flat factor"] > 10.0 and ref["Peak level dB"] == pytest.approx(ceiling, abs=0.01)
+    assert f"flat tops at {ceiling:.1f} dBFS" in check.message
+    top = np.abs(stored[0]).max()
+    at = next(i for i in range(1, stored.shape[1] - 2) if abs(stored[0, i]) == top
+              and stored[0, i] == stored[0, i + 1] == stored[0, i + 2]
+              and abs(stored[0, i] - stored[0, i - 1]) >= 0.002)
+    assert check.events[0].start_s == pytest.approx(30.0 + at / FS, abs=1e-4)
+    assert check.measured is not None and check.measured >= 10
+
+
+@pytest.mark.parametrize("hz", [50.0, 100.0])
+def test_a_low_tones_peaks_are_not_clipping(tmp_path, hz):
+    """A loud low tone in 16 bits creeps to each peak by a code or two, several samples at
+    one level: not a clipped top (FFmpeg's flat factor, counting any run at the peak level,
+    calls the 50-Hz one flat)."""
+    path = tmp_path / "tone.wav"
+    stored = a.write_wav(path, a.tone(hz, peak_dbfs=-6.0, seconds=10.0, sample_rate=FS,
+                                      channels=2), FS)
+    assert run_qc(stored)["audio.clipping"].status == "pass"
+    assert ffmpeg_astats(path)["Peak count"] > 100    # every peak at the top level
+
+
 # --------------------------------------------------------------------------- S2 SNR
 
 
