@@ -463,14 +463,16 @@ class AudioFeed:
     ``stream``: which of the file's audio tracks (:mod:`courseware.tracks`).
     ``declip``: the longest clipped run to restore (samples; 0: none), on the source's own
     samples, before the clock's resampling would smear them (``declipper`` then says what
-    it did, in samples read from the first).
+    it did, in samples read from the first); ``declip_level``: the level (|x|) it was clipped
+    at, when below full scale.
     ``ended_s``: once a read went past the end of the source's sound, the time (seconds read,
     from the first) where it ended; None while it lasts."""
 
     def __init__(self, path: Path | None, *, rate: int, start_s: float = 0.0, gain: float = 1.0,
                  lecture: str | None = None, channel: int | None = None,
                  invert: bool = False, offset: tuple[float, ...] = (),
-                 clock: float = 1.0, stream: int = 0, declip: int = 0) -> None:
+                 clock: float = 1.0, stream: int = 0, declip: int = 0,
+                 declip_level: float | None = None) -> None:
         self.path, self.rate, self.gain, self.lecture = path, rate, gain, lecture
         self.stream = stream
         self.channel = channel
@@ -486,7 +488,8 @@ class AudioFeed:
         own: Callable[[int], np.ndarray] = self._read
         if declip:       # the clip level where the DC offset left it
             worst = float(np.abs(self.offset).max()) if self.offset is not None else 0.0
-            self.declipper = Declipper(self._read, level=CLIP_LEVEL - worst, max_samples=declip)
+            level = CLIP_LEVEL if declip_level is None else declip_level
+            self.declipper = Declipper(self._read, level=level - worst, max_samples=declip)
             own = self.declipper.read
         self._own = own
         self._respeed = Respeed(own, clock) if clock != 1.0 else None

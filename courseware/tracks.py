@@ -55,6 +55,9 @@ class Track:
     clipped_runs: int = 0
     #: … in this many seconds heard
     heard_s: float = 0.0
+    #: … or flat tops at this level (|x|) below full scale (a mixer or preamp overdriven
+    #: before the recorder); None: at full scale
+    clip_level: float | None = None
 
     @property
     def speaks(self) -> bool:
@@ -120,10 +123,13 @@ def listen(path: Path, *, lecture: str | None = None, seconds: float = LISTEN_S,
         rms = math.sqrt(energy[i] / count[i]) if count[i] else 0.0
         p = np.concatenate(power[i]) if power[i] else np.zeros(0)
         est = estimate_speech_noise(p)
+        clip = clips[i].finish()
         tracks.append(Track(k, 20.0 * math.log10(rms) if rms > 0 else -math.inf,
                             est.speech_dbfs, math.nan if i in broken else est.snr_db,
                             damaged=i in broken, unsettled=est.floor == "unsettled",
-                            clipped_runs=clips[i].finish().runs, heard_s=count[i] / _RATE))
+                            clipped_runs=clip.runs or clip.ceiling_runs,
+                            heard_s=count[i] / _RATE,
+                            clip_level=None if clip.runs else clip.ceiling))
     return tracks
 
 

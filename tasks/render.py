@@ -163,6 +163,9 @@ class AudioPlan(BaseModel):
     clipped_runs: int = 0
     #: … where they are in the lecture (s; QC's events: runs close together joined)
     clipped_s: tuple[tuple[float, float], ...] = ()
+    #: … at this level (|x|) below full scale (a mixer or preamp overdriven before the
+    #: recorder, the level lowered after); None: at full scale
+    clip_level: float | None = None
     #: the source's audio codec and sample rate: its clipped runs are whole (flat at the
     #: level) only where it keeps its samples and plays at its own rate
     codec: str = ""
@@ -416,9 +419,16 @@ def plan_audio(inputs: LectureInputs, profile: Profile) -> AudioPlan:
                          inputs, profile, heard=(-math.inf if math.isnan(speech.snr_db)
                                                  else speech.snr_db, not unsettled)),
                      clipped_runs=round(float(checks["audio.clipping"].measured or 0.0)),
+                     clip_level=_ceiling(meter),
                      clipped_s=tuple((e.start_s, e.end_s)
                                      for e in checks["audio.clipping"].events),
                      codec=codec, codec_rate=codec_rate, **patch)
+
+
+def _ceiling(meter: AudioQC) -> float | None:
+    """The level the source was clipped at below full scale (QC's flat tops), or None."""
+    clip = meter.clipping.finish()
+    return clip.ceiling if not clip.runs else None
 
 
 def cleaner_source(inputs: LectureInputs, profile: Profile, *,
@@ -637,12 +647,14 @@ def _deinterlace(plan: SourcePlan | None) -> bool | str | None:
 def _programme_feed(master: SourceInfo | None, audio: AudioPlan, *, rate: int, lecture: str,
                     gain: float = 1.0, declip: int = 0) -> AudioFeed:
     """The master microphone as the plan puts it right (DC offset, channel, polarity, its
-    clipped runs of up to ``declip`` samples restored), on the cameras' clock."""
+    clipped runs of up to ``declip`` samples restored, at full scale or at the level it was
+    clipped at below it), on the cameras' clock."""
     return AudioFeed(master.path if master else None, rate=rate,
                      start_s=master.offset_s if master else 0.0, gain=gain, lecture=lecture,
                      channel=audio.channel, invert=audio.invert, offset=audio.dc_offset,
                      clock=master.clock if master else 1.0,
-                     stream=master.audio_stream if master else 0, declip=declip)
+                     stream=master.audio_stream if master else 0, declip=declip,
+                     declip_level=audio.clip_level)
 
 
 #: a source's DC offset at or above this share of full scale (−60 dBFS) is removed
@@ -1124,10 +1136,14 @@ def clipping_heard(label: str, src: SourceInfo, track: Track, rate: int) -> list
             "where any longer are left" if can else
             f"its sound is {codec} at {codec_rate / 1000:g} kHz: the render cannot restore "
             "them, and the lecture's QC will ask for a listen where they are")
+    fix = ("lower its input gain (its loudest words should peak around −12 dBFS)"
+           if track.clip_level is None else
+           f"lower the gain of the mixer or preamp before the recorder (the sound was cut "
+           f"flat at {20 * math.log10(track.clip_level):.1f} dBFS before the recorder lowered "
+           "it)")
     return [f"{label} {src.role}: the microphone the lecture plays clipped "
             f"{track.clipped_runs} time(s) in the {spoken_length(track.heard_s)} of it heard "
-            f"(overdriven): {then}. Next time, lower its input gain (its loudest words should "
-            "peak around −12 dBFS)"]
+            f"(overdriven): {then}. Next time, {fix}"]
 
 
 def runs_whole(codec: str, codec_rate: int, rate: int) -> bool:
@@ -1159,7 +1175,10 @@ def declipped(inputs: LectureInputs, audio: AudioPlan, declip: Declipper | None,
         return Declipped()
     name = f"{audio.role}: {inputs.sources[audio.role].path.name}"
     fix = (f"Next time, lower the input gain of the {audio.role}'s microphone (its loudest "
-           "words should peak around −12 dBFS)")
+           "words should peak around −12 dBFS)" if audio.clip_level is None else
+           f"Next time, lower the gain of the mixer or preamp before the {audio.role}'s "
+           f"recorder: the sound was cut flat at {20 * math.log10(audio.clip_level):.1f} "
+           "dBFS before the recorder lowered it")
     if not audio.clipped_runs:
         return Declipped(check=Check("audio.source_clipping", "S1", "pass", 0.0, 0.0, "runs",
                                      f"the microphone the lecture plays ({name}) did not clip"))
@@ -1171,11 +1190,13 @@ def declipped(inputs: LectureInputs, audio: AudioPlan, declip: Declipper | None,
                f"its sound, recorded at {audio.codec_rate / 1000:g} kHz, is resampled to "
                f"{rate / 1000:g} kHz, which smears a clipped passage into ripples, so it is "
                "not restored")
-        spans = [(film_start + a, film_start + b, "at full scale") for a, b in audio.clipped_s]
+        where = ("at full scale" if audio.clip_level is None else
+                 f"flat at {20 * math.log10(audio.clip_level):.1f} dBFS")
+        spans = [(film_start + a, film_start + b, where) for a, b in audio.clipped_s]
         first = timecode(audio.clipped_s[0][0]) if audio.clipped_s else "?"
         return Declipped(
             notes=[f"{inputs.label} {audio.role}: the microphone the lecture plays clipped "
-                   f"({audio.clipped_runs} run(s) at full scale, the first at {first} of the "
+                   f"({audio.clipped_runs} run(s) {where}, the first at {first} of the "
                    f"lecture); {why}: listen to those passages. {fix}"],
             check=Check("audio.source_clipping", "S1", "warn", float(audio.clipped_runs), 0.0,
                         "runs", f"the microphone the lecture plays ({name}, {audio.codec}) "

@@ -182,6 +182,37 @@ def test_an_overdriven_microphone_is_restored_and_judged_on_its_source(tmp_path:
         assert report.status == "fail"
 
 
+def test_a_voice_cut_flat_before_its_recorder_is_restored_at_that_level(tmp_path: Path
+                                                                        ) -> None:
+    """A mixer or preamp overdriven before a recorder whose level was lowered after: the
+    voice cut flat 6 dB under full scale, stored in 16 bits. QC on the source finds the flat
+    tops at −6 dBFS, the plan takes that level, and the render restores the runs there as it
+    would at full scale (the lecture passes ``audio.source_clipping``, the note says where
+    the gain was too high); the restoration itself comes as close to the truth as at full
+    scale."""
+    under = sig.amp(-6.0)
+    truth, clipped = _overdriven(_voice(8.0), 1.5)
+    d = Declipper(sig.reader(np.stack([clipped, clipped]) * under), level=under,
+                  max_samples=LONGEST)
+    out = np.concatenate([d.read(4800) for _ in range(-(-clipped.size // 4800))], axis=1)
+    before, ours = (_snr_db(y, truth * under) for y in (clipped * under, out[0, :truth.size]))
+    assert d.restored and not d.left and ours >= before + 25.0, (before, ours)
+
+    course, inputs, plan = _lecture(tmp_path / "pre", clipped * under)
+    assert plan.clip_level == pytest.approx(under, abs=1e-4) and plan.clipped_runs > 10, plan
+    from tasks.plan import plan_lecture
+
+    foreseen, = [n for n in plan_lecture(course, course.lectures[0], PROFILE).notes
+                 if "clipped" in n]
+    assert "the render restores the runs" in foreseen and "mixer or preamp" in foreseen
+    out_file = render_lecture(course, inputs, audio=plan, profile=PROFILE,
+                              out_dir=tmp_path / "out")
+    check, = out_file.checks
+    assert check.status == "pass" and "all restored" in check.message, check
+    said, = [w for w in out_file.warnings if "clipped" in w]
+    assert "mixer or preamp" in said and "-6.0 dBFS" in said, said
+
+
 def test_a_microphone_that_never_clipped_passes(tmp_path: Path) -> None:
     course, inputs, plan = _lecture(tmp_path / "clean", _voice(6.0) * 0.4)
     assert plan.clipped_runs == 0
