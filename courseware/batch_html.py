@@ -99,11 +99,13 @@ def _folders(folders: list[FolderSummary]) -> str:
 
 
 def _course(f: FolderSummary) -> str:
-    """The folder's course verdict, its failed clauses and a link to its course report."""
+    """The folder's course verdict, its failed and warned clauses and a link to its course
+    report."""
     if not f.status:
         return "<td>—</td>"
-    failed = "".join(f"<li>{escape(c.clause)} <code>{escape(c.id)}</code>: "
-                     f"{escape(c.message)}</li>" for c in f.failed)
+    failed = "".join(f"<li>{_badge(c.status) if c.status != 'fail' else ''}"
+                     f"{escape(c.clause)} <code>{escape(c.id)}</code>: "
+                     f"{escape(c.message)}</li>" for c in [*f.failed, *f.warned])
     link = (f' <a href="{escape(quote(f.page))}">课程质检报告 Course report</a>'
             if f.page else "")
     return (f'<td class="msg">{_badge(f.status)}{link}'

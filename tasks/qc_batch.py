@@ -221,6 +221,7 @@ class FolderSummary(BaseModel):
     report: str | None = None       #: its keys (JSON, HTML) in the output store
     page: str | None = None
     failed: list[Listed] = []       #: its failed checks
+    warned: list[Listed] = []       #: … and those for a person to look at
 
 
 class BatchQc(BaseModel):
@@ -296,7 +297,7 @@ def folders(files: Sequence[FileOutcome],
             ) -> list[FolderSummary]:
     """Per folder (a course on a stick), in the files' order: how many, how long in all,
     which sizes (D4: one per course) and the verdicts; with ``courses`` (its course report
-    and their keys, tasks/stick_qc.py), the course's verdict and failed checks."""
+    and their keys, tasks/stick_qc.py), the course's verdict, failed and warned checks."""
     groups: dict[str, list[FileOutcome]] = {}
     for f in files:
         groups.setdefault(str(PurePosixPath(f.file).parent), []).append(f)
@@ -312,6 +313,8 @@ def folders(files: Sequence[FileOutcome],
             status=course[0].status if course else None,
             report=course[1][0] if course else None, page=course[1][1] if course else None,
             failed=[c for c in listed(course[0].checks) if c.status == "fail"]
+            if course else [],
+            warned=[c for c in listed(course[0].checks) if c.status == "warn"]
             if course else []))
     return out
 

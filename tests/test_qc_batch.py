@@ -391,6 +391,10 @@ def test_a_sticks_intro_and_title_cards(tmp_path: Path, prefect_server: None) ->
     a5 = checks["course.credits"]
     assert a5["status"] == "warn" and "第3讲 《第3讲》, the last lecture, ends with moving" in \
         str(a5["message"]), a5
+    (folder,) = _summary(out)["folders"]      # the summary says what to look at too
+    assert [c["id"] for c in folder["warned"]] == ["course.title_card", "course.credits"]
+    assert "<code>course.title_card</code>: 1 lecture(s) without a still title card" in (
+        out / f"{SUMMARY_NAME}.html").read_text("utf-8")
 
     cut_film(course / "第2讲.mp4", [*intro, ("still", card, 3.0), ("moving", 2, 3.0)])
     cut_film(course / "第3讲.mp4", [("still", card, 7.0), ("moving", 3, 3.0),
