@@ -24,6 +24,7 @@ event's text names the lecture (and, for a card, the time inside its own file).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import tempfile
@@ -271,20 +272,29 @@ class IntroPictures:
         return (slot.x, slot.y, slot.w, slot.h), self._size, self._frames
 
 
-def intro_difference(path: Path, intro: IntroPictures, *, label: str | None = None) -> float:
+def intro_difference(path: Path, intro: IntroPictures, *, label: str | None = None,
+                     shift: int = 0) -> tuple[float, int]:
     """How far the opening of ``path`` is from ``intro``: the mean |ΔY'| (8-bit codes) over
-    the intro's frames, each against the file's frame at the same place; frames the file lacks
-    count as fully different. At most ``INTRO_MAD_CODES``: the file opens with the intro."""
-    diffs: list[float] = []
+    the intro's frames, each against the file's frame at the same place, or up to ``shift``
+    frames later or earlier (another tool's render may lead with a black frame or two, or
+    trim one), the best of those places; frames the file lacks count as fully different.
+    At most ``INTRO_MAD_CODES``: the file opens with the intro, ``shift`` frames in (the
+    second value)."""
     with open_media(path, lecture=label) as container:
         stream = container.streams.video[0]
         region, size, ref = intro.placed(stream.codec_context.width,
                                          stream.codec_context.height)
-        for i, (_, frame) in enumerate(_frames(container)):
-            if i >= len(ref):
-                break
-            diffs.append(mean_difference(luma(frame, size, region), ref[i]))
-    return (sum(diffs) + 255.0 * (len(ref) - len(diffs))) / max(len(ref), 1)
+        head = [luma(frame, size, region) for _, frame in
+                itertools.islice(_frames(container), len(ref) + shift)]
+    best = (math.inf, 0)
+    for s in sorted(range(-shift, shift + 1), key=abs):
+        pairs = [(head[i + s], ref[i]) for i in range(max(0, -s), len(ref))
+                 if i + s < len(head)]
+        total = sum(mean_difference(a, b) for a, b in pairs)
+        mad = (total + 255.0 * (len(ref) - len(pairs))) / max(len(ref), 1)
+        if mad < best[0]:
+            best = (mad, s)
+    return best
 
 
 class _Pictures:

@@ -80,6 +80,9 @@ CARD_EDGE_S = 1.0
 #: a card is held long enough to be read: a shorter still (a camera's first frames, a pause
 #: in an animation) is not one
 CARD_MIN_S = 1.0
+#: the province's intro is looked for this many frames either way of the file's start:
+#: another tool may lead with a black frame or two, or trim one
+INTRO_SHIFT_FRAMES = 12
 #: a file whose name says it is a course's preview (A6): excerpts with cards between them
 PREVIEW_WORDS = ("预览", "preview", "片花", "宣传片")
 
@@ -219,8 +222,8 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
         if finished and not cameras:
             intro_s = None
             if intro is not None:
-                extra["intro"] = opening = _opening(path, intro, lecture=lecture)
-                intro_s = video.span[0] + intro.duration_s if opening["opens"] else None
+                extra["intro"], ends = _opening(path, intro, lecture=lecture)
+                intro_s = video.span[0] + ends if ends is not None else None
             video_checks, extra["cards"] = _cards(
                 video_checks, stills=video.qc.stills(), pictures=video.span,
                 limit_s=profile.structure.title_card_max_s, fps=video.fps, intro_s=intro_s,
@@ -276,13 +279,19 @@ def _one_sided(check: Check, levels_dbfs: list[float]) -> Check:
         "pipeline does so itself for a raw source)"))
 
 
-def _opening(path: Path, intro: IntroPictures, *, lecture: str | None) -> dict[str, object]:
-    """A3: how far the file's opening is from the province's intro, and whether it is it."""
+def _opening(path: Path, intro: IntroPictures, *, lecture: str | None
+             ) -> tuple[dict[str, object], float | None]:
+    """A3: how far the file's opening is from the province's intro and whether it is it (the
+    report's ``intro``), and where in the file the intro ends (None: it does not open with
+    it)."""
     from tasks.course_qc import INTRO_MAD_CODES, intro_difference
 
-    mad = intro_difference(path, intro, label=lecture)
-    return {"file": intro.path.name, "mad": round(mad, 2), "frames": intro.frames,
-            "seconds": round(intro.duration_s, 3), "opens": mad <= INTRO_MAD_CODES}
+    mad, shift = intro_difference(path, intro, label=lecture, shift=INTRO_SHIFT_FRAMES)
+    opens = mad <= INTRO_MAD_CODES
+    return ({"file": intro.path.name, "mad": round(mad, 2), "frames": intro.frames,
+             "seconds": round(intro.duration_s, 3), "opens": opens,
+             "from_s": round(shift / intro.fps, 3)},
+            shift / intro.fps + intro.duration_s if opens else None)
 
 
 def _cards(checks: list[Check], *, stills: Sequence[tuple[float, float]],

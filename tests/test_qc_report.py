@@ -374,8 +374,9 @@ def test_lecture_1_opens_with_the_provinces_intro(tmp_path: Path, profile: Profi
     """With the province's intro (A3) given, a finished lecture that opens with it: the
     intro's pictures (its 2.4-s bluish logo included) are the province's and the title card
     is the still after it, neither a frozen picture nor a cast. Without the intro the logo is
-    taken for the card and the real card 3.4 s in is a freeze; a lecture that does not open
-    with the intro is said so, with how far its opening is from it."""
+    taken for the card and the real card 3.4 s in is a freeze. Another tool's render that
+    leads with two black frames opens with the intro all the same; a lecture that does not
+    open with it is said so, with how far its opening is from it."""
     from video_signals import cut_film
 
     from tasks.course_qc import INTRO_MAD_CODES, IntroPictures
@@ -404,6 +405,14 @@ def test_lecture_1_opens_with_the_provinces_intro(tmp_path: Path, profile: Profi
     assert [(e.start_s, e.end_s) for e in _check(alone, "video.freeze").events] == [
         pytest.approx((3.4, 7.4), abs=0.05)]
     assert _check(alone, "video.white_balance").status == "warn"
+
+    # another tool's render: two black frames before the intro
+    cut_film(tmp_path / "late.mp4", [("still", (0, 0, 0), 0.08), *intro_parts, *lecture])
+    late = qc_file(tmp_path / "late.mp4", profile=profile, gpu=False, finished=True,
+                   intro=intro).report
+    assert late.extra["intro"]["from_s"] == 0.08, late.extra   # type: ignore[index]
+    assert late.extra["cards"]["title_card"] == [3.48, 7.48]   # type: ignore[index]
+    assert not [e for e in _check(late, "video.white_balance").events if e.start_s < 7.48]
 
     other = qc_file(tmp_path / "second.mp4", profile=profile, gpu=False, finished=True,
                     intro=intro).report
