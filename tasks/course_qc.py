@@ -286,15 +286,18 @@ def intro_difference(path: Path, intro: IntroPictures, *, label: str | None = No
                                          stream.codec_context.height)
         head = [luma(frame, size, region) for _, frame in
                 itertools.islice(_frames(container), len(ref) + shift)]
-    best = (math.inf, 0)
-    for s in sorted(range(-shift, shift + 1), key=abs):
-        pairs = [(head[i + s], ref[i]) for i in range(max(0, -s), len(ref))
-                 if i + s < len(head)]
-        total = sum(mean_difference(a, b) for a, b in pairs)
-        mad = (total + 255.0 * (len(ref) - len(pairs))) / max(len(ref), 1)
-        if mad < best[0]:
-            best = (mad, s)
-    return best
+    return min(((_intro_mad(head, ref, s), s) for s in range(-shift, shift + 1)),
+               key=lambda m: (m[0], abs(m[1])))
+
+
+def _intro_mad(head: Sequence[np.ndarray], ref: Sequence[np.ndarray], shift: int) -> float:
+    """Mean |ΔY'| of the intro's pictures ``ref`` against a file's first pictures ``head``,
+    the intro ``shift`` frames in; frames the file lacks (a lecture shorter than the intro,
+    an intro trimmed at its start) count as fully different."""
+    pairs = [(head[i + shift], ref[i]) for i in range(max(0, -shift), len(ref))
+             if i + shift < len(head)]
+    total = sum(mean_difference(a, b) for a, b in pairs)
+    return (total + 255.0 * (len(ref) - len(pairs))) / max(len(ref), 1)
 
 
 class _Pictures:
@@ -359,18 +362,17 @@ def measure_pictures(path: Path, lecture: Lecture, *, duration_s: float, width: 
     n_intro = len(intro[2]) if intro is not None else 0
     look = math.ceil(2 * s.title_card_max_s * pictures.fps)  # long enough to see "too long"
     head: list[tuple[float, np.ndarray]] = []
-    diffs: list[float] = []
+    opening: list[np.ndarray] = []       # the first frames where the intro is placed
     with open_media(path, lecture=lecture.label) as container:
         for i, (t, frame) in enumerate(_frames(container)):
             if i >= n_intro + look:
                 break
             head.append((t, luma(frame, size)))
             if intro is not None and i < n_intro:
-                region, intro_size, ref = intro
-                diffs.append(mean_difference(luma(frame, intro_size, region), ref[i]))
+                region, intro_size, _ = intro
+                opening.append(luma(frame, intro_size, region))
     if intro is not None:
-        # frames the file lacks count as fully different: a lecture shorter than the intro
-        out["intro_mad"] = (sum(diffs) + 255.0 * (n_intro - len(diffs))) / max(n_intro, 1)
+        out["intro_mad"] = _intro_mad(opening, intro[2], 0)
         out["intro_frames"] = n_intro
     opens_with_intro = intro is not None and out["intro_mad"] <= INTRO_MAD_CODES
     start = n_intro if opens_with_intro else 0

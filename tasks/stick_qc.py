@@ -142,7 +142,7 @@ def check_opening_stills(lectures: Sequence[LectureMeasure], files: Sequence[Fil
         if m.card_s is None:
             problems.append(f"{m.label} opens with moving pictures: no still title card "
                             f"(A4); an animated card cannot be told from the lecture: look")
-        elif m.card_s > limit + 0.04:
+        elif m.card_s > limit + 1.0 / profile.delivery.fps:
             problems.append(f"{m.label}'s opening still (at {m.card_start_s:.2f} s) lasts "
                             f"{m.card_s:.1f} s, longer than a title card may (A4: ≤ {limit:g} "
                             "s): a card held too long, or the lecture opens on a still picture")
