@@ -89,6 +89,7 @@ def qc_batch_flow(paths: list[str], out: str, profile: str = DEFAULT_PROFILE,
     from tasks.qc_batch import (
         SUMMARY_NAME,
         check_one_task,
+        course_folders,
         failure,
         find_media,
         folders,
@@ -136,7 +137,8 @@ def qc_batch_flow(paths: list[str], out: str, profile: str = DEFAULT_PROFILE,
         courses = course_reports(results, found, other, store=store, profile=prof,
                                  intro=Path(intro).name if intro is not None else None)
     summary = BatchQc(profile=prof.name, sources=[str(p) for p in paths], out=out,
-                      files=results, folders=folders(results, courses),
+                      files=results, folders=folders(
+                          results, courses, course_folders(found, other) if stick else None),
                       skipped=[o.name for o in other])
     store.put_bytes(render_batch_html(summary).encode("utf-8"), SUMMARY_NAME + ".html")
     store.put_bytes((summary.model_dump_json(indent=2) + "\n").encode("utf-8"),

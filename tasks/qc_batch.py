@@ -81,6 +81,15 @@ def _hidden(rel: PurePosixPath) -> bool:
     return any(part.startswith(".") for part in rel.parts)
 
 
+#: what an application form (附件1 / 附件2, D11) is delivered as
+FORM_SUFFIXES = frozenset({".doc", ".docx", ".pdf", ".wps", ".odt"})
+#: what a question bank (Q1) is delivered as, with 题库 in its name
+BANK_SUFFIXES = frozenset({".csv", ".xlsx"})
+#: what a course folder holds besides its videos: found at the top of a folder given, they
+#: make it one course folder, not a stick of them
+COURSE_DOCUMENTS = FORM_SUFFIXES | BANK_SUFFIXES
+
+
 def find_media(paths: Sequence[Path]) -> tuple[list[Found], list[Found]]:
     """The media files to check under ``paths`` (folders, walked; files, taken as given), in
     natural order, each with a unique relative name; and the other files the walk passed
@@ -121,6 +130,36 @@ def find_media(paths: Sequence[Path]) -> tuple[list[Found], list[Found]]:
             + (f" (only {listed})" if other else " (empty)")
             + f"; media files end in {', '.join(sorted(MEDIA_SUFFIXES)[:8])} …")
     return found, other
+
+
+def course_folders(found: Sequence[Found], other: Sequence[Found] = ()) -> dict[str, str]:
+    """Each file's course folder on a stick (its relative name, "" for the root given),
+    by name: the folder given when it holds lectures or a course's documents itself (one
+    course folder given on its own: a stick's root holds only its text listing), else the
+    folder under it that the file is in, at whatever depth (a course folder that keeps its
+    videos in 视频/ and its bank in 题库/). A file given by name: its own folder."""
+    flat = {f.root for f in [*found, *other]
+            if f.root is not None and str(PurePosixPath(f.name).parent) in (given(f), ".")
+            and (f in found or PurePosixPath(f.name).suffix.lower() in COURSE_DOCUMENTS)}
+    out = {}
+    for f in [*found, *other]:
+        if f.root is None:
+            folder = str(PurePosixPath(f.name).parent)
+        else:
+            top = given(f)
+            parts = PurePosixPath(f.name[len(top):].lstrip("/")).parts
+            folder = top if f.root in flat or len(parts) < 2 else str(PurePosixPath(top)
+                                                                     / parts[0])
+        out[f.name] = "" if folder == "." else folder
+    return out
+
+
+def given(f: Found) -> str:
+    """The relative name of the folder ``f`` was found in as given ("" when it was the only
+    path given; its label among several)."""
+    assert f.root is not None
+    rel = f.path.relative_to(f.root).as_posix()
+    return f.name[: len(f.name) - len(rel)].rstrip("/")
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -293,17 +332,19 @@ def failure(name: str, exc: BaseException) -> FileOutcome:
 
 
 def folders(files: Sequence[FileOutcome],
-            courses: dict[str, tuple[Report, tuple[str, str]]] | None = None
-            ) -> list[FolderSummary]:
-    """Per folder (a course on a stick), in the files' order: how many, how long in all,
-    which sizes (D4: one per course) and the verdicts; with ``courses`` (its course report
-    and their keys, tasks/stick_qc.py), the course's verdict, failed and warned checks."""
+            courses: dict[str, tuple[Report, tuple[str, str]]] | None = None,
+            where: dict[str, str] | None = None) -> list[FolderSummary]:
+    """Per folder (a course on a stick: ``where``, file name → course folder, see
+    :func:`course_folders`; else each file's own folder), in the files' order: how many,
+    how long in all, which sizes (D4: one per course) and the verdicts; with ``courses``
+    (its course report and their keys, tasks/stick_qc.py), the course's verdict, failed and
+    warned checks."""
     groups: dict[str, list[FileOutcome]] = {}
     for f in files:
-        groups.setdefault(str(PurePosixPath(f.file).parent), []).append(f)
+        folder = (where or {}).get(f.file, str(PurePosixPath(f.file).parent))
+        groups.setdefault("" if folder == "." else folder, []).append(f)
     out = []
-    for folder, group in groups.items():
-        name = "" if folder == "." else folder
+    for name, group in groups.items():
         sizes = sorted({f.resolution for f in group if f.resolution})
         course = (courses or {}).get(name)
         out.append(FolderSummary(

@@ -62,12 +62,14 @@ from tasks.course_qc import (
 )
 from tasks.package import COURSE_REPORT_HTML, COURSE_REPORT_JSON
 from tasks.qc import is_preview
-from tasks.qc_batch import FileOutcome, Found
-
-#: what an application form (附件1 / 附件2, D11) is delivered as
-FORM_SUFFIXES = frozenset({".doc", ".docx", ".pdf", ".wps", ".odt"})
-#: what a question bank (Q1) is delivered as, with 题库 in its name
-BANK_SUFFIXES = frozenset({".csv", ".xlsx"})
+from tasks.qc_batch import (
+    BANK_SUFFIXES,
+    FORM_SUFFIXES,
+    FileOutcome,
+    Found,
+    course_folders,
+    given,
+)
 
 
 def _pair(text: str | None) -> tuple[int, int] | None:
@@ -407,25 +409,24 @@ def report_keys(folder: str) -> tuple[str, str]:
 def course_reports(results: Sequence[FileOutcome], found: Sequence[Found],
                    others: Sequence[Found], *, store: Store, profile: Profile,
                    intro: str | None = None) -> dict[str, tuple[Report, tuple[str, str]]]:
-    """Each folder holding checked files judged as a course: its report written to
-    ``store`` (JSON, then the page) beside its lectures' reports; per folder, the report and
-    its keys."""
+    """Each course folder holding checked files (:func:`tasks.qc_batch.course_folders`)
+    judged as a course: its report written to ``store`` (JSON, then the page) beside its
+    lectures' reports; per folder, the report and its keys."""
     from courseware.course_html import render_course_html
 
-    where = {f.name: f for f in found}
+    where = course_folders(found, others)
+    item = {f.name: f for f in found}
     out: dict[str, tuple[Report, tuple[str, str]]] = {}
-    folders = dict.fromkeys(str(PurePosixPath(f.file).parent) for f in results)
-    courses = [PurePosixPath(f).name for f in folders if f != "."]
-    for folder in folders:
-        files = [f for f in results if str(PurePosixPath(f.file).parent) == folder]
-        item = where[files[0].file]
+    names = dict.fromkeys(where[f.file] for f in results)
+    courses = [PurePosixPath(n).name for n in names if n]
+    for name in names:
+        files = [f for f in results if where[f.file] == name]
+        first = item[files[0].file]
         listings = None
-        if item.root is not None and item.path.parent.resolve() != item.root.resolve():
-            listings = sorted(p for p in item.root.glob("*.txt")
+        if first.root is not None and name != given(first):   # a stick's course folder
+            listings = sorted(p for p in first.root.glob("*.txt")
                               if p.is_file() and not p.name.startswith("."))
-        name = "" if folder == "." else folder
-        report = folder_report(name, files, [o for o in others
-                                             if str(PurePosixPath(o.name).parent) == folder],
+        report = folder_report(name, files, [o for o in others if where[o.name] == name],
                                listings=listings, profile=profile, intro=intro,
                                courses=courses)
         keys = report_keys(name)

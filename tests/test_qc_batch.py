@@ -78,6 +78,30 @@ def test_the_walk_takes_recordings_in_lecture_order_and_passes_over_the_rest(
         find_media([docs])
 
 
+def test_a_sticks_course_folders_whatever_their_depth(tmp_path: Path) -> None:
+    """A stick's course is the folder under its root, its videos and bank in subfolders or
+    not; a course folder given on its own (lectures or its bank at its top) is one course;
+    several paths given keep their labels."""
+    from tasks.qc_batch import course_folders
+
+    stick = tmp_path / "stick"
+    for name in ("课程A/视频/第1讲.mp4", "课程A/视频/第2讲.mp4", "课程A/题库/题库.xlsx",
+                 "课程A/预览.mp4", "课程B/第1讲.mp4", "课程清单.txt"):
+        (stick / name).parent.mkdir(parents=True, exist_ok=True)
+        (stick / name).write_bytes(b"x")
+    found, other = find_media([stick])
+    assert course_folders(found, other) == {
+        "课程A/视频/第1讲.mp4": "课程A", "课程A/视频/第2讲.mp4": "课程A", "课程A/预览.mp4": "课程A",
+        "课程A/题库/题库.xlsx": "课程A", "课程B/第1讲.mp4": "课程B", "课程清单.txt": ""}
+    alone = stick / "课程A"
+    (alone / "申报表.docx").write_bytes(b"x")          # a course's document at its top
+    found, other = find_media([alone])
+    assert set(course_folders(found, other).values()) == {""}
+    found, other = find_media([stick / "课程A", stick / "课程B"])
+    assert course_folders(found, other)["课程B/第1讲.mp4"] == "课程B"
+    assert course_folders(found, other)["课程A/视频/第1讲.mp4"] == "课程A"
+
+
 def test_report_names_follow_the_files_and_never_collide() -> None:
     assert report_keys(["课程A/第01讲.mp4", "课程A/第02讲.mov", "预览"]) == {
         "课程A/第01讲.mp4": "课程A/第01讲.qc", "课程A/第02讲.mov": "课程A/第02讲.qc",
@@ -347,20 +371,23 @@ def test_a_sticks_intro_and_title_cards(tmp_path: Path, prefect_server: None) ->
     read: a warning, naming the lecture whose opening still lasts 7 s); the preview's cards
     are not freezes; the last lecture ends moving, without credits (A5, a warning). Then
     lecture 2 opens with the intro too: A3 fails, naming it; the last lecture, cut again with
-    a closing card, has its credits."""
+    a closing card, has its credits. The course keeps its videos in 视频/ and its preview in
+    预览/, as bases' sticks do: one course all the same."""
     from video_signals import cut_film
 
     card = (160, 165, 182)
     intro = [("moving", 7, 1.0), ("still", (120, 130, 165), 2.4)]
     stick = tmp_path / "stick"
     course = stick / "课程"
-    course.mkdir(parents=True)
+    videos = course / "视频"
+    (course / "预览").mkdir(parents=True)
+    videos.mkdir()
     cut_film(tmp_path / "统一片头.mp4", intro)
-    cut_film(course / "第1讲.mp4", [*intro, ("still", card, 4.0), ("moving", 1, 3.0)])
-    cut_film(course / "第2讲.mp4", [("still", card, 3.0), ("moving", 2, 3.0)])
-    cut_film(course / "第3讲.mp4", [("still", card, 7.0), ("moving", 3, 3.0)])
-    cut_film(course / "课程预览.mp4", [("still", card, 3.0), ("moving", 4, 3.0),
-                                       ("still", card, 2.4), ("moving", 5, 3.0)])
+    cut_film(videos / "第1讲.mp4", [*intro, ("still", card, 4.0), ("moving", 1, 3.0)])
+    cut_film(videos / "第2讲.mp4", [("still", card, 3.0), ("moving", 2, 3.0)])
+    cut_film(videos / "第3讲.mp4", [("still", card, 7.0), ("moving", 3, 3.0)])
+    cut_film(course / "预览" / "课程预览.mp4", [("still", card, 3.0), ("moving", 4, 3.0),
+                                                ("still", card, 2.4), ("moving", 5, 3.0)])
     out = tmp_path / "reports"
     args = ["qc", str(stick), "--out", str(out), "--cpu", "--stick", "--intro",
             str(tmp_path / "统一片头.mp4")]
@@ -372,7 +399,8 @@ def test_a_sticks_intro_and_title_cards(tmp_path: Path, prefect_server: None) ->
         return {c["id"]: c for c in report["checks"]}
 
     def file_check(name: str, check: str) -> dict[str, object]:
-        report = json.loads((out / "课程" / f"{name}.qc.json").read_text("utf-8"))
+        folder = "预览" if "预览" in name else "视频"
+        report = json.loads((out / "课程" / folder / f"{name}.qc.json").read_text("utf-8"))
         return next(c for c in report["checks"] if c["id"] == check)
 
     checks = course_checks()
@@ -392,12 +420,14 @@ def test_a_sticks_intro_and_title_cards(tmp_path: Path, prefect_server: None) ->
     assert a5["status"] == "warn" and "第3讲 《第3讲》, the last lecture, ends with moving" in \
         str(a5["message"]), a5
     (folder,) = _summary(out)["folders"]      # the summary says what to look at too
+    assert (folder["folder"], folder["files"]) == ("课程", 4)
+    assert checks["course.preview"]["measured"] == pytest.approx(11.4, abs=0.05)  # found
     assert [c["id"] for c in folder["warned"]] == ["course.title_card", "course.credits"]
     assert "<code>course.title_card</code>: 1 lecture(s) without a still title card" in (
         out / f"{SUMMARY_NAME}.html").read_text("utf-8")
 
-    cut_film(course / "第2讲.mp4", [*intro, ("still", card, 3.0), ("moving", 2, 3.0)])
-    cut_film(course / "第3讲.mp4", [("still", card, 7.0), ("moving", 3, 3.0),
+    cut_film(videos / "第2讲.mp4", [*intro, ("still", card, 3.0), ("moving", 2, 3.0)])
+    cut_film(videos / "第3讲.mp4", [("still", card, 7.0), ("moving", 3, 3.0),
                                     ("still", card, 4.0)])
     CliRunner().invoke(cli, args)
     checks = course_checks()
