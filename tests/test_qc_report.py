@@ -401,6 +401,16 @@ def test_lecture_1_opens_with_the_provinces_intro(tmp_path: Path, profile: Profi
     assert (freeze.status, wb.status, wb.events) == ("pass", "pass", ()), (freeze, wb)
     assert "the province's intro (00:00:00.000–00:00:03.400, A3)" in freeze.message
 
+    from click.testing import CliRunner
+
+    from courseware.cli import cli
+
+    saved = tmp_path / "first.json"     # the command: --intro reads the file as finished
+    CliRunner().invoke(cli, ["qc", str(tmp_path / "first.mp4"), "--cpu", "--json", str(saved),
+                             "--intro", str(tmp_path / "intro.mp4")])
+    said = json.loads(saved.read_text("utf-8"))
+    assert (said["intro"]["opens"], said["cards"]["title_card"]) == (True, [3.4, 7.4])
+
     alone = qc_file(tmp_path / "first.mp4", profile=profile, gpu=False, finished=True).report
     assert [(e.start_s, e.end_s) for e in _check(alone, "video.freeze").events] == [
         pytest.approx((3.4, 7.4), abs=0.05)]
