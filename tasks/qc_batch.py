@@ -134,22 +134,31 @@ def find_media(paths: Sequence[Path]) -> tuple[list[Found], list[Found]]:
 
 def course_folders(found: Sequence[Found], other: Sequence[Found] = ()) -> dict[str, str]:
     """Each file's course folder on a stick (its relative name, "" for the root given),
-    by name: the folder given when it holds lectures or a course's documents itself (one
-    course folder given on its own: a stick's root holds only its text listing), else the
-    folder under it that the file is in, at whatever depth (a course folder that keeps its
-    videos in 视频/ and its bank in 题库/). A file given by name: its own folder."""
-    flat = {f.root for f in [*found, *other]
-            if f.root is not None and str(PurePosixPath(f.name).parent) in (given(f), ".")
-            and (f in found or PurePosixPath(f.name).suffix.lower() in COURSE_DOCUMENTS)}
+    by name: the folder given when it is one course folder given on its own (lectures at
+    its top; or a course's documents at its top and its videos in one folder under it: a
+    stick's root holds its listing and a folder per course), else the folder under it that
+    the file is in, at whatever depth (a course folder that keeps its videos in 视频/ and
+    its bank in 题库/). A file given by name: its own folder."""
+    def top(f: Found) -> str:           # the folder under the one given, "" at its top
+        parts = PurePosixPath(f.name[len(given(f)):].lstrip("/")).parts
+        return parts[0] if len(parts) > 1 else ""
+
+    homes: dict[Path, set[str]] = {}    # per folder given: where under it the media are
+    for f in found:
+        if f.root is not None:
+            homes.setdefault(f.root, set()).add(top(f))
+    documents = {f.root for f in other if f.root is not None and not top(f)
+                 and PurePosixPath(f.name).suffix.lower() in COURSE_DOCUMENTS}
+    flat = {root for root, where in homes.items()
+            if "" in where or (root in documents and len(where) == 1)}
     out = {}
     for f in [*found, *other]:
         if f.root is None:
             folder = str(PurePosixPath(f.name).parent)
+        elif f.root in flat or not top(f):
+            folder = given(f)
         else:
-            top = given(f)
-            parts = PurePosixPath(f.name[len(top):].lstrip("/")).parts
-            folder = top if f.root in flat or len(parts) < 2 else str(PurePosixPath(top)
-                                                                     / parts[0])
+            folder = str(PurePosixPath(given(f)) / top(f))
         out[f.name] = "" if folder == "." else folder
     return out
 

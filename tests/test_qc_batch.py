@@ -80,8 +80,9 @@ def test_the_walk_takes_recordings_in_lecture_order_and_passes_over_the_rest(
 
 def test_a_sticks_course_folders_whatever_their_depth(tmp_path: Path) -> None:
     """A stick's course is the folder under its root, its videos and bank in subfolders or
-    not; a course folder given on its own (lectures or its bank at its top) is one course;
-    several paths given keep their labels."""
+    not (a document at the root, a listing in Excel, changes nothing); a course folder given
+    on its own (lectures, or its documents with its videos in one folder, at its top) is one
+    course; several paths given keep their labels."""
     from tasks.qc_batch import course_folders
 
     stick = tmp_path / "stick"
@@ -93,8 +94,17 @@ def test_a_sticks_course_folders_whatever_their_depth(tmp_path: Path) -> None:
     assert course_folders(found, other) == {
         "课程A/视频/第1讲.mp4": "课程A", "课程A/视频/第2讲.mp4": "课程A", "课程A/预览.mp4": "课程A",
         "课程A/题库/题库.xlsx": "课程A", "课程B/第1讲.mp4": "课程B", "课程清单.txt": ""}
-    alone = stick / "课程A"
-    (alone / "申报表.docx").write_bytes(b"x")          # a course's document at its top
+    (stick / "课程清单.xlsx").write_bytes(b"x")        # a listing in Excel: still a stick
+    found, other = find_media([stick])
+    assert course_folders(found, other)["课程B/第1讲.mp4"] == "课程B"
+    found, other = find_media([stick / "课程A"])       # a lecture (its preview) at its top
+    assert set(course_folders(found, other).values()) == {""}
+    alone = tmp_path / "课程C"
+    (alone / "视频").mkdir(parents=True)
+    (alone / "视频" / "第1讲.mp4").write_bytes(b"x")
+    found, other = find_media([alone])
+    assert course_folders(found, other) == {"视频/第1讲.mp4": "视频"}
+    (alone / "题库.csv").write_bytes(b"x")             # a course's document at its top
     found, other = find_media([alone])
     assert set(course_folders(found, other).values()) == {""}
     found, other = find_media([stick / "课程A", stick / "课程B"])
