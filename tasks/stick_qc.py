@@ -25,6 +25,7 @@ check id                       clause    measured
                                          lecture 1 opens with it, no other lecture does
 ``course.credits``             A5        the last lecture ends with a still (the credits'
                                          place); their text is not read
+``course.single_video``        A7        no lecture in parts (two files of one 第N讲)
 =============================  ========  =================================================
 
 What needs the course file (the kind and declared hours, the title card's and credits'
@@ -92,6 +93,23 @@ def numbered(names: Sequence[str]) -> list[tuple[int, str]]:
     by_name = all(found) and len(set(numbers)) == len(numbers)
     return [(numbers[k] if by_name else k + 1, (m[2] if m and m[2] else stem))
             for k, (m, stem) in enumerate(zip(found, stems, strict=True))]
+
+
+def check_single_videos(names: Sequence[str]) -> Check:
+    """A7: each lecture a single video: two files whose names give the same lecture number
+    (第1讲（上）, 第1讲（下）: a lecture delivered in parts) fail."""
+    by_number: dict[int, list[str]] = {}
+    for name in names:
+        if m := _NUMBERED.match(PurePosixPath(name).stem):
+            by_number.setdefault(int(m[1]), []).append(PurePosixPath(name).name)
+    split = {n: files for n, files in sorted(by_number.items()) if len(files) > 1}
+    if split:
+        said = "; ".join(f"第{n}讲 is in {len(files)} files ({', '.join(files)})"
+                         for n, files in split.items())
+        return Check("course.single_video", "A7", "fail", len(split), 0, "lectures",
+                     f"{said}: A7 wants each lecture as one video: join the parts into one MP4")
+    return Check("course.single_video", "A7", "pass", 0, 0, "lectures",
+                 f"{len(names)} lecture file(s), no lecture in parts (A7)")
 
 
 def measure(f: FileOutcome, number: int, title: str) -> LectureMeasure:
@@ -390,6 +408,7 @@ def folder_report(folder: str, files: Sequence[FileOutcome], others: Sequence[Fo
         check_opening_stills(lectures, taught, profile),
         check_stick_intro(lectures, intro),
         check_closing_still(lectures),
+        check_single_videos([f.file for f in taught]),
     ]
     total = sum(m.duration_s or 0.0 for m in lectures)
     return Report(file=folder or ".", profile=profile.name, duration_s=total,

@@ -267,6 +267,17 @@ def _lectures(*minutes: float) -> list[LectureMeasure]:
                            duration_s=m * 60) for k, m in enumerate(minutes, 1)]
 
 
+def test_a_lecture_in_parts_is_not_a_single_video() -> None:
+    """A7: 第1讲（上） and 第1讲（下） are one lecture in two files; numbered lectures each in
+    one file pass."""
+    from tasks.stick_qc import check_single_videos
+
+    split = check_single_videos(["c/第1讲（上）.mp4", "c/第01讲（下）.mp4", "c/第2讲.mp4"])
+    assert (split.status, split.measured) == ("fail", 1)
+    assert "第1讲 is in 2 files (第1讲（上）.mp4, 第01讲（下）.mp4)" in split.message
+    assert check_single_videos(["c/第1讲.mp4", "c/第2讲.mp4", "c/其他.mp4"]).status == "pass"
+
+
 def test_lecture_numbers_and_titles_from_the_files_names() -> None:
     assert numbered(["c/第01讲_“双碳”目标的由来.mp4", "c/第2讲 能源结构.mp4", "c/第10讲.mp4"]) == [
         (1, "“双碳”目标的由来"), (2, "能源结构"), (10, "第10讲")]
@@ -319,7 +330,8 @@ def test_a_stick_judged_course_by_course(stick: Path, tmp_path: Path,
         "course.uniform_resolution": "fail", "course.preview": "fail",
         "course.question_bank": "fail", "course.application_form": "pass",
         "course.listing": "warn", "course.loudness": checks["course.loudness"]["status"],
-        "course.title_card": "warn", "course.intro": "skip", "course.credits": "skip"}
+        "course.title_card": "warn", "course.intro": "skip", "course.credits": "skip",
+        "course.single_video": "pass"}
     assert "1 file(s) not read: 第11讲" in checks["course.title_card"]["message"]
     assert "--intro" in checks["course.intro"]["message"]
     assert "第2讲 《第2讲》 is 320x180 (16:9); the rest of the course is 160x90" in checks[
