@@ -79,8 +79,30 @@ def _pair(text: str | None) -> tuple[int, int] | None:
     return (int(match[1]), int(match[2])) if match else None
 
 
-#: a lecture file's name: 第3讲_标题, 第03讲 标题 …
-_NUMBERED = re.compile(r"第\s*0*(\d+)\s*讲[\s_\-—:：、.]*(.*)")
+#: a lecture's number as names and listings write it: 第3讲, 第 03 讲, 第三讲, 第十二讲
+_LECTURE = re.compile(r"第\s*([0-9]+|[一二三四五六七八九十两〇零]+)\s*讲")
+_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
+
+
+def _number(text: str) -> int | None:
+    """3, 03, 三, 十二, 二十 → the number (up to 99)."""
+    if text.isdigit():
+        return int(text)
+    if "十" in text:
+        tens, _, ones = text.partition("十")
+        if len(tens) > 1 or len(ones) > 1:
+            return None
+        return (_DIGITS.get(tens, -100) if tens else 1) * 10 + (_DIGITS.get(ones, -100)
+                                                                if ones else 0)
+    return _DIGITS.get(text) if len(text) == 1 else None
+
+
+def _lecture_numbers(line: str) -> list[int]:
+    return [n for m in _LECTURE.finditer(line) if (n := _number(m[1])) is not None and n > 0]
+
+
+#: a lecture file's name: 第3讲_标题, 第03讲 标题, 第三讲：标题 …
+_NUMBERED = re.compile(_LECTURE.pattern + r"[\s_\-—:：、.]*(.*)")
 
 
 def numbered(names: Sequence[str]) -> list[tuple[int, str]]:
@@ -89,8 +111,8 @@ def numbered(names: Sequence[str]) -> list[tuple[int, str]]:
     name (the whole name when that is empty)."""
     stems = [PurePosixPath(n).stem for n in names]
     found = [_NUMBERED.match(s) for s in stems]
-    numbers = [int(m[1]) if m else 0 for m in found]
-    by_name = all(found) and len(set(numbers)) == len(numbers)
+    numbers = [(_number(m[1]) or 0) if m else 0 for m in found]
+    by_name = all(numbers) and len(set(numbers)) == len(numbers)
     return [(numbers[k] if by_name else k + 1, (m[2] if m and m[2] else stem))
             for k, (m, stem) in enumerate(zip(found, stems, strict=True))]
 
@@ -100,8 +122,8 @@ def check_single_videos(names: Sequence[str]) -> Check:
     (第1讲（上）, 第1讲（下）: a lecture delivered in parts) fail."""
     by_number: dict[int, list[str]] = {}
     for name in names:
-        if m := _NUMBERED.match(PurePosixPath(name).stem):
-            by_number.setdefault(int(m[1]), []).append(PurePosixPath(name).name)
+        if (m := _NUMBERED.match(PurePosixPath(name).stem)) and (n := _number(m[1])):
+            by_number.setdefault(n, []).append(PurePosixPath(name).name)
     split = {n: files for n, files in sorted(by_number.items()) if len(files) > 1}
     if split:
         said = "; ".join(f"第{n}讲 is in {len(files)} files ({', '.join(files)})"
@@ -261,28 +283,6 @@ def listed_duration(line: str) -> tuple[float, float] | None:
     if m := _MIN.search(line):
         return float(m[1]) * 60, 60.0
     return None
-
-
-#: a lecture's number as listings write it: 第3讲, 第 03 讲, 第三讲, 第十二讲
-_LECTURE = re.compile(r"第\s*([0-9]+|[一二三四五六七八九十两〇零]+)\s*讲")
-_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
-
-
-def _number(text: str) -> int | None:
-    """3, 03, 三, 十二, 二十 → the number (up to 99)."""
-    if text.isdigit():
-        return int(text)
-    if "十" in text:
-        tens, _, ones = text.partition("十")
-        if len(tens) > 1 or len(ones) > 1:
-            return None
-        return (_DIGITS.get(tens, -100) if tens else 1) * 10 + (_DIGITS.get(ones, -100)
-                                                                if ones else 0)
-    return _DIGITS.get(text) if len(text) == 1 else None
-
-
-def _lecture_numbers(line: str) -> list[int]:
-    return [n for m in _LECTURE.finditer(line) if (n := _number(m[1])) is not None and n > 0]
 
 
 def _section(lines: Sequence[str], name: str, courses: Sequence[str]) -> list[str]:

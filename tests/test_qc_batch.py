@@ -276,6 +276,7 @@ def test_a_lecture_in_parts_is_not_a_single_video() -> None:
     assert (split.status, split.measured) == ("fail", 1)
     assert "第1讲 is in 2 files (第1讲（上）.mp4, 第01讲（下）.mp4)" in split.message
     assert check_single_videos(["c/第1讲.mp4", "c/第2讲.mp4", "c/其他.mp4"]).status == "pass"
+    assert check_single_videos(["c/第三讲上.mp4", "c/第3讲下.mp4"]).status == "fail"
 
 
 def test_lecture_numbers_and_titles_from_the_files_names() -> None:
@@ -284,6 +285,8 @@ def test_lecture_numbers_and_titles_from_the_files_names() -> None:
     # a name without a number, or two with the same: their places in the order
     assert numbered(["c/开篇.mp4", "c/第2讲.mp4"]) == [(1, "开篇"), (2, "第2讲")]
     assert numbered(["c/第1讲上.mp4", "c/第1讲下.mp4"]) == [(1, "上"), (2, "下")]
+    # numbers in Chinese numerals, as many bases write them
+    assert numbered(["c/第一讲：绪论.mp4", "c/第十二讲.mp4"]) == [(1, "绪论"), (12, "第十二讲")]
 
 
 def test_a_folders_length_fits_a_course_size_the_profile_allows() -> None:
