@@ -481,14 +481,19 @@ def test_cupy_matches_numpy(speech30):
     x = a.clip_run(x, at_s=7.3, samples=5, sample_rate=FS)
     tone = np.arange(2 * FS) / FS                  # a test tone at 20 s (audio.tones)
     x[:, 20 * FS:22 * FS] = a.amp(-18.0) * np.sin(2 * np.pi * 1000 * tone)
-    on_cpu, on_gpu = run_qc(x), run_qc(x, xp=cp)
-    assert on_cpu["audio.music_bed"].events       # the music bed is found on both
-    assert on_cpu["audio.tones"].events           # and the tone
-    for key, check in on_cpu.items():
-        other = on_gpu[key]
-        assert (other.status, len(other.events)) == (check.status, len(check.events)), key
-        if isinstance(check.measured, float):
-            assert other.measured == pytest.approx(check.measured, rel=1e-6, abs=1e-6), key
+    flat = x.copy()                                # and a voice cut flat under full scale
+    flat[:, : 10 * FS] = np.clip(flat[:, : 10 * FS] * 3.0, -0.3, 0.3)
+    for signal in (x, flat):
+        on_cpu, on_gpu = run_qc(signal), run_qc(signal, xp=cp)
+        for key, check in on_cpu.items():
+            other = on_gpu[key]
+            assert (other.status, len(other.events)) == (check.status, len(check.events)), key
+            if isinstance(check.measured, float):
+                assert other.measured == pytest.approx(check.measured, rel=1e-6, abs=1e-6), key
+        if signal is x:
+            assert on_cpu["audio.music_bed"].events   # the music bed is found on both
+            assert on_cpu["audio.tones"].events       # and the tone
+    assert "clipped below full scale" in on_cpu["audio.clipping"].message
 
 
 # --------------------------------------------------------------------------- D9 phase
