@@ -35,6 +35,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from courseware.report import Check, Event, Status
 from encoder_profiles import Profile
 from qc_metrics.colour import CameraSpan
@@ -210,6 +212,9 @@ STILL_MIN_S = 0.08
 #: teacher's inset) by 19.5
 REFRESH_CODES = 8.0
 REFRESH_BLOCK = 16
+#: the first stills' pictures kept (luma block means): a finished lecture's title card is
+#: among them (after an intro's stills), for telling one lecture's card from another's
+KEEP_PICTURES = 16
 
 
 class FreezeDetector(VideoDetector):
@@ -233,6 +238,7 @@ class FreezeDetector(VideoDetector):
         self._stills: list[tuple[float, float]] = []
         self._anchor: Any = None        # block means of the last still's first picture
         self._continues = False         # the reference frame shows the last still's picture
+        self._pictures: list[tuple[float, np.ndarray]] = []   # (time, luma block means)
 
     def process_batch(self, frames: YUVFrame, ts: Sequence[float]) -> None:
         frames = as_batch(frames)
@@ -256,6 +262,9 @@ class FreezeDetector(VideoDetector):
                     self._ref_is_prev = False
                     if not self._continues:     # a still begins: its picture
                         self._anchor = _blocks(frames, k)
+                        if len(self._pictures) < KEEP_PICTURES:
+                            self._pictures.append((times[k], to_host(box_downscale(
+                                frames.y[k:k + 1], REFRESH_BLOCK)[0])))
                 k += 1
                 continue
             d = to_host(mafd(rows[k:], self._ref))
@@ -303,6 +312,11 @@ class FreezeDetector(VideoDetector):
         if end - self._ref_t >= STILL_MIN_S:
             return [*self._stills, (self._ref_t, end)]
         return list(self._stills)
+
+    def picture(self, start: float, end: float) -> np.ndarray | None:
+        """The luma of the still over (start, end) as block means (``REFRESH_BLOCK``² pixels),
+        when it is one of the first ``KEEP_PICTURES`` stills; else None."""
+        return next((p for t, p in self._pictures if start - 1e-6 <= t < end), None)
 
     def finish(self) -> list[Check]:
         spans = [(a, b) for a, b in self.stills() if b - a >= self.min_duration_s]

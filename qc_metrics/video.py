@@ -134,7 +134,14 @@ class VideoQC(VideoDetector):
 
     def stills(self) -> list[tuple[float, float]]:
         """The picture's still stretches seen so far (:meth:`FreezeDetector.stills`)."""
-        return next(d for d in self.detectors if isinstance(d, FreezeDetector)).stills()
+        return self._freeze().stills()
+
+    def still_picture(self, start: float, end: float) -> Any:
+        """A still's luma block means (:meth:`FreezeDetector.picture`), or None."""
+        return self._freeze().picture(start, end)
+
+    def _freeze(self) -> FreezeDetector:
+        return next(d for d in self.detectors if isinstance(d, FreezeDetector))
 
     def _flush(self) -> None:
         if not self._pending:

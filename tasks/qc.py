@@ -17,12 +17,13 @@ the report's ``backend`` says which ran, and a fallback is logged and noted (Sty
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import io
 import logging
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from types import ModuleType
@@ -227,7 +228,7 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
             video_checks, extra["cards"] = _cards(
                 video_checks, stills=video.qc.stills(), pictures=video.span,
                 limit_s=profile.structure.title_card_max_s, fps=video.fps, intro_s=intro_s,
-                preview=is_preview(name or path.name))
+                preview=is_preview(name or path.name), picture=video.qc.still_picture)
         checks += video_checks
         timelines += video.timelines(profile)
     else:
@@ -279,6 +280,19 @@ def _one_sided(check: Check, levels_dbfs: list[float]) -> Check:
         "pipeline does so itself for a raw source)"))
 
 
+def card_picture(blocks: np.ndarray) -> str:
+    """A still's luma block means as a short text: "HxW:" and the rounded codes in base64."""
+    codes = np.clip(np.rint(blocks), 0, 255).astype(np.uint8)
+    return f"{codes.shape[0]}x{codes.shape[1]}:" + base64.b64encode(codes.tobytes()).decode()
+
+
+def card_codes(text: str) -> np.ndarray:
+    """The block means :func:`card_picture` wrote."""
+    shape, _, data = text.partition(":")
+    h, w = (int(x) for x in shape.split("x"))
+    return np.frombuffer(base64.b64decode(data), np.uint8).reshape(h, w)
+
+
 def _opening(path: Path, intro: IntroPictures, *, lecture: str | None
              ) -> tuple[dict[str, object], float | None]:
     """A3: how far the file's opening is from the province's intro and whether it is it (the
@@ -296,7 +310,8 @@ def _opening(path: Path, intro: IntroPictures, *, lecture: str | None
 
 def _cards(checks: list[Check], *, stills: Sequence[tuple[float, float]],
            pictures: tuple[float, float], limit_s: float, fps: float,
-           intro_s: float | None = None, preview: bool = False
+           intro_s: float | None = None, preview: bool = False,
+           picture: Callable[[float, float], np.ndarray | None] | None = None
            ) -> tuple[list[Check], dict[str, object]]:
     """A finished lecture's designed pictures (A3–A6), and the checks without them.
 
@@ -313,13 +328,16 @@ def _cards(checks: list[Check], *, stills: Sequence[tuple[float, float]],
     Also returns what was found, for the course checks of a stick: ``opening_still`` (the
     still where the title card should be, however long: [start, end], None when the opening
     moves), ``closing_still`` (the same where the credits belong), ``title_card``,
-    ``credits`` and ``intro`` ([start, end] or None)."""
+    ``credits`` and ``intro`` ([start, end] or None); ``title_card_picture``: the card's
+    luma as block means (``picture``, :func:`card_picture`), to tell one lecture's card from
+    another's."""
     first, end = pictures
     frame = 1.0 / fps
     designed: list[tuple[float, float]] = []
     said: list[str] = []
     found: dict[str, object] = {"intro": None, "opening_still": None, "title_card": None,
-                                "closing_still": None, "credits": None}
+                                "title_card_picture": None, "closing_still": None,
+                                "credits": None}
 
     def span(a: float, b: float) -> list[float]:
         return [round(a, 3), round(b, 3)]
@@ -337,6 +355,8 @@ def _cards(checks: list[Check], *, stills: Sequence[tuple[float, float]],
         found["opening_still"] = span(*head)
         if head in short:
             found["title_card"] = span(*head)
+            blocks = picture(*head) if picture is not None else None
+            found["title_card_picture"] = card_picture(blocks) if blocks is not None else None
             designed.append((opening, head[1]))
             said.append(f"the title card at the start ({timecode(head[0])}–"
                         f"{timecode(head[1])}, A4)")

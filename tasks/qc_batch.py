@@ -249,6 +249,9 @@ class FileOutcome(BaseModel):
     opening_still: list[float] | None = None
     #: … and the still where its closing credits belong (A5)
     closing_still: list[float] | None = None
+    #: its title card's luma as block means (``tasks.qc.card_picture``): one lecture's card
+    #: told from another's
+    title_card_picture: str | None = None
 
     @property
     def failed(self) -> list[Listed]:
@@ -303,6 +306,7 @@ def outcome(name: str, report: Report, *, keys: tuple[str, str], reused: bool = 
     cards = report.extra.get("cards")
     opening = cards.get("opening_still") if isinstance(cards, dict) else None
     closing = cards.get("closing_still") if isinstance(cards, dict) else None
+    picture = cards.get("title_card_picture") if isinstance(cards, dict) else None
     return FileOutcome(
         file=name, status=report.status, duration_s=round(report.duration_s, 3),
         resolution=_text(measured.get("format.resolution")),
@@ -315,7 +319,8 @@ def outcome(name: str, report: Report, *, keys: tuple[str, str], reused: bool = 
         intro_mad=intro.get("mad") if isinstance(intro, dict) else None,
         intro_frames=intro.get("frames", 0) if isinstance(intro, dict) else 0,
         opening_still=list(opening) if isinstance(opening, list) else None,
-        closing_still=list(closing) if isinstance(closing, list) else None)
+        closing_still=list(closing) if isinstance(closing, list) else None,
+        title_card_picture=picture if isinstance(picture, str) else None)
 
 
 def listed(checks: Sequence[Check]) -> list[Listed]:

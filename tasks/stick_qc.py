@@ -42,10 +42,13 @@ import re
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
+import numpy as np
+
 from courseware.html_report import clock
 from courseware.report import Check, Report, Status
 from courseware.store import Store
 from encoder_profiles import Profile
+from qc_metrics.temporal import REFRESH_CODES
 from tasks.course_qc import (
     MAX_LISTED,
     BankMeasure,
@@ -62,7 +65,7 @@ from tasks.course_qc import (
     lecture_rows,
 )
 from tasks.package import COURSE_REPORT_HTML, COURSE_REPORT_JSON
-from tasks.qc import is_preview
+from tasks.qc import card_codes, is_preview
 from tasks.qc_batch import (
     BANK_SUFFIXES,
     FORM_SUFFIXES,
@@ -173,8 +176,9 @@ def check_closing_still(lectures: Sequence[LectureMeasure]) -> Check:
 def check_opening_stills(lectures: Sequence[LectureMeasure], files: Sequence[FileOutcome],
                          profile: Profile) -> Check:
     """A4 without the course file: each lecture opens (after the intro on lecture 1) with a
-    still picture of at most A4's title-card length. The card's words are not read and an
-    animated card is no still, so what is wrong is a warning for a person to look at."""
+    still picture of at most A4's title-card length, its own (not another lecture's card
+    copied). The card's words are not read and an animated card is no still, so what is
+    wrong is a warning for a person to look at."""
     limit = profile.structure.title_card_max_s
     unread = [m.label for m, f in zip(lectures, files, strict=True) if f.status == "error"]
     problems, spans = [], []
@@ -190,12 +194,14 @@ def check_opening_stills(lectures: Sequence[LectureMeasure], files: Sequence[Fil
                             "s): a card held too long, or the lecture opens on a still picture")
         else:
             spans.append(m.card_s)
+    problems += _copied_cards(lectures, files)
     gap = f"; {len(unread)} file(s) not read: {', '.join(unread)}" if unread else ""
     measured = round(max(spans), 3) if spans else None
     if problems:
         return Check("course.title_card", "A4", "warn", measured, limit, "s",
-                     f"{len(problems)} lecture(s) without a still title card of at most "
-                     f"{limit:g} s: " + "; ".join(problems[:MAX_LISTED]) + gap)
+                     f"{len(problems)} lecture(s) to look at for their title card (A4: a "
+                     f"still of at most {limit:g} s, its own): "
+                     + "; ".join(problems[:MAX_LISTED]) + gap)
     if not spans:
         return Check("course.title_card", "A4", "skip", None, limit, "s",
                      "no lecture could be read" + gap)
@@ -203,6 +209,26 @@ def check_opening_stills(lectures: Sequence[LectureMeasure], files: Sequence[Fil
                  f"every lecture opens with a still of {min(spans):.1f}–{max(spans):.1f} s, a "
                  f"title card by its length (A4: ≤ {limit:g} s); its words are not read (no "
                  "course file)" + gap)
+
+
+def _copied_cards(lectures: Sequence[LectureMeasure], files: Sequence[FileOutcome]
+                  ) -> list[str]:
+    """Lectures whose title card is an earlier lecture's picture: a card copied and its
+    lecture number (and title) not changed. Cards are the same picture when no block mean
+    of theirs differs by more than coding noise (``REFRESH_CODES``, and the rounding)."""
+    seen: list[tuple[str, np.ndarray]] = []
+    out = []
+    for m, f in zip(lectures, files, strict=True):
+        if f.title_card_picture is None:
+            continue
+        codes = card_codes(f.title_card_picture).astype(np.int16)
+        same = next((label for label, other in seen if other.shape == codes.shape
+                     and int(np.abs(other - codes).max()) <= REFRESH_CODES + 1), None)
+        if same is not None:
+            out.append(f"{m.label} opens with the same title card as {same}: a card copied, "
+                       "its lecture number and title not changed?")
+        seen.append((m.label, codes))
+    return out
 
 
 def check_stick_intro(lectures: Sequence[LectureMeasure], intro: str | None) -> Check:

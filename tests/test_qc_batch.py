@@ -395,8 +395,9 @@ def test_a_sticks_intro_and_title_cards(tmp_path: Path, prefect_server: None) ->
     lecture does (A3), each lecture opens with a still of at most 5 s (A4; its words not
     read: a warning, naming the lecture whose opening still lasts 7 s); the preview's cards
     are not freezes; the last lecture ends moving, without credits (A5, a warning). Then
-    lecture 2 opens with the intro too: A3 fails, naming it; the last lecture, cut again with
-    a closing card, has its credits. The course keeps its videos in 视频/ and its preview in
+    lecture 2 opens with the intro too and lecture 1's card copied: A3 fails, naming it, and
+    A4 names the copied card; the last lecture, cut again with a closing card, has its
+    credits. The course keeps its videos in 视频/ and its preview in
     预览/, as bases' sticks do: one course all the same."""
     from video_signals import cut_film
 
@@ -408,9 +409,9 @@ def test_a_sticks_intro_and_title_cards(tmp_path: Path, prefect_server: None) ->
     (course / "预览").mkdir(parents=True)
     videos.mkdir()
     cut_film(tmp_path / "统一片头.mp4", intro)
-    cut_film(videos / "第1讲.mp4", [*intro, ("still", card, 4.0), ("moving", 1, 3.0)])
-    cut_film(videos / "第2讲.mp4", [("still", card, 3.0), ("moving", 2, 3.0)])
-    cut_film(videos / "第3讲.mp4", [("still", card, 7.0), ("moving", 3, 3.0)])
+    cut_film(videos / "第1讲.mp4", [*intro, ("card", (card, "1"), 4.0), ("moving", 1, 3.0)])
+    cut_film(videos / "第2讲.mp4", [("card", (card, "2"), 3.0), ("moving", 2, 3.0)])
+    cut_film(videos / "第3讲.mp4", [("card", (card, "3"), 7.0), ("moving", 3, 3.0)])
     cut_film(course / "预览" / "课程预览.mp4", [("still", card, 3.0), ("moving", 4, 3.0),
                                                 ("still", card, 2.4), ("moving", 5, 3.0)])
     out = tmp_path / "reports"
@@ -448,11 +449,11 @@ def test_a_sticks_intro_and_title_cards(tmp_path: Path, prefect_server: None) ->
     assert (folder["folder"], folder["files"]) == ("课程", 4)
     assert checks["course.preview"]["measured"] == pytest.approx(11.4, abs=0.05)  # found
     assert [c["id"] for c in folder["warned"]] == ["course.title_card", "course.credits"]
-    assert "<code>course.title_card</code>: 1 lecture(s) without a still title card" in (
+    assert "<code>course.title_card</code>: 1 lecture(s) to look at for their title card" in (
         out / f"{SUMMARY_NAME}.html").read_text("utf-8")
 
-    cut_film(videos / "第2讲.mp4", [*intro, ("still", card, 3.0), ("moving", 2, 3.0)])
-    cut_film(videos / "第3讲.mp4", [("still", card, 7.0), ("moving", 3, 3.0),
+    cut_film(videos / "第2讲.mp4", [*intro, ("card", (card, "1"), 3.0), ("moving", 2, 3.0)])
+    cut_film(videos / "第3讲.mp4", [("card", (card, "3"), 7.0), ("moving", 3, 3.0),
                                     ("still", card, 4.0)])
     CliRunner().invoke(cli, args)
     checks = course_checks()
@@ -461,6 +462,8 @@ def test_a_sticks_intro_and_title_cards(tmp_path: Path, prefect_server: None) ->
         str(a3["message"]), a3
     assert (checks["course.credits"]["status"], checks["course.credits"]["measured"]) == (
         "pass", pytest.approx(4.0, abs=0.05)), checks["course.credits"]
+    assert "第2讲 《第2讲》 opens with the same title card as 第1讲 《第1讲》" in str(
+        checks["course.title_card"]["message"]), checks["course.title_card"]
 
     (tmp_path / "片头.mp4").write_text("not a film", "utf-8")
     bad = CliRunner().invoke(cli, [*args[:-1], str(tmp_path / "片头.mp4")])

@@ -232,7 +232,8 @@ def cut_film(path: Path, parts: Sequence[tuple[str, object, float]], *,
              sound: np.ndarray | None = None, rate: int = 48000) -> None:
     """A 25-fps H.264 film cut from ``parts``, each (kind, what, seconds): ``("moving",
     seed, s)`` a random texture scrolling a pixel a frame (the same seed, the same pictures:
-    an intro put in front of a lecture), ``("still", (r, g, b), s)`` a card of one colour;
+    an intro put in front of a lecture), ``("still", (r, g, b), s)`` a card of one colour,
+    ``("card", ((r, g, b), text), s)`` one with a line of white text;
     ``sound``: stereo float32 (2, n) at ``rate``, silence when None."""
     from fractions import Fraction
 
@@ -250,8 +251,11 @@ def cut_film(path: Path, parts: Sequence[tuple[str, object, float]], *,
         pts = 0
         for kind, what, length in parts:
             n = round(length * fps)
-            if kind == "still":
-                rgb = np.full((h, w, 3), what, np.uint8)
+            if kind in ("still", "card"):
+                colour, text = (what, "") if kind == "still" else what  # type: ignore[misc]
+                rgb = np.full((h, w, 3), colour, np.uint8)
+                cv2.putText(rgb, text, (w // 10, h * 2 // 3), cv2.FONT_HERSHEY_SIMPLEX, h / 45,
+                            (255, 255, 255), max(1, h // 30), cv2.LINE_AA)
                 pictures: Iterable[np.ndarray] = (rgb for _ in range(n))
             else:
                 texture = np.random.default_rng(int(what)).integers(  # type: ignore[call-overload]
