@@ -213,8 +213,11 @@ STILL_MIN_S = 0.08
 REFRESH_CODES = 8.0
 REFRESH_BLOCK = 16
 #: the first stills' pictures kept (luma block means): a finished lecture's title card is
-#: among them (after an intro's stills), for telling one lecture's card from another's
+#: among them (after an intro's stills), for telling one lecture's card from another's …
 KEEP_PICTURES = 16
+#: … of stills held at least this long (a card is held long enough to be read; a shorter
+#: still, a camera's first frames or an animation's doubled frames, is not one)
+CARD_MIN_S = 1.0
 
 
 class FreezeDetector(VideoDetector):
@@ -239,6 +242,7 @@ class FreezeDetector(VideoDetector):
         self._anchor: Any = None        # block means of the last still's first picture
         self._continues = False         # the reference frame shows the last still's picture
         self._pictures: list[tuple[float, np.ndarray]] = []   # (time, luma block means)
+        self._chain_t = 0.0             # where the still (with its refreshes) began
 
     def process_batch(self, frames: YUVFrame, ts: Sequence[float]) -> None:
         frames = as_batch(frames)
@@ -262,6 +266,7 @@ class FreezeDetector(VideoDetector):
                     self._ref_is_prev = False
                     if not self._continues:     # a still begins: its picture
                         self._anchor = _blocks(frames, k)
+                        self._chain_t = self._ref_t
                         if len(self._pictures) < KEEP_PICTURES:
                             self._pictures.append((times[k], to_host(box_downscale(
                                 frames.y[k:k + 1], REFRESH_BLOCK)[0])))
@@ -291,14 +296,14 @@ class FreezeDetector(VideoDetector):
                 self._stills.append((self._ref_t, t))
         elif not self._continues:
             self._anchor = None
-        if self._anchor is None:        # no still to continue: nothing to compare
-            self._continues = False
-            return
         xp = array_namespace(frames.y)
-        self._continues = float(to_host(xp.abs(_blocks(frames, k) - self._anchor).max())) \
-            <= REFRESH_CODES
-        if not self._continues:
+        self._continues = self._anchor is not None and float(to_host(
+            xp.abs(_blocks(frames, k) - self._anchor).max())) <= REFRESH_CODES
+        if not self._continues:         # the still is over, refreshes and all
             self._anchor = None
+            if (self._pictures and self._pictures[-1][0] >= self._chain_t
+                    and t - self._chain_t < CARD_MIN_S):
+                self._pictures.pop()    # too short for a card: its place goes to another
 
     def stills(self) -> list[tuple[float, float]]:
         """Every still stretch of ``STILL_MIN_S`` or more seen so far (start, end): a card,
@@ -315,7 +320,8 @@ class FreezeDetector(VideoDetector):
 
     def picture(self, start: float, end: float) -> np.ndarray | None:
         """The luma of the still over (start, end) as block means (``REFRESH_BLOCK``² pixels),
-        when it is one of the first ``KEEP_PICTURES`` stills; else None."""
+        when it is one of the first ``KEEP_PICTURES`` stills held ``CARD_MIN_S`` or more;
+        else None."""
         return next((p for t, p in self._pictures if start - 1e-6 <= t < end), None)
 
     def finish(self) -> list[Check]:

@@ -48,7 +48,7 @@ from qc_metrics.frames import split_yuv420p, timecode
 from qc_metrics.loudness import SHORT_TERM_STEPS, STEP_S
 from qc_metrics.motion import StabilityDetector
 from qc_metrics.noise import NoiseDetector, snr_db
-from qc_metrics.temporal import Uncovered, uncovered
+from qc_metrics.temporal import CARD_MIN_S, Uncovered, uncovered
 from qc_metrics.video import VideoQC
 from qc_metrics.xp import backend_name, gpu_namespace
 from tasks.verify import verify_file
@@ -78,9 +78,6 @@ THUMB_DECODE_ON_S = 4.0
 #: a finished lecture's still at most this far from its first (last) picture is its title
 #: card (closing credits): a fade in from black or out to it may come first (after)
 CARD_EDGE_S = 1.0
-#: a card is held long enough to be read: a shorter still (a camera's first frames, a pause
-#: in an animation) is not one
-CARD_MIN_S = 1.0
 #: the province's intro is looked for this many frames either way of the file's start:
 #: another tool may lead with a black frame or two, or trim one
 INTRO_SHIFT_FRAMES = 12

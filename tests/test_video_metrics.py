@@ -710,6 +710,28 @@ def test_a_frozen_picture_stays_frozen_through_the_encoders_refreshes(tmp_path):
     assert [round(b - a, 2) for a, b in freeze.stills() if 6 <= a < 9] == [0.6] * 5
 
 
+def test_a_cards_picture_is_kept_past_an_animations_doubled_frames():
+    """An intro animated at 12.5 fps shows each picture twice: a still of two frames each
+    time, too short for a card, so none takes one of the places kept for stills' pictures;
+    the 3-s card after it keeps its picture (its block means, to tell one lecture's card
+    from another's)."""
+    h, w = 90, 160
+    animation = [f for f in vs.pan_clip(h, w, 25, speed=3.0) for _ in range(2)]   # 2 s
+    y = np.full((h, w), 60, np.uint8)
+    y[30:60, 20:140] = 200                                                        # its text
+    card = YUVFrame(y, *vs.flat_chroma(h, w))
+    frames = animation + [card] * 75
+    freeze = FreezeDetector(fps=FPS, profile=PROFILE)
+    for k in range(0, len(frames), 16):
+        freeze.process_batch(vs.stack(frames[k:k + 16]),
+                             [i / FPS for i in range(k, min(k + 16, len(frames)))])
+    start, end = freeze.stills()[-1]
+    assert (start, end) == pytest.approx((2.0, 5.0))
+    picture = freeze.picture(start, end)
+    assert picture is not None
+    assert np.abs(picture - box_downscale(y[None], 16)[0]).max() < 0.5
+
+
 def test_a_dark_slide_full_screen_is_a_warning_a_black_camera_a_failure():
     """A dark section slide (white title on black, 1.2 % of the pixels lit) for 1 s inside
     the film: blackdetect calls it black. With the layout showing the authored slides capture
