@@ -254,9 +254,9 @@ def qc(files: tuple[Path, ...], store: str | None, force: bool, stick: bool,
     prof = load_profile(profile)
     pictures = None
     if intro is not None:
-        from tasks.course_qc import IntroPictures
+        from tasks.course_qc import load_intro
 
-        pictures = IntroPictures(intro, fps=prof.delivery.fps)
+        pictures = load_intro(intro, fps=prof.delivery.fps)
     result = qc_file(file, profile=prof, thumbnails=html_out is not None,
                      gpu=False if cpu else None, cameras=cameras, span=span,
                      finished=finished or intro is not None, intro=pictures)

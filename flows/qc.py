@@ -20,7 +20,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run
 
-from courseware.errors import CorruptMediaError, MissingSourceError, StoreError
+from courseware.errors import StoreError
 from courseware.report import check_from_dict
 from encoder_profiles import DEFAULT_PROFILE, load_profile
 from tasks.qc_batch import BatchQc, FileOutcome
@@ -103,17 +103,11 @@ def qc_batch_flow(paths: list[str], out: str, profile: str = DEFAULT_PROFILE,
     reading = stick if finished is None else finished
     pictures = None
     if intro is not None:
-        from tasks.course_qc import IntroPictures
+        from tasks.course_qc import load_intro
 
-        if not Path(intro).is_file():
-            raise MissingSourceError(f"the intro {intro} is not there: give the province's "
-                                     "intro clip (统一片头) as downloaded from its portal")
-        try:
-            pictures = IntroPictures(Path(intro), fps=prof.delivery.fps)
-        except CorruptMediaError as exc:
-            raise CorruptMediaError(f"the intro (--intro): {exc}; give the province's intro "
-                                    "clip (统一片头) as downloaded from its portal") from exc
+        pictures = load_intro(Path(intro), fps=prof.delivery.fps)
     found, other = find_media([Path(p) for p in paths])
+    where = course_folders(found, other) if stick else None
     keys = report_keys([f.name for f in found])
     log.info("%d media file(s) to check%s", len(found),
              f", {len(other)} other file(s) passed over" if other else "")
@@ -134,11 +128,11 @@ def qc_batch_flow(paths: list[str], out: str, profile: str = DEFAULT_PROFILE,
     if stick:
         from tasks.stick_qc import course_reports
 
-        courses = course_reports(results, found, other, store=store, profile=prof,
+        assert where is not None
+        courses = course_reports(results, found, other, where, store=store, profile=prof,
                                  intro=Path(intro).name if intro is not None else None)
     summary = BatchQc(profile=prof.name, sources=[str(p) for p in paths], out=out,
-                      files=results, folders=folders(
-                          results, courses, course_folders(found, other) if stick else None),
+                      files=results, folders=folders(results, courses, where),
                       skipped=[o.name for o in other])
     store.put_bytes(render_batch_html(summary).encode("utf-8"), SUMMARY_NAME + ".html")
     store.put_bytes((summary.model_dump_json(indent=2) + "\n").encode("utf-8"),

@@ -45,7 +45,7 @@ from courseware.bank import KIND_NAMES, load_bank, validate_bank
 from courseware.cards import credits_lines, render_card, title_card_lines
 from courseware.compose import fit
 from courseware.course import Course, Lecture
-from courseware.errors import BankError, CorruptMediaError, FontError
+from courseware.errors import BankError, CorruptMediaError, FontError, MissingSourceError
 from courseware.fonts import FontFace, find_face
 from courseware.html_report import clock
 from courseware.media import AudioFeed, cfr_frames, open_media, rgb_to_frame
@@ -270,6 +270,18 @@ class IntroPictures:
         it), the analysis size and the intro's analysis pictures."""
         slot = fit((0, 0, width, height), *self._shape, self._sar, source="intro")
         return (slot.x, slot.y, slot.w, slot.h), self._size, self._frames
+
+
+def load_intro(path: Path, *, fps: int) -> IntroPictures:
+    """The province's intro a person gave (``--intro``), or an error naming it and what to
+    give instead."""
+    fix = "give the province's intro clip (统一片头) as downloaded from its portal"
+    if not path.is_file():
+        raise MissingSourceError(f"the intro {path} is not there: {fix}")
+    try:
+        return IntroPictures(path, fps=fps)
+    except CorruptMediaError as exc:
+        raise CorruptMediaError(f"the intro (--intro): {exc}; {fix}") from exc
 
 
 def intro_difference(path: Path, intro: IntroPictures, *, label: str | None = None,

@@ -71,7 +71,6 @@ from tasks.qc_batch import (
     FORM_SUFFIXES,
     FileOutcome,
     Found,
-    course_folders,
     given,
 )
 
@@ -452,14 +451,15 @@ def report_keys(folder: str) -> tuple[str, str]:
 
 
 def course_reports(results: Sequence[FileOutcome], found: Sequence[Found],
-                   others: Sequence[Found], *, store: Store, profile: Profile,
-                   intro: str | None = None) -> dict[str, tuple[Report, tuple[str, str]]]:
-    """Each course folder holding checked files (:func:`tasks.qc_batch.course_folders`)
-    judged as a course: its report written to ``store`` (JSON, then the page) beside its
-    lectures' reports; per folder, the report and its keys."""
+                   others: Sequence[Found], where: dict[str, str], *, store: Store,
+                   profile: Profile, intro: str | None = None
+                   ) -> dict[str, tuple[Report, tuple[str, str]]]:
+    """Each course folder holding checked files (``where``: file name → course folder,
+    :func:`tasks.qc_batch.course_folders`) judged as a course: its report written to
+    ``store`` (JSON, then the page) beside its lectures' reports; per folder, the report and
+    its keys."""
     from courseware.course_html import render_course_html
 
-    where = course_folders(found, others)
     item = {f.name: f for f in found}
     out: dict[str, tuple[Report, tuple[str, str]]] = {}
     names = dict.fromkeys(where[f.file] for f in results)
