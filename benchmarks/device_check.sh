@@ -16,7 +16,7 @@ export PYTHONUNBUFFERED=1
   nproc; } 2>&1 | tee "$OUT/machine.txt"
 python3 -m pytest -q -m gpu -o addopts="" -p no:cacheprovider \
   tests/test_video_metrics.py tests/test_audio_metrics.py tests/test_sync.py \
-  tests/test_colour_bars.py 2>&1 \
+  tests/test_colour_bars.py tests/test_qc_report.py tests/test_device_emulator.py 2>&1 \
   | tee "$OUT/parity.txt"
 for batch in 16 64; do
   python3 benchmarks/bench_video_qc.py --frames 512 --batch $batch 2>&1 | tee -a "$OUT/bench.txt"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,3 +42,20 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def device_xp(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The device's array module: CuPy where it runs on a CUDA device, elsewhere the strict
+    stand-in of ``tests/device_emulator.py``, put where ``import cupy`` finds it, so the
+    device path of the metrics runs (and its host/device mix-ups fail) on every machine."""
+    from qc_metrics.xp import gpu_namespace
+
+    real = gpu_namespace()
+    if real is not None:
+        return real
+    from device_emulator import emulator
+
+    fake = emulator()
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    return fake

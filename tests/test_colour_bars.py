@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -122,10 +123,10 @@ def test_a_camera_on_bars_inside_the_layout_is_named(tmp_path: Path) -> None:
 
 
 @pytest.mark.gpu
-def test_cupy_parity() -> None:
+def test_cupy_parity(device_xp: Any) -> None:
     """The same answers from planes on the GPU (the rows are sliced there, judged on the
     host): RP 219-like bars drawn here (75 %, grey side panels), a camera picture, a slide."""
-    cupy = pytest.importorskip("cupy")
+    cupy = device_xp
     h, w = 720, 1280
     bars = np.full((h, w, 3), 104.0)                              # 40 % grey
     colours = [(191, 191, 191), (191, 191, 0), (0, 191, 191), (0, 191, 0), (191, 0, 191),

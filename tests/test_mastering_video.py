@@ -11,12 +11,14 @@ import subprocess
 from collections.abc import Callable, Iterable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import cv2
 import numpy as np
 import pytest
 from course_files import one_lecture
+from device_emulator import assert_same_report
 from foreign_media import FFMPEG
 
 from courseware.course import load_course
@@ -334,6 +336,19 @@ def test_authored_slides_keep_their_colours(colour: dict) -> None:
     as_camera = [dataclasses.replace(span, authored=())]
     report = qc_file(res.path, profile=PROFILE, thumbnails=False, cameras=as_camera).report
     assert next(c for c in report.checks if c.id == "video.camera_match").status == "fail"
+
+
+@pytest.mark.gpu
+def test_the_device_judges_a_rendered_lecture_as_the_cpu_does(colour: dict,
+                                                              device_xp: Any) -> None:
+    """The lecture's QC with its layout (each camera's region: camera match, white balance
+    of the cameras only, the authored slides left alone) on the device path."""
+    for key in ("warm", "authored"):
+        res, _ = colour[key]
+        host, device = (qc_file(res.path, profile=PROFILE, thumbnails=False,
+                                cameras=res.cameras, gpu=gpu).report for gpu in (False, True))
+        assert (host.backend, device.backend) == ("numpy", "cupy")
+        assert_same_report(device, host)
 
 
 def test_cameras_differ_before_correction(colour: dict) -> None:

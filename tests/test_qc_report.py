@@ -16,10 +16,12 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from browser import cjk, fonts_drawn, screenshot
+from device_emulator import assert_same_report
 from foreign_media import FFMPEG
 from PIL import Image
 
@@ -718,17 +720,34 @@ def test_gpu_request_without_gpu_falls_back_and_says_so(
 
 
 @pytest.mark.gpu
-def test_gpu_report_matches_cpu(defects: Path, profile: Profile, result: QcResult) -> None:
-    from qc_metrics.xp import gpu_namespace
-
-    if gpu_namespace() is None:
-        pytest.skip("CuPy or a CUDA device is unavailable")
+def test_gpu_report_matches_cpu(defects: Path, profile: Profile, result: QcResult,
+                                device_xp: Any) -> None:
     res = qc_file(defects, profile=profile, gpu=True, thumbnails=False)
     assert res.report.backend == "cupy" and not res.notes
-    cpu = {c.id: c for c in result.report.checks}
-    for check in res.report.checks:
-        ref = cpu[check.id]
-        assert check.status == ref.status, check.id
-        if isinstance(ref.measured, float) and isinstance(check.measured, float):
-            assert check.measured == pytest.approx(ref.measured, rel=1e-3, abs=1e-3), check.id
-        assert len(check.events) == len(ref.events), check.id
+    assert_same_report(res.report, result.report)
+
+
+@pytest.mark.gpu
+def test_gpu_reads_a_finished_lecture_as_the_cpu_does(tmp_path: Path, profile: Profile,
+                                                      device_xp: Any) -> None:
+    """The finished-file reading on the device: the intro found, the title card after it and
+    its picture kept (for the stick's A4), the same checks as on the CPU."""
+    from video_signals import cut_film
+
+    from tasks.course_qc import IntroPictures
+
+    intro_parts = [("moving", 7, 1.0), ("still", (120, 130, 165), 2.4)]
+    cut_film(tmp_path / "intro.mp4", intro_parts)
+    cut_film(tmp_path / "first.mp4", [*intro_parts, ("still", CARD, 4.0), ("moving", 3, 4.0),
+                                      ("still", (200, 200, 200), 3.0)])
+    intro = IntroPictures(tmp_path / "intro.mp4", fps=25)
+    host, device = (qc_file(tmp_path / "first.mp4", profile=profile, gpu=gpu, finished=True,
+                            intro=intro, thumbnails=False).report for gpu in (False, True))
+    assert (host.backend, device.backend) == ("numpy", "cupy")
+    assert_same_report(device, host)
+    assert device.extra["intro"] == host.extra["intro"]
+    assert device.extra["cards"] == host.extra["cards"]
+    cards = host.extra["cards"]
+    assert isinstance(cards, dict)
+    assert (cards["title_card"], cards["credits"]) == ([3.4, 7.4], [11.4, 14.4])
+    assert isinstance(cards["title_card_picture"], str)

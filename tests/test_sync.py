@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import audio_signals as sig
 import numpy as np
 import pytest
@@ -52,9 +54,9 @@ def test_a_short_window_is_found_far_into_a_long_one(late_s: float) -> None:
 
 
 @pytest.mark.gpu
-def test_cupy_offset_parity() -> None:
+def test_cupy_offset_parity(device_xp: Any) -> None:
     """The same lag and peak on CuPy as on NumPy, a short window far into a long one."""
-    cupy = pytest.importorskip("cupy")
+    cupy = device_xp
     rng = np.random.default_rng(10)
     a = rng.standard_normal(100 * RATE)
     b = np.convolve(0.5 * a[70 * RATE: 90 * RATE], np.ones(3) / 3, mode="same")

@@ -800,8 +800,8 @@ def test_frame_plumbing():
 # --------------------------------------------------------------------------- backend parity
 
 @pytest.mark.gpu
-def test_cupy_parity():
-    cupy = pytest.importorskip("cupy")
+def test_cupy_parity(device_xp):
+    cupy = device_xp
     clean, flat = vs.slide_luma(360, 640)
     y, _ = vs.add_noise(clean, 0.5, seed=3, mask=flat)
     frame = vs.rgb_to_yuv420(vs.colour_scene(360, 640, gains=CASTS["warm"]))
@@ -860,10 +860,10 @@ def test_cupy_parity():
 
 
 @pytest.mark.gpu
-def test_cupy_freeze_parity(tmp_path):
+def test_cupy_freeze_parity(tmp_path, device_xp):
     """Frozen spans through the encoder's refreshes: the same stills on CuPy (block means
     compared on the device) as on NumPy."""
-    cupy = pytest.importorskip("cupy")
+    cupy = device_xp
     path = tmp_path / "refreshed.mp4"
     _refreshed_clip(path)
     decoded = vs.decode(path)
