@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from qc_metrics.colour import CameraSpan
 
 # Quiet, local defaults for an ephemeral Prefect (a real server is used when
-# PREFECT_API_URL is set by the operator).
+# PREFECT_API_URL is set by the operator); no usage data sent from a client either (the
+# SDK's own telemetry, and its notice on a user's terminal).
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "true")
 
 profile_option = click.option("--profile", default=DEFAULT_PROFILE, show_default=True,
@@ -229,6 +231,7 @@ def qc(files: tuple[Path, ...], store: str | None, force: bool, stick: bool,
     recording and lecture in them, a report each and a summary."""
     from courseware.html_report import render_html
     from encoder_profiles import load_profile
+    from tasks.progress import TerminalProgress
     from tasks.qc import qc_file
 
     if store is not None or len(files) > 1 or files[0].is_dir():
@@ -257,9 +260,14 @@ def qc(files: tuple[Path, ...], store: str | None, force: bool, stick: bool,
         from tasks.course_qc import load_intro
 
         pictures = load_intro(intro, fps=prof.delivery.fps)
-    result = qc_file(file, profile=prof, thumbnails=html_out is not None,
-                     gpu=False if cpu else None, cameras=cameras, span=span,
-                     finished=finished or intro is not None, intro=pictures)
+    shown = TerminalProgress(f"checking {file.name}")
+    try:
+        result = qc_file(file, profile=prof, thumbnails=html_out is not None,
+                         gpu=False if cpu else None, cameras=cameras, span=span,
+                         finished=finished or intro is not None, intro=pictures,
+                         progress=shown)
+    finally:
+        shown.clear()
     report = result.report
     click.echo(report.table())
     if where := report.where():

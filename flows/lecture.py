@@ -16,19 +16,15 @@ import hashlib
 import json
 import os
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import NamedTuple
-from uuid import UUID
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
     create_markdown_artifact,
-    create_progress_artifact,
     create_table_artifact,
-    update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import FlowRun
@@ -60,6 +56,7 @@ from tasks.cache import (
     write_marker_task,
 )
 from tasks.probe import LectureInputs, begin_at, probe_task
+from tasks.progress import artifact_progress
 from tasks.publish import lecture_key, publish_task
 from tasks.render import analyse_task, main_duration, render_task
 from tasks.sync import sync_task
@@ -245,24 +242,6 @@ def _raw_qc(course: Course, inputs: LectureInputs, *, profile: str, prof: Profil
     return verdicts
 
 
-def _progress_hook(course: Course, number: int) -> Callable[[float], None]:
-    """A throttled callback (fraction 0…1) that moves a progress artifact."""
-    artifact = create_progress_artifact(
-        progress=0.0, key=f"render-{_slug(course)}-l{number}",
-        description=f"render of 第{number}讲")
-    assert isinstance(artifact, UUID)
-    last = [0.0, time.monotonic()]
-
-    def update(fraction: float) -> None:
-        pct = max(0.0, min(100.0, 100.0 * fraction))
-        now = time.monotonic()
-        if pct >= 100.0 or (pct - last[0] >= 5.0 and now - last[1] >= 2.0):
-            update_progress_artifact(artifact_id=artifact, progress=pct)
-            last[:] = [pct, now]
-
-    return update
-
-
 def _skipped(lecture: Lecture, marker: DoneMarker, store: str) -> LectureOutcome:
     target = open_store(store)
     out = marker.outputs
@@ -318,7 +297,9 @@ def lecture_flow(course_file: str, number: int, store: str, profile: str = DEFAU
              "lowered %.1f dB", audio.role, f"{peak:.1f}" if peak is not None else "-",
              audio.gain_db, f"{audio.snr_db:.1f}" if audio.snr_db is not None else "-",
              audio.noise_reduction_db)
-    progress = _progress_hook(course, number)
+    progress = artifact_progress(f"render of 第{number}讲",
+                                 key=f"render-{_slug(course)}-l{number}")
+    assert progress is not None                 # in this flow's run
     with concurrency(RENDER_LIMIT, occupy=1, strict=False):
         rendered = render_task(course, inputs, audio=audio, profile=prof, out_dir=work,
                                video=video, progress=progress)

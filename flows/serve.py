@@ -28,6 +28,7 @@ def stack_env(api_url: str, home: Path | None = None,
         "PREFECT_API_URL": api_url,
         "COURSEWARE_ROOT": str(ROOT),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": env.get("DO_NOT_TRACK", "1"),
         "PREFECT_UI_ENABLED": env.get("PREFECT_UI_ENABLED", "true"),
         "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p),
     })

@@ -51,6 +51,7 @@ from qc_metrics.noise import NoiseDetector, snr_db
 from qc_metrics.temporal import CARD_MIN_S, Uncovered, uncovered
 from qc_metrics.video import VideoQC
 from qc_metrics.xp import backend_name, gpu_namespace
+from tasks.progress import Progress, Ticker, artifact_progress
 from tasks.verify import verify_file
 
 if TYPE_CHECKING:
@@ -158,7 +159,7 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
             render_notes: Sequence[str] = (),
             span: tuple[float, float] | None = None,
             source_checks: Sequence[Check] = (), finished: bool = False,
-            intro: IntroPictures | None = None) -> QcResult:
+            intro: IntroPictures | None = None, progress: Progress | None = None) -> QcResult:
     """Every QC check of ``path`` (format D2–D10, video V1–V4, audio S1–S4) in one decode pass.
 
     ``gpu``: None uses CuPy when a CUDA device is usable, True asks for it (falling back to
@@ -179,8 +180,10 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
     (``预览`` in its name, A6) every such still is a card. ``intro``: the province's intro
     clip (A3), with ``finished``: where the file opens with it, its pictures are the
     province's and the title card follows it (the report's ``intro`` says how far the
-    opening is from it). Raises MissingSourceError / CorruptMediaError when the file is
-    absent, unreadable or damaged.
+    opening is from it). ``progress``: told the fraction of the decode pass done, about once
+    a second of the file; by default, inside a Prefect run, a progress artifact of that run
+    (the operator's view of a long file). Raises MissingSourceError / CorruptMediaError when
+    the file is absent, unreadable or damaged.
     """
     fmt = verify_file(path, profile=profile, lecture=lecture)
     notes: list[str] = []
@@ -208,8 +211,14 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
             span = (span[0], max(span[0], fmt.duration_s))
         notes.append(f"the video and audio checks are of {timecode(span[0])}–"
                      f"{timecode(span[1])} of the file only; the format checks of all of it")
+    if progress is None:
+        progress = artifact_progress(f"QC of {name or path.name}")
+    length = span or ((0.0, fmt.duration_s) if fmt.duration_s else None)
+    ticker = Ticker(progress, *length) if progress is not None and length else None
     video, audio = _decode_pass(path, profile=profile, lecture=lecture, xp=xp,
-                                cameras=cameras, audio_stream=track, span=span)
+                                cameras=cameras, audio_stream=track, span=span, ticker=ticker)
+    if ticker is not None:
+        ticker.done()
     elapsed = time.perf_counter() - started
 
     checks: list[Check] = list(fmt.checks)
@@ -455,7 +464,7 @@ def _where(path: Path, lecture: str | None) -> str:
 
 def _decode_pass(path: Path, *, profile: Profile, lecture: str | None, xp: ModuleType,
                  cameras: Sequence[CameraSpan] | None = None, audio_stream: int = 0,
-                 span: tuple[float, float] | None = None,
+                 span: tuple[float, float] | None = None, ticker: Ticker | None = None,
                  ) -> tuple[_VideoPass | None, _AudioPass | None]:
     """Demux once, decode both streams (``audio_stream``: which of the audio tracks), feed
     the detectors.
@@ -467,7 +476,8 @@ def _decode_pass(path: Path, *, profile: Profile, lecture: str | None, xp: Modul
     Times are from the file's start (``origin_s``), as a player shows them: a camera's
     MPEG-TS file whose clock starts at 1.4 s, or at the time of day, reports its first
     picture at 0. ``span``: (from, to) on that time: only the frames and sound inside it are
-    checked (a seek to the keyframe before ``from``; decoding stops after ``to``)."""
+    checked (a seek to the keyframe before ``from``; decoding stops after ``to``).
+    ``ticker``: told the time of each frame decoded."""
     with open_media(path, lecture=lecture) as container, \
             OrderedWorker("qc-detectors", depth=QUEUE_BATCHES) as worker:
         vs = container.streams.video[0] if container.streams.video else None
@@ -503,6 +513,8 @@ def _decode_pass(path: Path, *, profile: Profile, lecture: str | None, xp: Modul
                         last = video.last_t
                     elif isinstance(frame, av.AudioFrame) and audio is not None:
                         audio.add(frame, t)
+                    if ticker is not None:
+                        ticker(t)
                 if all(done.values()):
                     break
         except av.FFmpegError as exc:

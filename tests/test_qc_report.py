@@ -214,12 +214,77 @@ def test_the_qc_flow_takes_a_span(defects: Path, tmp_path: Path, prefect_server:
     from flows.qc import qc_flow
 
     out = tmp_path / "span.qc.json"
-    assert qc_flow(str(defects), str(out), span=[2.0, 4.0], gpu=False) == "fail"
+    state = qc_flow(str(defects), str(out), span=[2.0, 4.0], gpu=False, return_state=True)
+    assert state.result() == "fail"
     data = json.loads(out.read_text("utf-8"))
     assert data["span_s"] == [2.0, 4.0]
     (black,) = [c for c in data["checks"] if c["id"] == "video.black"]
     assert [(e["start_s"], e["end_s"]) for e in black["events"]] == [
         pytest.approx(BLACK, abs=0.05)]
+    # the operator watches a long file's QC in the UI: a progress artifact of its task run
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterType,
+    )
+
+    with get_client(sync_client=True) as client:
+        (shown,) = client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]),
+            type=ArtifactFilterType(any_=["progress"])))
+    assert (shown.data, shown.description) == (100.0, "QC of defects.mp4")
+    assert shown.task_run_id is not None
+
+
+def test_progress_is_told_as_the_file_is_decoded(defects: Path, profile: Profile) -> None:
+    """About once a second of the file (of the span, when one is given), rising to 1."""
+    told: list[float] = []
+    qc_file(defects, profile=profile, gpu=False, thumbnails=False, progress=told.append)
+    assert told[0] == 0.0 and told[-1] == 1.0 and told == sorted(told)
+    assert SECONDS <= len(told) <= SECONDS + 2, told
+    assert told[-2] >= (SECONDS - 1) / SECONDS
+    told.clear()
+    qc_file(defects, profile=profile, gpu=False, thumbnails=False, span=(2.0, 4.0),
+            progress=told.append)
+    assert told == [pytest.approx(0.0, abs=0.01), pytest.approx(0.5, abs=0.01), 1.0], told
+
+
+def test_the_command_shows_progress_on_a_terminal(defects: Path, tmp_path: Path) -> None:
+    """``courseware qc FILE`` on a terminal: one line rewritten in place as the file is
+    checked, removed before the table; piped, none (the table alone). Nothing else on the
+    terminal: a fresh Prefect home outside CI would have Prefect's telemetry notice there,
+    were the command not keeping the client from sending usage data."""
+    import os
+    import pty
+
+    from prefect._internal.analytics.ci_detection import CI_ENV_VARS
+
+    env = {k: v for k, v in os.environ.items() if k not in CI_ENV_VARS | {"DO_NOT_TRACK"}}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    main, terminal = pty.openpty()
+    command = [sys.executable, "-m", "courseware.cli", "qc", str(defects), "--cpu"]
+    run = subprocess.run(command, stdout=subprocess.PIPE, stderr=terminal, check=False,
+                         timeout=300, env=env)
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:             # the terminal's other end is closed: all read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(main)
+    assert run.returncode == 1, run              # the planted defects fail
+    lines = shown.decode("utf-8").split("\r\x1b[K")      # each a rewrite of the line
+    assert lines[:2] == ["", "checking defects.mp4:   0 %"], shown
+    assert "checking defects.mp4: 100 %" in lines, shown
+    assert not lines[-1].startswith("checking"), shown      # removed before the table
+    assert b"checking" not in run.stdout and b"video.black" in run.stdout
+    piped = subprocess.run(command, capture_output=True, check=False, timeout=300)
+    assert b"checking" not in piped.stderr + piped.stdout
 
 
 def test_thumbnails_of_a_phone_video_are_upright(tmp_path: Path) -> None:
