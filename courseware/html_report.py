@@ -59,6 +59,8 @@ def clause_texts(profile: Profile) -> dict[str, str]:
 
 MAX_EVENTS = 50          # per check on the page
 MAX_POINTS = 1200        # per chart line (longer series are averaged in buckets)
+#: threshold labels on a chart at least this far apart (pixels; 12-px text)
+LABEL_GAP_PX = 14
 THUMB_MATCH_S = 0.1      # an event shows the thumbnail taken this close to its start
 
 _CSS = Template("""
@@ -243,10 +245,14 @@ def _charts(timelines: Sequence[Timeline], checks: Sequence[Check], duration_s: 
 def _svg_chart(tl: Timeline, spans: Sequence[Event], *, duration_s: float, width: int = 1100,
                height: int = 240) -> str:
     """A line chart of ``tl`` over the whole file (all charts share the time axis), with its
-    threshold lines dashed and the spans of its checks' events shaded."""
+    threshold lines dashed, their labels kept apart, and the spans of its checks' events
+    shaded. Values under the timeline's floor (digital silence's loudness) are drawn on it, so
+    that they do not squash the range that matters."""
     left, right, top, bottom = 64, 110, 12, 34
     pw, ph = width - left - right, height - top - bottom
     times, values = _decimate(tl.times, tl.values)
+    if tl.floor is not None:
+        values = [v if v is None else max(v, tl.floor) for v in values]
     finite = [v for v in values if v is not None]
     if not times or not finite:
         return '<p class="source">无可测数据 Nothing measurable.</p>'
@@ -280,10 +286,12 @@ def _svg_chart(tl: Timeline, spans: Sequence[Event], *, duration_s: float, width
     for t in _ticks(t0, t1, 6, min_step=1.0):
         el.append(f'<text x="{x(t):.1f}" y="{height - 12}" text-anchor="middle" '
                   f'font-size="12" fill="#616161">{timecode(t)[:8]}</text>')
-    for lim in tl.limits:
+    label_ys = _apart([y(lim.value) for lim in tl.limits], gap=LABEL_GAP_PX,
+                      lo=top + 4, hi=top + ph + 4)
+    for lim, ly in zip(tl.limits, label_ys, strict=True):
         el.append(f'<line x1="{left}" x2="{left + pw}" y1="{y(lim.value):.1f}" '
                   f'y2="{y(lim.value):.1f}" stroke="#c62828" stroke-dasharray="6 4"/>'
-                  f'<text x="{left + pw + 6}" y="{y(lim.value) + 4:.1f}" font-size="12" '
+                  f'<text x="{left + pw + 6}" y="{ly + 4:.1f}" font-size="12" '
                   f'fill="#c62828">{escape(lim.label)} {lim.value:.4g}</text>')
     for run in _segments(times, values):
         if len(run) == 1:
@@ -295,6 +303,25 @@ def _svg_chart(tl: Timeline, spans: Sequence[Event], *, duration_s: float, width
                       'stroke-width="2"/>')
     el.append("</svg>")
     return "".join(el)
+
+
+def _apart(ys: Sequence[float], *, gap: float, lo: float, hi: float) -> list[float]:
+    """Heights for labels at ``ys`` (pixels, down), in the same order, moved the least so
+    that no two are closer than ``gap`` and all stay within [lo, hi] where there is room."""
+    order = sorted(range(len(ys)), key=lambda i: ys[i])
+    placed = [ys[i] for i in order]
+    for k in range(1, len(placed)):             # push down the ones too close above them
+        placed[k] = max(placed[k], placed[k - 1] + gap)
+    over = placed[-1] - hi if placed else 0.0
+    if over > 0:                                # past the bottom: the stack moves up
+        placed[-1] -= over
+        for k in range(len(placed) - 2, -1, -1):
+            placed[k] = min(placed[k], placed[k + 1] - gap)
+    placed = [max(p, lo) for p in placed]
+    out = [0.0] * len(ys)
+    for k, i in enumerate(order):
+        out[i] = placed[k]
+    return out
 
 
 def _decimate(times: Sequence[float], values: Sequence[float | None],

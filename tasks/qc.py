@@ -45,7 +45,7 @@ from qc_metrics.audio import DEAD_CHANNEL_DB, AudioQC, live_channel
 from qc_metrics.avsync import AvSync
 from qc_metrics.colour import CameraSpan
 from qc_metrics.frames import split_yuv420p, timecode
-from qc_metrics.loudness import SHORT_TERM_STEPS, STEP_S
+from qc_metrics.loudness import ABSOLUTE_GATE_LUFS, SHORT_TERM_STEPS, STEP_S
 from qc_metrics.motion import StabilityDetector
 from qc_metrics.noise import NoiseDetector, snr_db
 from qc_metrics.temporal import CARD_MIN_S, Uncovered, uncovered
@@ -82,6 +82,9 @@ CARD_EDGE_S = 1.0
 #: the province's intro is looked for this many frames either way of the file's start:
 #: another tool may lead with a black frame or two, or trim one
 INTRO_SHIFT_FRAMES = 12
+#: a frozen span no longer than a title card that starts this soon in a finished file, the
+#: province's intro not given, may be the card after the intro (an intro lasts seconds)
+INTRO_HINT_S = 30.0
 #: a file whose name says it is a course's preview (A6): excerpts with cards between them
 PREVIEW_WORDS = ("预览", "preview", "片花", "宣传片")
 
@@ -130,6 +133,7 @@ class Timeline:
     limits: tuple[Limit, ...]
     check_ids: tuple[str, ...]   #: whose events the chart marks
     source: str         #: how the values were measured (a person reads it)
+    floor: float | None = None   #: the axis ends here: lower values are drawn on it
 
 
 @dataclass(frozen=True)
@@ -234,7 +238,8 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
             video_checks, extra["cards"] = _cards(
                 video_checks, stills=video.qc.stills(), pictures=video.span,
                 limit_s=profile.structure.title_card_max_s, fps=video.fps, intro_s=intro_s,
-                preview=is_preview(name or path.name), picture=video.qc.still_picture)
+                preview=is_preview(name or path.name), picture=video.qc.still_picture,
+                intro_given=intro is not None)
         checks += video_checks
         timelines += video.timelines(profile)
     else:
@@ -317,8 +322,8 @@ def _opening(path: Path, intro: IntroPictures, *, lecture: str | None
 def _cards(checks: list[Check], *, stills: Sequence[tuple[float, float]],
            pictures: tuple[float, float], limit_s: float, fps: float,
            intro_s: float | None = None, preview: bool = False,
-           picture: Callable[[float, float], np.ndarray | None] | None = None
-           ) -> tuple[list[Check], dict[str, object]]:
+           picture: Callable[[float, float], np.ndarray | None] | None = None,
+           intro_given: bool = True) -> tuple[list[Check], dict[str, object]]:
     """A finished lecture's designed pictures (A3–A6), and the checks without them.
 
     The title card: the still of ``CARD_MIN_S`` to ``limit_s`` (A4's title-card length, and
@@ -336,9 +341,19 @@ def _cards(checks: list[Check], *, stills: Sequence[tuple[float, float]],
     moves), ``closing_still`` (the same where the credits belong), ``title_card``,
     ``credits`` and ``intro`` ([start, end] or None); ``title_card_picture``: the card's
     luma as block means (``picture``, :func:`card_picture`), to tell one lecture's card from
-    another's."""
+    another's.
+
+    Without the intro (``intro_given`` false), a frozen span that could be the title card
+    after it (at most a card long, within ``INTRO_HINT_S`` of the start) is kept, and its
+    message says to give the intro."""
     first, end = pictures
     frame = 1.0 / fps
+
+    def done(out: list[Check]) -> tuple[list[Check], dict[str, object]]:
+        if not intro_given:
+            out = _ask_for_intro(out, first=first, limit_s=limit_s + frame)
+        return out, found
+
     designed: list[tuple[float, float]] = []
     said: list[str] = []
     found: dict[str, object] = {"intro": None, "opening_still": None, "title_card": None,
@@ -382,7 +397,7 @@ def _cards(checks: list[Check], *, stills: Sequence[tuple[float, float]],
             said.append(f"the preview's {len(cards)} still card(s) between its excerpts "
                         f"(A6, ≤ {limit_s:g} s each)")
     if not designed:
-        return checks, found
+        return done(checks)
     merged: list[tuple[float, float]] = []
     for a, b in sorted(designed):       # the intro and its card, one after the other
         if merged and a <= merged[-1][1] + frame:
@@ -413,7 +428,24 @@ def _cards(checks: list[Check], *, stills: Sequence[tuple[float, float]],
             out.append(dataclasses.replace(
                 c, status=status, events=kept,
                 message=f"{c.message}; {note}: designed graphics, their colours not judged"))
-    return out, found
+    return done(out)
+
+
+def _ask_for_intro(checks: list[Check], *, first: float, limit_s: float) -> list[Check]:
+    """``video.freeze`` of a finished file checked without the province's intro: a frozen
+    span of at most a title card's length soon after the start may be the card after the
+    intro (A3: lecture 1 opens with it); the message says how to have it read so."""
+    out = []
+    for c in checks:
+        card = next((e for e in c.events if e.end_s - e.start_s <= limit_s
+                     and e.start_s - first <= INTRO_HINT_S), None)
+        if c.id == "video.freeze" and card is not None:
+            c = dataclasses.replace(c, message=(
+                f"{c.message}; if the file opens with the province's intro (A3), the still at "
+                f"{timecode(card.start_s)}–{timecode(card.end_s)} may be its title card: give "
+                "the intro clip (--intro 统一片头.mp4; the flow's intro) to have it read so"))
+        out.append(c)
+    return out
 
 
 def _stream_ends(checks: list[Check], *, pictures: tuple[float, float],
@@ -742,8 +774,10 @@ class _AudioPass:
                          "短期响度（3 秒窗，每秒）", "LUFS", values, limits,
                          ("audio.peak", "audio.clipping", "audio.volume_swings",
                           "audio.dropouts", "audio.silence", "audio.music_bed"),
-                         "ITU-R BS.1770-4 K-weighted loudness of the 3 s ending at each second",
-                         origin=self._start)
+                         "ITU-R BS.1770-4 K-weighted loudness of the 3 s ending at each second"
+                         f" (under {ABSOLUTE_GATE_LUFS:g} LUFS, BS.1770's absolute gate: "
+                         "silence, drawn on the chart's floor)",
+                         origin=self._start, floor=ABSOLUTE_GATE_LUFS)
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -789,18 +823,19 @@ def _per_second(times: list[float], values: list[float], reduce: Any) -> dict[in
 
 def _timeline(key: str, label: str, label_zh: str, unit: str, values: dict[int, float],
               limits: tuple[Limit, ...], check_ids: tuple[str, ...], source: str,
-              origin: float = 0.0) -> Timeline:
+              origin: float = 0.0, floor: float | None = None) -> Timeline:
     """A 1-s timeline from {second: value}, each plotted at ``origin`` + second (0.5: the
     middle of the second it sums up); seconds without a finite value are gaps."""
     if not values:
-        return Timeline(key, label, label_zh, unit, 1.0, (), (), limits, check_ids, source)
+        return Timeline(key, label, label_zh, unit, 1.0, (), (), limits, check_ids, source,
+                        floor)
     first, last = min(values), max(values)
     keys = range(first, last + 1)
     return Timeline(key, label, label_zh, unit, 1.0,
                     times=tuple(origin + k for k in keys),
                     values=tuple(v if (v := values.get(k)) is not None and math.isfinite(v)
                                  else None for k in keys),
-                    limits=limits, check_ids=check_ids, source=source)
+                    limits=limits, check_ids=check_ids, source=source, floor=floor)
 
 
 def _event_starts(checks: tuple[Check, ...]) -> list[float]:

@@ -480,8 +480,12 @@ def test_lecture_1_opens_with_the_provinces_intro(tmp_path: Path, profile: Profi
     assert (said["intro"]["opens"], said["cards"]["title_card"]) == (True, [3.4, 7.4])
 
     alone = qc_file(tmp_path / "first.mp4", profile=profile, gpu=False, finished=True).report
-    assert [(e.start_s, e.end_s) for e in _check(alone, "video.freeze").events] == [
+    frozen = _check(alone, "video.freeze")
+    assert [(e.start_s, e.end_s) for e in frozen.events] == [
         pytest.approx((3.4, 7.4), abs=0.05)]
+    assert ("if the file opens with the province's intro (A3), the still at "
+            "00:00:03.400–00:00:07.400 may be its title card: give the intro clip "
+            "(--intro 统一片头.mp4") in frozen.message, frozen.message   # how to have it read
     assert _check(alone, "video.white_balance").status == "warn"
 
     # another tool's render: two black frames before the intro
@@ -724,6 +728,37 @@ def test_html_is_self_contained_and_escaped(result: QcResult) -> None:
     assert "00:00:02.520" in page                      # the black span's timecode
     for group in ("封装格式 Format", "视频信号 Video signal", "音频信号 Audio signal"):
         assert group in page
+
+
+def test_a_chart_keeps_silence_on_its_floor_and_its_labels_apart() -> None:
+    """Short-term loudness of a lecture with a second of digital silence (an edit, the gap
+    after the intro) and its three reference lines 6 LU apart: the axis ends at the
+    timeline's floor, not at the silence's −150 LUFS, which would squash speech into a
+    sliver; the lines' labels do not print over each other."""
+    import itertools
+
+    from courseware.html_report import LABEL_GAP_PX, _svg_chart
+    from tasks.qc import Limit, Timeline
+
+    loudness = Timeline("loudness", "Short-term loudness", "短期响度", "LUFS", 1.0,
+                        times=tuple(float(t) for t in range(20)),
+                        values=(-20.0,) * 8 + (-150.0,) + (-21.0,) * 11,
+                        limits=(Limit(-20.1, "integrated"), Limit(-14.1, "+6 LU"),
+                                Limit(-26.1, "−6 LU")), check_ids=(), source="", floor=-70.0)
+
+    def drawn(tl: Timeline) -> tuple[list[float], list[float]]:
+        svg = _svg_chart(tl, [], duration_s=20.0)
+        ticks = re.findall(r'text-anchor="end" font-size="12" fill="#616161">([-\d.]+)<', svg)
+        labels = re.findall(r'<text x="\d+" y="([\d.]+)" font-size="12" fill="#c62828"', svg)
+        return [float(t) for t in ticks], sorted(float(y) for y in labels)
+
+    ticks, labels = drawn(loudness)
+    assert min(ticks) > -80 and max(ticks) <= -10, ticks
+    unfloored, crowded = drawn(dataclasses.replace(loudness, floor=None))
+    assert min(unfloored) <= -140                   # what the chart did before
+    for shown in (labels, crowded):                 # 6 LU is 8 px there
+        assert len(shown) == 3
+        assert all(b - a >= LABEL_GAP_PX - 1e-6 for a, b in itertools.pairwise(shown)), shown
 
 
 def test_html_renders_in_chromium(result: QcResult, tmp_path: Path) -> None:
