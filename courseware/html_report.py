@@ -74,7 +74,7 @@ main { max-width: 1200px; margin: 0 auto; padding: 0 24px 48px; }
 .band h1 { margin: 0; font-size: 26px; }
 .band .verdict { font-size: 20px; font-weight: bold; }
 section { background: #fff; margin: 20px 0; padding: 16px 20px; border-radius: 6px;
-          box-shadow: 0 1px 3px rgba(0,0,0,.12); }
+          box-shadow: 0 1px 3px rgba(0,0,0,.12); overflow-x: auto; }
 h2 { font-size: 19px; margin: 0 0 12px; }
 h3 { font-size: 16px; margin: 16px 0 8px; }
 table { border-collapse: collapse; width: 100%; }
@@ -83,6 +83,7 @@ th, td { text-align: left; vertical-align: top; padding: 6px 8px;
 th { background: #fafafa; font-weight: 600; white-space: nowrap; }
 td.num { white-space: nowrap; font-variant-numeric: tabular-nums; }
 code { font-family: $mono; font-size: 13px; }
+td code { overflow-wrap: anywhere; }   /* long check ids and file names wrap in narrow cells */
 .badge { display: inline-block; min-width: 64px; text-align: center; color: #fff;
          border-radius: 4px; padding: 1px 8px; font-weight: bold; font-size: 13px; }
 .meta th { width: 220px; background: none; }

@@ -389,6 +389,28 @@ def test_course_page_draws_its_chinese_with_the_glyphs_it_carries(good: Publishe
         assert set(d.custom) <= {FONT.family}, d
 
 
+def test_course_page_keeps_its_tables_inside_their_cards(good: Published,
+                                                         tmp_path: Path) -> None:
+    """In Chromium at 1280 px, nothing of the page is drawn right of its cards (a wide
+    clause table with long check ids and messages had run past them); the long ids wrap."""
+    import numpy as np
+    from browser import screenshot
+    from PIL import Image
+
+    page, png = tmp_path / "course.html", tmp_path / "course.png"
+    page.write_text(render_course_html(good.report()), "utf-8")
+    screenshot(page, png, width=1280, height=3000, profile=tmp_path / "profile")
+    pixels = np.asarray(Image.open(png).convert("RGB")).astype(np.int16)
+    background = np.abs(pixels - np.array([245, 245, 245])).sum(axis=-1) <= 10
+    content = np.nonzero(~background.all(axis=1))[0]
+    assert content.max() > 800                              # the page is there
+    band = int(np.argmax(background[:, -1]))                # the verdict band's full width
+    assert 40 < band < 200
+    # main: 1200 px centred (40–1240), its cards inside a 24-px padding: 64–1216
+    right = background[band:, 1224:]
+    assert right.all(), np.nonzero(~right)
+
+
 def test_check_course_cli(good: Published, tmp_path: Path) -> None:
     out_json, out_html = tmp_path / "r.json", tmp_path / "r.html"
     result = CliRunner().invoke(cli, [
