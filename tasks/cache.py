@@ -65,8 +65,8 @@ HashMode = Literal["full", "quick"]
 RENDER_ROOTS = ("tasks.render", "tasks.probe", "tasks.sync", "encoder_profiles")
 FIRST_PARTY = ("courseware", "tasks", "qc_metrics", "encoder_profiles", "flows")
 #: modules whose source decides the QC report (recorded, not keyed: see the module doc)
-QC_MODULES = ("tasks.qc", "tasks.verify", "courseware.html_report", "courseware.report",
-              "qc_metrics")
+QC_MODULES = ("tasks.qc", "tasks.verify", "tasks.card_text", "courseware.html_report",
+              "courseware.report", "qc_metrics")
 MARKER_VERSION = 1
 _BLOCK = 1 << 20
 _QUICK_SPAN = 1 << 20
@@ -177,7 +177,13 @@ def _safe_find(name: str) -> bool:
 
 @cache
 def qc_version() -> str:
-    return f"{_package_version()}+{_modules_digest(QC_MODULES)[:16]}"
+    """The QC code's version: the package's, its modules' digest and the OCR's that reads
+    the cards (none: their words are not read)."""
+    try:
+        ocr = importlib.metadata.version("rapidocr")
+    except importlib.metadata.PackageNotFoundError:
+        ocr = "none"
+    return f"{_package_version()}+{_modules_digest(QC_MODULES)[:16]}+ocr-{ocr}"
 
 
 def _package_version() -> str:

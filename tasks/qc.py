@@ -240,6 +240,7 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
                 limit_s=profile.structure.title_card_max_s, fps=video.fps, intro_s=intro_s,
                 preview=is_preview(name or path.name), picture=video.qc.still_picture,
                 intro_given=intro is not None)
+            notes += _read_cards(path, extra["cards"], lecture=lecture)
         checks += video_checks
         timelines += video.timelines(profile)
     else:
@@ -429,6 +430,27 @@ def _cards(checks: list[Check], *, stills: Sequence[tuple[float, float]],
                 c, status=status, events=kept,
                 message=f"{c.message}; {note}: designed graphics, their colours not judged"))
     return done(out)
+
+
+def _read_cards(path: Path, cards: Any, *, lecture: str | None) -> list[str]:
+    """The words of the stills where the title card and the credits belong (A4, A5), read
+    into ``cards`` (``title_card_text``, ``credits_text``: lines top to bottom; None where
+    not read); a note when nothing can be read here."""
+    from tasks.card_text import ocr_engine, read_card
+
+    places = {"title_card_text": cards.get("opening_still"),
+              "credits_text": cards.get("closing_still")}
+    cards.update(dict.fromkeys(places))
+    if not any(places.values()):
+        return []
+    if ocr_engine() is None:
+        return ["the cards' words were not read: no OCR here (pip install rapidocr "
+                "onnxruntime); A4/A5 are judged by the stills' places and lengths only"]
+    for key, span in places.items():
+        if isinstance(span, list):
+            lines = read_card(path, (span[0], span[1]), lecture=lecture)
+            cards[key] = list(lines) if lines is not None else None
+    return []
 
 
 def _ask_for_intro(checks: list[Check], *, first: float, limit_s: float) -> list[Check]:

@@ -252,6 +252,10 @@ class FileOutcome(BaseModel):
     #: its title card's luma as block means (``tasks.qc.card_picture``): one lecture's card
     #: told from another's
     title_card_picture: str | None = None
+    #: the words read on the stills where the title card and the credits belong (lines;
+    #: None: not read, ``tasks.card_text``)
+    title_card_text: list[str] | None = None
+    credits_text: list[str] | None = None
 
     @property
     def failed(self) -> list[Listed]:
@@ -307,6 +311,11 @@ def outcome(name: str, report: Report, *, keys: tuple[str, str], reused: bool = 
     opening = cards.get("opening_still") if isinstance(cards, dict) else None
     closing = cards.get("closing_still") if isinstance(cards, dict) else None
     picture = cards.get("title_card_picture") if isinstance(cards, dict) else None
+
+    def lines(key: str) -> list[str] | None:
+        found = cards.get(key) if isinstance(cards, dict) else None
+        return [str(x) for x in found] if isinstance(found, list) else None
+
     return FileOutcome(
         file=name, status=report.status, duration_s=round(report.duration_s, 3),
         resolution=_text(measured.get("format.resolution")),
@@ -320,7 +329,8 @@ def outcome(name: str, report: Report, *, keys: tuple[str, str], reused: bool = 
         intro_frames=intro.get("frames", 0) if isinstance(intro, dict) else 0,
         opening_still=list(opening) if isinstance(opening, list) else None,
         closing_still=list(closing) if isinstance(closing, list) else None,
-        title_card_picture=picture if isinstance(picture, str) else None)
+        title_card_picture=picture if isinstance(picture, str) else None,
+        title_card_text=lines("title_card_text"), credits_text=lines("credits_text"))
 
 
 def listed(checks: Sequence[Check]) -> list[Listed]:

@@ -20,23 +20,27 @@ check id                       clause    measured
                                          each lecture (第N讲) with the file's duration
 ``course.loudness``            S4        no lecture far from the others' loudness
 ``course.title_card``          A4        each lecture opens (after the intro) with a still
-                                         of at most A4's 5 s; its words are not read
+                                         of at most A4's 5 s, its own; its words (OCR)
+                                         give its number, a title, a unit, the course
 ``course.intro``               A3        with the province's intro given (``--intro``):
                                          lecture 1 opens with it, no other lecture does
 ``course.credits``             A5        the last lecture ends with a still (the credits'
-                                         place); their text is not read
+                                         place) reading 制作单位 and 录制时间
 ``course.single_video``        A7        no lecture in parts (two files of one 第N讲)
 =============================  ========  =================================================
 
-What needs the course file (the kind and declared hours, the title card's and credits'
-words) is ``check-course``'s, not this: the kind is not known here, so the lengths are judged
-against every course size the profile allows; a title card or the credits are known by a
-still picture in their place only, so what is wrong with one is a warning for a person to
-look at (an animated card, scrolling credits are no still).
+What needs the course file (the kind and declared hours, whether the names on the cards are
+the right ones) is ``check-course``'s, not this: the kind is not known here, so the lengths
+are judged against every course size the profile allows; a title card or the credits are
+known by a still picture in their place, their words read by OCR (``tasks.card_text``): a
+card giving another lecture's number fails, and what else is wrong with one is a warning for
+a person to look at (an animated card, scrolling credits are no still; a lecturer's name
+cannot be told from other words).
 """
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
 from collections.abc import Sequence
@@ -49,6 +53,7 @@ from courseware.report import Check, Report, Status
 from courseware.store import Store
 from encoder_profiles import Profile
 from qc_metrics.temporal import REFRESH_CODES
+from tasks.card_text import card_fields
 from tasks.course_qc import (
     MAX_LISTED,
     BankMeasure,
@@ -153,10 +158,13 @@ def measure(f: FileOutcome, number: int, title: str) -> LectureMeasure:
         else None if f.status == "error" else 0.0)
 
 
-def check_closing_still(lectures: Sequence[LectureMeasure]) -> Check:
+def check_closing_still(lectures: Sequence[LectureMeasure],
+                        files: Sequence[FileOutcome] = ()) -> Check:
     """A5 without the course file: the last lecture ends with a still picture, where the
-    closing credits (制作单位, 录制时间) belong. Their text is not read and scrolling credits
-    are no still, so a last lecture without one is a warning for a person to look at."""
+    closing credits belong, and it reads the production unit (制作单位) and the recording
+    date (录制时间) where its words could be read (``files``: the lectures' QC, with what
+    was read on that still). Scrolling credits are no still, and words a person reads
+    better than OCR: what is wrong is a warning for a person to look at."""
     last = max(lectures, key=lambda m: m.number, default=None)
     if last is None or last.credits_s is None:
         return Check("course.credits", "A5", "skip", None, None, "s",
@@ -166,22 +174,40 @@ def check_closing_still(lectures: Sequence[LectureMeasure]) -> Check:
                      f"{last.label}, the last lecture, ends with moving pictures: no still "
                      "closing credits (A5: 制作单位, 录制时间); scrolling credits cannot be "
                      "told from the lecture: look")
+    text = next((f.credits_text for m, f in zip(lectures, files, strict=False)
+                 if m is last), None)
+    held = (f"{last.label}, the last lecture, ends with a still of {last.credits_s:.1f} s, "
+            "the closing credits by their place (A5)")
+    if text is None:
+        return Check("course.credits", "A5", "pass", last.credits_s, None, "s",
+                     f"{held}; their words are not read")
+    fields = card_fields(text)
+    missing = [what for what, there in (("no production unit (制作单位)", fields.producer),
+                                        ("no recording date (录制时间)", fields.date))
+               if not there]
+    read = f"it reads “{' / '.join(text)}”" if text else "no words read on it"
+    if missing:
+        return Check("course.credits", "A5", "warn", last.credits_s, None, "s",
+                     f"{held}, but {read}: {' and '.join(missing)} found on it (A5): "
+                     "look")
     return Check("course.credits", "A5", "pass", last.credits_s, None, "s",
-                 f"{last.label}, the last lecture, ends with a still of {last.credits_s:.1f} "
-                 "s, the closing credits by their place (A5); their text is not read (no "
-                 "course file)")
+                 f"{held}; {read}: the production unit and the recording date (A5)")
 
 
 def check_opening_stills(lectures: Sequence[LectureMeasure], files: Sequence[FileOutcome],
-                         profile: Profile) -> Check:
+                         profile: Profile, course: str | None = None) -> Check:
     """A4 without the course file: each lecture opens (after the intro on lecture 1) with a
     still picture of at most A4's title-card length, its own (not another lecture's card
-    copied). The card's words are not read and an animated card is no still, so what is
-    wrong is a warning for a person to look at."""
+    copied). Where its words could be read (``tasks.card_text``), the card gives the
+    lecture's number (another lecture's number fails: a card copied and not changed), a
+    professional title and a unit, and the course's name (``course``, the folder's name). A
+    lecturer's name cannot be told from other words and an animated card is no still, so
+    what else is wrong is a warning for a person to look at."""
     limit = profile.structure.title_card_max_s
     unread = [m.label for m, f in zip(lectures, files, strict=True) if f.status == "error"]
-    problems, spans = [], []
-    for m in lectures:
+    problems, wrong, spans = [], [], []
+    read = 0
+    for m, f in zip(lectures, files, strict=True):
         if m.label in unread:
             continue
         if m.card_s is None:
@@ -193,21 +219,71 @@ def check_opening_stills(lectures: Sequence[LectureMeasure], files: Sequence[Fil
                             "s): a card held too long, or the lecture opens on a still picture")
         else:
             spans.append(m.card_s)
+        if m.card_s is not None and f.title_card_text is not None:
+            read += 1
+            said = _card_words(m, f.title_card_text, course)
+            if said and said[0].startswith("!"):
+                wrong.append(said.pop(0)[1:])
+            problems += said
     problems += _copied_cards(lectures, files)
     gap = f"; {len(unread)} file(s) not read: {', '.join(unread)}" if unread else ""
     measured = round(max(spans), 3) if spans else None
+    words = ("its words read on every card" if read and read == len(lectures) - len(unread)
+             else f"its words read on {read} card(s)" if read else "its words are not read")
+    if wrong:
+        return Check("course.title_card", "A4", "fail", measured, limit, "s",
+                     f"{len(wrong)} lecture(s) with another lecture's title card (A4: the "
+                     "card gives its lecture's number): " + "; ".join(wrong[:MAX_LISTED])
+                     + (f"; also to look at: {'; '.join(problems[:MAX_LISTED])}"
+                        if problems else "") + gap)
     if problems:
         return Check("course.title_card", "A4", "warn", measured, limit, "s",
-                     f"{len(problems)} lecture(s) to look at for their title card (A4: a "
-                     f"still of at most {limit:g} s, its own): "
+                     f"{len(problems)} thing(s) to look at on the lectures' title cards (A4: "
+                     f"a still of at most {limit:g} s, its own, giving the course, the "
+                     "lecture's number, the lecturer, a professional title and a unit): "
                      + "; ".join(problems[:MAX_LISTED]) + gap)
     if not spans:
         return Check("course.title_card", "A4", "skip", None, limit, "s",
                      "no lecture could be read" + gap)
     return Check("course.title_card", "A4", "warn" if unread else "pass", measured, limit, "s",
                  f"every lecture opens with a still of {min(spans):.1f}–{max(spans):.1f} s, a "
-                 f"title card by its length (A4: ≤ {limit:g} s); its words are not read (no "
-                 "course file)" + gap)
+                 f"title card by its length (A4: ≤ {limit:g} s); {words}"
+                 + (" (the lecture's number, a professional title and a unit on each; the "
+                    "lecturer's name is not told from other words)" if read else "") + gap)
+
+
+#: the course's name is on a card when a line matches this share of it (OCR may drop a
+#: character; a folder's name may carry a number or a year)
+COURSE_NAME_MATCH = 0.75
+
+
+def _card_words(m: LectureMeasure, lines: Sequence[str], course: str | None) -> list[str]:
+    """What a lecture's title card (its words read) lacks for A4, one item each; another
+    lecture's number first, marked with "!"."""
+    text = " ".join(lines)
+    shown = f"“{' / '.join(lines)}”" if lines else "no words"
+    numbers = _lecture_numbers(text)
+    out = []
+    if numbers and m.number not in numbers:
+        out.append(f"!{m.label}'s title card reads 第{numbers[0]}讲 ({shown}): a card copied, "
+                   "its number not changed")
+    elif not numbers:
+        out.append(f"{m.label}'s title card gives no lecture number (第{m.number}讲) that "
+                   f"could be read ({shown})")
+    fields = card_fields(lines)
+    if fields.title is None:
+        out.append(f"{m.label}'s title card names no professional title (教授, 高级工程师, "
+                   f"主任医师 …) that could be read ({shown})")
+    if fields.unit is None:
+        out.append(f"{m.label}'s title card names no unit (…大学, …研究院, …医院, …公司) that "
+                   f"could be read ({shown})")
+    name = re.sub(r"[\s\d_\-—.()（）【】\[\]]+", "", course or "")
+    if len(name) >= 4 and lines and max(
+            difflib.SequenceMatcher(None, name, re.sub(r"\s+", "", line)).find_longest_match(
+                0, len(name), 0, len(re.sub(r"\s+", "", line))).size
+            for line in lines) < COURSE_NAME_MATCH * len(name):
+        out.append(f"{m.label}'s title card does not give the course's name ({name}) ({shown})")
+    return out
 
 
 def _copied_cards(lectures: Sequence[LectureMeasure], files: Sequence[FileOutcome]
@@ -430,9 +506,9 @@ def folder_report(folder: str, files: Sequence[FileOutcome], others: Sequence[Fo
         check_form(others),
         check_listing(folder, listings, lectures, courses),
         check_loudness(lectures),
-        check_opening_stills(lectures, taught, profile),
+        check_opening_stills(lectures, taught, profile, course=name),
         check_stick_intro(lectures, intro),
-        check_closing_still(lectures),
+        check_closing_still(lectures, taught),
         check_single_videos([f.file for f in taught]),
     ]
     total = sum(m.duration_s or 0.0 for m in lectures)

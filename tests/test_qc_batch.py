@@ -390,6 +390,71 @@ def test_finished_tells_a_title_card_from_a_frozen_picture(stick: Path, tmp_path
     assert "the title card at the start" in verdicts[("--finished",)]["message"]
 
 
+def test_the_words_on_a_sticks_cards(tmp_path: Path, prefect_server: None) -> None:
+    """The cards' words, read (A4, A5): 第2讲's card says 第1讲 (its title changed, so its
+    picture is its own: only its words tell): A4 fails naming it; 第3讲's card names no unit:
+    listed too. The last lecture's credits give the production unit and the recording date
+    (A5 passes, with what they read); cut again without the date, A5 warns."""
+    from video_signals import cut_film
+
+    from courseware.cards import credits_lines, render_card, title_card_lines
+
+    face = find_face()
+
+    def card(number: int, title: str, *, unit: str = "陕西省环境科学研究院",
+             says: int | None = None) -> np.ndarray:
+        return render_card(title_card_lines(
+            course="碳达峰碳中和", number=says or number, title=title, lecturer="李敏",
+            lecturer_title="高级工程师", unit=unit), width=640, height=360, font=face,
+            what="a test card")
+
+    def credits(date: str) -> np.ndarray:
+        return render_card(credits_lines(
+            course="碳达峰碳中和", production_unit="西安交通大学继续教育学院",
+            recording_date=date, applying_unit="陕西省环境科学研究院")[:3 if date else 2],
+            width=640, height=360, font=face, what="test credits")
+
+    course = tmp_path / "stick" / "碳达峰碳中和"
+    course.mkdir(parents=True)
+    size = (640, 360)
+    cut_film(course / "第1讲.mp4", [("picture", card(1, "绪论"), 3.0), ("moving", 1, 2.0)],
+             size=size)
+    cut_film(course / "第2讲.mp4", [("picture", card(2, "能源转型", says=1), 3.0),
+                                    ("moving", 2, 2.0)], size=size)
+    last = [("picture", card(3, "低碳技术", unit=""), 3.0), ("moving", 3, 2.0)]
+    cut_film(course / "第3讲.mp4", [*last, ("picture", credits("2024年5月"), 3.0)], size=size)
+    out = tmp_path / "reports"
+    args = ["qc", str(tmp_path / "stick"), "--out", str(out), "--cpu", "--stick"]
+    CliRunner().invoke(cli, args)
+
+    def course_checks() -> dict[str, dict[str, object]]:
+        report = json.loads((out / "碳达峰碳中和" / "课程质检报告.json").read_text("utf-8"))
+        return {c["id"]: c for c in report["checks"]}
+
+    checks = course_checks()
+    a4, a5 = checks["course.title_card"], checks["course.credits"]
+    said = str(a4["message"])
+    assert a4["status"] == "fail", a4
+    assert "1 lecture(s) with another lecture's title card" in said
+    assert ("第2讲 《第2讲》's title card reads 第1讲 (“碳达峰碳中和 / 第1讲 能源转型 / 主讲：李敏 "
+            "高级工程师 / 陕西省环境科学研究院”)") in said, said
+    assert "第3讲 《第3讲》's title card names no unit" in said, said
+    assert "第1讲 《第1讲》" not in said and said.count("title card") == 3, said
+    assert a5["status"] == "pass", a5
+    assert ("it reads “碳达峰碳中和 / 制作单位：西安交通大学继续教育学院 / 录制时间：2024年5月”: "
+            "the production unit and the recording date (A5)") in str(a5["message"]), a5
+    lecture = json.loads((out / "碳达峰碳中和" / "第1讲.qc.json").read_text("utf-8"))
+    assert lecture["cards"]["title_card_text"] == [
+        "碳达峰碳中和", "第1讲 绪论", "主讲：李敏 高级工程师", "陕西省环境科学研究院"]
+
+    cut_film(course / "第3讲.mp4", [*last, ("picture", credits(""), 3.0)], size=size)
+    CliRunner().invoke(cli, args)
+    a5 = course_checks()["course.credits"]
+    assert a5["status"] == "warn" and ("“碳达峰碳中和 / 制作单位：西安交通大学继续教育学院”: no "
+                                       "recording date (录制时间) found on it") in str(
+        a5["message"]), a5
+
+
 def test_a_sticks_intro_and_title_cards(tmp_path: Path, prefect_server: None) -> None:
     """``--stick --intro 统一片头.mp4``: lecture 1 opens with the province's intro and no other
     lecture does (A3), each lecture opens with a still of at most 5 s (A4; its words not
@@ -449,7 +514,7 @@ def test_a_sticks_intro_and_title_cards(tmp_path: Path, prefect_server: None) ->
     assert (folder["folder"], folder["files"]) == ("课程", 4)
     assert checks["course.preview"]["measured"] == pytest.approx(11.4, abs=0.05)  # found
     assert [c["id"] for c in folder["warned"]] == ["course.title_card", "course.credits"]
-    assert "<code>course.title_card</code>: 1 lecture(s) to look at for their title card" in (
+    assert "<code>course.title_card</code>: 1 thing(s) to look at on the lectures" in (
         out / f"{SUMMARY_NAME}.html").read_text("utf-8")
 
     cut_film(videos / "第2讲.mp4", [*intro, ("card", (card, "1"), 3.0), ("moving", 2, 3.0)])

@@ -233,7 +233,8 @@ def cut_film(path: Path, parts: Sequence[tuple[str, object, float]], *,
     """A 25-fps H.264 film cut from ``parts``, each (kind, what, seconds): ``("moving",
     seed, s)`` a random texture scrolling a pixel a frame (the same seed, the same pictures:
     an intro put in front of a lecture), ``("still", (r, g, b), s)`` a card of one colour,
-    ``("card", ((r, g, b), text), s)`` one with a line of white text;
+    ``("card", ((r, g, b), text), s)`` one with a line of white text, ``("picture", rgb,
+    s)`` an H×W×3 picture held (a rendered card; scaled to ``size``);
     ``sound``: stereo float32 (2, n) at ``rate``, silence when None."""
     from fractions import Fraction
 
@@ -251,12 +252,16 @@ def cut_film(path: Path, parts: Sequence[tuple[str, object, float]], *,
         pts = 0
         for kind, what, length in parts:
             n = round(length * fps)
-            if kind in ("still", "card"):
+            if kind == "picture":
+                held = cv2.resize(np.asarray(what, np.uint8), (w, h),
+                                  interpolation=cv2.INTER_AREA)
+                pictures: Iterable[np.ndarray] = (held for _ in range(n))
+            elif kind in ("still", "card"):
                 colour, text = (what, "") if kind == "still" else what  # type: ignore[misc]
                 rgb = np.full((h, w, 3), colour, np.uint8)
                 cv2.putText(rgb, text, (w // 10, h * 2 // 3), cv2.FONT_HERSHEY_SIMPLEX, h / 45,
                             (255, 255, 255), max(1, h // 30), cv2.LINE_AA)
-                pictures: Iterable[np.ndarray] = (rgb for _ in range(n))
+                pictures = (rgb for _ in range(n))
             else:
                 texture = np.random.default_rng(int(what)).integers(  # type: ignore[call-overload]
                     40, 200, (h, 2 * w, 3), dtype=np.uint8)

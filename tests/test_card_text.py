@@ -1,0 +1,84 @@
+"""The words on finished lectures' cards (A4 title card, A5 credits), read by OCR: the
+truth is the text the cards were drawn with (``courseware.cards``, the render's own cards,
+in Noto Sans CJK), at the sizes a delivered lecture has and at half that."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from video_signals import cut_film
+
+from courseware.cards import credits_lines, render_card, title_card_lines
+from courseware.fonts import find_face
+from tasks.card_text import CardFields, card_fields, read_card, read_picture
+
+TITLE = {"course": "碳达峰碳中和与绿色低碳发展", "number": 3,
+         "title": "能源结构转型与低碳技术路径", "lecturer": "李敏",
+         "lecturer_title": "高级工程师", "unit": "陕西省环境科学研究院"}
+CREDITS = {"course": "碳达峰碳中和与绿色低碳发展", "production_unit": "西安交通大学继续教育学院",
+           "recording_date": "2024年5月", "applying_unit": "陕西省环境科学研究院"}
+
+
+def _drawn(lines: list, size: tuple[int, int]) -> tuple[object, list[str]]:
+    w, h = size
+    picture = render_card(lines, width=w, height=h, font=find_face(), what="test card")
+    return picture, [" ".join(line.text.split()) for line in lines]
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (640, 360)])
+def test_a_title_card_and_credits_are_read_as_drawn(size: tuple[int, int]) -> None:
+    for lines in (title_card_lines(**TITLE), credits_lines(**CREDITS)):  # type: ignore[arg-type]
+        picture, truth = _drawn(lines, size)
+        assert list(read_picture(picture) or ()) == truth       # type: ignore[arg-type]
+
+
+def test_the_fields_a4_and_a5_ask_for() -> None:
+    _, card = _drawn(title_card_lines(**TITLE), (1280, 720))    # type: ignore[arg-type]
+    assert card_fields(card) == CardFields(title="高级工程师", unit="陕西省环境科学研究院",
+                                           producer=False, date=False)
+    _, credits = _drawn(credits_lines(**CREDITS), (1280, 720))  # type: ignore[arg-type]
+    got = card_fields(credits)
+    assert (got.producer, got.date, got.unit) == (True, True, "西安交通大学继续教育学院")
+    # the longest title wins; units by their endings; dates as cards write them
+    assert card_fields(["王伟 副主任医师", "西安市第一医院"]).title == "副主任医师"
+    assert card_fields(["张华 副教授 西北工业大学"]) == CardFields(
+        "副教授", "张华副教授西北工业大学", False, False)
+    assert card_fields(["主讲人 赵强"]).title is None                  # a name alone
+    assert card_fields(["绿色低碳发展 第1讲"]).unit is None             # a course, no unit
+    assert card_fields(["摄制：陕西广播电视台", "2023.11"]) == CardFields(
+        None, "陕西广播电视台", True, True)
+    assert not card_fields(["谢谢观看"]).date
+
+
+def test_a_card_is_read_from_the_film(tmp_path: Path) -> None:
+    """The still in the middle of an H.264 film, found by its time; a film too small to
+    have legible words is not read."""
+    picture, truth = _drawn(title_card_lines(**TITLE), (1280, 720))    # type: ignore[arg-type]
+    film = tmp_path / "第3讲.mp4"
+    cut_film(film, [("moving", 1, 1.0), ("picture", picture, 2.0), ("moving", 2, 1.0)],
+             size=(1280, 720))
+    assert list(read_card(film, (1.0, 3.0)) or ()) == truth
+    small = tmp_path / "small.mp4"
+    cut_film(small, [("picture", picture, 1.0)], size=(320, 180))
+    assert read_card(small, (0.0, 1.0)) is None
+
+
+def test_without_ocr_the_report_says_the_words_were_not_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine without the OCR package still checks the file; the report says the cards'
+    words were not read, and why."""
+    import tasks.card_text
+    from encoder_profiles import DEFAULT_PROFILE, load_profile
+    from tasks.qc import qc_file
+
+    picture, _ = _drawn(title_card_lines(**TITLE), (640, 360))          # type: ignore[arg-type]
+    film = tmp_path / "第3讲.mp4"
+    cut_film(film, [("picture", picture, 3.0), ("moving", 2, 2.0)], size=(640, 360))
+    profile = load_profile(DEFAULT_PROFILE)
+    read = qc_file(film, profile=profile, gpu=False, thumbnails=False, finished=True)
+    assert read.report.extra["cards"]["title_card_text"][1] == "第3讲 能源结构转型与低碳技术路径"  # type: ignore[index]
+    monkeypatch.setattr(tasks.card_text, "_engine", False)    # as when rapidocr is missing
+    unread = qc_file(film, profile=profile, gpu=False, thumbnails=False, finished=True)
+    assert unread.report.extra["cards"]["title_card_text"] is None  # type: ignore[index]
+    assert any("the cards' words were not read: no OCR here" in n for n in unread.notes)
