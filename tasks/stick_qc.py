@@ -248,13 +248,21 @@ def check_opening_stills(lectures: Sequence[LectureMeasure], files: Sequence[Fil
     return Check("course.title_card", "A4", "warn" if unread else "pass", measured, limit, "s",
                  f"every lecture opens with a still of {min(spans):.1f}–{max(spans):.1f} s, a "
                  f"title card by its length (A4: ≤ {limit:g} s); {words}"
-                 + (" (the lecture's number, a professional title and a unit on each; the "
-                    "lecturer's name is not told from other words)" if read else "") + gap)
+                 + (" (the lecture's number, a professional title, a unit"
+                    + (" and the course's name" if len(_course_name(course)) >= 4 else "")
+                    + " on each; the lecturer's name is not told from other words)"
+                    if read else "") + gap)
 
 
 #: the course's name is on a card when a line matches this share of it (OCR may drop a
 #: character; a folder's name may carry a number or a year)
 COURSE_NAME_MATCH = 0.75
+
+
+def _course_name(folder: str | None) -> str:
+    """A course folder's name as a card writes the course's: without numbers, spaces and
+    brackets (``01_碳达峰课程（2024）`` → ``碳达峰课程``)."""
+    return re.sub(r"[\s\d_\-—.()（）【】\[\]]+", "", folder or "")
 
 
 def _card_words(m: LectureMeasure, lines: Sequence[str], course: str | None) -> list[str]:
@@ -277,7 +285,7 @@ def _card_words(m: LectureMeasure, lines: Sequence[str], course: str | None) -> 
     if fields.unit is None:
         out.append(f"{m.label}'s title card names no unit (…大学, …研究院, …医院, …公司) that "
                    f"could be read ({shown})")
-    name = re.sub(r"[\s\d_\-—.()（）【】\[\]]+", "", course or "")
+    name = _course_name(course)
     if len(name) >= 4 and lines and max(
             difflib.SequenceMatcher(None, name, re.sub(r"\s+", "", line)).find_longest_match(
                 0, len(name), 0, len(re.sub(r"\s+", "", line))).size

@@ -392,9 +392,10 @@ def test_finished_tells_a_title_card_from_a_frozen_picture(stick: Path, tmp_path
 
 def test_the_words_on_a_sticks_cards(tmp_path: Path, prefect_server: None) -> None:
     """The cards' words, read (A4, A5): 第2讲's card says 第1讲 (its title changed, so its
-    picture is its own: only its words tell): A4 fails naming it; 第3讲's card names no unit:
-    listed too. The last lecture's credits give the production unit and the recording date
-    (A5 passes, with what they read); cut again without the date, A5 warns."""
+    picture is its own: only its words tell): A4 fails naming it; 第3讲's card names no unit,
+    第1讲's another course: listed too. The last lecture's credits give the production unit
+    and the recording date (A5 passes, with what they read); cut again without the date, A5
+    warns."""
     from video_signals import cut_film
 
     from courseware.cards import credits_lines, render_card, title_card_lines
@@ -402,9 +403,9 @@ def test_the_words_on_a_sticks_cards(tmp_path: Path, prefect_server: None) -> No
     face = find_face()
 
     def card(number: int, title: str, *, unit: str = "陕西省环境科学研究院",
-             says: int | None = None) -> np.ndarray:
+             says: int | None = None, course: str = "碳达峰碳中和") -> np.ndarray:
         return render_card(title_card_lines(
-            course="碳达峰碳中和", number=says or number, title=title, lecturer="李敏",
+            course=course, number=says or number, title=title, lecturer="李敏",
             lecturer_title="高级工程师", unit=unit), width=640, height=360, font=face,
             what="a test card")
 
@@ -417,8 +418,8 @@ def test_the_words_on_a_sticks_cards(tmp_path: Path, prefect_server: None) -> No
     course = tmp_path / "stick" / "碳达峰碳中和"
     course.mkdir(parents=True)
     size = (640, 360)
-    cut_film(course / "第1讲.mp4", [("picture", card(1, "绪论"), 3.0), ("moving", 1, 2.0)],
-             size=size)
+    cut_film(course / "第1讲.mp4", [("picture", card(1, "绪论", course="另一门课程"), 3.0),
+                                    ("moving", 1, 2.0)], size=size)
     cut_film(course / "第2讲.mp4", [("picture", card(2, "能源转型", says=1), 3.0),
                                     ("moving", 2, 2.0)], size=size)
     last = [("picture", card(3, "低碳技术", unit=""), 3.0), ("moving", 3, 2.0)]
@@ -439,13 +440,14 @@ def test_the_words_on_a_sticks_cards(tmp_path: Path, prefect_server: None) -> No
     assert ("第2讲 《第2讲》's title card reads 第1讲 (“碳达峰碳中和 / 第1讲 能源转型 / 主讲：李敏 "
             "高级工程师 / 陕西省环境科学研究院”)") in said, said
     assert "第3讲 《第3讲》's title card names no unit" in said, said
-    assert "第1讲 《第1讲》" not in said and said.count("title card") == 3, said
+    assert "第1讲 《第1讲》's title card does not give the course's name (碳达峰碳中和)" in said
+    assert said.count("title card") == 4, said
     assert a5["status"] == "pass", a5
     assert ("it reads “碳达峰碳中和 / 制作单位：西安交通大学继续教育学院 / 录制时间：2024年5月”: "
             "the production unit and the recording date (A5)") in str(a5["message"]), a5
     lecture = json.loads((out / "碳达峰碳中和" / "第1讲.qc.json").read_text("utf-8"))
     assert lecture["cards"]["title_card_text"] == [
-        "碳达峰碳中和", "第1讲 绪论", "主讲：李敏 高级工程师", "陕西省环境科学研究院"]
+        "另一门课程", "第1讲 绪论", "主讲：李敏 高级工程师", "陕西省环境科学研究院"]
 
     cut_film(course / "第3讲.mp4", [*last, ("picture", credits(""), 3.0)], size=size)
     CliRunner().invoke(cli, args)
