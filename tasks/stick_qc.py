@@ -221,10 +221,9 @@ def check_opening_stills(lectures: Sequence[LectureMeasure], files: Sequence[Fil
             spans.append(m.card_s)
         if m.card_s is not None and f.title_card_text is not None:
             read += 1
-            said = _card_words(m, f.title_card_text, course)
-            if said and said[0].startswith("!"):
-                wrong.append(said.pop(0)[1:])
-            problems += said
+            other, lacking = _card_words(m, f.title_card_text, course)
+            wrong += [other] if other else []
+            problems += lacking
     problems += _copied_cards(lectures, files)
     gap = f"; {len(unread)} file(s) not read: {', '.join(unread)}" if unread else ""
     measured = round(max(spans), 3) if spans else None
@@ -265,16 +264,18 @@ def _course_name(folder: str | None) -> str:
     return re.sub(r"[\s\d_\-—.()（）【】\[\]]+", "", folder or "")
 
 
-def _card_words(m: LectureMeasure, lines: Sequence[str], course: str | None) -> list[str]:
-    """What a lecture's title card (its words read) lacks for A4, one item each; another
-    lecture's number first, marked with "!"."""
+def _card_words(m: LectureMeasure, lines: Sequence[str], course: str | None
+                ) -> tuple[str | None, list[str]]:
+    """A lecture's title card, its words read, for A4: another lecture's number on it (None:
+    not so), and what it lacks, one item each."""
     text = " ".join(lines)
     shown = f"“{' / '.join(lines)}”" if lines else "no words"
     numbers = _lecture_numbers(text)
+    other = None
     out = []
     if numbers and m.number not in numbers:
-        out.append(f"!{m.label}'s title card reads 第{numbers[0]}讲 ({shown}): a card copied, "
-                   "its number not changed")
+        other = (f"{m.label}'s title card reads 第{numbers[0]}讲 ({shown}): a card copied, its "
+                 "number not changed")
     elif not numbers:
         out.append(f"{m.label}'s title card gives no lecture number (第{m.number}讲) that "
                    f"could be read ({shown})")
@@ -291,7 +292,7 @@ def _card_words(m: LectureMeasure, lines: Sequence[str], course: str | None) -> 
                 0, len(name), 0, len(re.sub(r"\s+", "", line))).size
             for line in lines) < COURSE_NAME_MATCH * len(name):
         out.append(f"{m.label}'s title card does not give the course's name ({name}) ({shown})")
-    return out
+    return other, out
 
 
 def _copied_cards(lectures: Sequence[LectureMeasure], files: Sequence[FileOutcome]
