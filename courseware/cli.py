@@ -229,7 +229,7 @@ def qc(files: tuple[Path, ...], store: str | None, force: bool, stick: bool,
 
     Several files or folders (a delivery stick, a base's footage) with --out: every
     recording and lecture in them, a report each and a summary."""
-    from courseware.html_report import render_html
+    from courseware.html_report import card_rows, render_html
     from encoder_profiles import load_profile
     from tasks.progress import TerminalProgress
     from tasks.qc import qc_file
@@ -272,6 +272,8 @@ def qc(files: tuple[Path, ...], store: str | None, force: bool, stick: bool,
     click.echo(report.table())
     if where := report.where():
         click.echo(where)
+    for label, said in card_rows(report.extra.get("cards")):
+        click.echo(f"{label}: {said}")
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     rate = result.frames / result.elapsed_s if result.elapsed_s > 0 else 0.0

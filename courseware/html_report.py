@@ -164,6 +164,7 @@ def _summary(result: QcResult) -> str:
         ("计算后端 Backend", escape(r.backend) + (f" · {escape(speed)}" if speed else "")),
         ("检查项 Checks", '<span class="counts">' + "".join(
             f"<span>{_badge(s)} × {n}</span>" for s, n in counts.items() if n) + "</span>"),
+        *((label, escape(said)) for label, said in card_rows(r.extra.get("cards"))),
     ]
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     notes = "".join(f'<p class="note">注意 Note: {escape(n)}</p>' for n in result.notes)
@@ -179,6 +180,26 @@ def _summary(result: QcResult) -> str:
             f"{escape(c.message)}</li>" for c in failed) + "</ul>")
     return (f'<section><h2>概要 Summary</h2><table class="meta">{body}</table>'
             f"{notes}{todo}</section>")
+
+
+def card_rows(cards: object) -> list[tuple[str, str]]:
+    """A finished file's cards as a person reads them (the report's ``cards``): where the
+    title card and the credits are, and the words read on them."""
+    if not isinstance(cards, dict):
+        return []
+    rows = []
+    for label, places, words in (("片头字幕 Title card (A4)", ("title_card", "opening_still"),
+                                  "title_card_text"),
+                                 ("片尾字幕 Credits (A5)", ("credits", "closing_still"),
+                                  "credits_text")):
+        span = next((cards[p] for p in places if isinstance(cards.get(p), list)), None)
+        if span is None:
+            continue
+        lines = cards.get(words)
+        read = (" · “" + " / ".join(str(x) for x in lines) + "”" if isinstance(lines, list)
+                and lines else " · no words read" if isinstance(lines, list) else "")
+        rows.append((label, f"{timecode(span[0])}–{timecode(span[1])}{read}"))
+    return rows
 
 
 def _check_table(checks: list[Check], zh: str, en: str, clauses: str,

@@ -11,6 +11,7 @@ from video_signals import cut_film
 
 from courseware.cards import credits_lines, render_card, title_card_lines
 from courseware.fonts import find_face
+from courseware.html_report import render_html
 from tasks.card_text import CardFields, card_fields, read_card, read_picture
 
 TITLE = {"course": "碳达峰碳中和与绿色低碳发展", "number": 3,
@@ -78,6 +79,17 @@ def test_without_ocr_the_report_says_the_words_were_not_read(
     profile = load_profile(DEFAULT_PROFILE)
     read = qc_file(film, profile=profile, gpu=False, thumbnails=False, finished=True)
     assert read.report.extra["cards"]["title_card_text"][1] == "第3讲 能源结构转型与低碳技术路径"  # type: ignore[index]
+    page = render_html(read)              # the page says where the card is and what it reads
+    assert ("<th>片头字幕 Title card (A4)</th><td>00:00:00.000–00:00:03.000 · “碳达峰碳中和"
+            "与绿色低碳发展 / 第3讲 能源结构转型与低碳技术路径 / 主讲：李敏 高级工程师 / "
+            "陕西省环境科学研究院”</td>") in page, page
+    from click.testing import CliRunner
+
+    from courseware.cli import cli
+
+    said = CliRunner().invoke(cli, ["qc", str(film), "--cpu", "--finished"]).output
+    assert "片头字幕 Title card (A4): 00:00:00.000–00:00:03.000 · “碳达峰碳中和与绿色低碳发展 / " \
+        "第3讲" in said, said
     monkeypatch.setattr(tasks.card_text, "_engine", False)    # as when rapidocr is missing
     unread = qc_file(film, profile=profile, gpu=False, thumbnails=False, finished=True)
     assert unread.report.extra["cards"]["title_card_text"] is None  # type: ignore[index]
