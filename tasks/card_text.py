@@ -26,7 +26,7 @@ from typing import Any
 import av
 import numpy as np
 
-from courseware.media import open_media, origin_s
+from courseware.media import open_media, origin_s, seek_before
 
 log = logging.getLogger(__name__)
 
@@ -143,11 +143,10 @@ def read_card(path: Path, span: tuple[float, float], *, lecture: str | None = No
     try:
         with open_media(path, lecture=lecture) as container:
             stream = container.streams.video[0]
-            origin = origin_s(container)
-            if stream.time_base is None or (stream.height or 0) < MIN_READ_LINES:
+            if (stream.height or 0) < MIN_READ_LINES:
                 return None
-            container.seek(max(0, int((at + origin) / stream.time_base)), stream=stream,
-                           backward=True)
+            origin = origin_s(container)
+            seek_before(container, stream, at, origin=origin)
             for frame in container.decode(stream):
                 if frame.time is not None and frame.time - origin >= at - 0.02:
                     return read_picture(frame.to_ndarray(format="rgb24"))

@@ -287,10 +287,11 @@ def _card_words(m: LectureMeasure, lines: Sequence[str], course: str | None
         out.append(f"{m.label}'s title card names no unit (…大学, …研究院, …医院, …公司) that "
                    f"could be read ({shown})")
     name = _course_name(course)
-    if len(name) >= 4 and lines and max(
-            difflib.SequenceMatcher(None, name, re.sub(r"\s+", "", line)).find_longest_match(
-                0, len(name), 0, len(re.sub(r"\s+", "", line))).size
-            for line in lines) < COURSE_NAME_MATCH * len(name):
+    compact = [re.sub(r"\s+", "", line) for line in lines]
+    if len(name) >= 4 and compact and max(
+            difflib.SequenceMatcher(None, name, line).find_longest_match(
+                0, len(name), 0, len(line)).size
+            for line in compact) < COURSE_NAME_MATCH * len(name):
         out.append(f"{m.label}'s title card does not give the course's name ({name}) ({shown})")
     return other, out
 

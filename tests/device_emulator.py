@@ -102,12 +102,13 @@ class ndarray:  # CuPy's name, which the code under test may look for
         return _strict(func, func.__name__)(*args, **kwargs)
 
     # -- containers and conversions (CuPy: __iter__, __len__, __nonzero__, __int__, ...)
+    # CuPy takes NumPy arrays and lists as indices (it copies them to the device)
     def __getitem__(self, index: Any) -> ndarray:
-        return ndarray(np.asarray(self._a[_index(index)]))
+        return ndarray(np.asarray(self._a[_unwrap(index)]))
 
     def __setitem__(self, index: Any, value: Any) -> None:
         _refuse_host(value, "__setitem__")
-        self._a[_index(index)] = _unwrap(value)
+        self._a[_unwrap(index)] = _unwrap(value)
 
     def __len__(self) -> int:
         if self._a.ndim == 0:
@@ -207,11 +208,6 @@ def _wrap(x: Any) -> Any:
     if isinstance(x, list):
         return [_wrap(i) for i in x]
     return x
-
-
-def _index(index: Any) -> Any:
-    """CuPy takes NumPy arrays and lists as indices (it copies them to the device)."""
-    return _unwrap(index)
 
 
 def _strict(func: Callable[..., Any], name: str) -> Callable[..., Any]:
