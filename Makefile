@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   ?= demo-course
+# Test processes: one per core, at most 4; a test file's tests stay in one process, so its
+# module fixtures (a Prefect server and workers, a rendered course) are made once.
+# `make test TEST_WORKERS=0` runs the suite in this process, one test after another.
+TEST_WORKERS ?= auto
 
 .PHONY: demo test lint env sysdeps clean
 
@@ -36,7 +40,7 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed $(SYSDEPS_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
