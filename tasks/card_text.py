@@ -73,16 +73,17 @@ class CardFields:
     unit: str | None         #: a unit's name (西安交通大学 …)
     producer: bool           #: A5: the production unit named (制作单位)
     date: bool               #: A5: the recording date given (录制时间, 2024年5月)
+    titles: tuple[str, ...] = ()    #: every professional title found, in reading order
 
 
 def card_fields(lines: Sequence[str]) -> CardFields:
     """A4's and A5's fields in a card's lines (each searched on its own, its spaces out)."""
     compact = [re.sub(r"\s+", "", line) for line in lines]
-    title = next((m[0] for line in compact if (m := _TITLE.search(line))), None)
+    titles = tuple(m for line in compact for m in _TITLE.findall(line))
     unit = next((m[0] for line in compact if (m := _UNIT.search(line))), None)
-    return CardFields(title=title, unit=unit,
+    return CardFields(title=titles[0] if titles else None, unit=unit,
                       producer=any(_PRODUCER.search(line) for line in compact),
-                      date=any(_DATE.search(line) for line in lines))
+                      date=any(_DATE.search(line) for line in lines), titles=titles)
 
 
 _engine: Any = None

@@ -15,13 +15,15 @@ check id                       clause    measured
 ``course.uniform_resolution``  D4/D5     one size and aspect for the lectures and preview
 ``course.preview``             A6        one preview (``预览`` in its name), ≤ 180 s
 ``course.question_bank``       Q1/Q3     a bank (``题库`` .csv/.xlsx) valid and big enough
-``course.application_form``    D11       the application form (附件1/2) is there
+``course.application_form``    D11       the application form (附件1/2) is there; a DOCX
+                                         one's curriculum lists the folder's lectures
 ``course.listing``             D1        the root's text listing names the course and
                                          each lecture (第N讲) with the file's duration
 ``course.loudness``            S4        no lecture far from the others' loudness
 ``course.title_card``          A4        each lecture opens (after the intro) with a still
                                          of at most A4's 5 s, its own; its words (OCR)
-                                         give its number, a title, a unit, the course
+                                         give its number, a title, a unit, the course,
+                                         and the lecturer the form gives for it
 ``course.intro``               A3        with the province's intro given (``--intro``):
                                          lecture 1 opens with it, no other lecture does
 ``course.credits``             A5        the last lecture ends with a still (the credits'
@@ -29,13 +31,15 @@ check id                       clause    measured
 ``course.single_video``        A7        no lecture in parts (two files of one 第N讲)
 =============================  ========  =================================================
 
-What needs the course file (the kind and declared hours, whether the names on the cards are
-the right ones) is ``check-course``'s, not this: the kind is not known here, so the lengths
-are judged against every course size the profile allows; a title card or the credits are
-known by a still picture in their place, their words read by OCR (``tasks.card_text``): a
-card giving another lecture's number fails, and what else is wrong with one is a warning for
-a person to look at (an animated card, scrolling credits are no still; a lecturer's name
-cannot be told from other words).
+What needs the course file (the kind and declared hours) is ``check-course``'s, not this:
+the kind is not known here, so the lengths are judged against every course size the profile
+allows. A title card or the credits are known by a still picture in their place, their words
+read by OCR (``tasks.card_text``): a card giving another lecture's number fails, and what
+else is wrong with one is a warning for a person to look at (an animated card, scrolling
+credits are no still). Who teaches which lecture is what the application form says, where
+it is a DOCX whose curriculum table can be read (:func:`read_form`): a card naming another
+of its lecturers fails, one without its lecturer's name, title or unit as the form gives
+them is a warning; without such a form, a lecturer's name cannot be told from other words.
 """
 
 from __future__ import annotations
@@ -44,7 +48,9 @@ import difflib
 import itertools
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +59,7 @@ from courseware.report import Check, Report, Status
 from courseware.store import Store
 from encoder_profiles import Profile
 from qc_metrics.temporal import REFRESH_CODES
-from tasks.card_text import card_fields
+from tasks.card_text import TITLES, CardFields, card_fields
 from tasks.course_qc import (
     MAX_LISTED,
     BankMeasure,
@@ -195,14 +201,17 @@ def check_closing_still(lectures: Sequence[LectureMeasure],
 
 
 def check_opening_stills(lectures: Sequence[LectureMeasure], files: Sequence[FileOutcome],
-                         profile: Profile, course: str | None = None) -> Check:
+                         profile: Profile, course: str | None = None,
+                         form: FormListing | None = None) -> Check:
     """A4 without the course file: each lecture opens (after the intro on lecture 1) with a
     still picture of at most A4's title-card length, its own (not another lecture's card
     copied). Where its words could be read (``tasks.card_text``), the card gives the
     lecture's number (another lecture's number fails: a card copied and not changed), a
-    professional title and a unit, and the course's name (``course``, the folder's name). A
-    lecturer's name cannot be told from other words and an animated card is no still, so
-    what else is wrong is a warning for a person to look at."""
+    professional title and a unit, and the course's name (``course``, the folder's name).
+    With the application form read (``form``), it names the lecturer the form gives for the
+    lecture (another of the form's lecturers instead fails), with the title and unit the
+    form gives them; without it, a lecturer's name cannot be told from other words. An
+    animated card is no still: what else is wrong is a warning for a person to look at."""
     limit = profile.structure.title_card_max_s
     unread = [m.label for m, f in zip(lectures, files, strict=True) if f.status == "error"]
     problems, wrong, spans = [], [], []
@@ -221,8 +230,8 @@ def check_opening_stills(lectures: Sequence[LectureMeasure], files: Sequence[Fil
             spans.append(m.card_s)
         if m.card_s is not None and f.title_card_text is not None:
             read += 1
-            other, lacking = _card_words(m, f.title_card_text, course)
-            wrong += [other] if other else []
+            other, lacking = _card_words(m, f.title_card_text, course, form)
+            wrong += other
             problems += lacking
     problems += _copied_cards(lectures, files)
     gap = f"; {len(unread)} file(s) not read: {', '.join(unread)}" if unread else ""
@@ -231,8 +240,8 @@ def check_opening_stills(lectures: Sequence[LectureMeasure], files: Sequence[Fil
              else f"its words read on {read} card(s)" if read else "its words are not read")
     if wrong:
         return Check("course.title_card", "A4", "fail", measured, limit, "s",
-                     f"{len(wrong)} lecture(s) with another lecture's title card (A4: the "
-                     "card gives its lecture's number): " + "; ".join(wrong[:MAX_LISTED])
+                     f"{len(wrong)} title card(s) giving another lecture's number or "
+                     "lecturer (A4: a card gives its own): " + "; ".join(wrong[:MAX_LISTED])
                      + (f"; also to look at: {'; '.join(problems[:MAX_LISTED])}"
                         if problems else "") + gap)
     if problems:
@@ -247,10 +256,18 @@ def check_opening_stills(lectures: Sequence[LectureMeasure], files: Sequence[Fil
     return Check("course.title_card", "A4", "warn" if unread else "pass", measured, limit, "s",
                  f"every lecture opens with a still of {min(spans):.1f}–{max(spans):.1f} s, a "
                  f"title card by its length (A4: ≤ {limit:g} s); {words}"
-                 + (" (the lecture's number, a professional title, a unit"
-                    + (" and the course's name" if len(_course_name(course)) >= 4 else "")
-                    + " on each; the lecturer's name is not told from other words)"
-                    if read else "") + gap)
+                 + (f" ({_read_on_cards(course, form)})" if read else "") + gap)
+
+
+def _read_on_cards(course: str | None, form: FormListing | None) -> str:
+    """What A4 found on every card read, in words."""
+    found = ["the lecture's number",
+             *([f"its lecturer with their title and unit as {form.file} gives them"] if form
+               else ["a professional title", "a unit"]),
+             *(["the course's name"] if len(_course_name(course)) >= 4 else [])]
+    return (f"{', '.join(found[:-1])} and {found[-1]} on each"
+            + ("" if form else "; a lecturer's name is not told from other words without an "
+               "application form whose curriculum could be read"))
 
 
 #: the course's name is on a card when a line matches this share of it (OCR may drop a
@@ -264,18 +281,19 @@ def _course_name(folder: str | None) -> str:
     return re.sub(r"[\s\d_\-—.()（）【】\[\]]+", "", folder or "")
 
 
-def _card_words(m: LectureMeasure, lines: Sequence[str], course: str | None
-                ) -> tuple[str | None, list[str]]:
-    """A lecture's title card, its words read, for A4: another lecture's number on it (None:
-    not so), and what it lacks, one item each."""
+def _card_words(m: LectureMeasure, lines: Sequence[str], course: str | None,
+                form: FormListing | None = None) -> tuple[list[str], list[str]]:
+    """A lecture's title card, its words read, for A4: what on it contradicts its lecture
+    (another lecture's number; another lecturer than the form gives), and what it lacks, one
+    item each."""
     text = " ".join(lines)
     shown = f"“{' / '.join(lines)}”" if lines else "no words"
     numbers = _lecture_numbers(text)
-    other = None
+    other = []
     out = []
     if numbers and m.number not in numbers:
-        other = (f"{m.label}'s title card reads 第{numbers[0]}讲 ({shown}): a card copied, its "
-                 "number not changed")
+        other.append(f"{m.label}'s title card reads 第{numbers[0]}讲 ({shown}): a card copied, "
+                     "its number not changed")
     elif not numbers:
         out.append(f"{m.label}'s title card gives no lecture number (第{m.number}讲) that "
                    f"could be read ({shown})")
@@ -288,12 +306,53 @@ def _card_words(m: LectureMeasure, lines: Sequence[str], course: str | None
                    f"could be read ({shown})")
     name = _course_name(course)
     compact = [re.sub(r"\s+", "", line) for line in lines]
-    if len(name) >= 4 and compact and max(
-            difflib.SequenceMatcher(None, name, line).find_longest_match(
-                0, len(name), 0, len(line)).size
-            for line in compact) < COURSE_NAME_MATCH * len(name):
+    if len(name) >= 4 and not _on_card(name, compact):
         out.append(f"{m.label}'s title card does not give the course's name ({name}) ({shown})")
+    if form is not None and m.number in form.lectures:
+        wrong, lacking = _lecturer_words(m, compact, fields, form)
+        other += [f"{wrong} ({shown})"] if wrong else []
+        out += [f"{x} ({shown})" for x in lacking]
     return other, out
+
+
+def _on_card(words: str, compact: Sequence[str]) -> bool:
+    """``words`` (a course's name, a unit) are on a card's lines (without their spaces): one
+    line holds ``COURSE_NAME_MATCH`` of them in a row (OCR may drop a character)."""
+    return bool(compact) and max(
+        difflib.SequenceMatcher(None, words, line).find_longest_match(
+            0, len(words), 0, len(line)).size
+        for line in compact) >= COURSE_NAME_MATCH * len(words)
+
+
+def _lecturer_words(m: LectureMeasure, compact: Sequence[str], fields: CardFields,
+                    form: FormListing) -> tuple[str | None, list[str]]:
+    """A4's lecturer on a title card against the application form: another of the form's
+    lecturers named instead of the lecture's (None: not so), and what of the lecture's
+    lecturer the card lacks: the name, or the title and unit the form gives them where the
+    card gives another (a card without any title or unit is told so by :func:`_card_words`)."""
+    text = "".join(compact)
+    names = form.lectures[m.number][1]
+    on = [n for n in names if n in text]
+    listed = "、".join(names)
+    if not on:
+        strangers = [n for n in form.lecturers if n not in names and n in text]
+        if strangers:
+            return (f"{m.label}'s title card names {strangers[0]}, but {form.file} gives "
+                    f"{listed} for it: a card copied, its lecturer not changed?"), []
+        return None, [f"{m.label}'s title card does not give its lecturer's name as {form.file} "
+                      f"gives it ({listed})"]
+    out = []
+    for n in on:
+        them = form.lecturers.get(n)
+        if them is None:
+            continue
+        if them.title and fields.titles and them.title not in fields.titles:
+            out.append(f"{m.label}'s title card gives {n} as {'、'.join(fields.titles)}, "
+                       f"{form.file} as {them.title}")
+        if them.unit and fields.unit and not _on_card(re.sub(r"\s+", "", them.unit), compact):
+            out.append(f"{m.label}'s title card does not give {n}'s unit as {form.file} gives "
+                       f"it ({them.unit})")
+    return None, out
 
 
 def _copied_cards(lectures: Sequence[LectureMeasure], files: Sequence[FileOutcome]
@@ -358,17 +417,148 @@ def check_course_size(lectures: Sequence[LectureMeasure], profile: Profile) -> C
                  round(total_h, 3), f"{allowed} h ± {s.lecture_tolerance:.0%}", "h", message)
 
 
-def check_form(others: Sequence[Found]) -> Check:
+@dataclass(frozen=True)
+class FormLecturer:
+    """A lecturer as an application form's 师资介绍 gives them (None: not found there)."""
+
+    name: str
+    title: str | None
+    unit: str | None
+
+
+@dataclass(frozen=True)
+class FormListing:
+    """What a course's application form (D11) says of its lectures: each lecture's title
+    and lecturers by its number (the curriculum table of 课件介绍), and each lecturer's
+    professional title and unit (the line of 师资介绍 that names them)."""
+
+    file: str
+    lectures: dict[int, tuple[str, tuple[str, ...]]]     #: number → (title, lecturers)
+    lecturers: dict[str, FormLecturer]
+
+
+#: a curriculum table's header cells: the lecture's number, its title, who teaches it
+_NUMBER_HEAD = re.compile(r"讲次|序号|讲数|编号")
+_TITLE_HEAD = re.compile(r"标题|题目|课题|讲题|课程名称|名称")
+_LECTURER_HEAD = re.compile(r"主讲|讲师|授课|教师")
+_RANK_HEAD = re.compile(r"职称|职务")
+_UNIT_HEAD = re.compile(r"单位")
+#: between two names in one cell: 张三、李四 / 张三，李四 / 张三 李四
+_NAMES = re.compile(r"[、,，/;；\s]+")
+
+
+def read_form(path: Path, name: str) -> FormListing | None:
+    """The lectures and lecturers an application form lists, where it is a DOCX with a table
+    whose header names the lecture's number (讲次, 序号), its title (标题, 题目) and its
+    lecturer (主讲, 授课教师), at any depth (our form nests it in 课件介绍); None for
+    another format or a form without such a table. A lecturer's title and unit are read from
+    the paragraph that names them first (``张三，教授，西北大学，…``) or from the table's own
+    columns (职称, 单位)."""
+    if PurePosixPath(name).suffix.lower() != ".docx":
+        return None
+    from docx import Document
+
+    try:
+        doc = Document(str(path))
+    except Exception:   # a damaged or mislabelled file: D11 stays with a person
+        return None
+    tables, paragraphs = [], [p.text for p in doc.paragraphs]
+
+    def walk(found: Sequence[Any]) -> None:
+        for table in found:
+            tables.append(table)
+            for row in table.rows:
+                for cell in row.cells:
+                    paragraphs.extend(p.text for p in cell.paragraphs)
+                    walk(cell.tables)
+
+    walk(doc.tables)
+    lectures: dict[int, tuple[str, tuple[str, ...]]] = {}
+    columns: dict[str, tuple[str | None, str | None]] = {}     # name → (title, unit) cells
+    for table in tables:
+        rows = [[re.sub(r"\s+", " ", c.text).strip() for c in row.cells] for row in table.rows]
+        for k, head in enumerate(rows):
+            number_at, title_at, lecturer_at, rank_at, unit_at = (
+                _column(head, pattern) for pattern in (_NUMBER_HEAD, _TITLE_HEAD, _LECTURER_HEAD,
+                                                       _RANK_HEAD, _UNIT_HEAD))
+            if number_at is None or title_at is None or lecturer_at is None:
+                continue
+            for row in rows[k + 1:]:
+                cell = row[number_at]
+                number = (int(cell) if cell.isdigit()
+                          else next(iter(_lecture_numbers(cell)), None))
+                names = tuple(n for n in _NAMES.split(row[lecturer_at]) if n and n not in TITLES)
+                if number is None or not names:
+                    continue
+                lectures.setdefault(number, (row[title_at], names))
+                for n in names:
+                    columns.setdefault(n, (row[rank_at] if rank_at is not None else None,
+                                           row[unit_at] if unit_at is not None else None))
+            break
+    if not lectures:
+        return None
+    lecturers = {}
+    for n, (title, unit) in columns.items():
+        line = next((p for p in paragraphs if re.sub(r"\s+", "", p).startswith(n)), None)
+        fields = card_fields([line]) if line else None
+        lecturers[n] = FormLecturer(n, title or (fields.title if fields else None),
+                                    unit or (fields.unit if fields else None))
+    return FormListing(file=name, lectures=lectures, lecturers=lecturers)
+
+
+def _column(head: Sequence[str], pattern: re.Pattern[str]) -> int | None:
+    """The first of a table's header cells (short: a label, not a paragraph) that
+    ``pattern`` finds."""
+    return next((i for i, c in enumerate(head) if len(c) <= 8 and pattern.search(c)), None)
+
+
+def check_form(others: Sequence[Found], lectures: Sequence[LectureMeasure] = (),
+               form: FormListing | None = None) -> Check:
     """D11: the application form (附件1 for public, 附件2 for professional courses) comes with
-    the videos: a document in the course folder."""
+    the videos: a document in the course folder. Where its curriculum could be read
+    (``form``, :func:`read_form`), it lists the lectures the folder holds: a lecture the form
+    does not list, a listed one that is not there, or a file whose name gives another title
+    than the form's is a warning (one of the two is wrong)."""
     forms = [f.name for f in others if PurePosixPath(f.name).suffix.lower() in FORM_SUFFIXES]
     if not forms:
         return Check("course.application_form", "D11", "fail", None, "a document", "",
                      "no application form in the course folder (附件1/附件2 as .docx or .pdf, "
                      "D11): add it (`courseware form COURSE.yaml` fills it from the course "
                      "file)")
+    if form is None:
+        return Check("course.application_form", "D11", "pass", len(forms), "a document",
+                     "files", f"{', '.join(forms)} (D11; no lecture table read in it: its "
+                     "content is read by a person)")
+    problems = [f"{m.label} is not in its curriculum" for m in lectures
+                if m.number not in form.lectures]
+    held = {m.number for m in lectures}
+    problems += [f"it lists 第{n}讲 《{title}》, which is not in the folder"
+                 for n, (title, _) in sorted(form.lectures.items()) if n not in held]
+    problems += [f"it titles 第{m.number}讲 《{form.lectures[m.number][0]}》, its file "
+                 f"《{m.title}》" for m in lectures if m.number in form.lectures
+                 and not _same_title(m.title, form.lectures[m.number][0])]
+    taught = sorted({n for _, names in form.lectures.values() for n in names})
+    said = (f"{form.file} lists {len(form.lectures)} lecture(s), taught by "
+            f"{'、'.join(taught)}")
+    if problems:
+        return Check("course.application_form", "D11", "warn", len(forms), "a document",
+                     "files", f"{said}, but {'; '.join(problems[:MAX_LISTED])}"
+                     + (f"; and {len(problems) - MAX_LISTED} more"
+                        if len(problems) > MAX_LISTED else "")
+                     + " (D11: the form describes the course delivered): correct the form or "
+                     "the files")
     return Check("course.application_form", "D11", "pass", len(forms), "a document", "files",
-                 f"{', '.join(forms)} (D11; its content is read by a person)")
+                 f"{said}: the lectures in the folder, under their titles (D11)")
+
+
+def _same_title(file_title: str, listed: str) -> bool:
+    """A file's name and the form give the same title: the same words without spaces and
+    punctuation, one a shortening of the other, or mostly the same (a file named without
+    its title, 第3讲.mp4, gives none to compare)."""
+    a, b = (re.sub(r"[\W_]+", "", s) for s in (file_title, listed))
+    if not a or not b or _LECTURE.fullmatch(file_title.strip()):
+        return True
+    return a in b or b in a or difflib.SequenceMatcher(None, a, b).ratio() >= 0.6
 
 
 #: durations as listings write them: 0:58:12, 58:12, 58分12秒, 58分钟, 58 min
@@ -506,6 +696,8 @@ def folder_report(folder: str, files: Sequence[FileOutcome], others: Sequence[Fo
              and PurePosixPath(f.name).suffix.lower() in BANK_SUFFIXES]
     bank = bank_measure(banks[0].path, banks[0].name, profile) if banks else BankMeasure(None)
     name = PurePosixPath(folder).parts[-1] if folder else "."
+    form = next((read for f in others if (read := read_form(f.path, f.name)) is not None),
+                None)
     checks = [
         check_lecture_duration(lectures, kind=None, structure=profile.structure),
         check_course_size(lectures, profile),
@@ -513,10 +705,10 @@ def folder_report(folder: str, files: Sequence[FileOutcome], others: Sequence[Fo
         check_preview([p.file for p in previews], preview,
                       expected_key=f"a file with 预览 in its name in {name}", profile=profile),
         check_question_bank(bank, profile=profile),
-        check_form(others),
+        check_form(others, lectures, form),
         check_listing(folder, listings, lectures, courses),
         check_loudness(lectures),
-        check_opening_stills(lectures, taught, profile, course=name),
+        check_opening_stills(lectures, taught, profile, course=name, form=form),
         check_stick_intro(lectures, intro),
         check_closing_still(lectures, taught),
         check_single_videos([f.file for f in taught]),

@@ -37,14 +37,16 @@ def test_a_title_card_and_credits_are_read_as_drawn(size: tuple[int, int]) -> No
 def test_the_fields_a4_and_a5_ask_for() -> None:
     _, card = _drawn(title_card_lines(**TITLE), (1280, 720))    # type: ignore[arg-type]
     assert card_fields(card) == CardFields(title="高级工程师", unit="陕西省环境科学研究院",
-                                           producer=False, date=False)
+                                           producer=False, date=False, titles=("高级工程师",))
     _, credits = _drawn(credits_lines(**CREDITS), (1280, 720))  # type: ignore[arg-type]
     got = card_fields(credits)
     assert (got.producer, got.date, got.unit) == (True, True, "西安交通大学继续教育学院")
     # the longest title wins; units by their endings; dates as cards write them
     assert card_fields(["王伟 副主任医师", "西安市第一医院"]).title == "副主任医师"
     assert card_fields(["张华 副教授 西北工业大学"]) == CardFields(
-        "副教授", "张华副教授西北工业大学", False, False)
+        "副教授", "张华副教授西北工业大学", False, False, ("副教授",))
+    # every title on a card, in reading order (two lecturers; 副教授 is not 教授)
+    assert card_fields(["主讲：张伟 教授", "王芳 副教授"]).titles == ("教授", "副教授")
     assert card_fields(["主讲人 赵强"]).title is None                  # a name alone
     assert card_fields(["绿色低碳发展 第1讲"]).unit is None             # a course, no unit
     assert card_fields(["摄制：陕西广播电视台", "2023.11"]) == CardFields(

@@ -395,7 +395,10 @@ def test_the_words_on_a_sticks_cards(tmp_path: Path, prefect_server: None) -> No
     picture is its own: only its words tell): A4 fails naming it; 第3讲's card names no unit,
     第1讲's another course: listed too. The last lecture's credits give the production unit
     and the recording date (A5 passes, with what they read); cut again without the date, A5
-    warns."""
+    warns. With the base's application form beside them, the cards' lecturer is held against
+    its curriculum: 第3讲's card names another of its lecturers (A4 fails on it too), the
+    others give their lecturer another title and unit than the form (listed); the form's
+    第4讲 is not in the folder (D11 warns)."""
     from video_signals import cut_film
 
     from courseware.cards import credits_lines, render_card, title_card_lines
@@ -436,7 +439,7 @@ def test_the_words_on_a_sticks_cards(tmp_path: Path, prefect_server: None) -> No
     a4, a5 = checks["course.title_card"], checks["course.credits"]
     said = str(a4["message"])
     assert a4["status"] == "fail", a4
-    assert "1 lecture(s) with another lecture's title card" in said
+    assert said.startswith("1 title card(s) giving another lecture's number or lecturer"), said
     assert ("第2讲 《第2讲》's title card reads 第1讲 (“碳达峰碳中和 / 第1讲 能源转型 / 主讲：李敏 "
             "高级工程师 / 陕西省环境科学研究院”)") in said, said
     assert "第3讲 《第3讲》's title card names no unit" in said, said
@@ -455,6 +458,39 @@ def test_the_words_on_a_sticks_cards(tmp_path: Path, prefect_server: None) -> No
     assert a5["status"] == "warn" and ("“碳达峰碳中和 / 制作单位：西安交通大学继续教育学院”: no "
                                        "recording date (录制时间) found on it") in str(
         a5["message"]), a5
+
+    # the base's application form: 第3讲 by 张伟 (its card names 李敏), 李敏 a 教授 of 西安交通大学
+    # (the cards: 高级工程师, 陕西省环境科学研究院), and a 第4讲 the folder does not hold
+    _base_form(course / "申报表.docx", [
+        ["1", "绪论", "李敏", "教授", "西安交通大学"],
+        ["2", "能源转型", "李敏", "教授", "西安交通大学"],
+        ["3", "低碳技术", "张伟", "教授", "西北大学"],
+        ["4", "碳市场", "王芳", "研究员", "西北大学"]])
+    form = "碳达峰碳中和/申报表.docx"
+    CliRunner().invoke(cli, args)
+    checks = course_checks()
+    a4, d11 = checks["course.title_card"], checks["course.application_form"]
+    said = str(a4["message"])
+    assert a4["status"] == "fail" and said.startswith(
+        "2 title card(s) giving another lecture's number or lecturer"), said
+    assert f"第3讲 《第3讲》's title card names 李敏, but {form} gives 张伟 for it" in said, said
+    for n in (1, 2):
+        assert f"第{n}讲 《第{n}讲》's title card gives 李敏 as 高级工程师, {form} as 教授" in said
+        assert (f"第{n}讲 《第{n}讲》's title card does not give 李敏's unit as {form} gives it "
+                "(西安交通大学)") in said, said
+    assert d11["status"] == "warn", d11
+    assert "it lists 第4讲 《碳市场》, which is not in the folder" in str(d11["message"]), d11
+
+    # the form corrected: the cards' lecturer is the form's; what is left is the cards' own
+    _base_form(course / "申报表.docx", [[str(n), t, "李敏", "高级工程师", "陕西省环境科学研究院"]
+                                       for n, t in ((1, "绪论"), (2, "能源转型"), (3, "低碳技术"))])
+    CliRunner().invoke(cli, args)
+    checks = course_checks()
+    a4, d11 = checks["course.title_card"], checks["course.application_form"]
+    assert a4["status"] == "fail" and form not in str(a4["message"]), a4
+    assert str(a4["message"]).count("title card") == 4, a4
+    assert d11["status"] == "pass" and str(d11["message"]).startswith(
+        f"{form} lists 3 lecture(s), taught by 李敏"), d11
 
 
 def test_a_sticks_intro_and_title_cards(tmp_path: Path, prefect_server: None) -> None:
@@ -619,3 +655,125 @@ def test_the_root_listing_and_the_form(tmp_path: Path) -> None:
     form = Found(tmp_path / "附件1.pdf", "c/附件1.pdf")
     assert check_form([form]).status == "pass"
     assert check_form([Found(tmp_path / "题库.csv", "c/题库.csv")]).status == "fail"
+
+
+def _base_form(path: Path, rows: list[list[str]], *, head: list[str] | None = None) -> Path:
+    """An application form as a base types it: one table, its own columns."""
+    from docx import Document
+
+    doc = Document()
+    doc.add_paragraph("附件2  2024年继续教育网络专业课科目申请表")
+    head = head or ["序号", "课程名称", "主讲人", "职称", "工作单位"]
+    table = doc.add_table(rows=1, cols=len(head))
+    for cell, text in zip(table.rows[0].cells, head, strict=True):
+        cell.text = text
+    for row in rows:
+        for cell, text in zip(table.add_row().cells, row, strict=True):
+            cell.text = text
+    doc.save(str(path))
+    return path
+
+
+def test_the_forms_curriculum_is_read(tmp_path: Path) -> None:
+    """D11's form read for what it says of the lectures: our own form (its curriculum nested
+    in 课件介绍, each lecturer's title and unit in 师资介绍) gives back the course file's
+    lectures and lecturers; a base's own table (序号 with 第一讲, 主讲人, 职称, 工作单位; two
+    lecturers in one cell) too; a PDF, a damaged DOCX and a form without a lecture table
+    give nothing to compare."""
+    from bank_data import course_yaml
+
+    from courseware.course import load_course
+    from courseware.forms import write_application_form
+    from tasks.stick_qc import FormLecturer, read_form
+
+    course = load_course(course_yaml(tmp_path / "course.yaml", lectures=3))
+    ours = write_application_form(course, tmp_path / "申报表_附件2.docx", durations={1: 3590.0})
+    form = read_form(ours, "c/申报表_附件2.docx")
+    assert form is not None and form.file == "c/申报表_附件2.docx"
+    assert form.lectures == {lec.number: (lec.title, (course.lecturer(lec).name,))
+                             for lec in course.lectures}
+    assert form.lecturers == {t.name: FormLecturer(t.name, t.title, t.unit)
+                              for t in course.model.lecturers}
+
+    theirs = _base_form(tmp_path / "theirs.docx", [
+        ["第一讲", "绪论", "李敏", "高级工程师", "陕西省环境科学研究院"],
+        ["2", "能源转型", "张伟、王芳", "教授", "西北大学"],
+        ["", "（以下空白）", "", "", ""]])
+    form = read_form(theirs, "theirs.docx")
+    assert form is not None and form.lectures == {1: ("绪论", ("李敏",)),
+                                                  2: ("能源转型", ("张伟", "王芳"))}
+    assert form.lecturers["李敏"] == FormLecturer("李敏", "高级工程师", "陕西省环境科学研究院")
+    assert form.lecturers["王芳"] == FormLecturer("王芳", "教授", "西北大学")
+
+    assert read_form(tmp_path / "附件2.pdf", "附件2.pdf") is None
+    damaged = tmp_path / "damaged.docx"
+    damaged.write_bytes(ours.read_bytes()[:2000])
+    assert read_form(damaged, "damaged.docx") is None
+    other = _base_form(tmp_path / "other.docx", [["张三", "13800000000"]], head=["联系人", "电话"])
+    assert read_form(other, "other.docx") is None
+
+
+def test_the_form_against_the_folder() -> None:
+    """D11 with the form's curriculum read: the folder's lectures under the form's titles
+    pass (a file named without its title, or with its punctuation, is the same); a lecture
+    the form does not list, one it lists that is not there and a file titled otherwise are
+    warnings naming them."""
+    from tasks.qc_batch import Found
+    from tasks.stick_qc import FormLecturer, FormListing, check_form
+
+    form = FormListing("c/附件2.docx", {1: ("“双碳”目标的由来", ("李敏",)),
+                                        2: ("能源转型", ("张伟",))},
+                       {"李敏": FormLecturer("李敏", "教授", "西北大学"),
+                        "张伟": FormLecturer("张伟", None, None)})
+    docs = [Found(Path("附件2.docx"), "c/附件2.docx")]
+
+    def lecture(number: int, title: str) -> LectureMeasure:
+        return LectureMeasure(number=number, title=title, key=f"c/第{number}讲_{title}.mp4")
+
+    good = check_form(docs, [lecture(1, "双碳目标的由来"), lecture(2, "第2讲")], form)
+    assert good.status == "pass", good
+    assert good.message == ("c/附件2.docx lists 2 lecture(s), taught by 张伟、李敏: the lectures "
+                            "in the folder, under their titles (D11)")
+    bad = check_form(docs, [lecture(1, "碳市场与碳交易"), lecture(3, "低碳技术")], form)
+    assert bad.status == "warn", bad
+    for said in ("第3讲 《低碳技术》 is not in its curriculum",
+                 "it lists 第2讲 《能源转型》, which is not in the folder",
+                 "it titles 第1讲 《“双碳”目标的由来》, its file 《碳市场与碳交易》"):
+        assert said in bad.message, bad.message
+    assert check_form(docs, [lecture(1, "x")], None).status == "pass"
+
+
+def test_the_lecturer_on_a_card_against_the_form() -> None:
+    """A4 with the form's curriculum: the lecture's own lecturer on its card, with the title
+    and unit the form gives, is nothing to say; another of the form's lecturers instead is a
+    contradiction (A4 fails on it); a card without the name, with another title or another
+    unit is a warning for a person, each quoting the form."""
+    from tasks.stick_qc import FormLecturer, FormListing, _card_words
+
+    form = FormListing("c/附件2.docx", {1: ("绪论", ("李敏",)), 2: ("能源转型", ("张伟", "王芳"))},
+                       {"李敏": FormLecturer("李敏", "高级工程师", "陕西省环境科学研究院"),
+                        "张伟": FormLecturer("张伟", "教授", "西北大学"),
+                        "王芳": FormLecturer("王芳", None, None)})
+    one = LectureMeasure(number=1, title="绪论", key="c/第1讲.mp4")
+    two = LectureMeasure(number=2, title="能源转型", key="c/第2讲.mp4")
+    card = ["碳达峰碳中和", "第1讲 绪论", "主讲：李敏 高级工程师", "陕西省环境科学研究院"]
+    assert _card_words(one, card, "碳达峰碳中和", form) == ([], [])
+    other, lacking = _card_words(two, ["碳达峰碳中和", "第2讲 能源转型", "主讲：李敏 高级工程师",
+                                       "陕西省环境科学研究院"], "碳达峰碳中和", form)
+    assert lacking == [] and len(other) == 1, other
+    assert other[0].startswith("第2讲 《能源转型》's title card names 李敏, but c/附件2.docx gives "
+                               "张伟、王芳 for it: a card copied, its lecturer not changed?")
+    other, lacking = _card_words(two, ["碳达峰碳中和", "第2讲 能源转型", "主讲：张伟 副教授",
+                                       "西北工业大学"], "碳达峰碳中和", form)
+    assert other == [] and [x.split(" (“")[0] for x in lacking] == [
+        "第2讲 《能源转型》's title card gives 张伟 as 副教授, c/附件2.docx as 教授",
+        "第2讲 《能源转型》's title card does not give 张伟's unit as c/附件2.docx gives it "
+        "(西北大学)"], lacking
+    other, lacking = _card_words(two, ["碳达峰碳中和", "第2讲 能源转型", "主讲：张伟 王芳 教授",
+                                       "西北大学"], "碳达峰碳中和", form)
+    assert (other, lacking) == ([], [])
+    other, lacking = _card_words(one, ["碳达峰碳中和", "第1讲 绪论", "高级工程师",
+                                       "陕西省环境科学研究院"], "碳达峰碳中和", form)
+    assert other == [] and lacking == [
+        "第1讲 《绪论》's title card does not give its lecturer's name as c/附件2.docx gives it "
+        "(李敏) (“碳达峰碳中和 / 第1讲 绪论 / 高级工程师 / 陕西省环境科学研究院”)"], lacking
