@@ -526,9 +526,13 @@ def check_form(others: Sequence[Found], lectures: Sequence[LectureMeasure] = (),
                      "D11): add it (`courseware form COURSE.yaml` fills it from the course "
                      "file)")
     if form is None:
+        docx = any(PurePosixPath(f).suffix.lower() == ".docx" for f in forms)
+        why = ("no curriculum table (讲次, 标题, 主讲) found in it" if docx else
+               "not read here (only a DOCX form's curriculum is: saved as .docx, its lectures "
+               "and lecturers are checked against the folder and the title cards)")
         return Check("course.application_form", "D11", "pass", len(forms), "a document",
-                     "files", f"{', '.join(forms)} (D11; no lecture table read in it: its "
-                     "content is read by a person)")
+                     "files", f"{', '.join(forms)} (D11; {why}: its content is read by a "
+                     "person)")
     problems = [f"{m.label} is not in its curriculum" for m in lectures
                 if m.number not in form.lectures]
     held = {m.number for m in lectures}
