@@ -183,13 +183,21 @@ def _aspect(v: VideoProbe, d: Delivery) -> Check:
     return Check("format.aspect", "D5", _status(ratio_ok and square), found, want, "", message)
 
 
+#: D6: a constant-rate stream's average rate, from its timestamps, is the nominal one within
+#: this share (a container's rounding); 30 or 29.97 fps is not 25
+FPS_TOLERANCE = 0.005
+
+
 def _fps(v: VideoProbe, d: Delivery) -> Check:
-    # D6: constant fps; every frame interval is 1/fps within one tick of the time base
+    # D6: constant fps; every frame interval is 1/fps within one tick of the time base, and
+    # the average rate is the nominal one (a coarse time base, AVI's 1/30 s, is one tick
+    # of slack wider than the step from 30 to 25 fps)
     nominal = 1 / d.fps
     slack = v.timestamp_tick_s + 1e-6
     constant = v.frame_interval_max_s - v.frame_interval_min_s <= slack
     ok = (abs(v.frame_interval_min_s - nominal) <= slack
-          and abs(v.frame_interval_max_s - nominal) <= slack)
+          and abs(v.frame_interval_max_s - nominal) <= slack
+          and abs(v.fps - d.fps) <= FPS_TOLERANCE * d.fps)
     want = f"the specification wants {d.fps} fps constant (D6)"
     if ok:
         message = f"{d.fps} fps constant, as D6 asks"

@@ -135,6 +135,9 @@ def _clips() -> dict[str, Clip]:
         Clip("reference_padded", frozenset(), padded_aac=True),
         Clip("fps30", frozenset({v + "fps"}), fps="30"),
         Clip("fps2997", frozenset({v + "fps"}), fps="30000/1001"),
+        # AVI counts time in frames (its time base 1/30 s here): one tick of slack is wider
+        # than the step from 30 to 25 fps, so the rate itself must be held to 25
+        Clip("avi30", frozenset({v + "container", v + "fps"}), suffix=".avi", fps="30"),
         # frames alternately 20 and 60 ms apart: 25 fps on average, but variable
         Clip("vfr", frozenset({v + "fps"}),
              video_filter="settb=1/1000,setpts='(N+0.5*mod(N\\,2))/(25*TB)'",
