@@ -212,6 +212,11 @@ class Seconds(click.ParamType):
               help="the province's intro clip (统一片头, A3); implies --finished: where a "
               "file opens with it, its pictures are the province's and the title card follows "
               "it; with --stick, each course's lecture 1 must open with it, no other lecture")
+@click.option("--raw", is_flag=True, help="raw footage (a camera's or recorder's original, "
+              "to be rendered): the format clauses the render meets whatever the source "
+              "(codec, bit rate, frame rate, scan, sound format) are not the source's (skipped, "
+              "their measurement kept); a picture smaller than the lecture's or of another "
+              "shape is a warning")
 @click.option("--authored", multiple=True, metavar="SOURCE",
               help="with --layout: this source is a digital capture (slides straight from a "
                    "computer), not a camera: its colours and slide changes are the author's "
@@ -222,7 +227,7 @@ class Seconds(click.ParamType):
               "the whole file)")
 @profile_option
 def qc(files: tuple[Path, ...], store: str | None, force: bool, stick: bool,
-       finished: bool, intro: Path | None, json_out: Path | None,
+       finished: bool, intro: Path | None, raw: bool, json_out: Path | None,
        html_out: Path | None, cpu: bool, layout: str | None, authored: tuple[str, ...],
        start: float | None, end: float | None, profile: str) -> None:
     """Full QC of a media file: format (D2–D10), video (V1–V4) and audio (S1–S4) clauses.
@@ -234,8 +239,12 @@ def qc(files: tuple[Path, ...], store: str | None, force: bool, stick: bool,
     from tasks.progress import TerminalProgress
     from tasks.qc import qc_file
 
+    if raw and (finished or stick or intro is not None):
+        raise click.BadParameter("a raw source is no finished lecture: not with --finished, "
+                                 "--stick or --intro", param_hint="--raw")
     if store is not None or len(files) > 1 or files[0].is_dir():
         _qc_batch(files, store, force=force, stick=stick, finished=finished, intro=intro,
+                  raw=raw,
                   cpu=cpu, profile=profile, single={
             "--json": json_out, "--html": html_out, "--layout": layout,
             "--authored": authored, "--start": start, "--end": end})
@@ -265,7 +274,7 @@ def qc(files: tuple[Path, ...], store: str | None, force: bool, stick: bool,
         result = qc_file(file, profile=prof, thumbnails=html_out is not None,
                          gpu=False if cpu else None, cameras=cameras, span=span,
                          finished=finished or intro is not None, intro=pictures,
-                         progress=shown)
+                         progress=shown, raw=raw)
     finally:
         shown.clear()
     report = result.report
@@ -288,7 +297,7 @@ def qc(files: tuple[Path, ...], store: str | None, force: bool, stick: bool,
 
 
 def _qc_batch(paths: tuple[Path, ...], store: str | None, *, force: bool, stick: bool,
-              finished: bool, intro: Path | None, cpu: bool, profile: str,
+              finished: bool, intro: Path | None, raw: bool, cpu: bool, profile: str,
               single: dict[str, object]) -> None:
     """``courseware qc`` of several files or folders: the qc-batch flow, a line per file as
     it is done, the summary's place; exit 2 if a file could not be checked, 1 if one
@@ -307,7 +316,7 @@ def _qc_batch(paths: tuple[Path, ...], store: str | None, *, force: bool, stick:
     result = qc_batch_flow([str(p) for p in paths], store, profile,
                            gpu=False if cpu else None, force=force, stick=stick,
                            finished=finished or stick or intro is not None,
-                           intro=str(intro) if intro is not None else None)
+                           intro=str(intro) if intro is not None else None, raw=raw)
     counts = ", ".join(f"{n} {s}" for s, n in result.counts().items() if n)
     click.echo(f"{len(result.files)} file(s): {counts}"
                + (f"; {len(result.skipped)} other file(s) passed over" if result.skipped

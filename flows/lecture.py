@@ -126,13 +126,14 @@ def _qc(path: Path, *, profile: str, prof: Profile, lecture: str, json_out: Path
         html_out: Path | None, deployment: str | None,
         cameras: Sequence[CameraSpan] = (), name: str | None = None,
         render_notes: Sequence[str] = (), span: tuple[float, float] | None = None,
-        source_checks: Sequence[Check] = ()) -> Report:
+        source_checks: Sequence[Check] = (), raw: bool = False) -> Report:
     """Full QC of ``path``: in this process, or on the ``gpu`` pool through a deployment.
     ``cameras``: where the render put each camera (V3 camera match); ``name``: what the
     report calls the file (the published key, not the working copy that is deleted);
     ``render_notes``: the render's warnings, kept in the report; ``span``: the part of the
     file (seconds from its start) the video and audio checks judge (None: all of it);
-    ``source_checks``: what the render measured of its sources (S1: a clipped microphone)."""
+    ``source_checks``: what the render measured of its sources (S1: a clipped microphone);
+    ``raw``: ``path`` is a raw source (``tasks.qc.as_source``)."""
     if deployment:
         from prefect.deployments import run_deployment
 
@@ -142,7 +143,7 @@ def _qc(path: Path, *, profile: str, prof: Profile, lecture: str, json_out: Path
             "lecture": lecture, "cameras": [asdict(c) for c in cameras], "name": name,
             "render_notes": list(render_notes),
             "span": list(span) if span is not None else None,
-            "source_checks": [asdict(c) for c in source_checks]},
+            "source_checks": [asdict(c) for c in source_checks], "raw": raw},
             as_subflow=True)
         assert isinstance(run, FlowRun)
         if run.state is None or not run.state.is_completed():
@@ -154,7 +155,7 @@ def _qc(path: Path, *, profile: str, prof: Profile, lecture: str, json_out: Path
 
     result = qc_task(path, profile=prof, lecture=lecture, thumbnails=html_out is not None,
                      cameras=cameras, name=name, render_notes=render_notes, span=span,
-                     source_checks=source_checks)
+                     source_checks=source_checks, raw=raw)
     result.report.write_json(json_out)
     if html_out is not None:
         html_out.write_text(render_html(result), "utf-8")
@@ -215,7 +216,7 @@ def _raw_qc(course: Course, inputs: LectureInputs, *, profile: str, prof: Profil
         try:
             report = _qc(path, profile=profile, prof=prof, lecture=inputs.label,
                          json_out=work / f"raw{inputs.number:02d}-{role}.qc.json",
-                         html_out=None, deployment=deployment, span=span)
+                         html_out=None, deployment=deployment, span=span, raw=True)
         except Exception as exc:  # reported, never a reason to stop the lecture
             log.warning("raw-source QC of %s (%s) could not run: %s", path, role, exc)
             verdicts[role] = "error"

@@ -37,14 +37,15 @@ def qc_flow(path: str, json_out: str, html_out: str | None = None,
             gpu: bool | None = None, cameras: list[dict[str, Any]] | None = None,
             name: str | None = None, render_notes: list[str] | None = None,
             span: list[float] | None = None,
-            source_checks: list[dict[str, Any]] | None = None) -> str:
+            source_checks: list[dict[str, Any]] | None = None, raw: bool = False) -> str:
     """QC ``path``; write the contract JSON to ``json_out`` (and HTML to ``html_out``).
     ``cameras``: the render's camera spans (start_s, end_s, regions) for V3 camera match.
     ``name``: what the report calls the file (default: ``path``). ``render_notes``: the
     render's warnings, kept in the report. ``span``: [from, to], seconds from the file's
     start: the part of it the video and audio checks judge (default: all of it).
     ``source_checks``: checks the render made of its sources (contract JSON), added to the
-    report. Returns the overall status."""
+    report. ``raw``: the file is a raw source, judged for the lecture the render makes of it
+    (``tasks.qc.as_source``). Returns the overall status."""
     from courseware.html_report import render_html
     from qc_metrics.colour import CameraSpan
     from tasks.qc import qc_task
@@ -57,7 +58,8 @@ def qc_flow(path: str, json_out: str, html_out: str | None = None,
                               for c in cameras or ()], name=name,
                      render_notes=render_notes or (),
                      span=(float(span[0]), float(span[1])) if span else None,
-                     source_checks=[check_from_dict(c) for c in source_checks or ()])
+                     source_checks=[check_from_dict(c) for c in source_checks or ()],
+                     raw=raw)
     result.report.write_json(Path(json_out))
     if html_out is not None:
         Path(html_out).write_text(render_html(result), "utf-8")
@@ -73,7 +75,8 @@ def _batch_run_name() -> str:
 @flow(name="qc-batch", flow_run_name=_batch_run_name, log_prints=True)
 def qc_batch_flow(paths: list[str], out: str, profile: str = DEFAULT_PROFILE,
                   gpu: bool | None = None, force: bool = False, stick: bool = False,
-                  finished: bool | None = None, intro: str | None = None) -> BatchQc:
+                  finished: bool | None = None, intro: str | None = None,
+                  raw: bool = False) -> BatchQc:
     """Full QC of every media file under ``paths`` (folders walked, files as given; see
     :mod:`tasks.qc_batch`): each file's report (JSON and HTML) into the store ``out`` (a
     folder or s3://…) under its relative name, then the summary ``质检汇总.json``/``.html``.
@@ -83,7 +86,9 @@ def qc_batch_flow(paths: list[str], out: str, profile: str = DEFAULT_PROFILE,
     course report beside its lectures' reports. ``finished``: the files are finished
     lectures (their title card and credits are not frozen pictures; default: ``stick``).
     ``intro``: the province's intro clip (A3): each finished file's opening is compared with
-    it, and with ``stick`` each course's lecture 1 must open with it, no other lecture."""
+    it, and with ``stick`` each course's lecture 1 must open with it, no other lecture.
+    ``raw``: the files are raw sources (a base's footage), judged for the lectures the
+    render makes of them (``tasks.qc.as_source``)."""
     from courseware.batch_html import render_batch_html
     from courseware.store import open_store
     from tasks.qc_batch import (
@@ -117,7 +122,7 @@ def qc_batch_flow(paths: list[str], out: str, profile: str = DEFAULT_PROFILE,
             done = check_one_task.with_options(task_run_name=f"qc · {item.name}")(
                 item, keys=(keys[item.name] + ".json", keys[item.name] + ".html"),
                 store=store, profile=prof, gpu=gpu, force=force, finished=reading,
-                intro=pictures)
+                intro=pictures, raw=raw)
         except StoreError:
             raise           # the output is unwritable: every file would fail the same way
         except Exception as exc:   # a fault of this tool (logged by the task): the rest go on

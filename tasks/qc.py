@@ -22,6 +22,7 @@ import dataclasses
 import io
 import logging
 import math
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -163,7 +164,8 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
             render_notes: Sequence[str] = (),
             span: tuple[float, float] | None = None,
             source_checks: Sequence[Check] = (), finished: bool = False,
-            intro: IntroPictures | None = None, progress: Progress | None = None) -> QcResult:
+            intro: IntroPictures | None = None, progress: Progress | None = None,
+            raw: bool = False) -> QcResult:
     """Every QC check of ``path`` (format D2–D10, video V1–V4, audio S1–S4) in one decode pass.
 
     ``gpu``: None uses CuPy when a CUDA device is usable, True asks for it (falling back to
@@ -186,7 +188,9 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
     province's and the title card follows it (the report's ``intro`` says how far the
     opening is from it). ``progress``: told the fraction of the decode pass done, about once
     a second of the file; by default, inside a Prefect run, a progress artifact of that run
-    (the operator's view of a long file). Raises MissingSourceError / CorruptMediaError when
+    (the operator's view of a long file). ``raw``: the file is a raw source (a camera's or a
+    recorder's original), judged for the lecture the render makes of it (:func:`as_source`).
+    Raises MissingSourceError / CorruptMediaError when
     the file is absent, unreadable or damaged.
     """
     fmt = verify_file(path, profile=profile, lecture=lecture)
@@ -225,7 +229,7 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
         ticker.done()
     elapsed = time.perf_counter() - started
 
-    checks: list[Check] = list(fmt.checks)
+    checks: list[Check] = [as_source(c) for c in fmt.checks] if raw else list(fmt.checks)
     timelines: list[Timeline] = []
     extra: dict[str, object] = {"render_notes": list(render_notes)} if render_notes else {}
     if video is not None:
@@ -276,6 +280,49 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
     return QcResult(report=report, timelines=tuple(timelines), thumbnails=thumbs,
                     notes=tuple(notes), frames=video.frames if video is not None else 0,
                     elapsed_s=elapsed)
+
+
+#: format checks whose clause the render meets whatever the source (it re-encodes to the
+#: profile, deinterlaces, converts the frame rate, puts a one-channel sound on both channels)
+REMADE_BY_RENDER = frozenset({
+    "format.container", "format.video_codec", "format.pixel_format", "format.bitrate",
+    "format.fps", "format.scan", "format.audio_codec", "format.audio_rate",
+    "format.audio_bitrate", "format.audio_channels", "format.faststart"})
+_WANTS = re.compile(r"[;,:]?\s*(?:the specification wants|a delivered lecture needs)")
+
+
+def as_source(check: Check) -> Check:
+    """A format check (D2–D10) of a raw source, for the base that recorded it: what the render
+    makes anew (:data:`REMADE_BY_RENDER`: a camera's 50 Mbit/s original is no fault, and
+    re-encoding it to 1 Mbit/s before handing it in would only lose picture) is not the
+    source's to meet (skip, its measurement kept), but for HDR video, which the render does
+    not tone-map; a picture under the lecture's size or of
+    another shape is a warning, as it depends on its place in the layout (a teacher's inset
+    needs fewer pixels than the whole picture)."""
+    if check.status not in ("fail", "warn"):
+        return check
+    found = _WANTS.split(check.message, maxsplit=1)[0]
+    hdr = check.id == "format.pixel_format" and "high dynamic range" in check.message
+    if check.id in REMADE_BY_RENDER and "no audio stream" in check.message:
+        return replace(check, status="skip", message=(
+            f"{found}: a raw source; the lecture's sound may come from another of its sources "
+            "(the teacher's camera, a recorder): `courseware plan` shows which"))
+    if check.id in REMADE_BY_RENDER and not hdr:    # HDR is not tone-mapped (tasks.render)
+        return replace(check, status="skip", message=(
+            f"{found}: a raw source; the render makes the lecture's format ({check.clause}) "
+            "whatever the source's, so this is not the source's to meet: hand in the original, "
+            "not a re-encoded copy"))
+    if check.id == "format.resolution":
+        return replace(check, status="warn", message=(
+            f"{found}: a raw source smaller than the lecture's picture ({check.threshold}); "
+            "enough for a smaller slot of the layout (the teacher's inset), soft where it fills "
+            "the picture: record in HD where it can"))
+    if check.id == "format.aspect":
+        return replace(check, status="warn", message=(
+            f"{found}: a raw source of another shape than the lecture's; the render fits it "
+            "into its slot of the layout (with bars where it does not fill it): look at the "
+            "plan's layout (`courseware plan`)"))
+    return check
 
 
 def _one_sided(check: Check, levels_dbfs: list[float]) -> Check:

@@ -199,15 +199,16 @@ def report_keys(names: Sequence[str]) -> dict[str, str]:
 
 
 def fingerprint(path: Path, profile: Profile, *, finished: bool,
-                intro: Path | None = None) -> dict[str, str]:
+                intro: Path | None = None, raw: bool = False) -> dict[str, str]:
     """What a report was made of: the file (quick digest: size, time, first and last MiB),
-    the profile's content, the QC code, how the file was read (``finished``) and the intro
-    it was compared with (its quick digest). A rerun with the same reuses the report."""
+    the profile's content, the QC code, how the file was read (``finished``, ``raw``) and
+    the intro it was compared with (its quick digest). A rerun with the same reuses the
+    report."""
     from tasks.cache import file_digest, qc_version
 
     return {"file": file_digest(path, mode="quick"),
             "profile": hashlib.sha256(profile.model_dump_json().encode()).hexdigest()[:16],
-            "qc": qc_version(), "finished": str(finished),
+            "qc": qc_version(), "finished": str(finished), "raw": str(raw),
             "intro": file_digest(intro, mode="quick") if intro is not None else ""}
 
 
@@ -404,23 +405,25 @@ def reusable(store: Store, keys: tuple[str, str], checked: dict[str, str]) -> Re
 
 def check_one(item: Found, *, keys: tuple[str, str], store: Store, profile: Profile,
               gpu: bool | None = None, force: bool = False, finished: bool = False,
-              intro: IntroPictures | None = None) -> FileOutcome:
+              intro: IntroPictures | None = None, raw: bool = False) -> FileOutcome:
     """QC ``item`` and write its page, then its JSON report (``keys``) into ``store``; or reuse
     the report an earlier run left there for the same file, profile and code (unless
     ``force``). ``finished``: the file is a finished lecture (a stick's), ``intro``: the
-    province's intro it may open with (see ``tasks.qc.qc_file``). A file the pipeline cannot
+    province's intro it may open with, ``raw``: the file is a raw source (see
+    ``tasks.qc.qc_file``). A file the pipeline cannot
     read is an ``error`` line with its message, not an exception; a store that cannot be
     written raises (every file would fail the same way)."""
     from tasks.qc import qc_file
 
     try:
         checked = fingerprint(item.path, profile, finished=finished,
-                              intro=intro.path if intro is not None and finished else None)
+                              intro=intro.path if intro is not None and finished else None,
+                              raw=raw)
         old = None if force else reusable(store, keys, checked)
         if old is not None:
             return outcome(item.name, old, keys=keys, reused=True)
         result = qc_file(item.path, profile=profile, gpu=gpu, name=item.name,
-                         finished=finished, intro=intro)
+                         finished=finished, intro=intro, raw=raw)
         report = dataclasses.replace(result.report,
                                      extra={**result.report.extra, "checked": checked})
         store.put_bytes(render_html(dataclasses.replace(result, report=report)).encode("utf-8"),

@@ -96,6 +96,14 @@ def test_rerun_renders_nothing_and_changes_nothing(raw: Path, first_run: FirstRu
     assert first_run.renders == 2 and first.rendered == 2, first
     assert [lec.status for lec in first.lectures] == ["pass", "pass"], first
     store, work = _copy(first_run, tmp_path)
+    # raw-source QC judges the sources for the lectures made of them: neither the camera's
+    # 50 Mbit/s original nor the slides' 0.4 Mbit/s is a D3 fault (the render re-encodes them)
+    raws = sorted(first_run.work.rglob("raw0*.qc.json"))
+    assert len(raws) == 4, raws
+    for path in raws:
+        bitrate = next(c for c in json.loads(path.read_text("utf-8"))["checks"]
+                       if c["id"] == "format.bitrate")
+        assert bitrate["status"] == "skip", (path, bitrate)
     for lec in first.lectures:  # raw-source QC reported, full QC published beside the video
         assert set(lec.raw_qc) == {"slides", "teacher"}
         assert lec.qc_status in ("pass", "warn", "fail")

@@ -209,6 +209,15 @@ def test_a_stick_checked_file_by_file_with_a_summary(stick: Path, tmp_path: Path
     assert "[earlier report, unchanged]" in result.output        # failed, and not checked again
     result = CliRunner().invoke(cli, ["qc", str(stick), "--out", str(out), "--cpu", "--force"])
     assert not any(f["reused"] for f in _summary(out)["files"])  # type: ignore[union-attr]
+    # the same files as a base's raw footage: checked again (read otherwise), judged for the
+    # lectures the render makes of them (D3 not theirs; the small pictures a warning)
+    CliRunner().invoke(cli, ["qc", str(stick), "--out", str(out), "--cpu", "--raw"])
+    raw = {f["file"]: f for f in _summary(out)["files"]}  # type: ignore[union-attr]
+    assert not any(f["reused"] for f in raw.values())
+    checks = {c["id"]: c for c in json.loads((out / raw["碳达峰课程/第2讲.mp4"]["report"]
+                                              ).read_text("utf-8"))["checks"]}
+    assert checks["format.bitrate"]["status"] == "skip", checks["format.bitrate"]
+    assert checks["format.resolution"]["status"] == "warn", checks["format.resolution"]
 
 
 def test_the_summary_reads_without_a_chinese_font(stick: Path, tmp_path: Path,

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from browser import cjk, fonts_drawn, screenshot
 from device_emulator import assert_same_report
-from foreign_media import FFMPEG
+from foreign_media import CLIPS, FFMPEG
 from PIL import Image
 
 from courseware.fonts import find_face
@@ -707,6 +707,54 @@ def test_cli_checks_part_of_a_file(defects: Path, tmp_path: Path) -> None:
     assert bad.returncode == 2 and "'1:75' is not a time" in bad.stderr
     bad = _cli("qc", str(defects), "--start", "5", "--end", "4", "--cpu")
     assert bad.returncode == 2 and "must come after --start (5 s)" in bad.stderr
+
+
+def test_a_raw_source_is_judged_for_the_lecture_made_of_it(tmp_path: Path) -> None:
+    """``--raw``: a camera's original (MJPEG in AVI at 20 Mbit/s, 640×480, 30 fps, no sound)
+    fails D2/D3/D4/D5/D6/D9/D10 as a lecture; as a raw source the clauses the render meets
+    anyway are skipped with their measurement kept, the small 4:3 picture is a warning (its
+    place in the layout decides), the missing sound points to the other sources. HDR video,
+    which the render does not tone-map, still fails D2. --raw with --finished is refused."""
+    from tasks.qc import as_source
+    from tasks.verify import verify_file
+
+    camera = tmp_path / "camera.avi"
+    subprocess.run([FFMPEG, "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=640x480:r=30:d=2",
+                    "-c:v", "mjpeg", "-b:v", "20M", "-an", str(camera)], check=True)
+    lecture_json, raw_json = tmp_path / "lecture.json", tmp_path / "raw.json"
+    _cli("qc", str(camera), "--cpu", "--json", str(lecture_json))
+    _cli("qc", str(camera), "--cpu", "--raw", "--json", str(raw_json))
+    as_lecture, as_raw = ({c["id"]: c for c in json.loads(p.read_text("utf-8"))["checks"]}
+                          for p in (lecture_json, raw_json))
+    remade = ["format.container", "format.video_codec", "format.bitrate", "format.fps",
+              "format.audio_codec", "format.audio_rate", "format.audio_channels"]
+    for key in [*remade, "format.resolution", "format.aspect"]:
+        assert as_lecture[key]["status"] == "fail", as_lecture[key]
+    for key in remade:
+        assert as_raw[key]["status"] == "skip", as_raw[key]
+        assert as_raw[key]["measured"] == as_lecture[key]["measured"]
+        assert "the specification wants" not in as_raw[key]["message"], as_raw[key]
+    assert "a raw source; the render makes the lecture's format (D3)" in as_raw[
+        "format.bitrate"]["message"]
+    assert "`courseware plan` shows which" in as_raw["format.audio_codec"]["message"]
+    assert as_raw["format.resolution"]["status"] == as_raw["format.aspect"]["status"] == "warn"
+    assert as_raw["format.resolution"]["message"].startswith(
+        "640x480: a raw source smaller than the lecture's picture (≥ 1280x720)")
+    # everything else is judged as it is
+    assert {k: c for k, c in as_raw.items() if not k.startswith("format.")} == {
+        k: c for k, c in as_lecture.items() if not k.startswith("format.")}
+
+    phone = CLIPS["hlg"].make(tmp_path, load_profile())      # a phone's HDR video
+    pixels = next(c for c in verify_file(phone, profile=load_profile()).checks
+                  if c.id == "format.pixel_format")
+    assert pixels.status == "fail" and "high dynamic range" in pixels.message, pixels
+    assert as_source(pixels) == pixels
+    ten_bit = CLIPS["10bit"].make(tmp_path, load_profile())   # 10-bit SDR: converted
+    pixels = next(c for c in verify_file(ten_bit, profile=load_profile()).checks
+                  if c.id == "format.pixel_format")
+    assert pixels.status == "fail" and as_source(pixels).status == "skip"
+    refused = _cli("qc", str(camera), "--cpu", "--raw", "--finished")
+    assert refused.returncode == 2 and "a raw source is no finished lecture" in refused.stderr
 
 
 def test_cli_missing_file_exits_2(tmp_path: Path) -> None:
