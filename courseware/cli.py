@@ -214,9 +214,9 @@ class Seconds(click.ParamType):
               "it; with --stick, each course's lecture 1 must open with it, no other lecture")
 @click.option("--raw", is_flag=True, help="raw footage (a camera's or recorder's original, "
               "to be rendered): the format clauses the render meets whatever the source "
-              "(codec, bit rate, frame rate, scan, sound format) are not the source's (skipped, "
-              "their measurement kept); a picture smaller than the lecture's or of another "
-              "shape is a warning")
+              "(codec, bit rate, frame rate, scan, sound format) and the sound's peak level "
+              "(S1) are not the source's (skipped, their measurement kept); a picture smaller "
+              "than the lecture's or of another shape is a warning")
 @click.option("--authored", multiple=True, metavar="SOURCE",
               help="with --layout: this source is a digital capture (slides straight from a "
                    "computer), not a camera: its colours and slide changes are the author's "

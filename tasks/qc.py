@@ -229,7 +229,7 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
         ticker.done()
     elapsed = time.perf_counter() - started
 
-    checks: list[Check] = [as_source(c) for c in fmt.checks] if raw else list(fmt.checks)
+    checks: list[Check] = list(fmt.checks)
     timelines: list[Timeline] = []
     extra: dict[str, object] = {"render_notes": list(render_notes)} if render_notes else {}
     if video is not None:
@@ -268,6 +268,8 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
     else:
         checks += [Check(i, c, "skip", None, None, "", "no audio stream") for i, c in _AUDIO_IDS]
     checks += source_checks
+    if raw:
+        checks = [as_source(c) for c in checks]
     ran = [p.qc.backend for p in (video, audio) if p is not None and p.qc.backend]
     backend = ran[0] if ran else backend_name(xp)
     if span is not None:
@@ -292,15 +294,23 @@ _WANTS = re.compile(r"[;,:]?\s*(?:the specification wants|a delivered lecture ne
 
 
 def as_source(check: Check) -> Check:
-    """A format check (D2–D10) of a raw source, for the base that recorded it: what the render
+    """A check of a raw source, for the base that recorded it. The format (D2–D10) the render
     makes anew (:data:`REMADE_BY_RENDER`: a camera's 50 Mbit/s original is no fault, and
     re-encoding it to 1 Mbit/s before handing it in would only lose picture) is not the
     source's to meet (skip, its measurement kept), but for HDR video, which the render does
-    not tone-map; a picture under the lecture's size or of
-    another shape is a warning, as it depends on its place in the layout (a teacher's inset
-    needs fewer pixels than the whole picture)."""
+    not tone-map; a picture under the lecture's size or of another shape is a warning, as it
+    depends on its place in the layout (a teacher's inset needs fewer pixels than the whole
+    picture). The sound's level (S1 peaks) is the render's too: it brings the lecture to the
+    loudness target under a limiter; clipping, noise, hum and the picture are the source's
+    own and stay as measured."""
     if check.status not in ("fail", "warn"):
         return check
+    if check.id == "audio.peak" and isinstance(check.measured, float):
+        return replace(check, status="skip", message=(
+            f"true peak {check.measured:.1f} dBFS: a raw source; the render sets the lecture's "
+            f"level (a gain to the loudness target, a limiter holding the peaks within S1's "
+            f"{check.threshold} dBFS), so this is not the source's to meet: hand in the sound "
+            "as recorded"))
     found = _WANTS.split(check.message, maxsplit=1)[0]
     hdr = check.id == "format.pixel_format" and "high dynamic range" in check.message
     if check.id in REMADE_BY_RENDER and "no audio stream" in check.message:

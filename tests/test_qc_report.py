@@ -714,7 +714,8 @@ def test_a_raw_source_is_judged_for_the_lecture_made_of_it(tmp_path: Path) -> No
     fails D2/D3/D4/D5/D6/D9/D10 as a lecture; as a raw source the clauses the render meets
     anyway are skipped with their measurement kept, the small 4:3 picture is a warning (its
     place in the layout decides), the missing sound points to the other sources. HDR video,
-    which the render does not tone-map, still fails D2. --raw with --finished is refused."""
+    which the render does not tone-map, still fails D2; a quiet recorder's S1 peaks are the
+    render's to set. --raw with --finished is refused."""
     from tasks.qc import as_source
     from tasks.verify import verify_file
 
@@ -740,9 +741,25 @@ def test_a_raw_source_is_judged_for_the_lecture_made_of_it(tmp_path: Path) -> No
     assert as_raw["format.resolution"]["status"] == as_raw["format.aspect"]["status"] == "warn"
     assert as_raw["format.resolution"]["message"].startswith(
         "640x480: a raw source smaller than the lecture's picture (≥ 1280x720)")
-    # everything else is judged as it is
-    assert {k: c for k, c in as_raw.items() if not k.startswith("format.")} == {
-        k: c for k, c in as_lecture.items() if not k.startswith("format.")}
+    # the picture is judged as it is
+    assert {k: c for k, c in as_raw.items() if k.startswith("video.")} == {
+        k: c for k, c in as_lecture.items() if k.startswith("video.")}
+
+    # a recorder's quiet sound (peaks near -26 dBFS): S1 fails for a lecture; for a raw
+    # source the render sets the level, and the sound's own faults (clipping, S2) stay
+    quiet = tmp_path / "quiet.mp4"
+    subprocess.run([FFMPEG, "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=1280x720:r=25:d=2",
+                    "-f", "lavfi", "-i", "sine=f=440:d=2,volume=0.05", "-c:v", "libx264",
+                    "-c:a", "aac", "-shortest", str(quiet)], check=True)
+    levels = [{c.id: c for c in qc_file(quiet, profile=load_profile(), thumbnails=False,
+                                        gpu=False, raw=raw).report.checks}
+              for raw in (False, True)]
+    assert levels[0]["audio.peak"].status == "fail", levels[0]["audio.peak"]
+    assert levels[1]["audio.peak"].status == "skip", levels[1]["audio.peak"]
+    assert levels[1]["audio.peak"].measured == levels[0]["audio.peak"].measured
+    assert "the render sets the lecture's level" in levels[1]["audio.peak"].message
+    for key in ("audio.clipping", "audio.snr", "audio.hum"):
+        assert levels[1][key] == levels[0][key], key
 
     phone = CLIPS["hlg"].make(tmp_path, load_profile())      # a phone's HDR video
     pixels = next(c for c in verify_file(phone, profile=load_profile()).checks
