@@ -270,6 +270,10 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
     checks += source_checks
     if raw:
         checks = [as_source(c) for c in checks]
+        extra["raw_source"] = True
+        notes.append("judged as a raw source, for the lecture the render makes of it: the "
+                     "format it makes anew (D2–D10) and the sound's peak level (S1) are not "
+                     "the source's to meet (skipped, their measurements kept)")
     ran = [p.qc.backend for p in (video, audio) if p is not None and p.qc.backend]
     backend = ran[0] if ran else backend_name(xp)
     if span is not None:
