@@ -487,7 +487,8 @@ def read_form(path: Path, name: str) -> FormListing | None:
                 cell = row[number_at]
                 number = (int(cell) if cell.isdigit()
                           else next(iter(_lecture_numbers(cell)), None))
-                names = tuple(n for n in _NAMES.split(row[lecturer_at]) if n and n not in TITLES)
+                said = re.sub(r"[（(][^）)]*[）)]", " ", row[lecturer_at])   # 李敏（教授）
+                names = tuple(n for n in _NAMES.split(said) if n and n not in TITLES)
                 if number is None or not names:
                     continue
                 lectures.setdefault(number, (row[title_at], names))

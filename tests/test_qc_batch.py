@@ -692,8 +692,8 @@ def test_the_forms_curriculum_is_read(tmp_path: Path) -> None:
     """D11's form read for what it says of the lectures: our own form (its curriculum nested
     in 课件介绍, each lecturer's title and unit in 师资介绍) gives back the course file's
     lectures and lecturers; a base's own table (序号 with 第一讲, 主讲人, 职称, 工作单位; two
-    lecturers in one cell) too; a PDF, a damaged DOCX and a form without a lecture table
-    give nothing to compare."""
+    lecturers in one cell, their titles beside their names) too; a PDF, a damaged DOCX and a
+    form without a lecture table give nothing to compare."""
     from bank_data import course_yaml
 
     from courseware.course import load_course
@@ -711,7 +711,7 @@ def test_the_forms_curriculum_is_read(tmp_path: Path) -> None:
 
     theirs = _base_form(tmp_path / "theirs.docx", [
         ["第一讲", "绪论", "李敏", "高级工程师", "陕西省环境科学研究院"],
-        ["2", "能源转型", "张伟、王芳", "教授", "西北大学"],
+        ["2", "能源转型", "张伟（教授）、王芳 教授", "教授", "西北大学"],
         ["", "（以下空白）", "", "", ""]])
     form = read_form(theirs, "theirs.docx")
     assert form is not None and form.lectures == {1: ("绪论", ("李敏",)),
