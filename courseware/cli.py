@@ -244,8 +244,7 @@ def qc(files: tuple[Path, ...], store: str | None, force: bool, stick: bool,
                                  "--stick or --intro", param_hint="--raw")
     if store is not None or len(files) > 1 or files[0].is_dir():
         _qc_batch(files, store, force=force, stick=stick, finished=finished, intro=intro,
-                  raw=raw,
-                  cpu=cpu, profile=profile, single={
+                  raw=raw, cpu=cpu, profile=profile, single={
             "--json": json_out, "--html": html_out, "--layout": layout,
             "--authored": authored, "--start": start, "--end": end})
         return

@@ -190,8 +190,8 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
     a second of the file; by default, inside a Prefect run, a progress artifact of that run
     (the operator's view of a long file). ``raw``: the file is a raw source (a camera's or a
     recorder's original), judged for the lecture the render makes of it (:func:`as_source`).
-    Raises MissingSourceError / CorruptMediaError when
-    the file is absent, unreadable or damaged.
+    Raises MissingSourceError / CorruptMediaError when the file is absent, unreadable or
+    damaged.
     """
     fmt = verify_file(path, profile=profile, lecture=lecture)
     notes: list[str] = []
