@@ -216,7 +216,8 @@ class Seconds(click.ParamType):
               "to be rendered): the format clauses the render meets whatever the source "
               "(codec, bit rate, frame rate, scan, sound format) and the sound's peak level "
               "(S1) are not the source's (skipped, their measurement kept); a picture smaller "
-              "than the lecture's or of another shape is a warning")
+              "than the lecture's or of another shape, and what the render corrects (noise, a "
+              "cast, hum), are warnings")
 @click.option("--authored", multiple=True, metavar="SOURCE",
               help="with --layout: this source is a digital capture (slides straight from a "
                    "computer), not a camera: its colours and slide changes are the author's "

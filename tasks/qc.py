@@ -269,11 +269,12 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
         checks += [Check(i, c, "skip", None, None, "", "no audio stream") for i, c in _AUDIO_IDS]
     checks += source_checks
     if raw:
-        checks = [as_source(c) for c in checks]
+        checks = [as_source(c, profile) for c in checks]
         extra["raw_source"] = True
         notes.append("judged as a raw source, for the lecture the render makes of it: the "
                      "format it makes anew (D2–D10) and the sound's peak level (S1) are not "
-                     "the source's to meet (skipped, their measurements kept)")
+                     "the source's to meet (skipped, their measurements kept); what the render "
+                     "corrects (noise, a cast, hum) is a warning")
     ran = [p.qc.backend for p in (video, audio) if p is not None and p.qc.backend]
     backend = ran[0] if ran else backend_name(xp)
     if span is not None:
@@ -297,7 +298,7 @@ REMADE_BY_RENDER = frozenset({
 _WANTS = re.compile(r"[;,:]?\s*(?:the specification wants|a delivered lecture needs)")
 
 
-def as_source(check: Check) -> Check:
+def as_source(check: Check, profile: Profile) -> Check:
     """A check of a raw source, for the base that recorded it. The format (D2–D10) the render
     makes anew (:data:`REMADE_BY_RENDER`: a camera's 50 Mbit/s original is no fault, and
     re-encoding it to 1 Mbit/s before handing it in would only lose picture) is not the
@@ -305,8 +306,43 @@ def as_source(check: Check) -> Check:
     not tone-map; a picture under the lecture's size or of another shape is a warning, as it
     depends on its place in the layout (a teacher's inset needs fewer pixels than the whole
     picture). The sound's level (S1 peaks) is the render's too: it brings the lecture to the
-    loudness target under a limiter; clipping, noise, hum and the picture are the source's
-    own and stay as measured."""
+    loudness target under a limiter. What the render corrects, within limits, is a warning
+    with what it does (the lecture's QC says whether it was enough): picture noise under V2's
+    minimum (a temporal denoise, ``encode.denoise``), a cast (white-balance gains), sound
+    noise the reduction can bring to S2 (at most ``encode.audio_denoise_max_db``), mains hum
+    (notched). Clipping, freezes, jumps, black and the rest are the source's own and stay as
+    measured."""
+    fix = _corrected(check, profile) if check.status == "fail" else None
+    if fix is None:
+        return _remade(check)
+    return replace(check, status="warn", message=f"{check.message}. {fix}")
+
+
+def _corrected(check: Check, profile: Profile) -> str | None:
+    """What the render does about a failed check of a raw source (None: nothing)."""
+    enc, measured = profile.encode, check.measured
+    if check.id == "video.snr" and enc.denoise == "auto":
+        return ("A raw source: the render denoises a source under V2's minimum (a temporal "
+                "average of its still parts); the lecture's QC says whether it was enough, and "
+                "more light or less camera gain avoids it")
+    if check.id == "video.white_balance":
+        return ("A raw source: the render takes a steady cast out (white-balance gains from "
+                "its near-neutral pixels); setting the camera's white balance avoids it")
+    if (check.id == "audio.snr" and enc.audio_denoise == "auto" and isinstance(measured, float)
+            and measured + enc.audio_denoise_max_db >= profile.audio.snr_min_db):
+        return (f"A raw source: the render's noise reduction lowers a steady noise floor by up "
+                f"to {enc.audio_denoise_max_db:g} dB, which can bring it to S2's minimum "
+                "(`courseware plan` foresees the result); a quieter room or a closer "
+                "microphone is better")
+    if (check.id == "audio.hum" and isinstance(check.threshold, float)
+            and enc.hum_prominence_db <= check.threshold):
+        return ("A raw source: the render notches the mains lines that stand out (S3); "
+                "grounding the equipment avoids it")
+    return None
+
+
+def _remade(check: Check) -> Check:
+    """:func:`as_source` of a check the render makes anew (format, S1 level)."""
     if check.status not in ("fail", "warn"):
         return check
     if check.id == "audio.peak" and isinstance(check.measured, float):

@@ -767,13 +767,43 @@ def test_a_raw_source_is_judged_for_the_lecture_made_of_it(tmp_path: Path) -> No
     pixels = next(c for c in verify_file(phone, profile=load_profile()).checks
                   if c.id == "format.pixel_format")
     assert pixels.status == "fail" and "high dynamic range" in pixels.message, pixels
-    assert as_source(pixels) == pixels
+    assert as_source(pixels, load_profile()) == pixels
     ten_bit = CLIPS["10bit"].make(tmp_path, load_profile())   # 10-bit SDR: converted
     pixels = next(c for c in verify_file(ten_bit, profile=load_profile()).checks
                   if c.id == "format.pixel_format")
-    assert pixels.status == "fail" and as_source(pixels).status == "skip"
+    assert pixels.status == "fail" and as_source(pixels, load_profile()).status == "skip"
     refused = _cli("qc", str(camera), "--cpu", "--raw", "--finished")
     assert refused.returncode == 2 and "a raw source is no finished lecture" in refused.stderr
+
+
+def test_what_the_render_corrects_is_a_warning_for_a_raw_source() -> None:
+    """A raw source's S2 fail is a warning where the render's noise reduction (at most
+    ``encode.audio_denoise_max_db``) can bring it to S2's minimum, and stays a fail beyond
+    that or with the reduction off; its hum is a warning where the render notches every line
+    the check counts (its prominence limit no lower than the render's); clipping stays."""
+    import dataclasses as dc
+
+    from tasks.qc import as_source
+
+    profile = load_profile()
+    least = profile.audio.snr_min_db - profile.encode.audio_denoise_max_db
+
+    def snr(db: float) -> Check:
+        return Check("audio.snr", "S2", "fail", db, profile.audio.snr_min_db, "dB",
+                     f"SNR {db:.1f} dB is below 48 dB")
+
+    assert as_source(snr(least + 1.0), profile).status == "warn"
+    assert "noise reduction lowers a steady noise floor by up to 20 dB" in as_source(
+        snr(least + 1.0), profile).message
+    assert as_source(snr(least - 1.0), profile) == snr(least - 1.0)
+    off = profile.model_copy(update={"encode": profile.encode.model_copy(
+        update={"audio_denoise": "off"})})
+    assert as_source(snr(least + 1.0), off).status == "fail"
+    hum = Check("audio.hum", "S3", "fail", 24.0, 10.0, "dB", "50 Hz mains hum")
+    assert as_source(hum, profile).status == "warn"
+    assert as_source(dc.replace(hum, threshold=8.0), profile).status == "fail"
+    clipped = Check("audio.clipping", "S1", "fail", 3.0, 0.0, "runs", "3 clipped runs")
+    assert as_source(clipped, profile) == clipped
 
 
 def test_cli_missing_file_exits_2(tmp_path: Path) -> None:
