@@ -28,7 +28,8 @@ still looked for everywhere: a black gap at a join is an edit-point fault, V1).
 
 A picture whose flat areas carry no noise at all, checked without a layout, is a digital
 capture (slides straight from a computer): a cast found there may be the author's template,
-so ``video.white_balance`` warns instead of failing.
+and a colour jump a new slide of another colour, so ``video.white_balance`` and
+``video.colour_jumps`` warn instead of failing.
 
 A file coded in full range (``full_range``: 0–255, "pc", yuvj formats) is measured as the
 limited-range picture it shows (what the render makes of it); only ``video.levels`` judges
@@ -128,8 +129,8 @@ class VideoQC(VideoDetector):
         checks = [check for d in self.detectors for check in d.finish()]
         noise = next(d for d in self.detectors if isinstance(d, NoiseDetector))
         if not self._cameras and noise.noise_free():
-            checks = [_authored(c) if c.id == "video.white_balance" and c.status == "fail"
-                      else c for c in checks]
+            checks = [_authored(c) if c.id in _AUTHORS and c.status == "fail" else c
+                      for c in checks]
         return checks
 
     def stills(self) -> list[tuple[float, float]]:
@@ -176,12 +177,21 @@ class VideoQC(VideoDetector):
             detector.process_batch(frames, ts)
 
 
+#: what a digital capture's author may have done on purpose, by check: its colours
+_AUTHORS = {
+    "video.white_balance": "whose colours may be the author's template rather than a cast",
+    "video.colour_jumps": "where a new slide or an animation changes the colours by design "
+                          "(with the layout, `--layout … --authored slides`, a new slide is "
+                          "told from a capture fault)",
+}
+
+
 def _authored(check: Check) -> Check:
-    """V3 on a picture without sensor noise and without a layout (a slides capture checked on
-    its own): its off-white may be the author's template, not a camera's cast. A warning for
-    a person to judge, not a failure; in a rendered lecture the layout says which region is
-    such a capture, and it is not judged at all."""
+    """V3 and V1's colour jumps on a picture without sensor noise and without a layout (a
+    slides capture checked on its own): its off-white may be the author's template, not a
+    camera's cast, and a new slide of another colour the author's, not a camera snapping. A
+    warning for a person to judge, not a failure; in a rendered lecture the layout says which
+    region is such a capture, and it is judged as one."""
     return dataclasses.replace(check, status="warn", message=(
         f"{check.message}; but the picture has no sensor noise: a digital capture (slides "
-        "straight from a computer), whose colours may be the author's template rather than a "
-        "cast: judge by eye"))
+        f"straight from a computer), {_AUTHORS[check.id]}: judge by eye"))

@@ -966,6 +966,32 @@ def test_cream_slides_captured_digitally_warn_filmed_ones_fail():
     assert verdicts["filmed"].measured == pytest.approx(verdicts["digital"].measured, abs=0.5)
 
 
+def test_a_new_slide_captured_digitally_warns_a_filmed_colour_jump_fails():
+    """A slides capture checked on its own (no layout) changing to a page of the template's
+    cooler variant: straight from a computer (no noise in its flat areas) the new colour may
+    be the author's, so the colour jump is a warning; the same change filmed by a camera
+    (sensor noise σ 1) is a camera snapping, so it fails, at the same moment."""
+    cool = np.array([0.93, 0.97, 1.08])
+    a, _ = vs.slide_luma(360, 640, seed=0)
+    b, _ = vs.slide_luma(360, 640, seed=1)
+    page, next_page = (np.repeat((x / 255)[..., None], 3, axis=2) for x in (a, b))
+    frames = ([vs.rgb_to_yuv420(page)] * 10
+              + [vs.rgb_to_yuv420(np.clip(next_page * cool, 0, 1))] * 10)
+    verdicts = {}
+    for name, noise in (("digital", 0.0), ("filmed", 1.0)):
+        qc = VideoQC(fps=FPS, profile=PROFILE)
+        rng = np.random.default_rng(4)
+        for i, f in enumerate(frames):
+            y = np.clip(f.y + rng.normal(0, noise, f.y.shape), 0, 255)
+            qc.process(YUVFrame(np.rint(y).astype(np.uint8), f.u, f.v), i / FPS)
+        verdicts[name] = {c.id: c for c in qc.finish()}["video.colour_jumps"]
+    assert verdicts["filmed"].status == "fail", verdicts["filmed"]
+    assert verdicts["digital"].status == "warn", verdicts["digital"]
+    assert "a new slide or an animation changes the colours by design" in verdicts[
+        "digital"].message
+    assert _times(verdicts["digital"]) == _times(verdicts["filmed"]) == [0.4]
+
+
 def test_white_balance_judges_only_the_camera_pictures_when_the_layout_is_known():
     """The provincial intro and the cards are authored graphics: with the render's spans the
     cast is measured in the camera regions only, outside them not at all."""
