@@ -31,6 +31,7 @@ from qc_metrics.frames import (
     as_batch,
     runs,
     sample_planes,
+    stretches,
     timecode,
 )
 from qc_metrics.xp import array_namespace, to_host
@@ -283,6 +284,8 @@ class WhiteBalanceDetector(VideoDetector):
         what = f"{cast.hue} cast" if cast.magnitude > limit else "neutral"
         message = (f"{what}: near-neutral pixels at a*={a:+.1f}, b*={b:+.1f} "
                    f"(|cast| {cast.magnitude:.1f}, limit {limit:g})")
+        if status == "warn":
+            message += stretches(events, "with a cast over the limit")
         if self.spans:
             authored = authored_sources(self.spans)
             message += ("; camera pictures only (intro and cards are not judged"
@@ -435,6 +438,8 @@ class LevelsDetector(VideoDetector):
         status: Status = "fail" if share > limit else "warn" if events else "pass"
         message = (f"{100 * share:.3f} % of pixels out of range on average (luma <{lo}: "
                    f"{100 * low:.3f} %, >{hi}: {100 * high:.3f} %, chroma {100 * chroma:.3f} %)")
+        if status == "warn":
+            message += stretches(events, "over the limit")
         if self.full_range:
             c0, c1 = self.limits.chroma_range
             status = "fail" if status == "fail" else "warn"

@@ -111,6 +111,15 @@ def spoken_length(seconds: float) -> str:
     return f"{m} min {s} s" if m and s else f"{m} min" if m else f"{s} s"
 
 
+def stretches(events: Sequence[Any], what: str) -> str:
+    """``; 2 stretch(es) below the minimum, 7.4 s in all`` for the events of a check whose
+    value over the whole file is within its limit (why it is a warning), or ``""``."""
+    if not events:
+        return ""
+    total = sum(e.end_s - e.start_s for e in events)
+    return f"; {len(events)} stretch(es) {what}, {total:.1f} s in all"
+
+
 def runs(flags: Sequence[bool] | np.ndarray) -> list[tuple[int, int]]:
     """Index ranges [i, j) of consecutive true flags."""
     mask = np.asarray(flags, dtype=bool)

@@ -33,7 +33,7 @@ from typing import Any
 from courseware.report import Check, Event, Status
 from encoder_profiles import Profile
 from qc_metrics.colour import CameraSpan, authored_sources, span_runs
-from qc_metrics.frames import VideoDetector, YUVFrame, as_batch, runs, timecode
+from qc_metrics.frames import VideoDetector, YUVFrame, as_batch, runs, stretches, timecode
 from qc_metrics.xp import array_namespace, to_host
 
 #: Σ N² of Immerkær's mask [[1,-2,1],[-2,4,-2],[1,-2,1]]
@@ -214,15 +214,15 @@ class NoiseDetector(VideoDetector):
             return [Check("video.snr", "V2", "skip", None, minimum, "dB",
                           "no flat image area to measure noise in")]
         sigma, value, events = self._judge(valid)
+        below = stretches(events, "below the minimum")
         if value == math.inf:
             return [Check("video.snr", "V2", "warn" if events else "pass", None, minimum, "dB",
-                          "no noise measurable (noise-free flat areas)" + self._stretches(events),
-                          events)]
+                          "no noise measurable (noise-free flat areas)" + below, events)]
         status: Status = "fail" if value < minimum else "warn" if events else "pass"
         message = (f"luma noise σ = {sigma:.3f} codes in flat areas → SNR {value:.1f} dB "
                    f"(minimum {minimum:g} dB)")
         if value >= minimum:
-            message += self._stretches(events)
+            message += below
         return [Check("video.snr", "V2", status, round(value, 2), minimum, "dB", message,
                       events)]
 
@@ -244,10 +244,6 @@ class NoiseDetector(VideoDetector):
                   f"(σ up to {max(s for _, s in valid[i:j]):.2f} codes)")
             for i, j in runs(low))
         return sigma, snr_db(sigma, luma_range=lo_hi), events
-
-    @staticmethod
-    def _stretches(events: Sequence[Event]) -> str:
-        return f"; {len(events)} stretch(es) below the minimum" if events else ""
 
     def _judge_cameras(self) -> Check:
         """V2 with the layout: every camera region on its own; the worst one is the value."""
@@ -271,10 +267,10 @@ class NoiseDetector(VideoDetector):
         if value == math.inf:
             return Check("video.snr", "V2", "warn" if events else "pass", None, minimum, "dB",
                          f"each camera's picture judged on its own: {parts}{skipped}"
-                         + self._stretches(events), events)
+                         + stretches(events, "below the minimum"), events)
         status: Status = "fail" if value < minimum else "warn" if events else "pass"
         message = (f"{worst} is the noisiest camera (minimum {minimum:g} dB); each camera's "
                    f"picture judged on its own: {parts}{skipped}")
         if value >= minimum:
-            message += self._stretches(events)
+            message += stretches(events, "below the minimum")
         return Check("video.snr", "V2", status, round(value, 2), minimum, "dB", message, events)

@@ -184,6 +184,19 @@ def test_cast_neutral_warm_green(kind):
     assert check.measured == pytest.approx(cast.magnitude, abs=1e-3)
 
 
+def test_a_cast_for_a_stretch_only_is_a_warning_that_says_where():
+    """A film neutral on the whole (the median) with a warm stretch: the value is the whole
+    film's, and the message says why it is still a warning (the stretch, and how long)."""
+    neutral = vs.rgb_to_yuv420(vs.colour_scene(180, 320))
+    warm = vs.rgb_to_yuv420(vs.colour_scene(180, 320, gains=CASTS["warm"]))
+    check = feed(WhiteBalanceDetector(fps=FPS, profile=PROFILE, every=1),
+                 [neutral] * 20 + [warm] * 5 + [neutral] * 10)
+    assert check.status == "warn" and check.measured < 1.0
+    assert check.message.startswith("neutral: ")
+    assert "; 1 stretch(es) with a cast over the limit, 0.2 s in all" in check.message
+    assert [(e.start_s, e.end_s) for e in check.events] == [(20 / FPS, 25 / FPS)]
+
+
 # CIE ΔE2000 Sharma 2005, table 1 (pairs 1, 2, 3, 7, 17, 18, 19, 20, 25)
 SHARMA = [((50, 2.6772, -79.7751), (50, 0, -82.7485), 2.0425),
           ((50, 3.1571, -77.2803), (50, 0, -82.7485), 2.8615),
@@ -230,6 +243,18 @@ def test_levels_shares():
     legal = feed(LevelsDetector(fps=FPS, profile=PROFILE),
                  [YUVFrame(np.full((180, 320), 100, np.uint8), *vs.flat_chroma(180, 320))])
     assert legal.status == "pass" and legal.measured == 0.0
+
+
+def test_an_illegal_stretch_in_a_legal_film_is_a_warning_that_says_where():
+    y = np.full((180, 320), 100, np.uint8)
+    u, v = vs.flat_chroma(180, 320)
+    hot = y.copy()
+    hot[:18] = 250                  # 10 % superwhite for 3 frames of 50
+    check = feed(LevelsDetector(fps=FPS, profile=PROFILE),
+                 [YUVFrame(y, u, v)] * 30 + [YUVFrame(hot, u, v)] * 3 + [YUVFrame(y, u, v)] * 17)
+    assert check.status == "warn" and check.measured == pytest.approx(0.006, abs=1e-3)
+    assert "; 1 stretch(es) over the limit, 0.1 s in all" in check.message
+    assert [(e.start_s, e.end_s) for e in check.events] == [(30 / FPS, 33 / FPS)]
 
 
 def test_full_range_codes_to_limited_range():
