@@ -65,7 +65,7 @@ from qc_metrics.colour import (
     span_at,
     to_limited_range,
 )
-from qc_metrics.frames import VideoDetector, YUVFrame, as_batch, split_yuv420p
+from qc_metrics.frames import VideoDetector, YUVFrame, as_batch, split_yuv420p, timecode
 from qc_metrics.interlace import InterlaceDetector
 from qc_metrics.motion import Shift, StabilityDetector, phase_correlate
 from qc_metrics.noise import NoiseDetector, NoiseEstimate, estimate_noise, snr_db
@@ -77,7 +77,8 @@ __all__ = [
     "ColourJumpDetector",
     "FreezeDetector", "InterlaceDetector", "Levels",
     "LevelsDetector", "NoiseDetector", "NoiseEstimate", "Shift", "StabilityDetector",
-    "TimestampDetector", "VideoQC", "WhiteBalanceDetector", "YUVFrame", "camera_delta_e",
+    "TimestampDetector", "VideoQC", "WhiteBalanceDetector", "YUVFrame", "as_pages",
+    "camera_delta_e",
     "colour_bars", "colour_cast", "delta_e2000", "estimate_noise", "levels", "mean_lab",
     "phase_correlate", "snr_db", "split_yuv420p",
 ]
@@ -127,11 +128,17 @@ class VideoQC(VideoDetector):
     def finish(self) -> list[Check]:
         self._flush()
         checks = [check for d in self.detectors for check in d.finish()]
-        noise = next(d for d in self.detectors if isinstance(d, NoiseDetector))
-        if not self._cameras and noise.noise_free():
+        if self.captured():
             checks = [_authored(c) if c.id in _AUTHORS and c.status == "fail" else c
                       for c in checks]
         return checks
+
+    def captured(self) -> bool:
+        """The picture has no sensor noise and no layout says what it shows: a digital
+        capture checked on its own (slides straight from a computer), or a film that is all
+        designed graphics."""
+        noise = next(d for d in self.detectors if isinstance(d, NoiseDetector))
+        return not self._cameras and noise.noise_free()
 
     def stills(self) -> list[tuple[float, float]]:
         """The picture's still stretches seen so far (:meth:`FreezeDetector.stills`)."""
@@ -175,6 +182,25 @@ class VideoQC(VideoDetector):
                                            [ts[i] for i in inside])
                 continue
             detector.process_batch(frames, ts)
+
+
+def as_pages(check: Check) -> Check:
+    """``video.freeze`` of a raw slides capture (a raw source that :meth:`VideoQC.captured`):
+    its still pictures are pages held while the lecturer talks, not a camera that froze; not
+    counted, as a finished lecture's cards are not. A capture that stalled looks the same,
+    so the message says how long the longest page stays. (A finished film without noise is
+    not judged so: its stills may be cards, or a frozen picture among them.)"""
+    if check.id != "video.freeze" or not check.events:
+        return check
+    longest = max(check.events, key=lambda e: e.end_s - e.start_s)
+    total = sum(e.end_s - e.start_s for e in check.events)
+    return dataclasses.replace(check, status="pass", measured=0.0, events=(), message=(
+        f"no frozen camera: the picture has no sensor noise, a digital capture (slides "
+        f"straight from a computer) whose {len(check.events)} still stretch(es) of "
+        f"{check.threshold:g} s or more ({total:.1f} s in all) are its pages, held by "
+        f"design, not counted; the longest, {timecode(longest.start_s)}–"
+        f"{timecode(longest.end_s)} ({longest.end_s - longest.start_s:.1f} s), is where a "
+        "capture that stalled would show"))
 
 
 #: what a digital capture's author may have done on purpose, by check: its colours

@@ -50,7 +50,7 @@ from qc_metrics.loudness import ABSOLUTE_GATE_LUFS, SHORT_TERM_STEPS, STEP_S
 from qc_metrics.motion import StabilityDetector
 from qc_metrics.noise import NoiseDetector, snr_db
 from qc_metrics.temporal import CARD_MIN_S, Uncovered, uncovered
-from qc_metrics.video import VideoQC
+from qc_metrics.video import VideoQC, as_pages
 from qc_metrics.xp import backend_name, gpu_namespace
 from tasks.progress import Progress, Ticker, artifact_progress
 from tasks.verify import verify_file
@@ -234,6 +234,8 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
     extra: dict[str, object] = {"render_notes": list(render_notes)} if render_notes else {}
     if video is not None:
         video_checks = video.qc.finish()
+        if raw and video.qc.captured():     # a slides capture's still pages
+            video_checks = [as_pages(c) for c in video_checks]
         if finished and not cameras:
             intro_s = None
             if intro is not None:

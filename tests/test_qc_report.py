@@ -776,6 +776,28 @@ def test_a_raw_source_is_judged_for_the_lecture_made_of_it(tmp_path: Path) -> No
     assert refused.returncode == 2 and "a raw source is no finished lecture" in refused.stderr
 
 
+def test_a_raw_slides_captures_pages_are_not_freezes(tmp_path: Path) -> None:
+    """A slides capture straight from a computer (no sensor noise), three pages held 2.4–
+    3.2 s: as a raw source its stills are pages, not counted; checked as a film, each is a
+    frozen span (a finished film's stills may be cards or a frozen picture)."""
+    from video_signals import cut_film
+
+    white = (235, 235, 235)
+    cut_film(tmp_path / "slides.mp4", [("card", (white, "one"), 2.4),
+                                       ("card", (white, "two"), 3.2),
+                                       ("card", (white, "three"), 2.6)], size=(320, 180))
+    film, raw = ({c.id: c for c in qc_file(tmp_path / "slides.mp4", profile=load_profile(),
+                                           thumbnails=False, gpu=False, raw=r).report.checks}
+                 for r in (False, True))
+    assert film["video.freeze"].status == "warn", film["video.freeze"]
+    assert [(e.start_s, e.end_s) for e in film["video.freeze"].events] == [
+        pytest.approx(s, abs=0.05) for s in ((0.0, 2.4), (2.4, 5.6), (5.6, 8.2))]
+    pages = raw["video.freeze"]
+    assert (pages.status, pages.measured, pages.events) == ("pass", 0.0, ()), pages
+    assert "3 still stretch(es) of 2 s or more (8.2 s in all) are its pages" in pages.message
+    assert "the longest, 00:00:02.400–00:00:05.600 (3.2 s)" in pages.message
+
+
 def test_what_the_render_corrects_is_a_warning_for_a_raw_source() -> None:
     """A raw source's S2 fail is a warning where the render's noise reduction (at most
     ``encode.audio_denoise_max_db``) can bring it to S2's minimum, and stays a fail beyond

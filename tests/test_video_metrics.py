@@ -35,7 +35,7 @@ from qc_metrics.interlace import field_sums
 from qc_metrics.motion import StabilityDetector, phase_correlate
 from qc_metrics.noise import NoiseDetector, estimate_noise, snr_db
 from qc_metrics.temporal import BlackDetector, FreezeDetector, TimestampDetector
-from qc_metrics.video import VideoQC
+from qc_metrics.video import VideoQC, as_pages
 
 PROFILE = load_profile("shaanxi-2024")
 V = PROFILE.video
@@ -1015,6 +1015,39 @@ def test_a_new_slide_captured_digitally_warns_a_filmed_colour_jump_fails():
     assert "a new slide or an animation changes the colours by design" in verdicts[
         "digital"].message
     assert _times(verdicts["digital"]) == _times(verdicts["filmed"]) == [0.4]
+
+
+def test_a_slides_captures_pages_are_not_freezes_a_frozen_camera_is():
+    """Three slides held 2.4 s each, captured straight from a computer (no noise): as a raw
+    source, pages held by design, not counted, the longest named; a camera (sensor noise
+    σ 1, a new noise each frame) whose picture freezes for 2.4 s, the same noise repeated:
+    not a capture, a freeze."""
+    pages = [vs.slide_luma(180, 320, seed=k)[0] for k in range(3)]
+    u, v = vs.flat_chroma(180, 320)
+    digital = [YUVFrame(vs.to_u8(p), u, v) for p in pages for _ in range(60)][:-10]
+    qc = VideoQC(fps=FPS, profile=PROFILE)
+    for i, f in enumerate(digital):
+        qc.process(f, i / FPS)
+    still = {c.id: c for c in qc.finish()}["video.freeze"]
+    assert qc.captured() and still.status == "warn" and len(still.events) == 3, still
+    pages_check = as_pages(still)
+    assert (pages_check.status, pages_check.measured, pages_check.events) == ("pass", 0.0, ())
+    assert "whose 3 still stretch(es) of 2 s or more (6.8 s in all) are its pages" in \
+        pages_check.message, pages_check.message
+    assert "the longest, 00:00:00.000–00:00:02.400 (2.4 s)" in pages_check.message
+
+    _, flat = vs.slide_luma(180, 320, seed=0)
+    filmed = [YUVFrame(vs.add_noise(pages[0], 1.0, seed=i, mask=flat)[0], u, v)
+              for i in range(60)]
+    filmed += [filmed[-1]] * 60 + [YUVFrame(vs.add_noise(pages[0], 1.0, seed=100 + i,
+                                                         mask=flat)[0], u, v)
+                                   for i in range(30)]
+    qc = VideoQC(fps=FPS, profile=PROFILE)
+    for i, f in enumerate(filmed):
+        qc.process(f, i / FPS)
+    frozen = {c.id: c for c in qc.finish()}["video.freeze"]
+    assert not qc.captured()
+    assert frozen.status == "warn" and _times(frozen) == [2.36], frozen
 
 
 def test_white_balance_judges_only_the_camera_pictures_when_the_layout_is_known():
