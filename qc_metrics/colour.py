@@ -16,6 +16,7 @@ Colour science:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -458,6 +459,7 @@ class _Pair(NamedTuple):
 
     t: float                        #: time of the second frame
     same: bool                      #: same content (not a cut)
+    corr: float                     #: the content correlation that said so
     moves: bool                     #: the colour moved (by half the threshold, whole picture)
     before: tuple[float, ...]       #: mean L*a*b* of the first frame
     after: tuple[float, ...]        #: … and of the second
@@ -580,7 +582,7 @@ class ColourJumpDetector(VideoDetector):
             if d > self.threshold and same and spread[k] < self.min_spread:
                 self._local += 1        # part of the picture: new content
             moves = same and d > self.threshold / 2 and bool(spread[k] >= self.min_spread)
-            self._pairs.append(_Pair(float(times[k + 1]), same, moves,
+            self._pairs.append(_Pair(float(times[k + 1]), same, float(corr[k]), moves,
                                      tuple(float(x) for x in lab_h[k]),
                                      tuple(float(x) for x in lab_h[k + 1])))
             if moves:
@@ -606,8 +608,12 @@ class ColourJumpDetector(VideoDetector):
     def _ramp(self) -> int:
         return max(2, round(self.ramp_s * self.fps))    # pairs: 0.2 s at 25 fps = 5
 
-    def _changes(self) -> tuple[list[tuple[Event, float]], int]:
-        """(sudden changes with their ΔE2000, gradual transitions) from the pair runs.
+    def _changes(self, cut: float | None = None) -> tuple[list[tuple[Event, float]], int]:
+        """(sudden changes with their ΔE2000, gradual transitions) from the pair runs;
+        ``cut``: a stricter content correlation than the one the pairs were judged with,
+        under which a pair's colour change is new content, not a jump (an authored capture,
+        judged after the fact); the colour around a run is still looked for up to the cuts
+        the pairs were judged with, so a fade over moving content stays gradual.
 
         A run of moving pairs is sudden when it is short (< ``ramp_s``) and the colour is
         steady around it: within half the threshold over the ``settle`` frames before and
@@ -617,7 +623,10 @@ class ColourJumpDetector(VideoDetector):
         ramps = 0
         ramp, settle = self._ramp(), self._settle()
         half = self.threshold / 2
-        pairs = self._pairs
+        pairs: list[_Pair | None] = self._pairs
+        if cut is not None:     # new content does not move the colour; the context stays
+            pairs = [row if row is None or row.corr >= cut else row._replace(moves=False)
+                     for row in pairs]
         last_ramp = -len(pairs) - ramp                  # index of the last transition's end
 
         def apart(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -672,6 +681,22 @@ class ColourJumpDetector(VideoDetector):
     def finish(self) -> list[Check]:
         parts = [r._changes() for r in self._regions.values()] if self.spans \
             else [self._changes()]
+        return [self._verdict(parts)]
+
+    def finish_authored(self) -> list[Check]:
+        """As :meth:`finish`, the whole picture judged as an authored capture (a digital
+        capture checked without a layout, as the layout's authored regions are judged): a
+        change of content under ``authored_correlation`` is a new slide, not a jump; a
+        colour change of the same content is a capture fault, a jump."""
+        if self.spans:
+            return self.finish()
+        check = self._verdict([self._changes(self.authored_correlation)])
+        return [dataclasses.replace(check, message=(
+            f"{check.message}; judged as a digital capture (no sensor noise): a colour "
+            f"change with new content (content correlation under "
+            f"{self.authored_correlation:g}) is a new slide, not counted"))]
+
+    def _verdict(self, parts: list[tuple[list[tuple[Event, float]], int]]) -> Check:
         found = sorted((e for events, _ in parts for e in events), key=lambda e: e[0].start_s)
         ramps = sum(r for _, r in parts)
         local = sum(r._local for r in self._regions.values()) if self.spans else self._local
@@ -686,8 +711,8 @@ class ColourJumpDetector(VideoDetector):
         if local:
             message += (f"; {local} change(s) of part of the picture only (new content "
                         "such as a slide build, not a colour shift) not counted")
-        return [Check("video.colour_jumps", "V1", status, float(n), 0.0, "events", message,
-                      tuple(e for e, _ in found))]
+        return Check("video.colour_jumps", "V1", status, float(n), 0.0, "events", message,
+                     tuple(e for e, _ in found))
 
 
 # --------------------------------------------------------------------------- camera match

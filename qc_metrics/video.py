@@ -77,7 +77,7 @@ __all__ = [
     "ColourJumpDetector",
     "FreezeDetector", "InterlaceDetector", "Levels",
     "LevelsDetector", "NoiseDetector", "NoiseEstimate", "Shift", "StabilityDetector",
-    "TimestampDetector", "VideoQC", "WhiteBalanceDetector", "YUVFrame", "as_pages",
+    "TimestampDetector", "VideoQC", "WhiteBalanceDetector", "YUVFrame", "as_capture",
     "camera_delta_e",
     "colour_bars", "colour_cast", "delta_e2000", "estimate_noise", "levels", "mean_lab",
     "phase_correlate", "snr_db", "split_yuv420p",
@@ -85,11 +85,20 @@ __all__ = [
 
 
 class VideoQC(VideoDetector):
-    """All video checks of V1–V4 over one frame stream, in the order of the check-id table."""
+    """All video checks of V1–V4 over one frame stream, in the order of the check-id table.
+
+    A picture without sensor noise checked without a layout (:meth:`captured`) is a digital
+    capture: its colour jumps are judged as an authored capture's (a new slide is not one:
+    :meth:`ColourJumpDetector.finish_authored`) and its off-white may be the author's (a
+    failed V3 is a warning to judge by eye); with ``source`` (a raw source, judged for the
+    lecture made of it) its cast is not judged at all and its stills are its pages
+    (:func:`as_capture`)."""
 
     def __init__(self, *, fps: float, profile: Profile, batch: int = 16,
-                 cameras: Sequence[CameraSpan] | None = None, full_range: bool = False) -> None:
+                 cameras: Sequence[CameraSpan] | None = None, full_range: bool = False,
+                 source: bool = False) -> None:
         self.fps = float(fps)
+        self.source = source
         self.batch = batch
         self.profile = profile
         self.full_range = full_range
@@ -127,10 +136,14 @@ class VideoQC(VideoDetector):
 
     def finish(self) -> list[Check]:
         self._flush()
-        checks = [check for d in self.detectors for check in d.finish()]
-        if self.captured():
-            checks = [_authored(c) if c.id in _AUTHORS and c.status == "fail" else c
-                      for c in checks]
+        captured = self.captured()
+        checks = [check for d in self.detectors
+                  for check in (d.finish_authored() if captured and isinstance(
+                      d, ColourJumpDetector) else d.finish())]
+        if captured:
+            checks = [as_capture(c) if self.source else c for c in checks]
+            checks = [_authored(c) if c.id == "video.white_balance" and c.status == "fail"
+                      else c for c in checks]
         return checks
 
     def captured(self) -> bool:
@@ -184,40 +197,41 @@ class VideoQC(VideoDetector):
             detector.process_batch(frames, ts)
 
 
-def as_pages(check: Check) -> Check:
-    """``video.freeze`` of a raw slides capture (a raw source that :meth:`VideoQC.captured`):
-    its still pictures are pages held while the lecturer talks, not a camera that froze; not
-    counted, as a finished lecture's cards are not. A capture that stalled looks the same,
-    so the message says how long the longest page stays. (A finished film without noise is
-    not judged so: its stills may be cards, or a frozen picture among them.)"""
-    if check.id != "video.freeze" or not check.events:
-        return check
-    longest = max(check.events, key=lambda e: e.end_s - e.start_s)
-    total = sum(e.end_s - e.start_s for e in check.events)
-    return dataclasses.replace(check, status="pass", measured=0.0, events=(), message=(
-        f"no frozen camera: the picture has no sensor noise, a digital capture (slides "
-        f"straight from a computer) whose {len(check.events)} still stretch(es) of "
-        f"{check.threshold:g} s or more ({total:.1f} s in all) are its pages, held by "
-        f"design, not counted; the longest, {timecode(longest.start_s)}–"
-        f"{timecode(longest.end_s)} ({longest.end_s - longest.start_s:.1f} s), is where a "
-        "capture that stalled would show"))
+def as_capture(check: Check) -> Check:
+    """A check of a raw source that is a digital capture (:meth:`VideoQC.captured`: slides
+    straight from a computer), for the lecture made of it. Its still pictures are pages held
+    while the lecturer talks, not a camera that froze: not counted, as a finished lecture's
+    cards are not; a capture that stalled looks the same, so the message names the longest
+    page. Its off-white (V3) may be the author's template, which the render does not correct
+    and the lecture's QC does not judge (the plan marks such a capture as authored): skipped,
+    the measurement kept. Any other check is returned as it is."""
+    if check.id == "video.freeze" and check.events:
+        longest = max(check.events, key=lambda e: e.end_s - e.start_s)
+        total = sum(e.end_s - e.start_s for e in check.events)
+        return dataclasses.replace(check, status="pass", measured=0.0, events=(), message=(
+            f"no frozen camera: the picture has no sensor noise, a digital capture (slides "
+            f"straight from a computer) whose {len(check.events)} still stretch(es) of "
+            f"{check.threshold:g} s or more ({total:.1f} s in all) are its pages, held by "
+            f"design, not counted; the longest, {timecode(longest.start_s)}–"
+            f"{timecode(longest.end_s)} ({longest.end_s - longest.start_s:.1f} s), is where "
+            "a capture that stalled would show"))
+    if check.id == "video.white_balance" and check.status != "pass":
+        return dataclasses.replace(check, status="skip", events=(), message=(
+            f"{check.message}; a raw source without sensor noise, a digital capture, "
+            f"{_TEMPLATE}: not judged (the render does not correct an authored "
+            "capture's colours, nor does the lecture's QC judge them)"))
+    return check
 
 
-#: what a digital capture's author may have done on purpose, by check: its colours
-_AUTHORS = {
-    "video.white_balance": "whose colours may be the author's template rather than a cast",
-    "video.colour_jumps": "where a new slide or an animation changes the colours by design "
-                          "(with the layout, `--layout … --authored slides`, a new slide is "
-                          "told from a capture fault)",
-}
+#: why a digital capture's cast may not be one
+_TEMPLATE = "whose colours may be the author's template rather than a cast"
 
 
 def _authored(check: Check) -> Check:
-    """V3 and V1's colour jumps on a picture without sensor noise and without a layout (a
-    slides capture checked on its own): its off-white may be the author's template, not a
-    camera's cast, and a new slide of another colour the author's, not a camera snapping. A
+    """A failed V3 on a picture without sensor noise and without a layout (a slides capture
+    checked on its own): its off-white may be the author's template, not a camera's cast. A
     warning for a person to judge, not a failure; in a rendered lecture the layout says which
-    region is such a capture, and it is judged as one."""
+    region is such a capture, and its colours are not judged."""
     return dataclasses.replace(check, status="warn", message=(
         f"{check.message}; but the picture has no sensor noise: a digital capture (slides "
-        f"straight from a computer), {_AUTHORS[check.id]}: judge by eye"))
+        f"straight from a computer), {_TEMPLATE}: judge by eye"))

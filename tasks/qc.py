@@ -50,7 +50,7 @@ from qc_metrics.loudness import ABSOLUTE_GATE_LUFS, SHORT_TERM_STEPS, STEP_S
 from qc_metrics.motion import StabilityDetector
 from qc_metrics.noise import NoiseDetector, snr_db
 from qc_metrics.temporal import CARD_MIN_S, Uncovered, uncovered
-from qc_metrics.video import VideoQC, as_pages
+from qc_metrics.video import VideoQC
 from qc_metrics.xp import backend_name, gpu_namespace
 from tasks.progress import Progress, Ticker, artifact_progress
 from tasks.verify import verify_file
@@ -224,7 +224,8 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
     length = span or ((0.0, fmt.duration_s) if fmt.duration_s else None)
     ticker = Ticker(progress, *length) if progress is not None and length else None
     video, audio = _decode_pass(path, profile=profile, lecture=lecture, xp=xp,
-                                cameras=cameras, audio_stream=track, span=span, ticker=ticker)
+                                cameras=cameras, audio_stream=track, span=span, ticker=ticker,
+                                raw=raw)
     if ticker is not None:
         ticker.done()
     elapsed = time.perf_counter() - started
@@ -234,8 +235,6 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
     extra: dict[str, object] = {"render_notes": list(render_notes)} if render_notes else {}
     if video is not None:
         video_checks = video.qc.finish()
-        if raw and video.qc.captured():     # a slides capture's still pages
-            video_checks = [as_pages(c) for c in video_checks]
         if finished and not cameras:
             intro_s = None
             if intro is not None:
@@ -618,7 +617,7 @@ def _where(path: Path, lecture: str | None) -> str:
 def _decode_pass(path: Path, *, profile: Profile, lecture: str | None, xp: ModuleType,
                  cameras: Sequence[CameraSpan] | None = None, audio_stream: int = 0,
                  span: tuple[float, float] | None = None, ticker: Ticker | None = None,
-                 ) -> tuple[_VideoPass | None, _AudioPass | None]:
+                 raw: bool = False) -> tuple[_VideoPass | None, _AudioPass | None]:
     """Demux once, decode both streams (``audio_stream``: which of the audio tracks), feed
     the detectors.
 
@@ -630,14 +629,15 @@ def _decode_pass(path: Path, *, profile: Profile, lecture: str | None, xp: Modul
     MPEG-TS file whose clock starts at 1.4 s, or at the time of day, reports its first
     picture at 0. ``span``: (from, to) on that time: only the frames and sound inside it are
     checked (a seek to the keyframe before ``from``; decoding stops after ``to``).
-    ``ticker``: told the time of each frame decoded."""
+    ``ticker``: told the time of each frame decoded. ``raw``: the file is a raw source
+    (:class:`VideoQC`'s ``source``)."""
     with open_media(path, lecture=lecture) as container, \
             OrderedWorker("qc-detectors", depth=QUEUE_BATCHES) as worker:
         vs = container.streams.video[0] if container.streams.video else None
         aus = container.streams.audio[audio_stream] if container.streams.audio else None
         origin = origin_s(container)
-        video = (_VideoPass(vs, profile=profile, xp=xp, worker=worker, cameras=cameras)
-                 if vs is not None else None)
+        video = (_VideoPass(vs, profile=profile, xp=xp, worker=worker, cameras=cameras,
+                            raw=raw) if vs is not None else None)
         audio = (_AudioPass(aus, profile=profile, xp=xp, worker=worker, cameras=cameras)
                  if aus is not None else None)
         if video is not None and audio is not None:  # S3: one meter sees both
@@ -697,13 +697,13 @@ class _VideoPass:
 
     def __init__(self, stream: av.video.stream.VideoStream, *, profile: Profile,
                  xp: ModuleType, worker: OrderedWorker,
-                 cameras: Sequence[CameraSpan] | None = None) -> None:
+                 cameras: Sequence[CameraSpan] | None = None, raw: bool = False) -> None:
         rate = stream.average_rate or stream.guessed_rate
         self.worker = worker
         self.fps = float(rate) if rate else float(profile.delivery.fps)
         self.full_range = _full_range(stream)
         self.qc = VideoQC(fps=self.fps, profile=profile, batch=BATCH, cameras=cameras,
-                          full_range=self.full_range)
+                          full_range=self.full_range, source=raw)
         self.sync: AvSync | None = None
         self.xp = xp
         self.size: tuple[int, int] | None = None    # (width, height) of the first frame
@@ -795,7 +795,7 @@ class _AudioPass:
 
     def __init__(self, stream: av.audio.stream.AudioStream, *, profile: Profile,
                  xp: ModuleType, worker: OrderedWorker,
-                 cameras: Sequence[CameraSpan] | None = None) -> None:
+                 cameras: Sequence[CameraSpan] | None = None, raw: bool = False) -> None:
         self.worker = worker
         self.rate = int(stream.sample_rate or profile.delivery.audio_rate)
         # the lecture itself (not the intro and the cards) when the layout is known

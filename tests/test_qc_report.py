@@ -580,16 +580,23 @@ def test_a_gap_in_a_file_counts_its_missing_frames(tmp_path: Path, profile: Prof
     assert _check(report, "format.fps").status == "fail"      # D6: not a constant rate
 
 
-def test_fades_made_by_ffmpeg_are_not_colour_jumps(tmp_path: Path, profile: Profile) -> None:
+@pytest.mark.parametrize("noise", ["noise=alls=8:allf=t,", ""], ids=["filmed", "digital"])
+def test_fades_made_by_ffmpeg_are_not_colour_jumps(tmp_path: Path, profile: Profile,
+                                                   noise: str) -> None:
     # FFmpeg's fade filter, then x264: 0.5-s fades whose encoded steps move the mean colour
-    # by ΔE2000 3–4 each (each above V1's threshold alone)
+    # by ΔE2000 3–4 each (each above V1's threshold alone); with a camera's noise, or
+    # without, as a digital capture (judged as one: a fade over moving pictures is still
+    # gradual, not cut into jumps by the stricter content rule)
     path = tmp_path / "fades.mp4"
     _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=4",
-            "-vf", "fade=t=in:st=0:d=0.5,fade=t=out:st=3.5:d=0.5",
+            "-vf", f"{noise}fade=t=in:st=0:d=0.5,fade=t=out:st=3.5:d=0.5",
             "-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", str(path))
     check = _check(qc_file(path, profile=profile, gpu=False, thumbnails=False).report,
                    "video.colour_jumps")
-    assert check.status == "pass" and "2 gradual transition(s)" in check.message, check
+    assert check.status == "pass" and "gradual transition(s)" in check.message, check
+    assert ("judged as a digital capture" in check.message) == (not noise), check
+    if noise:
+        assert "2 gradual transition(s)" in check.message, check
 
 
 def test_a_full_range_file_is_judged_as_the_picture_it_shows(tmp_path: Path,
@@ -777,15 +784,17 @@ def test_a_raw_source_is_judged_for_the_lecture_made_of_it(tmp_path: Path) -> No
 
 
 def test_a_raw_slides_captures_pages_are_not_freezes(tmp_path: Path) -> None:
-    """A slides capture straight from a computer (no sensor noise), three pages held 2.4–
-    3.2 s: as a raw source its stills are pages, not counted; checked as a film, each is a
-    frozen span (a finished film's stills may be cards or a frozen picture)."""
+    """A slides capture straight from a computer (no sensor noise), three pages of a cream
+    template held 2.4–3.2 s: as a raw source its stills are pages, not counted, and its
+    template's colour is not judged (the render neither corrects nor judges an authored
+    capture's colours); checked as a film, each still is a frozen span (a finished film's
+    stills may be cards or a frozen picture) and the cream a warning to judge by eye."""
     from video_signals import cut_film
 
-    white = (235, 235, 235)
-    cut_film(tmp_path / "slides.mp4", [("card", (white, "one"), 2.4),
-                                       ("card", (white, "two"), 3.2),
-                                       ("card", (white, "three"), 2.6)], size=(320, 180))
+    cream = (240, 230, 200)
+    cut_film(tmp_path / "slides.mp4", [("card", (cream, "one"), 2.4),
+                                       ("card", (cream, "two"), 3.2),
+                                       ("card", (cream, "three"), 2.6)], size=(320, 180))
     film, raw = ({c.id: c for c in qc_file(tmp_path / "slides.mp4", profile=load_profile(),
                                            thumbnails=False, gpu=False, raw=r).report.checks}
                  for r in (False, True))
@@ -796,6 +805,14 @@ def test_a_raw_slides_captures_pages_are_not_freezes(tmp_path: Path) -> None:
     assert (pages.status, pages.measured, pages.events) == ("pass", 0.0, ()), pages
     assert "3 still stretch(es) of 2 s or more (8.2 s in all) are its pages" in pages.message
     assert "the longest, 00:00:02.400–00:00:05.600 (3.2 s)" in pages.message
+    cast, template = film["video.white_balance"], raw["video.white_balance"]
+    assert cast.status == "warn" and "judge by eye" in cast.message, cast
+    assert (template.status, template.measured) == ("skip", cast.measured), template
+    assert "the render does not correct an authored capture's colours" in template.message
+    assert {k: c for k, c in raw.items() if k.startswith("video.") and k not in (
+        "video.freeze", "video.white_balance")} == {
+        k: c for k, c in film.items() if k.startswith("video.") and k not in (
+            "video.freeze", "video.white_balance")}
 
 
 def test_what_the_render_corrects_is_a_warning_for_a_raw_source() -> None:

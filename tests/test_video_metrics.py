@@ -35,7 +35,7 @@ from qc_metrics.interlace import field_sums
 from qc_metrics.motion import StabilityDetector, phase_correlate
 from qc_metrics.noise import NoiseDetector, estimate_noise, snr_db
 from qc_metrics.temporal import BlackDetector, FreezeDetector, TimestampDetector
-from qc_metrics.video import VideoQC, as_pages
+from qc_metrics.video import VideoQC, as_capture
 
 PROFILE = load_profile("shaanxi-2024")
 V = PROFILE.video
@@ -991,30 +991,37 @@ def test_cream_slides_captured_digitally_warn_filmed_ones_fail():
     assert verdicts["filmed"].measured == pytest.approx(verdicts["digital"].measured, abs=0.5)
 
 
-def test_a_new_slide_captured_digitally_warns_a_filmed_colour_jump_fails():
+def test_a_new_slide_captured_digitally_passes_a_filmed_colour_jump_fails():
     """A slides capture checked on its own (no layout) changing to a page of the template's
-    cooler variant: straight from a computer (no noise in its flat areas) the new colour may
-    be the author's, so the colour jump is a warning; the same change filmed by a camera
-    (sensor noise σ 1) is a camera snapping, so it fails, at the same moment."""
+    cooler variant: straight from a computer (no noise in its flat areas) it is judged as
+    an authored capture, where new content is a new slide, not a jump; the same change
+    filmed by a camera (sensor noise σ 1) is a camera snapping, so it fails. The same page
+    captured digitally turning cooler (the capture device switching its matrix) fails too,
+    at the same moment."""
     cool = np.array([0.93, 0.97, 1.08])
     a, _ = vs.slide_luma(360, 640, seed=0)
     b, _ = vs.slide_luma(360, 640, seed=1)
     page, next_page = (np.repeat((x / 255)[..., None], 3, axis=2) for x in (a, b))
-    frames = ([vs.rgb_to_yuv420(page)] * 10
-              + [vs.rgb_to_yuv420(np.clip(next_page * cool, 0, 1))] * 10)
+    films = {"new slide": [vs.rgb_to_yuv420(page)] * 10
+             + [vs.rgb_to_yuv420(np.clip(next_page * cool, 0, 1))] * 10,
+             "same slide": [vs.rgb_to_yuv420(page)] * 10
+             + [vs.rgb_to_yuv420(np.clip(page * cool, 0, 1))] * 10}
     verdicts = {}
-    for name, noise in (("digital", 0.0), ("filmed", 1.0)):
+    for film, noise in (("new slide", 0.0), ("new slide", 1.0), ("same slide", 0.0)):
         qc = VideoQC(fps=FPS, profile=PROFILE)
         rng = np.random.default_rng(4)
-        for i, f in enumerate(frames):
+        for i, f in enumerate(films[film]):
             y = np.clip(f.y + rng.normal(0, noise, f.y.shape), 0, 255)
             qc.process(YUVFrame(np.rint(y).astype(np.uint8), f.u, f.v), i / FPS)
-        verdicts[name] = {c.id: c for c in qc.finish()}["video.colour_jumps"]
-    assert verdicts["filmed"].status == "fail", verdicts["filmed"]
-    assert verdicts["digital"].status == "warn", verdicts["digital"]
-    assert "a new slide or an animation changes the colours by design" in verdicts[
-        "digital"].message
-    assert _times(verdicts["digital"]) == _times(verdicts["filmed"]) == [0.4]
+        verdicts[film, noise] = {c.id: c for c in qc.finish()}["video.colour_jumps"]
+        assert qc.captured() == (noise == 0.0)
+    filmed, digital, fault = (verdicts["new slide", 1.0], verdicts["new slide", 0.0],
+                              verdicts["same slide", 0.0])
+    assert filmed.status == "fail" and _times(filmed) == [0.4], filmed
+    assert (digital.status, digital.events) == ("pass", ()), digital
+    assert "judged as a digital capture (no sensor noise): a colour change with new content " \
+        "(content correlation under 0.98) is a new slide, not counted" in digital.message
+    assert fault.status == "fail" and _times(fault) == [0.4], fault
 
 
 def test_a_slides_captures_pages_are_not_freezes_a_frozen_camera_is():
@@ -1030,7 +1037,7 @@ def test_a_slides_captures_pages_are_not_freezes_a_frozen_camera_is():
         qc.process(f, i / FPS)
     still = {c.id: c for c in qc.finish()}["video.freeze"]
     assert qc.captured() and still.status == "warn" and len(still.events) == 3, still
-    pages_check = as_pages(still)
+    pages_check = as_capture(still)
     assert (pages_check.status, pages_check.measured, pages_check.events) == ("pass", 0.0, ())
     assert "whose 3 still stretch(es) of 2 s or more (6.8 s in all) are its pages" in \
         pages_check.message, pages_check.message
