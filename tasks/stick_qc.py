@@ -37,9 +37,10 @@ allows. A title card or the credits are known by a still picture in their place,
 read by OCR (``tasks.card_text``): a card giving another lecture's number fails, and what
 else is wrong with one is a warning for a person to look at (an animated card, scrolling
 credits are no still). Who teaches which lecture is what the application form says, where
-it is a DOCX whose curriculum table can be read (:func:`read_form`): a card naming another
-of its lecturers fails, one without its lecturer's name, title or unit as the form gives
-them is a warning; without such a form, a lecturer's name cannot be told from other words.
+it is a DOCX, ODT or PDF whose curriculum table can be read (:func:`read_form`): a card
+naming another of its lecturers fails, one without its lecturer's name, title or unit as
+the form gives them is a warning; without such a form, a lecturer's name cannot be told
+from other words.
 """
 
 from __future__ import annotations
@@ -447,55 +448,175 @@ _UNIT_HEAD = re.compile(r"单位")
 _NAMES = re.compile(r"[、,，/;；\s]+")
 
 
-def read_form(path: Path, name: str) -> FormListing | None:
-    """The lectures and lecturers an application form lists, where it is a DOCX with a table
-    whose header names the lecture's number (讲次, 序号), its title (标题, 题目) and its
-    lecturer (主讲, 授课教师), at any depth (our form nests it in 课件介绍); None for
-    another format or a form without such a table. A lecturer's title and unit are read from
-    the paragraph that names them first (``张三，教授，西北大学，…``) or from the table's own
-    columns (职称, 单位)."""
-    if PurePosixPath(name).suffix.lower() != ".docx":
-        return None
-    from docx import Document
+#: a table: its rows, each a list of its cells' text
+Table = list[list[str]]
 
+
+def read_form(path: Path, name: str) -> FormListing | None:
+    """The lectures and lecturers an application form lists, where it is a DOCX, an ODT
+    (LibreOffice, WPS) or a PDF with a text layer (one saved from Word or WPS, not a scan)
+    holding a table whose header names the lecture's number (讲次, 序号), its title (标题,
+    题目) and its lecturer (主讲, 授课教师), at any depth (our form nests it in 课件介绍), or
+    continued over the PDF's next pages; None for another format or a form without such a
+    table. A lecturer's title and unit are read from the paragraph that names them first
+    (``张三，教授，西北大学，…``) or from the table's own columns (职称, 单位)."""
+    reader = _FORM_READERS.get(PurePosixPath(name).suffix.lower())
+    if reader is None:
+        return None
     try:
-        doc = Document(str(path))
+        tables, paragraphs = reader(path)
     except Exception:   # a damaged or mislabelled file: D11 stays with a person
         return None
-    tables, paragraphs = [], [p.text for p in doc.paragraphs]
+    return _listing(name, tables, paragraphs)
+
+
+def _docx_form(path: Path) -> tuple[list[Table], list[str]]:
+    """A DOCX's tables (nested ones too) and paragraphs (in the tables' cells too)."""
+    from docx import Document
+
+    doc = Document(str(path))
+    tables: list[Table] = []
+    paragraphs = [p.text for p in doc.paragraphs]
 
     def walk(found: Sequence[Any]) -> None:
         for table in found:
-            tables.append(table)
+            tables.append([[c.text for c in row.cells] for row in table.rows])
             for row in table.rows:
                 for cell in row.cells:
                     paragraphs.extend(p.text for p in cell.paragraphs)
                     walk(cell.tables)
 
     walk(doc.tables)
+    return tables, paragraphs
+
+
+_ODF_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+_ODF_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
+
+
+def _odt_form(path: Path) -> tuple[list[Table], list[str]]:
+    """An ODT's tables (nested ones too; a repeated or spanned cell counts as its columns)
+    and paragraphs, from its ``content.xml``."""
+    import zipfile
+    from xml.etree import ElementTree
+
+    with zipfile.ZipFile(path) as z:
+        root = ElementTree.fromstring(z.read("content.xml"))
+    paragraphs = ["".join(p.itertext()) for p in root.iter()
+                  if p.tag in (f"{_ODF_TEXT}p", f"{_ODF_TEXT}h")]
+    tables: list[Table] = []
+    for table in root.iter(f"{_ODF_TABLE}table"):
+        rows: Table = []
+        for row in table.iter(f"{_ODF_TABLE}table-row"):
+            if _inside_another(row, table):
+                continue
+            cells: list[str] = []
+            for cell in row:
+                if cell.tag not in (f"{_ODF_TABLE}table-cell", f"{_ODF_TABLE}covered-table-cell"):
+                    continue
+                text = "\n".join("".join(p.itertext()) for p in cell
+                                 if p.tag in (f"{_ODF_TEXT}p", f"{_ODF_TEXT}h"))
+                repeat = int(cell.get(f"{_ODF_TABLE}number-columns-repeated", "1"))
+                cells += [text] * min(repeat, 64)
+            rows.append(cells)
+        tables.append(rows)
+    return tables, paragraphs
+
+
+def _inside_another(row: Any, table: Any) -> bool:
+    """``row`` (found under ``table``) belongs to a table nested in one of its cells."""
+    for nested in table.iter(f"{_ODF_TABLE}table"):
+        if nested is not table and any(r is row for r in nested.iter(f"{_ODF_TABLE}table-row")):
+            return True
+    return False
+
+
+def _pdf_form(path: Path) -> tuple[list[Table], list[str]]:
+    """A PDF's ruled tables and lines of text, page after page (pdfplumber). A table that
+    goes on over the next page comes as two; :func:`_listing` reads the second under the
+    first's header. A scan has no text: nothing is found."""
+    import logging
+
+    import pdfplumber
+
+    logging.getLogger("pdfminer").setLevel(logging.ERROR)   # fonts without a bounding box
+    tables: list[Table] = []
+    paragraphs: list[str] = []
+    with pdfplumber.open(str(path)) as pdf:
+        for page in pdf.pages[:MAX_FORM_PAGES]:
+            tables += [[[c or "" for c in row] for row in table]
+                       for table in page.extract_tables()]
+            paragraphs += (page.extract_text() or "").splitlines()
+    return tables, paragraphs
+
+
+#: a form longer than this is read no further (a form is a few pages)
+MAX_FORM_PAGES = 40
+_FORM_READERS = {".docx": _docx_form, ".odt": _odt_form, ".pdf": _pdf_form}
+#: a line broken inside a cell between two Chinese characters (a PDF's wrapped title)
+_CJK_BREAK = re.compile("(?<=[\u3000-\u9fff\uff00-\uffef])[ \t]*\n[ \t]*"
+                        "(?=[\u3000-\u9fff\uff00-\uffef])")
+
+
+def _names(cell: str) -> tuple[str, ...]:
+    """The lecturers a cell names: 、-separated or one to a line, titles in brackets or
+    beside them left out (``张伟（教授）、王芳 教授``). A name broken over two lines (a
+    PDF's narrow cell: ``王建华、李`` / ``敏``) is one name again: no Chinese name is a
+    single character."""
+    said = re.sub(r"[（(][^）)]*[）)]", " ", cell)
+    lines: list[str] = []
+    for line in said.split("\n"):
+        first = next((n for n in _NAMES.split(line) if n), "")
+        last = next((n for n in reversed(_NAMES.split(lines[-1])) if n), "") if lines else ""
+        if lines and (len(first) == 1 or len(last) == 1) and not _NAMES.match(line) \
+                and not _NAMES.search(lines[-1][-1:]):
+            lines[-1] += line
+        else:
+            lines.append(line)
+    return tuple(n for line in lines for n in _NAMES.split(line) if n and n not in TITLES)
+
+
+def _one_line(cell: str) -> str:
+    """A cell's text on one line: a Chinese line broken in two joined, other breaks and
+    runs of spaces one space."""
+    return re.sub(r"\s+", " ", _CJK_BREAK.sub("", cell)).strip()
+
+
+def _listing(name: str, tables: Sequence[Table],
+             paragraphs: Sequence[str]) -> FormListing | None:
+    """The curriculum the tables hold (:func:`read_form`)."""
     lectures: dict[int, tuple[str, tuple[str, ...]]] = {}
     columns: dict[str, tuple[str | None, str | None]] = {}     # name → (title, unit) cells
+    header: tuple[int | None, ...] | None = None     # the last curriculum table's columns
+    width = 0
     for table in tables:
-        rows = [[re.sub(r"\s+", " ", c.text).strip() for c in row.cells] for row in table.rows]
-        for k, head in enumerate(rows):
-            number_at, title_at, lecturer_at, rank_at, unit_at = (
-                _column(head, pattern) for pattern in (_NUMBER_HEAD, _TITLE_HEAD, _LECTURER_HEAD,
-                                                       _RANK_HEAD, _UNIT_HEAD))
-            if number_at is None or title_at is None or lecturer_at is None:
+        rows = [[c.strip() for c in row] for row in table]
+        body: Table = []
+        for k, head in enumerate([[_one_line(c) for c in row] for row in rows]):
+            found = tuple(_column(head, pattern) for pattern in (
+                _NUMBER_HEAD, _TITLE_HEAD, _LECTURER_HEAD, _RANK_HEAD, _UNIT_HEAD))
+            if None not in found[:3]:
+                header, width, body = found, len(head), rows[k + 1:]
+                break
+        else:   # no header: the rest of the last curriculum table, on the next page
+            if header is None or not rows or len(rows[0]) != width:
                 continue
-            for row in rows[k + 1:]:
-                cell = row[number_at]
-                number = (int(cell) if cell.isdigit()
-                          else next(iter(_lecture_numbers(cell)), None))
-                said = re.sub(r"[（(][^）)]*[）)]", " ", row[lecturer_at])   # 李敏（教授）
-                names = tuple(n for n in _NAMES.split(said) if n and n not in TITLES)
-                if number is None or not names:
-                    continue
-                lectures.setdefault(number, (row[title_at], names))
-                for n in names:
-                    columns.setdefault(n, (row[rank_at] if rank_at is not None else None,
-                                           row[unit_at] if unit_at is not None else None))
-            break
+            body = rows
+        number_at, title_at, lecturer_at, rank_at, unit_at = header
+        assert number_at is not None and title_at is not None and lecturer_at is not None
+        for row in body:
+            if len(row) <= max(i for i in header if i is not None):
+                continue
+            cell = _one_line(row[number_at])
+            number = (int(cell) if cell.isdigit()
+                      else next(iter(_lecture_numbers(cell)), None))
+            names = _names(row[lecturer_at])
+            if number is None or not names:
+                continue
+            lectures.setdefault(number, (_one_line(row[title_at]), names))
+            for n in names:
+                columns.setdefault(n, (_one_line(row[rank_at]) if rank_at is not None else None,
+                                       _one_line(row[unit_at]) if unit_at is not None else None))
     if not lectures:
         return None
     lecturers = {}
@@ -527,10 +648,13 @@ def check_form(others: Sequence[Found], lectures: Sequence[LectureMeasure] = (),
                      "D11): add it (`courseware form COURSE.yaml` fills it from the course "
                      "file)")
     if form is None:
-        docx = any(PurePosixPath(f).suffix.lower() == ".docx" for f in forms)
-        why = ("no curriculum table (讲次, 标题, 主讲) found in it" if docx else
-               "not read here (only a DOCX form's curriculum is: saved as .docx, its lectures "
-               "and lecturers are checked against the folder and the title cards)")
+        kinds = {PurePosixPath(f).suffix.lower() for f in forms}
+        why = ("no curriculum table (讲次, 标题, 主讲) found in it"
+               + (" (a scanned PDF has no text to read)" if ".pdf" in kinds else "")
+               if kinds & set(_FORM_READERS) else
+               "not read here (Word's and WPS's own binary formats are not: saved as .docx, "
+               ".odt or .pdf, its lectures and lecturers are checked against the folder and "
+               "the title cards)")
         return Check("course.application_form", "D11", "pass", len(forms), "a document",
                      "files", f"{', '.join(forms)} (D11; {why}: its content is read by a "
                      "person)")

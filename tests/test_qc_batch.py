@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import uuid
 from pathlib import Path
 from urllib.parse import unquote
@@ -661,13 +662,14 @@ def test_the_root_listing_and_the_form(tmp_path: Path) -> None:
     assert check_listing("stick/另一门", [gbk]).status == "fail"
     assert check_listing("stick/碳达峰课程", []).status == "fail"
     assert check_listing("", None).status == "skip"
-    form = Found(tmp_path / "附件1.pdf", "c/附件1.pdf")
-    said = check_form([form])
-    assert said.status == "pass" and "not read here (only a DOCX form's curriculum is" in (
-        said.message), said
+    said = check_form([Found(tmp_path / "附件1.doc", "c/附件1.doc")])
+    assert said.status == "pass" and "not read here (Word's and WPS's own binary formats " \
+        "are not: saved as .docx, .odt or .pdf" in said.message, said
     said = check_form([Found(tmp_path / "附件1.docx", "c/附件1.docx")])
-    assert said.status == "pass" and "no curriculum table (讲次, 标题, 主讲) found" in (
+    assert said.status == "pass" and "no curriculum table (讲次, 标题, 主讲) found in it:" in (
         said.message), said
+    said = check_form([Found(tmp_path / "附件1.pdf", "c/附件1.pdf")])
+    assert "found in it (a scanned PDF has no text to read)" in said.message, said
     assert check_form([Found(tmp_path / "题库.csv", "c/题库.csv")]).status == "fail"
 
 
@@ -725,6 +727,129 @@ def test_the_forms_curriculum_is_read(tmp_path: Path) -> None:
     assert read_form(damaged, "damaged.docx") is None
     other = _base_form(tmp_path / "other.docx", [["张三", "13800000000"]], head=["联系人", "电话"])
     assert read_form(other, "other.docx") is None
+
+
+def _odt_form(path: Path, rows: list[list[str]]) -> Path:
+    """An application form saved by LibreOffice or WPS as ODT (ODF 1.2): a contact table
+    with the curriculum nested in one of its cells, as our DOCX form nests it; a cell's
+    lines are paragraphs, an empty cell repeated over the last columns."""
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    def cell(text: str, more: str = "") -> str:
+        lines = "".join(f"<text:p>{escape(line)}</text:p>" for line in text.split("\n"))
+        return f"<table:table-cell{more}>{lines}</table:table-cell>"
+
+    def table(name: str, body: list[list[str]]) -> str:
+        return (f'<table:table table:name="{name}">' + "".join(
+            "<table:table-row>" + "".join(cell(c) for c in row) + "</table:table-row>"
+            for row in body) + "</table:table>")
+
+    curriculum = table("课程", [["讲次", "题目", "授课教师"], *rows])
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        "<office:body><office:text><text:h>附件1 公需课网络课件申报表</text:h>"
+        "<text:p>赵丽，副教授，陕西师范大学，主讲第1讲</text:p>"
+        '<table:table table:name="申报表"><table:table-row>'
+        + cell("联系人") + cell("张三") + cell("", ' table:number-columns-repeated="2"')
+        + "</table:table-row><table:table-row>" + cell("课件介绍")
+        + f"<table:table-cell>{curriculum}</table:table-cell>"
+        + cell("", ' table:number-columns-repeated="2"')
+        + "</table:table-row></table:table></office:text></office:body>"
+        "</office:document-content>")
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.text",
+                   compress_type=zipfile.ZIP_STORED)
+        z.writestr("content.xml", content)
+        z.writestr("META-INF/manifest.xml", (
+            '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest='
+            '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+            '<manifest:file-entry manifest:full-path="/" manifest:media-type='
+            '"application/vnd.oasis.opendocument.text"/><manifest:file-entry '
+            'manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+            "</manifest:manifest>"))
+    return path
+
+
+def test_an_odt_forms_curriculum_is_read(tmp_path: Path) -> None:
+    """ODT (LibreOffice, WPS): the curriculum nested in the form's table is read, a cell's
+    names one to a line are two lecturers, the 师资介绍 line gives a lecturer's title and
+    unit; the outer table (联系人, 课件介绍) is not taken for it."""
+    from tasks.stick_qc import FormLecturer, read_form
+
+    path = _odt_form(tmp_path / "附件1.odt", [["1", "数字素养与技能提升", "赵丽\n孙强"],
+                                               ["2", "人工智能\n与社会治理", "孙强"]])
+    form = read_form(path, "c/附件1.odt")
+    assert form is not None and form.lectures == {1: ("数字素养与技能提升", ("赵丽", "孙强")),
+                                                  2: ("人工智能与社会治理", ("孙强",))}
+    assert form.lecturers == {"赵丽": FormLecturer("赵丽", "副教授", "陕西师范大学"),
+                              "孙强": FormLecturer("孙强", None, None)}
+
+
+def _pdf_form(tmp_path: Path, rows: list[list[str]]) -> Path:
+    """A base's form printed to PDF (as Word or WPS saves one: text with its font embedded,
+    ruled table cells), its curriculum running over a second page without its header
+    repeated, titles wrapped in a narrow column."""
+    from xml.sax.saxutils import escape
+
+    from browser import CHROMIUM_FLAGS, chromium
+
+    from courseware.fonts import WEB_FAMILY, web_font_face
+
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>"
+                   for row in [["序号", "课程名称", "主讲人", "职称", "工作单位"], *rows])
+    text = ("<h1>附件2 2024年继续教育网络专业课科目申请表</h1>"
+            "<p>科目名称：碳达峰碳中和与绿色低碳发展</p>"
+            f"<table>{body}</table>")
+    page = tmp_path / "form.html"
+    page.write_text(
+        '<!DOCTYPE html><html lang="zh-CN"><meta charset="utf-8"><style>'
+        f'{web_font_face(text)} body {{ font-family: "{WEB_FAMILY}"; font-size: 16pt }} '
+        "table { border-collapse: collapse } td { border: 1px solid #000; padding: 14px; "
+        f"width: 6em }} </style><body>{text}</body></html>", "utf-8")
+    pdf = tmp_path / "附件2.pdf"
+    subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+                    "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    return pdf
+
+
+def test_a_pdf_forms_curriculum_is_read(tmp_path: Path) -> None:
+    """A PDF saved from a word processor: its ruled curriculum table is read, over two pages
+    (the second without its header), a title wrapped in its cell joined again; a scan (a
+    picture of the form, no text) gives nothing to compare, and D11 says why."""
+    import pdfplumber
+    from PIL import Image
+
+    from tasks.qc_batch import Found
+    from tasks.stick_qc import FormLecturer, check_form, read_form
+
+    titles = ["“双碳”目标的由来与政策框架", "能源结构转型与低碳技术路径",
+              "碳市场与碳交易机制", "工业领域节能降碳", "建筑与交通的绿色转型",
+              "碳汇与生态系统固碳", "绿色金融与气候投融资", "碳排放核算与报告",
+              "低碳城市规划实践", "碳达峰行动方案解读"]
+    rows = [["第一讲" if n == 1 else str(n), t, "李敏" if n % 2 else "王建华、李敏",
+             "教授" if n % 2 else "副教授", "西北大学" if n % 2 else "西安交通大学"]
+            for n, t in enumerate(titles, 1)]
+    pdf = _pdf_form(tmp_path, rows)
+    with pdfplumber.open(str(pdf)) as opened:       # the test's premise: two pages, wrapped
+        assert len(opened.pages) == 2
+        assert "\n" in opened.pages[0].extract_tables()[0][1][1]
+    form = read_form(pdf, "c/附件2.pdf")
+    assert form is not None
+    assert form.lectures == {n: (t, ("李敏",) if n % 2 else ("王建华", "李敏"))
+                             for n, t in enumerate(titles, 1)}
+    assert form.lecturers == {"李敏": FormLecturer("李敏", "教授", "西北大学"),
+                              "王建华": FormLecturer("王建华", "副教授", "西安交通大学")}
+
+    scan = tmp_path / "扫描件.pdf"
+    Image.new("RGB", (595, 842), "white").save(scan)
+    assert read_form(scan, "c/扫描件.pdf") is None
+    said = check_form([Found(scan, "c/扫描件.pdf")])
+    assert "(a scanned PDF has no text to read)" in said.message, said
 
 
 def test_the_form_against_the_folder() -> None:
