@@ -158,6 +158,9 @@ def _summary(result: QcResult) -> str:
     rows = [
         ("文件 File", f"<code>{escape(r.file)}</code>"),
         ("规范 Profile", escape(r.profile)),
+        *([("判定 Judged as", "原始素材 A raw source, for the lecture made of it: what the "
+            "render makes anew is skipped, what it corrects is a warning")]
+          if r.extra.get("raw_source") else []),
         ("结论 Verdict", _badge(r.status)),
         ("时长 Duration", f'<span class="tc">{timecode(r.duration_s)}</span> '
                           f"({r.duration_s:.1f} s)"),

@@ -731,8 +731,11 @@ def test_a_raw_source_is_judged_for_the_lecture_made_of_it(tmp_path: Path) -> No
                     "-c:v", "mjpeg", "-b:v", "20M", "-an", str(camera)], check=True)
     lecture_json, raw_json = tmp_path / "lecture.json", tmp_path / "raw.json"
     _cli("qc", str(camera), "--cpu", "--json", str(lecture_json))
-    said = _cli("qc", str(camera), "--cpu", "--raw", "--json", str(raw_json))
+    said = _cli("qc", str(camera), "--cpu", "--raw", "--json", str(raw_json), "--html",
+                str(tmp_path / "raw.html"))
     assert "note: judged as a raw source, for the lecture the render makes of it" in said.stderr
+    assert "<th>判定 Judged as</th><td>原始素材 A raw source, for the lecture made of it" in (
+        tmp_path / "raw.html").read_text("utf-8")
     assert json.loads(raw_json.read_text("utf-8"))["raw_source"] is True
     as_lecture, as_raw = ({c["id"]: c for c in json.loads(p.read_text("utf-8"))["checks"]}
                           for p in (lecture_json, raw_json))
