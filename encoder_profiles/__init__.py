@@ -75,6 +75,8 @@ class VideoLimits(_Model):
     out_of_range_max: float = Field(ge=0, le=1)
     cast_max: float = Field(ge=0)
     camera_delta_e_max: float = Field(ge=0)
+    #: B3: the share of the frame the slides keep beside another picture
+    slides_share_min: float = Field(default=0.5, ge=0, le=1)
 
 
 class AudioLimits(_Model):
@@ -220,6 +222,21 @@ class Layout(_Model):
     @property
     def sources(self) -> tuple[str, ...]:
         return tuple(r.source for r in self.regions)
+
+    @model_validator(mode="after")
+    def _slides_uncovered(self) -> Layout:
+        """B3: the slides complete: no region painted after theirs (later in the list)
+        overlaps it."""
+        names = [r.source for r in self.regions]
+        if "slides" in names:
+            k = names.index("slides")
+            s = self.regions[k]
+            for r in self.regions[k + 1:]:
+                if (min(s.x + s.w, r.x + r.w) - max(s.x, r.x) > 1e-4
+                        and min(s.y + s.h, r.y + r.h) - max(s.y, r.y) > 1e-4):
+                    raise ValueError(f"layout {self.name}: the {r.source} region is painted "
+                                     "over the slides (B3 wants them complete)")
+        return self
 
 
 def _read_yaml(path: Path) -> object:

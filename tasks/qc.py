@@ -46,6 +46,7 @@ from qc_metrics.audio import DEAD_CHANNEL_DB, AudioQC, live_channel
 from qc_metrics.avsync import AvSync
 from qc_metrics.colour import CameraSpan
 from qc_metrics.frames import split_yuv420p, timecode
+from qc_metrics.layout import slides_layout
 from qc_metrics.loudness import ABSOLUTE_GATE_LUFS, SHORT_TERM_STEPS, STEP_S
 from qc_metrics.motion import StabilityDetector
 from qc_metrics.noise import NoiseDetector, snr_db
@@ -100,7 +101,8 @@ _VIDEO_IDS = (("video.snr", "V2"), ("video.white_balance", "V3"), ("video.levels
               ("video.stability", "V1"), ("video.timestamps", "V1"),
               ("video.colour_jumps", "V1"), ("video.freeze", "V1"), ("video.black", "V1"),
               ("video.colour_bars", "V1"),
-              ("video.camera_match", "V3"), ("video.interlacing", "D7"))
+              ("video.camera_match", "V3"), ("video.interlacing", "D7"),
+              ("video.slides_layout", "B3"))
 _AUDIO_IDS = (("audio.peak", "S1"), ("audio.clipping", "S1"), ("audio.snr", "S2"),
               ("audio.hum", "S3"), ("audio.volume_swings", "S4"), ("audio.loudness", "S4"),
               ("audio.av_sync", "S3"), ("audio.phase", "D9"),
@@ -247,6 +249,8 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
                 intro_given=intro is not None)
             notes += _read_cards(path, extra["cards"], lecture=lecture)
         checks += video_checks
+        checks.append(slides_layout(cameras or (), size=video.size, profile=profile,
+                                    end_s=video.span[1]))
         timelines += video.timelines(profile)
     else:
         checks += [Check(i, c, "skip", None, None, "", "no video stream") for i, c in _VIDEO_IDS]

@@ -295,16 +295,22 @@ def test_camera_match_is_measured_on_the_rendered_film(colour: dict) -> None:
     assert span.end_s == pytest.approx(LEAD / FPS + SECONDS)
     assert set(span.regions) == {"slides", "teacher"}
 
-    def check(path: Path) -> Check:
+    def checks(path: Path) -> dict[str, Check]:
         report = qc_file(path, profile=PROFILE, thumbnails=False, cameras=res.cameras).report
-        return next(c for c in report.checks if c.id == "video.camera_match")
+        return {c.id: c for c in report.checks}
 
-    fixed = check(res.path)
+    fixed = checks(res.path)["video.camera_match"]
     assert fixed.status == "pass" and fixed.measured < LIM.camera_delta_e_max, fixed
     raw, _ = _render(res.path.parent.parent, plan=False, out="uncorrected")
-    left = check(raw.path)
+    uncorrected = checks(raw.path)
+    left = uncorrected["video.camera_match"]
     assert left.status == "fail" and left.measured > LIM.camera_delta_e_max, left
     assert "teacher" in left.message
+    # B3 from the same layout: picture-in-picture keeps the slides whole on over half
+    b3 = uncorrected["video.slides_layout"]
+    *_, w, h = span.regions["slides"]
+    assert b3.status == "pass" and b3.measured == pytest.approx(w * h / (1280 * 720), abs=1e-4)
+    assert b3.measured >= LIM.slides_share_min and b3.clause == "B3"
 
 
 def test_authored_slides_keep_their_colours(colour: dict) -> None:

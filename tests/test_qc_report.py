@@ -49,7 +49,7 @@ FILE_IDS = {
     "format.audio_rate", "format.audio_bitrate", "format.audio_channels", "format.faststart",
     "video.stability", "video.timestamps", "video.colour_jumps", "video.freeze", "video.black",
     "video.snr", "video.white_balance", "video.levels", "video.camera_match",
-    "video.interlacing", "video.colour_bars",
+    "video.interlacing", "video.colour_bars", "video.slides_layout",
     "audio.peak", "audio.clipping", "audio.snr", "audio.hum", "audio.volume_swings",
     "audio.loudness", "audio.phase", "audio.dc_offset", "audio.dropouts", "audio.silence",
     "audio.timestamps", "audio.music_bed", "audio.tones",
@@ -696,6 +696,9 @@ def test_cli_layout_with_an_authored_source(defects: Path, tmp_path: Path) -> No
     snr = next(c for c in json.loads(json_out.read_text("utf-8"))["checks"]
                if c["id"] == "video.snr")
     assert "slides: an authored capture, not measured" in snr["message"], snr
+    b3 = next(c for c in json.loads(json_out.read_text("utf-8"))["checks"]
+              if c["id"] == "video.slides_layout")      # the layout for the whole file
+    assert (b3["status"], b3["measured"]) == ("pass", 0.5625), b3
     bad = _cli("qc", str(defects), "--layout", "pip", "--authored", "screen", "--cpu")
     assert bad.returncode == 2 and "screen: not a source of layout pip" in bad.stderr
 

@@ -1095,3 +1095,52 @@ def test_still_cards_are_not_frozen_lectures_when_the_layout_is_known():
     only = freeze(spans)
     assert [round(e.start_s, 1) for e in only.events] == [round(136 / FPS, 1)]
     assert only.measured == pytest.approx(2.4, abs=0.1)
+
+
+# --------------------------------------------------------------------------- B3 slides layout
+
+def test_the_slides_place_in_the_layout():
+    """B3 from the layout as shown: picture-in-picture (the slides fitted in 75 % of the
+    width and height) passes; side by side (a quarter of the frame) is a warning to check
+    the smallest text; a teacher painted over the slides fails, naming the stretch; slides
+    alone pass; without a layout, or without slides, it is skipped."""
+    from courseware.compose import fit, region_px
+    from encoder_profiles import load_layout
+    from qc_metrics.layout import slides_layout
+
+    def shown(name, a=0.0, b=10.0):
+        regions = region_px(load_layout(name), 1280, 720)
+        return CameraSpan(a, b, {s: tuple(vars(fit(r, 1920, 1080))[k] for k in "xywh")
+                                 for s, r in regions.items()})
+
+    pip = slides_layout([shown("pip")], size=(1280, 720), profile=PROFILE)
+    assert (pip.id, pip.clause, pip.status) == ("video.slides_layout", "B3", "pass")
+    assert pip.measured == pytest.approx(960 * 540 / (1280 * 720), abs=1e-4)
+    side = slides_layout([shown("pip", 0, 10), shown("side_by_side", 10, 25)],
+                         size=(1280, 720), profile=PROFILE)
+    assert side.status == "warn" and side.measured == pytest.approx(0.25, abs=1e-3), side
+    assert [(e.start_s, e.end_s) for e in side.events] == [(10, 25)]
+    assert "check that their smallest text still reads" in side.message
+    over = CameraSpan(25, 30, {"slides": (0, 0, 1280, 720), "teacher": (960, 480, 320, 240)})
+    covered = slides_layout([shown("pip"), over], size=(1280, 720), profile=PROFILE)
+    assert covered.status == "fail" and [e.start_s for e in covered.events] == [25], covered
+    assert "00:00:25.000–00:00:30.000: 8 % of the slides covered by teacher" in \
+        covered.events[0].detail
+    alone = slides_layout([shown("slides_only")], size=(1280, 720), profile=PROFILE)
+    assert (alone.status, alone.measured) == ("pass", None)
+    for spans in ([], [shown("teacher_only")]):
+        assert slides_layout(spans, size=(1280, 720), profile=PROFILE).status == "skip"
+
+
+def test_a_layout_painting_over_the_slides_is_refused():
+    from pydantic import ValidationError
+
+    from encoder_profiles import Layout
+
+    regions = [{"source": "slides", "x": 0.0, "y": 0.0, "w": 1.0, "h": 1.0},
+               {"source": "teacher", "x": 0.75, "y": 0.75, "w": 0.25, "h": 0.25}]
+    with pytest.raises(ValidationError, match="painted over the slides"):
+        Layout.model_validate({"name": "corner", "background": [0, 0, 0], "regions": regions})
+    # under the slides (painted first) it is covered itself: the slides stay whole
+    Layout.model_validate({"name": "under", "background": [0, 0, 0],
+                           "regions": regions[::-1]})
