@@ -9,11 +9,14 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from courseware.compose import fit, region_px
 from courseware.course import Course, Lecture
 from courseware.report import Check
 from encoder_profiles import Profile, load_layout
+from qc_metrics.colour import CameraSpan
+from qc_metrics.layout import slides_layout
 from tasks.course_qc import LectureMeasure, length_checks
-from tasks.probe import begin_at, picture_ends, probe_lecture, starts_at
+from tasks.probe import LectureInputs, begin_at, picture_ends, probe_lecture, starts_at
 from tasks.render import (
     cleaner_microphone,
     cleaner_source,
@@ -106,7 +109,8 @@ def plan_lecture(course: Course, lecture: Lecture, profile: Profile) -> LectureP
             matched=src.matched, programme=master is not None and master.role == role,
             begins_s=starts_at(src), ends_s=ends.get(role, runs_to(src))))
     last = lecture.number == max(lec.number for lec in course.lectures)
-    notes = source_notes(inputs, profile)
+    notes = source_notes(inputs, profile) + layout_notes([n for _, n in timeline], inputs,
+                                                         profile)
     snr, reduction = None, 0.0
     clipped = 0
     if master is not None:                         # a microphone (master_audio: with sound)
@@ -127,6 +131,26 @@ def plan_lecture(course: Course, lecture: Lecture, profile: Profile) -> LectureP
                        layouts=timeline, notes=notes,
                        sound_snr_db=None if snr is None else min(snr, 999.0),
                        noise_reduction_db=reduction, clipped_runs=clipped)
+
+
+def layout_notes(names: list[str], inputs: LectureInputs, profile: Profile) -> list[str]:
+    """B3 foreseen: what the lecture's QC will say (``video.slides_layout``) of a layout
+    the lecture shows, with the slides and the teacher fitted as the render fits them (by
+    their sizes; square pixels assumed): a layout that leaves the slides under the share
+    B3 is read to want, or paints over them."""
+    width, height = profile.encode.width, profile.encode.height
+    notes = []
+    for name in dict.fromkeys(names):
+        layout = load_layout(name)
+        regions = region_px(layout, width, height)
+        slots = {s: fit(regions[s], src.width, src.height) for s in layout.sources
+                 if (src := inputs.sources.get(s)) is not None and src.width and src.height}
+        check = slides_layout(
+            [CameraSpan(0.0, 1.0, {s: (sl.x, sl.y, sl.w, sl.h) for s, sl in slots.items()})],
+            size=(width, height), profile=profile)
+        if check.status in ("warn", "fail"):
+            notes.append(f"{inputs.label}: layout {name}: {check.message}")
+    return notes
 
 
 def course_length_checks(course: Course, plans: list[LecturePlan], profile: Profile

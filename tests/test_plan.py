@@ -132,3 +132,25 @@ def test_the_plan_foresees_s2_as_the_render_measures_it(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert (f"  sound    speech about {plan.sound_snr_db:.0f} dB over the room's noise (S2 "
             "wants 48 dB); the render lowers the noise by 20 dB") in run.stdout, run.stdout
+
+
+def test_the_plan_foresees_a_layout_that_leaves_the_slides_small(tmp_path: Path) -> None:
+    """B3 before the render: lecture 1 shown side by side (the slides on a quarter of the
+    frame) gets the warning the lecture's QC will give; lecture 2 in picture-in-picture
+    none."""
+    from courseware.course import load_course
+    from courseware.sample import make_sample
+    from encoder_profiles import load_profile
+    from tasks.plan import plan_lecture
+
+    path = make_sample(tmp_path / "course", lectures=2, seconds=4.0)
+    data = yaml.safe_load(path.read_text("utf-8"))
+    data["lectures"][0]["layout"] = "side_by_side"
+    data["lectures"][1]["layout"] = "pip"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    course = load_course(path)
+    side, pip = (plan_lecture(course, lec, load_profile()) for lec in course.lectures)
+    (note,) = [n for n in side.notes if "layout side_by_side" in n]
+    assert "the slides have 25 % of the frame beside another picture" in note, note
+    assert "check that their smallest text still reads" in note
+    assert not [n for n in pip.notes if "layout" in n], pip.notes
