@@ -191,17 +191,22 @@ def card_rows(cards: object) -> list[tuple[str, str]]:
     if not isinstance(cards, dict):
         return []
     rows = []
-    for label, places, words in (("片头字幕 Title card (A4)", ("title_card", "opening_still"),
+    for label, places, words in (("片头字幕 Title card (A4)",
+                                  ("title_card", "opening_still", "animated_card"),
                                   "title_card_text"),
                                  ("片尾字幕 Credits (A5)", ("credits", "closing_still"),
                                   "credits_text")):
-        span = next((cards[p] for p in places if isinstance(cards.get(p), list)), None)
-        if span is None:
+        place = next((p for p in places if isinstance(cards.get(p), list)), None)
+        if place is None:
             continue
+        span = cards[place]
         lines = cards.get(words)
         read = (" · “" + " / ".join(str(x) for x in lines) + "”" if isinstance(lines, list)
                 and lines else " · no words read" if isinstance(lines, list) else "")
-        rows.append((label, f"{timecode(span[0])}–{timecode(span[1])}{read}"))
+        when = (f"{timecode(span[0])}–{timecode(span[1])}" if span[1] is not None
+                else f"from {timecode(span[0])}, its end not found")
+        rows.append((label, when + (" (animated)" if place == "animated_card" else "")
+                     + read))
     return rows
 
 

@@ -465,6 +465,10 @@ class _Pair(NamedTuple):
     after: tuple[float, ...]        #: … and of the second
 
 
+#: cuts a ColourJumpDetector keeps (the film's first ones)
+MAX_CUTS = 64
+
+
 class ColourJumpDetector(VideoDetector):
     """``video.colour_jumps`` (V1: no sudden colour changes): ΔE2000 between consecutive
     frames' mean colours above ``jump_delta_e`` while the picture content stays the same.
@@ -519,6 +523,9 @@ class ColourJumpDetector(VideoDetector):
         self._local = 0             # changes of part of the picture only (not counted)
         self._regions: dict[str, ColourJumpDetector] = {}   # with spans: one per camera
         self._span: CameraSpan | None = None
+        #: the film's first cuts (the first picture of each new shot, s; at most MAX_CUTS):
+        #: where an animated title card ends (``tasks.qc``)
+        self.cuts: list[float] = []
 
     def process_batch(self, frames: YUVFrame, ts: Sequence[float]) -> None:
         frames = as_batch(frames)
@@ -579,6 +586,8 @@ class ColourJumpDetector(VideoDetector):
         for k in range(len(de)):
             d = float(de[k])
             same = bool(corr[k] >= self.cut_correlation)
+            if not same and len(self.cuts) < MAX_CUTS:
+                self.cuts.append(float(times[k + 1]))
             if d > self.threshold and same and spread[k] < self.min_spread:
                 self._local += 1        # part of the picture: new content
             moves = same and d > self.threshold / 2 and bool(spread[k] >= self.min_spread)

@@ -153,6 +153,10 @@ class VideoQC(VideoDetector):
         noise = next(d for d in self.detectors if isinstance(d, NoiseDetector))
         return not self._cameras and noise.noise_free()
 
+    def cuts(self) -> list[float]:
+        """The film's first cuts (:attr:`ColourJumpDetector.cuts`; none with a layout)."""
+        return next(d.cuts for d in self.detectors if isinstance(d, ColourJumpDetector))
+
     def stills(self) -> list[tuple[float, float]]:
         """The picture's still stretches seen so far (:meth:`FreezeDetector.stills`)."""
         return self._freeze().stills()

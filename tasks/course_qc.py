@@ -114,6 +114,7 @@ class LectureMeasure:
     card_start_s: float | None = None  # where the still first picture starts (after an intro)
     card_s: float | None = None  # how long it stays the same picture
     card_capped: bool = False  # still when the look ended: at least card_s
+    card_animated: bool = False  # the card moves (from its start to a cut: card_s)
     card_diff: float | None = None  # that picture vs the card drawn from the course file
     credits_s: float | None = None  # closing span that is the credits card (0: none)
     credits_capped: bool = False

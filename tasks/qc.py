@@ -87,6 +87,10 @@ INTRO_SHIFT_FRAMES = 12
 #: a frozen span no longer than a title card that starts this soon in a finished file, the
 #: province's intro not given, may be the card after the intro (an intro lasts seconds)
 INTRO_HINT_S = 30.0
+#: a finished lecture that opens with moving pictures may open with an animated title card:
+#: the first cut after ``CARD_MIN_S`` and at most this much after A4's length ends it (one
+#: later is the lecture's own; such a card has no end found)
+ANIMATED_CARD_SLACK_S = 3.0
 #: a file whose name says it is a course's preview (A6): excerpts with cards between them
 PREVIEW_WORDS = ("预览", "preview", "片花", "宣传片")
 
@@ -246,8 +250,9 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
                 video_checks, stills=video.qc.stills(), pictures=video.span,
                 limit_s=profile.structure.title_card_max_s, fps=video.fps, intro_s=intro_s,
                 preview=is_preview(name or path.name), picture=video.qc.still_picture,
-                intro_given=intro is not None)
-            notes += _read_cards(path, extra["cards"], lecture=lecture)
+                intro_given=intro is not None, cuts=video.qc.cuts())
+            notes += _read_cards(path, extra["cards"], lecture=lecture,
+                                 limit_s=profile.structure.title_card_max_s)
         checks += video_checks
         checks.append(slides_layout(cameras or (), size=video.size, profile=profile,
                                     end_s=video.span[1]))
@@ -426,7 +431,8 @@ def _cards(checks: list[Check], *, stills: Sequence[tuple[float, float]],
            pictures: tuple[float, float], limit_s: float, fps: float,
            intro_s: float | None = None, preview: bool = False,
            picture: Callable[[float, float], np.ndarray | None] | None = None,
-           intro_given: bool = True) -> tuple[list[Check], dict[str, object]]:
+           intro_given: bool = True, cuts: Sequence[float] = ()
+           ) -> tuple[list[Check], dict[str, object]]:
     """A finished lecture's designed pictures (A3–A6), and the checks without them.
 
     The title card: the still of ``CARD_MIN_S`` to ``limit_s`` (A4's title-card length, and
@@ -448,7 +454,11 @@ def _cards(checks: list[Check], *, stills: Sequence[tuple[float, float]],
 
     Without the intro (``intro_given`` false), a frozen span that could be the title card
     after it (at most a card long, within ``INTRO_HINT_S`` of the start) is kept, and its
-    message says to give the intro."""
+    message says to give the intro.
+
+    An opening that moves may be an animated title card (``animated_card``: [start, end],
+    the end the first of ``cuts`` within ``ANIMATED_CARD_SLACK_S`` of A4's length, else
+    None); :func:`_read_cards` keeps it only where its words read as a card's."""
     first, end = pictures
     frame = 1.0 / fps
 
@@ -460,8 +470,8 @@ def _cards(checks: list[Check], *, stills: Sequence[tuple[float, float]],
     designed: list[tuple[float, float]] = []
     said: list[str] = []
     found: dict[str, object] = {"intro": None, "opening_still": None, "title_card": None,
-                                "title_card_picture": None, "closing_still": None,
-                                "credits": None}
+                                "title_card_picture": None, "animated_card": None,
+                                "closing_still": None, "credits": None}
 
     def span(a: float, b: float) -> list[float]:
         return [round(a, 3), round(b, 3)]
@@ -484,6 +494,10 @@ def _cards(checks: list[Check], *, stills: Sequence[tuple[float, float]],
             designed.append((opening, head[1]))
             said.append(f"the title card at the start ({timecode(head[0])}–"
                         f"{timecode(head[1])}, A4)")
+    elif not preview:
+        cut = next((c for c in cuts if opening + CARD_MIN_S <= c
+                    <= opening + limit_s + ANIMATED_CARD_SLACK_S), None)
+        found["animated_card"] = [round(opening, 3), None if cut is None else round(cut, 3)]
     if held and held[-1] != head and end - held[-1][1] <= CARD_EDGE_S:
         found["closing_still"] = span(*held[-1])
     tail = None if preview else next((s for s in reversed(short) if end - s[1] <= CARD_EDGE_S),
@@ -534,25 +548,53 @@ def _cards(checks: list[Check], *, stills: Sequence[tuple[float, float]],
     return done(out)
 
 
-def _read_cards(path: Path, cards: Any, *, lecture: str | None) -> list[str]:
+def _read_cards(path: Path, cards: Any, *, lecture: str | None,
+                limit_s: float = math.inf) -> list[str]:
     """The words of the stills where the title card and the credits belong (A4, A5), read
     into ``cards`` (``title_card_text``, ``credits_text``: lines top to bottom; None where
-    not read); a note when nothing can be read here."""
-    from tasks.card_text import ocr_engine, read_card
+    not read); a note when nothing can be read here.
 
+    An opening that moves (``animated_card``, :func:`_cards`) is read where its animation
+    has most likely settled (just before its cut, else just before A4's ``limit_s``) and in
+    its middle, the reading with more words kept: where it reads as a title card (a lecture
+    number, a professional title or a unit), it is one, animated; else ``animated_card``
+    goes back to None (the lecture opens on its own pictures)."""
+    from tasks.card_text import card_fields, ocr_engine, read_card
+
+    animated = cards.get("animated_card")
     places = {"title_card_text": cards.get("opening_still"),
               "credits_text": cards.get("closing_still")}
     cards.update(dict.fromkeys(places))
-    if not any(places.values()):
+    if not any(places.values()) and not animated:
         return []
     if ocr_engine() is None:
+        cards["animated_card"] = None       # not told from the lecture without its words
+        if not any(places.values()):
+            return []
         return ["the cards' words were not read: no OCR here (pip install rapidocr "
                 "onnxruntime); A4/A5 are judged by the stills' places and lengths only"]
     for key, span in places.items():
         if isinstance(span, list):
             lines = read_card(path, (span[0], span[1]), lecture=lecture)
             cards[key] = list(lines) if lines is not None else None
+    if isinstance(animated, list):
+        start, end = animated
+        last = (end if end is not None else start + limit_s) - ANIMATED_READ_BEFORE_S
+        readings = [read_card(path, (t, t), lecture=lecture) or ()
+                    for t in (last, (start + last) / 2) if t > start]
+        lines = max(readings, key=lambda r: len("".join(r)), default=())
+        fields = card_fields(list(lines))
+        if _NUMBERED.search("".join(lines)) or fields.title or fields.unit:
+            cards["title_card_text"] = list(lines)
+        else:
+            cards["animated_card"] = None
     return []
+
+
+#: an animated card is read this long before its end, when its animation has settled
+ANIMATED_READ_BEFORE_S = 0.3
+#: a lecture's number as a card writes it (第3讲, 第三讲)
+_NUMBERED = re.compile(r"第\s*[0-9０-９一二三四五六七八九十百]+\s*讲")
 
 
 def _ask_for_intro(checks: list[Check], *, first: float, limit_s: float) -> list[Check]:

@@ -250,6 +250,9 @@ class FileOutcome(BaseModel):
     opening_still: list[float] | None = None
     #: … and the still where its closing credits belong (A5)
     closing_still: list[float] | None = None
+    #: an opening that moves but reads as a title card: [start, end] (end None: no cut to
+    #: the lecture found), ``tasks.qc._cards``
+    animated_card: list[float | None] | None = None
     #: its title card's luma as block means (``tasks.qc.card_picture``): one lecture's card
     #: told from another's
     title_card_picture: str | None = None
@@ -312,6 +315,7 @@ def outcome(name: str, report: Report, *, keys: tuple[str, str], reused: bool = 
     opening = cards.get("opening_still") if isinstance(cards, dict) else None
     closing = cards.get("closing_still") if isinstance(cards, dict) else None
     picture = cards.get("title_card_picture") if isinstance(cards, dict) else None
+    animated = cards.get("animated_card") if isinstance(cards, dict) else None
 
     def lines(key: str) -> list[str] | None:
         found = cards.get(key) if isinstance(cards, dict) else None
@@ -331,6 +335,7 @@ def outcome(name: str, report: Report, *, keys: tuple[str, str], reused: bool = 
         opening_still=list(opening) if isinstance(opening, list) else None,
         closing_still=list(closing) if isinstance(closing, list) else None,
         title_card_picture=picture if isinstance(picture, str) else None,
+        animated_card=list(animated) if isinstance(animated, list) else None,
         title_card_text=lines("title_card_text"), credits_text=lines("credits_text"))
 
 

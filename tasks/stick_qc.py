@@ -151,6 +151,11 @@ def check_single_videos(names: Sequence[str]) -> Check:
 def measure(f: FileOutcome, number: int, title: str) -> LectureMeasure:
     """A checked file as the course checks take a lecture."""
     size = _pair(f.resolution)
+    card = f.opening_still
+    animated = card is None and f.animated_card is not None
+    if animated and f.animated_card is not None:
+        start, end = f.animated_card
+        card = [start or 0.0, end] if end is not None else None
     return LectureMeasure(
         number=number, title=title, key=f.file, duration_s=f.duration_s,
         width=size[0] if size else None, height=size[1] if size else None,
@@ -159,8 +164,8 @@ def measure(f: FileOutcome, number: int, title: str) -> LectureMeasure:
         error=f.error, loudness_lufs=f.loudness_lufs,
         loudness_from="report" if f.loudness_lufs is not None else None,
         intro_mad=f.intro_mad, intro_frames=f.intro_frames,
-        card_start_s=f.opening_still[0] if f.opening_still else None,
-        card_s=round(f.opening_still[1] - f.opening_still[0], 3) if f.opening_still else None,
+        card_start_s=card[0] if card else None,
+        card_s=round(card[1] - card[0], 3) if card else None, card_animated=animated,
         credits_s=round(f.closing_still[1] - f.closing_still[0], 3) if f.closing_still
         else None if f.status == "error" else 0.0)
 
@@ -212,7 +217,9 @@ def check_opening_stills(lectures: Sequence[LectureMeasure], files: Sequence[Fil
     With the application form read (``form``), it names the lecturer the form gives for the
     lecture (another of the form's lecturers instead fails), with the title and unit the
     form gives them; without it, a lecturer's name cannot be told from other words. An
-    animated card is no still: what else is wrong is a warning for a person to look at."""
+    animated card (an opening that moves but reads as a card) is judged the same, from its
+    start to the cut to the lecture; where no cut is found its length is for a person to
+    look at, and an opening that moves and reads as no card has no title card."""
     limit = profile.structure.title_card_max_s
     unread = [m.label for m, f in zip(lectures, files, strict=True) if f.status == "error"]
     problems, wrong, spans = [], [], []
@@ -220,16 +227,24 @@ def check_opening_stills(lectures: Sequence[LectureMeasure], files: Sequence[Fil
     for m, f in zip(lectures, files, strict=True):
         if m.label in unread:
             continue
-        if m.card_s is None:
-            problems.append(f"{m.label} opens with moving pictures: no still title card "
-                            f"(A4); an animated card cannot be told from the lecture: look")
+        animated = f.opening_still is None and f.animated_card is not None
+        if animated and m.card_s is None:
+            problems.append(f"{m.label} opens with an animated title card whose end was not "
+                            f"found (no cut to the lecture within {limit:g} s and a little): "
+                            f"look that it lasts at most {limit:g} s (A4)")
+        elif m.card_s is None:
+            problems.append(f"{m.label} opens with moving pictures and no title card read on "
+                            f"them: no still title card (A4); look")
         elif m.card_s > limit + 1.0 / profile.delivery.fps:
-            problems.append(f"{m.label}'s opening still (at {m.card_start_s:.2f} s) lasts "
-                            f"{m.card_s:.1f} s, longer than a title card may (A4: ≤ {limit:g} "
-                            "s): a card held too long, or the lecture opens on a still picture")
+            problems.append(
+                f"{m.label}'s animated title card (from {m.card_start_s:.2f} s to the cut) "
+                f"lasts {m.card_s:.1f} s, longer than A4's {limit:g} s" if animated else
+                f"{m.label}'s opening still (at {m.card_start_s:.2f} s) lasts "
+                f"{m.card_s:.1f} s, longer than a title card may (A4: ≤ {limit:g} "
+                "s): a card held too long, or the lecture opens on a still picture")
         else:
             spans.append(m.card_s)
-        if m.card_s is not None and f.title_card_text is not None:
+        if (m.card_s is not None or animated) and f.title_card_text is not None:
             read += 1
             other, lacking = _card_words(m, f.title_card_text, course, form)
             wrong += other
@@ -254,9 +269,12 @@ def check_opening_stills(lectures: Sequence[LectureMeasure], files: Sequence[Fil
     if not spans:
         return Check("course.title_card", "A4", "skip", None, limit, "s",
                      "no lecture could be read" + gap)
+    moving = sum(m.card_animated for m in lectures)
     return Check("course.title_card", "A4", "warn" if unread else "pass", measured, limit, "s",
-                 f"every lecture opens with a still of {min(spans):.1f}–{max(spans):.1f} s, a "
-                 f"title card by its length (A4: ≤ {limit:g} s); {words}"
+                 f"every lecture opens with a {'still ' if not moving else ''}title card of "
+                 f"{min(spans):.1f}–{max(spans):.1f} s"
+                 + (f" ({moving} animated, timed to the cut to the lecture)" if moving else "")
+                 + f" (A4: ≤ {limit:g} s); {words}"
                  + (f" ({_read_on_cards(course, form)})" if read else "") + gap)
 
 

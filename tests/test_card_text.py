@@ -96,3 +96,34 @@ def test_without_ocr_the_report_says_the_words_were_not_read(
     unread = qc_file(film, profile=profile, gpu=False, thumbnails=False, finished=True)
     assert unread.report.extra["cards"]["title_card_text"] is None  # type: ignore[index]
     assert any("the cards' words were not read: no OCR here" in n for n in unread.notes)
+
+
+def test_an_animated_title_card_is_read_and_timed_to_its_cut(tmp_path: Path) -> None:
+    """A finished lecture opening with an animated card (drifting, never still) cut to the
+    lecture at 3 s: its words are read and it is the title card from 0 to the cut, not a
+    freeze; a card drifting 9 s (no cut within A4's 5 s and the slack) is one without an
+    end; a lecture that opens on its own moving pictures (no words) has none."""
+    from encoder_profiles import DEFAULT_PROFILE, load_profile
+    from tasks.qc import qc_file
+
+    picture, truth = _drawn(title_card_lines(**TITLE), (640, 360))      # type: ignore[arg-type]
+    profile = load_profile(DEFAULT_PROFILE)
+    found = {}
+    for name, parts in (("card", [("drifting", picture, 3.0), ("moving", 2, 3.0)]),
+                        ("long", [("drifting", picture, 9.0), ("moving", 2, 1.0)]),
+                        ("none", [("moving", 3, 3.0), ("moving", 2, 3.0)])):
+        cut_film(tmp_path / f"{name}.mp4", parts, size=(640, 360))
+        found[name] = qc_file(tmp_path / f"{name}.mp4", profile=profile, gpu=False,
+                              thumbnails=False, finished=True)
+    cards = found["card"].report.extra["cards"]
+    assert isinstance(cards, dict)
+    assert (cards["animated_card"], cards["opening_still"]) == ([0.0, 3.0], None), cards
+    assert cards["title_card_text"] == truth
+    assert ("<th>片头字幕 Title card (A4)</th><td>00:00:00.000–00:00:03.000 (animated) · “"
+            "碳达峰碳中和与绿色低碳发展") in render_html(found["card"])
+    long = found["long"].report.extra["cards"]
+    assert isinstance(long, dict) and long["animated_card"] == [0.0, None], long
+    assert long["title_card_text"] == truth
+    none = found["none"].report.extra["cards"]
+    assert isinstance(none, dict)
+    assert (none["animated_card"], none["title_card_text"]) == (None, None), none
