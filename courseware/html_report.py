@@ -194,7 +194,8 @@ def card_rows(cards: object) -> list[tuple[str, str]]:
     for label, places, words in (("片头字幕 Title card (A4)",
                                   ("title_card", "opening_still", "animated_card"),
                                   "title_card_text"),
-                                 ("片尾字幕 Credits (A5)", ("credits", "closing_still"),
+                                 ("片尾字幕 Credits (A5)",
+                                  ("credits", "closing_still", "moving_credits"),
                                   "credits_text")):
         place = next((p for p in places if isinstance(cards.get(p), list)), None)
         if place is None:
@@ -203,10 +204,11 @@ def card_rows(cards: object) -> list[tuple[str, str]]:
         lines = cards.get(words)
         read = (" · “" + " / ".join(str(x) for x in lines) + "”" if isinstance(lines, list)
                 and lines else " · no words read" if isinstance(lines, list) else "")
-        when = (f"{timecode(span[0])}–{timecode(span[1])}" if span[1] is not None
-                else f"from {timecode(span[0])}, its end not found")
-        rows.append((label, when + (" (animated)" if place == "animated_card" else "")
-                     + read))
+        when = (f"{timecode(span[0])}–{timecode(span[1])}" if None not in span
+                else f"from {timecode(span[0])}, its end not found" if span[0] is not None
+                else f"to {timecode(span[1])}, its start not found")
+        rows.append((label, when + (" (animated)" if place == "animated_card" else
+                                    " (moving)" if place == "moving_credits" else "") + read))
     return rows
 
 

@@ -91,6 +91,13 @@ INTRO_HINT_S = 30.0
 #: the first cut after ``CARD_MIN_S`` and at most this much after A4's length ends it (one
 #: later is the lecture's own; such a card has no end found)
 ANIMATED_CARD_SLACK_S = 3.0
+#: … ended by a cut with no other this soon after it (moving text makes cuts of its own,
+#: frame after frame)
+CUT_ALONE_S = 0.5
+#: a finished lecture that ends with moving pictures may end with moving credits (they
+#: scroll, or are animated): read at these times before the end (the last lines, the lines
+#: before them)
+MOVING_CREDITS_READ_S = (0.5, 3.0)
 #: a file whose name says it is a course's preview (A6): excerpts with cards between them
 PREVIEW_WORDS = ("预览", "preview", "片花", "宣传片")
 
@@ -457,8 +464,11 @@ def _cards(checks: list[Check], *, stills: Sequence[tuple[float, float]],
     message says to give the intro.
 
     An opening that moves may be an animated title card (``animated_card``: [start, end],
-    the end the first of ``cuts`` within ``ANIMATED_CARD_SLACK_S`` of A4's length, else
-    None); :func:`_read_cards` keeps it only where its words read as a card's."""
+    the end the first of ``cuts`` within ``ANIMATED_CARD_SLACK_S`` of A4's length with no
+    other within ``CUT_ALONE_S`` after it, else None), an ending that moves moving credits
+    (``moving_credits``: [None, end]: where they begin is not looked for, A5 sets no
+    length); :func:`_read_cards` keeps them only where their words read as a card's, as
+    credits."""
     first, end = pictures
     frame = 1.0 / fps
 
@@ -471,7 +481,8 @@ def _cards(checks: list[Check], *, stills: Sequence[tuple[float, float]],
     said: list[str] = []
     found: dict[str, object] = {"intro": None, "opening_still": None, "title_card": None,
                                 "title_card_picture": None, "animated_card": None,
-                                "closing_still": None, "credits": None}
+                                "closing_still": None, "credits": None,
+                                "moving_credits": None}
 
     def span(a: float, b: float) -> list[float]:
         return [round(a, 3), round(b, 3)]
@@ -495,11 +506,14 @@ def _cards(checks: list[Check], *, stills: Sequence[tuple[float, float]],
             said.append(f"the title card at the start ({timecode(head[0])}–"
                         f"{timecode(head[1])}, A4)")
     elif not preview:
-        cut = next((c for c in cuts if opening + CARD_MIN_S <= c
-                    <= opening + limit_s + ANIMATED_CARD_SLACK_S), None)
+        cut = next((c for k, c in enumerate(cuts) if opening + CARD_MIN_S <= c
+                    <= opening + limit_s + ANIMATED_CARD_SLACK_S
+                    and all(d - c > CUT_ALONE_S for d in cuts[k + 1:k + 2])), None)
         found["animated_card"] = [round(opening, 3), None if cut is None else round(cut, 3)]
     if held and held[-1] != head and end - held[-1][1] <= CARD_EDGE_S:
         found["closing_still"] = span(*held[-1])
+    elif not preview:
+        found["moving_credits"] = [None, round(end, 3)]
     tail = None if preview else next((s for s in reversed(short) if end - s[1] <= CARD_EDGE_S),
                                      None)
     if tail is not None and tail != head:
@@ -558,17 +572,21 @@ def _read_cards(path: Path, cards: Any, *, lecture: str | None,
     has most likely settled (just before its cut, else just before A4's ``limit_s``) and in
     its middle, the reading with more words kept: where it reads as a title card (a lecture
     number, a professional title or a unit), it is one, animated; else ``animated_card``
-    goes back to None (the lecture opens on its own pictures)."""
+    goes back to None (the lecture opens on its own pictures). Just after its cut it must
+    read as a card no more, else the cut was the card's own (its end: None, not known).
+    An ending that moves (``moving_credits``) is read at ``MOVING_CREDITS_READ_S`` before
+    the end, the lines of both pictures together: where they give a production unit or a
+    recording date, they are the credits, moving."""
     from tasks.card_text import card_fields, ocr_engine, read_card
 
-    animated = cards.get("animated_card")
+    animated, moving = cards.get("animated_card"), cards.get("moving_credits")
     places = {"title_card_text": cards.get("opening_still"),
               "credits_text": cards.get("closing_still")}
     cards.update(dict.fromkeys(places))
-    if not any(places.values()) and not animated:
+    if not any(places.values()) and not animated and not moving:
         return []
-    if ocr_engine() is None:
-        cards["animated_card"] = None       # not told from the lecture without its words
+    if ocr_engine() is None:    # not told from the lecture without their words
+        cards["animated_card"] = cards["moving_credits"] = None
         if not any(places.values()):
             return []
         return ["the cards' words were not read: no OCR here (pip install rapidocr "
@@ -583,18 +601,45 @@ def _read_cards(path: Path, cards: Any, *, lecture: str | None,
         readings = [read_card(path, (t, t), lecture=lecture) or ()
                     for t in (last, (start + last) / 2) if t > start]
         lines = max(readings, key=lambda r: len("".join(r)), default=())
-        fields = card_fields(list(lines))
-        if _NUMBERED.search("".join(lines)) or fields.title or fields.unit:
+        if _card_like(lines):
             cards["title_card_text"] = list(lines)
+            after = read_card(path, (end + AFTER_CUT_S,) * 2, lecture=lecture) \
+                if end is not None else None
+            if after is not None and _card_like(after):      # still the card: not its end
+                cards["animated_card"] = [start, None]
         else:
             cards["animated_card"] = None
+    if isinstance(moving, list):
+        start, end = moving
+        merged: list[str] = []
+        for t in (end - back for back in MOVING_CREDITS_READ_S):
+            if start is None or t > start:
+                merged = [*(read_card(path, (t, t), lecture=lecture) or ()),
+                          *merged]      # the earlier picture's lines come first
+        merged = list(dict.fromkeys(merged))
+        fields = card_fields(merged)
+        if fields.producer or fields.date:
+            cards["credits_text"] = merged
+        else:
+            cards["moving_credits"] = None
     return []
 
 
-#: an animated card is read this long before its end, when its animation has settled
+#: an animated card is read this long before its end, when its animation has settled, and
+#: this long after it, to see that it is gone
 ANIMATED_READ_BEFORE_S = 0.3
+AFTER_CUT_S = 0.25
 #: a lecture's number as a card writes it (第3讲, 第三讲)
 _NUMBERED = re.compile(r"第\s*[0-9０-９一二三四五六七八九十百]+\s*讲")
+
+
+def _card_like(lines: Sequence[str]) -> bool:
+    """Words that read as a title card's: a lecture's number, a professional title or a
+    unit."""
+    from tasks.card_text import card_fields
+
+    fields = card_fields(list(lines))
+    return bool(_NUMBERED.search("".join(lines)) or fields.title or fields.unit)
 
 
 def _ask_for_intro(checks: list[Check], *, first: float, limit_s: float) -> list[Check]:

@@ -253,6 +253,8 @@ class FileOutcome(BaseModel):
     #: an opening that moves but reads as a title card: [start, end] (end None: no cut to
     #: the lecture found), ``tasks.qc._cards``
     animated_card: list[float | None] | None = None
+    #: an ending that moves but reads as credits: [start, end] (start None: no cut found)
+    moving_credits: list[float | None] | None = None
     #: its title card's luma as block means (``tasks.qc.card_picture``): one lecture's card
     #: told from another's
     title_card_picture: str | None = None
@@ -316,6 +318,7 @@ def outcome(name: str, report: Report, *, keys: tuple[str, str], reused: bool = 
     closing = cards.get("closing_still") if isinstance(cards, dict) else None
     picture = cards.get("title_card_picture") if isinstance(cards, dict) else None
     animated = cards.get("animated_card") if isinstance(cards, dict) else None
+    moving = cards.get("moving_credits") if isinstance(cards, dict) else None
 
     def lines(key: str) -> list[str] | None:
         found = cards.get(key) if isinstance(cards, dict) else None
@@ -336,6 +339,7 @@ def outcome(name: str, report: Report, *, keys: tuple[str, str], reused: bool = 
         closing_still=list(closing) if isinstance(closing, list) else None,
         title_card_picture=picture if isinstance(picture, str) else None,
         animated_card=list(animated) if isinstance(animated, list) else None,
+        moving_credits=list(moving) if isinstance(moving, list) else None,
         title_card_text=lines("title_card_text"), credits_text=lines("credits_text"))
 
 

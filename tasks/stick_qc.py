@@ -167,7 +167,14 @@ def measure(f: FileOutcome, number: int, title: str) -> LectureMeasure:
         card_start_s=card[0] if card else None,
         card_s=round(card[1] - card[0], 3) if card else None, card_animated=animated,
         credits_s=round(f.closing_still[1] - f.closing_still[0], 3) if f.closing_still
-        else None if f.status == "error" else 0.0)
+        else None if f.status == "error" else _moving_length(f.moving_credits))
+
+
+def _moving_length(span: list[float | None] | None) -> float:
+    """Moving credits' length from the cut to them to the end (0: none, or no cut found)."""
+    if span is None or span[0] is None or span[1] is None:
+        return 0.0
+    return round(span[1] - span[0], 3)
 
 
 def check_closing_still(lectures: Sequence[LectureMeasure],
@@ -175,20 +182,25 @@ def check_closing_still(lectures: Sequence[LectureMeasure],
     """A5 without the course file: the last lecture ends with a still picture, where the
     closing credits belong, and it reads the production unit (制作单位) and the recording
     date (录制时间) where its words could be read (``files``: the lectures' QC, with what
-    was read on that still). Scrolling credits are no still, and words a person reads
-    better than OCR: what is wrong is a warning for a person to look at."""
+    was read on that still). Credits that scroll or move (read where they end as credits,
+    ``FileOutcome.moving_credits``) are judged by their words the same way; words a person
+    reads better than OCR: what is wrong is a warning for a person to look at."""
     last = max(lectures, key=lambda m: m.number, default=None)
     if last is None or last.credits_s is None:
         return Check("course.credits", "A5", "skip", None, None, "s",
                      "the last lecture could not be read" if last else "no lectures")
-    if last.credits_s <= 0:
+    outcome = next((f for m, f in zip(lectures, files, strict=False) if m is last), None)
+    moving = outcome is not None and outcome.closing_still is None \
+        and outcome.moving_credits is not None
+    if last.credits_s <= 0 and not moving:
         return Check("course.credits", "A5", "warn", 0.0, None, "s",
-                     f"{last.label}, the last lecture, ends with moving pictures: no still "
-                     "closing credits (A5: 制作单位, 录制时间); scrolling credits cannot be "
-                     "told from the lecture: look")
-    text = next((f.credits_text for m, f in zip(lectures, files, strict=False)
-                 if m is last), None)
-    held = (f"{last.label}, the last lecture, ends with a still of {last.credits_s:.1f} s, "
+                     f"{last.label}, the last lecture, ends with moving pictures and no "
+                     "credits read on them: no closing credits (A5: 制作单位, 录制时间): look")
+    text = outcome.credits_text if outcome is not None else None
+    held = (f"{last.label}, the last lecture, ends with moving credits"
+            + (f" ({last.credits_s:.1f} s from the cut to them)" if last.credits_s else "")
+            + ", read where they end (A5)" if moving else
+            f"{last.label}, the last lecture, ends with a still of {last.credits_s:.1f} s, "
             "the closing credits by their place (A5)")
     if text is None:
         return Check("course.credits", "A5", "pass", last.credits_s, None, "s",

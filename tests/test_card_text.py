@@ -100,18 +100,27 @@ def test_without_ocr_the_report_says_the_words_were_not_read(
 
 def test_an_animated_title_card_is_read_and_timed_to_its_cut(tmp_path: Path) -> None:
     """A finished lecture opening with an animated card (drifting, never still) cut to the
-    lecture at 3 s: its words are read and it is the title card from 0 to the cut, not a
-    freeze; a card drifting 9 s (no cut within A4's 5 s and the slack) is one without an
-    end; a lecture that opens on its own moving pictures (no words) has none."""
+    lecture (a room filmed, the camera panning) at 3 s: its words are read and it is the
+    title card from 0 to the cut, not a freeze; a card drifting 9 s (no cut within A4's 5 s
+    and the slack) is one without an end; a cut inside the card (its picture goes on after
+    it) is not its end; a lecture that opens on its own moving pictures (no words) has
+    none."""
+    import numpy as np
+    from video_signals import colour_scene
+
     from encoder_profiles import DEFAULT_PROFILE, load_profile
     from tasks.qc import qc_file
 
     picture, truth = _drawn(title_card_lines(**TITLE), (640, 360))      # type: ignore[arg-type]
+    room = ("drifting", (255 * colour_scene(360, 640)).astype(np.uint8), 3.0)
+    inverted = 255 - np.asarray(picture)        # a flash inside the card: a cut of its own
     profile = load_profile(DEFAULT_PROFILE)
     found = {}
-    for name, parts in (("card", [("drifting", picture, 3.0), ("moving", 2, 3.0)]),
-                        ("long", [("drifting", picture, 9.0), ("moving", 2, 1.0)]),
-                        ("none", [("moving", 3, 3.0), ("moving", 2, 3.0)])):
+    for name, parts in (("card", [("drifting", picture, 3.0), room]),
+                        ("long", [("drifting", picture, 9.0), room]),
+                        ("flash", [("drifting", picture, 1.5), ("picture", inverted, 0.04),
+                                   ("drifting", picture, 1.5), room]),
+                        ("none", [("moving", 3, 3.0), room])):
         cut_film(tmp_path / f"{name}.mp4", parts, size=(640, 360))
         found[name] = qc_file(tmp_path / f"{name}.mp4", profile=profile, gpu=False,
                               thumbnails=False, finished=True)
@@ -124,6 +133,36 @@ def test_an_animated_title_card_is_read_and_timed_to_its_cut(tmp_path: Path) -> 
     long = found["long"].report.extra["cards"]
     assert isinstance(long, dict) and long["animated_card"] == [0.0, None], long
     assert long["title_card_text"] == truth
+    flash = found["flash"].report.extra["cards"]
+    assert isinstance(flash, dict) and flash["animated_card"] == [0.0, None], flash
     none = found["none"].report.extra["cards"]
     assert isinstance(none, dict)
     assert (none["animated_card"], none["title_card_text"]) == (None, None), none
+
+
+def test_scrolling_credits_are_read_where_they_end(tmp_path: Path) -> None:
+    """A finished lecture ending with credits that scroll into place (never still): their
+    lines are read in the last seconds, and they are the credits, moving; a lecture ending
+    on its own moving pictures has none."""
+    import numpy as np
+    from video_signals import colour_scene
+
+    from encoder_profiles import DEFAULT_PROFILE, load_profile
+    from tasks.qc import qc_file
+
+    picture, truth = _drawn(credits_lines(**CREDITS), (640, 360))      # type: ignore[arg-type]
+    room = ("drifting", (255 * colour_scene(360, 640)).astype(np.uint8), 3.0)
+    profile = load_profile(DEFAULT_PROFILE)
+    cards = {}
+    for name, parts in (("credits", [room, ("scrolling", picture, 5.0)]),
+                        ("none", [room, ("moving", 2, 3.0)])):
+        cut_film(tmp_path / f"{name}.mp4", parts, size=(640, 360))
+        result = qc_file(tmp_path / f"{name}.mp4", profile=profile, gpu=False,
+                         thumbnails=False, finished=True)
+        cards[name] = result.report.extra["cards"]
+        if name == "credits":
+            assert "<th>片尾字幕 Credits (A5)</th><td>to 00:00:08.000, its start not found " \
+                "(moving) · “" in render_html(result)
+    assert cards["credits"]["moving_credits"] == [None, 8.0], cards["credits"]
+    assert sorted(cards["credits"]["credits_text"]) == sorted(truth), cards["credits"]
+    assert (cards["none"]["moving_credits"], cards["none"]["credits_text"]) == (None, None)

@@ -950,3 +950,28 @@ def test_animated_title_cards_on_a_stick() -> None:
                  "第3讲 《能源转型》's animated title card (from 0.00 s to the cut) lasts 7.5 s",
                  "第4讲 《能源转型》 opens with moving pictures and no title card read on them"):
         assert said in bad.message, bad.message
+
+
+def test_moving_credits_on_a_stick() -> None:
+    """A5 with credits that move (read where they end): their words are judged as a still
+    card's are; moving pictures that read as no credits are none."""
+    from courseware.report import Check
+    from tasks.qc_batch import FileOutcome
+    from tasks.stick_qc import check_closing_still, measure
+
+    def last(moving: list[float | None] | None, text: list[str] | None) -> Check:
+        found = [FileOutcome(file="c/第1讲.mp4", status="pass"),
+                 FileOutcome(file="c/第2讲.mp4", status="pass", moving_credits=moving,
+                             credits_text=text)]
+        lectures = [measure(f, n, "绪论") for n, f in enumerate(found, 1)]
+        return check_closing_still(lectures, found)
+
+    good = last([None, 3600.0], ["制作单位：西安交通大学继续教育学院", "录制时间：2024年5月"])
+    assert good.status == "pass", good
+    assert good.message.startswith("第2讲 《绪论》, the last lecture, ends with moving credits, "
+                                   "read where they end (A5); it reads “制作单位"), good
+    half = last([None, 3600.0], ["制作单位：西安交通大学继续教育学院"])
+    assert half.status == "warn" and "no recording date (录制时间)" in half.message, half
+    none = last(None, None)
+    assert none.status == "warn" and "ends with moving pictures and no credits read" in \
+        none.message, none

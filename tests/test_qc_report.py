@@ -465,7 +465,7 @@ def test_lecture_1_opens_with_the_provinces_intro(tmp_path: Path, profile: Profi
     assert isinstance(cards.pop("title_card_picture"), str)   # the card's luma, in short
     assert cards == {"intro": [0.0, 3.4], "opening_still": [3.4, 7.4],
                      "title_card": [3.4, 7.4], "animated_card": None,
-                     "closing_still": None, "credits": None,
+                     "closing_still": None, "credits": None, "moving_credits": None,
                      "title_card_text": None,       # a 160×90 film: too small to read
                      "credits_text": None}
     freeze, wb = _check(report, "video.freeze"), _check(report, "video.white_balance")

@@ -235,7 +235,9 @@ def cut_film(path: Path, parts: Sequence[tuple[str, object, float]], *,
     an intro put in front of a lecture), ``("still", (r, g, b), s)`` a card of one colour,
     ``("card", ((r, g, b), text), s)`` one with a line of white text, ``("picture", rgb,
     s)`` an H×W×3 picture held (a rendered card; scaled to ``size``), ``("drifting", rgb,
-    s)`` one drifting a pixel a frame to the right (an animated card: never still);
+    s)`` one drifting a pixel a frame to the right (an animated card: never still),
+    ``("scrolling", rgb, s)`` one scrolling up two pixels a frame into place at its end
+    (credits that scroll);
     ``sound``: stereo float32 (2, n) at ``rate``, silence when None."""
     from fractions import Fraction
 
@@ -253,11 +255,13 @@ def cut_film(path: Path, parts: Sequence[tuple[str, object, float]], *,
         pts = 0
         for kind, what, length in parts:
             n = round(length * fps)
-            if kind in ("picture", "drifting"):
+            if kind in ("picture", "drifting", "scrolling"):
                 held = cv2.resize(np.asarray(what, np.uint8), (w, h),
                                   interpolation=cv2.INTER_AREA)
                 pictures: Iterable[np.ndarray] = (
-                    np.roll(held, i if kind == "drifting" else 0, axis=1) for i in range(n))
+                    np.roll(held, 2 * (n - 1 - i), axis=0) if kind == "scrolling"
+                    else np.roll(held, i if kind == "drifting" else 0, axis=1)
+                    for i in range(n))
             elif kind in ("still", "card"):
                 colour, text = (what, "") if kind == "still" else what  # type: ignore[misc]
                 rgb = np.full((h, w, 3), colour, np.uint8)
