@@ -206,7 +206,7 @@ def card_rows(cards: object) -> list[tuple[str, str]]:
                 and lines else " · no words read" if isinstance(lines, list) else "")
         when = (f"{timecode(span[0])}–{timecode(span[1])}" if None not in span
                 else f"from {timecode(span[0])}, its end not found" if span[0] is not None
-                else f"to {timecode(span[1])}, its start not found")
+                else f"its last seconds, to {timecode(span[1])}")
         rows.append((label, when + (" (animated)" if place == "animated_card" else
                                     " (moving)" if place == "moving_credits" else "") + read))
     return rows

@@ -264,13 +264,14 @@ class NoiseDetector(VideoDetector):
             f"{name}: " + (f"σ = {sigma:.3f} codes → SNR {snr:.1f} dB" if snr != math.inf
                            else "no noise measurable")
             for name, (sigma, snr, _) in judged.items())
+        below = stretches(events, "below the minimum")
         if value == math.inf:
             return Check("video.snr", "V2", "warn" if events else "pass", None, minimum, "dB",
-                         f"each camera's picture judged on its own: {parts}{skipped}"
-                         + stretches(events, "below the minimum"), events)
+                         f"each camera's picture judged on its own: {parts}{skipped}{below}",
+                         events)
         status: Status = "fail" if value < minimum else "warn" if events else "pass"
         message = (f"{worst} is the noisiest camera (minimum {minimum:g} dB); each camera's "
                    f"picture judged on its own: {parts}{skipped}")
         if value >= minimum:
-            message += stretches(events, "below the minimum")
+            message += below
         return Check("video.snr", "V2", status, round(value, 2), minimum, "dB", message, events)

@@ -78,9 +78,8 @@ __all__ = [
     "FreezeDetector", "InterlaceDetector", "Levels",
     "LevelsDetector", "NoiseDetector", "NoiseEstimate", "Shift", "StabilityDetector",
     "TimestampDetector", "VideoQC", "WhiteBalanceDetector", "YUVFrame", "as_capture",
-    "camera_delta_e",
-    "colour_bars", "colour_cast", "delta_e2000", "estimate_noise", "levels", "mean_lab",
-    "phase_correlate", "snr_db", "split_yuv420p",
+    "camera_delta_e", "colour_bars", "colour_cast", "delta_e2000", "estimate_noise", "levels",
+    "mean_lab", "phase_correlate", "snr_db", "split_yuv420p",
 ]
 
 

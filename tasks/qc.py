@@ -94,6 +94,12 @@ ANIMATED_CARD_SLACK_S = 3.0
 #: … ended by a cut with no other this soon after it (moving text makes cuts of its own,
 #: frame after frame)
 CUT_ALONE_S = 0.5
+#: an animated card is read this long before its end, when its animation has settled, and
+#: this long after it, to see that it is gone
+ANIMATED_READ_BEFORE_S = 0.3
+AFTER_CUT_S = 0.25
+#: a lecture's number as a card writes it (第3讲, 第三讲)
+_NUMBERED = re.compile(r"第\s*[0-9０-９一二三四五六七八九十百]+\s*讲")
 #: a finished lecture that ends with moving pictures may end with moving credits (they
 #: scroll, or are animated): read at these times before the end (the last lines, the lines
 #: before them)
@@ -505,7 +511,7 @@ def _cards(checks: list[Check], *, stills: Sequence[tuple[float, float]],
             designed.append((opening, head[1]))
             said.append(f"the title card at the start ({timecode(head[0])}–"
                         f"{timecode(head[1])}, A4)")
-    elif not preview:
+    elif not preview:           # the first cut in reach with no other right after it
         cut = next((c for k, c in enumerate(cuts) if opening + CARD_MIN_S <= c
                     <= opening + limit_s + ANIMATED_CARD_SLACK_S
                     and all(d - c > CUT_ALONE_S for d in cuts[k + 1:k + 2])), None)
@@ -610,12 +616,11 @@ def _read_cards(path: Path, cards: Any, *, lecture: str | None,
         else:
             cards["animated_card"] = None
     if isinstance(moving, list):
-        start, end = moving
+        end = moving[1]
         merged: list[str] = []
         for t in (end - back for back in MOVING_CREDITS_READ_S):
-            if start is None or t > start:
-                merged = [*(read_card(path, (t, t), lecture=lecture) or ()),
-                          *merged]      # the earlier picture's lines come first
+            merged = [*(read_card(path, (t, t), lecture=lecture) or ()),
+                      *merged]          # the earlier picture's lines come first
         merged = list(dict.fromkeys(merged))
         fields = card_fields(merged)
         if fields.producer or fields.date:
@@ -623,14 +628,6 @@ def _read_cards(path: Path, cards: Any, *, lecture: str | None,
         else:
             cards["moving_credits"] = None
     return []
-
-
-#: an animated card is read this long before its end, when its animation has settled, and
-#: this long after it, to see that it is gone
-ANIMATED_READ_BEFORE_S = 0.3
-AFTER_CUT_S = 0.25
-#: a lecture's number as a card writes it (第3讲, 第三讲)
-_NUMBERED = re.compile(r"第\s*[0-9０-９一二三四五六七八九十百]+\s*讲")
 
 
 def _card_like(lines: Sequence[str]) -> bool:

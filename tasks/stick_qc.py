@@ -35,12 +35,12 @@ What needs the course file (the kind and declared hours) is ``check-course``'s, 
 the kind is not known here, so the lengths are judged against every course size the profile
 allows. A title card or the credits are known by a still picture in their place, their words
 read by OCR (``tasks.card_text``): a card giving another lecture's number fails, and what
-else is wrong with one is a warning for a person to look at (an animated card, scrolling
-credits are no still). Who teaches which lecture is what the application form says, where
-it is a DOCX, ODT or PDF whose curriculum table can be read (:func:`read_form`): a card
-naming another of its lecturers fails, one without its lecturer's name, title or unit as
-the form gives them is a warning; without such a form, a lecturer's name cannot be told
-from other words.
+else is wrong with one is a warning for a person to look at; an animated card or credits
+that scroll are read where they settle (``tasks.qc``) and judged by their words alike. Who
+teaches which lecture is what the application form says, where it is a DOCX, ODT or PDF
+whose curriculum table can be read (:func:`read_form`): a card naming another of its
+lecturers fails, one without its lecturer's name, title or unit as the form gives them is
+a warning; without such a form, a lecturer's name cannot be told from other words.
 """
 
 from __future__ import annotations
@@ -167,14 +167,7 @@ def measure(f: FileOutcome, number: int, title: str) -> LectureMeasure:
         card_start_s=card[0] if card else None,
         card_s=round(card[1] - card[0], 3) if card else None, card_animated=animated,
         credits_s=round(f.closing_still[1] - f.closing_still[0], 3) if f.closing_still
-        else None if f.status == "error" else _moving_length(f.moving_credits))
-
-
-def _moving_length(span: list[float | None] | None) -> float:
-    """Moving credits' length from the cut to them to the end (0: none, or no cut found)."""
-    if span is None or span[0] is None or span[1] is None:
-        return 0.0
-    return round(span[1] - span[0], 3)
+        else None if f.status == "error" else 0.0)
 
 
 def check_closing_still(lectures: Sequence[LectureMeasure],
@@ -197,9 +190,8 @@ def check_closing_still(lectures: Sequence[LectureMeasure],
                      f"{last.label}, the last lecture, ends with moving pictures and no "
                      "credits read on them: no closing credits (A5: 制作单位, 录制时间): look")
     text = outcome.credits_text if outcome is not None else None
-    held = (f"{last.label}, the last lecture, ends with moving credits"
-            + (f" ({last.credits_s:.1f} s from the cut to them)" if last.credits_s else "")
-            + ", read where they end (A5)" if moving else
+    held = (f"{last.label}, the last lecture, ends with moving credits, read where they end "
+            "(A5)" if moving else
             f"{last.label}, the last lecture, ends with a still of {last.credits_s:.1f} s, "
             "the closing credits by their place (A5)")
     if text is None:

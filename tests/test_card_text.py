@@ -161,7 +161,7 @@ def test_scrolling_credits_are_read_where_they_end(tmp_path: Path) -> None:
                          thumbnails=False, finished=True)
         cards[name] = result.report.extra["cards"]
         if name == "credits":
-            assert "<th>片尾字幕 Credits (A5)</th><td>to 00:00:08.000, its start not found " \
+            assert "<th>片尾字幕 Credits (A5)</th><td>its last seconds, to 00:00:08.000 " \
                 "(moving) · “" in render_html(result)
     assert cards["credits"]["moving_credits"] == [None, 8.0], cards["credits"]
     assert sorted(cards["credits"]["credits_text"]) == sorted(truth), cards["credits"]
