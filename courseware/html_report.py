@@ -51,6 +51,7 @@ def clause_texts(profile: Profile) -> dict[str, str]:
         "D10": "MP4 网络播放 faststart",
         "V1": "画面稳定、连续 stable, continuous", "V2": f"信噪比 SNR ≥ {v.snr_min_db:g} dB",
         "V3": "白平衡、机位色差 white balance", "V4": "视频电平 video levels",
+        "B3": "多媒体完整清晰 slides whole, legible",
         "S1": f"峰值 {a.peak_dbfs[0]:g}…{a.peak_dbfs[1]:g} dB, 无失真 peak",
         "S2": f"信噪比 SNR ≥ {a.snr_min_db:g} dB",
         "S3": "声画同步、无交流声 sync, hum", "S4": "音量平稳 steady level",

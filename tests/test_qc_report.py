@@ -860,6 +860,20 @@ def test_cli_missing_file_exits_2(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------ HTML
 
+def test_each_clause_in_the_html_says_what_it_asks(result: QcResult, profile: Profile) -> None:
+    """Every check's clause cell carries what the clause asks (a hover hint), B3 included."""
+    from html import escape
+
+    from courseware.html_report import clause_texts
+
+    page = render_html(result)
+    texts = clause_texts(profile)
+    clauses = {c.clause for c in result.report.checks}
+    assert {"B3", "V2", "S1", "D3"} <= clauses & set(texts)
+    for clause in clauses & set(texts):
+        assert f'<td title="{escape(texts[clause])}">{clause}</td>' in page, clause
+
+
 def test_html_is_self_contained_and_escaped(result: QcResult) -> None:
     hostile = dataclasses.replace(result.report, file="<script>alert('x')</script>&.mp4")
     page = render_html(dataclasses.replace(result, report=hostile))
