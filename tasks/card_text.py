@@ -30,6 +30,29 @@ from courseware.media import open_media, origin_s, seek_before
 
 log = logging.getLogger(__name__)
 
+#: a lecture's number as names and listings write it: 第3讲, 第 03 讲, 第三讲, 第十二讲
+LECTURE = re.compile(r"第\s*([0-9]+|[一二三四五六七八九十两〇零]+)\s*讲")
+_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
+
+
+def lecture_number(text: str) -> int | None:
+    """3, 03, 三, 十二, 二十 → the number (up to 99)."""
+    if text.isdigit():
+        return int(text)
+    if "十" in text:
+        tens, _, ones = text.partition("十")
+        if len(tens) > 1 or len(ones) > 1:
+            return None
+        return (_DIGITS.get(tens, -100) if tens else 1) * 10 + (_DIGITS.get(ones, -100)
+                                                                if ones else 0)
+    return _DIGITS.get(text) if len(text) == 1 else None
+
+
+def lecture_numbers(line: str) -> list[int]:
+    """Every lecture number ``line`` gives (第3讲 第四讲 → [3, 4])."""
+    return [n for m in LECTURE.finditer(line) if (n := lecture_number(m[1])) is not None and n > 0]
+
+
 #: lines read with less confidence than this are left out (RapidOCR's own default)
 MIN_SCORE = 0.5
 #: the picture is read at this height at least (small renders are scaled up; text on a

@@ -98,8 +98,6 @@ CUT_ALONE_S = 0.5
 #: this long after it, to see that it is gone
 ANIMATED_READ_BEFORE_S = 0.3
 AFTER_CUT_S = 0.25
-#: a lecture's number as a card writes it (第3讲, 第三讲)
-_NUMBERED = re.compile(r"第\s*[0-9０-９一二三四五六七八九十百]+\s*讲")
 #: a finished lecture that ends with moving pictures may end with moving credits (they
 #: scroll, or are animated): read at these times before the end (the last lines, the lines
 #: before them)
@@ -633,10 +631,10 @@ def _read_cards(path: Path, cards: Any, *, lecture: str | None,
 def _card_like(lines: Sequence[str]) -> bool:
     """Words that read as a title card's: a lecture's number, a professional title or a
     unit."""
-    from tasks.card_text import card_fields
+    from tasks.card_text import card_fields, lecture_numbers
 
     fields = card_fields(list(lines))
-    return bool(_NUMBERED.search("".join(lines)) or fields.title or fields.unit)
+    return bool(lecture_numbers("".join(lines)) or fields.title or fields.unit)
 
 
 def _ask_for_intro(checks: list[Check], *, first: float, limit_s: float) -> list[Check]:

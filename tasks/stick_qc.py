@@ -60,7 +60,14 @@ from courseware.report import Check, Report, Status
 from courseware.store import Store
 from encoder_profiles import Profile
 from qc_metrics.temporal import REFRESH_CODES
-from tasks.card_text import TITLES, CardFields, card_fields
+from tasks.card_text import (
+    LECTURE,
+    TITLES,
+    CardFields,
+    card_fields,
+    lecture_number,
+    lecture_numbers,
+)
 from tasks.course_qc import (
     MAX_LISTED,
     BankMeasure,
@@ -93,30 +100,8 @@ def _pair(text: str | None) -> tuple[int, int] | None:
     return (int(match[1]), int(match[2])) if match else None
 
 
-#: a lecture's number as names and listings write it: 第3讲, 第 03 讲, 第三讲, 第十二讲
-_LECTURE = re.compile(r"第\s*([0-9]+|[一二三四五六七八九十两〇零]+)\s*讲")
-_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
-
-
-def _number(text: str) -> int | None:
-    """3, 03, 三, 十二, 二十 → the number (up to 99)."""
-    if text.isdigit():
-        return int(text)
-    if "十" in text:
-        tens, _, ones = text.partition("十")
-        if len(tens) > 1 or len(ones) > 1:
-            return None
-        return (_DIGITS.get(tens, -100) if tens else 1) * 10 + (_DIGITS.get(ones, -100)
-                                                                if ones else 0)
-    return _DIGITS.get(text) if len(text) == 1 else None
-
-
-def _lecture_numbers(line: str) -> list[int]:
-    return [n for m in _LECTURE.finditer(line) if (n := _number(m[1])) is not None and n > 0]
-
-
 #: a lecture file's name: 第3讲_标题, 第03讲 标题, 第三讲：标题 …
-_NUMBERED = re.compile(_LECTURE.pattern + r"[\s_\-—:：、.]*(.*)")
+_NUMBERED = re.compile(LECTURE.pattern + r"[\s_\-—:：、.]*(.*)")
 
 
 def numbered(names: Sequence[str]) -> list[tuple[int, str]]:
@@ -125,7 +110,7 @@ def numbered(names: Sequence[str]) -> list[tuple[int, str]]:
     name (the whole name when that is empty)."""
     stems = [PurePosixPath(n).stem for n in names]
     found = [_NUMBERED.match(s) for s in stems]
-    numbers = [(_number(m[1]) or 0) if m else 0 for m in found]
+    numbers = [(lecture_number(m[1]) or 0) if m else 0 for m in found]
     by_name = all(numbers) and len(set(numbers)) == len(numbers)
     return [(numbers[k] if by_name else k + 1, (m[2] if m and m[2] else stem))
             for k, (m, stem) in enumerate(zip(found, stems, strict=True))]
@@ -136,7 +121,7 @@ def check_single_videos(names: Sequence[str]) -> Check:
     (第1讲（上）, 第1讲（下）: a lecture delivered in parts) fail."""
     by_number: dict[int, list[str]] = {}
     for name in names:
-        if (m := _NUMBERED.match(PurePosixPath(name).stem)) and (n := _number(m[1])):
+        if (m := _NUMBERED.match(PurePosixPath(name).stem)) and (n := lecture_number(m[1])):
             by_number.setdefault(n, []).append(PurePosixPath(name).name)
     split = {n: files for n, files in sorted(by_number.items()) if len(files) > 1}
     if split:
@@ -311,7 +296,7 @@ def _card_words(m: LectureMeasure, lines: Sequence[str], course: str | None,
     item each."""
     text = " ".join(lines)
     shown = f"“{' / '.join(lines)}”" if lines else "no words"
-    numbers = _lecture_numbers(text)
+    numbers = lecture_numbers(text)
     other = []
     out = []
     if numbers and m.number not in numbers:
@@ -631,7 +616,7 @@ def _listing(name: str, tables: Sequence[Table],
                 continue
             cell = _one_line(row[number_at])
             number = (int(cell) if cell.isdigit()
-                      else next(iter(_lecture_numbers(cell)), None))
+                      else next(iter(lecture_numbers(cell)), None))
             names = _names(row[lecturer_at])
             if number is None or not names:
                 continue
@@ -707,7 +692,7 @@ def _same_title(file_title: str, listed: str) -> bool:
     punctuation, one a shortening of the other, or mostly the same (a file named without
     its title, 第3讲.mp4, gives none to compare)."""
     a, b = (re.sub(r"[\W_]+", "", s) for s in (file_title, listed))
-    if not a or not b or _LECTURE.fullmatch(file_title.strip()):
+    if not a or not b or LECTURE.fullmatch(file_title.strip()):
         return True
     return a in b or b in a or difflib.SequenceMatcher(None, a, b).ratio() >= 0.6
 
@@ -747,7 +732,7 @@ def _section(lines: Sequence[str], name: str, courses: Sequence[str]) -> list[st
             rest = itertools.takewhile(
                 lambda x: not any(c and c != name and c in x for c in courses), lines[i + 1:])
             parts.append([line, *rest])
-    return max(parts, key=lambda p: sum(bool(_lecture_numbers(x)) for x in p), default=[])
+    return max(parts, key=lambda p: sum(bool(lecture_numbers(x)) for x in p), default=[])
 
 
 def _read_listing(path: Path) -> str:
@@ -785,13 +770,13 @@ def check_listing(folder: str, listings: Sequence[Path] | None,
     section = _section(text.splitlines(), name, courses)
     problems: list[str] = []
     unlisted: list[str] = []
-    numbered_lines = {n: line for line in section for n in _lecture_numbers(line)}
+    numbered_lines = {n: line for line in section for n in lecture_numbers(line)}
     for m in lectures if numbered_lines else ():
         line = numbered_lines.get(m.number)
         if line is None:
             problems.append(f"{m.label} is not listed")
             continue
-        listed = listed_duration(_LECTURE.sub(" ", line))
+        listed = listed_duration(LECTURE.sub(" ", line))
         if listed is None:
             unlisted.append(m.label)
         elif m.duration_s is not None and abs(listed[0] - m.duration_s) > listed[1]:
