@@ -48,7 +48,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -514,9 +514,7 @@ def _odt_form(path: Path) -> tuple[list[Table], list[str]]:
     tables: list[Table] = []
     for table in root.iter(f"{_ODF_TABLE}table"):
         rows: Table = []
-        for row in table.iter(f"{_ODF_TABLE}table-row"):
-            if _inside_another(row, table):
-                continue
+        for row in _odf_rows(table):
             cells: list[str] = []
             for cell in row:
                 if cell.tag not in (f"{_ODF_TABLE}table-cell", f"{_ODF_TABLE}covered-table-cell"):
@@ -530,12 +528,15 @@ def _odt_form(path: Path) -> tuple[list[Table], list[str]]:
     return tables, paragraphs
 
 
-def _inside_another(row: Any, table: Any) -> bool:
-    """``row`` (found under ``table``) belongs to a table nested in one of its cells."""
-    for nested in table.iter(f"{_ODF_TABLE}table"):
-        if nested is not table and any(r is row for r in nested.iter(f"{_ODF_TABLE}table-row")):
-            return True
-    return False
+def _odf_rows(element: Any) -> Iterator[Any]:
+    """An ODF table's own rows, in their groups (header rows, row groups), not those of a
+    table nested in one of its cells."""
+    for child in element:
+        if child.tag == f"{_ODF_TABLE}table-row":
+            yield child
+        elif child.tag in (f"{_ODF_TABLE}table-header-rows", f"{_ODF_TABLE}table-rows",
+                           f"{_ODF_TABLE}table-row-group"):
+            yield from _odf_rows(child)
 
 
 def _pdf_form(path: Path) -> tuple[list[Table], list[str]]:
