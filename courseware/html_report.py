@@ -84,7 +84,8 @@ th, td { text-align: left; vertical-align: top; padding: 6px 8px;
 th { background: #fafafa; font-weight: 600; white-space: nowrap; }
 td.num { white-space: nowrap; font-variant-numeric: tabular-nums; }
 code { font-family: $mono; font-size: 13px; }
-td code { overflow-wrap: anywhere; }   /* long check ids and file names wrap in narrow cells */
+td code { overflow-wrap: anywhere; }   /* long file names wrap in narrow cells */
+td.check code { overflow-wrap: break-word; }  /* a check id wraps after its dot */
 .badge { display: inline-block; min-width: 64px; text-align: center; color: #fff;
          border-radius: 4px; padding: 1px 8px; font-weight: bold; font-size: 13px; }
 .meta th { width: 220px; background: none; }
@@ -224,7 +225,8 @@ def _check_table(checks: list[Check], zh: str, en: str, clauses: str,
         title = f' title="{escape(texts[c.clause])}"' if c.clause in texts else ""
         events = f" · {len(c.events)} event(s)" if c.events else ""
         rows.append(
-            f'<tr id="{escape(c.id)}"><td><code>{escape(c.id)}</code></td>'
+            f'<tr id="{escape(c.id)}"><td class="check"><code>'
+            f'{".<wbr>".join(escape(part) for part in c.id.split("."))}</code></td>'
             f"<td{title}>{clause}</td><td>{_badge(c.status)}</td>"
             f'<td class="num">{escape(_value(c.measured))}</td>'
             f'<td class="num">{escape(_value(c.threshold))}</td>'

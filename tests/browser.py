@@ -1,4 +1,5 @@
-"""Headless Chromium for the HTML tests: a screenshot, and which fonts drew a page's text.
+"""Headless Chromium for the HTML tests: a screenshot, which fonts drew a page's text, and
+how its text broke into lines.
 
 The fonts are asked of the browser itself over the DevTools protocol on a pipe
 (``--remote-debugging-pipe``: JSON messages ending in NUL on file descriptors 3 and 4), no
@@ -8,6 +9,7 @@ text and how many glyphs each drew, the truth about boxes in place of characters
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -15,6 +17,7 @@ import select
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,8 +71,11 @@ class Drawn:
     system: dict[str, int]
 
 
-def fonts_drawn(page: Path, *, profile: Path, timeout_s: float = 60.0) -> list[Drawn]:
-    """Every element of ``page`` with text of its own, with the fonts that drew that text."""
+@contextlib.contextmanager
+def _page(page: Path, *, profile: Path, timeout_s: float,
+          width: int | None = None) -> Iterator[tuple[_DevTools, str]]:
+    """Headless Chromium with ``page`` loaded and its fonts ready (``width``: the window's
+    width in CSS pixels, else Chromium's own), its DevTools and the page's session."""
     cmd_read, cmd_write = os.pipe()
     out_read, out_write = os.pipe()
 
@@ -92,9 +98,27 @@ def fonts_drawn(page: Path, *, profile: Path, timeout_s: float = 60.0) -> list[D
                                 {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page", "DOM", "CSS"):
             devtools.call(f"{domain}.enable", session=session)
+        if width is not None:
+            devtools.call("Emulation.setDeviceMetricsOverride",
+                          {"width": width, "height": 900, "deviceScaleFactor": 1,
+                           "mobile": False}, session=session)
         devtools.call("Page.navigate", {"url": page.as_uri()}, session=session)
         devtools.wait_for("Page.loadEventFired")
         devtools.evaluate(FONTS_LOADED, session)
+        yield devtools, session
+        devtools.call("Browser.close")
+        browser.wait(timeout=30)
+    finally:
+        if browser.poll() is None:
+            browser.kill()
+            browser.wait()
+        os.close(cmd_write)
+        os.close(out_read)
+
+
+def fonts_drawn(page: Path, *, profile: Path, timeout_s: float = 60.0) -> list[Drawn]:
+    """Every element of ``page`` with text of its own, with the fonts that drew that text."""
+    with _page(page, profile=profile, timeout_s=timeout_s) as (devtools, session):
         texts = json.loads(devtools.evaluate(OWN_TEXTS, session))
         root = devtools.call("DOM.getDocument", session=session)["root"]["nodeId"]
         nodes = devtools.call("DOM.querySelectorAll", {"nodeId": root, "selector": "body *"},
@@ -112,15 +136,38 @@ def fonts_drawn(page: Path, *, profile: Path, timeout_s: float = 60.0) -> list[D
                 into = custom if f["isCustomFont"] else system
                 into[f["familyName"]] = into.get(f["familyName"], 0) + f["glyphCount"]
             drawn.append(Drawn(text, custom, system))
-        devtools.call("Browser.close")
-        browser.wait(timeout=30)
-        return drawn
-    finally:
-        if browser.poll() is None:
-            browser.kill()
-            browser.wait()
-        os.close(cmd_write)
-        os.close(out_read)
+    return drawn
+
+
+#: per element matching the selector, its text as laid out: one string per line drawn
+LINES_DRAWN = """JSON.stringify(Array.from(document.querySelectorAll(%s), el => {
+  const lines = [];
+  let top = null;
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (let i = 0; i < node.length; i++) {
+      const range = document.createRange();
+      range.setStart(node, i);
+      range.setEnd(node, i + 1);
+      const box = range.getClientRects()[0];
+      if (!box) continue;
+      if (top === null || Math.abs(box.top - top) > box.height / 2) {
+        lines.push("");
+        top = box.top;
+      }
+      lines[lines.length - 1] += node.data[i];
+    }
+  }
+  return lines;
+}))"""
+
+
+def lines_drawn(page: Path, selector: str, *, width: int, profile: Path,
+                timeout_s: float = 60.0) -> list[list[str]]:
+    """The text of every element of ``page`` matching ``selector`` as Chromium lays it out
+    in a window ``width`` CSS pixels wide: per element, its lines."""
+    with _page(page, profile=profile, timeout_s=timeout_s, width=width) as (devtools, session):
+        return list(json.loads(devtools.evaluate(LINES_DRAWN % json.dumps(selector), session)))
 
 
 class _DevTools:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from browser import cjk, fonts_drawn, screenshot
+from browser import cjk, fonts_drawn, lines_drawn, screenshot
 from device_emulator import assert_same_report
 from foreign_media import CLIPS, FFMPEG
 from PIL import Image
@@ -942,6 +942,21 @@ def test_html_renders_in_chromium(result: QcResult, tmp_path: Path) -> None:
     # the chart lines (#1565c0) and the status badges are drawn
     assert share(pixels, "#1565c0") > 1e-4
     assert share(pixels, COLOURS["pass"]) > 1e-4
+
+
+def test_check_ids_wrap_after_their_dots(result: QcResult, tmp_path: Path) -> None:
+    """In a desktop window and on a phone's width, a check id that does not fit its cell
+    breaks after its dot (``format.`` / ``video_codec``), never inside a word."""
+    page = tmp_path / "report.html"
+    page.write_text(render_html(result), "utf-8")
+    for width in (1280, 420):
+        drawn = lines_drawn(page, "td.check code", width=width, profile=tmp_path / "profile")
+        assert len(drawn) == len(result.report.checks)
+        ids = {c.id for c in result.report.checks}
+        for lines in drawn:
+            assert "".join(lines) in ids, lines
+            assert all(line.endswith(".") for line in lines[:-1]), (width, lines)
+        assert any(len(lines) == 2 for lines in drawn), width      # some do wrap
 
 
 def test_html_draws_its_chinese_with_the_glyphs_it_carries(result: QcResult,
