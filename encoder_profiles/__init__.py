@@ -77,6 +77,8 @@ class VideoLimits(_Model):
     camera_delta_e_max: float = Field(ge=0)
     #: B3: the share of the frame the slides keep beside another picture
     slides_share_min: float = Field(default=0.5, ge=0, le=1)
+    #: B3: the height in the film's pixels the slides' body text must keep to read
+    slides_text_min_px: float = Field(default=12.0, gt=0)
 
 
 class AudioLimits(_Model):

@@ -12,13 +12,22 @@ picture cannot tell a slide from a teacher standing before a whiteboard.
 - Where another source is shown beside the slides, the slides' share of the frame below the
   minimum is a warning: small text may no longer read (side by side, 16:9 slides have a
   quarter of the frame); a person judges the smallest text.
-- Slides alone (letterboxed or not) and stretches without slides are not judged.
+- Slides alone (letterboxed or not) and stretches without slides are not judged for their
+  share.
+- Where the slides' text was measured in the film (:class:`TextPage`, a few pictures of the
+  slides' region: :mod:`tasks.slides_text`), a page whose body text (the median height of
+  its lines) is under ``profile.video.slides_text_min_px`` is a warning, shown alone or not:
+  B3's "legible" measured rather than inferred from the share.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from courseware.report import Check, Event, Status
 from encoder_profiles import Profile
@@ -35,11 +44,77 @@ def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
     return max(0, w) * max(0, h)
 
 
+def ink_height(gray: np.ndarray) -> int | None:
+    """The height, in rows, of the line of text in ``gray`` (8-bit, a crop around one line as
+    a text finder boxes it): the run of rows holding ink around the crop's middle, gaps of a
+    twelfth of the crop bridged (the strokes of 二 and 三). Ink is the smaller of the two
+    classes Otsu's threshold splits the crop into (dark text on a light page or light on
+    dark). None where nothing stands out (under 16 codes of contrast)."""
+    if gray.size == 0 or int(gray.max()) - int(gray.min()) < 16:
+        return None
+    hist = np.bincount(gray.ravel(), minlength=256).astype(np.float64)
+    p = hist / hist.sum()
+    below = np.cumsum(p)
+    mean_below = np.cumsum(p * np.arange(256))
+    between = (mean_below[-1] * below - mean_below) ** 2 / np.maximum(below * (1 - below),
+                                                                      1e-12)
+    dark = gray <= int(np.argmax(between))
+    ink = dark if dark.mean() < 0.5 else ~dark
+    rows = ink.sum(axis=1)
+    inked = np.flatnonzero(rows >= max(2.0, 0.01 * float(rows.max())))
+    if not inked.size:
+        return None
+    gap = max(1, len(rows) // 12) + 1
+    middle = inked[np.argmin(np.abs(inked - len(rows) // 2))]
+    top = bottom = int(np.flatnonzero(inked == middle)[0])
+    while bottom + 1 < inked.size and inked[bottom + 1] - inked[bottom] <= gap:
+        bottom += 1
+    while top > 0 and inked[top] - inked[top - 1] <= gap:
+        top -= 1
+    return int(inked[bottom] - inked[top] + 1)
+
+
+@dataclass(frozen=True)
+class TextPage:
+    """The slides' text in one picture of the film: the height in the film's pixels of each
+    line of text found in the slides' region, top to bottom."""
+
+    at_s: float
+    heights: tuple[int, ...]
+
+    @property
+    def body(self) -> float | None:
+        """The page's body text: the median height of its lines (a title or a footnote does
+        not decide it); None where no text was found."""
+        return statistics.median(self.heights) if self.heights else None
+
+
+def _text_verdict(pages: Sequence[TextPage], minimum: float) -> tuple[list[Event], str]:
+    """The events of pages whose body text is under ``minimum`` pixels, and what the pages
+    read say, for the message."""
+    found = [p for p in pages if p.body is not None]
+    if not found:
+        return [], f"no text found on the slides in the {len(pages)} picture(s) measured"
+    small = [Event(p.at_s, p.at_s, (
+        f"{timecode(p.at_s)}: the slides' body text {p.body:.0f} px tall in the film "
+        f"(smallest line {min(p.heights)} px), under {minimum:g} px"))
+        for p in found if (p.body or 0) < minimum]
+    bodies = sorted(p.body or 0 for p in found)
+    heights = (f"{bodies[0]:.0f} px" if bodies[0] == bodies[-1]
+               else f"{bodies[0]:.0f}–{bodies[-1]:.0f} px")
+    said = (f"their body text {heights} tall in the film ({len(found)} page(s) measured; "
+            f"≥ {minimum:g} px reads)")
+    return small, said
+
+
 def slides_layout(spans: Sequence[CameraSpan], *, size: tuple[int, int] | None,
-                  profile: Profile, end_s: float = math.inf) -> Check:
+                  profile: Profile, end_s: float = math.inf,
+                  text: Sequence[TextPage] | None = None) -> Check:
     """``video.slides_layout`` (B3) of a film whose layout is known (``spans``) and whose
     frame is ``size`` (width, height); a skip without either, or without slides. ``end_s``:
-    where the film's pictures end (a span to the end of the file may end at infinity)."""
+    where the film's pictures end (a span to the end of the file may end at infinity).
+    ``text``: the slides' text measured in pictures of the film (None: not measured, no
+    OCR here)."""
     minimum = profile.video.slides_share_min
 
     def skip(why: str) -> Check:
@@ -81,21 +156,31 @@ def slides_layout(spans: Sequence[CameraSpan], *, size: tuple[int, int] | None,
                 f"{when}: slides {rect[2]}×{rect[3]} px, {100 * share:.0f} % of the frame, "
                 f"beside {', '.join(n for n in names if n != SLIDES)}")))
     least = min(shares) if shares else None
-    status: Status = "fail" if covered else "warn" if small else "pass"
+    small_text, text_said = (_text_verdict(text, profile.video.slides_text_min_px)
+                             if text is not None else ([], ""))
+    status: Status = "fail" if covered else "warn" if small or small_text else "pass"
+    parts: list[str] = []
     if covered:
-        message = (f"something is painted over the slides in {len(covered)} stretch(es) (up "
-                   f"to {100 * worst_cover:.0f} % of them): B3 wants them complete; use a "
-                   "layout whose regions do not overlap the slides")
-    elif small:
-        message = (f"the slides have {100 * (least or 0):.0f} % of the frame beside another "
-                   f"picture in {len(small)} stretch(es), under the {100 * minimum:.0f} % B3 "
-                   "is read to want: check that their smallest text still reads, or use "
-                   "picture-in-picture (`pip`)")
-    elif least is not None:
-        message = (f"the slides uncovered, on at least {100 * least:.0f} % of the frame "
-                   f"beside another picture (≥ {100 * minimum:.0f} %, B3)")
-    else:
-        message = "the slides uncovered, shown alone (B3)"
+        parts.append(f"something is painted over the slides in {len(covered)} stretch(es) "
+                     f"(up to {100 * worst_cover:.0f} % of them): B3 wants them complete; "
+                     "use a layout whose regions do not overlap the slides")
+    if small:
+        parts.append(f"the slides have {100 * (least or 0):.0f} % of the frame beside another "
+                     f"picture in {len(small)} stretch(es), under the {100 * minimum:.0f} % B3 "
+                     "is read to want: check that their smallest text still reads, or use "
+                     "picture-in-picture (`pip`)")
+    if small_text:
+        parts.append(f"the slides' body text is under {profile.video.slides_text_min_px:g} px "
+                     f"tall in the film on {len(small_text)} page(s) measured (the smallest a "
+                     "Chinese character's strokes stay apart in): use a larger slides region "
+                     "(`pip`, slides alone) or larger fonts in the slides")
+    if not parts:
+        parts.append(f"the slides uncovered, on at least {100 * least:.0f} % of the frame "
+                     f"beside another picture (≥ {100 * minimum:.0f} %, B3)"
+                     if least is not None else "the slides uncovered, shown alone (B3)")
+    if text_said and not small_text:
+        parts.append(text_said)
     return Check("video.slides_layout", "B3", status,
-                 round(least, 4) if least is not None else None, minimum, "share", message,
-                 tuple(sorted([*covered, *small], key=lambda e: e.start_s)))
+                 round(least, 4) if least is not None else None, minimum, "share",
+                 "; ".join(parts),
+                 tuple(sorted([*covered, *small, *small_text], key=lambda e: e.start_s)))

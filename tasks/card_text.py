@@ -156,6 +156,25 @@ def read_picture(rgb: np.ndarray) -> tuple[str, ...] | None:
     return tuple(" ".join(t for _, _, t in sorted(line, key=lambda r: r[1])) for line in lines)
 
 
+def picture_at(path: Path, at: float, *, lecture: str | None = None,
+               min_lines: int = 0) -> np.ndarray | None:
+    """The RGB picture shown at ``at`` seconds from the file's start (H×W×3); None where it
+    cannot be had or the picture has fewer than ``min_lines`` lines."""
+    try:
+        with open_media(path, lecture=lecture) as container:
+            stream = container.streams.video[0]
+            if (stream.height or 0) < min_lines:
+                return None
+            origin = origin_s(container)
+            seek_before(container, stream, at, origin=origin)
+            for frame in container.decode(stream):
+                if frame.time is not None and frame.time - origin >= at - 0.02:
+                    return frame.to_ndarray(format="rgb24")
+    except av.FFmpegError as exc:
+        log.warning("%s: the picture at %.2f s not read (%s)", path, at, exc)
+    return None
+
+
 def read_card(path: Path, span: tuple[float, float], *, lecture: str | None = None
               ) -> tuple[str, ...] | None:
     """The lines of a still card shown over ``span`` (seconds from the file's start), read
@@ -163,17 +182,5 @@ def read_card(path: Path, span: tuple[float, float], *, lecture: str | None = No
     is too small to read (under ``MIN_READ_LINES`` lines)."""
     if ocr_engine() is None:
         return None
-    at = (span[0] + span[1]) / 2
-    try:
-        with open_media(path, lecture=lecture) as container:
-            stream = container.streams.video[0]
-            if (stream.height or 0) < MIN_READ_LINES:
-                return None
-            origin = origin_s(container)
-            seek_before(container, stream, at, origin=origin)
-            for frame in container.decode(stream):
-                if frame.time is not None and frame.time - origin >= at - 0.02:
-                    return read_picture(frame.to_ndarray(format="rgb24"))
-    except av.FFmpegError as exc:
-        log.warning("%s: the card at %.2f s not read (%s)", path, at, exc)
-    return None
+    rgb = picture_at(path, (span[0] + span[1]) / 2, lecture=lecture, min_lines=MIN_READ_LINES)
+    return read_picture(rgb) if rgb is not None else None

@@ -46,7 +46,7 @@ from qc_metrics.audio import DEAD_CHANNEL_DB, AudioQC, live_channel
 from qc_metrics.avsync import AvSync
 from qc_metrics.colour import CameraSpan
 from qc_metrics.frames import split_yuv420p, timecode
-from qc_metrics.layout import slides_layout
+from qc_metrics.layout import SLIDES, slides_layout
 from qc_metrics.loudness import ABSOLUTE_GATE_LUFS, SHORT_TERM_STEPS, STEP_S
 from qc_metrics.motion import StabilityDetector
 from qc_metrics.noise import NoiseDetector, snr_db
@@ -54,6 +54,7 @@ from qc_metrics.temporal import CARD_MIN_S, Uncovered, uncovered
 from qc_metrics.video import VideoQC
 from qc_metrics.xp import backend_name, gpu_namespace
 from tasks.progress import Progress, Ticker, artifact_progress
+from tasks.slides_text import slides_text
 from tasks.verify import verify_file
 
 if TYPE_CHECKING:
@@ -265,8 +266,11 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
             notes += _read_cards(path, extra["cards"], lecture=lecture,
                                  limit_s=profile.structure.title_card_max_s)
         checks += video_checks
+        text = None
+        if cameras and any(SLIDES in c.regions for c in cameras):
+            text = slides_text(path, cameras, end_s=video.span[1], lecture=lecture)
         checks.append(slides_layout(cameras or (), size=video.size, profile=profile,
-                                    end_s=video.span[1]))
+                                    end_s=video.span[1], text=text))
         timelines += video.timelines(profile)
     else:
         checks += [Check(i, c, "skip", None, None, "", "no video stream") for i, c in _VIDEO_IDS]

@@ -700,6 +700,9 @@ def test_cli_layout_with_an_authored_source(defects: Path, tmp_path: Path) -> No
     b3 = next(c for c in json.loads(json_out.read_text("utf-8"))["checks"]
               if c["id"] == "video.slides_layout")      # the layout for the whole file
     assert (b3["status"], b3["measured"]) == ("pass", 0.5625), b3
+    # testsrc2's only words (its timecode, top left) are outside pip's slides region: its
+    # coloured squares and ramps found there by the OCR's finder are not lines of text
+    assert "no text found on the slides in the 3 picture(s) measured" in b3["message"], b3
     bad = _cli("qc", str(defects), "--layout", "pip", "--authored", "screen", "--cpu")
     assert bad.returncode == 2 and "screen: not a source of layout pip" in bad.stderr
 

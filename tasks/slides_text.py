@@ -1,0 +1,106 @@
+"""How tall the slides' text is in the film (B3, "legible"): a few pictures of the slides'
+region, their lines of text found by OCR and measured.
+
+The lines are found and read by the OCR that reads the cards (:mod:`tasks.card_text`; a
+line must read as words to count); each line's height is the run of rows its ink covers
+(:func:`qc_metrics.layout.ink_height`), not the finder's box, which is padded by a varying
+amount. The pictures are spread over the time the slides are shown, away from
+layout switches; each costs under a second on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from qc_metrics.colour import CameraSpan, span_at
+from qc_metrics.layout import SLIDES, TextPage, ink_height
+from tasks.card_text import MIN_SCORE, ocr_engine, picture_at
+
+log = logging.getLogger(__name__)
+
+#: pictures of the slides measured per film (pages, most often)
+SLIDES_TEXT_READS = 3
+#: a line of text found is at least this many times as wide as it is tall (two characters)
+LINE_ASPECT = 2.0
+#: seconds kept away from a stretch's start and end (a layout switch's transition)
+SETTLE_S = 1.0
+
+
+def line_heights(rgb: np.ndarray) -> tuple[int, ...] | None:
+    """The height in pixels of each line of text in an RGB picture, top to bottom; None
+    where there is no OCR here. A line counts where it reads as words (two characters or
+    more, read with ``MIN_SCORE`` confidence: a diagram's boxes and a photograph's edges do
+    not) and its box is at least ``LINE_ASPECT`` times as wide as tall (a page number, a
+    bullet, vertical text are not measured)."""
+    engine = ocr_engine()
+    if engine is None:
+        return None
+    out = engine(np.ascontiguousarray(rgb[:, :, ::-1]))            # RapidOCR takes BGR
+    if out.boxes is None or out.txts is None:
+        return ()
+    gray = (rgb[:, :, 0] * 0.2126 + rgb[:, :, 1] * 0.7152 + rgb[:, :, 2] * 0.0722
+            ).astype(np.uint8)
+    h, w = gray.shape
+    found: list[tuple[int, int]] = []
+    for box, text, score in zip(out.boxes, out.txts, out.scores, strict=True):
+        x0, y0 = (max(0, int(v)) for v in box.min(axis=0))
+        x1, y1 = (min(limit, int(np.ceil(v)) + 1) for limit, v in zip((w, h), box.max(axis=0),
+                                                                      strict=True))
+        if (score < MIN_SCORE or len(re.sub(r"\s", "", text)) < 2
+                or x1 - x0 < LINE_ASPECT * (y1 - y0)):
+            continue
+        height = ink_height(gray[y0:y1, x0:x1])
+        if height is not None:
+            found.append((y0, height))
+    return tuple(height for _, height in sorted(found))
+
+
+def read_times(spans: Sequence[CameraSpan], *, end_s: float,
+               reads: int = SLIDES_TEXT_READS) -> list[float]:
+    """``reads`` times spread evenly over the time the slides are shown (each stretch less
+    ``SETTLE_S`` at either end, or its middle half where it is short)."""
+    shown = []
+    for span in spans:
+        if SLIDES not in span.regions:
+            continue
+        start, end = span.start_s, min(span.end_s, end_s)
+        margin = min(SETTLE_S, (end - start) / 4)
+        if end - margin > start + margin:
+            shown.append((start + margin, end - margin))
+    total = sum(b - a for a, b in shown)
+    times = []
+    for i in range(reads if total > 0 else 0):
+        left = (i + 0.5) / reads * total
+        for a, b in shown:
+            if left <= b - a:
+                times.append(round(a + left, 3))
+                break
+            left -= b - a
+    return times
+
+
+def slides_text(path: Path, spans: Sequence[CameraSpan], *, end_s: float,
+                lecture: str | None = None, reads: int = SLIDES_TEXT_READS
+                ) -> list[TextPage] | None:
+    """The slides' text measured in ``reads`` pictures of the film at ``path`` whose layout
+    is ``spans``: per picture, the height of each line found in the slides' region. None
+    where there is no OCR here; [] where the film shows no slides."""
+    if ocr_engine() is None:
+        return None
+    pages = []
+    for at in read_times(spans, end_s=end_s, reads=reads):
+        span = span_at(spans, at)
+        rgb = picture_at(path, at, lecture=lecture)
+        if span is None or rgb is None:
+            continue
+        x, y, w, h = span.regions[SLIDES]
+        heights = line_heights(rgb[y:y + h, x:x + w])
+        if heights is not None:
+            pages.append(TextPage(at, heights))
+    log.debug("%s: slides' text %s", path, pages)
+    return pages

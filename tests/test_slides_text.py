@@ -1,0 +1,152 @@
+"""B3 "legible", measured: the height of the slides' text in the film.
+
+Truth: text drawn with the embedded CJK font at known sizes; each line's ink measured on the
+drawing itself (the rows where the line's strokes cover at least half a pixel), then found
+again by OCR in an H.264 film at the delivery bit rate and measured by
+:func:`qc_metrics.layout.ink_height`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from video_signals import rgb_to_yuv420, write_h264
+
+from courseware.fonts import find_face
+from encoder_profiles import load_profile
+from qc_metrics.colour import CameraSpan
+from qc_metrics.layout import TextPage, ink_height, slides_layout
+
+PROFILE = load_profile("shaanxi-2024")
+LINES = ("碳达峰碳中和的政策框架与实施路径", "Energy transition: 2030 targets",
+         "一次能源消费中煤炭占比逐年下降", "第三讲 能源结构转型与低碳技术")
+PAPER, INK = (246, 244, 240), (30, 34, 40)
+
+
+def draw_page(size: int, wh: tuple[int, int], *, lines=LINES, paper=PAPER, ink=INK,
+              ) -> tuple[np.ndarray, list[int]]:
+    """A slide of ``wh`` pixels with ``lines`` set at ``size`` px, and each line's ink height:
+    the rows where its strokes cover half a pixel or more (drawn again, alone, to tell)."""
+    face = find_face()
+    font = face.pil(size)
+    page = Image.new("RGB", wh, paper)
+    draw = ImageDraw.Draw(page)
+    heights = []
+    y = wh[1] // 8
+    for line in lines:
+        draw.text((wh[0] // 12, y), line, font=font, fill=ink)
+        alone = Image.new("L", wh, 0)
+        ImageDraw.Draw(alone).text((wh[0] // 12, y), line, font=font, fill=255)
+        rows = np.flatnonzero((np.asarray(alone) >= 128).any(axis=1))
+        heights.append(int(rows[-1] - rows[0] + 1))
+        y += round(size * 2.2)
+    return np.asarray(page), heights
+
+
+def test_a_line_of_text_is_measured_by_its_ink():
+    """Lines at 8–40 px, Chinese and Latin, dark on light and light on dark, each cropped
+    as a text finder boxes it (padded by a third of its height, the next line's strokes
+    peeping in at the bottom edge): the ink's height within a pixel of the drawing's. A
+    crop without contrast has none."""
+    for size in (8, 10, 12, 16, 24, 40):
+        for paper, ink in ((PAPER, INK), ((20, 40, 90), (250, 250, 250))):
+            rgb, truth = draw_page(size, (900, 12 * size + 80), paper=paper, ink=ink)
+            gray = rgb.mean(axis=2).astype(np.uint8)
+            y = (12 * size + 80) // 8
+            for line, want in zip(LINES, truth, strict=True):
+                pad = max(2, size // 3)
+                crop = gray[max(0, y - pad):y + size + 2 * pad, :]
+                got = ink_height(crop)
+                assert got is not None and abs(got - want) <= 1, (size, line, got, want)
+                y += round(size * 2.2)
+    assert ink_height(np.full((30, 200), 128, np.uint8)) is None
+    assert ink_height(np.zeros((0, 0), np.uint8)) is None
+
+
+def _film(path: Path, pages: list[np.ndarray], *, rect: tuple[int, int, int, int],
+          seconds: float = 2.0) -> None:
+    """A 1280×720 film at 900 kbps: each page in the slides' ``rect`` for ``seconds``, a
+    textured teacher picture beside it."""
+    rng = np.random.default_rng(3)
+    teacher = (rng.integers(60, 200, (90, 160, 3)).repeat(4, 0).repeat(4, 1)).astype(np.uint8)
+    x, y, w, h = rect
+    frames = []
+    for page in pages:
+        canvas = np.full((720, 1280, 3), 16, np.uint8)
+        canvas[360:540, 960:1280] = teacher[:180, :320]
+        canvas[y:y + h, x:x + w] = page
+        frames += [rgb_to_yuv420(canvas / 255.0)] * round(seconds * 25)
+    write_h264(path, frames, fps=25, kbps=900, keyint=50)
+
+
+def test_the_slides_text_is_measured_in_the_film(tmp_path: Path, monkeypatch):
+    """Picture-in-picture (slides on 960×540, 56 % of the frame): three pages shown 2 s each,
+    their text at 24, 9 and 18 px. The slides' region is measured at the middle of each
+    page: each line within a pixel of the drawing; the 9 px page is a warning at its time,
+    the others not; the share alone would have passed. Without OCR the text is not
+    measured and the share decides (a pass)."""
+    from tasks import card_text
+    from tasks.qc import qc_file
+    from tasks.slides_text import read_times, slides_text
+
+    rect = (0, 0, 960, 540)
+    drawn = [draw_page(size, (960, 540)) for size in (24, 9, 18)]
+    film = tmp_path / "pip.mp4"
+    _film(film, [page for page, _ in drawn], rect=rect)
+    spans = [CameraSpan(0.0, math.inf, {"slides": rect, "teacher": (960, 360, 320, 180)})]
+    assert read_times(spans, end_s=6.0) == [pytest.approx(t, abs=1e-3)
+                                            for t in (1 + 4 / 6, 3.0, 5 - 4 / 6)]
+    pages = slides_text(film, spans, end_s=6.0)
+    assert pages is not None and len(pages) == 3
+    for page, (_, truth) in zip(pages, drawn, strict=True):
+        assert len(page.heights) == len(truth), (page, truth)
+        assert all(abs(a - b) <= 1 for a, b in zip(page.heights, truth, strict=True)), \
+            (page, truth)
+
+    check = next(c for c in qc_file(film, profile=PROFILE, gpu=False, thumbnails=False,
+                                     cameras=spans).report.checks
+                 if c.id == "video.slides_layout")
+    assert (check.status, check.measured) == ("warn", pytest.approx(0.5625, abs=1e-4)), check
+    assert [e.start_s for e in check.events] == [3.0], check.events
+    assert "the slides' body text 9 px tall in the film" in check.events[0].detail
+    assert "under 12 px tall in the film on 1 page(s) measured" in check.message
+
+    monkeypatch.setattr(card_text, "_engine", False)          # as when rapidocr is missing
+    unread = next(c for c in qc_file(film, profile=PROFILE, gpu=False, thumbnails=False,
+                                     cameras=spans).report.checks
+                  if c.id == "video.slides_layout")
+    assert (unread.status, unread.events) == ("pass", ()), unread
+    assert "body text" not in unread.message
+
+
+def test_the_verdict_on_the_slides_text():
+    """What the measured pages decide: body text (a page's median line) under the profile's
+    12 px warns at that page, with slides alone too; a small footnote under a readable body
+    does not; pages without text are said; the share's warning stays, told what the text
+    measured."""
+    alone = [CameraSpan(0, 60, {"slides": (0, 0, 1280, 720)})]
+    side = [CameraSpan(0, 60, {"slides": (0, 180, 640, 360), "teacher": (640, 180, 640, 360)})]
+
+    def judge(spans, *pages):
+        return slides_layout(spans, size=(1280, 720), profile=PROFILE, end_s=60,
+                             text=[TextPage(t, h) for t, h in pages])
+
+    small = judge(alone, (10.0, (30, 11, 11, 10)), (30.0, (28, 16, 16, 9)))
+    assert small.status == "warn" and [e.start_s for e in small.events] == [10.0], small
+    assert "11 px tall in the film (smallest line 10 px), under 12 px" in \
+        small.events[0].detail
+    ok = judge(alone, (10.0, (30, 16, 16, 9)), (30.0, (40, 20, 20)))
+    assert (ok.status, ok.events) == ("pass", ()), ok
+    assert "their body text 16–20 px tall in the film (2 page(s) measured" in ok.message
+    none = judge(alone, (10.0, ()))
+    assert none.status == "pass" and "no text found on the slides in the 1 picture(s)" in \
+        none.message
+    beside = judge(side, (10.0, (18, 14, 14)))
+    assert beside.status == "warn" and "under the 50 % B3 is read to want" in beside.message
+    assert "their body text 14 px tall in the film" in beside.message
+    assert slides_layout(alone, size=(1280, 720), profile=PROFILE).message == \
+        "the slides uncovered, shown alone (B3)"
