@@ -89,14 +89,17 @@ class TextPage:
         return statistics.median(self.heights) if self.heights else None
 
 
-def _text_verdict(pages: Sequence[TextPage], minimum: float) -> tuple[list[Event], str]:
+def _text_verdict(pages: Sequence[TextPage], minimum: float, *, whose: str = "the slides'"
+                  ) -> tuple[list[Event], str]:
     """The events of pages whose body text is under ``minimum`` pixels, and what the pages
-    read say, for the message."""
+    read say, for the message (``whose``: the slides' text, or the film's where the layout
+    is not known)."""
     found = [p for p in pages if p.body is not None]
     if not found:
-        return [], f"no text found on the slides in the {len(pages)} picture(s) measured"
+        where = whose.removesuffix("'s").removesuffix("'")
+        return [], f"no text found on {where} in the {len(pages)} picture(s) measured"
     small = [Event(p.at_s, p.at_s, (
-        f"{timecode(p.at_s)}: the slides' body text {p.body:.0f} px tall in the film "
+        f"{timecode(p.at_s)}: {whose} body text {p.body:.0f} px tall in the film "
         f"(smallest line {min(p.heights)} px), under {minimum:g} px"))
         for p in found if (p.body or 0) < minimum]
     bodies = sorted(p.body or 0 for p in found)
@@ -107,6 +110,27 @@ def _text_verdict(pages: Sequence[TextPage], minimum: float) -> tuple[list[Event
     return small, said
 
 
+def _unknown_layout(text: Sequence[TextPage] | None, *, minimum: float, limit: float
+                    ) -> Check:
+    """B3 of a film checked on its own: whether the slides are whole is not known; the text
+    its pictures show, measured over the whole picture (``text``), is judged where it is too
+    small to read."""
+    why = ("the layout is not known (a file checked on its own): whether the slides are "
+           "whole and large enough is judged by eye")
+    if text is None:
+        return Check("video.slides_layout", "B3", "skip", None, minimum, "share", why)
+    small, said = _text_verdict(text, limit, whose="the film's")
+    if small:
+        return Check("video.slides_layout", "B3", "warn", None, minimum, "share", (
+            f"the text the film shows (its whole picture measured, the layout not known) is "
+            f"under {limit:g} px tall on {len(small)} page(s) measured (the smallest a "
+            "Chinese character's strokes stay apart in): larger slides in the layout or "
+            "larger fonts in the slides"), tuple(small))
+    said = said.replace("their body text", "the text it shows: body text", 1)
+    return Check("video.slides_layout", "B3", "skip", None, minimum, "share",
+                 f"{why}; {said}")
+
+
 def slides_layout(spans: Sequence[CameraSpan], *, size: tuple[int, int] | None,
                   profile: Profile, end_s: float = math.inf,
                   text: Sequence[TextPage] | None = None) -> Check:
@@ -114,15 +138,14 @@ def slides_layout(spans: Sequence[CameraSpan], *, size: tuple[int, int] | None,
     frame is ``size`` (width, height); a skip without either, or without slides. ``end_s``:
     where the film's pictures end (a span to the end of the file may end at infinity).
     ``text``: the slides' text measured in pictures of the film (None: not measured, no
-    OCR here)."""
+    OCR here); without a layout, the text of the whole picture (:func:`_unknown_layout`)."""
     minimum = profile.video.slides_share_min
 
     def skip(why: str) -> Check:
         return Check("video.slides_layout", "B3", "skip", None, minimum, "share", why)
 
     if not spans:
-        return skip("the layout is not known (a file checked on its own): whether the slides "
-                    "are whole and large enough is judged by eye")
+        return _unknown_layout(text, minimum=minimum, limit=profile.video.slides_text_min_px)
     if size is None:
         return skip("no picture")
     shown = [s for s in spans if SLIDES in s.regions]

@@ -126,7 +126,8 @@ def ocr_engine() -> Any | None:
                             "onnxruntime", exc)
                 _engine = False
             else:
-                _engine = RapidOCR(params={"Global.log_level": "warning"})
+                # its warnings ("the text detection result is empty") are no news here
+                _engine = RapidOCR(params={"Global.log_level": "error"})
         return _engine or None
 
 

@@ -53,8 +53,9 @@ from qc_metrics.noise import NoiseDetector, snr_db
 from qc_metrics.temporal import CARD_MIN_S, Uncovered, uncovered
 from qc_metrics.video import VideoQC
 from qc_metrics.xp import backend_name, gpu_namespace
+from tasks.card_text import MIN_READ_LINES
 from tasks.progress import Progress, Ticker, artifact_progress
-from tasks.slides_text import slides_text
+from tasks.slides_text import film_text, slides_text
 from tasks.verify import verify_file
 
 if TYPE_CHECKING:
@@ -269,6 +270,9 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
         text = None
         if cameras and any(SLIDES in c.regions for c in cameras):
             text = slides_text(path, cameras, end_s=video.span[1], lecture=lecture)
+        elif not cameras and not raw and (video.size or (0, 0))[1] >= MIN_READ_LINES:
+            text = film_text(path, between=_between_cards(video.span, extra.get("cards")),
+                             lecture=lecture)
         checks.append(slides_layout(cameras or (), size=video.size, profile=profile,
                                     end_s=video.span[1], text=text))
         timelines += video.timelines(profile)
@@ -630,6 +634,20 @@ def _read_cards(path: Path, cards: Any, *, lecture: str | None,
         else:
             cards["moving_credits"] = None
     return []
+
+
+def _between_cards(pictures: tuple[float, float], cards: Any) -> tuple[float, float]:
+    """The lecture between its opening (the intro, the title card, still or animated) and
+    its closing card, where they were found (``cards``, :func:`_cards`); else all of
+    ``pictures``."""
+    start, end = pictures
+    if isinstance(cards, dict):
+        for key in ("intro", "opening_still", "animated_card"):
+            if isinstance(place := cards.get(key), list) and place[1] is not None:
+                start = max(start, place[1])
+        if isinstance(place := cards.get("closing_still"), list):
+            end = min(end, place[0])
+    return (start, end) if end > start else pictures
 
 
 def _card_like(lines: Sequence[str]) -> bool:

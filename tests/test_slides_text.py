@@ -150,3 +150,51 @@ def test_the_verdict_on_the_slides_text():
     assert "their body text 14 px tall in the film" in beside.message
     assert slides_layout(alone, size=(1280, 720), profile=PROFILE).message == \
         "the slides uncovered, shown alone (B3)"
+
+
+def test_lines_in_the_same_place_in_every_picture_are_furniture():
+    """A logo or a burnt-in timecode (the same box in every picture read, within 2 px) is
+    left out of every page; a heading at the same place whose length changes is not; where
+    nothing but such lines was found, nothing can be told (None)."""
+    from tasks.slides_text import Line, without_overlays
+
+    logo = Line((1100, 680, 1260, 692), 9)
+    page1 = (Line((80, 60, 700, 100), 36), Line((80, 140, 900, 160), 18), logo)
+    page2 = (Line((80, 60, 520, 100), 36), Line((80, 140, 400, 150), 9),
+             Line((1101, 679, 1261, 693), 9))
+    pages = without_overlays([(10.0, page1), (20.0, page2)])
+    assert pages == [TextPage(10.0, (36, 18)), TextPage(20.0, (36, 9))]
+    assert without_overlays([(10.0, (logo,)), (20.0, (logo,))]) is None
+    assert without_overlays([(10.0, page1)]) == [TextPage(10.0, (36, 18, 9))]
+
+
+def test_a_finished_lecture_has_its_text_measured_over_the_whole_picture(tmp_path: Path):
+    """A delivered lecture checked on its own (a stick: its layout not known): a title
+    card, three pages of slides full screen (body text at 20, 9 and 20 px) and the credits;
+    two 9 px lines of the base's logo in the bottom corners throughout. The pictures read
+    lie between the cards; the 9 px page is a warning at its time and the logo is left
+    out (with it, the third page, one 20 px line, would measure 9 px)."""
+    from video_signals import cut_film
+
+    from tasks.qc import qc_file
+
+    def page(size: int, lines: tuple[str, ...]) -> np.ndarray:
+        rgb, _ = draw_page(size, (1280, 720), lines=lines)
+        logo, _ = draw_page(9, (300, 40), lines=("陕西省继续教育示范基地",))
+        out = rgb.copy()
+        out[676:716, 0:300] = logo
+        out[676:716, 980:1280] = logo
+        return out
+
+    film = tmp_path / "第3讲.mp4"
+    cut_film(film, [("card", ((20, 40, 90), "Lecture 3"), 3.0),
+                    ("picture", page(20, LINES), 2.0), ("picture", page(9, LINES), 2.0),
+                    ("picture", page(20, LINES[:1]), 2.0),
+                    ("card", ((30, 30, 30), "Credits"), 3.0)], size=(1280, 720))
+    report = qc_file(film, profile=PROFILE, gpu=False, thumbnails=False,
+                     finished=True).report
+    check = next(c for c in report.checks if c.id == "video.slides_layout")
+    assert (check.status, check.measured) == ("warn", None), check
+    assert [e.start_s for e in check.events] == [pytest.approx(6.0, abs=0.05)], check
+    assert "the film's body text 9 px tall in the film" in check.events[0].detail, check
+    assert "its whole picture measured, the layout not known" in check.message
