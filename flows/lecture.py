@@ -39,6 +39,7 @@ from courseware.store import open_store
 from encoder_profiles import DEFAULT_PROFILE, Profile, load_profile
 from qc_metrics.colour import CameraSpan
 from qc_metrics.frames import timecode
+from qc_metrics.layout import SLIDES
 from tasks.analyse_video import analyse_video_task
 from tasks.cache import (
     STORAGE_RETRIES,
@@ -55,6 +56,7 @@ from tasks.cache import (
     sha256_file,
     write_marker_task,
 )
+from tasks.plan import slides_scale
 from tasks.probe import LectureInputs, begin_at, probe_task
 from tasks.progress import artifact_progress
 from tasks.publish import lecture_key, publish_task
@@ -126,14 +128,16 @@ def _qc(path: Path, *, profile: str, prof: Profile, lecture: str, json_out: Path
         html_out: Path | None, deployment: str | None,
         cameras: Sequence[CameraSpan] = (), name: str | None = None,
         render_notes: Sequence[str] = (), span: tuple[float, float] | None = None,
-        source_checks: Sequence[Check] = (), raw: bool = False) -> Report:
+        source_checks: Sequence[Check] = (), raw: bool = False,
+        slides_scale: float | None = None) -> Report:
     """Full QC of ``path``: in this process, or on the ``gpu`` pool through a deployment.
     ``cameras``: where the render put each camera (V3 camera match); ``name``: what the
     report calls the file (the published key, not the working copy that is deleted);
     ``render_notes``: the render's warnings, kept in the report; ``span``: the part of the
     file (seconds from its start) the video and audio checks judge (None: all of it);
     ``source_checks``: what the render measured of its sources (S1: a clipped microphone);
-    ``raw``: ``path`` is a raw source (``tasks.qc.as_source``)."""
+    ``raw``: ``path`` is a raw source (``tasks.qc.as_source``); ``slides_scale``: it is the
+    slides capture, shown at this scale (its text judged at that size, B3)."""
     if deployment:
         from prefect.deployments import run_deployment
 
@@ -143,7 +147,8 @@ def _qc(path: Path, *, profile: str, prof: Profile, lecture: str, json_out: Path
             "lecture": lecture, "cameras": [asdict(c) for c in cameras], "name": name,
             "render_notes": list(render_notes),
             "span": list(span) if span is not None else None,
-            "source_checks": [asdict(c) for c in source_checks], "raw": raw},
+            "source_checks": [asdict(c) for c in source_checks], "raw": raw,
+            "slides_scale": slides_scale},
             as_subflow=True)
         assert isinstance(run, FlowRun)
         if run.state is None or not run.state.is_completed():
@@ -155,7 +160,7 @@ def _qc(path: Path, *, profile: str, prof: Profile, lecture: str, json_out: Path
 
     result = qc_task(path, profile=prof, lecture=lecture, thumbnails=html_out is not None,
                      cameras=cameras, name=name, render_notes=render_notes, span=span,
-                     source_checks=source_checks, raw=raw)
+                     source_checks=source_checks, raw=raw, slides_scale=slides_scale)
     result.report.write_json(json_out)
     if html_out is not None:
         html_out.write_text(render_html(result), "utf-8")
@@ -175,6 +180,7 @@ class RawFile(NamedTuple):
     span: tuple[float, float] | None
     #: no part of the file is in the lecture (a part after its end, a head before its start)
     unused: bool = False
+    role: str = ""  #: the source it is part of (``teacher``)
 
 
 def raw_files(inputs: LectureInputs) -> list[RawFile]:
@@ -193,7 +199,7 @@ def raw_files(inputs: LectureInputs) -> list[RawFile]:
             name = role if len(files) < 2 else f"{role}-{k}"
             whole = lo <= WHOLE_FILE_S and hi >= b - a - WHOLE_FILE_S
             out.append(RawFile(name, path, None if whole or hi <= lo else (lo, hi),
-                               unused=hi <= lo))
+                               unused=hi <= lo, role=role))
     return out
 
 
@@ -206,7 +212,8 @@ def _raw_qc(course: Course, inputs: LectureInputs, *, profile: str, prof: Profil
     verdicts: dict[str, str] = {}
     rows: list[dict[str, str]] = []
     lines: list[str] = []
-    for role, path, span, unused in raw_files(inputs):
+    scale = slides_scale(course.lecture(inputs.number), inputs, prof)
+    for role, path, span, unused, source in raw_files(inputs):
         if unused:
             lines.append(f"- **{role}** `{path.name}`: no part of it is in the lecture (it "
                          "lies before the lecture's start or after its end): not checked")
@@ -216,7 +223,8 @@ def _raw_qc(course: Course, inputs: LectureInputs, *, profile: str, prof: Profil
         try:
             report = _qc(path, profile=profile, prof=prof, lecture=inputs.label,
                          json_out=work / f"raw{inputs.number:02d}-{role}.qc.json",
-                         html_out=None, deployment=deployment, span=span, raw=True)
+                         html_out=None, deployment=deployment, span=span, raw=True,
+                         slides_scale=scale if source == SLIDES else None)
         except Exception as exc:  # reported, never a reason to stop the lecture
             log.warning("raw-source QC of %s (%s) could not run: %s", path, role, exc)
             verdicts[role] = "error"

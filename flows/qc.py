@@ -37,7 +37,8 @@ def qc_flow(path: str, json_out: str, html_out: str | None = None,
             gpu: bool | None = None, cameras: list[dict[str, Any]] | None = None,
             name: str | None = None, render_notes: list[str] | None = None,
             span: list[float] | None = None,
-            source_checks: list[dict[str, Any]] | None = None, raw: bool = False) -> str:
+            source_checks: list[dict[str, Any]] | None = None, raw: bool = False,
+            slides_scale: float | None = None) -> str:
     """QC ``path``; write the contract JSON to ``json_out`` (and HTML to ``html_out``).
     ``cameras``: the render's camera spans (start_s, end_s, regions) for V3 camera match.
     ``name``: what the report calls the file (default: ``path``). ``render_notes``: the
@@ -45,7 +46,8 @@ def qc_flow(path: str, json_out: str, html_out: str | None = None,
     start: the part of it the video and audio checks judge (default: all of it).
     ``source_checks``: checks the render made of its sources (contract JSON), added to the
     report. ``raw``: the file is a raw source, judged for the lecture the render makes of it
-    (``tasks.qc.as_source``). Returns the overall status."""
+    (``tasks.qc.as_source``); ``slides_scale``: it is the slides capture, which the
+    lecture's layout shows at this scale. Returns the overall status."""
     from courseware.html_report import render_html
     from qc_metrics.colour import CameraSpan
     from tasks.qc import qc_task
@@ -59,7 +61,7 @@ def qc_flow(path: str, json_out: str, html_out: str | None = None,
                      render_notes=render_notes or (),
                      span=(float(span[0]), float(span[1])) if span else None,
                      source_checks=[check_from_dict(c) for c in source_checks or ()],
-                     raw=raw)
+                     raw=raw, slides_scale=slides_scale)
     result.report.write_json(Path(json_out))
     if html_out is not None:
         Path(html_out).write_text(render_html(result), "utf-8")

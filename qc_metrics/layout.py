@@ -207,3 +207,32 @@ def slides_layout(spans: Sequence[CameraSpan], *, size: tuple[int, int] | None,
                  round(least, 4) if least is not None else None, minimum, "share",
                  "; ".join(parts),
                  tuple(sorted([*covered, *small, *small_text], key=lambda e: e.start_s)))
+
+
+def capture_text(pages: Sequence[TextPage] | None, *, scale: float, profile: Profile) -> Check:
+    """``video.slides_layout`` (B3) of a raw slides capture, for the base that recorded it:
+    its text measured in its own pixels (``pages``) and judged at the size the lecture's
+    layout will show it (``scale``: the slides' size in the film over the capture's). A
+    page whose body text will be under ``profile.video.slides_text_min_px`` is a warning,
+    early: the fonts can still be changed. A skip where nothing was measured."""
+    limit = profile.video.slides_text_min_px
+    shown = [TextPage(p.at_s, tuple(round(h * scale) for h in p.heights)) for p in pages or ()]
+    if pages is None or not shown:
+        return Check("video.slides_layout", "B3", "skip", None, limit, "px",
+                     "the capture's text not measured (no OCR here, or only the same lines "
+                     "in every picture read: one page held throughout)")
+    small, said = _text_verdict(shown, limit)
+    found = sorted(p.body for p in pages if p.body is not None)
+    least = min((p.body for p in shown if p.body is not None), default=None)
+    if not found:
+        return Check("video.slides_layout", "B3", "pass", None, limit, "px", said)
+    at = (f"the capture's body text {found[0]:.0f}–{found[-1]:.0f} px; the lecture's layout "
+          f"shows the slides at {scale:.2f} of their size: ")
+    if small:
+        return Check("video.slides_layout", "B3", "warn", least, limit, "px", (
+            f"{at}under {limit:g} px in the film on {len(small)} page(s) measured (the "
+            "smallest a Chinese character's strokes stay apart in): larger fonts in the "
+            "slides, or a layout giving them more of the frame"), tuple(small))
+    return Check("video.slides_layout", "B3", "pass", least, limit, "px",
+                 at + said.replace("their body text ", "", 1))
+

@@ -14,7 +14,7 @@ from courseware.course import Course, Lecture
 from courseware.report import Check
 from encoder_profiles import Profile, load_layout
 from qc_metrics.colour import CameraSpan
-from qc_metrics.layout import slides_layout
+from qc_metrics.layout import SLIDES, slides_layout
 from tasks.course_qc import LectureMeasure, length_checks
 from tasks.probe import LectureInputs, begin_at, picture_ends, probe_lecture, starts_at
 from tasks.render import (
@@ -151,6 +151,20 @@ def layout_notes(names: list[str], inputs: LectureInputs, profile: Profile) -> l
         if check.status in ("warn", "fail"):
             notes.append(f"{inputs.label}: layout {name}: {check.message}")
     return notes
+
+
+def slides_scale(lecture: Lecture, inputs: LectureInputs, profile: Profile) -> float | None:
+    """The smallest scale at which the lecture's layouts show its slides capture (the
+    slides' height in the film over the capture's, fitted as the render fits them; square
+    pixels assumed); None where the lecture has no slides capture or no layout shows it."""
+    src = inputs.sources.get(SLIDES)
+    if src is None or not src.width or not src.height:
+        return None
+    base = load_layout(lecture.layout or profile.encode.layout)
+    shown = [base, *(layout for _, layout in layout_timeline(lecture, inputs, base))]
+    width, height = profile.encode.width, profile.encode.height
+    return min((fit(region_px(layout, width, height)[SLIDES], src.width, src.height).h
+                / src.height for layout in shown if SLIDES in layout.sources), default=None)
 
 
 def course_length_checks(course: Course, plans: list[LecturePlan], profile: Profile

@@ -46,7 +46,7 @@ from qc_metrics.audio import DEAD_CHANNEL_DB, AudioQC, live_channel
 from qc_metrics.avsync import AvSync
 from qc_metrics.colour import CameraSpan
 from qc_metrics.frames import split_yuv420p, timecode
-from qc_metrics.layout import SLIDES, slides_layout
+from qc_metrics.layout import SLIDES, capture_text, slides_layout
 from qc_metrics.loudness import ABSOLUTE_GATE_LUFS, SHORT_TERM_STEPS, STEP_S
 from qc_metrics.motion import StabilityDetector
 from qc_metrics.noise import NoiseDetector, snr_db
@@ -184,7 +184,7 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
             span: tuple[float, float] | None = None,
             source_checks: Sequence[Check] = (), finished: bool = False,
             intro: IntroPictures | None = None, progress: Progress | None = None,
-            raw: bool = False) -> QcResult:
+            raw: bool = False, slides_scale: float | None = None) -> QcResult:
     """Every QC check of ``path`` (format D2–D10, video V1–V4, audio S1–S4) in one decode pass.
 
     ``gpu``: None uses CuPy when a CUDA device is usable, True asks for it (falling back to
@@ -208,7 +208,9 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
     opening is from it). ``progress``: told the fraction of the decode pass done, about once
     a second of the file; by default, inside a Prefect run, a progress artifact of that run
     (the operator's view of a long file). ``raw``: the file is a raw source (a camera's or a
-    recorder's original), judged for the lecture the render makes of it (:func:`as_source`).
+    recorder's original), judged for the lecture the render makes of it (:func:`as_source`);
+    ``slides_scale``, with ``raw``: the file is the lecture's slides capture, which its layout
+    shows at this scale: its text is measured and judged at that size (B3, early).
     Raises MissingSourceError / CorruptMediaError when the file is absent, unreadable or
     damaged.
     """
@@ -273,8 +275,14 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
         elif not cameras and not raw and (video.size or (0, 0))[1] >= MIN_READ_LINES:
             text = film_text(path, between=_between_cards(video.span, extra.get("cards")),
                              lecture=lecture)
-        checks.append(slides_layout(cameras or (), size=video.size, profile=profile,
-                                    end_s=video.span[1], text=text))
+        if raw and slides_scale is not None:
+            checks.append(capture_text(
+                film_text(path, between=span or video.span, lecture=lecture)
+                if (video.size or (0, 0))[1] >= MIN_READ_LINES else None,
+                scale=slides_scale, profile=profile))
+        else:
+            checks.append(slides_layout(cameras or (), size=video.size, profile=profile,
+                                        end_s=video.span[1], text=text))
         timelines += video.timelines(profile)
     else:
         checks += [Check(i, c, "skip", None, None, "", "no video stream") for i, c in _VIDEO_IDS]

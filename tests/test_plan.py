@@ -154,3 +154,10 @@ def test_the_plan_foresees_a_layout_that_leaves_the_slides_small(tmp_path: Path)
     assert "the slides have 25 % of the frame beside another picture" in note, note
     assert "check that their smallest text still reads" in note
     assert not [n for n in pip.notes if "layout" in n], pip.notes
+    # the raw slides capture's text is judged at the size each lecture's layout shows it:
+    # 1920×1080 slides at 640×360 side by side, at 960×540 in picture-in-picture
+    from tasks.plan import slides_scale
+    from tasks.probe import probe_lecture
+
+    assert [slides_scale(lec, probe_lecture(course, lec), load_profile())
+            for lec in course.lectures] == [pytest.approx(1 / 3), pytest.approx(0.5)]

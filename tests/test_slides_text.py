@@ -9,6 +9,7 @@ again by OCR in an H.264 film at the delivery bit rate and measured by
 from __future__ import annotations
 
 import math
+import statistics
 from pathlib import Path
 
 import numpy as np
@@ -198,3 +199,35 @@ def test_a_finished_lecture_has_its_text_measured_over_the_whole_picture(tmp_pat
     assert [e.start_s for e in check.events] == [pytest.approx(6.0, abs=0.05)], check
     assert "the film's body text 9 px tall in the film" in check.events[0].detail, check
     assert "its whole picture measured, the layout not known" in check.message
+
+
+def test_a_slides_capture_has_its_text_judged_at_the_size_the_layout_shows_it(
+        tmp_path: Path):
+    """A raw slides capture at 1920×1080 (three pages set at 36, 20 and 36 px: their ink 34,
+    20 and 34 px tall) that the lecture's layout shows at half its size (picture-in-picture:
+    960×540): the 20 px page will be 10 px in the film, an early warning for the base at its
+    time; the others 17 px. Shown whole (scale 0.67) the same page is 13 px: no warning.
+    Without a scale (a raw file whose place in a layout is not known) B3 stays a skip."""
+    from video_signals import cut_film
+
+    from tasks.qc import qc_file
+
+    drawn = [draw_page(size, (1920, 1080)) for size in (36, 20, 36)]
+    bodies = [statistics.median(heights) for _, heights in drawn]     # the ink's, as drawn
+    assert bodies == [34, 20, 34]
+    capture = tmp_path / "slides.mp4"
+    cut_film(capture, [("picture", page, 2.0) for page, _ in drawn], size=(1920, 1080))
+
+    def b3(scale: float | None):
+        return next(c for c in qc_file(capture, profile=PROFILE, gpu=False, thumbnails=False,
+                                       raw=True, slides_scale=scale).report.checks
+                    if c.id == "video.slides_layout")
+
+    half = b3(0.5)
+    assert (half.status, half.measured, half.unit) == ("warn", 10, "px"), half
+    assert [e.start_s for e in half.events] == [pytest.approx(3.0, abs=0.05)], half
+    assert "the capture's body text 20–34 px; the lecture's layout shows the slides at " \
+        "0.50 of their size: under 12 px in the film on 1 page(s)" in half.message, half
+    whole = b3(1280 / 1920)
+    assert (whole.status, whole.measured, whole.events) == ("pass", 13, ()), whole
+    assert b3(None).status == "skip"
