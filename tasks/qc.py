@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import difflib
 import io
 import logging
 import math
@@ -44,7 +45,7 @@ from courseware.worker import OrderedWorker
 from encoder_profiles import Profile
 from qc_metrics.audio import DEAD_CHANNEL_DB, AudioQC, live_channel
 from qc_metrics.avsync import AvSync
-from qc_metrics.colour import CameraSpan
+from qc_metrics.colour import MAX_CUTS, CameraSpan
 from qc_metrics.frames import split_yuv420p, timecode
 from qc_metrics.layout import SLIDES, capture_text, slides_layout
 from qc_metrics.loudness import ABSOLUTE_GATE_LUFS, SHORT_TERM_STEPS, STEP_S
@@ -100,6 +101,10 @@ CUT_ALONE_S = 0.5
 #: this long after it, to see that it is gone
 ANIMATED_READ_BEFORE_S = 0.3
 AFTER_CUT_S = 0.25
+#: an animated card no cut ends (it dissolves into the lecture) ends where its words go:
+#: found to this precision, its words being those read on it to this likeness at least
+WORDS_STEP_S = 0.25
+SAME_WORDS = 0.5
 #: a finished lecture that ends with moving pictures may end with moving credits (they
 #: scroll, or are animated): read at these times before the end (the last lines, the lines
 #: before them)
@@ -526,7 +531,8 @@ def _cards(checks: list[Check], *, stills: Sequence[tuple[float, float]],
             said.append(f"the title card at the start ({timecode(head[0])}–"
                         f"{timecode(head[1])}, A4)")
     elif not preview:           # the first cut in reach with no other right after it
-        cut = next((c for k, c in enumerate(cuts) if opening + CARD_MIN_S <= c
+        known = cuts if len(cuts) < MAX_CUTS else cuts[:-1]   # the last kept: what follows?
+        cut = next((c for k, c in enumerate(known) if opening + CARD_MIN_S <= c
                     <= opening + limit_s + ANIMATED_CARD_SLACK_S
                     and all(d - c > CUT_ALONE_S for d in cuts[k + 1:k + 2])), None)
         found["animated_card"] = [round(opening, 3), None if cut is None else round(cut, 3)]
@@ -593,7 +599,9 @@ def _read_cards(path: Path, cards: Any, *, lecture: str | None,
     its middle, the reading with more words kept: where it reads as a title card (a lecture
     number, a professional title or a unit), it is one, animated; else ``animated_card``
     goes back to None (the lecture opens on its own pictures). Just after its cut it must
-    read as a card no more, else the cut was the card's own (its end: None, not known).
+    read as a card no more, else the cut was the card's own; then, and where no cut ends
+    it (a dissolve), its end is where its words go (:func:`_words_end`; None where they
+    still read past A4's length and ``ANIMATED_CARD_SLACK_S``).
     An ending that moves (``moving_credits``) is read at ``MOVING_CREDITS_READ_S`` before
     the end, the lines of both pictures together: where they give a production unit or a
     recording date, they are the credits, moving."""
@@ -618,15 +626,17 @@ def _read_cards(path: Path, cards: Any, *, lecture: str | None,
     if isinstance(animated, list):
         start, end = animated
         last = (end if end is not None else start + limit_s) - ANIMATED_READ_BEFORE_S
-        readings = [read_card(path, (t, t), lecture=lecture) or ()
+        readings = [(t, read_card(path, (t, t), lecture=lecture) or ())
                     for t in (last, (start + last) / 2) if t > start]
-        lines = max(readings, key=lambda r: len("".join(r)), default=())
+        seen, lines = max(readings, key=lambda r: len("".join(r[1])), default=(start, ()))
         if _card_like(lines):
             cards["title_card_text"] = list(lines)
             after = read_card(path, (end + AFTER_CUT_S,) * 2, lecture=lecture) \
                 if end is not None else None
-            if after is not None and _card_like(after):      # still the card: not its end
-                cards["animated_card"] = [start, None]
+            if end is None or (after is not None and _card_like(after)):  # no cut ends it
+                cards["animated_card"] = [start, _words_end(
+                    path, lines, seen=seen, until=start + limit_s + ANIMATED_CARD_SLACK_S,
+                    lecture=lecture)]
         else:
             cards["animated_card"] = None
     if isinstance(moving, list):
@@ -642,6 +652,29 @@ def _read_cards(path: Path, cards: Any, *, lecture: str | None,
         else:
             cards["moving_credits"] = None
     return []
+
+
+def _words_end(path: Path, lines: Sequence[str], *, seen: float, until: float,
+               lecture: str | None) -> float | None:
+    """Where an animated card that no cut ends (it dissolves into the lecture, or a cut
+    was its own) ends: the first time, to ``WORDS_STEP_S``, whose picture no longer reads
+    as its words (``lines``, read at ``seen``); None where they still read at ``until``."""
+    from tasks.card_text import read_card
+
+    words = "".join("".join(line.split()) for line in lines)
+
+    def still(t: float) -> bool:
+        now = "".join("".join(line.split())
+                      for line in read_card(path, (t, t), lecture=lecture) or ())
+        return difflib.SequenceMatcher(None, words, now).ratio() >= SAME_WORDS
+
+    if still(until):
+        return None
+    low, high = seen, until
+    while high - low > WORDS_STEP_S:
+        middle = (low + high) / 2
+        low, high = (middle, high) if still(middle) else (low, middle)
+    return round(high, 3)
 
 
 def _between_cards(pictures: tuple[float, float], cards: Any) -> tuple[float, float]:

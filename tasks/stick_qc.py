@@ -207,8 +207,9 @@ def check_opening_stills(lectures: Sequence[LectureMeasure], files: Sequence[Fil
     lecture (another of the form's lecturers instead fails), with the title and unit the
     form gives them; without it, a lecturer's name cannot be told from other words. An
     animated card (an opening that moves but reads as a card) is judged the same, from its
-    start to the cut to the lecture; where no cut is found its length is for a person to
-    look at, and an opening that moves and reads as no card has no title card."""
+    start to its end (the cut to the lecture, or where its words go); where no end is found
+    its length is for a person to look at, and an opening that moves and reads as no card
+    has no title card."""
     limit = profile.structure.title_card_max_s
     unread = [m.label for m, f in zip(lectures, files, strict=True) if f.status == "error"]
     problems, wrong, spans = [], [], []
@@ -219,14 +220,14 @@ def check_opening_stills(lectures: Sequence[LectureMeasure], files: Sequence[Fil
         animated = f.opening_still is None and f.animated_card is not None
         if animated and m.card_s is None:
             problems.append(f"{m.label} opens with an animated title card whose end was not "
-                            f"found (no cut to the lecture within {limit:g} s and a little): "
+                            f"found (its words still read {limit:g} s in and a little): "
                             f"look that it lasts at most {limit:g} s (A4)")
         elif m.card_s is None:
             problems.append(f"{m.label} opens with moving pictures and no title card read on "
                             f"them: no still title card (A4); look")
         elif m.card_s > limit + 1.0 / profile.delivery.fps:
             problems.append(
-                f"{m.label}'s animated title card (from {m.card_start_s:.2f} s to the cut) "
+                f"{m.label}'s animated title card (from {m.card_start_s:.2f} s to its end) "
                 f"lasts {m.card_s:.1f} s, longer than A4's {limit:g} s" if animated else
                 f"{m.label}'s opening still (at {m.card_start_s:.2f} s) lasts "
                 f"{m.card_s:.1f} s, longer than a title card may (A4: ≤ {limit:g} "
@@ -262,7 +263,8 @@ def check_opening_stills(lectures: Sequence[LectureMeasure], files: Sequence[Fil
     return Check("course.title_card", "A4", "warn" if unread else "pass", measured, limit, "s",
                  f"every lecture opens with a {'still ' if not moving else ''}title card of "
                  f"{min(spans):.1f}–{max(spans):.1f} s"
-                 + (f" ({moving} animated, timed to the cut to the lecture)" if moving else "")
+                 + (f" ({moving} animated, timed to the cut to the lecture or to where "
+                    "their words go)" if moving else "")
                  + f" (A4: ≤ {limit:g} s); {words}"
                  + (f" ({_read_on_cards(course, form)})" if read else "") + gap)
 

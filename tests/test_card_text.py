@@ -103,8 +103,8 @@ def test_an_animated_title_card_is_read_and_timed_to_its_cut(tmp_path: Path) -> 
     lecture (a room filmed, the camera panning) at 3 s: its words are read and it is the
     title card from 0 to the cut, not a freeze; a card drifting 9 s (no cut within A4's 5 s
     and the slack) is one without an end; a cut inside the card (its picture goes on after
-    it) is not its end; a lecture that opens on its own moving pictures (no words) has
-    none."""
+    it) is not its end: the cut to the room 3.04 s in is, found where the card's words go;
+    a lecture that opens on its own moving pictures (no words) has none."""
     import numpy as np
     from video_signals import colour_scene
 
@@ -133,11 +133,50 @@ def test_an_animated_title_card_is_read_and_timed_to_its_cut(tmp_path: Path) -> 
     long = found["long"].report.extra["cards"]
     assert isinstance(long, dict) and long["animated_card"] == [0.0, None], long
     assert long["title_card_text"] == truth
-    flash = found["flash"].report.extra["cards"]
-    assert isinstance(flash, dict) and flash["animated_card"] == [0.0, None], flash
+    flash = found["flash"].report.extra["cards"]         # its end: where its words go
+    assert isinstance(flash, dict) and flash["animated_card"][0] == 0.0, flash
+    assert 3.04 <= flash["animated_card"][1] <= 3.04 + 0.25, flash
     none = found["none"].report.extra["cards"]
     assert isinstance(none, dict)
     assert (none["animated_card"], none["title_card_text"]) == (None, None), none
+
+
+def test_an_animated_card_dissolving_into_the_lecture_ends_where_its_words_go(
+        tmp_path: Path) -> None:
+    """An animated title card (drifting) that dissolves over 1 s into the lecture's moving
+    pictures, no cut between them: its end is where its words stop reading, inside the
+    dissolve (2.5–3.5 s) to a quarter of a second; held 6 s before dissolving it runs past
+    A4's 5 s and its end is found there (a card too long, for the stick to fail). Cut to
+    pictures that are all cuts, it ends at the cut, found by its words."""
+    import numpy as np
+    from video_signals import colour_scene
+
+    from encoder_profiles import DEFAULT_PROFILE, load_profile
+    from tasks.qc import qc_file
+
+    picture, truth = _drawn(title_card_lines(**TITLE), (640, 360))      # type: ignore[arg-type]
+    room = (255 * colour_scene(360, 640)).astype(np.uint8)
+    profile = load_profile(DEFAULT_PROFILE)
+    ends = {}
+    for name, held in (("short", 2.5), ("long", 6.0)):
+        film = tmp_path / f"{name}.mp4"
+        cut_film(film, [("dissolving", (picture, room, held, 1.0), held + 4.0)],
+                 size=(640, 360))
+        cards = qc_file(film, profile=profile, gpu=False, thumbnails=False,
+                        finished=True).report.extra["cards"]
+        assert isinstance(cards, dict) and cards["title_card_text"] == truth, cards
+        assert cards["animated_card"][0] == 0.0, cards
+        ends[name] = cards["animated_card"][1]
+    assert ends["short"] is not None and 2.5 < ends["short"] <= 3.5 + 0.25, ends
+    assert ends["long"] is not None and 6.0 < ends["long"] <= 7.0 + 0.25, ends
+    # cut at 3 s to a lecture whose every frame is a cut (a noise texture): more cuts than
+    # are kept; the last kept is not taken for one with none after it
+    noisy = tmp_path / "noisy.mp4"
+    cut_film(noisy, [("drifting", picture, 3.0), ("moving", 5, 4.0)], size=(640, 360))
+    cards = qc_file(noisy, profile=profile, gpu=False, thumbnails=False,
+                    finished=True).report.extra["cards"]
+    assert isinstance(cards, dict) and cards["animated_card"][0] == 0.0, cards
+    assert 3.0 <= cards["animated_card"][1] <= 3.0 + 0.25, cards
 
 
 def test_scrolling_credits_are_read_where_they_end(tmp_path: Path) -> None:

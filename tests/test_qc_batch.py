@@ -920,7 +920,7 @@ def test_the_lecturer_on_a_card_against_the_form() -> None:
 
 def test_animated_title_cards_on_a_stick() -> None:
     """A4 with animated cards (an opening that moves, read as a card): timed from its start
-    to the cut, judged like a still card; a card copied from another lecture fails by its
+    to its end, judged like a still card; a card copied from another lecture fails by its
     words; one whose end was not found, or that runs past 5 s, is for a person to look at;
     an opening that moves and reads as no card is no title card."""
     from courseware.report import Check
@@ -941,13 +941,13 @@ def test_animated_title_cards_on_a_stick() -> None:
     good = files(([0.0, 3.0], card(1)), ([0.0, 2.6], card(2)))
     assert (good.status, good.measured) == ("pass", 3.0), good
     assert "every lecture opens with a title card of 2.6–3.0 s (2 animated, timed to the " \
-        "cut to the lecture)" in good.message
+        "cut to the lecture or to where their words go)" in good.message
     bad = files(([0.0, 3.0], card(1)), ([0.0, None], card(1)), ([0.0, 7.5], card(3)),
                 (None, None))
     assert bad.status == "fail", bad
     for said in ("第2讲 《能源转型》's title card reads 第1讲",
                  "第2讲 《能源转型》 opens with an animated title card whose end was not found",
-                 "第3讲 《能源转型》's animated title card (from 0.00 s to the cut) lasts 7.5 s",
+                 "第3讲 《能源转型》's animated title card (from 0.00 s to its end) lasts 7.5 s",
                  "第4讲 《能源转型》 opens with moving pictures and no title card read on them"):
         assert said in bad.message, bad.message
 

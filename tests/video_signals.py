@@ -237,7 +237,10 @@ def cut_film(path: Path, parts: Sequence[tuple[str, object, float]], *,
     s)`` an H×W×3 picture held (a rendered card; scaled to ``size``), ``("drifting", rgb,
     s)`` one drifting a pixel a frame to the right (an animated card: never still),
     ``("scrolling", rgb, s)`` one scrolling up two pixels a frame into place at its end
-    (credits that scroll);
+    (credits that scroll), ``("dissolving", (rgb, scene, held_s, fade_s), s)`` one drifting
+    for ``held_s``, then dissolving over ``fade_s`` into ``scene`` (an RGB picture) drifting
+    the other way, which goes on to the part's end (an animated card dissolving into the
+    lecture, no cut);
     ``sound``: stereo float32 (2, n) at ``rate``, silence when None."""
     from fractions import Fraction
 
@@ -262,6 +265,16 @@ def cut_film(path: Path, parts: Sequence[tuple[str, object, float]], *,
                     np.roll(held, 2 * (n - 1 - i), axis=0) if kind == "scrolling"
                     else np.roll(held, i if kind == "drifting" else 0, axis=1)
                     for i in range(n))
+            elif kind == "dissolving":
+                card, scene, held_s, fade_s = what  # type: ignore[misc]
+                held, other = (cv2.resize(np.asarray(p, np.uint8), (w, h),
+                                          interpolation=cv2.INTER_AREA).astype(np.float32)
+                               for p in (card, scene))
+                pictures = (
+                    np.clip(np.rint((1 - a) * np.roll(held, i, axis=1)
+                                    + a * np.roll(other, -i, axis=1)), 0, 255).astype(np.uint8)
+                    for i in range(n)
+                    for a in [min(1.0, max(0.0, (i / fps - held_s) / fade_s))])
             elif kind in ("still", "card"):
                 colour, text = (what, "") if kind == "still" else what  # type: ignore[misc]
                 rgb = np.full((h, w, 3), colour, np.uint8)
