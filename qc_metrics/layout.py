@@ -89,15 +89,18 @@ class TextPage:
         return statistics.median(self.heights) if self.heights else None
 
 
+#: why ``slides_text_min_px`` is the size that reads, said in the messages
+_LEGIBLE = "the smallest a Chinese character's strokes stay apart in"
+
+
 def _text_verdict(pages: Sequence[TextPage], minimum: float, *, whose: str = "the slides'"
-                  ) -> tuple[list[Event], str]:
-    """The events of pages whose body text is under ``minimum`` pixels, and what the pages
-    read say, for the message (``whose``: the slides' text, or the film's where the layout
-    is not known)."""
+                  ) -> tuple[list[Event], str | None]:
+    """The events of pages whose body text is under ``minimum`` pixels (``whose``: the
+    slides' text, or the film's where the layout is not known), and the body text's heights
+    over the pages, for the message: None where no page has text."""
     found = [p for p in pages if p.body is not None]
     if not found:
-        where = whose.removesuffix("'s").removesuffix("'")
-        return [], f"no text found on {where} in the {len(pages)} picture(s) measured"
+        return [], None
     small = [Event(p.at_s, p.at_s, (
         f"{timecode(p.at_s)}: {whose} body text {p.body:.0f} px tall in the film "
         f"(smallest line {min(p.heights)} px), under {minimum:g} px"))
@@ -105,9 +108,8 @@ def _text_verdict(pages: Sequence[TextPage], minimum: float, *, whose: str = "th
     bodies = sorted(p.body or 0 for p in found)
     heights = (f"{bodies[0]:.0f} px" if bodies[0] == bodies[-1]
                else f"{bodies[0]:.0f}–{bodies[-1]:.0f} px")
-    said = (f"their body text {heights} tall in the film ({len(found)} page(s) measured; "
-            f"≥ {minimum:g} px reads)")
-    return small, said
+    return small, (f"{heights} tall in the film ({len(found)} page(s) measured; "
+                   f"≥ {minimum:g} px reads)")
 
 
 def _unknown_layout(text: Sequence[TextPage] | None, *, minimum: float, limit: float
@@ -119,14 +121,14 @@ def _unknown_layout(text: Sequence[TextPage] | None, *, minimum: float, limit: f
            "whole and large enough is judged by eye")
     if text is None:
         return Check("video.slides_layout", "B3", "skip", None, minimum, "share", why)
-    small, said = _text_verdict(text, limit, whose="the film's")
+    small, heights = _text_verdict(text, limit, whose="the film's")
     if small:
         return Check("video.slides_layout", "B3", "warn", None, minimum, "share", (
             f"the text the film shows (its whole picture measured, the layout not known) is "
-            f"under {limit:g} px tall on {len(small)} page(s) measured (the smallest a "
-            "Chinese character's strokes stay apart in): larger slides in the layout or "
-            "larger fonts in the slides"), tuple(small))
-    said = said.replace("their body text", "the text it shows: body text", 1)
+            f"under {limit:g} px tall on {len(small)} page(s) measured ({_LEGIBLE}): larger "
+            "slides in the layout or larger fonts in the slides"), tuple(small))
+    said = (f"the text it shows: body text {heights}" if heights else
+            f"no text found on the film in the {len(text)} picture(s) measured")
     return Check("video.slides_layout", "B3", "skip", None, minimum, "share",
                  f"{why}; {said}")
 
@@ -179,8 +181,8 @@ def slides_layout(spans: Sequence[CameraSpan], *, size: tuple[int, int] | None,
                 f"{when}: slides {rect[2]}×{rect[3]} px, {100 * share:.0f} % of the frame, "
                 f"beside {', '.join(n for n in names if n != SLIDES)}")))
     least = min(shares) if shares else None
-    small_text, text_said = (_text_verdict(text, profile.video.slides_text_min_px)
-                             if text is not None else ([], ""))
+    small_text, heights = (_text_verdict(text, profile.video.slides_text_min_px)
+                           if text is not None else ([], None))
     status: Status = "fail" if covered else "warn" if small or small_text else "pass"
     parts: list[str] = []
     if covered:
@@ -194,15 +196,16 @@ def slides_layout(spans: Sequence[CameraSpan], *, size: tuple[int, int] | None,
                      "picture-in-picture (`pip`)")
     if small_text:
         parts.append(f"the slides' body text is under {profile.video.slides_text_min_px:g} px "
-                     f"tall in the film on {len(small_text)} page(s) measured (the smallest a "
-                     "Chinese character's strokes stay apart in): use a larger slides region "
-                     "(`pip`, slides alone) or larger fonts in the slides")
+                     f"tall in the film on {len(small_text)} page(s) measured ({_LEGIBLE}): "
+                     "use a larger slides region (`pip`, slides alone) or larger fonts in the "
+                     "slides")
     if not parts:
         parts.append(f"the slides uncovered, on at least {100 * least:.0f} % of the frame "
                      f"beside another picture (≥ {100 * minimum:.0f} %, B3)"
                      if least is not None else "the slides uncovered, shown alone (B3)")
-    if text_said and not small_text:
-        parts.append(text_said)
+    if text is not None and not small_text:
+        parts.append(f"their body text {heights}" if heights else
+                     f"no text found on the slides in the {len(text)} picture(s) measured")
     return Check("video.slides_layout", "B3", status,
                  round(least, 4) if least is not None else None, minimum, "share",
                  "; ".join(parts),
@@ -214,25 +217,22 @@ def capture_text(pages: Sequence[TextPage] | None, *, scale: float, profile: Pro
     its text measured in its own pixels (``pages``) and judged at the size the lecture's
     layout will show it (``scale``: the slides' size in the film over the capture's). A
     page whose body text will be under ``profile.video.slides_text_min_px`` is a warning,
-    early: the fonts can still be changed. A skip where nothing was measured."""
+    early: the fonts can still be changed. A skip where no text was measured."""
     limit = profile.video.slides_text_min_px
-    shown = [TextPage(p.at_s, tuple(round(h * scale) for h in p.heights)) for p in pages or ()]
-    if pages is None or not shown:
-        return Check("video.slides_layout", "B3", "skip", None, limit, "px",
-                     "the capture's text not measured (no OCR here, or only the same lines "
-                     "in every picture read: one page held throughout)")
-    small, said = _text_verdict(shown, limit)
-    found = sorted(p.body for p in pages if p.body is not None)
-    least = min((p.body for p in shown if p.body is not None), default=None)
+    found = sorted(p.body for p in pages or () if p.body is not None)
     if not found:
-        return Check("video.slides_layout", "B3", "pass", None, limit, "px", said)
-    at = (f"the capture's body text {found[0]:.0f}–{found[-1]:.0f} px; the lecture's layout "
-          f"shows the slides at {scale:.2f} of their size: ")
+        return Check("video.slides_layout", "B3", "skip", None, limit, "px",
+                     "the capture's text not measured (no OCR here, no text found, or only "
+                     "the same lines in every picture read: one page held throughout)")
+    shown = [TextPage(p.at_s, tuple(round(h * scale) for h in p.heights)) for p in pages or ()]
+    small, heights = _text_verdict(shown, limit)
+    least = min(p.body for p in shown if p.body is not None)
+    span = f"{found[0]:.0f}" if found[0] == found[-1] else f"{found[0]:.0f}–{found[-1]:.0f}"
+    at = (f"the capture's body text {span} px; the lecture's layout shows the slides at "
+          f"{scale:.2f} of their size: ")
     if small:
         return Check("video.slides_layout", "B3", "warn", least, limit, "px", (
-            f"{at}under {limit:g} px in the film on {len(small)} page(s) measured (the "
-            "smallest a Chinese character's strokes stay apart in): larger fonts in the "
-            "slides, or a layout giving them more of the frame"), tuple(small))
-    return Check("video.slides_layout", "B3", "pass", least, limit, "px",
-                 at + said.replace("their body text ", "", 1))
-
+            f"{at}under {limit:g} px in the film on {len(small)} page(s) measured "
+            f"({_LEGIBLE}): larger fonts in the slides, or a layout giving them more of the "
+            "frame"), tuple(small))
+    return Check("video.slides_layout", "B3", "pass", least, limit, "px", f"{at}{heights}")

@@ -274,20 +274,9 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
             notes += _read_cards(path, extra["cards"], lecture=lecture,
                                  limit_s=profile.structure.title_card_max_s)
         checks += video_checks
-        text = None
-        if cameras and any(SLIDES in c.regions for c in cameras):
-            text = slides_text(path, cameras, end_s=video.span[1], lecture=lecture)
-        elif not cameras and not raw and (video.size or (0, 0))[1] >= MIN_READ_LINES:
-            text = film_text(path, between=_between_cards(video.span, extra.get("cards")),
-                             lecture=lecture)
-        if raw and slides_scale is not None:
-            checks.append(capture_text(
-                film_text(path, between=span or video.span, lecture=lecture)
-                if (video.size or (0, 0))[1] >= MIN_READ_LINES else None,
-                scale=slides_scale, profile=profile))
-        else:
-            checks.append(slides_layout(cameras or (), size=video.size, profile=profile,
-                                        end_s=video.span[1], text=text))
+        checks.append(_slides_check(path, video, profile=profile, lecture=lecture,
+                                    cameras=cameras or (), cards=extra.get("cards"),
+                                    raw=raw, slides_scale=slides_scale, span=span))
         timelines += video.timelines(profile)
     else:
         checks += [Check(i, c, "skip", None, None, "", "no video stream") for i, c in _VIDEO_IDS]
@@ -652,6 +641,26 @@ def _read_cards(path: Path, cards: Any, *, lecture: str | None,
         else:
             cards["moving_credits"] = None
     return []
+
+
+def _slides_check(path: Path, video: _VideoPass, *, profile: Profile, lecture: str | None,
+                  cameras: Sequence[CameraSpan], cards: Any, raw: bool,
+                  slides_scale: float | None, span: tuple[float, float] | None) -> Check:
+    """``video.slides_layout`` (B3), the slides' text measured where it can be: in the
+    slides' region of a film whose layout is known; over the whole picture of a film
+    checked on its own, between its cards (``cards``); in a raw slides capture, at the
+    scale its lecture's layout shows it (``slides_scale``, :func:`capture_text`)."""
+    readable = (video.size or (0, 0))[1] >= MIN_READ_LINES
+    if raw and slides_scale is not None:
+        return capture_text(film_text(path, between=span or video.span, lecture=lecture)
+                            if readable else None, scale=slides_scale, profile=profile)
+    text = None
+    if any(SLIDES in c.regions for c in cameras):
+        text = slides_text(path, cameras, end_s=video.span[1], lecture=lecture)
+    elif not cameras and not raw and readable:
+        text = film_text(path, between=_between_cards(video.span, cards), lecture=lecture)
+    return slides_layout(cameras, size=video.size, profile=profile, end_s=video.span[1],
+                         text=text)
 
 
 def _words_end(path: Path, lines: Sequence[str], *, seen: float, until: float,

@@ -93,28 +93,33 @@ def without_overlays(read: Sequence[tuple[float, tuple[Line, ...]]]
     return pages
 
 
-def read_times(spans: Sequence[CameraSpan], *, end_s: float,
-               reads: int = SLIDES_TEXT_READS) -> list[float]:
-    """``reads`` times spread evenly over the time the slides are shown (each stretch less
-    ``SETTLE_S`` at either end, or its middle half where it is short)."""
-    shown = []
-    for span in spans:
-        if SLIDES not in span.regions:
-            continue
-        start, end = span.start_s, min(span.end_s, end_s)
+def spread(stretches: Sequence[tuple[float, float]], reads: int = SLIDES_TEXT_READS
+           ) -> list[float]:
+    """``reads`` times spread evenly over ``stretches`` ((from, to), seconds), each less
+    ``SETTLE_S`` at either end (a layout switch's transition, a cut), or its middle half
+    where it is short."""
+    kept = []
+    for start, end in stretches:
         margin = min(SETTLE_S, (end - start) / 4)
         if end - margin > start + margin:
-            shown.append((start + margin, end - margin))
-    total = sum(b - a for a, b in shown)
+            kept.append((start + margin, end - margin))
+    total = sum(b - a for a, b in kept)
     times = []
     for i in range(reads if total > 0 else 0):
         left = (i + 0.5) / reads * total
-        for a, b in shown:
+        for a, b in kept:
             if left <= b - a:
                 times.append(round(a + left, 3))
                 break
             left -= b - a
     return times
+
+
+def read_times(spans: Sequence[CameraSpan], *, end_s: float,
+               reads: int = SLIDES_TEXT_READS) -> list[float]:
+    """``reads`` times spread over the time the layout ``spans`` shows the slides."""
+    return spread([(s.start_s, min(s.end_s, end_s)) for s in spans if SLIDES in s.regions],
+                  reads)
 
 
 def slides_text(path: Path, spans: Sequence[CameraSpan], *, end_s: float,
@@ -148,8 +153,7 @@ def film_text(path: Path, *, between: tuple[float, float], lecture: str | None =
     if ocr_engine() is None:
         return None
     read = []
-    whole = [CameraSpan(between[0], between[1], {SLIDES: (0, 0, 0, 0)})]
-    for at in read_times(whole, end_s=between[1], reads=reads):
+    for at in spread([between], reads):
         rgb = picture_at(path, at, lecture=lecture)
         lines = text_lines(rgb) if rgb is not None else None
         if lines is not None:
