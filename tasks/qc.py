@@ -654,6 +654,12 @@ def _slides_check(path: Path, video: _VideoPass, *, profile: Profile, lecture: s
     if raw and slides_scale is not None:
         return capture_text(film_text(path, between=span or video.span, lecture=lecture)
                             if readable else None, scale=slides_scale, profile=profile)
+    if raw and not cameras:
+        return Check("video.slides_layout", "B3", "skip", None,
+                     profile.video.slides_share_min, "share",
+                     "a raw source that is not a lecture's slides capture, or whose lecture is "
+                     "not known: B3 is judged on the lecture's film (and, early, on its slides "
+                     "capture at the size its layout shows it)")
     text = None
     if any(SLIDES in c.regions for c in cameras):
         text = slides_text(path, cameras, end_s=video.span[1], lecture=lecture)

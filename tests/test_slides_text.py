@@ -230,4 +230,6 @@ def test_a_slides_capture_has_its_text_judged_at_the_size_the_layout_shows_it(
         "0.50 of their size: under 12 px in the film on 1 page(s)" in half.message, half
     whole = b3(1280 / 1920)
     assert (whole.status, whole.measured, whole.events) == ("pass", 13, ()), whole
-    assert b3(None).status == "skip"
+    unplaced = b3(None)
+    assert unplaced.status == "skip" and "a raw source that is not a lecture's slides " \
+        "capture" in unplaced.message, unplaced
