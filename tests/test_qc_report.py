@@ -667,6 +667,9 @@ def test_json_follows_the_contract(result: QcResult, tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------ CLI
 
+B3 = "video.slides_layout"
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "courseware.cli", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
@@ -760,9 +763,12 @@ def test_a_raw_source_is_judged_for_the_lecture_made_of_it(tmp_path: Path) -> No
     assert as_raw["format.resolution"]["status"] == as_raw["format.aspect"]["status"] == "warn"
     assert as_raw["format.resolution"]["message"].startswith(
         "640x480: a raw source smaller than the lecture's picture (≥ 1280x720)")
-    # the picture is judged as it is
-    assert {k: c for k, c in as_raw.items() if k.startswith("video.")} == {
-        k: c for k, c in as_lecture.items() if k.startswith("video.")}
+    # the picture is judged as it is; B3 is the lecture's (or its slides capture's, told
+    # its layout's scale by the flow)
+    assert {k: c for k, c in as_raw.items() if k.startswith("video.") and k != B3} == {
+        k: c for k, c in as_lecture.items() if k.startswith("video.") and k != B3}
+    assert as_raw[B3]["status"] == "skip" and "a raw source that is not a lecture's slides " \
+        "capture" in as_raw[B3]["message"], as_raw[B3]
 
     # a recorder's quiet sound (peaks near -26 dBFS): S1 fails for a lecture; for a raw
     # source the render sets the level, and the sound's own faults (clipping, S2) stay
@@ -820,9 +826,9 @@ def test_a_raw_slides_captures_pages_are_not_freezes(tmp_path: Path) -> None:
     assert (template.status, template.measured) == ("skip", cast.measured), template
     assert "the render does not correct an authored capture's colours" in template.message
     assert {k: c for k, c in raw.items() if k.startswith("video.") and k not in (
-        "video.freeze", "video.white_balance")} == {
+        "video.freeze", "video.white_balance", B3)} == {
         k: c for k, c in film.items() if k.startswith("video.") and k not in (
-            "video.freeze", "video.white_balance")}
+            "video.freeze", "video.white_balance", B3)}
 
 
 def test_what_the_render_corrects_is_a_warning_for_a_raw_source() -> None:
