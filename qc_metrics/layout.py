@@ -14,10 +14,11 @@ picture cannot tell a slide from a teacher standing before a whiteboard.
   quarter of the frame); a person judges the smallest text.
 - Slides alone (letterboxed or not) and stretches without slides are not judged for their
   share.
-- Where the slides' text was measured in the film (:class:`TextPage`, a few pictures of the
-  slides' region: :mod:`tasks.slides_text`), a page whose body text (the median height of
-  its lines) is under ``profile.video.slides_text_min_px`` is a warning, shown alone or not:
-  B3's "legible" measured rather than inferred from the share.
+- Where the slides' text was measured in the film (:class:`TextPage`, a picture of each
+  page the slides turn to, :class:`PageDetector`, read by :mod:`tasks.slides_text`), a page
+  whose body text (the median height of its lines) is under
+  ``profile.video.slides_text_min_px`` is a warning, shown alone or not: B3's "legible"
+  measured rather than inferred from the share.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ import numpy as np
 
 from courseware.report import Check, Event, Status
 from encoder_profiles import Profile
-from qc_metrics.colour import CameraSpan
-from qc_metrics.frames import timecode
+from qc_metrics.colour import CameraSpan, span_runs
+from qc_metrics.frames import VideoDetector, YUVFrame, as_batch, timecode
+from qc_metrics.xp import to_host
 
 SLIDES = "slides"
 
@@ -89,6 +91,137 @@ class TextPage:
         return statistics.median(self.heights) if self.heights else None
 
 
+#: seconds between the pictures a :class:`PageDetector` compares
+PAGE_EVERY_S = 0.2
+#: pixels between its luma samples, across and down
+PAGE_GRID = 8
+#: tiles per side it judges the region in
+PAGE_TILES = 8
+#: a sample moved by more than this many codes has changed (coding noise and a camera's
+#: sensor noise stay under it; a stroke of text appearing or going does not)
+PAGE_CODES = 12
+#: a tile has changed where this share of its samples did (a word's strokes in it)
+TILE_SHARE = 0.02
+#: the page turned where this share of the region's tiles (three of 64) changed after holding
+#: still: a new slide rewrites its heading and its body, however short; a talking head in an
+#: inset never holds still
+TURN_SHARE = 0.04
+#: seconds a tile must have held still before its change can turn a page, and the shortest
+#: page kept (a transition between slides, a wipe's steps, is not one)
+PAGE_MIN_S = 1.0
+
+
+class PageDetector(VideoDetector):
+    """Where the slides turn a page: the stretches (start, end) over which the slides'
+    region holds one page, so that each page can be read once (:mod:`tasks.slides_text`)
+    rather than a few pictures at random times.
+
+    The region is the slides' rectangle of the layout's span at each picture (``spans``,
+    the other sources painted over it left out), or the whole picture without a layout (a
+    film checked on its own, a raw capture). Every ``PAGE_EVERY_S`` its luma is sampled every
+    ``PAGE_GRID`` pixels and compared with the previous sample, tile by tile: a page turns
+    where ``TURN_SHARE`` of the tiles change at once after holding still ``PAGE_MIN_S``. A
+    moving picture (a camera, a video in the slides) never holds still, so it turns no page;
+    a stretch without slides, or a switch of layout, ends the page shown. Pages shorter than
+    ``PAGE_MIN_S`` are transitions and are not kept. No check of its own."""
+
+    def __init__(self, *, fps: float, profile: Profile,
+                 spans: Sequence[CameraSpan] = ()) -> None:
+        self.fps = float(fps)
+        self.spans = sorted(spans, key=lambda c: c.start_s)
+        self._pages: list[tuple[float, float]] = []
+        self._key: object = None        # the span (or None: the whole picture) being watched
+        self._start = 0.0               # where the page shown began
+        self._prev: np.ndarray | None = None     # the last samples compared
+        self._since: np.ndarray | None = None    # per tile, when it last changed
+        self._tiles: np.ndarray | None = None    # per sample, its tile (-1: painted over)
+        self._due = -math.inf           # the next time a picture is sampled
+        self._end_t = 0.0               # where the pictures seen so far end
+
+    def process_batch(self, frames: YUVFrame, ts: Sequence[float]) -> None:
+        y = as_batch(frames).y
+        times = [float(t) for t in ts]
+        runs = span_runs(self.spans, times) if self.spans else [(0, len(times), None)]
+        for i, j, span in runs:
+            if self.spans and (span is None or SLIDES not in span.regions):
+                self._end(times[i])
+                continue
+            rect = span.regions[SLIDES] if span is not None else (0, 0, y.shape[2], y.shape[1])
+            picked = []
+            for k in range(i, j):
+                if times[k] >= self._due:
+                    picked.append(k)
+                    self._due = max(self._due + PAGE_EVERY_S,
+                                    times[k] + PAGE_EVERY_S - 0.5 / self.fps)
+            if not picked:
+                continue
+            x, top, w, h = rect
+            samples = to_host(y[picked, top:top + h:PAGE_GRID, x:x + w:PAGE_GRID])
+            for k, picture in zip(picked, samples, strict=True):
+                self._compare(span, picture.astype(np.int16), times[k])
+        self._end_t = times[-1] + 1.0 / self.fps
+
+    def _compare(self, span: CameraSpan | None, picture: np.ndarray, t: float) -> None:
+        if self._prev is None or span is not self._key or picture.shape != self._prev.shape:
+            self._end(t)
+            self._key, self._start, self._prev = span, t, picture
+            self._tiles = _sample_tiles(picture.shape, span)
+            self._since = np.full(PAGE_TILES * PAGE_TILES, t)
+            return
+        assert self._tiles is not None and self._since is not None
+        valid = self._tiles >= 0
+        moved = (np.abs(picture - self._prev) > PAGE_CODES) & valid
+        counts = np.bincount(self._tiles[valid], minlength=PAGE_TILES ** 2)
+        share = np.bincount(self._tiles[moved], minlength=PAGE_TILES ** 2) / np.maximum(
+            counts, 1)
+        changed = share >= TILE_SHARE
+        held = t - self._since >= PAGE_MIN_S - 1e-9
+        if np.count_nonzero(changed & held) >= max(1.0, TURN_SHARE * np.count_nonzero(counts)):
+            self._close(t)
+            self._start = t
+        self._since[changed] = t
+        self._prev = picture
+
+    def _close(self, t: float) -> None:
+        """The page shown ends at ``t``; kept where it held ``PAGE_MIN_S``."""
+        if t - self._start >= PAGE_MIN_S:
+            self._pages.append((round(self._start, 3), round(t, 3)))
+
+    def _end(self, t: float) -> None:
+        """The region is no longer watched from ``t`` (no slides, another layout)."""
+        if self._prev is not None:
+            self._close(t)
+        self._prev, self._key = None, None
+
+    def pages(self) -> list[tuple[float, float]]:
+        """The pages seen so far, (start, end) in seconds, the one shown last up to the end
+        of the stream."""
+        if self._prev is not None and self._end_t - self._start >= PAGE_MIN_S:
+            return [*self._pages, (round(self._start, 3), round(self._end_t, 3))]
+        return list(self._pages)
+
+    def finish(self) -> list[Check]:
+        return []
+
+
+def _sample_tiles(shape: tuple[int, ...], span: CameraSpan | None) -> np.ndarray:
+    """Per luma sample of the slides' region (``shape``: rows, columns of samples), the tile
+    it belongs to; -1 where a source painted after the slides covers it."""
+    rows, cols = shape
+    tiles = ((np.arange(rows) * PAGE_TILES // max(rows, 1))[:, None] * PAGE_TILES
+             + (np.arange(cols) * PAGE_TILES // max(cols, 1))[None, :])
+    if span is not None:
+        names = list(span.regions)
+        x0, y0 = span.regions[SLIDES][:2]
+        xs = x0 + np.arange(cols) * PAGE_GRID
+        ys = y0 + np.arange(rows) * PAGE_GRID
+        for name in names[names.index(SLIDES) + 1:]:
+            x, y, w, h = span.regions[name]
+            over = ((ys >= y) & (ys < y + h))[:, None] & ((xs >= x) & (xs < x + w))[None, :]
+            tiles = np.where(over, -1, tiles)
+    return tiles
+
+
 #: why ``slides_text_min_px`` is the size that reads, said in the messages
 _LEGIBLE = "the smallest a Chinese character's strokes stay apart in"
 
@@ -112,6 +245,11 @@ def _text_verdict(pages: Sequence[TextPage], minimum: float, *, whose: str = "th
                    f"≥ {minimum:g} px reads)")
 
 
+def _measured(pages: Sequence[TextPage]) -> int:
+    """How many of ``pages`` had text to measure."""
+    return sum(p.body is not None for p in pages)
+
+
 def _unknown_layout(text: Sequence[TextPage] | None, *, minimum: float, limit: float
                     ) -> Check:
     """B3 of a film checked on its own: whether the slides are whole is not known; the text
@@ -125,8 +263,9 @@ def _unknown_layout(text: Sequence[TextPage] | None, *, minimum: float, limit: f
     if small:
         return Check("video.slides_layout", "B3", "warn", None, minimum, "share", (
             f"the text the film shows (its whole picture measured, the layout not known) is "
-            f"under {limit:g} px tall on {len(small)} page(s) measured ({_LEGIBLE}): larger "
-            "slides in the layout or larger fonts in the slides"), tuple(small))
+            f"under {limit:g} px tall on {len(small)} of {_measured(text)} page(s) measured "
+            f"({_LEGIBLE}): larger slides in the layout or larger fonts in the slides"),
+            tuple(small))
     said = (f"the text it shows: body text {heights}" if heights else
             f"no text found on the film in the {len(text)} picture(s) measured")
     return Check("video.slides_layout", "B3", "skip", None, minimum, "share",
@@ -196,7 +335,8 @@ def slides_layout(spans: Sequence[CameraSpan], *, size: tuple[int, int] | None,
                      "picture-in-picture (`pip`)")
     if small_text:
         parts.append(f"the slides' body text is under {profile.video.slides_text_min_px:g} px "
-                     f"tall in the film on {len(small_text)} page(s) measured ({_LEGIBLE}): "
+                     f"tall in the film on {len(small_text)} of {_measured(text or ())} page(s) "
+                     f"measured ({_LEGIBLE}): "
                      "use a larger slides region (`pip`, slides alone) or larger fonts in the "
                      "slides")
     if not parts:
@@ -232,7 +372,8 @@ def capture_text(pages: Sequence[TextPage] | None, *, scale: float, profile: Pro
           f"{scale:.2f} of their size: ")
     if small:
         return Check("video.slides_layout", "B3", "warn", least, limit, "px", (
-            f"{at}under {limit:g} px in the film on {len(small)} page(s) measured "
+            f"{at}under {limit:g} px in the film on {len(small)} of {_measured(shown)} page(s) "
+            "measured "
             f"({_LEGIBLE}): larger fonts in the slides, or a layout giving them more of the "
             "frame"), tuple(small))
     return Check("video.slides_layout", "B3", "pass", least, limit, "px", f"{at}{heights}")

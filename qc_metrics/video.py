@@ -67,6 +67,7 @@ from qc_metrics.colour import (
 )
 from qc_metrics.frames import VideoDetector, YUVFrame, as_batch, split_yuv420p, timecode
 from qc_metrics.interlace import InterlaceDetector
+from qc_metrics.layout import PageDetector
 from qc_metrics.motion import Shift, StabilityDetector, phase_correlate
 from qc_metrics.noise import NoiseDetector, NoiseEstimate, estimate_noise, snr_db
 from qc_metrics.temporal import BlackDetector, FreezeDetector, TimestampDetector
@@ -114,6 +115,7 @@ class VideoQC(VideoDetector):
             ColourBarsDetector(fps=fps, profile=profile, spans=cameras or ()),
             CameraMatchDetector(fps=fps, profile=profile, spans=cameras or ()),
             InterlaceDetector(fps=fps, profile=profile),
+            PageDetector(fps=fps, profile=profile, spans=cameras or ()),
         )
         #: detectors that judge the lecture picture only (not the intro and cards)
         self._lecture_only = (
@@ -155,6 +157,11 @@ class VideoQC(VideoDetector):
     def cuts(self) -> list[float]:
         """The film's first cuts (:attr:`ColourJumpDetector.cuts`; none with a layout)."""
         return next(d.cuts for d in self.detectors if isinstance(d, ColourJumpDetector))
+
+    def pages(self) -> list[tuple[float, float]]:
+        """Where the slides (the layout's, or the whole picture) held one page
+        (:meth:`PageDetector.pages`)."""
+        return next(d.pages() for d in self.detectors if isinstance(d, PageDetector))
 
     def stills(self) -> list[tuple[float, float]]:
         """The picture's still stretches seen so far (:meth:`FreezeDetector.stills`)."""

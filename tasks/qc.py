@@ -652,7 +652,8 @@ def _slides_check(path: Path, video: _VideoPass, *, profile: Profile, lecture: s
     scale its lecture's layout shows it (``slides_scale``, :func:`capture_text`)."""
     readable = (video.size or (0, 0))[1] >= MIN_READ_LINES
     if raw and slides_scale is not None:
-        return capture_text(film_text(path, between=span or video.span, lecture=lecture)
+        return capture_text(film_text(path, between=span or video.span, lecture=lecture,
+                                      pages=video.qc.pages())
                             if readable else None, scale=slides_scale, profile=profile)
     if raw and not cameras:
         return Check("video.slides_layout", "B3", "skip", None,
@@ -662,9 +663,11 @@ def _slides_check(path: Path, video: _VideoPass, *, profile: Profile, lecture: s
                      "capture at the size its layout shows it)")
     text = None
     if any(SLIDES in c.regions for c in cameras):
-        text = slides_text(path, cameras, end_s=video.span[1], lecture=lecture)
+        text = slides_text(path, cameras, end_s=video.span[1], lecture=lecture,
+                           pages=video.qc.pages())
     elif not cameras and not raw and readable:
-        text = film_text(path, between=_between_cards(video.span, cards), lecture=lecture)
+        text = film_text(path, between=_between_cards(video.span, cards), lecture=lecture,
+                         pages=video.qc.pages())
     return slides_layout(cameras, size=video.size, profile=profile, end_s=video.span[1],
                          text=text)
 

@@ -1,11 +1,14 @@
-"""How tall the slides' text is in the film (B3, "legible"): a few pictures of the slides'
-region, their lines of text found by OCR and measured.
+"""How tall the slides' text is in the film (B3, "legible"): a picture of each page the
+slides' region shows, its lines of text found by OCR and measured.
 
 The lines are found and read by the OCR that reads the cards (:mod:`tasks.card_text`; a
 line must read as words to count); each line's height is the run of rows its ink covers
 (:func:`qc_metrics.layout.ink_height`), not the finder's box, which is padded by a varying
-amount. The pictures are spread over the time the slides are shown, away from
-layout switches; each costs under a second on two CPU cores.
+amount. The pages are where the decoding pass saw the slides turn a page
+(:class:`qc_metrics.layout.PageDetector`): one picture in the middle of each, up to
+``MOST_READS`` pages evenly chosen; where it told fewer than ``SLIDES_TEXT_READS`` apart,
+pictures spread over the time the slides are shown, away from layout switches, make up the
+rest. Each picture costs about a second on two CPU cores.
 """
 
 from __future__ import annotations
@@ -24,8 +27,11 @@ from tasks.card_text import MIN_SCORE, ocr_engine, picture_at
 
 log = logging.getLogger(__name__)
 
-#: pictures of the slides measured per film (pages, most often)
+#: pictures of the slides measured per film at least (spread over it where fewer pages
+#: were told apart)
 SLIDES_TEXT_READS = 3
+#: pictures measured per film at most: one per page, the pages evenly chosen beyond it
+MOST_READS = 12
 #: a line of text found is at least this many times as wide as it is tall (two characters)
 LINE_ASPECT = 2.0
 #: a line within this many pixels of the same box in every picture read is an overlay
@@ -115,23 +121,49 @@ def spread(stretches: Sequence[tuple[float, float]], reads: int = SLIDES_TEXT_RE
     return times
 
 
+def page_times(stretches: Sequence[tuple[float, float]],
+               pages: Sequence[tuple[float, float]] = (), *, least: int = SLIDES_TEXT_READS,
+               most: int = MOST_READS) -> list[float]:
+    """When to read the slides shown over ``stretches`` ((from, to), seconds): the middle of
+    each of ``pages`` (where the slides turned a page: :class:`PageDetector`) that lies in a
+    stretch, ``most`` of them at most, evenly chosen; where that makes fewer than ``least``,
+    times spread over the stretches (:func:`spread`) that are not on a page already read."""
+    middles = []
+    for start, end in pages:
+        for a, b in stretches:
+            lo, hi = max(start, a), min(end, b)
+            if hi - lo >= SETTLE_S:         # a page shown in this stretch
+                middles.append(round((lo + hi) / 2, 3))
+                break
+    if len(middles) > most:
+        middles = [middles[(2 * i + 1) * len(middles) // (2 * most)] for i in range(most)]
+    times = list(middles)
+    for t in spread(stretches, least):
+        if len(times) >= least:
+            break
+        if not any(a <= t < b and a <= m < b for a, b in pages for m in middles):
+            times.append(t)
+    return sorted(times)
+
+
 def read_times(spans: Sequence[CameraSpan], *, end_s: float,
-               reads: int = SLIDES_TEXT_READS) -> list[float]:
-    """``reads`` times spread over the time the layout ``spans`` shows the slides."""
-    return spread([(s.start_s, min(s.end_s, end_s)) for s in spans if SLIDES in s.regions],
-                  reads)
+               pages: Sequence[tuple[float, float]] = ()) -> list[float]:
+    """When to read the slides the layout ``spans`` shows (:func:`page_times`)."""
+    return page_times([(s.start_s, min(s.end_s, end_s)) for s in spans
+                       if SLIDES in s.regions], pages)
 
 
 def slides_text(path: Path, spans: Sequence[CameraSpan], *, end_s: float,
-                lecture: str | None = None, reads: int = SLIDES_TEXT_READS
+                lecture: str | None = None, pages: Sequence[tuple[float, float]] = ()
                 ) -> list[TextPage] | None:
-    """The slides' text measured in ``reads`` pictures of the film at ``path`` whose layout
-    is ``spans``: per picture, the height of each line found in the slides' region. None
-    where there is no OCR here; [] where the film shows no slides."""
+    """The slides' text measured in pictures of the film at ``path`` whose layout is
+    ``spans``, one per page of ``pages`` (:func:`read_times`): per picture, the height of
+    each line found in the slides' region. None where there is no OCR here; [] where the
+    film shows no slides."""
     if ocr_engine() is None:
         return None
-    pages = []
-    for at in read_times(spans, end_s=end_s, reads=reads):
+    read = []
+    for at in read_times(spans, end_s=end_s, pages=pages):
         span = span_at(spans, at)
         rgb = picture_at(path, at, lecture=lecture)
         if span is None or rgb is None:
@@ -139,21 +171,22 @@ def slides_text(path: Path, spans: Sequence[CameraSpan], *, end_s: float,
         x, y, w, h = span.regions[SLIDES]
         lines = text_lines(rgb[y:y + h, x:x + w])
         if lines is not None:
-            pages.append(TextPage(at, tuple(line.height for line in lines)))
-    log.debug("%s: slides' text %s", path, pages)
-    return pages
+            read.append(TextPage(at, tuple(line.height for line in lines)))
+    log.debug("%s: slides' text %s", path, read)
+    return read
 
 
 def film_text(path: Path, *, between: tuple[float, float], lecture: str | None = None,
-              reads: int = SLIDES_TEXT_READS) -> list[TextPage] | None:
-    """The text a film without a known layout shows, measured over the whole picture in
-    ``reads`` pictures spread over ``between`` (seconds from the file's start: the lecture
-    between its cards), the lines in the same place in every picture left out
-    (:func:`without_overlays`). None where there is no OCR here or nothing can be told."""
+              pages: Sequence[tuple[float, float]] = ()) -> list[TextPage] | None:
+    """The text a film without a known layout shows, measured over the whole picture, one
+    picture per page of ``pages`` between ``between`` (seconds from the file's start: the
+    lecture between its cards; :func:`page_times`), the lines in the same place in every
+    picture left out (:func:`without_overlays`). None where there is no OCR here or
+    nothing can be told."""
     if ocr_engine() is None:
         return None
     read = []
-    for at in spread([between], reads):
+    for at in page_times([between], pages):
         rgb = picture_at(path, at, lecture=lecture)
         lines = text_lines(rgb) if rgb is not None else None
         if lines is not None:

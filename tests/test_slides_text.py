@@ -114,7 +114,7 @@ def test_the_slides_text_is_measured_in_the_film(tmp_path: Path, monkeypatch):
     assert (check.status, check.measured) == ("warn", pytest.approx(0.5625, abs=1e-4)), check
     assert [e.start_s for e in check.events] == [3.0], check.events
     assert "the slides' body text 9 px tall in the film" in check.events[0].detail
-    assert "under 12 px tall in the film on 1 page(s) measured" in check.message
+    assert "under 12 px tall in the film on 1 of 3 page(s) measured" in check.message
 
     monkeypatch.setattr(card_text, "_engine", False)          # as when rapidocr is missing
     unread = next(c for c in qc_file(film, profile=PROFILE, gpu=False, thumbnails=False,
@@ -227,9 +227,117 @@ def test_a_slides_capture_has_its_text_judged_at_the_size_the_layout_shows_it(
     assert (half.status, half.measured, half.unit) == ("warn", 10, "px"), half
     assert [e.start_s for e in half.events] == [pytest.approx(3.0, abs=0.05)], half
     assert "the capture's body text 20–34 px; the lecture's layout shows the slides at " \
-        "0.50 of their size: under 12 px in the film on 1 page(s)" in half.message, half
+        "0.50 of their size: under 12 px in the film on 1 of 3 page(s)" in half.message, half
     whole = b3(1280 / 1920)
     assert (whole.status, whole.measured, whole.events) == ("pass", 13, ()), whole
     unplaced = b3(None)
     assert unplaced.status == "skip" and "a raw source that is not a lecture's slides " \
         "capture" in unplaced.message, unplaced
+
+
+def _pages_seen(pages: list[np.ndarray], *, spans=(), seconds: float = 2.0,
+                fade_s: float = 0.48, moving: tuple[int, int, int, int] | None = None
+                ) -> list[tuple[float, float]]:
+    """The pages a :class:`PageDetector` tells apart in a 25-fps stream (no coding) of
+    ``pages`` shown ``seconds`` each, each dissolving into the next over ``fade_s``, with
+    sensor-like noise (σ 2 codes) and, in the ``moving`` rectangle, a textured picture
+    scrolling two pixels a frame (a teacher's inset whose content is never still)."""
+    from qc_metrics.layout import PageDetector
+
+    rng = np.random.default_rng(5)
+    wall = rng.integers(40, 220, (90, 400, 3)).repeat(4, 0).repeat(4, 1).astype(np.float64)
+    noise = rng.normal(0, 2, (8, *pages[0].shape))
+    detector = PageDetector(fps=25, profile=PROFILE, spans=spans)
+    per_page, fade = round(seconds * 25), round(fade_s * 25)
+    for n, page in enumerate(pages):
+        for f in range(per_page):
+            picture = page.astype(np.float64)
+            if n and f < fade:
+                picture = picture * (f / fade) + pages[n - 1] * (1 - f / fade)
+            if moving is not None:
+                x, y, w, h = moving
+                shift = 2 * (n * per_page + f) % 900
+                picture[y:y + h, x:x + w] = wall[:h, shift:shift + w]
+            picture = np.clip(picture + noise[f % 8], 0, 255)
+            detector.process(rgb_to_yuv420(picture / 255.0), (n * per_page + f) / 25)
+    return detector.pages()
+
+
+def test_the_pages_the_slides_turn_to_are_told_apart():
+    """Five slides (640×360) shown 2 s each, dissolving into each other over half a second;
+    some as sparse as four short lines in the top left (a few of the region's 64 tiles):
+    every page turn is found at the first picture sampled after it (0.2 s apart), and the
+    dissolves' further steps are not pages. A teacher's inset scrolling all the while turns
+    no page, whether the layout says where it is (left out) or not (it never holds still); a
+    stretch without slides ends the page shown."""
+    sizes = (14, 12, 10, 14, 9)
+    pages = [draw_page(size, (640, 360), lines=LINES[i % 4:] + LINES[:i % 4])[0]
+             for i, size in enumerate(sizes)]
+    truth = [(2.0 * i, 2.0 * (i + 1)) for i in range(5)]
+
+    def near(found, want):
+        return len(found) == len(want) and all(
+            a <= p <= a + 0.25 and (b <= q <= b + 0.25 or q == b == want[-1][1])
+            for (p, q), (a, b) in zip(found, want, strict=True))
+
+    plain = _pages_seen(pages)
+    assert near(plain, truth), plain
+    inset = (480, 250, 160, 110)
+    unknown = _pages_seen(pages, moving=inset)
+    assert near(unknown, truth), unknown
+    layout = [CameraSpan(0.0, 5.4, {"slides": (0, 0, 640, 360), "teacher": inset}),
+              CameraSpan(5.4, 6.6, {"teacher": (0, 0, 640, 360)}),
+              CameraSpan(6.6, math.inf, {"slides": (0, 0, 640, 360), "teacher": inset})]
+    known = _pages_seen(pages, spans=layout, moving=inset)
+    want = [(0.0, 2.0), (2.0, 4.0), (4.0, 5.4), (6.6, 8.0), (8.0, 10.0)]
+    assert near(known, want), known
+
+
+def test_a_video_in_the_slides_turns_no_page():
+    """A picture moving all over (a video played in the slides, a camera panning) never
+    holds still: one page from start to end, however much it changes."""
+    still = np.zeros((360, 640, 3), np.uint8)
+    moving = _pages_seen([still] * 3, moving=(0, 0, 640, 360))
+    assert moving == [(0.0, 6.0)], moving
+
+
+def test_each_page_is_read_once_the_most_evenly_chosen():
+    """The reading times: the middle of each page inside the stretches the slides are
+    shown; 20 pages are read 12 times, evenly over them; pages read are not read again;
+    where no page was told apart, three pictures spread over the stretches (away from
+    their ends), and where only part of the time was, the rest is filled so."""
+    from tasks.slides_text import MOST_READS, page_times
+
+    many = [(10.0 * i, 10.0 * (i + 1)) for i in range(20)]
+    times = page_times([(0.0, 200.0)], many)
+    assert len(times) == MOST_READS == 12
+    assert times[0] < 20 and times[-1] > 180 and all(t % 10 == 5 for t in times), times
+    assert len({t // 10 for t in times}) == 12
+    assert page_times([(0.0, 30.0), (40.0, 60.0)], [(0.0, 30.0), (40.0, 60.0)]) == [15, 50]
+    assert page_times([(0.0, 60.0)], [(0.0, 10.0), (10.0, 60.0)]) == [5, 35]
+    assert page_times([(0.0, 60.0)]) == [pytest.approx(t, abs=1e-3)
+                                         for t in (1 + 58 / 6, 30, 59 - 58 / 6)]
+    assert page_times([(0.0, 60.0)], [(20.0, 30.0)]) == [
+        pytest.approx(t, abs=1e-3) for t in (1 + 58 / 6, 25, 30)]
+    # a page shown for only half a second of the stretches is not read
+    assert page_times([(0.0, 20.0)], [(0.0, 19.5), (19.5, 40.0)]) == [9.75]
+
+
+def test_every_page_of_the_slides_is_read(tmp_path: Path):
+    """Eight pages of 2 s in picture-in-picture, all at 20 px but the fourth at 9 px (6–8
+    s): three pictures spread over the film (at 2.7, 8.0 and 13.3 s) would not see it;
+    reading each page once does, and says how many were read."""
+    from tasks.qc import qc_file
+
+    rect = (0, 0, 960, 540)
+    sizes = (20, 20, 20, 9, 20, 20, 20, 20)
+    film = tmp_path / "pip.mp4"
+    _film(film, [draw_page(size, (960, 540), lines=LINES[i % 4:] + LINES[:i % 4])[0]
+                 for i, size in enumerate(sizes)], rect=rect)
+    spans = [CameraSpan(0.0, math.inf, {"slides": rect, "teacher": (960, 360, 320, 180)})]
+    check = next(c for c in qc_file(film, profile=PROFILE, gpu=False, thumbnails=False,
+                                     cameras=spans).report.checks
+                 if c.id == "video.slides_layout")
+    assert check.status == "warn", check
+    assert [e.start_s for e in check.events] == [pytest.approx(7.0, abs=0.25)], check
+    assert "under 12 px tall in the film on 1 of 8 page(s) measured" in check.message, check
