@@ -14,6 +14,7 @@ import pytest
 from courseware.course import load_course
 from courseware.errors import PipelineError
 from courseware.sample import make_sample
+from encoder_profiles import load_profile
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +82,32 @@ def test_slides_change_and_hold(sample: tuple[Path, dict[str, Any]]) -> None:
         assert np.abs(frames[start + 3] - frames[end - 1]).mean() < 0.5
     for cut in cuts:
         assert np.abs(frames[cut] - frames[cut - 1]).mean() > 5
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_the_slides_pages_are_told_apart_where_they_change(
+        sample: tuple[Path, dict[str, Any]], index: int) -> None:
+    """B3 reads each page of the slides once: the page turns a :class:`PageDetector` finds
+    in the slides capture are the planted slide changes, each at the first picture it
+    samples after the change (every 0.2 s)."""
+    from qc_metrics.frames import YUVFrame
+    from qc_metrics.layout import PageDetector
+
+    course_file, truth = sample
+    lec = truth["lectures"][index]["slides"]
+    detector = PageDetector(fps=25, profile=load_profile("shaanxi-2024"))
+    with av.open(str(course_file.parent / lec["path"])) as c:
+        for frame in c.decode(video=0):
+            planes = frame.to_ndarray(format="yuv420p")
+            h, w = frame.height, frame.width
+            chroma = planes[h:].reshape(2, h // 2, w // 2)
+            detector.process(YUVFrame(planes[:h], chroma[0], chroma[1]), float(frame.time))
+    pages = detector.pages()
+    turns = [start for start, _ in pages[1:]]
+    assert len(turns) == len(lec["slide_changes_s"]) >= 1, (pages, lec["slide_changes_s"])
+    assert all(0 <= found - planted <= 0.2 + 1e-6
+               for found, planted in zip(turns, lec["slide_changes_s"], strict=True)), pages
+    assert pages[0][0] == 0.0 and pages[-1][1] == pytest.approx(lec["duration_s"])
 
 
 def test_teacher_is_noisy_and_warm(sample: tuple[Path, dict[str, Any]]) -> None:
