@@ -665,7 +665,7 @@ def _slides_check(path: Path, video: _VideoPass, *, profile: Profile, lecture: s
     if any(SLIDES in c.regions for c in cameras):
         text = slides_text(path, cameras, end_s=video.span[1], lecture=lecture,
                            pages=video.qc.pages())
-    elif not cameras and not raw and readable:
+    elif not cameras and readable:
         text = film_text(path, between=_between_cards(video.span, cards), lecture=lecture,
                          pages=video.qc.pages())
     return slides_layout(cameras, size=video.size, profile=profile, end_s=video.span[1],
@@ -679,11 +679,13 @@ def _words_end(path: Path, lines: Sequence[str], *, seen: float, until: float,
     as its words (``lines``, read at ``seen``); None where they still read at ``until``."""
     from tasks.card_text import read_card
 
-    words = "".join("".join(line.split()) for line in lines)
+    def compact(read: Sequence[str]) -> str:
+        return "".join("".join(line.split()) for line in read)
+
+    words = compact(lines)
 
     def still(t: float) -> bool:
-        now = "".join("".join(line.split())
-                      for line in read_card(path, (t, t), lecture=lecture) or ())
+        now = compact(read_card(path, (t, t), lecture=lecture) or ())
         return difflib.SequenceMatcher(None, words, now).ratio() >= SAME_WORDS
 
     if still(until):
