@@ -462,12 +462,13 @@ Table = list[list[str]]
 
 
 def read_form(path: Path, name: str) -> FormListing | None:
-    """The lectures and lecturers an application form lists, where it is a DOCX, an ODT
-    (LibreOffice, WPS) or a PDF with a text layer (one saved from Word or WPS, not a scan)
-    holding a table whose header names the lecture's number (讲次, 序号), its title (标题,
-    题目) and its lecturer (主讲, 授课教师), at any depth (our form nests it in 课件介绍), or
-    continued over the PDF's next pages; None for another format or a form without such a
-    table. A lecturer's title and unit are read from the paragraph that names them first
+    """The lectures and lecturers an application form lists, where it is a DOCX, a Word
+    97–2003 DOC (or WPS's .wps, the same format), an ODT (LibreOffice, WPS) or a PDF with a
+    text layer (one saved from Word or WPS, not a scan) holding a table whose header names
+    the lecture's number (讲次, 序号), its title (标题, 题目) and its lecturer (主讲, 授课教师),
+    at any depth (our form nests it in 课件介绍), or continued over the PDF's next pages;
+    None for another format, a file that is not what its name says, or a form without such
+    a table. A lecturer's title and unit are read from the paragraph that names them first
     (``张三，教授，西北大学，…``) or from the table's own columns (职称, 单位)."""
     reader = _FORM_READERS.get(PurePosixPath(name).suffix.lower())
     if reader is None:
@@ -562,7 +563,17 @@ def _pdf_form(path: Path) -> tuple[list[Table], list[str]]:
 
 #: a form longer than this is read no further (a form is a few pages)
 MAX_FORM_PAGES = 40
-_FORM_READERS = {".docx": _docx_form, ".odt": _odt_form, ".pdf": _pdf_form}
+def _word97_form(path: Path) -> tuple[list[Table], list[str]]:
+    """A Word 97–2003 document's (``.doc``; WPS's ``.wps``, the same format) tables (nested
+    ones too) and paragraphs (:mod:`courseware.word97`)."""
+    from courseware.word97 import read_document
+
+    doc = read_document(path)
+    return doc.tables, doc.paragraphs
+
+
+_FORM_READERS = {".docx": _docx_form, ".odt": _odt_form, ".pdf": _pdf_form,
+                 ".doc": _word97_form, ".wps": _word97_form}
 #: a line broken inside a cell between two Chinese characters (a PDF's wrapped title)
 _CJK_BREAK = re.compile("(?<=[\u3000-\u9fff\uff00-\uffef])[ \t]*\n[ \t]*"
                         "(?=[\u3000-\u9fff\uff00-\uffef])")
@@ -644,6 +655,21 @@ def _column(head: Sequence[str], pattern: re.Pattern[str]) -> int | None:
     return next((i for i, c in enumerate(head) if len(c) <= 8 and pattern.search(c)), None)
 
 
+def _unreadable(forms: Sequence[Found]) -> list[str]:
+    """Why each Word or WPS binary form of ``forms`` could not be read, where it could not
+    (not that format, protected by a password, damaged)."""
+    from courseware.word97 import NotWord97, read_document
+
+    said = []
+    for f in forms:
+        if PurePosixPath(f.name).suffix.lower() in (".doc", ".wps"):
+            try:
+                read_document(f.path)
+            except NotWord97 as e:
+                said.append(f"{PurePosixPath(f.name).name} is {e}")
+    return said
+
+
 def check_form(others: Sequence[Found], lectures: Sequence[LectureMeasure] = (),
                form: FormListing | None = None) -> Check:
     """D11: the application form (附件1 for public, 附件2 for professional courses) comes with
@@ -660,11 +686,11 @@ def check_form(others: Sequence[Found], lectures: Sequence[LectureMeasure] = (),
     if form is None:
         kinds = {PurePosixPath(f).suffix.lower() for f in forms}
         why = ("no curriculum table (讲次, 标题, 主讲) found in it"
-               + (" (a scanned PDF has no text to read)" if ".pdf" in kinds else "")
-               if kinds & set(_FORM_READERS) else
-               "not read here (Word's and WPS's own binary formats are not: saved as .docx, "
-               ".odt or .pdf, its lectures and lecturers are checked against the folder and "
-               "the title cards)")
+               + (" (a scanned PDF has no text to read)" if ".pdf" in kinds else ""))
+        unread = _unreadable([f for f in others if f.name in forms])
+        if unread:
+            why = ("; ".join(unread) + ": saved again as .docx, .doc, .odt or .pdf, its "
+                   "lectures and lecturers are checked against the folder and the title cards")
         return Check("course.application_form", "D11", "pass", len(forms), "a document",
                      "files", f"{', '.join(forms)} (D11; {why}: its content is read by a "
                      "person)")

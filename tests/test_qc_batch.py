@@ -4,6 +4,7 @@ Prefect flow ``qc-batch``."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
@@ -662,9 +663,11 @@ def test_the_root_listing_and_the_form(tmp_path: Path) -> None:
     assert check_listing("stick/另一门", [gbk]).status == "fail"
     assert check_listing("stick/碳达峰课程", []).status == "fail"
     assert check_listing("", None).status == "skip"
-    said = check_form([Found(tmp_path / "附件1.doc", "c/附件1.doc")])
-    assert said.status == "pass" and "not read here (Word's and WPS's own binary formats " \
-        "are not: saved as .docx, .odt or .pdf" in said.message, said
+    rtf = tmp_path / "附件1.doc"                    # RTF saved under a .doc name
+    rtf.write_bytes(b"{\\rtf1\\ansi\\ansicpg936 \\par}")
+    said = check_form([Found(rtf, "c/附件1.doc")])
+    assert said.status == "pass" and "附件1.doc is an RTF document under that name" in (
+        said.message), said
     said = check_form([Found(tmp_path / "附件1.docx", "c/附件1.docx")])
     assert said.status == "pass" and "no curriculum table (讲次, 标题, 主讲) found in it:" in (
         said.message), said
@@ -727,6 +730,87 @@ def test_the_forms_curriculum_is_read(tmp_path: Path) -> None:
     assert read_form(damaged, "damaged.docx") is None
     other = _base_form(tmp_path / "other.docx", [["张三", "13800000000"]], head=["联系人", "电话"])
     assert read_form(other, "other.docx") is None
+
+
+FORMS = Path(__file__).parent / "forms"
+
+
+def test_a_word97_forms_curriculum_is_read(tmp_path: Path) -> None:
+    """Word 97–2003 (.doc; WPS Writer's .wps is the same format): our form and a base's own
+    table, saved as .doc by LibreOffice (``tests/forms``), read as python-docx reads the DOCX
+    each was made from: the same tables cell for cell (the curriculum nested in 课件介绍, empty
+    cells kept; python-docx repeats a merged cell over the columns it spans, the .doc has it
+    once), the same curriculum and lecturers. A .wps in that format is read too; a
+    file that is not one, a damaged one and a password-protected one are not, and D11 says
+    why."""
+    from bank_data import course_yaml
+
+    from courseware.course import load_course
+    from courseware.forms import write_application_form
+    from courseware.word97 import read_document
+    from tasks.qc_batch import Found
+    from tasks.stick_qc import _docx_form, check_form, read_form
+
+    course = load_course(course_yaml(tmp_path / "course.yaml", lectures=3))
+    ours = write_application_form(course, tmp_path / "ours.docx", durations={1: 3590.0})
+    theirs = _base_form(tmp_path / "theirs.docx", [
+        ["第一讲", "绪论", "李敏", "高级工程师", "陕西省环境科学研究院"],
+        ["2", "能源转型", "张伟（教授）、王芳 教授", "", "西北大学"],
+        ["", "（以下空白）", "", "", ""]])
+    for doc, docx in ((FORMS / "ours_form.doc", ours), (FORMS / "base_form.doc", theirs)):
+        tables, _ = _docx_form(docx)
+        read = read_document(doc)
+        assert _merged(read.tables) == _merged(tables), (read.tables, tables)
+        as_doc, as_docx = read_form(doc, "c/附件2.doc"), read_form(docx, "c/附件2.docx")
+        assert as_doc is not None and as_docx is not None
+        assert (as_doc.lectures, as_doc.lecturers) == (as_docx.lectures, as_docx.lecturers)
+    form = read_form(FORMS / "ours_form.doc", "c/附件2.doc")
+    assert form is not None and form.lectures == {
+        lec.number: (lec.title, (course.lecturer(lec).name,)) for lec in course.lectures}
+    assert len(read_document(FORMS / "ours_form.doc").tables) == 2    # the outer, the nested
+    wps = tmp_path / "附件2.wps"
+    wps.write_bytes((FORMS / "base_form.doc").read_bytes())
+    listed = read_form(wps, "c/附件2.wps")
+    assert listed is not None and listed.lectures == {1: ("绪论", ("李敏",)),
+                                                      2: ("能源转型", ("张伟", "王芳"))}
+
+    works = tmp_path / "附件1.wps"                  # not Word 97 (here: pictures' bytes)
+    works.write_bytes(bytes(range(256)) * 40)
+    damaged = tmp_path / "附件3.doc"
+    damaged.write_bytes((FORMS / "base_form.doc").read_bytes()[:9000])
+    locked = tmp_path / "附件4.doc"
+    data = bytearray((FORMS / "base_form.doc").read_bytes())
+    assert locked.write_bytes(data) and _set_fib_flag(locked, 0x0100)   # fEncrypted
+    for path in (works, damaged, locked):
+        assert read_form(path, f"c/{path.name}") is None, path
+    said = check_form([Found(p, f"c/{p.name}") for p in (works, damaged, locked)])
+    assert said.status == "pass", said
+    assert "附件1.wps is not a Word 97–2003 document (Microsoft Works' .wps" in said.message
+    assert "附件3.doc is damaged" in said.message and \
+        "附件4.doc is protected by a password" in said.message, said.message
+    assert "saved again as .docx, .doc, .odt or .pdf" in said.message
+
+
+def _merged(tables: list[list[list[str]]]) -> list[list[list[str]]]:
+    """Tables with a cell repeated over the next columns (a merged cell as python-docx gives
+    it, and the tables nested in it, walked once per column) kept once."""
+    return [[[cell for cell, _ in itertools.groupby(row)] for row in table]
+            for table, _ in itertools.groupby(tables)]
+
+
+def _set_fib_flag(path: Path, flag: int) -> bool:
+    """Set ``flag`` in the FibBase flags of the .doc at ``path``, in place (olefile writes a
+    stream back at its size)."""
+    import struct
+
+    import olefile
+
+    with olefile.OleFileIO(str(path), write_mode=True) as ole:
+        word = bytearray(ole.openstream("WordDocument").read())
+        flags = struct.unpack_from("<H", word, 0x0A)[0]
+        struct.pack_into("<H", word, 0x0A, flags | flag)
+        ole.write_stream("WordDocument", bytes(word))
+    return True
 
 
 def _odt_form(path: Path, rows: list[list[str]]) -> Path:
