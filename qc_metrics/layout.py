@@ -33,7 +33,7 @@ import numpy as np
 from courseware.report import Check, Event, Status
 from encoder_profiles import Profile
 from qc_metrics.colour import CameraSpan, span_runs
-from qc_metrics.frames import VideoDetector, YUVFrame, as_batch, timecode
+from qc_metrics.frames import VideoDetector, YUVFrame, as_batch, box_downscale, timecode
 from qc_metrics.xp import to_host
 
 SLIDES = "slides"
@@ -93,14 +93,15 @@ class TextPage:
 
 #: seconds between the pictures a :class:`PageDetector` compares
 PAGE_EVERY_S = 0.2
-#: pixels between its luma samples, across and down
-PAGE_GRID = 8
+#: the side, in pixels, of the blocks whose luma means it compares: the coding noise of a
+#: keyframe or of x264 refining a still picture averages out in a block (its means move by
+#: under 11 codes in the demo's film), a stroke of text coming or going does not
+PAGE_BLOCK = 8
 #: tiles per side it judges the region in
 PAGE_TILES = 8
-#: a sample moved by more than this many codes has changed (coding noise and a camera's
-#: sensor noise stay under it; a stroke of text appearing or going does not)
+#: a block whose mean moved by more than this many codes has changed
 PAGE_CODES = 12
-#: a tile has changed where this share of its samples did (a word's strokes in it)
+#: a tile has changed where this share of its blocks did (a word's strokes in it)
 TILE_SHARE = 0.02
 #: the page turned where this share of the region's tiles (three of 64) changed after holding
 #: still: a new slide rewrites its heading and its body, however short; a talking head in an
@@ -118,8 +119,8 @@ class PageDetector(VideoDetector):
 
     The region is the slides' rectangle of the layout's span at each picture (``spans``,
     the other sources painted over it left out), or the whole picture without a layout (a
-    film checked on its own, a raw capture). Every ``PAGE_EVERY_S`` its luma is sampled every
-    ``PAGE_GRID`` pixels and compared with the previous sample, tile by tile: a page turns
+    film checked on its own, a raw capture). Every ``PAGE_EVERY_S`` the means of its luma's
+    ``PAGE_BLOCK``-pixel blocks are compared with the previous ones, tile by tile: a page turns
     where ``TURN_SHARE`` of the tiles change at once after holding still ``PAGE_MIN_S``. A
     moving picture (a camera, a video in the slides) never holds still, so it turns no page;
     a stretch without slides, or a switch of layout, ends the page shown. Pages shorter than
@@ -132,9 +133,9 @@ class PageDetector(VideoDetector):
         self._pages: list[tuple[float, float]] = []
         self._key: object = None        # the span (or None: the whole picture) being watched
         self._start = 0.0               # where the page shown began
-        self._prev: np.ndarray | None = None     # the last samples compared
+        self._prev: np.ndarray | None = None     # the last block means compared
         self._since: np.ndarray | None = None    # per tile, when it last changed
-        self._tiles: np.ndarray | None = None    # per sample, its tile (-1: painted over)
+        self._tiles: np.ndarray | None = None    # per block, its tile (-1: painted over)
         self._due = -math.inf           # the next time a picture is sampled
         self._end_t = 0.0               # where the pictures seen so far end
 
@@ -156,16 +157,16 @@ class PageDetector(VideoDetector):
             if not picked:
                 continue
             x, top, w, h = rect
-            samples = to_host(y[picked, top:top + h:PAGE_GRID, x:x + w:PAGE_GRID])
-            for k, picture in zip(picked, samples, strict=True):
-                self._compare(span, picture.astype(np.int16), times[k])
+            means = to_host(box_downscale(y[picked, top:top + h, x:x + w], PAGE_BLOCK))
+            for k, picture in zip(picked, means, strict=True):
+                self._compare(span, picture, times[k])
         self._end_t = times[-1] + 1.0 / self.fps
 
     def _compare(self, span: CameraSpan | None, picture: np.ndarray, t: float) -> None:
         if self._prev is None or span is not self._key or picture.shape != self._prev.shape:
             self._end(t)
             self._key, self._start, self._prev = span, t, picture
-            self._tiles = _sample_tiles(picture.shape, span)
+            self._tiles = _block_tiles(picture.shape, span)
             self._since = np.full(PAGE_TILES * PAGE_TILES, t)
             return
         assert self._tiles is not None and self._since is not None
@@ -204,17 +205,17 @@ class PageDetector(VideoDetector):
         return []
 
 
-def _sample_tiles(shape: tuple[int, ...], span: CameraSpan | None) -> np.ndarray:
-    """Per luma sample of the slides' region (``shape``: rows, columns of samples), the tile
-    it belongs to; -1 where a source painted after the slides covers it."""
+def _block_tiles(shape: tuple[int, ...], span: CameraSpan | None) -> np.ndarray:
+    """Per block of the slides' region (``shape``: rows, columns of blocks), the tile it
+    belongs to; -1 where a source painted after the slides covers its middle."""
     rows, cols = shape
     tiles = ((np.arange(rows) * PAGE_TILES // max(rows, 1))[:, None] * PAGE_TILES
              + (np.arange(cols) * PAGE_TILES // max(cols, 1))[None, :])
     if span is not None:
         names = list(span.regions)
         x0, y0 = span.regions[SLIDES][:2]
-        xs = x0 + np.arange(cols) * PAGE_GRID
-        ys = y0 + np.arange(rows) * PAGE_GRID
+        xs = x0 + np.arange(cols) * PAGE_BLOCK + PAGE_BLOCK // 2
+        ys = y0 + np.arange(rows) * PAGE_BLOCK + PAGE_BLOCK // 2
         for name in names[names.index(SLIDES) + 1:]:
             x, y, w, h = span.regions[name]
             over = ((ys >= y) & (ys < y + h))[:, None] & ((xs >= x) & (xs < x + w))[None, :]

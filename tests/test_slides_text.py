@@ -69,19 +69,23 @@ def test_a_line_of_text_is_measured_by_its_ink():
 
 
 def _film(path: Path, pages: list[np.ndarray], *, rect: tuple[int, int, int, int],
-          seconds: float = 2.0) -> None:
+          seconds: float = 2.0, keyint: int = 50, moving: bool = False) -> None:
     """A 1280×720 film at 900 kbps: each page in the slides' ``rect`` for ``seconds``, a
-    textured teacher picture beside it."""
+    textured teacher picture beside it (``moving``: new noise in every frame below it, which
+    takes the bits, so that the coder codes the slides anew at each keyframe)."""
     rng = np.random.default_rng(3)
     teacher = (rng.integers(60, 200, (90, 160, 3)).repeat(4, 0).repeat(4, 1)).astype(np.uint8)
     x, y, w, h = rect
     frames = []
     for page in pages:
         canvas = np.full((720, 1280, 3), 16, np.uint8)
-        canvas[360:540, 960:1280] = teacher[:180, :320]
         canvas[y:y + h, x:x + w] = page
-        frames += [rgb_to_yuv420(canvas / 255.0)] * round(seconds * 25)
-    write_h264(path, frames, fps=25, kbps=900, keyint=50)
+        canvas[360:540, 960:1280] = teacher[:180, :320]
+        for _ in range(round(seconds * 25)):
+            if moving:
+                canvas[360:720, 960:1280] = rng.integers(0, 256, (360, 320, 3))
+            frames.append(rgb_to_yuv420(canvas / 255.0))
+    write_h264(path, frames, fps=25, kbps=900, keyint=keyint)
 
 
 def test_the_slides_text_is_measured_in_the_film(tmp_path: Path, monkeypatch):
@@ -291,6 +295,39 @@ def test_the_pages_the_slides_turn_to_are_told_apart():
     known = _pages_seen(pages, spans=layout, moving=inset)
     want = [(0.0, 2.0), (2.0, 4.0), (4.0, 5.4), (6.6, 8.0), (8.0, 10.0)]
     assert near(known, want), known
+
+
+def test_a_page_coded_anew_is_the_same_page(tmp_path: Path):
+    """Two pages held 5 s each in picture-in-picture at 900 kbps, a keyframe every second and
+    a picture beside them that takes the bits: at each keyframe the coder codes the slides'
+    text anew, thousands of pixels at its strokes' edges moving by more than 12 codes; the
+    means of 8×8 blocks move by under 8, so only the real turn is one."""
+    import av
+
+    from qc_metrics.frames import YUVFrame
+    from qc_metrics.layout import PageDetector
+
+    rect = (0, 0, 960, 540)
+    film = tmp_path / "pip.mp4"
+    _film(film, [draw_page(size, (960, 540), lines=LINES[i:] + LINES[:i])[0]
+                 for i, size in enumerate((16, 14))], rect=rect, seconds=5.0, keyint=25,
+          moving=True)
+    spans = [CameraSpan(0.0, math.inf, {"slides": rect, "teacher": (960, 360, 320, 180)})]
+    detector = PageDetector(fps=25, profile=PROFILE, spans=spans)
+    edges = 0
+    with av.open(str(film)) as c:
+        previous = None
+        for frame in c.decode(video=0):
+            planes = frame.to_ndarray(format="yuv420p")
+            chroma = planes[720:].reshape(2, 360, 640)
+            detector.process(YUVFrame(planes[:720], chroma[0], chroma[1]), float(frame.time))
+            slides = planes[:540, :960].astype(np.int16)
+            if previous is not None and not 4.9 < frame.time < 5.1:
+                edges = max(edges, int((np.abs(slides - previous) > 12).sum()))
+            previous = slides
+    assert edges > 1000         # the premise: thousands of pixels move within a page
+    pages = detector.pages()
+    assert len(pages) == 2 and 5.0 <= pages[1][0] <= 5.2, pages
 
 
 def test_a_video_in_the_slides_turns_no_page():
