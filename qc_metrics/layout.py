@@ -364,7 +364,8 @@ def capture_text(pages: Sequence[TextPage] | None, *, scale: float, profile: Pro
     if not found:
         return Check("video.slides_layout", "B3", "skip", None, limit, "px",
                      "the capture's text not measured (no OCR here, no text found, or only "
-                     "the same lines in every picture read: one page held throughout)")
+                     "the same lines in the same place in every picture read: a logo, or a "
+                     "page held while something moved on it)")
     shown = [TextPage(p.at_s, tuple(round(h * scale) for h in p.heights)) for p in pages or ()]
     small, heights = _text_verdict(shown, limit)
     least = min(p.body for p in shown if p.body is not None)

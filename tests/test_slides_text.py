@@ -211,7 +211,8 @@ def test_a_slides_capture_has_its_text_judged_at_the_size_the_layout_shows_it(
     20 and 34 px tall) that the lecture's layout shows at half its size (picture-in-picture:
     960×540): the 20 px page will be 10 px in the film, an early warning for the base at its
     time; the others 17 px. Shown whole (scale 0.67) the same page is 13 px: no warning.
-    Without a scale (a raw file whose place in a layout is not known) B3 stays a skip."""
+    Without a scale (a raw file whose place in a layout is not known) B3 stays a skip. A
+    capture of one page held throughout is measured too."""
     from video_signals import cut_film
 
     from tasks.qc import qc_file
@@ -237,6 +238,13 @@ def test_a_slides_capture_has_its_text_judged_at_the_size_the_layout_shows_it(
     unplaced = b3(None)
     assert unplaced.status == "skip" and "a raw source that is not a lecture's slides " \
         "capture" in unplaced.message, unplaced
+
+    # one page held throughout (its turns told by the decoding pass: none) is read once,
+    # not taken for a logo in the same place in every picture
+    cut_film(capture, [("picture", drawn[1][0], 4.0)], size=(1920, 1080))
+    held = b3(0.5)
+    assert (held.status, held.measured) == ("warn", 10), held
+    assert "on 1 of 1 page(s) measured" in held.message, held
 
 
 def _pages_seen(pages: list[np.ndarray], *, spans=(), seconds: float = 2.0,
