@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import math
+import statistics
 from collections.abc import Sequence
 from html import escape
 from string import Template
@@ -170,6 +171,7 @@ def _summary(result: QcResult) -> str:
         ("检查项 Checks", '<span class="counts">' + "".join(
             f"<span>{_badge(s)} × {n}</span>" for s, n in counts.items() if n) + "</span>"),
         *((label, escape(said)) for label, said in card_rows(r.extra.get("cards"))),
+        *((label, escape(said)) for label, said in text_rows(r.extra.get("slides_text"))),
     ]
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     notes = "".join(f'<p class="note">注意 Note: {escape(n)}</p>' for n in result.notes)
@@ -212,6 +214,28 @@ def card_rows(cards: object) -> list[tuple[str, str]]:
         rows.append((label, when + (" (animated)" if place == "animated_card" else
                                     " (moving)" if place == "moving_credits" else "") + read))
     return rows
+
+
+def text_rows(read: object) -> list[tuple[str, str]]:
+    """The pages whose text B3 measured (the report's ``slides_text``): when each was read
+    and its body text's height (its lines' median), in the film's pixels; a raw capture's
+    as it will be at the layout's scale."""
+    if not isinstance(read, dict) or not isinstance(read.get("pages"), list):
+        return []
+    scale = read.get("scale")
+    said = []
+    for page in read["pages"]:
+        body = page.get("body_px")
+        if body is None:
+            said.append(f"{timecode(page['at_s'])} no text")
+            continue
+        lines = page.get("lines_px") or [body]
+        shown = statistics.median(round(h * (scale or 1)) for h in lines)
+        said.append(f"{timecode(page['at_s'])} {shown:.0f} px ({len(lines)} line(s))")
+    where = (f"body text in the film at the layout's scale of {scale:.2f} of the capture's: "
+             if isinstance(scale, float) else "body text in the film: ")
+    return [("幻灯片文字 Slides' text (B3)", f"{len(said)} page(s) read, " + where
+             + " · ".join(said))]
 
 
 def _check_table(checks: list[Check], zh: str, en: str, clauses: str,

@@ -47,7 +47,7 @@ from qc_metrics.audio import DEAD_CHANNEL_DB, AudioQC, live_channel
 from qc_metrics.avsync import AvSync
 from qc_metrics.colour import MAX_CUTS, CameraSpan
 from qc_metrics.frames import split_yuv420p, timecode
-from qc_metrics.layout import SLIDES, capture_text, slides_layout
+from qc_metrics.layout import SLIDES, TextPage, capture_text, slides_layout
 from qc_metrics.loudness import ABSOLUTE_GATE_LUFS, SHORT_TERM_STEPS, STEP_S
 from qc_metrics.motion import StabilityDetector
 from qc_metrics.noise import NoiseDetector, snr_db
@@ -274,9 +274,15 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
             notes += _read_cards(path, extra["cards"], lecture=lecture,
                                  limit_s=profile.structure.title_card_max_s)
         checks += video_checks
-        checks.append(_slides_check(path, video, profile=profile, lecture=lecture,
-                                    cameras=cameras or (), cards=extra.get("cards"),
-                                    raw=raw, slides_scale=slides_scale, span=span))
+        b3, read = _slides_check(path, video, profile=profile, lecture=lecture,
+                                 cameras=cameras or (), cards=extra.get("cards"), raw=raw,
+                                 slides_scale=slides_scale, span=span)
+        checks.append(b3)
+        if read:
+            extra["slides_text"] = {
+                "scale": slides_scale if raw else None,
+                "pages": [{"at_s": p.at_s, "lines_px": list(p.heights), "body_px": p.body}
+                          for p in read]}
         timelines += video.timelines(profile)
     else:
         checks += [Check(i, c, "skip", None, None, "", "no video stream") for i, c in _VIDEO_IDS]
@@ -645,22 +651,24 @@ def _read_cards(path: Path, cards: Any, *, lecture: str | None,
 
 def _slides_check(path: Path, video: _VideoPass, *, profile: Profile, lecture: str | None,
                   cameras: Sequence[CameraSpan], cards: Any, raw: bool,
-                  slides_scale: float | None, span: tuple[float, float] | None) -> Check:
+                  slides_scale: float | None, span: tuple[float, float] | None
+                  ) -> tuple[Check, list[TextPage] | None]:
     """``video.slides_layout`` (B3), the slides' text measured where it can be: in the
     slides' region of a film whose layout is known; over the whole picture of a film
     checked on its own, between its cards (``cards``); in a raw slides capture, at the
-    scale its lecture's layout shows it (``slides_scale``, :func:`capture_text`)."""
+    scale its lecture's layout shows it (``slides_scale``, :func:`capture_text`). With the
+    pages read (their text in the file's pixels; None: none read)."""
     readable = (video.size or (0, 0))[1] >= MIN_READ_LINES
     if raw and slides_scale is not None:
-        return capture_text(film_text(path, between=span or video.span, lecture=lecture,
-                                      pages=video.qc.pages())
-                            if readable else None, scale=slides_scale, profile=profile)
+        read = (film_text(path, between=span or video.span, lecture=lecture,
+                          pages=video.qc.pages()) if readable else None)
+        return capture_text(read, scale=slides_scale, profile=profile), read
     if raw and not cameras:
         return Check("video.slides_layout", "B3", "skip", None,
                      profile.video.slides_share_min, "share",
                      "a raw source that is not a lecture's slides capture, or whose lecture is "
                      "not known: B3 is judged on the lecture's film (and, early, on its slides "
-                     "capture at the size its layout shows it)")
+                     "capture at the size its layout shows it)"), None
     text = None
     if any(SLIDES in c.regions for c in cameras):
         text = slides_text(path, cameras, end_s=video.span[1], lecture=lecture,
@@ -669,7 +677,7 @@ def _slides_check(path: Path, video: _VideoPass, *, profile: Profile, lecture: s
         text = film_text(path, between=_between_cards(video.span, cards), lecture=lecture,
                          pages=video.qc.pages())
     return slides_layout(cameras, size=video.size, profile=profile, end_s=video.span[1],
-                         text=text)
+                         text=text), text
 
 
 def _words_end(path: Path, lines: Sequence[str], *, seen: float, until: float,

@@ -8,8 +8,11 @@ again by OCR in an H.264 film at the delivery bit rate and measured by
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import statistics
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +21,7 @@ from PIL import Image, ImageDraw
 from video_signals import rgb_to_yuv420, write_h264
 
 from courseware.fonts import find_face
+from courseware.html_report import render_html
 from encoder_profiles import load_profile
 from qc_metrics.colour import CameraSpan
 from qc_metrics.layout import TextPage, ink_height, slides_layout
@@ -223,13 +227,19 @@ def test_a_slides_capture_has_its_text_judged_at_the_size_the_layout_shows_it(
     capture = tmp_path / "slides.mp4"
     cut_film(capture, [("picture", page, 2.0) for page, _ in drawn], size=(1920, 1080))
 
+    said: dict = {}
+
     def b3(scale: float | None):
-        return next(c for c in qc_file(capture, profile=PROFILE, gpu=False, thumbnails=False,
-                                       raw=True, slides_scale=scale).report.checks
-                    if c.id == "video.slides_layout")
+        result = qc_file(capture, profile=PROFILE, gpu=False, thumbnails=False, raw=True,
+                         slides_scale=scale)
+        said["html"] = render_html(result)
+        return next(c for c in result.report.checks if c.id == "video.slides_layout")
 
     half = b3(0.5)
     assert (half.status, half.measured, half.unit) == ("warn", 10, "px"), half
+    assert escape("3 page(s) read, body text in the film at the layout's scale of 0.50 of "
+                  "the capture's: ") in said["html"], said["html"]
+    assert re.search(r"00:00:0[23]\.\d+ 10 px \(4 line\(s\)\)", said["html"])
     assert [e.start_s for e in half.events] == [pytest.approx(3.0, abs=0.05)], half
     assert "the capture's body text 20–34 px; the lecture's layout shows the slides at " \
         "0.50 of their size: under 12 px in the film on 1 of 3 page(s)" in half.message, half
@@ -380,9 +390,16 @@ def test_every_page_of_the_slides_is_read(tmp_path: Path):
     _film(film, [draw_page(size, (960, 540), lines=LINES[i % 4:] + LINES[:i % 4])[0]
                  for i, size in enumerate(sizes)], rect=rect)
     spans = [CameraSpan(0.0, math.inf, {"slides": rect, "teacher": (960, 360, 320, 180)})]
-    check = next(c for c in qc_file(film, profile=PROFILE, gpu=False, thumbnails=False,
-                                     cameras=spans).report.checks
-                 if c.id == "video.slides_layout")
+    result = qc_file(film, profile=PROFILE, gpu=False, thumbnails=False, cameras=spans)
+    check = next(c for c in result.report.checks if c.id == "video.slides_layout")
     assert check.status == "warn", check
     assert [e.start_s for e in check.events] == [pytest.approx(7.0, abs=0.25)], check
     assert "under 12 px tall in the film on 1 of 8 page(s) measured" in check.message, check
+    # what was read, in the report: each page's time and lines, and in the HTML's summary
+    read = json.loads(result.report.to_json())["slides_text"]
+    assert read["scale"] is None and len(read["pages"]) == 8
+    assert [round(p["at_s"]) for p in read["pages"]] == [1, 3, 5, 7, 9, 11, 13, 15]
+    assert [p["body_px"] < 12 for p in read["pages"]] == [False] * 3 + [True] + [False] * 4
+    html = render_html(result)
+    assert "Slides' text (B3)</th><td>8 page(s) read, body text in the film: " in html
+    assert re.search(r"00:00:0[67]\.\d+ 9 px \(4 line\(s\)\)", html), html
