@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import math
-import statistics
 from collections.abc import Sequence
 from html import escape
 from string import Template
@@ -225,13 +224,12 @@ def text_rows(read: object) -> list[tuple[str, str]]:
     scale = read.get("scale")
     said = []
     for page in read["pages"]:
-        body = page.get("body_px")
+        body = page.get("film_body_px")
         if body is None:
             said.append(f"{timecode(page['at_s'])} no text")
             continue
-        lines = page.get("lines_px") or [body]
-        shown = statistics.median(round(h * (scale or 1)) for h in lines)
-        said.append(f"{timecode(page['at_s'])} {shown:.0f} px ({len(lines)} line(s))")
+        lines = len(page.get("lines_px") or ())
+        said.append(f"{timecode(page['at_s'])} {body:.0f} px ({lines} line(s))")
     where = (f"body text in the film at the layout's scale of {scale:.2f} of the capture's: "
              if isinstance(scale, float) else "body text in the film: ")
     return [("幻灯片文字 Slides' text (B3)", f"{len(said)} page(s) read, " + where

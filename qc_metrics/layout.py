@@ -90,6 +90,11 @@ class TextPage:
         not decide it); None where no text was found."""
         return statistics.median(self.heights) if self.heights else None
 
+    def at_scale(self, scale: float) -> TextPage:
+        """The page as a layout showing it at ``scale`` of its size shows it (each line's
+        height scaled to whole pixels)."""
+        return TextPage(self.at_s, tuple(round(h * scale) for h in self.heights))
+
 
 #: seconds between the pictures a :class:`PageDetector` compares
 PAGE_EVERY_S = 0.2
@@ -366,7 +371,7 @@ def capture_text(pages: Sequence[TextPage] | None, *, scale: float, profile: Pro
                      "the capture's text not measured (no OCR here, no text found, or only "
                      "the same lines in the same place in every picture read: a logo, or a "
                      "page held while something moved on it)")
-    shown = [TextPage(p.at_s, tuple(round(h * scale) for h in p.heights)) for p in pages or ()]
+    shown = [p.at_scale(scale) for p in pages or ()]
     small, heights = _text_verdict(shown, limit)
     least = min(p.body for p in shown if p.body is not None)
     span = f"{found[0]:.0f}" if found[0] == found[-1] else f"{found[0]:.0f}–{found[-1]:.0f}"

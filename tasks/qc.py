@@ -279,10 +279,11 @@ def qc_file(path: Path, *, profile: Profile, lecture: str | None = None,
                                  slides_scale=slides_scale, span=span)
         checks.append(b3)
         if read:
+            scale = slides_scale if raw else None
             extra["slides_text"] = {
-                "scale": slides_scale if raw else None,
-                "pages": [{"at_s": p.at_s, "lines_px": list(p.heights), "body_px": p.body}
-                          for p in read]}
+                "scale": scale,
+                "pages": [{"at_s": p.at_s, "lines_px": list(p.heights), "body_px": p.body,
+                           "film_body_px": p.at_scale(scale or 1.0).body} for p in read]}
         timelines += video.timelines(profile)
     else:
         checks += [Check(i, c, "skip", None, None, "", "no video stream") for i, c in _VIDEO_IDS]
